@@ -1,0 +1,20 @@
+//! The Gatehouse Actions runtime.
+//!
+//! Operators' JavaScript runs here, with Auth0's semantics and without trusting it:
+//! - [`actions`] loads a trigger's files and rejects broken ones before they are used;
+//! - [`sandbox`] runs them in pooled worker processes ([`worker`] is the code inside those processes) with a
+//!   deadline and a memory cap;
+//! - [`flow`] applies what they recorded with Auth0's ordering, pause and resume rules;
+//! - [`fixture`] is the offline runner behind `gatehouse test` and `gatehouse run`.
+//!
+//! This crate knows nothing of HTTP, storage or token signing: `fetch` goes through [`sandbox::HostIo`] and the
+//! trigger cache through [`flow::CacheStore`], both provided by the caller.
+
+pub mod actions;
+pub mod fixture;
+pub mod flow;
+pub mod protocol;
+pub mod sandbox;
+pub mod worker;
+
+pub use worker::run_process as run_sandbox_worker;

@@ -1,0 +1,241 @@
+//! The messages between the host process and a sandbox worker, and their framing.
+//!
+//! A worker reads frames on stdin and writes frames on stdout: a 4-byte big-endian length, then that many bytes
+//! of JSON. Nothing else is ever written to stdout by a worker; its stderr carries panics and allocation
+//! failures, which the host reads to explain a worker's death.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+
+use gatehouse_types::{Command, JsonMap, Trigger};
+use serde::{Deserialize, Serialize};
+
+/// Largest frame either side accepts; a bigger length prefix means a corrupted stream.
+pub const MAX_FRAME: usize = 64 * 1024 * 1024;
+
+/// One action's code as the worker compiles it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActionSource {
+    /// File name, e.g. `10-step-up.js`: the name logs and outcomes use.
+    pub name: String,
+    /// Path shown in stack traces.
+    pub path: String,
+    /// JavaScript source (a CommonJS module).
+    pub code: String,
+}
+
+/// The actions of one trigger, in execution order, with a content hash that names this version.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FlowSpec {
+    /// SHA-256 over the trigger, names and code: equal hashes mean equal flows.
+    pub hash: String,
+    /// The trigger the actions are written for.
+    pub trigger: Trigger,
+    /// The actions.
+    pub actions: Vec<ActionSource>,
+}
+
+/// Which handler starts the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Entry {
+    /// `onExecute*` of the first action.
+    Execute,
+    /// `onContinuePostLogin` of the first action (after a redirect), then `onExecute*` of the rest.
+    Continue,
+}
+
+/// One stored `api.cache` record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CacheRecord {
+    /// The value.
+    pub value: String,
+    /// Expiry, epoch milliseconds.
+    pub expires_at: i64,
+}
+
+/// A change to the trigger's cache made during a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum CacheOp {
+    /// `api.cache.set`.
+    Set {
+        /// Key.
+        key: String,
+        /// Record.
+        record: CacheRecord,
+    },
+    /// `api.cache.delete`.
+    Delete {
+        /// Key.
+        key: String,
+    },
+}
+
+/// A request to run actions of a flow, starting at `start`, until one stops the flow or all ran.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunRequest {
+    /// Matches the messages of this run.
+    pub run_id: u64,
+    /// The flow.
+    pub flow: FlowSpec,
+    /// Index of the first action to run.
+    pub start: usize,
+    /// Handler of the first action.
+    pub entry: Entry,
+    /// The event, as JSON (the trigger's shape).
+    pub event: serde_json::Value,
+    /// The trigger's cache as the run starts.
+    pub cache: BTreeMap<String, CacheRecord>,
+}
+
+/// An HTTP request made by `fetch`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FetchRequest {
+    /// Method, upper-case.
+    pub method: String,
+    /// Absolute URL.
+    pub url: String,
+    /// Headers, in the order given.
+    pub headers: Vec<(String, String)>,
+    /// Body text.
+    pub body: Option<String>,
+}
+
+/// The answer to a `fetch`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FetchResponse {
+    /// Status code.
+    pub status: u16,
+    /// Reason phrase.
+    pub status_text: String,
+    /// Headers (names lower-case).
+    pub headers: Vec<(String, String)>,
+    /// Body as text (invalid UTF-8 replaced).
+    pub body: String,
+    /// Final URL.
+    pub url: String,
+}
+
+/// Host to worker.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToWorker {
+    /// Run actions.
+    Run(Box<RunRequest>),
+    /// The result of a `fetch` the worker asked for.
+    FetchResult {
+        /// The run.
+        run_id: u64,
+        /// The worker's request id.
+        id: u64,
+        /// The response, or why there is none.
+        result: Result<FetchResponse, String>,
+    },
+}
+
+/// Where in an action an error happened.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActionError {
+    /// The message, `TypeError: ...`.
+    pub message: String,
+    /// 1-based line in the action file, when known.
+    pub line: Option<u32>,
+    /// 1-based column, when known.
+    pub column: Option<u32>,
+}
+
+/// What one action did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActionReport {
+    /// Index in the flow.
+    pub index: usize,
+    /// Commands it recorded, in call order.
+    pub commands: Vec<Command>,
+    /// Set when it threw (or a limit stopped it).
+    pub error: Option<ActionError>,
+}
+
+/// The result of a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// The actions that ran, in order.
+    pub actions: Vec<ActionReport>,
+    /// `event.transaction.metadata` at the end of the run.
+    pub transaction_metadata: JsonMap,
+    /// Cache changes, in order.
+    pub cache_ops: Vec<CacheOp>,
+}
+
+/// Worker to host.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FromWorker {
+    /// The worker started and is ready for requests.
+    Ready {
+        /// Its process id.
+        pid: u32,
+    },
+    /// An action is about to run (so a timeout can name it).
+    ActionStarted {
+        /// The run.
+        run_id: u64,
+        /// Index of the action.
+        index: usize,
+    },
+    /// A `console.*` call.
+    Log {
+        /// The run.
+        run_id: u64,
+        /// Index of the action.
+        index: usize,
+        /// Level.
+        level: String,
+        /// Formatted message.
+        message: String,
+    },
+    /// A `fetch` to perform.
+    Fetch {
+        /// The run.
+        run_id: u64,
+        /// Index of the action.
+        index: usize,
+        /// Request id, echoed in the answer.
+        id: u64,
+        /// The request.
+        request: FetchRequest,
+    },
+    /// The run finished.
+    Done {
+        /// The run.
+        run_id: u64,
+        /// What happened.
+        report: RunReport,
+    },
+}
+
+/// Writes one frame.
+pub fn write_frame<W: Write, T: Serialize>(out: &mut W, message: &T) -> io::Result<()> {
+    let bytes = serde_json::to_vec(message).map_err(io::Error::other)?;
+    let len = u32::try_from(bytes.len()).map_err(|_| io::Error::other("frame too large"))?;
+    out.write_all(&len.to_be_bytes())?;
+    out.write_all(&bytes)?;
+    out.flush()
+}
+
+/// Reads one frame; `Ok(None)` at a clean end of stream.
+pub fn read_frame<R: Read, T: for<'de> Deserialize<'de>>(input: &mut R) -> io::Result<Option<T>> {
+    let mut len = [0u8; 4];
+    match input.read_exact(&mut len) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "frame length over limit"));
+    }
+    let mut buf = vec![0u8; len];
+    input.read_exact(&mut buf)?;
+    serde_json::from_slice(&buf).map(Some).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}

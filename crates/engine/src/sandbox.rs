@@ -1,0 +1,351 @@
+//! The host side of the sandbox: a pool of worker processes, each run under a deadline.
+//!
+//! Boa has no interrupt and no heap cap, so isolation comes from the operating system: every action runs in a
+//! `gatehouse sandbox-worker` process whose data segment is capped with `RLIMIT_DATA`, and which the host kills
+//! when a run passes its deadline. A killed or crashed worker is replaced; other runs are on other workers and
+//! never wait for it. The pool grows on demand up to `max_workers` and keeps warm workers idle for reuse.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::protocol::{FetchRequest, FetchResponse, FromWorker, RunReport, RunRequest, ToWorker, MAX_FRAME};
+
+/// How long a new worker may take to say it is ready.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bytes of a dead worker's stderr kept to explain its death.
+const STDERR_TAIL: usize = 4096;
+
+/// Where the worker program is and how the pool behaves.
+#[derive(Clone, Debug)]
+pub struct SandboxConfig {
+    /// The program to start (the `gatehouse` binary).
+    pub program: PathBuf,
+    /// Arguments before `--memory-mb`, normally `["sandbox-worker"]`.
+    pub args: Vec<String>,
+    /// Most workers alive at once; runs beyond that wait for one.
+    pub max_workers: usize,
+    /// Idle workers kept warm.
+    pub max_idle: usize,
+    /// Longest a single `fetch` may take (also bounded by the run's deadline).
+    pub fetch_timeout: Duration,
+}
+
+impl SandboxConfig {
+    /// Workers started from the running executable (`<exe> sandbox-worker`).
+    pub fn current_exe() -> std::io::Result<Self> {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        Ok(SandboxConfig {
+            program: std::env::current_exe()?,
+            args: vec!["sandbox-worker".to_owned()],
+            max_workers: (cores * 8).max(16),
+            max_idle: (cores * 2).max(4),
+            fetch_timeout: Duration::from_secs(10),
+        })
+    }
+}
+
+/// Limits of one trigger execution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-clock budget of the whole run.
+    pub timeout: Duration,
+    /// Memory cap of the worker process, MiB.
+    pub memory_mb: u64,
+}
+
+impl Default for Limits {
+    /// Auth0's 20 s per trigger execution, and 128 MiB.
+    fn default() -> Self {
+        Limits { timeout: Duration::from_secs(20), memory_mb: 128 }
+    }
+}
+
+/// Performs the requests actions make with `fetch`.
+pub trait HostIo: Send + Sync {
+    /// Performs one request. The future owns what it needs, so requests of one run proceed concurrently.
+    fn fetch(&self, request: FetchRequest) -> FetchFuture;
+}
+
+/// The answer of [`HostIo::fetch`]: a response, or why there is none.
+pub type FetchFuture = Pin<Box<dyn Future<Output = Result<FetchResponse, String>> + Send + 'static>>;
+
+/// Why a run produced no report.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SandboxFailure {
+    /// The run passed its deadline and its worker was killed.
+    #[error("Action execution exceeded the {limit_ms} ms time limit")]
+    Timeout {
+        /// The limit.
+        limit_ms: u128,
+    },
+    /// The worker ran out of memory.
+    #[error("Action execution exceeded the {limit_mb} MiB memory limit")]
+    Memory {
+        /// The limit.
+        limit_mb: u64,
+    },
+    /// The worker died or could not be started.
+    #[error("The action sandbox failed: {0}")]
+    Crashed(String),
+}
+
+/// One `fetch` made during a run.
+#[derive(Clone, Debug)]
+pub struct FetchRecord {
+    /// Index of the action that made it.
+    pub action: usize,
+    /// The request.
+    pub request: FetchRequest,
+    /// Status of the answer, `None` when the request failed.
+    pub status: Option<u16>,
+}
+
+/// Everything a run produced.
+#[derive(Clone, Debug)]
+pub struct RunOutput {
+    /// The report, or why there is none.
+    pub report: Result<RunReport, SandboxFailure>,
+    /// Index of the last action that started (the one a timeout stopped).
+    pub last_started: Option<usize>,
+    /// `console.*` output: action index, level, message.
+    pub logs: Vec<(usize, String, String)>,
+    /// Requests made.
+    pub requests: Vec<FetchRecord>,
+}
+
+struct WorkerProcess {
+    child: Child,
+    stdin: ChildStdin,
+    frames: mpsc::Receiver<FromWorker>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    memory_mb: u64,
+}
+
+/// The pool of sandbox workers.
+pub struct Sandbox {
+    config: SandboxConfig,
+    idle: Mutex<HashMap<u64, Vec<WorkerProcess>>>,
+    permits: Semaphore,
+    next_run: AtomicU64,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Sandbox {
+    /// A pool with no workers yet; they start on first use.
+    pub fn new(config: SandboxConfig) -> Self {
+        let permits = Semaphore::new(config.max_workers.max(1));
+        Sandbox { config, idle: Mutex::new(HashMap::new()), permits, next_run: AtomicU64::new(1) }
+    }
+
+    /// Starts `count` workers with `limits.memory_mb` ahead of use.
+    pub async fn warm_up(&self, count: usize, limits: Limits) -> Result<(), SandboxFailure> {
+        let mut started = Vec::new();
+        for _ in 0..count {
+            started.push(self.spawn(limits.memory_mb).await?);
+        }
+        for worker in started {
+            self.release(worker);
+        }
+        Ok(())
+    }
+
+    /// Runs `request` on a worker, within `limits`, answering its requests through `io`.
+    pub async fn run(&self, mut request: RunRequest, limits: Limits, io: &dyn HostIo) -> RunOutput {
+        let mut output = RunOutput { report: Err(SandboxFailure::Crashed(String::new())), last_started: None, logs: Vec::new(), requests: Vec::new() };
+        let Ok(_permit) = self.permits.acquire().await else {
+            output.report = Err(SandboxFailure::Crashed("the sandbox pool is shut down".to_owned()));
+            return output;
+        };
+        let deadline = Instant::now() + limits.timeout;
+        let worker = match self.take_idle(limits.memory_mb) {
+            Some(worker) => worker,
+            None => match self.spawn(limits.memory_mb).await {
+                Ok(worker) => worker,
+                Err(failure) => {
+                    output.report = Err(failure);
+                    return output;
+                }
+            },
+        };
+        request.run_id = self.next_run.fetch_add(1, Ordering::Relaxed);
+        let run_id = request.run_id;
+        let mut worker = worker;
+        if let Err(e) = send(&mut worker.stdin, &ToWorker::Run(Box::new(request))).await {
+            output.report = Err(self.bury(worker, format!("could not send the run: {e}"), limits).await);
+            return output;
+        }
+
+        let mut fetches: JoinSet<(u64, usize, Result<FetchResponse, String>)> = JoinSet::new();
+        loop {
+            tokio::select! {
+                frame = worker.frames.recv() => match frame {
+                    Some(FromWorker::Done { run_id: id, report }) if id == run_id => {
+                        output.report = Ok(report);
+                        fetches.abort_all();
+                        self.release(worker);
+                        return output;
+                    }
+                    Some(FromWorker::ActionStarted { run_id: id, index }) if id == run_id => output.last_started = Some(index),
+                    Some(FromWorker::Log { run_id: id, index, level, message }) if id == run_id => output.logs.push((index, level, message)),
+                    Some(FromWorker::Fetch { run_id: id, index, id: fetch_id, request }) if id == run_id => {
+                        let remaining = deadline.saturating_duration_since(Instant::now());
+                        let timeout = self.config.fetch_timeout.min(remaining);
+                        let future = io.fetch(request.clone());
+                        output.requests.push(FetchRecord { action: index, request, status: None });
+                        let slot = output.requests.len() - 1;
+                        fetches.spawn(async move {
+                            let result = match tokio::time::timeout(timeout, future).await {
+                                Ok(result) => result,
+                                Err(_) => Err(format!("the request timed out after {} ms", timeout.as_millis())),
+                            };
+                            (fetch_id, slot, result)
+                        });
+                    }
+                    Some(_) => {}
+                    None => {
+                        output.report = Err(self.bury(worker, String::new(), limits).await);
+                        return output;
+                    }
+                },
+                Some(joined) = fetches.join_next(), if !fetches.is_empty() => {
+                    let Ok((fetch_id, slot, result)) = joined else { continue };
+                    if let Some(record) = output.requests.get_mut(slot) {
+                        record.status = result.as_ref().ok().map(|r| r.status);
+                    }
+                    let answer = ToWorker::FetchResult { run_id, id: fetch_id, result };
+                    if let Err(e) = send(&mut worker.stdin, &answer).await {
+                        output.report = Err(self.bury(worker, format!("could not answer a request: {e}"), limits).await);
+                        return output;
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline.into()) => {
+                    let _ = worker.child.start_kill();
+                    let _ = worker.child.wait().await;
+                    output.report = Err(SandboxFailure::Timeout { limit_ms: limits.timeout.as_millis() });
+                    return output;
+                }
+            }
+        }
+    }
+
+    fn take_idle(&self, memory_mb: u64) -> Option<WorkerProcess> {
+        let mut idle = self.idle.lock().ok()?;
+        let list = idle.get_mut(&memory_mb)?;
+        // Most recently used first: its contexts are the warmest.
+        while let Some(mut worker) = list.pop() {
+            if matches!(worker.child.try_wait(), Ok(None)) {
+                return Some(worker);
+            }
+        }
+        None
+    }
+
+    fn release(&self, worker: WorkerProcess) {
+        let Ok(mut idle) = self.idle.lock() else { return };
+        let total: usize = idle.values().map(Vec::len).sum();
+        if total < self.config.max_idle {
+            idle.entry(worker.memory_mb).or_default().push(worker);
+        }
+        // Otherwise the worker is dropped, which kills it.
+    }
+
+    /// Waits for a dead (or broken) worker and explains its death.
+    async fn bury(&self, mut worker: WorkerProcess, context: String, limits: Limits) -> SandboxFailure {
+        let _ = worker.child.start_kill();
+        let status = worker.child.wait().await.ok();
+        // Give the stderr reader a moment to collect the last words.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let stderr = worker.stderr.lock().map(|s| String::from_utf8_lossy(&s).into_owned()).unwrap_or_default();
+        if stderr.contains("memory allocation of") || stderr.contains("out of memory") || stderr.contains("Cannot allocate memory") {
+            return SandboxFailure::Memory { limit_mb: limits.memory_mb };
+        }
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default().trim().to_owned();
+        let status = status.map(|s| s.to_string()).unwrap_or_else(|| "unknown status".to_owned());
+        let detail = [context, last, format!("worker exited: {status}")].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join("; ");
+        SandboxFailure::Crashed(detail)
+    }
+
+    async fn spawn(&self, memory_mb: u64) -> Result<WorkerProcess, SandboxFailure> {
+        let mut child = Command::new(&self.config.program)
+            .args(&self.config.args)
+            .arg("--memory-mb")
+            .arg(memory_mb.to_string())
+            .env_clear()
+            .env("MALLOC_ARENA_MAX", "2")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| SandboxFailure::Crashed(format!("cannot start {}: {e}", self.config.program.display())))?;
+        let (Some(stdin), Some(mut stdout), Some(mut stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take()) else {
+            return Err(SandboxFailure::Crashed("worker pipes missing".to_owned()));
+        };
+        let (sender, frames) = mpsc::channel(256);
+        tokio::spawn(async move {
+            loop {
+                let mut len = [0u8; 4];
+                if stdout.read_exact(&mut len).await.is_err() {
+                    break;
+                }
+                let len = u32::from_be_bytes(len) as usize;
+                if len > MAX_FRAME {
+                    break;
+                }
+                let mut buf = vec![0u8; len];
+                if stdout.read_exact(&mut buf).await.is_err() {
+                    break;
+                }
+                let Ok(frame) = serde_json::from_slice::<FromWorker>(&buf) else { break };
+                if sender.send(frame).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr_buf = Arc::new(Mutex::new(Vec::new()));
+        let sink = stderr_buf.clone();
+        tokio::spawn(async move {
+            let mut chunk = [0u8; 1024];
+            while let Ok(n) = stderr.read(&mut chunk).await {
+                if n == 0 {
+                    break;
+                }
+                if let Ok(mut buf) = sink.lock() {
+                    buf.extend_from_slice(&chunk[..n]);
+                    let excess = buf.len().saturating_sub(STDERR_TAIL);
+                    buf.drain(..excess);
+                }
+            }
+        });
+        let mut worker = WorkerProcess { child, stdin, frames, stderr: stderr_buf, memory_mb };
+        match tokio::time::timeout(STARTUP_TIMEOUT, worker.frames.recv()).await {
+            Ok(Some(FromWorker::Ready { .. })) => Ok(worker),
+            Ok(_) => Err(self.bury(worker, "the worker did not start".to_owned(), Limits { timeout: STARTUP_TIMEOUT, memory_mb }).await),
+            Err(_) => Err(self.bury(worker, "the worker did not start in time".to_owned(), Limits { timeout: STARTUP_TIMEOUT, memory_mb }).await),
+        }
+    }
+}
+
+async fn send(stdin: &mut ChildStdin, message: &ToWorker) -> std::io::Result<()> {
+    let bytes = serde_json::to_vec(message).map_err(std::io::Error::other)?;
+    let len = u32::try_from(bytes.len()).map_err(|_| std::io::Error::other("frame too large"))?;
+    stdin.write_all(&len.to_be_bytes()).await?;
+    stdin.write_all(&bytes).await?;
+    stdin.flush().await
+}

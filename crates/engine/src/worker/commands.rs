@@ -1,0 +1,475 @@
+//! Validation of `api.*` calls, with the messages Auth0's wrapper throws, and the calls that answer directly
+//! (cache reads, transaction metadata, session tokens).
+//!
+//! Everything here runs synchronously inside the call, so an invalid argument throws at the line that passed it,
+//! as it does on Auth0.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use boa_engine::{Context, JsResult, JsString, JsValue};
+use gatehouse_types::command::{MetadataTarget, TokenKind};
+use gatehouse_types::{Command, FactorSelector, FactorType, MfaProvider, ScopeChange};
+use serde_json::{json, Value};
+
+use crate::protocol::{CacheOp, CacheRecord};
+use crate::worker::host::{arg_string, error, to_json, type_error, HostState};
+
+/// Cache limits (reference §2.8): key and value sizes, the total of keys and values, entries per trigger,
+/// default and longest lifetimes, and the number of writes one execution may make.
+const CACHE_MAX_KEY_BYTES: usize = 64;
+const CACHE_MAX_VALUE_BYTES: usize = 4096;
+const CACHE_MAX_TOTAL_BYTES: usize = 8192;
+const CACHE_MAX_ENTRIES: usize = 20;
+const CACHE_DEFAULT_TTL_MS: i64 = 15 * 60 * 1000;
+const CACHE_MAX_TTL_MS: i64 = 24 * 60 * 60 * 1000;
+const CACHE_MAX_WRITES: u32 = 20;
+
+/// Transaction metadata limits (reference §2.9).
+const TX_MAX_KEY_CHARS: usize = 64;
+const TX_MAX_VALUE_BYTES: usize = 8 * 1024;
+const TX_MAX_TOTAL_BYTES: usize = 16 * 1024;
+
+/// Scope limits of Auth0's wrapper.
+const MAX_SCOPE_CHARS: usize = 280;
+const MAX_ADDED_SCOPES: u32 = 1000;
+
+const MAX_PRIMARY_USER_ID: usize = 128;
+const SESSION_TOKEN_DEFAULT_TTL: i64 = 900;
+
+/// Runs one `api.*` call.
+pub(crate) fn dispatch(name: &str, args: &[JsValue], host: &HostState, context: &mut Context) -> JsResult<JsValue> {
+    let arg = |i: usize| args.get(i).cloned().unwrap_or_default();
+    match name {
+        "access.deny" => {
+            let reason = arg_string(args, 0, context)?;
+            record(host, Command::Deny { reason })
+        }
+        "accessToken.setCustomClaim" => custom_claim(TokenKind::Access, &arg(0), &arg(1), host, context),
+        "idToken.setCustomClaim" => custom_claim(TokenKind::Id, &arg(0), &arg(1), host, context),
+        "accessToken.addScope" => scope(ScopeChange::Add, &arg(0), host),
+        "accessToken.removeScope" => scope(ScopeChange::Remove, &arg(0), host),
+        "multifactor.enable" => multifactor(&arg(0), &arg(1), host, context),
+        "authentication.challengeWith" | "authentication.enrollWith" => {
+            let factor = selector(&to_json(&arg(0), host, context)?.unwrap_or(Value::Null))?;
+            let options = to_json(&arg(1), host, context)?.unwrap_or(Value::Null);
+            let additional_factors = match options.get("additionalFactors") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(Value::Array(list)) => list.iter().map(selector).collect::<JsResult<_>>()?,
+                Some(_) => return Err(type_error("additionalFactors must be an array of factor selectors.")),
+            };
+            let command = if name.ends_with("challengeWith") {
+                Command::ChallengeWith { factor, additional_factors }
+            } else {
+                Command::EnrollWith { factor, additional_factors }
+            };
+            record(host, command)
+        }
+        "authentication.challengeWithAny" | "authentication.enrollWithAny" => {
+            let factors = match to_json(&arg(0), host, context)? {
+                Some(Value::Array(list)) => list.iter().map(selector).collect::<JsResult<Vec<_>>>()?,
+                _ => return Err(type_error("The factors must be an array of factor selectors.")),
+            };
+            let command = if name.ends_with("challengeWithAny") {
+                Command::ChallengeWithAny { factors }
+            } else {
+                Command::EnrollWithAny { factors }
+            };
+            record(host, command)
+        }
+        "authentication.recordMethod" => {
+            if !host.run.borrow().is_continue {
+                return Err(error("api.authentication.recordMethod can only be called in onContinuePostLogin."));
+            }
+            let url = arg_string(args, 0, context)?;
+            match url::Url::parse(&url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => record(host, Command::RecordMethod { url }),
+                _ => Err(type_error("The provider URL must be an http or https URL.")),
+            }
+        }
+        "authentication.setPrimaryUser" => {
+            if host.run.borrow().primary_user_set {
+                return Err(error("The primary user can only be altered once per transaction"));
+            }
+            let user_id = match arg(0).as_string() {
+                Some(s) if !s.is_empty() => s.to_std_string_escaped(),
+                _ => return Err(error("The provided primary_user_id must be a non-empty string")),
+            };
+            if user_id.chars().count() > MAX_PRIMARY_USER_ID {
+                return Err(error("The provided primary_user_id exceeds the maximum length."));
+            }
+            host.run.borrow_mut().primary_user_set = true;
+            record(host, Command::SetPrimaryUser { user_id })
+        }
+        "user.setAppMetadata" => metadata(MetadataTarget::App, &arg(0), &arg(1), host, context),
+        "user.setUserMetadata" => metadata(MetadataTarget::User, &arg(0), &arg(1), host, context),
+        "redirect.sendUserTo" => send_user_to(&arg(0), &arg(1), host, context),
+        "redirect.encodeToken" => encode_token(&arg(0), host, context),
+        "redirect.validateToken" => validate_token(&arg(0), host, context),
+        "redirect.canRedirect" => {
+            let run = host.run.borrow();
+            let prompt_none = run.event.pointer("/request/query/prompt").and_then(Value::as_str) == Some("none");
+            let protocol = run.event.pointer("/transaction/protocol").and_then(Value::as_str).unwrap_or("");
+            let no_redirect =
+                matches!(protocol, "oauth2-resource-owner" | "oauth2-refresh-token" | "oauth2-password" | "oauth2-webauthn");
+            Ok(JsValue::from(!prompt_none && !no_redirect))
+        }
+        "transaction.setMetadata" => transaction_metadata(&arg(0), &arg(1), host, context),
+        "cache.get" => cache_get(&arg(0), host, context),
+        "cache.set" => cache_set(&arg(0), &arg(1), &arg(2), host, context),
+        "cache.delete" => cache_delete(&arg(0), host, context),
+        _ => Err(error(format!("unknown host command '{name}'"))),
+    }
+}
+
+fn record(host: &HostState, command: Command) -> JsResult<JsValue> {
+    host.run.borrow_mut().commands.push(command);
+    Ok(JsValue::undefined())
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+fn custom_claim(token: TokenKind, key: &JsValue, value: &JsValue, host: &HostState, context: &mut Context) -> JsResult<JsValue> {
+    let Some(name) = key.as_string().map(|s| s.to_std_string_escaped()) else {
+        return Err(type_error("The claim name must be a string."));
+    };
+    if name == "scope" {
+        return Err(error("The \"scope\" claim cannot be set."));
+    }
+    let value = to_json(value, host, context)?.unwrap_or(Value::Null);
+    record(host, Command::SetCustomClaim { token, name, value })
+}
+
+fn scope(change: ScopeChange, value: &JsValue, host: &HostState) -> JsResult<JsValue> {
+    let Some(raw) = value.as_string() else {
+        return Err(type_error("The value for the scope must be a string."));
+    };
+    let scope = raw.to_std_string_escaped().trim().to_owned();
+    if scope.is_empty() {
+        return Err(error("The value for the scope is required."));
+    }
+    if scope.encode_utf16().count() > MAX_SCOPE_CHARS {
+        return Err(error(format!("The value for the scope exceeds the allowed maximum of {MAX_SCOPE_CHARS} characters.")));
+    }
+    if scope.chars().any(char::is_whitespace) {
+        return Err(error("The value for the scope must not have whitespace."));
+    }
+    if change == ScopeChange::Add {
+        let mut run = host.run.borrow_mut();
+        run.added_scopes += 1;
+        if run.added_scopes > MAX_ADDED_SCOPES {
+            return Err(error(format!("The number of scopes exceeds the allowed maximum of {MAX_ADDED_SCOPES}.")));
+        }
+    }
+    record(host, Command::ModifyScope { change, scope })
+}
+
+fn multifactor(provider: &JsValue, options: &JsValue, host: &HostState, context: &mut Context) -> JsResult<JsValue> {
+    let name = provider.as_string().map(|s| s.to_std_string_escaped()).unwrap_or_default();
+    let Some(provider) = MfaProvider::parse(&name) else {
+        return Err(type_error(format!(
+            "Invalid MFA provider '{name}'. Expected one of: any, guardian, google-authenticator, duo, none."
+        )));
+    };
+    let options = to_json(options, host, context)?.unwrap_or(Value::Null);
+    let allow_remember_browser = match options.get("allowRememberBrowser") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(type_error("allowRememberBrowser must be a boolean.")),
+    };
+    record(host, Command::EnableMultifactor { provider, allow_remember_browser })
+}
+
+/// Parses a factor selector `{ type, options? }`, validating the options Auth0 documents.
+fn selector(value: &Value) -> JsResult<FactorSelector> {
+    let Some(object) = value.as_object() else {
+        return Err(type_error("A factor selector must be an object like { type: 'otp' }."));
+    };
+    let name = object.get("type").and_then(Value::as_str).unwrap_or_default();
+    let Some(kind) = FactorType::parse(name) else {
+        return Err(type_error(format!(
+            "Invalid factor type '{name}'. Expected one of: otp, email, push-notification, push, phone, \
+             webauthn-platform, webauthn-roaming, recovery-code."
+        )));
+    };
+    let options = match object.get("options") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(options)) => Some(options.clone()),
+        Some(_) => return Err(type_error("Factor options must be an object.")),
+    };
+    if let Some(options) = &options {
+        match kind {
+            FactorType::Phone => {
+                if let Some(method) = options.get("preferredMethod")
+                    && !matches!(method.as_str(), Some("sms" | "voice" | "both"))
+                {
+                    return Err(type_error("preferredMethod must be one of: sms, voice, both."));
+                }
+            }
+            FactorType::PushNotification => {
+                if let Some(fallback) = options.get("otpFallback")
+                    && !fallback.is_boolean()
+                {
+                    return Err(type_error("otpFallback must be a boolean."));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(FactorSelector { kind, options })
+}
+
+fn metadata(target: MetadataTarget, key: &JsValue, value: &JsValue, host: &HostState, context: &mut Context) -> JsResult<JsValue> {
+    let Some(key) = key.as_string().map(|s| s.to_std_string_escaped()) else {
+        return Err(type_error("The metadata key must be a string."));
+    };
+    let value = to_json(value, host, context)?.unwrap_or(Value::Null);
+    record(host, Command::SetMetadata { target, key, value })
+}
+
+fn send_user_to(url: &JsValue, options: &JsValue, host: &HostState, context: &mut Context) -> JsResult<JsValue> {
+    let text = url.to_string(context)?.to_std_string_escaped();
+    let mut parsed = url::Url::parse(&text).map_err(|_| type_error(format!("Invalid URL: {text}")))?;
+    let options = to_json(options, host, context)?.unwrap_or(Value::Null);
+    if let Some(query) = options.get("query").and_then(Value::as_object) {
+        for (name, value) in query {
+            let value = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let kept: Vec<(String, String)> =
+                parsed.query_pairs().filter(|(k, _)| k != name).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+            parsed.query_pairs_mut().clear().extend_pairs(kept).append_pair(name, &value);
+        }
+    }
+    record(host, Command::Redirect { url: parsed.to_string() })
+}
+
+fn encode_token(options: &JsValue, host: &HostState, context: &mut Context) -> JsResult<JsValue> {
+    let options = to_json(options, host, context)?.unwrap_or(Value::Null);
+    let secret = match options.get("secret").and_then(Value::as_str) {
+        Some(s) if !s.is_empty() => s.to_owned(),
+        _ => return Err(type_error("encodeToken: the secret must be a non-empty string.")),
+    };
+    let issued_at = now_ms() / 1000;
+    let expires_in = options.get("expiresInSeconds").and_then(Value::as_i64).unwrap_or(SESSION_TOKEN_DEFAULT_TTL);
+    let mut claims = {
+        let run = host.run.borrow();
+        json!({
+            "iat": issued_at,
+            "iss": run.event.pointer("/request/hostname").cloned().unwrap_or(Value::Null),
+            "sub": run.event.pointer("/user/user_id").cloned().unwrap_or(Value::Null),
+            "exp": issued_at + expires_in,
+            "ip": run.event.pointer("/request/ip").cloned().unwrap_or(Value::Null),
+        })
+    };
+    if let (Some(claims), Some(payload)) = (claims.as_object_mut(), options.get("payload").and_then(Value::as_object)) {
+        for (k, v) in payload {
+            claims.insert(k.clone(), v.clone());
+        }
+    }
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .map_err(|e| error(format!("encodeToken: {e}")))?;
+    Ok(JsString::from(token).into())
+}
+
+fn validate_token(options: &JsValue, host: &HostState, context: &mut Context) -> JsResult<JsValue> {
+    let options = to_json(options, host, context)?.unwrap_or(Value::Null);
+    let secret = match options.get("secret").and_then(Value::as_str) {
+        Some(s) if !s.is_empty() => s.to_owned(),
+        _ => return Err(type_error("validateToken: the secret must be a non-empty string.")),
+    };
+    let parameter = match options.get("tokenParameterName").and_then(Value::as_str) {
+        Some(s) if !s.is_empty() => s.to_owned(),
+        _ => "session_token".to_owned(),
+    };
+    let (token, state, subject, issuer) = {
+        let run = host.run.borrow();
+        let param = |name: &str| {
+            run.event
+                .pointer(&format!("/request/body/{name}"))
+                .or_else(|| run.event.pointer(&format!("/request/query/{name}")))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        (
+            param(&parameter),
+            param("state"),
+            run.event.pointer("/user/user_id").and_then(Value::as_str).map(str::to_owned),
+            run.event.pointer("/request/hostname").and_then(Value::as_str).map(str::to_owned),
+        )
+    };
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return Err(error(format!(
+            "There is no parameter called '{parameter}' available in either the POST body or query string."
+        )));
+    };
+    let invalid = |reason: &str| error(format!("The session token is invalid: {reason}"));
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.leeway = 0;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    validation.required_spec_claims.insert("exp".to_owned());
+    let data = jsonwebtoken::decode::<serde_json::Map<String, Value>>(
+        &token,
+        &jsonwebtoken::DecodingKey::from_secret(secret.as_bytes()),
+        &validation,
+    )
+    .map_err(|e| match e.kind() {
+        jsonwebtoken::errors::ErrorKind::ExpiredSignature => invalid("the token has expired"),
+        jsonwebtoken::errors::ErrorKind::InvalidSignature => invalid("the signature does not match"),
+        _ => invalid("the token is malformed"),
+    })?;
+    let claims = data.claims;
+    if claims.get("state").and_then(Value::as_str) != state.as_deref() {
+        return Err(invalid("the state claim does not match the state parameter"));
+    }
+    if claims.get("sub").and_then(Value::as_str) != subject.as_deref() {
+        return Err(invalid("the subject does not match the user"));
+    }
+    if issuer.is_some() && claims.get("iss").and_then(Value::as_str) != issuer.as_deref() {
+        return Err(invalid("the issuer does not match this tenant"));
+    }
+    JsValue::from_json(&Value::Object(claims), context)
+}
+
+fn transaction_metadata(key: &JsValue, value: &JsValue, host: &HostState, context: &mut Context) -> JsResult<JsValue> {
+    let Some(key) = key.as_string().map(|s| s.to_std_string_escaped()) else {
+        return Err(type_error("The transaction metadata key must be a string."));
+    };
+    if key.is_empty() || key.chars().count() > TX_MAX_KEY_CHARS {
+        return Err(type_error(format!("The transaction metadata key must be 1 to {TX_MAX_KEY_CHARS} characters.")));
+    }
+    let value = match to_json(value, host, context)? {
+        None | Some(Value::Null) => Value::Null,
+        Some(Value::Number(n)) => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() > 9_007_199_254_740_991.0
+            {
+                return Err(type_error("Transaction metadata numbers must be safe integers or finite decimals."));
+            }
+            Value::Number(n)
+        }
+        Some(v @ (Value::String(_) | Value::Bool(_))) => v,
+        Some(_) => {
+            return Err(type_error(
+                "Transaction metadata values must be a string, number, boolean or null; JSON.stringify objects first.",
+            ))
+        }
+    };
+    if value.to_string().len() > TX_MAX_VALUE_BYTES {
+        return Err(type_error(format!("The transaction metadata value exceeds {TX_MAX_VALUE_BYTES} bytes.")));
+    }
+    let mut run = host.run.borrow_mut();
+    let mut next = run.tx_metadata.clone();
+    if value.is_null() {
+        next.remove(&key);
+    } else {
+        next.insert(key, value);
+    }
+    if Value::Object(next.clone()).to_string().len() > TX_MAX_TOTAL_BYTES {
+        return Err(type_error(format!("The transaction metadata exceeds {TX_MAX_TOTAL_BYTES} bytes in total.")));
+    }
+    run.tx_metadata = next;
+    run.tx_metadata_object = None;
+    Ok(JsValue::undefined())
+}
+
+fn cache_key(key: &JsValue, context: &mut Context) -> JsResult<String> {
+    Ok(key.to_string(context)?.to_std_string_escaped())
+}
+
+fn cache_get(key: &JsValue, host: &HostState, context: &mut Context) -> JsResult<JsValue> {
+    let key = cache_key(key, context)?;
+    let record = host.run.borrow().cache.get(&key).cloned();
+    match record {
+        Some(record) if record.expires_at >= now_ms() => {
+            JsValue::from_json(&json!({ "value": record.value, "expires_at": record.expires_at }), context)
+        }
+        _ => Ok(JsValue::undefined()),
+    }
+}
+
+fn cache_error(code: &str, context: &mut Context) -> JsResult<JsValue> {
+    JsValue::from_json(&json!({ "type": "error", "code": code }), context)
+}
+
+fn cache_set(key: &JsValue, value: &JsValue, options: &JsValue, host: &HostState, context: &mut Context) -> JsResult<JsValue> {
+    let key = cache_key(key, context)?;
+    let value = value.to_string(context)?.to_std_string_escaped();
+    let options = to_json(options, host, context)?.unwrap_or(Value::Null);
+    let now = now_ms();
+    if key.len() > CACHE_MAX_KEY_BYTES {
+        return cache_error("CacheKeySizeExceeded", context);
+    }
+    if value.len() > CACHE_MAX_VALUE_BYTES {
+        return cache_error("CacheValueSizeExceeded", context);
+    }
+    let mut run = host.run.borrow_mut();
+    run.cache.retain(|_, r| r.expires_at >= now);
+    let others: usize = run.cache.iter().filter(|(k, _)| **k != key).map(|(k, r)| k.len() + r.value.len()).sum();
+    if others + key.len() + value.len() > CACHE_MAX_TOTAL_BYTES
+        || (!run.cache.contains_key(&key) && run.cache.len() >= CACHE_MAX_ENTRIES)
+    {
+        drop(run);
+        return cache_error("CacheSizeExceeded", context);
+    }
+    let finite = |v: &Value| v.as_f64().filter(|f| f.is_finite()).map(|f| f.floor() as i64);
+    let mut expires_at = None;
+    if let Some(ttl) = options.get("ttl").filter(|v| !v.is_null()) {
+        let Some(ttl) = finite(ttl) else {
+            drop(run);
+            return cache_error("InvalidExpiry", context);
+        };
+        expires_at = Some(now + ttl);
+    }
+    if let Some(at) = options.get("expires_at").filter(|v| !v.is_null()) {
+        let Some(at) = finite(at) else {
+            drop(run);
+            return cache_error("InvalidExpiry", context);
+        };
+        expires_at = Some(expires_at.map_or(at, |e: i64| e.min(at)));
+    }
+    let expires_at = expires_at.unwrap_or(now + CACHE_DEFAULT_TTL_MS).min(now + CACHE_MAX_TTL_MS);
+    if expires_at <= now {
+        drop(run);
+        return cache_error("ItemAlreadyExpired", context);
+    }
+    run.cache_writes += 1;
+    if run.cache_writes > CACHE_MAX_WRITES {
+        drop(run);
+        return cache_error("MaxSideEffectsExceeded", context);
+    }
+    let record = CacheRecord { value, expires_at };
+    run.cache.insert(key.clone(), record.clone());
+    run.cache_ops.push(CacheOp::Set { key, record: record.clone() });
+    drop(run);
+    JsValue::from_json(
+        &json!({ "type": "success", "record": { "value": record.value, "expires_at": record.expires_at } }),
+        context,
+    )
+}
+
+fn cache_delete(key: &JsValue, host: &HostState, context: &mut Context) -> JsResult<JsValue> {
+    let key = cache_key(key, context)?;
+    let mut run = host.run.borrow_mut();
+    if !run.cache.contains_key(&key) {
+        drop(run);
+        return cache_error("CacheKeyDoesNotExist", context);
+    }
+    run.cache_writes += 1;
+    if run.cache_writes > CACHE_MAX_WRITES {
+        drop(run);
+        return cache_error("MaxSideEffectsExceeded", context);
+    }
+    run.cache.remove(&key);
+    run.cache_ops.push(CacheOp::Delete { key });
+    drop(run);
+    JsValue::from_json(&json!({ "type": "success" }), context)
+}

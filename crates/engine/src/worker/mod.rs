@@ -1,0 +1,117 @@
+//! The sandbox worker: the process that runs actions.
+//!
+//! `gatehouse sandbox-worker` starts here. It caps its own memory (`RLIMIT_DATA`), then serves run requests from
+//! its stdin until the host closes it. A runaway action cannot be interrupted inside Boa, so the host kills the
+//! whole process at the deadline; everything the worker keeps (compiled contexts) can be rebuilt by the next one.
+
+mod commands;
+mod executor;
+pub(crate) mod host;
+mod realm;
+
+use std::io::{self, BufReader, BufWriter, Write};
+use std::rc::Rc;
+use std::sync::mpsc::{self, Receiver};
+use std::sync::Mutex;
+
+use crate::protocol::{read_frame, write_frame, ActionError, ActionReport, FromWorker, RunReport, RunRequest, ToWorker};
+use host::Outbox;
+use realm::FlowContext;
+
+/// Contexts a worker keeps, one per flow version (the post-login flow, the phone provider...).
+const MAX_CONTEXTS: usize = 4;
+
+/// A context is rebuilt after this many runs, bounding whatever the engine might retain between runs.
+const MAX_RUNS_PER_CONTEXT: u64 = 5_000;
+
+/// Serves run requests with cached contexts.
+pub(crate) struct Worker {
+    outbox: Rc<dyn Outbox>,
+    inbox: Receiver<ToWorker>,
+    contexts: Vec<FlowContext>,
+}
+
+impl Worker {
+    pub(crate) fn new(outbox: Rc<dyn Outbox>, inbox: Receiver<ToWorker>) -> Self {
+        Worker { outbox, inbox, contexts: Vec::new() }
+    }
+
+    /// Serves requests until the inbox closes.
+    pub(crate) fn serve(&mut self) {
+        while let Ok(message) = self.inbox.recv() {
+            match message {
+                ToWorker::Run(request) => {
+                    let report = self.run(&request);
+                    self.outbox.send(&FromWorker::Done { run_id: request.run_id, report });
+                }
+                // An answer for a run that already ended (it failed before the request came back).
+                ToWorker::FetchResult { .. } => {}
+            }
+        }
+    }
+
+    fn run(&mut self, request: &RunRequest) -> RunReport {
+        let position = self.contexts.iter().position(|c| c.hash() == request.flow.hash);
+        let mut context = match position {
+            Some(i) => self.contexts.remove(i),
+            None => match FlowContext::new(&request.flow, self.outbox.clone()) {
+                Ok(context) => context,
+                Err(message) => {
+                    return RunReport {
+                        actions: vec![ActionReport {
+                            index: request.start,
+                            commands: Vec::new(),
+                            error: Some(ActionError { message, line: None, column: None }),
+                        }],
+                        transaction_metadata: Default::default(),
+                        cache_ops: Vec::new(),
+                    };
+                }
+            },
+        };
+        let report = context.run(request, &self.inbox);
+        if !context.tainted && context.runs < MAX_RUNS_PER_CONTEXT {
+            self.contexts.insert(0, context);
+            self.contexts.truncate(MAX_CONTEXTS);
+        }
+        report
+    }
+}
+
+struct StdoutOutbox {
+    out: Mutex<BufWriter<io::Stdout>>,
+}
+
+impl Outbox for StdoutOutbox {
+    fn send(&self, message: &FromWorker) {
+        let Ok(mut out) = self.out.lock() else { std::process::exit(1) };
+        if write_frame(&mut *out, message).and_then(|()| out.flush()).is_err() {
+            // The host is gone: nothing left to do.
+            std::process::exit(0);
+        }
+    }
+}
+
+/// The entry point of `gatehouse sandbox-worker --memory-mb N`.
+pub fn run_process(memory_mb: u64) -> io::Result<()> {
+    let bytes = memory_mb.saturating_mul(1024 * 1024);
+    rlimit::setrlimit(rlimit::Resource::DATA, bytes, bytes)?;
+    rlimit::setrlimit(rlimit::Resource::CORE, 0, 0)?;
+
+    let (sender, inbox) = mpsc::channel();
+    std::thread::Builder::new().name("sandbox-stdin".into()).stack_size(256 * 1024).spawn(move || {
+        let mut input = BufReader::new(io::stdin());
+        while let Ok(Some(message)) = read_frame::<_, ToWorker>(&mut input) {
+            if sender.send(message).is_err() {
+                break;
+            }
+        }
+    })?;
+    let outbox = Rc::new(StdoutOutbox { out: Mutex::new(BufWriter::new(io::stdout())) });
+    outbox.send(&FromWorker::Ready { pid: std::process::id() });
+    Worker::new(outbox, inbox).serve();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

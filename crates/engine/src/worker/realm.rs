@@ -1,0 +1,479 @@
+//! One sandbox context per flow version, reused across runs and reset after each.
+//!
+//! Creating a Boa context and compiling actions costs milliseconds; running a login costs a fraction of one. So a
+//! worker keeps a context per flow, with the prelude evaluated, every action compiled into a CommonJS wrapper
+//! function, and everything reachable from the global object frozen (`lockdown.js`). Each run calls the wrappers
+//! again (fresh `module`, fresh module scope, fresh handlers) with a fresh frozen `event`; afterwards the host
+//! deletes whatever the run added to the global object and drops queued jobs. A context whose reset cannot be
+//! proven (a non-deletable global, a non-extensible global object) is marked tainted and replaced.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::rc::Rc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use boa_engine::builtins::promise::PromiseState;
+use boa_engine::context::{ContextBuilder, HostHooks};
+use boa_engine::job::JobExecutor;
+use boa_engine::module::IdleModuleLoader;
+use boa_engine::object::builtins::{JsArray, JsFunction, JsPromise};
+use boa_engine::object::ObjectInitializer;
+use boa_engine::property::{Attribute, PropertyKey};
+use boa_engine::realm::Realm;
+use boa_engine::{js_string, Context, JsError, JsNativeError, JsObject, JsResult, JsString, JsValue, Source};
+use boa_runtime::extensions::{
+    Base64Extension, EncodingExtension, MicrotaskExtension, RuntimeExtension, StructuredCloneExtension,
+    TimeoutExtension, UrlExtension,
+};
+use gatehouse_types::Trigger;
+
+use crate::actions::{wrap, WRAPPER_HEAD};
+use crate::protocol::{ActionError, ActionReport, Entry, FlowSpec, FromWorker, RunReport, RunRequest, ToWorker};
+use crate::worker::executor::Executor;
+use crate::worker::host::{self, HostState, Outbox, RunState};
+
+const PRELUDE: &str = include_str!("prelude.js");
+const LOCKDOWN: &str = include_str!("lockdown.js");
+
+
+/// Deepest JavaScript call nesting before an action fails with a stack overflow.
+const RECURSION_LIMIT: usize = 400;
+
+/// Refuses code generation from strings outside direct `eval`: an indirect `eval` could declare global lexical
+/// bindings, which no reset can remove.
+struct Hooks;
+
+impl HostHooks for Hooks {
+    fn ensure_can_compile_strings(
+        &self,
+        _realm: Realm,
+        _parameters: &[JsString],
+        _body: &JsString,
+        direct: bool,
+        _context: &mut Context,
+    ) -> JsResult<()> {
+        if direct {
+            Ok(())
+        } else {
+            Err(JsNativeError::eval()
+                .with_message("Code generation from strings (indirect eval, new Function) is disabled in Gatehouse actions")
+                .into())
+        }
+    }
+}
+
+struct CompiledAction {
+    path: String,
+    wrapper: Result<JsFunction, ActionError>,
+}
+
+/// A reusable sandbox context for one flow version.
+pub(crate) struct FlowContext {
+    context: Context,
+    executor: Rc<Executor>,
+    host: Rc<HostState>,
+    trigger: Trigger,
+    hash: String,
+    actions: Vec<CompiledAction>,
+    api: JsObject,
+    require: JsFunction,
+    global_keys: HashSet<PropertyKey>,
+    /// Set when a run left state the reset cannot remove: the context must not serve another run.
+    pub(crate) tainted: bool,
+    /// Runs served so far.
+    pub(crate) runs: u64,
+}
+
+fn internal(e: impl std::fmt::Display) -> String {
+    format!("sandbox setup failed: {e}")
+}
+
+impl FlowContext {
+    /// Builds the context for `flow`: prelude, compiled actions, lockdown.
+    pub(crate) fn new(flow: &FlowSpec, outbox: Rc<dyn Outbox>) -> Result<FlowContext, String> {
+        let executor = Rc::new(Executor::default());
+        let mut context = ContextBuilder::new()
+            .job_executor(executor.clone())
+            .host_hooks(Rc::new(Hooks))
+            .module_loader(Rc::new(IdleModuleLoader))
+            .build()
+            .map_err(internal)?;
+        context.runtime_limits_mut().set_recursion_limit(RECURSION_LIMIT);
+        (Base64Extension, TimeoutExtension, EncodingExtension, MicrotaskExtension, StructuredCloneExtension, UrlExtension)
+            .register(None, &mut context)
+            .map_err(internal)?;
+
+        let host = Rc::new(HostState::new(outbox));
+        context.insert_data(host.clone());
+
+        let global = context.global_object();
+        let json = global.get(js_string!("JSON"), &mut context).map_err(internal)?;
+        let stringify = json
+            .as_object()
+            .map(|o| o.get(js_string!("stringify"), &mut context))
+            .transpose()
+            .map_err(internal)?
+            .and_then(|f| f.as_object().and_then(JsFunction::from_object));
+        *host.stringify.borrow_mut() = stringify;
+
+        let prelude = context.eval(Source::from_bytes(PRELUDE).with_path(Path::new("gatehouse:prelude"))).map_err(internal)?;
+        let prelude = prelude.as_object().and_then(JsFunction::from_object).ok_or_else(|| internal("prelude"))?;
+        let native_url = global.get(js_string!("URL"), &mut context).map_err(internal)?;
+        let host_object = host::host_object(&mut context);
+        let exported = prelude
+            .call(&JsValue::undefined(), &[host_object.into(), native_url], &mut context)
+            .map_err(internal)?;
+        let exported = exported.as_object().ok_or_else(|| internal("prelude result"))?;
+
+        let globals = exported.get(js_string!("globals"), &mut context).map_err(internal)?;
+        let globals = globals.as_object().ok_or_else(|| internal("prelude globals"))?;
+        for key in globals.own_property_keys(&mut context).map_err(internal)? {
+            let value = globals.get(key.clone(), &mut context).map_err(internal)?;
+            let value = if value.is_undefined() { global.clone().into() } else { value };
+            global
+                .set(key, value, true, &mut context)
+                .map_err(internal)?;
+        }
+        let require = exported.get(js_string!("require"), &mut context).map_err(internal)?;
+        let require = require.as_object().and_then(JsFunction::from_object).ok_or_else(|| internal("require"))?;
+        let apis = exported.get(js_string!("apis"), &mut context).map_err(internal)?;
+        let make_api = apis
+            .as_object()
+            .map(|a| a.get(JsString::from(flow.trigger.id()), &mut context))
+            .transpose()
+            .map_err(internal)?
+            .and_then(|f| f.as_object().and_then(JsFunction::from_object))
+            .ok_or_else(|| internal(format!("no api for trigger {}", flow.trigger)))?;
+        let api = make_api.call(&JsValue::undefined(), &[], &mut context).map_err(internal)?;
+        let api = api.as_object().ok_or_else(|| internal("api"))?;
+
+        let mut actions = Vec::with_capacity(flow.actions.len());
+        for action in &flow.actions {
+            let text = wrap(&action.code);
+            let wrapper = context
+                .eval(Source::from_bytes(&text).with_path(Path::new(&action.path)))
+                .map_err(|e| describe_error(&e, &action.path, &mut context))
+                .and_then(|v| {
+                    v.as_object().and_then(JsFunction::from_object).ok_or_else(|| ActionError {
+                        message: "The action did not compile to a module".to_owned(),
+                        line: None,
+                        column: None,
+                    })
+                });
+            actions.push(CompiledAction { path: action.path.clone(), wrapper });
+        }
+
+        let lockdown = context.eval(Source::from_bytes(LOCKDOWN).with_path(Path::new("gatehouse:lockdown"))).map_err(internal)?;
+        let lockdown = lockdown.as_object().and_then(JsFunction::from_object).ok_or_else(|| internal("lockdown"))?;
+        let mut roots: Vec<JsValue> = vec![api.clone().into(), require.clone().into(), exported.clone().into()];
+        roots.extend(actions.iter().filter_map(|a| a.wrapper.as_ref().ok()).map(|f| JsValue::from(f.clone())));
+        let roots = JsArray::from_iter(roots, &mut context);
+        lockdown.call(&JsValue::undefined(), &[roots.into()], &mut context).map_err(internal)?;
+        executor.clone().run_jobs(&mut context).map_err(internal)?;
+        executor.clear();
+
+        let global_keys = global.own_property_keys(&mut context).map_err(internal)?.into_iter().collect();
+        Ok(FlowContext {
+            context,
+            executor,
+            host,
+            trigger: flow.trigger,
+            hash: flow.hash.clone(),
+            actions,
+            api,
+            require,
+            global_keys,
+            tainted: false,
+            runs: 0,
+        })
+    }
+
+    /// The flow version this context serves.
+    pub(crate) fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// Runs actions from `request.start` until one stops the flow, fails, or all have run.
+    pub(crate) fn run(&mut self, request: &RunRequest, inbox: &Receiver<ToWorker>) -> RunReport {
+        self.runs += 1;
+        let tx_metadata = request
+            .event
+            .pointer("/transaction/metadata")
+            .and_then(|m| m.as_object())
+            .cloned()
+            .unwrap_or_default();
+        *self.host.run.borrow_mut() = RunState {
+            run_id: request.run_id,
+            is_continue: request.entry == Entry::Continue,
+            event: request.event.clone(),
+            tx_metadata,
+            cache: request.cache.clone(),
+            ..RunState::default()
+        };
+
+        let mut reports = Vec::new();
+        match self.build_event(&request.event) {
+            Err(e) => {
+                reports.push(ActionReport {
+                    index: request.start,
+                    commands: Vec::new(),
+                    error: Some(ActionError { message: format!("invalid event: {e}"), line: None, column: None }),
+                });
+            }
+            Ok(event) => {
+                for index in request.start..self.actions.len() {
+                    self.host.run.borrow_mut().index = index;
+                    self.host.outbox.send(&FromWorker::ActionStarted { run_id: request.run_id, index });
+                    let entry = if index == request.start { request.entry } else { Entry::Execute };
+                    let error = self.run_action(index, entry, &event, inbox).err();
+                    if entry == Entry::Continue {
+                        self.host.run.borrow_mut().is_continue = false;
+                    }
+                    let commands = std::mem::take(&mut self.host.run.borrow_mut().commands);
+                    let stops = error.is_some() || commands.iter().any(|c| c.stops_after_action());
+                    reports.push(ActionReport { index, commands, error });
+                    if stops {
+                        break;
+                    }
+                }
+            }
+        }
+
+        let run = std::mem::take(&mut *self.host.run.borrow_mut());
+        self.reset();
+        RunReport { actions: reports, transaction_metadata: run.tx_metadata, cache_ops: run.cache_ops }
+    }
+
+    fn build_event(&mut self, event: &serde_json::Value) -> JsResult<JsValue> {
+        let value = JsValue::from_json(event, &mut self.context)?;
+        let Some(object) = value.as_object() else {
+            return Err(JsNativeError::typ().with_message("the event must be an object").into());
+        };
+        if self.trigger == Trigger::PostLogin {
+            let transaction = object.get(js_string!("transaction"), &mut self.context)?;
+            if let Some(transaction) = transaction.as_object() {
+                host::define_transaction_metadata(&transaction, &mut self.context)?;
+            }
+        }
+        host::deep_freeze(&object, &mut self.context)?;
+        Ok(value)
+    }
+
+    fn run_action(&mut self, index: usize, entry: Entry, event: &JsValue, inbox: &Receiver<ToWorker>) -> Result<(), ActionError> {
+        let (path, handler_name) = {
+            let action = &self.actions[index];
+            let handler = match entry {
+                Entry::Execute => self.trigger.handler(),
+                Entry::Continue => self.trigger.continue_handler().unwrap_or(self.trigger.handler()),
+            };
+            (action.path.clone(), handler)
+        };
+        let wrapper = self.actions[index].wrapper.clone()?;
+        let context = &mut self.context;
+        let fail = |e: JsError, context: &mut Context| describe_error(&e, &path, context);
+
+        let exports = ObjectInitializer::new(context).build();
+        let module = ObjectInitializer::new(context)
+            .property(js_string!("exports"), exports.clone(), Attribute::all())
+            .property(js_string!("id"), JsString::from(path.as_str()), Attribute::all())
+            .build();
+        let dirname = Path::new(&path).parent().map(|p| p.display().to_string()).unwrap_or_default();
+        let args = [
+            exports.clone().into(),
+            self.require.clone().into(),
+            module.clone().into(),
+            JsString::from(path.as_str()).into(),
+            JsString::from(dirname).into(),
+        ];
+        wrapper.call(&exports.into(), &args, context).map_err(|e| fail(e, context))?;
+        self.executor.clone().run_jobs(context).map_err(|e| fail(e, context))?;
+
+        let exported = module.get(js_string!("exports"), context).map_err(|e| fail(e, context))?;
+        let Some(exported) = exported.as_object() else {
+            return Err(ActionError { message: "The Action must export an object.".to_owned(), line: None, column: None });
+        };
+        let handler = exported.get(JsString::from(handler_name), context).map_err(|e| fail(e, context))?;
+        let Some(handler) = handler.as_object().and_then(JsFunction::from_object) else {
+            return Err(ActionError {
+                message: format!("The action does not export {handler_name} (exports.{handler_name} = async (event, api) => {{}})"),
+                line: None,
+                column: None,
+            });
+        };
+        let result = handler
+            .call(&JsValue::undefined(), &[event.clone(), self.api.clone().into()], context)
+            .map_err(|e| fail(e, context))?;
+        let promise = result.as_object().and_then(|o| JsPromise::from_object(o).ok());
+        self.drive(promise, inbox).map_err(|e| fail(e, &mut self.context))
+    }
+
+    /// Runs jobs, timers and host answers until the handler's promise settles, then until requests the action
+    /// started have been answered (a fire-and-forget `fetch` still goes out, as seed 002's provider relies on).
+    fn drive(&mut self, promise: Option<JsPromise>, inbox: &Receiver<ToWorker>) -> JsResult<()> {
+        let mut settled = promise.is_none();
+        loop {
+            self.executor.clone().run_jobs(&mut self.context)?;
+            if let Some(promise) = &promise {
+                match promise.state() {
+                    PromiseState::Pending => {}
+                    PromiseState::Fulfilled(_) => settled = true,
+                    PromiseState::Rejected(reason) => return Err(JsError::from_opaque(reason)),
+                }
+            }
+            let waiting_fetches = !self.host.run.borrow().pending_fetches.is_empty();
+            if settled && !waiting_fetches {
+                return Ok(());
+            }
+            let next_timer = if settled { None } else { self.executor.next_timer() };
+            if !waiting_fetches && next_timer.is_none() {
+                return Err(JsNativeError::error()
+                    .with_message("The action's promise never settled: it awaits something that has no pending timer or request")
+                    .into());
+            }
+            let message = match next_timer {
+                Some(due) => match inbox.recv_timeout(due.saturating_duration_since(Instant::now())) {
+                    Ok(message) => Some(message),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => std::process::exit(0),
+                },
+                None => match inbox.recv() {
+                    Ok(message) => Some(message),
+                    Err(_) => std::process::exit(0),
+                },
+            };
+            let timed_out = message.is_none();
+            if let Some(ToWorker::FetchResult { run_id, id, result }) = message
+                && run_id == self.host.run.borrow().run_id
+            {
+                host::settle_fetch(&self.host, id, result, &mut self.context)?;
+            }
+            self.executor.run_due_timers(&mut self.context)?;
+            // Leave the OS a moment between timer bursts of a tight setInterval.
+            if next_timer.is_some() && timed_out {
+                std::thread::sleep(Duration::from_micros(50));
+            }
+        }
+    }
+
+    /// Removes what the run left behind; taints the context when that cannot be done.
+    fn reset(&mut self) {
+        self.executor.clear();
+        let global = self.context.global_object();
+        let ok = (|| -> JsResult<bool> {
+            for key in global.own_property_keys(&mut self.context)? {
+                if !self.global_keys.contains(&key) && !global.delete_property_or_throw(key, &mut self.context)? {
+                    return Ok(false);
+                }
+            }
+            global.is_extensible(&mut self.context)
+        })();
+        if !matches!(ok, Ok(true)) {
+            self.tainted = true;
+        }
+    }
+}
+
+/// Turns a script error into a message and a position in the action file.
+pub(crate) fn describe_error(error: &JsError, path: &str, context: &mut Context) -> ActionError {
+    let rendered = error.to_string();
+    let message = match error.try_native(context) {
+        Ok(native) => {
+            let kind = native.kind().to_string();
+            let text = native.message().trim().to_owned();
+            if kind == "RuntimeLimit" {
+                format!("RangeError: {text}")
+            } else if text.is_empty() {
+                kind
+            } else {
+                format!("{kind}: {text}")
+            }
+        }
+        Err(_) => match error.as_opaque() {
+            Some(value) => opaque_message(value, context),
+            None => rendered.lines().next().unwrap_or_default().to_owned(),
+        },
+    };
+    let mut haystack = rendered;
+    if let Some(value) = error.as_opaque()
+        && let Some(object) = value.as_object()
+        && let Ok(stack) = object.get(js_string!("stack"), context)
+        && let Some(stack) = stack.as_string()
+    {
+        haystack.push('\n');
+        haystack.push_str(&stack.to_std_string_escaped());
+    }
+    let (line, column) = locate(&haystack, path).unzip();
+    let column = match (line, column) {
+        (Some(1), Some(c)) => Some(c.saturating_sub(WRAPPER_HEAD.len() as u32).max(1)),
+        (_, c) => c,
+    };
+    ActionError { message: strip_location(&message), line, column }
+}
+
+fn opaque_message(value: &JsValue, context: &mut Context) -> String {
+    if let Some(object) = value.as_object() {
+        let name = object.get(js_string!("name"), context).ok().and_then(|v| v.as_string()).map(|s| s.to_std_string_escaped());
+        let message =
+            object.get(js_string!("message"), context).ok().and_then(|v| v.as_string()).map(|s| s.to_std_string_escaped());
+        if let Some(message) = message {
+            return match name {
+                Some(name) if !name.is_empty() => format!("{name}: {message}"),
+                _ => message,
+            };
+        }
+    }
+    value.to_string(context).map(|s| s.to_std_string_escaped()).unwrap_or_else(|_| "uncaught exception".to_owned())
+}
+
+/// Removes the ` at line N, col M (native)` suffix Boa puts on syntax error messages.
+fn strip_location(message: &str) -> String {
+    let first = message.lines().next().unwrap_or_default();
+    match first.find(" at line ") {
+        Some(i) => first[..i].trim_end().to_owned(),
+        None => first.to_owned(),
+    }
+}
+
+/// Finds the first `path:line:col` (stack frames) or `line N, col M` (syntax errors) in `text`.
+fn locate(text: &str, path: &str) -> Option<(u32, u32)> {
+    let needle = format!("{path}:");
+    let mut rest = text;
+    while let Some(i) = rest.find(&needle) {
+        let after = &rest[i + needle.len()..];
+        let mut parts = after.splitn(3, |c: char| !c.is_ascii_digit());
+        if let (Some(line), Some(column)) = (parts.next(), parts.next())
+            && let (Ok(line), Ok(column)) = (line.parse(), column.parse())
+        {
+            return Some((line, column));
+        }
+        rest = after;
+    }
+    let i = text.find("at line ")?;
+    let after = &text[i + "at line ".len()..];
+    let line: String = after.chars().take_while(char::is_ascii_digit).collect();
+    let j = after.find("col ")?;
+    let column: String = after[j + 4..].chars().take_while(char::is_ascii_digit).collect();
+    Some((line.parse().ok()?, column.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locates_stack_frames_and_syntax_positions() {
+        assert_eq!(locate("TypeError: x\n    at f (a/10-x.js:4:8)", "a/10-x.js"), Some((4, 8)));
+        assert_eq!(locate("SyntaxError: unexpected token at line 3, col 7 (native)", "a.js"), Some((3, 7)));
+        assert_eq!(locate("nothing here", "a.js"), None);
+    }
+
+    #[test]
+    fn strips_boa_position_suffixes() {
+        assert_eq!(
+            strip_location("SyntaxError: unexpected token ';', primary expression at line 1, col 26 (native)"),
+            "SyntaxError: unexpected token ';', primary expression"
+        );
+        assert_eq!(strip_location("Error: plain"), "Error: plain");
+    }
+}

@@ -1,0 +1,297 @@
+//! In-process tests of the sandbox context: the same code a worker process runs, driven directly.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::mpsc;
+
+use gatehouse_types::command::{MetadataTarget, TokenKind};
+use gatehouse_types::{Command, FactorSelector, FactorType, Trigger};
+use serde_json::json;
+
+use super::host::Outbox;
+use super::realm::FlowContext;
+use crate::actions::flow_spec;
+use crate::protocol::{ActionSource, Entry, FromWorker, RunReport, RunRequest, ToWorker};
+
+#[derive(Default)]
+struct Collect(RefCell<Vec<FromWorker>>);
+
+impl Outbox for Collect {
+    fn send(&self, message: &FromWorker) {
+        self.0.borrow_mut().push(message.clone());
+    }
+}
+
+struct Harness {
+    context: FlowContext,
+    outbox: Rc<Collect>,
+    inbox: mpsc::Receiver<ToWorker>,
+    _sender: mpsc::Sender<ToWorker>,
+    flow: crate::protocol::FlowSpec,
+}
+
+impl Harness {
+    fn new(actions: &[&str]) -> Harness {
+        let sources = actions
+            .iter()
+            .enumerate()
+            .map(|(i, code)| ActionSource { name: format!("{i}.js"), path: format!("actions/{i}.js"), code: (*code).to_owned() })
+            .collect();
+        let flow = flow_spec(Trigger::PostLogin, sources);
+        let outbox = Rc::new(Collect::default());
+        let context = FlowContext::new(&flow, outbox.clone()).expect("context");
+        let (sender, inbox) = mpsc::channel();
+        Harness { context, outbox, inbox, _sender: sender, flow }
+    }
+
+    fn run(&mut self, event: serde_json::Value) -> RunReport {
+        let request = RunRequest { run_id: 1, flow: self.flow.clone(), start: 0, entry: Entry::Execute, event, cache: Default::default() };
+        self.context.run(&request, &self.inbox)
+    }
+
+    fn logs(&self) -> Vec<String> {
+        self.outbox
+            .0
+            .borrow()
+            .iter()
+            .filter_map(|m| match m {
+                FromWorker::Log { message, .. } => Some(message.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn event() -> serde_json::Value {
+    json!({
+        "user": { "user_id": "auth0|1", "app_metadata": {}, "user_metadata": {}, "enrolledFactors": [{"type": "otp"}] },
+        "transaction": { "requested_scopes": ["openid"], "acr_values": [], "prompt": [], "metadata": {} },
+        "authorization": { "roles": ["admin"] },
+        "request": { "ip": "127.0.0.1", "query": { "scope": "openid write:data" }, "hostname": "login.example.com" },
+        "secrets": {}
+    })
+}
+
+#[test]
+fn records_commands_in_call_order() {
+    let mut h = Harness::new(&[r#"
+        exports.onExecutePostLogin = async (event, api) => {
+          api.idToken.setCustomClaim('https://example.com/roles', event.authorization.roles);
+          api.accessToken.addScope('read:data');
+          api.user.setAppMetadata('plan', 'gold');
+          api.authentication.challengeWith({ type: 'otp' }, { additionalFactors: [{ type: 'email' }] });
+        };
+    "#]);
+    let report = h.run(event());
+    assert_eq!(report.actions.len(), 1);
+    assert_eq!(report.actions[0].error, None);
+    assert_eq!(
+        report.actions[0].commands,
+        vec![
+            Command::SetCustomClaim { token: TokenKind::Id, name: "https://example.com/roles".into(), value: json!(["admin"]) },
+            Command::ModifyScope { change: gatehouse_types::ScopeChange::Add, scope: "read:data".into() },
+            Command::SetMetadata { target: MetadataTarget::App, key: "plan".into(), value: json!("gold") },
+            Command::ChallengeWith {
+                factor: FactorSelector::of(FactorType::Otp),
+                additional_factors: vec![FactorSelector::of(FactorType::Email)],
+            },
+        ]
+    );
+}
+
+#[test]
+fn stops_after_the_action_that_pauses() {
+    let mut h = Harness::new(&[
+        "exports.onExecutePostLogin = (event, api) => { api.authentication.challengeWith({ type: 'otp' }); };",
+        "exports.onExecutePostLogin = (event, api) => { api.access.deny('should not run yet'); };",
+    ]);
+    let report = h.run(event());
+    assert_eq!(report.actions.len(), 1, "{report:?}");
+}
+
+#[test]
+fn reports_errors_with_the_line_in_the_action_file() {
+    let mut h = Harness::new(&["exports.onExecutePostLogin = async (event, api) => {\n  const x = 1;\n  event.nope.deeper;\n};"]);
+    let report = h.run(event());
+    let error = report.actions[0].error.clone().expect("error");
+    assert!(error.message.starts_with("TypeError"), "{}", error.message);
+    assert_eq!(error.line, Some(3), "{error:?}");
+}
+
+#[test]
+fn validates_arguments_like_auth0() {
+    let mut h = Harness::new(&["exports.onExecutePostLogin = (event, api) => { api.accessToken.setCustomClaim('scope', 'x'); };"]);
+    let error = h.run(event()).actions[0].error.clone().expect("error");
+    assert_eq!(error.message, "Error: The \"scope\" claim cannot be set.");
+
+    let mut h = Harness::new(&["exports.onExecutePostLogin = (event, api) => { api.accessToken.addScope('a b'); };"]);
+    let error = h.run(event()).actions[0].error.clone().expect("error");
+    assert_eq!(error.message, "Error: The value for the scope must not have whitespace.");
+
+    let mut h = Harness::new(&["exports.onExecutePostLogin = (event, api) => { api.authentication.challengeWith({ type: 'sms' }); };"]);
+    let error = h.run(event()).actions[0].error.clone().expect("error");
+    assert!(error.message.starts_with("TypeError: Invalid factor type 'sms'"), "{}", error.message);
+}
+
+#[test]
+fn event_is_frozen_and_always_has_arrays() {
+    let mut h = Harness::new(&[r#"
+        exports.onExecutePostLogin = (event, api) => {
+          'use strict';
+          console.log(Object.isFrozen(event), Object.isFrozen(event.user.app_metadata), Array.isArray(event.transaction.prompt));
+          try { event.user.name = 'x'; } catch (e) { console.log(e.name); }
+        };
+    "#]);
+    let report = h.run(event());
+    assert_eq!(report.actions[0].error, None);
+    assert_eq!(h.logs(), vec!["true true true", "TypeError"]);
+}
+
+#[test]
+fn nothing_stored_in_globals_or_prototypes_reaches_the_next_login() {
+    let mut h = Harness::new(&[r#"
+        let counter = 0;
+        exports.onExecutePostLogin = (event, api) => {
+          counter += 1;
+          console.log(String(counter), String(globalThis.leaked), String(typeof implicitGlobal), String([].polluted), String(JSON.parse.tag));
+          globalThis.leaked = 'yes';
+          implicitGlobal = 1;
+          try { Array.prototype.polluted = 'yes'; } catch (e) {}
+          try { JSON.parse.tag = 'yes'; } catch (e) {}
+          try { Object.defineProperty(Object.prototype, 'evil', { value: 1 }); } catch (e) { console.log('defineProperty refused'); }
+        };
+    "#]);
+    h.run(event());
+    h.run(event());
+    let logs = h.logs();
+    assert_eq!(logs[0], "1 undefined undefined undefined undefined");
+    assert_eq!(logs[1], "defineProperty refused");
+    assert_eq!(logs[2], "1 undefined undefined undefined undefined", "{logs:?}");
+}
+
+#[test]
+fn a_non_deletable_global_taints_the_context() {
+    let mut h = Harness::new(&[
+        "exports.onExecutePostLogin = () => { Object.defineProperty(globalThis, 'stuck', { value: 1, configurable: false }); };",
+    ]);
+    h.run(event());
+    assert!(h.context.tainted);
+}
+
+#[test]
+fn indirect_eval_is_refused_but_direct_eval_works() {
+    let mut h = Harness::new(&[r#"
+        exports.onExecutePostLogin = () => {
+          console.log(String(eval('1 + 1')));
+          try { (0, eval)('let leaked = 1'); } catch (e) { console.log(e.name); }
+        };
+    "#]);
+    h.run(event());
+    assert_eq!(h.logs(), vec!["2", "EvalError"]);
+}
+
+#[test]
+fn subclassing_errors_still_works_after_lockdown() {
+    let mut h = Harness::new(&[r#"
+        class MyError extends Error { constructor(m) { super(m); this.name = 'MyError'; } }
+        function Legacy() {}
+        Legacy.prototype = Object.create(Object.prototype);
+        Legacy.prototype.constructor = Legacy;
+        Legacy.prototype.toString = function () { return 'legacy'; };
+        exports.onExecutePostLogin = () => {
+          const e = new MyError('boom');
+          console.log(e.name, e.message, String(new Legacy()), String(e instanceof Error));
+        };
+    "#]);
+    let report = h.run(event());
+    assert_eq!(report.actions[0].error, None, "{report:?}");
+    assert_eq!(h.logs(), vec!["MyError boom legacy true"]);
+}
+
+#[test]
+fn transaction_metadata_is_visible_immediately_and_to_later_actions() {
+    let mut h = Harness::new(&[
+        "exports.onExecutePostLogin = (event, api) => { api.transaction.setMetadata('step', 1); console.log(String(event.transaction.metadata.step)); };",
+        "exports.onExecutePostLogin = (event, api) => { console.log(String(event.transaction.metadata.step)); };",
+    ]);
+    let report = h.run(event());
+    assert_eq!(h.logs(), vec!["1", "1"]);
+    assert_eq!(report.transaction_metadata.get("step"), Some(&json!(1)));
+}
+
+#[test]
+fn cache_enforces_its_limits() {
+    let mut h = Harness::new(&[r#"
+        exports.onExecutePostLogin = (event, api) => {
+          console.log(api.cache.set('k', 'v').type, api.cache.get('k').value);
+          console.log(api.cache.set('x'.repeat(65), 'v').code);
+          console.log(api.cache.set('big', 'v'.repeat(4097)).code);
+          console.log(api.cache.set('t', 'v', { ttl: -1 }).code);
+          console.log(api.cache.delete('missing').code, api.cache.delete('k').type, String(api.cache.get('k')));
+        };
+    "#]);
+    let report = h.run(event());
+    assert_eq!(report.actions[0].error, None, "{report:?}");
+    assert_eq!(
+        h.logs(),
+        vec!["success v", "CacheKeySizeExceeded", "CacheValueSizeExceeded", "ItemAlreadyExpired", "CacheKeyDoesNotExist success undefined"]
+    );
+}
+
+#[test]
+fn timers_and_promises_are_driven_to_completion() {
+    let mut h = Harness::new(&[r#"
+        exports.onExecutePostLogin = async (event, api) => {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          api.access.deny('after timer');
+        };
+    "#]);
+    let report = h.run(event());
+    assert_eq!(report.actions[0].commands, vec![Command::Deny { reason: "after timer".into() }]);
+}
+
+#[test]
+fn a_promise_that_can_never_settle_is_an_error() {
+    let mut h = Harness::new(&["exports.onExecutePostLogin = () => new Promise(() => {});"]);
+    let error = h.run(event()).actions[0].error.clone().expect("error");
+    assert!(error.message.contains("never settled"), "{}", error.message);
+}
+
+#[test]
+fn web_globals_are_available() {
+    let mut h = Harness::new(&[r#"
+        exports.onExecutePostLogin = () => {
+          const u = new URL('https://example.com/cb?x=1');
+          u.searchParams.set('state', 'a b');
+          console.log(u.href);
+          console.log(Buffer.from('user:pass').toString('base64'), atob(btoa('hi')));
+          console.log(new URLSearchParams({ a: '1', b: 'x y' }).toString());
+          console.log(String(crypto.randomUUID().length), new TextEncoder().encode('é').length);
+          console.log({ a: 1, b: 'two', c: [1, 2] });
+        };
+    "#]);
+    let report = h.run(event());
+    assert_eq!(report.actions[0].error, None, "{report:?}");
+    assert_eq!(
+        h.logs(),
+        vec![
+            "https://example.com/cb?x=1&state=a+b",
+            "dXNlcjpwYXNz hi",
+            "a=1&b=x+y",
+            "36 2",
+            "{ a: 1, b: 'two', c: [ 1, 2 ] }",
+        ]
+    );
+}
+
+#[test]
+fn session_tokens_round_trip() {
+    let mut h = Harness::new(&[r#"
+        exports.onExecutePostLogin = (event, api) => {
+          const token = api.redirect.encodeToken({ secret: 'shh-secret', payload: { state: 'abc', color: 'blue' } });
+          console.log(String(token.split('.').length));
+        };
+    "#]);
+    h.run(event());
+    assert_eq!(h.logs(), vec!["3"]);
+}

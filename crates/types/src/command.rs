@@ -1,0 +1,169 @@
+//! Commands an action records through `api`.
+//!
+//! Scripts never change login state directly: every `api.*` call is validated by the host and recorded as one
+//! of these. The flow (in the engine) applies them after the action finished, with Auth0's ordering rules.
+
+use serde::{Deserialize, Serialize};
+
+use crate::factor::FactorSelector;
+
+/// One recorded `api` call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Command {
+    /// `api.access.deny(reason)`: stop the flow after this action.
+    Deny {
+        /// Reason given to the application as `error_description`.
+        reason: String,
+    },
+    /// `api.idToken.setCustomClaim` / `api.accessToken.setCustomClaim`.
+    SetCustomClaim {
+        /// Which token.
+        token: TokenKind,
+        /// Claim name.
+        name: String,
+        /// Claim value (JSON).
+        value: serde_json::Value,
+    },
+    /// `api.accessToken.addScope` / `removeScope`.
+    ModifyScope {
+        /// Add or remove.
+        change: ScopeChange,
+        /// The scope.
+        scope: String,
+    },
+    /// `api.multifactor.enable(provider, { allowRememberBrowser })`: MFA at the end of the flow.
+    EnableMultifactor {
+        /// Provider.
+        provider: MfaProvider,
+        /// Whether the MFA page may offer "remember this browser".
+        #[serde(rename = "allowRememberBrowser")]
+        allow_remember_browser: bool,
+    },
+    /// `api.authentication.challengeWith(factor, { additionalFactors })`.
+    ChallengeWith {
+        /// Default factor.
+        factor: FactorSelector,
+        /// Alternatives behind "Try another method".
+        additional_factors: Vec<FactorSelector>,
+    },
+    /// `api.authentication.challengeWithAny(factors)`.
+    ChallengeWithAny {
+        /// Factors for the picker.
+        factors: Vec<FactorSelector>,
+    },
+    /// `api.authentication.enrollWith(factor, { additionalFactors })`.
+    EnrollWith {
+        /// Default factor.
+        factor: FactorSelector,
+        /// Alternatives.
+        additional_factors: Vec<FactorSelector>,
+    },
+    /// `api.authentication.enrollWithAny(factors)`.
+    EnrollWithAny {
+        /// Factors for the picker.
+        factors: Vec<FactorSelector>,
+    },
+    /// `api.authentication.recordMethod(url)` (only in `onContinuePostLogin`).
+    RecordMethod {
+        /// Custom method URL.
+        url: String,
+    },
+    /// `api.authentication.setPrimaryUser(user_id)`.
+    SetPrimaryUser {
+        /// The primary user.
+        user_id: String,
+    },
+    /// `api.user.setAppMetadata` / `setUserMetadata`; a `null` value removes the key.
+    SetMetadata {
+        /// Which metadata.
+        target: MetadataTarget,
+        /// Key.
+        key: String,
+        /// Value, `null` to remove.
+        value: serde_json::Value,
+    },
+    /// `api.redirect.sendUserTo(url, { query })`, with the query already merged into `url`.
+    Redirect {
+        /// Where to send the browser.
+        url: String,
+    },
+}
+
+impl Command {
+    /// Whether this is one of the four MFA commands that pause the flow and count toward its cap of 4.
+    pub fn is_mfa_step(&self) -> bool {
+        matches!(
+            self,
+            Command::ChallengeWith { .. }
+                | Command::ChallengeWithAny { .. }
+                | Command::EnrollWith { .. }
+                | Command::EnrollWithAny { .. }
+        )
+    }
+
+    /// Whether the flow stops or pauses after the action that recorded this command.
+    pub fn stops_after_action(&self) -> bool {
+        self.is_mfa_step() || matches!(self, Command::Deny { .. } | Command::Redirect { .. })
+    }
+}
+
+/// The token a custom claim goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    /// The ID token.
+    Id,
+    /// The access token.
+    Access,
+}
+
+/// Add or remove a scope.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScopeChange {
+    /// `addScope`.
+    Add,
+    /// `removeScope`.
+    Remove,
+}
+
+/// Which user metadata a `SetMetadata` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetadataTarget {
+    /// `app_metadata`.
+    App,
+    /// `user_metadata`.
+    User,
+}
+
+/// Provider of `api.multifactor.enable`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MfaProvider {
+    /// Any enabled factor (recommended).
+    Any,
+    /// Guardian factors (legacy).
+    Guardian,
+    /// OTP apps (legacy).
+    GoogleAuthenticator,
+    /// Duo (not offered by Gatehouse: treated as `any`, see docs).
+    Duo,
+    /// Skip MFA for this login.
+    None,
+}
+
+impl MfaProvider {
+    /// Parses the provider string an action passes.
+    pub fn parse(name: &str) -> Option<MfaProvider> {
+        match name {
+            "any" => Some(MfaProvider::Any),
+            "guardian" => Some(MfaProvider::Guardian),
+            "google-authenticator" => Some(MfaProvider::GoogleAuthenticator),
+            "duo" => Some(MfaProvider::Duo),
+            "none" => Some(MfaProvider::None),
+            _ => None,
+        }
+    }
+}
