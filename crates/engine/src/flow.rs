@@ -34,12 +34,67 @@ pub const MAX_METADATA_BYTES: usize = 32 * 1024;
 
 /// Claim names Auth0 reserves (reference §9.2): a custom claim with one of these names is dropped.
 pub const RESTRICTED_CLAIMS: &[&str] = &[
-    "acr", "act", "active", "amr", "at_hash", "ath", "attest", "aud", "auth_time", "authorization_details", "azp",
-    "c_hash", "client_id", "cnf", "cty", "dest", "entitlements", "events", "exp", "groups", "gty", "htm", "htu",
-    "iat", "internalService", "iss", "jcard", "jku", "jti", "jwe", "jwk", "kid", "may_act", "mky", "nbf", "nonce",
-    "object_id", "org_id", "org_name", "orig", "origid", "permissions", "roles", "rph", "s_hash", "sid",
-    "sip_callid", "sip_cseq_num", "sip_date", "sip_from_tag", "sip_via_branch", "sub", "sub_jwk", "toe", "txn",
-    "typ", "uuid", "vot", "vtm", "x5t#S256", "scope",
+    "acr",
+    "act",
+    "active",
+    "amr",
+    "at_hash",
+    "ath",
+    "attest",
+    "aud",
+    "auth_time",
+    "authorization_details",
+    "azp",
+    "c_hash",
+    "client_id",
+    "cnf",
+    "cty",
+    "dest",
+    "entitlements",
+    "events",
+    "exp",
+    "groups",
+    "gty",
+    "htm",
+    "htu",
+    "iat",
+    "internalService",
+    "iss",
+    "jcard",
+    "jku",
+    "jti",
+    "jwe",
+    "jwk",
+    "kid",
+    "may_act",
+    "mky",
+    "nbf",
+    "nonce",
+    "object_id",
+    "org_id",
+    "org_name",
+    "orig",
+    "origid",
+    "permissions",
+    "roles",
+    "rph",
+    "s_hash",
+    "sid",
+    "sip_callid",
+    "sip_cseq_num",
+    "sip_date",
+    "sip_from_tag",
+    "sip_via_branch",
+    "sub",
+    "sub_jwk",
+    "toe",
+    "txn",
+    "typ",
+    "uuid",
+    "vot",
+    "vtm",
+    "x5t#S256",
+    "scope",
 ];
 
 /// The tenant settings a flow depends on.
@@ -327,10 +382,10 @@ impl FlowRunner<'_> {
                     for ran in state.next_action..=index {
                         state.acc.executed.push(self.name(ran));
                     }
-                    state.acc.tenant_logs.push(TenantLog::new(
-                        "actions_execution_failed",
-                        format!("Action {name} failed: {failure}"),
-                    ));
+                    state
+                        .acc
+                        .tenant_logs
+                        .push(TenantLog::new("actions_execution_failed", format!("Action {name} failed: {failure}")));
                     return Step::Done(Box::new(fail(state, failure.to_string(), Some(name))));
                 }
             };
@@ -366,7 +421,10 @@ impl FlowRunner<'_> {
                 _ => String::new(),
             };
             let reason = format!("{}{location}", error.message);
-            state.acc.tenant_logs.push(TenantLog::new("actions_execution_failed", format!("Action {name} failed: {reason}")));
+            state
+                .acc
+                .tenant_logs
+                .push(TenantLog::new("actions_execution_failed", format!("Action {name} failed: {reason}")));
             return Control::Stop(Step::Done(Box::new(fail(state.clone(), reason, Some(name.to_owned())))));
         }
         let mut deny = None;
@@ -389,8 +447,10 @@ impl FlowRunner<'_> {
                     state.acc.scope_changes.insert(scope.clone(), *change);
                 }
                 Command::EnableMultifactor { provider, allow_remember_browser } => {
-                    state.acc.multifactor =
-                        Some(MultifactorRequest { provider: *provider, allow_remember_browser: *allow_remember_browser });
+                    state.acc.multifactor = Some(MultifactorRequest {
+                        provider: *provider,
+                        allow_remember_browser: *allow_remember_browser,
+                    });
                 }
                 Command::ChallengeWith { .. }
                 | Command::ChallengeWithAny { .. }
@@ -402,7 +462,11 @@ impl FlowRunner<'_> {
                         let reason = "api.authentication challenge and enroll commands need the \"Customize MFA Factors \
                                       using Actions\" setting (mfa.customize_with_actions = true)";
                         state.acc.tenant_logs.push(TenantLog::new("mfar", reason));
-                        return Control::Stop(Step::Done(Box::new(fail(state.clone(), reason.to_owned(), Some(name.to_owned())))));
+                        return Control::Stop(Step::Done(Box::new(fail(
+                            state.clone(),
+                            reason.to_owned(),
+                            Some(name.to_owned()),
+                        ))));
                     }
                     if state.acc.mfa_commands > MAX_MFA_COMMANDS {
                         let reason = format!(
@@ -414,18 +478,29 @@ impl FlowRunner<'_> {
                     match plan_prompt(command, &state.event, &state.acc, &prompts, &self.settings.factors_enabled) {
                         Planned::Prompt(prompt, warnings) => {
                             state.acc.tenant_logs.extend(warnings);
-                            prompts.push(PendingPrompt { action: report.index, prompt: Prompt { action: name.to_owned(), ..prompt } });
+                            prompts.push(PendingPrompt {
+                                action: report.index,
+                                prompt: Prompt { action: name.to_owned(), ..prompt },
+                            });
                         }
                         Planned::Skip(warnings) => state.acc.tenant_logs.extend(warnings),
                         Planned::Fail(message, warnings) => {
                             state.acc.tenant_logs.extend(warnings);
                             state.acc.tenant_logs.push(TenantLog::new("mfar", message.clone()));
-                            return Control::Stop(Step::Done(Box::new(fail(state.clone(), message, Some(name.to_owned())))));
+                            return Control::Stop(Step::Done(Box::new(fail(
+                                state.clone(),
+                                message,
+                                Some(name.to_owned()),
+                            ))));
                         }
                     }
                 }
                 Command::RecordMethod { url } => {
-                    state.event.authentication.methods.push(AuthMethod { name: url.clone(), timestamp: now_iso(), kind: None });
+                    state.event.authentication.methods.push(AuthMethod {
+                        name: url.clone(),
+                        timestamp: now_iso(),
+                        kind: None,
+                    });
                 }
                 Command::SetPrimaryUser { user_id } => state.acc.primary_user_id = Some(user_id.clone()),
                 Command::SetMetadata { target, key, value } => {
@@ -604,7 +679,10 @@ fn finish(state: PausedFlow) -> Outcome {
             let auth0_namespace = is_auth0_namespace(name);
             if restricted || auth0_namespace {
                 let why = if restricted { "is a restricted claim name" } else { "uses an Auth0 namespace" };
-                warnings.push(TenantLog::new("w", format!("Custom claim '{name}' {why} and was not added to the {token} token.")));
+                warnings.push(TenantLog::new(
+                    "w",
+                    format!("Custom claim '{name}' {why} and was not added to the {token} token."),
+                ));
             }
             !restricted && !auth0_namespace
         });
@@ -616,7 +694,8 @@ fn finish(state: PausedFlow) -> Outcome {
     ];
     for (token, size) in sizes {
         if size > MAX_CLAIMS_BYTES {
-            let reason = format!("The custom claims of the {token} token are {size} bytes; the limit is {MAX_CLAIMS_BYTES}");
+            let reason =
+                format!("The custom claims of the {token} token are {size} bytes; the limit is {MAX_CLAIMS_BYTES}");
             return build_outcome(FlowResult::Error, Some(reason), None, acc, &state.event);
         }
     }
@@ -656,7 +735,13 @@ fn is_auth0_namespace(name: &str) -> bool {
     ["auth0.com", "webtask.io", "webtask.run"].iter().any(|d| host == *d || host.ends_with(&format!(".{d}")))
 }
 
-fn build_outcome(result: FlowResult, reason: Option<String>, failed_action: Option<String>, acc: Accumulated, event: &PostLoginEvent) -> Outcome {
+fn build_outcome(
+    result: FlowResult,
+    reason: Option<String>,
+    failed_action: Option<String>,
+    acc: Accumulated,
+    event: &PostLoginEvent,
+) -> Outcome {
     let mut scopes = ScopeChanges::default();
     for (scope, change) in acc.scope_changes {
         match change {
@@ -689,7 +774,8 @@ fn build_outcome(result: FlowResult, reason: Option<String>, failed_action: Opti
 /// Now, as an ISO-8601 UTC timestamp with milliseconds.
 pub fn now_iso() -> String {
     let now = time::OffsetDateTime::now_utc();
-    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     now.format(&format).unwrap_or_default()
 }
 
@@ -711,7 +797,13 @@ mod tests {
     fn unusable_factor_among_usable_ones_is_dropped_with_a_warning() {
         let event = event_with(&[FactorType::Otp]);
         let enabled = FactorType::ALL.into_iter().collect();
-        let planned = plan_prompt(&challenge_any(&[FactorType::Otp, FactorType::Phone]), &event, &Accumulated::default(), &[], &enabled);
+        let planned = plan_prompt(
+            &challenge_any(&[FactorType::Otp, FactorType::Phone]),
+            &event,
+            &Accumulated::default(),
+            &[],
+            &enabled,
+        );
         let Planned::Prompt(prompt, warnings) = planned else { panic!("expected a prompt") };
         assert_eq!(prompt.factors, vec![FactorSelector::of(FactorType::Otp)]);
         assert_eq!(warnings.len(), 1);
@@ -740,7 +832,8 @@ mod tests {
     fn enrolling_needs_a_prior_challenge_when_the_user_has_factors() {
         let event = event_with(&[FactorType::Otp]);
         let enabled = FactorType::ALL.into_iter().collect();
-        let enroll = Command::EnrollWith { factor: FactorSelector::of(FactorType::Phone), additional_factors: Vec::new() };
+        let enroll =
+            Command::EnrollWith { factor: FactorSelector::of(FactorType::Phone), additional_factors: Vec::new() };
         let planned = plan_prompt(&enroll, &event, &Accumulated::default(), &[], &enabled);
         assert!(matches!(planned, Planned::Fail(ref m, _) if m == ENROLL_NEEDS_CHALLENGE));
         let acc = Accumulated { completed: [FactorType::Otp].into_iter().collect(), ..Accumulated::default() };

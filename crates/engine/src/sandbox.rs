@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, ChildStdin, Command};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
-use crate::protocol::{FetchRequest, FetchResponse, FromWorker, RunReport, RunRequest, ToWorker, MAX_FRAME};
+use crate::protocol::{FetchRequest, FetchResponse, FromWorker, MAX_FRAME, RunReport, RunRequest, ToWorker};
 
 /// How long a new worker may take to say it is ready.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -167,7 +167,12 @@ impl Sandbox {
 
     /// Runs `request` on a worker, within `limits`, answering its requests through `io`.
     pub async fn run(&self, mut request: RunRequest, limits: Limits, io: &dyn HostIo) -> RunOutput {
-        let mut output = RunOutput { report: Err(SandboxFailure::Crashed(String::new())), last_started: None, logs: Vec::new(), requests: Vec::new() };
+        let mut output = RunOutput {
+            report: Err(SandboxFailure::Crashed(String::new())),
+            last_started: None,
+            logs: Vec::new(),
+            requests: Vec::new(),
+        };
         let Ok(_permit) = self.permits.acquire().await else {
             output.report = Err(SandboxFailure::Crashed("the sandbox pool is shut down".to_owned()));
             return output;
@@ -272,12 +277,19 @@ impl Sandbox {
         // Give the stderr reader a moment to collect the last words.
         tokio::time::sleep(Duration::from_millis(20)).await;
         let stderr = worker.stderr.lock().map(|s| String::from_utf8_lossy(&s).into_owned()).unwrap_or_default();
-        if stderr.contains("memory allocation of") || stderr.contains("out of memory") || stderr.contains("Cannot allocate memory") {
+        if stderr.contains("memory allocation of")
+            || stderr.contains("out of memory")
+            || stderr.contains("Cannot allocate memory")
+        {
             return SandboxFailure::Memory { limit_mb: limits.memory_mb };
         }
         let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default().trim().to_owned();
         let status = status.map(|s| s.to_string()).unwrap_or_else(|| "unknown status".to_owned());
-        let detail = [context, last, format!("worker exited: {status}")].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join("; ");
+        let detail = [context, last, format!("worker exited: {status}")]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
         SandboxFailure::Crashed(detail)
     }
 
@@ -294,7 +306,9 @@ impl Sandbox {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| SandboxFailure::Crashed(format!("cannot start {}: {e}", self.config.program.display())))?;
-        let (Some(stdin), Some(mut stdout), Some(mut stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take()) else {
+        let (Some(stdin), Some(mut stdout), Some(mut stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
             return Err(SandboxFailure::Crashed("worker pipes missing".to_owned()));
         };
         let (sender, frames) = mpsc::channel(256);
@@ -336,8 +350,16 @@ impl Sandbox {
         let mut worker = WorkerProcess { child, stdin, frames, stderr: stderr_buf, memory_mb };
         match tokio::time::timeout(STARTUP_TIMEOUT, worker.frames.recv()).await {
             Ok(Some(FromWorker::Ready { .. })) => Ok(worker),
-            Ok(_) => Err(self.bury(worker, "the worker did not start".to_owned(), Limits { timeout: STARTUP_TIMEOUT, memory_mb }).await),
-            Err(_) => Err(self.bury(worker, "the worker did not start in time".to_owned(), Limits { timeout: STARTUP_TIMEOUT, memory_mb }).await),
+            Ok(_) => Err(self
+                .bury(worker, "the worker did not start".to_owned(), Limits { timeout: STARTUP_TIMEOUT, memory_mb })
+                .await),
+            Err(_) => Err(self
+                .bury(
+                    worker,
+                    "the worker did not start in time".to_owned(),
+                    Limits { timeout: STARTUP_TIMEOUT, memory_mb },
+                )
+                .await),
         }
     }
 }

@@ -9,8 +9,8 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use crate::factor::FactorType;
 use crate::JsonMap;
+use crate::factor::FactorType;
 
 /// The post-login event. See reference §1.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -2,10 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::JsonMap;
 use crate::command::MfaProvider;
 use crate::event::AuthMethod;
 use crate::factor::{FactorSelector, FactorType};
-use crate::JsonMap;
 
 /// How a flow ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -17,8 +17,7 @@ pub enum Trigger {
 
 impl Trigger {
     /// Every trigger.
-    pub const ALL: [Trigger; 3] =
-        [Trigger::PostLogin, Trigger::CustomPhoneProvider, Trigger::CredentialsExchange];
+    pub const ALL: [Trigger; 3] = [Trigger::PostLogin, Trigger::CustomPhoneProvider, Trigger::CredentialsExchange];
 
     /// The trigger id Auth0 uses, also the folder name under `actions/`.
     pub fn id(self) -> &'static str {

@@ -9,10 +9,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use boa_engine::{Context, JsResult, JsString, JsValue};
 use gatehouse_types::command::{MetadataTarget, TokenKind};
 use gatehouse_types::{Command, FactorSelector, FactorType, MfaProvider, ScopeChange};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::protocol::{CacheOp, CacheRecord};
-use crate::worker::host::{arg_string, error, to_json, type_error, HostState};
+use crate::worker::host::{HostState, arg_string, error, to_json, type_error};
 
 /// Cache limits (reference §2.8): key and value sizes, the total of keys and values, entries per trigger,
 /// default and longest lifetimes, and the number of writes one execution may make.
@@ -109,8 +109,10 @@ pub(crate) fn dispatch(name: &str, args: &[JsValue], host: &HostState, context: 
             let run = host.run.borrow();
             let prompt_none = run.event.pointer("/request/query/prompt").and_then(Value::as_str) == Some("none");
             let protocol = run.event.pointer("/transaction/protocol").and_then(Value::as_str).unwrap_or("");
-            let no_redirect =
-                matches!(protocol, "oauth2-resource-owner" | "oauth2-refresh-token" | "oauth2-password" | "oauth2-webauthn");
+            let no_redirect = matches!(
+                protocol,
+                "oauth2-resource-owner" | "oauth2-refresh-token" | "oauth2-password" | "oauth2-webauthn"
+            );
             Ok(JsValue::from(!prompt_none && !no_redirect))
         }
         "transaction.setMetadata" => transaction_metadata(&arg(0), &arg(1), host, context),
@@ -130,7 +132,13 @@ fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-fn custom_claim(token: TokenKind, key: &JsValue, value: &JsValue, host: &HostState, context: &mut Context) -> JsResult<JsValue> {
+fn custom_claim(
+    token: TokenKind,
+    key: &JsValue,
+    value: &JsValue,
+    host: &HostState,
+    context: &mut Context,
+) -> JsResult<JsValue> {
     let Some(name) = key.as_string().map(|s| s.to_std_string_escaped()) else {
         return Err(type_error("The claim name must be a string."));
     };
@@ -150,7 +158,9 @@ fn scope(change: ScopeChange, value: &JsValue, host: &HostState) -> JsResult<JsV
         return Err(error("The value for the scope is required."));
     }
     if scope.encode_utf16().count() > MAX_SCOPE_CHARS {
-        return Err(error(format!("The value for the scope exceeds the allowed maximum of {MAX_SCOPE_CHARS} characters.")));
+        return Err(error(format!(
+            "The value for the scope exceeds the allowed maximum of {MAX_SCOPE_CHARS} characters."
+        )));
     }
     if scope.chars().any(char::is_whitespace) {
         return Err(error("The value for the scope must not have whitespace."));
@@ -220,7 +230,13 @@ fn selector(value: &Value) -> JsResult<FactorSelector> {
     Ok(FactorSelector { kind, options })
 }
 
-fn metadata(target: MetadataTarget, key: &JsValue, value: &JsValue, host: &HostState, context: &mut Context) -> JsResult<JsValue> {
+fn metadata(
+    target: MetadataTarget,
+    key: &JsValue,
+    value: &JsValue,
+    host: &HostState,
+    context: &mut Context,
+) -> JsResult<JsValue> {
     let Some(key) = key.as_string().map(|s| s.to_std_string_escaped()) else {
         return Err(type_error("The metadata key must be a string."));
     };
@@ -238,8 +254,11 @@ fn send_user_to(url: &JsValue, options: &JsValue, host: &HostState, context: &mu
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            let kept: Vec<(String, String)> =
-                parsed.query_pairs().filter(|(k, _)| k != name).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+            let kept: Vec<(String, String)> = parsed
+                .query_pairs()
+                .filter(|(k, _)| k != name)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
             parsed.query_pairs_mut().clear().extend_pairs(kept).append_pair(name, &value);
         }
     }
@@ -360,7 +379,7 @@ fn transaction_metadata(key: &JsValue, value: &JsValue, host: &HostState, contex
         Some(_) => {
             return Err(type_error(
                 "Transaction metadata values must be a string, number, boolean or null; JSON.stringify objects first.",
-            ))
+            ));
         }
     };
     if value.to_string().len() > TX_MAX_VALUE_BYTES {
@@ -400,7 +419,13 @@ fn cache_error(code: &str, context: &mut Context) -> JsResult<JsValue> {
     JsValue::from_json(&json!({ "type": "error", "code": code }), context)
 }
 
-fn cache_set(key: &JsValue, value: &JsValue, options: &JsValue, host: &HostState, context: &mut Context) -> JsResult<JsValue> {
+fn cache_set(
+    key: &JsValue,
+    value: &JsValue,
+    options: &JsValue,
+    host: &HostState,
+    context: &mut Context,
+) -> JsResult<JsValue> {
     let key = cache_key(key, context)?;
     let value = value.to_string(context)?.to_std_string_escaped();
     let options = to_json(options, host, context)?.unwrap_or(Value::Null);

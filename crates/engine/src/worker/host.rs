@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use boa_engine::builtins::promise::ResolvingFunctions;
-use boa_engine::object::builtins::{JsFunction, JsPromise};
 use boa_engine::object::ObjectInitializer;
+use boa_engine::object::builtins::{JsFunction, JsPromise};
 use boa_engine::{Context, JsError, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction, js_string};
 use gatehouse_types::{Command, JsonMap};
 
@@ -164,10 +164,8 @@ pub(crate) fn settle_fetch(
             resolvers.resolve.call(&JsValue::undefined(), &[value], context)?;
         }
         Err(reason) => {
-            let error: JsValue = JsNativeError::typ()
-                .with_message(format!("fetch failed: {reason}"))
-                .into_opaque(context)
-                .into();
+            let error: JsValue =
+                JsNativeError::typ().with_message(format!("fetch failed: {reason}")).into_opaque(context).into();
             resolvers.reject.call(&JsValue::undefined(), &[error], context)?;
         }
     }
@@ -219,10 +217,7 @@ pub(crate) fn define_transaction_metadata(transaction: &JsObject, context: &mut 
     transaction.delete_property_or_throw(js_string!("metadata"), context)?;
     transaction.define_property_or_throw(
         js_string!("metadata"),
-        boa_engine::property::PropertyDescriptor::builder()
-            .get(getter)
-            .enumerable(true)
-            .configurable(false),
+        boa_engine::property::PropertyDescriptor::builder().get(getter).enumerable(true).configurable(false),
         context,
     )?;
     Ok(())

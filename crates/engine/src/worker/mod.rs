@@ -11,10 +11,12 @@ mod realm;
 
 use std::io::{self, BufReader, BufWriter, Write};
 use std::rc::Rc;
-use std::sync::mpsc::{self, Receiver};
 use std::sync::Mutex;
+use std::sync::mpsc::{self, Receiver};
 
-use crate::protocol::{read_frame, write_frame, ActionError, ActionReport, FromWorker, RunReport, RunRequest, ToWorker};
+use crate::protocol::{
+    ActionError, ActionReport, FromWorker, RunReport, RunRequest, ToWorker, read_frame, write_frame,
+};
 use host::Outbox;
 use realm::FlowContext;
 

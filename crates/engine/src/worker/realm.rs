@@ -17,25 +17,24 @@ use boa_engine::builtins::promise::PromiseState;
 use boa_engine::context::{ContextBuilder, HostHooks};
 use boa_engine::job::JobExecutor;
 use boa_engine::module::IdleModuleLoader;
-use boa_engine::object::builtins::{JsArray, JsFunction, JsPromise};
 use boa_engine::object::ObjectInitializer;
+use boa_engine::object::builtins::{JsArray, JsFunction, JsPromise};
 use boa_engine::property::{Attribute, PropertyKey};
 use boa_engine::realm::Realm;
-use boa_engine::{js_string, Context, JsError, JsNativeError, JsObject, JsResult, JsString, JsValue, Source};
+use boa_engine::{Context, JsError, JsNativeError, JsObject, JsResult, JsString, JsValue, Source, js_string};
 use boa_runtime::extensions::{
     Base64Extension, EncodingExtension, MicrotaskExtension, RuntimeExtension, StructuredCloneExtension,
     TimeoutExtension, UrlExtension,
 };
 use gatehouse_types::Trigger;
 
-use crate::actions::{wrap, WRAPPER_HEAD};
+use crate::actions::{WRAPPER_HEAD, wrap};
 use crate::protocol::{ActionError, ActionReport, Entry, FlowSpec, FromWorker, RunReport, RunRequest, ToWorker};
 use crate::worker::executor::Executor;
 use crate::worker::host::{self, HostState, Outbox, RunState};
 
 const PRELUDE: &str = include_str!("prelude.js");
 const LOCKDOWN: &str = include_str!("lockdown.js");
-
 
 /// Deepest JavaScript call nesting before an action fails with a stack overflow.
 const RECURSION_LIMIT: usize = 400;
@@ -57,7 +56,9 @@ impl HostHooks for Hooks {
             Ok(())
         } else {
             Err(JsNativeError::eval()
-                .with_message("Code generation from strings (indirect eval, new Function) is disabled in Gatehouse actions")
+                .with_message(
+                    "Code generation from strings (indirect eval, new Function) is disabled in Gatehouse actions",
+                )
                 .into())
         }
     }
@@ -100,7 +101,14 @@ impl FlowContext {
             .build()
             .map_err(internal)?;
         context.runtime_limits_mut().set_recursion_limit(RECURSION_LIMIT);
-        (Base64Extension, TimeoutExtension, EncodingExtension, MicrotaskExtension, StructuredCloneExtension, UrlExtension)
+        (
+            Base64Extension,
+            TimeoutExtension,
+            EncodingExtension,
+            MicrotaskExtension,
+            StructuredCloneExtension,
+            UrlExtension,
+        )
             .register(None, &mut context)
             .map_err(internal)?;
 
@@ -117,13 +125,13 @@ impl FlowContext {
             .and_then(|f| f.as_object().and_then(JsFunction::from_object));
         *host.stringify.borrow_mut() = stringify;
 
-        let prelude = context.eval(Source::from_bytes(PRELUDE).with_path(Path::new("gatehouse:prelude"))).map_err(internal)?;
+        let prelude =
+            context.eval(Source::from_bytes(PRELUDE).with_path(Path::new("gatehouse:prelude"))).map_err(internal)?;
         let prelude = prelude.as_object().and_then(JsFunction::from_object).ok_or_else(|| internal("prelude"))?;
         let native_url = global.get(js_string!("URL"), &mut context).map_err(internal)?;
         let host_object = host::host_object(&mut context);
-        let exported = prelude
-            .call(&JsValue::undefined(), &[host_object.into(), native_url], &mut context)
-            .map_err(internal)?;
+        let exported =
+            prelude.call(&JsValue::undefined(), &[host_object.into(), native_url], &mut context).map_err(internal)?;
         let exported = exported.as_object().ok_or_else(|| internal("prelude result"))?;
 
         let globals = exported.get(js_string!("globals"), &mut context).map_err(internal)?;
@@ -131,9 +139,7 @@ impl FlowContext {
         for key in globals.own_property_keys(&mut context).map_err(internal)? {
             let value = globals.get(key.clone(), &mut context).map_err(internal)?;
             let value = if value.is_undefined() { global.clone().into() } else { value };
-            global
-                .set(key, value, true, &mut context)
-                .map_err(internal)?;
+            global.set(key, value, true, &mut context).map_err(internal)?;
         }
         let require = exported.get(js_string!("require"), &mut context).map_err(internal)?;
         let require = require.as_object().and_then(JsFunction::from_object).ok_or_else(|| internal("require"))?;
@@ -164,7 +170,8 @@ impl FlowContext {
             actions.push(CompiledAction { path: action.path.clone(), wrapper });
         }
 
-        let lockdown = context.eval(Source::from_bytes(LOCKDOWN).with_path(Path::new("gatehouse:lockdown"))).map_err(internal)?;
+        let lockdown =
+            context.eval(Source::from_bytes(LOCKDOWN).with_path(Path::new("gatehouse:lockdown"))).map_err(internal)?;
         let lockdown = lockdown.as_object().and_then(JsFunction::from_object).ok_or_else(|| internal("lockdown"))?;
         let mut roots: Vec<JsValue> = vec![api.clone().into(), require.clone().into(), exported.clone().into()];
         roots.extend(actions.iter().filter_map(|a| a.wrapper.as_ref().ok()).map(|f| JsValue::from(f.clone())));
@@ -197,12 +204,8 @@ impl FlowContext {
     /// Runs actions from `request.start` until one stops the flow, fails, or all have run.
     pub(crate) fn run(&mut self, request: &RunRequest, inbox: &Receiver<ToWorker>) -> RunReport {
         self.runs += 1;
-        let tx_metadata = request
-            .event
-            .pointer("/transaction/metadata")
-            .and_then(|m| m.as_object())
-            .cloned()
-            .unwrap_or_default();
+        let tx_metadata =
+            request.event.pointer("/transaction/metadata").and_then(|m| m.as_object()).cloned().unwrap_or_default();
         *self.host.run.borrow_mut() = RunState {
             run_id: request.run_id,
             is_continue: request.entry == Entry::Continue,
@@ -260,7 +263,13 @@ impl FlowContext {
         Ok(value)
     }
 
-    fn run_action(&mut self, index: usize, entry: Entry, event: &JsValue, inbox: &Receiver<ToWorker>) -> Result<(), ActionError> {
+    fn run_action(
+        &mut self,
+        index: usize,
+        entry: Entry,
+        event: &JsValue,
+        inbox: &Receiver<ToWorker>,
+    ) -> Result<(), ActionError> {
         let (path, handler_name) = {
             let action = &self.actions[index];
             let handler = match entry {
@@ -291,12 +300,18 @@ impl FlowContext {
 
         let exported = module.get(js_string!("exports"), context).map_err(|e| fail(e, context))?;
         let Some(exported) = exported.as_object() else {
-            return Err(ActionError { message: "The Action must export an object.".to_owned(), line: None, column: None });
+            return Err(ActionError {
+                message: "The Action must export an object.".to_owned(),
+                line: None,
+                column: None,
+            });
         };
         let handler = exported.get(JsString::from(handler_name), context).map_err(|e| fail(e, context))?;
         let Some(handler) = handler.as_object().and_then(JsFunction::from_object) else {
             return Err(ActionError {
-                message: format!("The action does not export {handler_name} (exports.{handler_name} = async (event, api) => {{}})"),
+                message: format!(
+                    "The action does not export {handler_name} (exports.{handler_name} = async (event, api) => {{}})"
+                ),
                 line: None,
                 column: None,
             });
@@ -328,7 +343,9 @@ impl FlowContext {
             let next_timer = if settled { None } else { self.executor.next_timer() };
             if !waiting_fetches && next_timer.is_none() {
                 return Err(JsNativeError::error()
-                    .with_message("The action's promise never settled: it awaits something that has no pending timer or request")
+                    .with_message(
+                        "The action's promise never settled: it awaits something that has no pending timer or request",
+                    )
                     .into());
             }
             let message = match next_timer {
@@ -381,8 +398,12 @@ pub(crate) fn describe_error(error: &JsError, path: &str, context: &mut Context)
         Ok(native) => {
             let kind = native.kind().to_string();
             let text = native.message().trim().to_owned();
-            if kind == "RuntimeLimit" {
-                format!("RangeError: {text}")
+            if kind.starts_with("RuntimeLimit") {
+                if text.contains("recursive") {
+                    "RangeError: Maximum call stack size exceeded".to_owned()
+                } else {
+                    format!("RangeError: {text}")
+                }
             } else if text.is_empty() {
                 kind
             } else {
@@ -413,9 +434,13 @@ pub(crate) fn describe_error(error: &JsError, path: &str, context: &mut Context)
 
 fn opaque_message(value: &JsValue, context: &mut Context) -> String {
     if let Some(object) = value.as_object() {
-        let name = object.get(js_string!("name"), context).ok().and_then(|v| v.as_string()).map(|s| s.to_std_string_escaped());
-        let message =
-            object.get(js_string!("message"), context).ok().and_then(|v| v.as_string()).map(|s| s.to_std_string_escaped());
+        let name =
+            object.get(js_string!("name"), context).ok().and_then(|v| v.as_string()).map(|s| s.to_std_string_escaped());
+        let message = object
+            .get(js_string!("message"), context)
+            .ok()
+            .and_then(|v| v.as_string())
+            .map(|s| s.to_std_string_escaped());
         if let Some(message) = message {
             return match name {
                 Some(name) if !name.is_empty() => format!("{name}: {message}"),

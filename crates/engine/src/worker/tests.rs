@@ -35,7 +35,11 @@ impl Harness {
         let sources = actions
             .iter()
             .enumerate()
-            .map(|(i, code)| ActionSource { name: format!("{i}.js"), path: format!("actions/{i}.js"), code: (*code).to_owned() })
+            .map(|(i, code)| ActionSource {
+                name: format!("{i}.js"),
+                path: format!("actions/{i}.js"),
+                code: (*code).to_owned(),
+            })
             .collect();
         let flow = flow_spec(Trigger::PostLogin, sources);
         let outbox = Rc::new(Collect::default());
@@ -45,7 +49,14 @@ impl Harness {
     }
 
     fn run(&mut self, event: serde_json::Value) -> RunReport {
-        let request = RunRequest { run_id: 1, flow: self.flow.clone(), start: 0, entry: Entry::Execute, event, cache: Default::default() };
+        let request = RunRequest {
+            run_id: 1,
+            flow: self.flow.clone(),
+            start: 0,
+            entry: Entry::Execute,
+            event,
+            cache: Default::default(),
+        };
         self.context.run(&request, &self.inbox)
     }
 
@@ -88,7 +99,11 @@ fn records_commands_in_call_order() {
     assert_eq!(
         report.actions[0].commands,
         vec![
-            Command::SetCustomClaim { token: TokenKind::Id, name: "https://example.com/roles".into(), value: json!(["admin"]) },
+            Command::SetCustomClaim {
+                token: TokenKind::Id,
+                name: "https://example.com/roles".into(),
+                value: json!(["admin"])
+            },
             Command::ModifyScope { change: gatehouse_types::ScopeChange::Add, scope: "read:data".into() },
             Command::SetMetadata { target: MetadataTarget::App, key: "plan".into(), value: json!("gold") },
             Command::ChallengeWith {
@@ -111,7 +126,9 @@ fn stops_after_the_action_that_pauses() {
 
 #[test]
 fn reports_errors_with_the_line_in_the_action_file() {
-    let mut h = Harness::new(&["exports.onExecutePostLogin = async (event, api) => {\n  const x = 1;\n  event.nope.deeper;\n};"]);
+    let mut h = Harness::new(&[
+        "exports.onExecutePostLogin = async (event, api) => {\n  const x = 1;\n  event.nope.deeper;\n};",
+    ]);
     let report = h.run(event());
     let error = report.actions[0].error.clone().expect("error");
     assert!(error.message.starts_with("TypeError"), "{}", error.message);
@@ -120,7 +137,9 @@ fn reports_errors_with_the_line_in_the_action_file() {
 
 #[test]
 fn validates_arguments_like_auth0() {
-    let mut h = Harness::new(&["exports.onExecutePostLogin = (event, api) => { api.accessToken.setCustomClaim('scope', 'x'); };"]);
+    let mut h = Harness::new(&[
+        "exports.onExecutePostLogin = (event, api) => { api.accessToken.setCustomClaim('scope', 'x'); };",
+    ]);
     let error = h.run(event()).actions[0].error.clone().expect("error");
     assert_eq!(error.message, "Error: The \"scope\" claim cannot be set.");
 
@@ -128,7 +147,9 @@ fn validates_arguments_like_auth0() {
     let error = h.run(event()).actions[0].error.clone().expect("error");
     assert_eq!(error.message, "Error: The value for the scope must not have whitespace.");
 
-    let mut h = Harness::new(&["exports.onExecutePostLogin = (event, api) => { api.authentication.challengeWith({ type: 'sms' }); };"]);
+    let mut h = Harness::new(&[
+        "exports.onExecutePostLogin = (event, api) => { api.authentication.challengeWith({ type: 'sms' }); };",
+    ]);
     let error = h.run(event()).actions[0].error.clone().expect("error");
     assert!(error.message.starts_with("TypeError: Invalid factor type 'sms'"), "{}", error.message);
 }
@@ -234,7 +255,13 @@ fn cache_enforces_its_limits() {
     assert_eq!(report.actions[0].error, None, "{report:?}");
     assert_eq!(
         h.logs(),
-        vec!["success v", "CacheKeySizeExceeded", "CacheValueSizeExceeded", "ItemAlreadyExpired", "CacheKeyDoesNotExist success undefined"]
+        vec![
+            "success v",
+            "CacheKeySizeExceeded",
+            "CacheValueSizeExceeded",
+            "ItemAlreadyExpired",
+            "CacheKeyDoesNotExist success undefined"
+        ]
     );
 }
 

@@ -1,0 +1,28 @@
+# Gatehouse: the two commands are `make run` and `make test`.
+CARGO ?= cargo
+DATA_DIR ?= data
+
+.PHONY: run test bench fmt lint build e2e-deps
+
+## Build and start the server on http://127.0.0.1:3000 with the sample tenant (gatehouse.toml).
+run:
+	$(CARGO) build --bin gatehouse
+	./target/debug/gatehouse serve --config gatehouse.toml --data-dir $(DATA_DIR)
+
+## Build everything and run every test: the Rust suites, then the fixtures.
+test:
+	$(CARGO) build --bins
+	$(CARGO) test --workspace
+	./target/debug/gatehouse test fixtures/
+
+## Benchmarks (one release build): actions per login, on one and on both cores, against Node's vm where installed.
+bench:
+	$(CARGO) build --release --bin gatehouse
+	./target/release/gatehouse bench
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
