@@ -735,13 +735,26 @@ fn is_auth0_namespace(name: &str) -> bool {
     ["auth0.com", "webtask.io", "webtask.run"].iter().any(|d| host == *d || host.ends_with(&format!(".{d}")))
 }
 
+/// The outcome of a flow. What a denied flow leaves to apply is its metadata changes (Auth0 applies them); a
+/// failed flow leaves nothing; no tokens follow either, so neither keeps claims, scopes or a deferred MFA request.
 fn build_outcome(
     result: FlowResult,
     reason: Option<String>,
     failed_action: Option<String>,
-    acc: Accumulated,
+    mut acc: Accumulated,
     event: &PostLoginEvent,
 ) -> Outcome {
+    if matches!(result, FlowResult::Deny | FlowResult::Error) {
+        acc.id_token_claims.clear();
+        acc.access_token_claims.clear();
+        acc.scope_changes.clear();
+        acc.multifactor = None;
+        acc.primary_user_id = None;
+    }
+    if result == FlowResult::Error {
+        acc.app_metadata.clear();
+        acc.user_metadata.clear();
+    }
     let mut scopes = ScopeChanges::default();
     for (scope, change) in acc.scope_changes {
         match change {
