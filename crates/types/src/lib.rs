@@ -6,9 +6,11 @@
 //! depending on Boa, HTTP or storage.
 
 pub mod command;
+pub mod config;
 pub mod event;
 pub mod factor;
 pub mod outcome;
+pub mod records;
 pub mod trigger;
 
 pub use command::{Command, MfaProvider, ScopeChange};

@@ -1,0 +1,170 @@
+//! Durable state of a Gatehouse tenant behind one object-safe trait.
+//!
+//! Everything the server must not lose goes through [`Store`]: users and their authenticators, SSO sessions,
+//! authorization codes, refresh tokens, paused logins, signing keys, brute-force counters and tenant logs. A write
+//! method returns only once the write is durable (the sled implementation flushes before returning), so a record
+//! acknowledged to a user survives `kill -9`. Keeping sled behind the trait lets another backend replace it.
+//!
+//! Keys of bearer secrets are SHA-256 hashes computed by the caller ([`secret_key`]); the store never sees a usable
+//! session cookie, code or token.
+
+mod sled_store;
+
+use async_trait::async_trait;
+use gatehouse_types::records::{
+    AuthorizationCode, Authenticator, LogEntry, LoginAttempts, RefreshToken, Session, SigningKey, User,
+};
+use sha2::{Digest, Sha256};
+
+pub use sled_store::SledStore;
+
+/// What can go wrong in a store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique value is taken (an email address, an id).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A stored record cannot be read back.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    /// The backend failed (I/O, lock, disk full).
+    #[error("storage failure: {0}")]
+    Backend(String),
+}
+
+/// Result of store operations.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What happened when a refresh token was presented.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RefreshUse {
+    /// First use: the token is now marked used (rotation issues its successor).
+    Fresh(RefreshToken),
+    /// Already used before: a replay; the caller revokes the family.
+    Reused(RefreshToken),
+    /// Unknown, revoked or expired.
+    Missing,
+}
+
+/// A page of tenant logs, newest first.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LogQuery {
+    /// Only entries older than this `log_id` (checkpoint paging).
+    pub from: Option<String>,
+    /// Page size (capped at 100).
+    pub take: usize,
+    /// Only entries of these types.
+    pub types: Vec<String>,
+    /// Only entries of this user.
+    pub user_id: Option<String>,
+}
+
+/// Short-lived single-use records kept by namespace: login transactions, email codes, MFA tickets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ephemeral {
+    /// A login in progress (paused flow, pending prompt).
+    Transaction,
+    /// A one-time code sent by email or phone.
+    OneTimeCode,
+    /// An MFA enrollment or challenge in progress (MFA API).
+    MfaTicket,
+    /// A device seen for a user (adaptive MFA).
+    KnownDevice,
+    /// Anything else a caller needs with an expiry.
+    Other,
+}
+
+/// The store.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    // ---- users ----
+    /// The user with `user_id`.
+    async fn find_user(&self, user_id: &str) -> StoreResult<Option<User>>;
+    /// The user with this email (case-insensitive).
+    async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    /// Creates a user; `Conflict` when the id or email is taken.
+    async fn create_user(&self, user: &User) -> StoreResult<()>;
+    /// Replaces a user (keeps the email index right when the email changes; `Conflict` if it is taken).
+    async fn save_user(&self, user: &User) -> StoreResult<()>;
+    /// Deletes a user with their authenticators; `false` when there was none.
+    async fn delete_user(&self, user_id: &str) -> StoreResult<bool>;
+    /// Every user, by email.
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+
+    // ---- authenticators ----
+    /// A user's authenticators (active or not), oldest first.
+    async fn find_authenticators(&self, user_id: &str) -> StoreResult<Vec<Authenticator>>;
+    /// Creates or replaces an authenticator.
+    async fn save_authenticator(&self, authenticator: &Authenticator) -> StoreResult<()>;
+    /// Deletes one; `false` when there was none.
+    async fn delete_authenticator(&self, user_id: &str, id: &str) -> StoreResult<bool>;
+
+    // ---- SSO sessions (keyed by the hash of the cookie) ----
+    /// Creates or replaces a session.
+    async fn save_session(&self, key: &str, session: &Session) -> StoreResult<()>;
+    /// The session, if it exists and has not expired at `now`.
+    async fn find_session(&self, key: &str, now: i64) -> StoreResult<Option<Session>>;
+    /// Deletes a session.
+    async fn delete_session(&self, key: &str) -> StoreResult<()>;
+    /// Deletes every session of a user; returns how many.
+    async fn delete_user_sessions(&self, user_id: &str) -> StoreResult<usize>;
+
+    // ---- authorization codes ----
+    /// Stores a code.
+    async fn create_code(&self, key: &str, code: &AuthorizationCode) -> StoreResult<()>;
+    /// Removes and returns a code: of two concurrent exchanges, exactly one gets it.
+    async fn take_code(&self, key: &str) -> StoreResult<Option<AuthorizationCode>>;
+
+    // ---- refresh tokens ----
+    /// Stores a refresh token.
+    async fn save_refresh_token(&self, key: &str, token: &RefreshToken) -> StoreResult<()>;
+    /// Marks a refresh token used, atomically, and says whether it was fresh.
+    async fn use_refresh_token(&self, key: &str, now: i64) -> StoreResult<RefreshUse>;
+    /// Revokes every token of a rotation family.
+    async fn revoke_refresh_family(&self, family: &str) -> StoreResult<usize>;
+    /// Revokes every refresh token of a user (for a client, or all clients).
+    async fn revoke_user_refresh_tokens(&self, user_id: &str, client_id: Option<&str>) -> StoreResult<usize>;
+
+    // ---- short-lived single-use records ----
+    /// Stores `value` under `namespace`/`key` until `expires_at` (epoch seconds).
+    async fn put_ephemeral(&self, namespace: Ephemeral, key: &str, value: &[u8], expires_at: i64) -> StoreResult<()>;
+    /// The value, if present and not expired at `now`.
+    async fn get_ephemeral(&self, namespace: Ephemeral, key: &str, now: i64) -> StoreResult<Option<Vec<u8>>>;
+    /// Removes and returns the value (single use): of two concurrent takes, exactly one gets it.
+    async fn take_ephemeral(&self, namespace: Ephemeral, key: &str, now: i64) -> StoreResult<Option<Vec<u8>>>;
+    /// Removes the value.
+    async fn delete_ephemeral(&self, namespace: Ephemeral, key: &str) -> StoreResult<()>;
+
+    // ---- signing keys ----
+    /// Every signing key, oldest first.
+    async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKey>>;
+    /// Creates or replaces a signing key.
+    async fn save_signing_key(&self, key: &SigningKey) -> StoreResult<()>;
+
+    // ---- brute-force protection ----
+    /// Failed logins of `login` (lower-cased identifier) from `ip`.
+    async fn find_login_attempts(&self, login: &str, ip: &str) -> StoreResult<LoginAttempts>;
+    /// Records failed logins.
+    async fn save_login_attempts(&self, login: &str, ip: &str, attempts: &LoginAttempts) -> StoreResult<()>;
+    /// Forgets failed logins of `login` (from every IP when `ip` is `None`).
+    async fn clear_login_attempts(&self, login: &str, ip: Option<&str>) -> StoreResult<()>;
+
+    // ---- tenant logs ----
+    /// Appends an entry; its `log_id` is assigned by the store (sortable by time) and returned.
+    async fn append_log(&self, entry: &LogEntry) -> StoreResult<String>;
+    /// Entries, newest first.
+    async fn list_logs(&self, query: &LogQuery) -> StoreResult<Vec<LogEntry>>;
+
+    // ---- housekeeping ----
+    /// Whether the `[[users]]` of the configuration were seeded (done once, on first start).
+    async fn is_seeded(&self) -> StoreResult<bool>;
+    /// Records that seeding happened.
+    async fn mark_seeded(&self) -> StoreResult<()>;
+    /// Removes expired sessions, codes, ephemeral records and refresh tokens; returns how many.
+    async fn purge_expired(&self, now: i64) -> StoreResult<usize>;
+}
+
+/// The store key of a bearer secret: hex SHA-256.
+pub fn secret_key(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}

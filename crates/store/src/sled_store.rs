@@ -1,0 +1,1 @@
+//! The sled implementation of [`crate::Store`] (to be written).

@@ -1,0 +1,499 @@
+//! The tenant configuration (`gatehouse.toml`), as data.
+//!
+//! Parsing rejects unknown keys and values of the wrong kind; [`TenantConfig::validate`] checks what serde cannot
+//! (unique ids, absolute callback URLs, grants that name known clients and APIs). The server refuses to start on
+//! any error, naming the key.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::factor::FactorType;
+use crate::JsonMap;
+
+/// The whole configuration file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// Tokens' `iss`, with a trailing slash: `http://127.0.0.1:3000/`.
+    pub issuer: String,
+    /// Address to listen on.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Where the store keeps its data.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: String,
+    /// The folder holding one sub-folder per trigger (`post-login/`...).
+    #[serde(default = "default_actions_dir")]
+    pub actions_dir: String,
+    /// Name shown on hosted pages and in OTP apps.
+    #[serde(default = "default_friendly_name")]
+    pub friendly_name: String,
+    /// Tenant name (`event.tenant.id`); defaults to a slug of the friendly name.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// MFA settings.
+    #[serde(default)]
+    pub mfa: MfaConfig,
+    /// Applications.
+    #[serde(default)]
+    pub clients: Vec<ClientConfig>,
+    /// APIs (audiences).
+    #[serde(default)]
+    pub apis: Vec<ApiConfig>,
+    /// Which machine-to-machine clients may ask for which API and scopes.
+    #[serde(default)]
+    pub client_grants: Vec<ClientGrantConfig>,
+    /// Users seeded into `Username-Password-Authentication` on first start.
+    #[serde(default)]
+    pub users: Vec<UserSeed>,
+    /// Values exposed to actions as `event.secrets` (also `GATEHOUSE_SECRET_<NAME>`).
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+    /// Session and token lifetimes.
+    #[serde(default)]
+    pub sessions: SessionConfig,
+    /// Brute-force protection.
+    #[serde(default)]
+    pub attack_protection: AttackProtectionConfig,
+    /// Limits of action executions.
+    #[serde(default)]
+    pub actions: ActionsConfig,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:3000".to_owned()
+}
+fn default_data_dir() -> String {
+    "data".to_owned()
+}
+fn default_actions_dir() -> String {
+    "actions".to_owned()
+}
+fn default_friendly_name() -> String {
+    "Gatehouse".to_owned()
+}
+
+/// `[mfa]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MfaConfig {
+    /// Enabled factors.
+    #[serde(default = "default_factors")]
+    pub factors: Vec<FactorType>,
+    /// When MFA is required regardless of actions.
+    #[serde(default)]
+    pub policy: MfaPolicy,
+    /// "Customize MFA Factors using Actions".
+    #[serde(default = "yes")]
+    pub customize_with_actions: bool,
+}
+
+impl Default for MfaConfig {
+    fn default() -> Self {
+        MfaConfig { factors: default_factors(), policy: MfaPolicy::Never, customize_with_actions: true }
+    }
+}
+
+fn default_factors() -> Vec<FactorType> {
+    vec![FactorType::Otp, FactorType::RecoveryCode, FactorType::Email]
+}
+fn yes() -> bool {
+    true
+}
+
+/// The tenant's MFA policy ("Define policy").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MfaPolicy {
+    /// Only when an action or `acr_values` asks for it.
+    #[default]
+    Never,
+    /// On every login.
+    Always,
+    /// When the risk assessment's confidence is low (a device not seen for this user in 30 days).
+    Adaptive,
+}
+
+/// Kind of application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppType {
+    /// Single-page application (public client).
+    Spa,
+    /// Server-side web application (confidential client).
+    RegularWeb,
+    /// Mobile or desktop application (public client).
+    Native,
+    /// Machine-to-machine (confidential client).
+    NonInteractive,
+}
+
+impl AppType {
+    /// Whether the client cannot keep a secret (PKCE is then required).
+    pub fn is_public(self) -> bool {
+        matches!(self, AppType::Spa | AppType::Native)
+    }
+}
+
+/// `[[clients]]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    /// The client id.
+    pub client_id: String,
+    /// Display name (`event.client.name`).
+    pub name: String,
+    /// Kind of application.
+    pub app_type: AppType,
+    /// Secret of a confidential client.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// Allowed redirect URIs (exact match).
+    #[serde(default)]
+    pub callbacks: Vec<String>,
+    /// Origins allowed for CORS and `web_message`.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// Where `/v2/logout` may send the user.
+    #[serde(default)]
+    pub allowed_logout_urls: Vec<String>,
+    /// Grant types the client may use (default by app type).
+    #[serde(default)]
+    pub grant_types: Option<Vec<String>>,
+    /// `event.client.metadata`.
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// Every grant type Gatehouse implements.
+pub const GRANT_TYPES: &[&str] = &[
+    "authorization_code",
+    "refresh_token",
+    "password",
+    "http://auth0.com/oauth/grant-type/password-realm",
+    "client_credentials",
+    "http://auth0.com/oauth/grant-type/mfa-otp",
+    "http://auth0.com/oauth/grant-type/mfa-oob",
+    "http://auth0.com/oauth/grant-type/mfa-recovery-code",
+];
+
+impl ClientConfig {
+    /// The grant types in force: configured, or the defaults for the app type.
+    pub fn grant_types(&self) -> Vec<String> {
+        if let Some(list) = &self.grant_types {
+            return list.clone();
+        }
+        let defaults: &[&str] = match self.app_type {
+            AppType::Spa | AppType::Native => &["authorization_code", "refresh_token"],
+            AppType::RegularWeb => &["authorization_code", "refresh_token", "client_credentials"],
+            AppType::NonInteractive => &["client_credentials"],
+        };
+        defaults.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    /// Whether the client may use `grant_type`.
+    pub fn allows_grant(&self, grant_type: &str) -> bool {
+        self.grant_types().iter().any(|g| g == grant_type)
+    }
+}
+
+/// `[[apis]]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// The audience.
+    pub identifier: String,
+    /// Display name.
+    pub name: String,
+    /// Scopes (permissions) the API defines.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Access token lifetime, seconds (default 86400).
+    #[serde(default = "default_token_lifetime")]
+    pub token_lifetime: u64,
+    /// Role-based access control: limit scopes to the user's permissions.
+    #[serde(default)]
+    pub rbac: bool,
+    /// Add a `permissions` claim with the user's permissions (with `rbac`).
+    #[serde(default)]
+    pub add_permissions: bool,
+    /// Whether a refresh token may be issued for this API (`offline_access`).
+    #[serde(default = "yes")]
+    pub allow_offline_access: bool,
+}
+
+fn default_token_lifetime() -> u64 {
+    86_400
+}
+
+/// `[[client_grants]]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientGrantConfig {
+    /// The client.
+    pub client_id: String,
+    /// The API.
+    pub audience: String,
+    /// Scopes granted.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// `[[users]]`: seeded on first start.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSeed {
+    /// Email (the login name).
+    pub email: String,
+    /// Initial password (stored as an argon2id hash).
+    pub password: String,
+    /// Full name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Phone number (E.164).
+    #[serde(default)]
+    pub phone_number: Option<String>,
+    /// Role names.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// `app_metadata`.
+    #[serde(default)]
+    pub app_metadata: JsonMap,
+    /// `user_metadata`.
+    #[serde(default)]
+    pub user_metadata: JsonMap,
+}
+
+/// `[sessions]`: lifetimes in seconds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionConfig {
+    /// SSO session, absolute (default 7 days).
+    #[serde(default = "week")]
+    pub lifetime: u64,
+    /// SSO session, idle (default 3 days).
+    #[serde(default = "three_days")]
+    pub idle_lifetime: u64,
+    /// ID token (default 36000, Auth0's).
+    #[serde(default = "ten_hours")]
+    pub id_token_lifetime: u64,
+    /// Refresh token, absolute (default 30 days).
+    #[serde(default = "thirty_days")]
+    pub refresh_token_lifetime: u64,
+    /// A login transaction (login page to callback), default 10 minutes.
+    #[serde(default = "ten_minutes")]
+    pub transaction_lifetime: u64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            lifetime: week(),
+            idle_lifetime: three_days(),
+            id_token_lifetime: ten_hours(),
+            refresh_token_lifetime: thirty_days(),
+            transaction_lifetime: ten_minutes(),
+        }
+    }
+}
+
+fn week() -> u64 {
+    7 * 86_400
+}
+fn three_days() -> u64 {
+    3 * 86_400
+}
+fn ten_hours() -> u64 {
+    36_000
+}
+fn thirty_days() -> u64 {
+    30 * 86_400
+}
+fn ten_minutes() -> u64 {
+    600
+}
+
+/// `[attack_protection]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttackProtectionConfig {
+    /// Failed logins for one user from one IP before further tries are blocked (default 10).
+    #[serde(default = "ten")]
+    pub max_attempts: u32,
+    /// How long the block lasts after the last failure, seconds (default 3600).
+    #[serde(default = "hour")]
+    pub block_seconds: u64,
+}
+
+impl Default for AttackProtectionConfig {
+    fn default() -> Self {
+        AttackProtectionConfig { max_attempts: ten(), block_seconds: hour() }
+    }
+}
+
+fn ten() -> u32 {
+    10
+}
+fn hour() -> u64 {
+    3600
+}
+
+/// `[actions]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionsConfig {
+    /// Wall-clock budget of each execution, milliseconds (default 20000).
+    #[serde(default = "twenty_seconds")]
+    pub timeout_ms: u64,
+    /// Memory cap of each sandbox process, MiB (default 128).
+    #[serde(default = "default_memory")]
+    pub memory_mb: u64,
+}
+
+impl Default for ActionsConfig {
+    fn default() -> Self {
+        ActionsConfig { timeout_ms: twenty_seconds(), memory_mb: default_memory() }
+    }
+}
+
+fn twenty_seconds() -> u64 {
+    20_000
+}
+fn default_memory() -> u64 {
+    128
+}
+
+/// A configuration problem: the key it concerns and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// Dotted key, e.g. `clients[1].callbacks[0]`.
+    pub key: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl TenantConfig {
+    /// Checks what the types cannot express.
+    pub fn validate(&self) -> Vec<ConfigProblem> {
+        let mut problems = Vec::new();
+        let mut problem = |key: String, reason: &str| problems.push(ConfigProblem { key, reason: reason.to_owned() });
+        if !(self.issuer.starts_with("http://") || self.issuer.starts_with("https://")) || !self.issuer.ends_with('/') {
+            problem("issuer".into(), "must be an http(s) URL ending with '/', e.g. http://127.0.0.1:3000/");
+        }
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            problem("listen".into(), "must be an address like 127.0.0.1:3000");
+        }
+        const SUPPORTED: [FactorType; 4] = [FactorType::Otp, FactorType::RecoveryCode, FactorType::Email, FactorType::Phone];
+        for (i, factor) in self.mfa.factors.iter().enumerate() {
+            if !SUPPORTED.contains(factor) {
+                problem(format!("mfa.factors[{i}]"), "Gatehouse offers otp, recovery-code, email and phone");
+            }
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for (i, client) in self.clients.iter().enumerate() {
+            if client.client_id.is_empty() || !ids.insert(client.client_id.clone()) {
+                problem(format!("clients[{i}].client_id"), "must be non-empty and unique");
+            }
+            match (client.app_type.is_public(), &client.client_secret) {
+                (true, Some(_)) => problem(format!("clients[{i}].client_secret"), "spa and native clients are public and cannot have a secret"),
+                (false, None) => problem(format!("clients[{i}].client_secret"), "regular_web and non_interactive clients need a client_secret"),
+                (false, Some(secret)) if secret.len() < 16 => problem(format!("clients[{i}].client_secret"), "must be at least 16 characters"),
+                _ => {}
+            }
+            for (j, url) in client.callbacks.iter().chain(&client.allowed_logout_urls).enumerate() {
+                if !is_absolute_url(url) || url.contains('#') {
+                    problem(format!("clients[{i}].callbacks/allowed_logout_urls[{j}]"), "must be an absolute URL without a fragment");
+                }
+            }
+            for (j, origin) in client.allowed_origins.iter().enumerate() {
+                if !is_absolute_url(origin) || origin.trim_end_matches('/').matches('/').count() != 2 {
+                    problem(format!("clients[{i}].allowed_origins[{j}]"), "must be an origin like https://app.example.com");
+                }
+            }
+            for (j, grant) in client.grant_types.iter().flatten().enumerate() {
+                if !GRANT_TYPES.contains(&grant.as_str()) {
+                    problem(format!("clients[{i}].grant_types[{j}]"), "unknown grant type");
+                }
+            }
+        }
+        let mut audiences = std::collections::BTreeSet::new();
+        for (i, api) in self.apis.iter().enumerate() {
+            if api.identifier.is_empty() || !audiences.insert(api.identifier.clone()) {
+                problem(format!("apis[{i}].identifier"), "must be non-empty and unique");
+            }
+            if api.identifier == self.management_audience() {
+                problem(format!("apis[{i}].identifier"), "is the Management API's audience, which Gatehouse defines itself");
+            }
+            for (j, scope) in api.scopes.iter().enumerate() {
+                if scope.is_empty() || scope.chars().any(char::is_whitespace) {
+                    problem(format!("apis[{i}].scopes[{j}]"), "must be non-empty without whitespace");
+                }
+            }
+            if api.token_lifetime == 0 || api.token_lifetime > 2_592_000 {
+                problem(format!("apis[{i}].token_lifetime"), "must be between 1 and 2592000 seconds");
+            }
+        }
+        for (i, grant) in self.client_grants.iter().enumerate() {
+            if !ids.contains(&grant.client_id) {
+                problem(format!("client_grants[{i}].client_id"), "names no client");
+            }
+            if !audiences.contains(&grant.audience) && grant.audience != self.management_audience() {
+                problem(format!("client_grants[{i}].audience"), "names no API");
+            }
+        }
+        let mut emails = std::collections::BTreeSet::new();
+        for (i, user) in self.users.iter().enumerate() {
+            if !user.email.contains('@') || !emails.insert(user.email.to_lowercase()) {
+                problem(format!("users[{i}].email"), "must be a unique email address");
+            }
+            if user.password.len() < 8 {
+                problem(format!("users[{i}].password"), "must be at least 8 characters");
+            }
+        }
+        for name in self.secrets.keys() {
+            if name.is_empty() || name.len() > 128 {
+                problem(format!("secrets.{name}"), "secret names are 1 to 128 characters");
+            }
+        }
+        problems
+    }
+
+    /// The Management API's audience: `<issuer>api/v2/`.
+    pub fn management_audience(&self) -> String {
+        format!("{}api/v2/", self.issuer)
+    }
+
+    /// The MFA API's audience: `<issuer>mfa/`.
+    pub fn mfa_audience(&self) -> String {
+        format!("{}mfa/", self.issuer)
+    }
+
+    /// The tenant name.
+    pub fn tenant_name(&self) -> String {
+        self.tenant.clone().unwrap_or_else(|| {
+            let slug: String = self
+                .friendly_name
+                .to_lowercase()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                .collect();
+            slug.trim_matches('-').to_owned()
+        })
+    }
+
+    /// The client with `client_id`.
+    pub fn client(&self, client_id: &str) -> Option<&ClientConfig> {
+        self.clients.iter().find(|c| c.client_id == client_id)
+    }
+
+    /// The API with `identifier`.
+    pub fn api(&self, identifier: &str) -> Option<&ApiConfig> {
+        self.apis.iter().find(|a| a.identifier == identifier)
+    }
+}
+
+fn is_absolute_url(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once("://") else { return false };
+    !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) && !rest.is_empty()
+}
