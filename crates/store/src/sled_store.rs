@@ -1,1 +1,0 @@
-//! The sled implementation of [`crate::Store`] (to be written).
