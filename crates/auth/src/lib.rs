@@ -1,0 +1,5 @@
+//! The login logic of Gatehouse, independent of HTTP frameworks.
+//!
+//! Factors (TOTP, recovery codes, one-time codes), password hashing, signing keys and tokens, and the login state
+//! machine that runs the post-login flow and turns its outcome into a prompt, an error or tokens. The server crate
+//! maps these to HTTP; nothing here names axum.
