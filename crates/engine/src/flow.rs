@@ -155,11 +155,13 @@ impl CacheStore for MemoryCache {
     }
 }
 
-/// A prompt queued by an action, waiting for its turn.
+/// An MFA command or redirect recorded by an action, waiting for its turn. Commands are planned (usable factors
+/// decided) only when their turn comes, so each sees what the prompts before it changed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct PendingPrompt {
+struct Queued {
     action: usize,
-    prompt: Prompt,
+    name: String,
+    command: Command,
 }
 
 /// What the flow has gathered so far.
@@ -195,21 +197,23 @@ pub struct PausedFlow {
     pub next_action: usize,
     /// Action waiting in `onContinuePostLogin` (after `api.redirect.sendUserTo`).
     pub continue_action: Option<usize>,
-    prompts: Vec<PendingPrompt>,
+    current: Option<Prompt>,
+    queue: Vec<Queued>,
     acc: Accumulated,
 }
 
 impl PausedFlow {
     /// The prompt the user must complete now.
     pub fn prompt(&self) -> Option<&Prompt> {
-        self.prompts.first().map(|p| &p.prompt)
+        self.current.as_ref()
     }
 
     /// The outcome so far, as if the user abandoned here.
     pub fn abandon(self) -> Outcome {
         let mut acc = self.acc;
-        acc.prompts.extend(self.prompts.into_iter().take(1).map(|p| p.prompt));
-        build_outcome(FlowResult::Paused, None, None, acc, &self.event)
+        let redirect = self.current.as_ref().filter(|p| p.command == PromptCommand::SendUserTo).and_then(|p| p.url.clone());
+        acc.prompts.extend(self.current);
+        Outcome { redirect, ..build_outcome(FlowResult::Paused, None, None, acc, &self.event) }
     }
 }
 
@@ -270,7 +274,8 @@ impl FlowRunner<'_> {
             event,
             next_action: 0,
             continue_action: None,
-            prompts: Vec::new(),
+            current: None,
+            queue: Vec::new(),
             acc: Accumulated::default(),
         };
         self.advance(state, Entry::Execute).await
@@ -278,15 +283,14 @@ impl FlowRunner<'_> {
 
     /// Resumes a paused flow with what the user did.
     pub async fn resume(&self, mut state: PausedFlow, completion: Completion) -> Result<Step, ResumeError> {
-        let Some(pending) = state.prompts.first().cloned() else { return Err(ResumeError::NotPaused) };
-        let offered: Vec<String> = if pending.prompt.command == PromptCommand::SendUserTo {
+        let Some(mut prompt) = state.current.clone() else { return Err(ResumeError::NotPaused) };
+        let offered: Vec<String> = if prompt.command == PromptCommand::SendUserTo {
             vec!["continue".to_owned()]
         } else {
-            pending.prompt.offered().map(|f| f.as_str().to_owned()).collect()
+            prompt.offered().map(|f| f.as_str().to_owned()).collect()
         };
-        let names: Vec<String> = state.action_names.clone();
         let current: Vec<String> = self.flow.actions.iter().map(|a| a.name.clone()).collect();
-        if names.get(..state.next_action) != current.get(..state.next_action) {
+        if state.action_names.get(..state.next_action) != current.get(..state.next_action) {
             let mut acc = state.acc;
             acc.tenant_logs.push(TenantLog::new("f", "The post-login flow changed while the login was paused"));
             return Ok(Step::Done(Box::new(build_outcome(
@@ -297,13 +301,12 @@ impl FlowRunner<'_> {
                 &state.event,
             ))));
         }
-        state.prompts.remove(0);
-        let mut prompt = pending.prompt;
         match completion {
             Completion::Factor(kind) => {
                 if prompt.command == PromptCommand::SendUserTo || !prompt.offered().any(|f| f == kind) {
                     return Err(ResumeError::NotOffered(kind.as_str().to_owned(), offered.join(", ")));
                 }
+                state.current = None;
                 prompt.completed_with = Some(kind.as_str().to_owned());
                 state.event.authentication.methods.push(AuthMethod {
                     name: "mfa".to_owned(),
@@ -318,16 +321,17 @@ impl FlowRunner<'_> {
                 }
                 state.acc.completed.insert(kind);
                 state.acc.prompts.push(prompt);
-                if state.prompts.is_empty() {
-                    Ok(self.advance(state, Entry::Execute).await)
-                } else {
-                    Ok(Step::Paused(Box::new(state)))
+                match self.next_prompt(state) {
+                    Ok(state) if state.current.is_some() => Ok(Step::Paused(Box::new(state))),
+                    Ok(state) => Ok(self.advance(state, Entry::Execute).await),
+                    Err(step) => Ok(step),
                 }
             }
             Completion::Continue { query, body } => {
                 if prompt.command != PromptCommand::SendUserTo {
                     return Err(ResumeError::NotOffered("continue".to_owned(), offered.join(", ")));
                 }
+                state.current = None;
                 prompt.completed_with = Some("continue".to_owned());
                 state.acc.prompts.push(prompt);
                 state.event.request.query = query;
@@ -336,6 +340,39 @@ impl FlowRunner<'_> {
                 Ok(self.advance(state, Entry::Continue).await)
             }
         }
+    }
+
+    /// Plans queued commands until one needs the user (`current` is then set) or none is left.
+    fn next_prompt(&self, mut state: PausedFlow) -> Result<PausedFlow, Step> {
+        while state.current.is_none() && !state.queue.is_empty() {
+            let queued = state.queue.remove(0);
+            if let Command::Redirect { url } = &queued.command {
+                state.continue_action = Some(queued.action);
+                state.current = Some(Prompt {
+                    action: queued.name.clone(),
+                    command: PromptCommand::SendUserTo,
+                    factors: Vec::new(),
+                    additional_factors: Vec::new(),
+                    url: Some(url.clone()),
+                    completed_with: None,
+                });
+                continue;
+            }
+            match plan_prompt(&queued.command, &state.event, &state.acc, &self.settings.factors_enabled) {
+                Planned::Prompt(prompt, warnings) => {
+                    state.acc.tenant_logs.extend(warnings);
+                    state.current = Some(Prompt { action: queued.name.clone(), ..prompt });
+                }
+                Planned::Skip(warnings) => state.acc.tenant_logs.extend(warnings),
+                Planned::Fail(message, warnings) => {
+                    state.acc.tenant_logs.extend(warnings);
+                    state.acc.tenant_logs.push(TenantLog::new("mfar", message.clone()));
+                    let name = queued.name;
+                    return Err(Step::Done(Box::new(fail(state, message, Some(name)))));
+                }
+            }
+        }
+        Ok(state)
     }
 
     /// Runs actions from `state.next_action` until the flow pauses or ends.
@@ -359,18 +396,22 @@ impl FlowRunner<'_> {
             entry = Entry::Execute;
             let output = self.sandbox.run(request, self.settings.limits, self.io).await;
             let RunOutput { report, last_started, logs, requests } = output;
-            let secrets: Vec<&String> = state.event.secrets.values().filter(|s| s.len() >= 4).collect();
+            let redact = redactor(&state.event);
             for (index, level, message) in logs {
-                let message = secrets.iter().fold(message, |m, s| m.replace(s.as_str(), "[REDACTED]"));
-                state.acc.logs.push(ConsoleLog { action: self.name(index), level, message });
+                state.acc.logs.push(ConsoleLog { action: self.name(index), level, message: redact(message) });
             }
             for record in requests {
                 state.acc.requests.push(RecordedRequest {
                     action: self.name(record.action),
                     method: record.request.method,
-                    url: record.request.url,
-                    headers: record.request.headers.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect(),
-                    body: record.request.body,
+                    url: redact(record.request.url),
+                    headers: record
+                        .request
+                        .headers
+                        .into_iter()
+                        .map(|(k, v)| (k.to_ascii_lowercase(), redact(v)))
+                        .collect(),
+                    body: record.request.body.map(&redact),
                     status: record.status,
                 });
             }
@@ -396,15 +437,16 @@ impl FlowRunner<'_> {
                 last = action.index;
                 let name = self.name(action.index);
                 state.acc.executed.push(name.clone());
-                match self.apply(&mut state, &name, action) {
-                    Control::Continue => {}
-                    Control::Stop(step) => return step,
+                if let Some(step) = self.apply(&mut state, &name, action, &redact) {
+                    return step;
                 }
             }
             state.next_action = last + 1;
-            if !state.prompts.is_empty() {
-                return Step::Paused(Box::new(state));
-            }
+            state = match self.next_prompt(state) {
+                Ok(state) if state.current.is_some() => return Step::Paused(Box::new(state)),
+                Ok(state) => state,
+                Err(step) => return step,
+            };
         }
     }
 
@@ -412,30 +454,33 @@ impl FlowRunner<'_> {
         self.flow.actions.get(index).map(|a| a.name.clone()).unwrap_or_else(|| format!("action #{index}"))
     }
 
-    /// Applies one action's commands.
-    fn apply(&self, state: &mut PausedFlow, name: &str, report: &ActionReport) -> Control {
+    /// Applies one action's commands; returns the step when the action ends the flow.
+    fn apply(&self, state: &mut PausedFlow, name: &str, report: &ActionReport, redact: &dyn Fn(String) -> String) -> Option<Step> {
         if let Some(error) = &report.error {
             let location = match (error.line, error.column) {
                 (Some(line), Some(column)) => format!(" ({name}:{line}:{column})"),
                 (Some(line), None) => format!(" ({name}:{line})"),
                 _ => String::new(),
             };
-            let reason = format!("{}{location}", error.message);
+            let reason = redact(format!("{}{location}", error.message));
             state
                 .acc
                 .tenant_logs
                 .push(TenantLog::new("actions_execution_failed", format!("Action {name} failed: {reason}")));
-            return Control::Stop(Step::Done(Box::new(fail(state.clone(), reason, Some(name.to_owned())))));
+            return Some(Step::Done(Box::new(fail(state.clone(), reason, Some(name.to_owned())))));
         }
-        let mut deny = None;
-        let mut prompts = Vec::new();
-        let mut redirect = None;
+        // A deny ends the flow after this action whatever else it asked for: its MFA and redirect commands are
+        // ignored, its metadata changes still apply.
+        let deny = report.commands.iter().find_map(|c| match c {
+            Command::Deny { reason } => Some(reason.clone()),
+            _ => None,
+        });
+        let mut queued = Vec::new();
         let mut has_mfa_step = false;
+        let mut has_redirect = false;
         for command in &report.commands {
             match command {
-                Command::Deny { reason } => {
-                    deny.get_or_insert_with(|| reason.clone());
-                }
+                Command::Deny { .. } => {}
                 Command::SetCustomClaim { token, name: claim, value } => {
                     let claims = match token {
                         TokenKind::Id => &mut state.acc.id_token_claims,
@@ -456,44 +501,25 @@ impl FlowRunner<'_> {
                 | Command::ChallengeWithAny { .. }
                 | Command::EnrollWith { .. }
                 | Command::EnrollWithAny { .. } => {
+                    if deny.is_some() {
+                        continue;
+                    }
                     has_mfa_step = true;
                     state.acc.mfa_commands += 1;
                     if !self.settings.customize_with_actions {
                         let reason = "api.authentication challenge and enroll commands need the \"Customize MFA Factors \
                                       using Actions\" setting (mfa.customize_with_actions = true)";
                         state.acc.tenant_logs.push(TenantLog::new("mfar", reason));
-                        return Control::Stop(Step::Done(Box::new(fail(
-                            state.clone(),
-                            reason.to_owned(),
-                            Some(name.to_owned()),
-                        ))));
+                        return Some(Step::Done(Box::new(fail(state.clone(), reason.to_owned(), Some(name.to_owned())))));
                     }
                     if state.acc.mfa_commands > MAX_MFA_COMMANDS {
                         let reason = format!(
                             "The flow issued more than {MAX_MFA_COMMANDS} MFA challenge or enrollment commands; at most \
                              {MAX_MFA_COMMANDS} are allowed per login"
                         );
-                        return Control::Stop(Step::Done(Box::new(fail(state.clone(), reason, Some(name.to_owned())))));
+                        return Some(Step::Done(Box::new(fail(state.clone(), reason, Some(name.to_owned())))));
                     }
-                    match plan_prompt(command, &state.event, &state.acc, &prompts, &self.settings.factors_enabled) {
-                        Planned::Prompt(prompt, warnings) => {
-                            state.acc.tenant_logs.extend(warnings);
-                            prompts.push(PendingPrompt {
-                                action: report.index,
-                                prompt: Prompt { action: name.to_owned(), ..prompt },
-                            });
-                        }
-                        Planned::Skip(warnings) => state.acc.tenant_logs.extend(warnings),
-                        Planned::Fail(message, warnings) => {
-                            state.acc.tenant_logs.extend(warnings);
-                            state.acc.tenant_logs.push(TenantLog::new("mfar", message.clone()));
-                            return Control::Stop(Step::Done(Box::new(fail(
-                                state.clone(),
-                                message,
-                                Some(name.to_owned()),
-                            ))));
-                        }
-                    }
+                    queued.push(Queued { action: report.index, name: name.to_owned(), command: command.clone() });
                 }
                 Command::RecordMethod { url } => {
                     state.event.authentication.methods.push(AuthMethod {
@@ -510,44 +536,36 @@ impl FlowRunner<'_> {
                     };
                     map.insert(key.clone(), value.clone());
                 }
-                Command::Redirect { url } => redirect = Some(url.clone()),
+                Command::Redirect { .. } => {
+                    if deny.is_none() && !has_redirect {
+                        has_redirect = true;
+                        queued.push(Queued { action: report.index, name: name.to_owned(), command: command.clone() });
+                    }
+                }
             }
         }
         if let Some(reason) = deny {
             let acc = std::mem::take(&mut state.acc);
-            return Control::Stop(Step::Done(Box::new(Outcome {
+            return Some(Step::Done(Box::new(Outcome {
                 failed_action: Some(name.to_owned()),
                 ..build_outcome(FlowResult::Deny, Some(reason), None, acc, &state.event)
             })));
         }
-        if let Some(url) = redirect {
-            if has_mfa_step {
-                let reason = "api.redirect.sendUserTo cannot be used in the same action as an MFA challenge or \
-                              enrollment: move the redirect to its own action"
-                    .to_owned();
-                return Control::Stop(Step::Done(Box::new(fail(state.clone(), reason, Some(name.to_owned())))));
-            }
-            state.continue_action = Some(report.index);
-            prompts.push(PendingPrompt {
-                action: report.index,
-                prompt: Prompt {
-                    action: name.to_owned(),
-                    command: PromptCommand::SendUserTo,
-                    factors: Vec::new(),
-                    additional_factors: Vec::new(),
-                    url: Some(url),
-                    completed_with: None,
-                },
-            });
+        if has_redirect && has_mfa_step {
+            let reason = "api.redirect.sendUserTo cannot be used in the same action as an MFA challenge or \
+                          enrollment: move the redirect to its own action"
+                .to_owned();
+            return Some(Step::Done(Box::new(fail(state.clone(), reason, Some(name.to_owned())))));
         }
-        state.prompts.extend(prompts);
-        Control::Continue
+        state.queue.extend(queued);
+        None
     }
 }
 
-enum Control {
-    Continue,
-    Stop(Step),
+/// Replaces the values of `event.secrets` (4 characters or more) in captured text.
+fn redactor(event: &PostLoginEvent) -> impl Fn(String) -> String + use<> {
+    let secrets: Vec<String> = event.secrets.values().filter(|s| s.len() >= 4).cloned().collect();
+    move |text: String| secrets.iter().fold(text, |t, s| t.replace(s.as_str(), "[REDACTED]"))
 }
 
 enum Planned {
@@ -584,13 +602,7 @@ fn enroll_warning(factor: FactorType) -> TenantLog {
 }
 
 /// Decides what one MFA command asks of the user, given what is enabled, enrolled and already done.
-fn plan_prompt(
-    command: &Command,
-    event: &PostLoginEvent,
-    acc: &Accumulated,
-    queued: &[PendingPrompt],
-    enabled: &BTreeSet<FactorType>,
-) -> Planned {
+fn plan_prompt(command: &Command, event: &PostLoginEvent, acc: &Accumulated, enabled: &BTreeSet<FactorType>) -> Planned {
     let (kind, requested): (PromptCommand, Vec<FactorSelector>) = match command {
         Command::ChallengeWith { factor, additional_factors } => {
             (PromptCommand::ChallengeWith, std::iter::once(factor.clone()).chain(additional_factors.clone()).collect())
@@ -615,7 +627,7 @@ fn plan_prompt(
             let enrolled = event.is_enrolled(factor.kind) || acc.enrolled.contains(&factor.kind);
             if !enabled.contains(&factor.kind) || factor.kind == FactorType::Email {
                 warnings.push(enroll_warning(factor.kind));
-            } else if enrolled || queued_enrollment(queued, factor.kind) {
+            } else if enrolled {
                 already += 1;
                 warnings.push(enroll_warning(factor.kind));
             } else if !usable.iter().any(|u| u.kind == factor.kind) {
@@ -656,10 +668,6 @@ fn plan_prompt(
         Prompt { action: String::new(), command: kind, factors, additional_factors, url: None, completed_with: None },
         warnings,
     )
-}
-
-fn queued_enrollment(queued: &[PendingPrompt], kind: FactorType) -> bool {
-    queued.iter().any(|p| p.prompt.command.is_enrollment() && p.prompt.factors.iter().any(|f| f.kind == kind))
 }
 
 fn fail(state: PausedFlow, reason: String, action: Option<String>) -> Outcome {
@@ -814,7 +822,6 @@ mod tests {
             &challenge_any(&[FactorType::Otp, FactorType::Phone]),
             &event,
             &Accumulated::default(),
-            &[],
             &enabled,
         );
         let Planned::Prompt(prompt, warnings) = planned else { panic!("expected a prompt") };
@@ -828,7 +835,7 @@ mod tests {
     fn no_usable_factor_fails_with_mfar() {
         let event = event_with(&[FactorType::Otp]);
         let enabled: BTreeSet<_> = [FactorType::Email].into_iter().collect();
-        let planned = plan_prompt(&challenge_any(&[FactorType::Otp]), &event, &Accumulated::default(), &[], &enabled);
+        let planned = plan_prompt(&challenge_any(&[FactorType::Otp]), &event, &Accumulated::default(), &enabled);
         assert!(matches!(planned, Planned::Fail(ref m, _) if m == CHALLENGE_MFAR));
     }
 
@@ -837,7 +844,7 @@ mod tests {
         let event = event_with(&[FactorType::Otp, FactorType::Phone]);
         let enabled = FactorType::ALL.into_iter().collect();
         let acc = Accumulated { completed: [FactorType::Phone].into_iter().collect(), ..Accumulated::default() };
-        let planned = plan_prompt(&challenge_any(&[FactorType::Phone, FactorType::Otp]), &event, &acc, &[], &enabled);
+        let planned = plan_prompt(&challenge_any(&[FactorType::Phone, FactorType::Otp]), &event, &acc, &enabled);
         assert!(matches!(planned, Planned::Skip(ref w) if w.is_empty()));
     }
 
@@ -847,10 +854,10 @@ mod tests {
         let enabled = FactorType::ALL.into_iter().collect();
         let enroll =
             Command::EnrollWith { factor: FactorSelector::of(FactorType::Phone), additional_factors: Vec::new() };
-        let planned = plan_prompt(&enroll, &event, &Accumulated::default(), &[], &enabled);
+        let planned = plan_prompt(&enroll, &event, &Accumulated::default(), &enabled);
         assert!(matches!(planned, Planned::Fail(ref m, _) if m == ENROLL_NEEDS_CHALLENGE));
         let acc = Accumulated { completed: [FactorType::Otp].into_iter().collect(), ..Accumulated::default() };
-        assert!(matches!(plan_prompt(&enroll, &event, &acc, &[], &enabled), Planned::Prompt(..)));
+        assert!(matches!(plan_prompt(&enroll, &event, &acc, &enabled), Planned::Prompt(..)));
     }
 
     #[test]

@@ -412,7 +412,9 @@ pub(crate) fn describe_error(error: &JsError, path: &str, context: &mut Context)
         }
         Err(_) => match error.as_opaque() {
             Some(value) => opaque_message(value, context),
-            None => rendered.lines().next().unwrap_or_default().to_owned(),
+            // Boa reports its runtime limits as engine errors that scripts cannot catch.
+            None if rendered.contains("recursive calls") => "RangeError: Maximum call stack size exceeded".to_owned(),
+            None => rendered.lines().next().unwrap_or_default().replacen("RuntimeLimitError", "RangeError", 1),
         },
     };
     let mut haystack = rendered;
