@@ -3,3 +3,15 @@
 //! Factors (TOTP, recovery codes, one-time codes), password hashing, signing keys and tokens, and the login state
 //! machine that runs the post-login flow and turns its outcome into a prompt, an error or tokens. The server crate
 //! maps these to HTTP; nothing here names axum.
+
+pub mod attempts;
+pub mod error;
+pub mod keys;
+pub mod one_time_code;
+pub mod password;
+pub mod recovery;
+pub mod totp;
+
+mod random;
+
+pub use error::{AuthError, AuthResult};

@@ -1,0 +1,151 @@
+//! The tenant's actions: one flow per trigger, loaded from `<actions_dir>/<trigger>/`, reloaded when files
+//! change. A new version replaces the running one only when every file of it loads; a broken version is reported
+//! and the last good one keeps serving logins.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::UNIX_EPOCH;
+
+use gatehouse_engine::actions::{LoadErrors, action_files, load_folder};
+use gatehouse_engine::flow::{Completion, FlowRunner, FlowSettings, MemoryCache, PausedFlow, ResumeError, Step};
+use gatehouse_engine::protocol::FlowSpec;
+use gatehouse_engine::sandbox::{HostIo, Sandbox};
+use gatehouse_types::{PostLoginEvent, Trigger};
+
+/// The flows of every trigger and the sandbox that runs them.
+pub struct Actions {
+    root: PathBuf,
+    flows: RwLock<BTreeMap<Trigger, Arc<FlowSpec>>>,
+    fingerprints: Mutex<BTreeMap<Trigger, String>>,
+    sandbox: Sandbox,
+    io: Arc<dyn HostIo>,
+    cache: MemoryCache,
+    settings: FlowSettings,
+}
+
+impl std::fmt::Debug for Actions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Actions").field("root", &self.root).finish_non_exhaustive()
+    }
+}
+
+/// What a reload did for one trigger.
+#[derive(Debug)]
+pub enum Reload {
+    /// Files changed and the new version is live.
+    Replaced {
+        /// The trigger.
+        trigger: Trigger,
+        /// Action file names now running.
+        actions: Vec<String>,
+    },
+    /// Files changed but do not load: the previous version keeps running.
+    Refused {
+        /// The trigger.
+        trigger: Trigger,
+        /// Why.
+        errors: LoadErrors,
+    },
+}
+
+impl Actions {
+    /// Loads every trigger's folder under `root`; any broken file stops the start.
+    pub fn load(root: &Path, settings: FlowSettings, sandbox: Sandbox, io: Arc<dyn HostIo>) -> Result<Actions, LoadErrors> {
+        let mut flows = BTreeMap::new();
+        let mut fingerprints = BTreeMap::new();
+        for trigger in Trigger::ALL {
+            let dir = root.join(trigger.id());
+            fingerprints.insert(trigger, fingerprint(&dir));
+            flows.insert(trigger, Arc::new(load_folder(&dir, trigger)?));
+        }
+        Ok(Actions {
+            root: root.to_owned(),
+            flows: RwLock::new(flows),
+            fingerprints: Mutex::new(fingerprints),
+            sandbox,
+            io,
+            cache: MemoryCache::default(),
+            settings,
+        })
+    }
+
+    /// Reloads the triggers whose files changed since the last look.
+    pub fn reload_changed(&self) -> Vec<Reload> {
+        let mut outcomes = Vec::new();
+        for trigger in Trigger::ALL {
+            let dir = self.root.join(trigger.id());
+            let print = fingerprint(&dir);
+            {
+                let Ok(mut prints) = self.fingerprints.lock() else { continue };
+                if prints.get(&trigger) == Some(&print) {
+                    continue;
+                }
+                prints.insert(trigger, print);
+            }
+            match load_folder(&dir, trigger) {
+                Ok(flow) => {
+                    let actions = flow.actions.iter().map(|a| a.name.clone()).collect();
+                    if let Ok(mut flows) = self.flows.write() {
+                        flows.insert(trigger, Arc::new(flow));
+                    }
+                    outcomes.push(Reload::Replaced { trigger, actions });
+                }
+                Err(errors) => outcomes.push(Reload::Refused { trigger, errors }),
+            }
+        }
+        outcomes
+    }
+
+    /// The live flow of `trigger`.
+    pub fn flow(&self, trigger: Trigger) -> Arc<FlowSpec> {
+        self.flows
+            .read()
+            .ok()
+            .and_then(|f| f.get(&trigger).cloned())
+            .unwrap_or_else(|| Arc::new(gatehouse_engine::actions::flow_spec(trigger, Vec::new())))
+    }
+
+    /// The sandbox pool.
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
+    }
+
+    /// The flow settings (enabled factors, toggle, limits).
+    pub fn settings(&self) -> &FlowSettings {
+        &self.settings
+    }
+
+    /// Starts the post-login flow.
+    pub async fn start_post_login(&self, event: PostLoginEvent) -> Step {
+        let flow = self.flow(Trigger::PostLogin);
+        self.runner(&flow).start(event).await
+    }
+
+    /// Resumes a paused post-login flow.
+    pub async fn resume_post_login(&self, paused: PausedFlow, completion: Completion) -> Result<Step, ResumeError> {
+        let flow = self.flow(Trigger::PostLogin);
+        self.runner(&flow).resume(paused, completion).await
+    }
+
+    fn runner<'a>(&'a self, flow: &'a FlowSpec) -> FlowRunner<'a> {
+        FlowRunner { flow, settings: &self.settings, sandbox: &self.sandbox, io: self.io.as_ref(), cache: &self.cache }
+    }
+}
+
+/// Names, sizes and modification times of a trigger folder's files: cheap to compute every second.
+fn fingerprint(dir: &Path) -> String {
+    let Ok(files) = action_files(dir) else { return String::from("missing") };
+    let mut print = String::new();
+    for file in files {
+        let meta = std::fs::metadata(&file).ok();
+        let len = meta.as_ref().map(|m| m.len()).unwrap_or(0);
+        let modified = meta
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        print.push_str(&format!("{}:{len}:{modified};", file.display()));
+    }
+    print
+}

@@ -1,0 +1,40 @@
+//! The error type of the auth crate.
+//!
+//! Messages name what failed, never the material involved: no password, secret, code or token ever appears in one,
+//! because errors end up in logs.
+
+use gatehouse_store::StoreError;
+
+/// What can go wrong in the auth crate.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// A cryptographic primitive failed (hashing, key generation, signing, the OS random source).
+    #[error("cryptographic failure: {0}")]
+    Crypto(String),
+    /// A stored secret (TOTP secret, password hash, signing key) cannot be used as it is.
+    #[error("unusable stored secret: {0}")]
+    BadSecret(&'static str),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The store holds no active signing key (and none was to be created).
+    #[error("no active signing key")]
+    NoSigningKey,
+    /// A signing key in the store is inconsistent (its public half does not match its private half).
+    #[error("corrupt signing key {kid}: {reason}")]
+    CorruptKey {
+        /// The key id (public).
+        kid: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A JWT was refused: bad signature, unknown `kid`, expired, wrong issuer or audience, malformed.
+    #[error("invalid token: {0}")]
+    InvalidToken(String),
+    /// A QR code could not be drawn (the text is too long).
+    #[error("QR code: {0}")]
+    Qr(String),
+}
+
+/// Result of the auth crate.
+pub type AuthResult<T> = Result<T, AuthError>;

@@ -1,0 +1,73 @@
+//! Email delivery to an outbox folder: one file per message, for development and tests.
+//!
+//! Gatehouse does not speak SMTP; by default a message is written as `<outbox>/<time>-<n>.eml` (RFC 5322 headers
+//! and a text body), where a mail relay, a developer or a test can pick it up. Writes are atomic (temp file, then
+//! rename) and synced, so a message acknowledged to the user exists.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The outbox folder.
+#[derive(Debug)]
+pub struct Outbox {
+    dir: PathBuf,
+    counter: AtomicU64,
+}
+
+/// One message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Email {
+    /// Recipient.
+    pub to: String,
+    /// Subject.
+    pub subject: String,
+    /// Plain-text body.
+    pub body: String,
+}
+
+impl Outbox {
+    /// An outbox writing into `dir` (created on first use).
+    pub fn new(dir: &Path) -> Self {
+        Outbox { dir: dir.to_owned(), counter: AtomicU64::new(0) }
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes a message; returns its file.
+    pub async fn send(&self, from: &str, email: &Email) -> std::io::Result<PathBuf> {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+        let name = format!("{nanos:020}-{n:04}.eml");
+        let date = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc2822)
+            .unwrap_or_default();
+        let text = format!(
+            "From: {from}\r\nTo: {}\r\nSubject: {}\r\nDate: {date}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
+            header_safe(&email.to),
+            header_safe(&email.subject),
+            email.body
+        );
+        let dir = self.dir.clone();
+        tokio::task::spawn_blocking(move || -> std::io::Result<PathBuf> {
+            std::fs::create_dir_all(&dir)?;
+            let final_path = dir.join(&name);
+            let temp = dir.join(format!(".{name}.tmp"));
+            let mut file = std::fs::File::create(&temp)?;
+            file.write_all(text.as_bytes())?;
+            file.sync_all()?;
+            std::fs::rename(&temp, &final_path)?;
+            Ok(final_path)
+        })
+        .await
+        .map_err(std::io::Error::other)?
+    }
+}
+
+/// Header values never carry line breaks (no header injection through a user's name or email).
+fn header_safe(value: &str) -> String {
+    value.chars().filter(|c| *c != '\r' && *c != '\n').collect()
+}
