@@ -31,6 +31,9 @@ pub enum AuthError {
     /// A JWT was refused: bad signature, unknown `kid`, expired, wrong issuer or audience, malformed.
     #[error("invalid token: {0}")]
     InvalidToken(String),
+    /// The tenant could not start (configuration, actions, HTTP client).
+    #[error("{0}")]
+    Setup(String),
     /// A QR code could not be drawn (the text is too long).
     #[error("QR code: {0}")]
     Qr(String),

@@ -71,8 +71,8 @@ pub struct User {
     pub blocked: bool,
 }
 
-/// What kind of authenticator, with its secret material.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// What kind of authenticator, with its secret material (redacted from `Debug`).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum AuthenticatorKind {
     /// A TOTP app.
@@ -101,6 +101,21 @@ pub enum AuthenticatorKind {
         #[serde(default = "sms")]
         method: String,
     },
+}
+
+impl std::fmt::Debug for AuthenticatorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuthenticatorKind::Otp { last_step, .. } => {
+                f.debug_struct("Otp").field("secret", &"[redacted]").field("last_step", last_step).finish()
+            }
+            AuthenticatorKind::RecoveryCode { .. } => f.debug_struct("RecoveryCode").field("hash", &"[redacted]").finish(),
+            AuthenticatorKind::Email { email } => f.debug_struct("Email").field("email", email).finish(),
+            AuthenticatorKind::Phone { phone_number, method } => {
+                f.debug_struct("Phone").field("phone_number", phone_number).field("method", method).finish()
+            }
+        }
+    }
 }
 
 fn sms() -> String {
@@ -252,8 +267,8 @@ pub struct RefreshToken {
     pub used_at: Option<i64>,
 }
 
-/// A signing key.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A signing key (the private half is redacted from `Debug`).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct SigningKey {
     /// `kid`.
     pub kid: String,
@@ -268,6 +283,17 @@ pub struct SigningKey {
     /// When it stopped signing (epoch seconds); kept in JWKS until its tokens expire.
     #[serde(default)]
     pub retired_at: Option<i64>,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("private_pkcs8", &"[redacted]")
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .finish()
+    }
 }
 
 /// A tenant log entry, in Auth0's shape (`GET /api/v2/logs`).
