@@ -4,14 +4,24 @@
 //! machine that runs the post-login flow and turns its outcome into a prompt, an error or tokens. The server crate
 //! maps these to HTTP; nothing here names axum.
 
+pub mod actions;
 pub mod attempts;
+pub mod clock;
 pub mod error;
+pub mod fetch;
+pub mod ids;
 pub mod keys;
+pub mod login;
 pub mod one_time_code;
+pub mod outbox;
 pub mod password;
 pub mod recovery;
+pub mod tenant;
+pub mod token;
+pub mod tokens;
 pub mod totp;
 
 mod random;
 
 pub use error::{AuthError, AuthResult};
+pub use login::event::DATABASE_CONNECTION;

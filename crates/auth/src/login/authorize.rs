@@ -1,0 +1,268 @@
+//! `/authorize`: validating the request, and either continuing an SSO session or showing the login page.
+
+use gatehouse_store::secret_key;
+use gatehouse_types::records::User;
+use gatehouse_types::JsonMap;
+use serde_json::Value;
+
+use crate::clock;
+use crate::ids;
+use crate::login::step::{AuthStep, CookieChange, ErrorPage, LoginResponse, ResponseMode};
+use crate::login::tx::{AuthorizeRequest, LoginTx, Stage};
+use crate::login::{app_error, internal, Login};
+
+/// Why `/authorize` refused a request.
+#[derive(Debug)]
+pub enum Refusal {
+    /// The redirect URI cannot be trusted: show a page.
+    Page(String, String),
+    /// Tell the application: `error`, `error_description`.
+    App(AuthorizeRequest, String, String),
+}
+
+fn param<'a>(query: &'a JsonMap, name: &str) -> Option<&'a str> {
+    query.get(name).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+fn words(query: &JsonMap, name: &str) -> Vec<String> {
+    param(query, name).map(|s| s.split_whitespace().map(str::to_owned).collect()).unwrap_or_default()
+}
+
+/// The page language: the first of `ui_locales` Gatehouse speaks, else `Accept-Language`, else English.
+pub fn language(ui_locales: &[String], accept_language: Option<&str>) -> String {
+    let pick = |tag: &str| {
+        let primary = tag.trim().split(['-', '_', ';']).next().unwrap_or_default().to_lowercase();
+        matches!(primary.as_str(), "en" | "ja").then_some(primary)
+    };
+    ui_locales
+        .iter()
+        .find_map(|l| pick(l))
+        .or_else(|| accept_language.and_then(|h| h.split(',').find_map(pick)))
+        .unwrap_or_else(|| "en".to_owned())
+}
+
+/// Validates an authorization request against the tenant's clients and APIs.
+pub fn authorize_request(tenant: &crate::tenant::Tenant, query: &JsonMap) -> Result<AuthorizeRequest, Refusal> {
+    let config = &tenant.config;
+    let Some(client_id) = param(query, "client_id") else {
+        return Err(Refusal::Page("invalid_request".into(), "Missing required parameter: client_id".into()));
+    };
+    let Some(client) = config.client(client_id) else {
+        return Err(Refusal::Page("invalid_request".into(), format!("Unknown client: {client_id}")));
+    };
+    let redirect_uri = match param(query, "redirect_uri") {
+        Some(uri) => uri.to_owned(),
+        None if client.callbacks.len() == 1 => client.callbacks[0].clone(),
+        None => return Err(Refusal::Page("invalid_request".into(), "Missing required parameter: redirect_uri".into())),
+    };
+    if !client.callbacks.iter().any(|c| *c == redirect_uri) {
+        return Err(Refusal::Page(
+            "Callback URL mismatch".into(),
+            format!("The provided redirect_uri is not in the list of allowed callback URLs of {}.", client.name),
+        ));
+    }
+    let response_mode = match param(query, "response_mode") {
+        None | Some("query") => ResponseMode::Query,
+        Some("form_post") => ResponseMode::FormPost,
+        Some("web_message") => ResponseMode::WebMessage,
+        Some(other) => {
+            return Err(Refusal::Page("invalid_request".into(), format!("Unsupported response_mode: {other}")));
+        }
+    };
+    let request = AuthorizeRequest {
+        client_id: client_id.to_owned(),
+        redirect_uri,
+        response_mode,
+        scope: words(query, "scope"),
+        audience: param(query, "audience").map(str::to_owned),
+        state: param(query, "state").map(str::to_owned),
+        nonce: param(query, "nonce").map(str::to_owned),
+        code_challenge: param(query, "code_challenge").map(str::to_owned),
+        acr_values: words(query, "acr_values"),
+        prompt: words(query, "prompt"),
+        max_age: None,
+        login_hint: param(query, "login_hint").map(str::to_owned),
+        ui_locales: words(query, "ui_locales"),
+        query: query.clone(),
+    };
+    let refuse = |error: &str, description: String| Err(Refusal::App(request.clone(), error.to_owned(), description));
+    if response_mode == ResponseMode::WebMessage {
+        let origin = origin_of(&request.redirect_uri);
+        if !client.allowed_origins.iter().any(|o| o.trim_end_matches('/') == origin) {
+            return Err(Refusal::Page(
+                "invalid_request".into(),
+                format!("response_mode=web_message needs {origin} in the allowed origins of {}", client.name),
+            ));
+        }
+    }
+    match param(query, "response_type") {
+        Some("code") => {}
+        Some(other) => return refuse("unsupported_response_type", format!("Unsupported response type: {other}")),
+        None => return refuse("invalid_request", "Missing required parameter: response_type".into()),
+    }
+    if !client.allows_grant("authorization_code") {
+        return refuse("unauthorized_client", "The client is not allowed to use the authorization code grant".into());
+    }
+    match (param(query, "code_challenge"), param(query, "code_challenge_method")) {
+        (Some(_), Some("S256")) => {}
+        (Some(_), None | Some(_)) => {
+            return refuse("invalid_request", "code_challenge_method must be S256".into());
+        }
+        (None, _) if client.app_type.is_public() => {
+            return refuse("invalid_request", "Parameter 'code_challenge' is required for public clients (PKCE S256)".into());
+        }
+        (None, _) => {}
+    }
+    if let Some(audience) = &request.audience
+        && config.api(audience).is_none()
+    {
+        return refuse("access_denied", format!("Service not found: {audience}"));
+    }
+    for prompt in &request.prompt {
+        if !matches!(prompt.as_str(), "none" | "login" | "consent" | "select_account") {
+            return refuse("invalid_request", format!("Unsupported prompt value: {prompt}"));
+        }
+    }
+    let max_age = match param(query, "max_age") {
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if n >= 0 => Some(n),
+            _ => return refuse("invalid_request", "max_age must be a non-negative integer".into()),
+        },
+        None => None,
+    };
+    Ok(AuthorizeRequest { max_age, ..request })
+}
+
+fn origin_of(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => u.origin().ascii_serialization(),
+        Err(_) => String::new(),
+    }
+}
+
+impl Login<'_> {
+    /// `GET /authorize`.
+    pub async fn authorize(&self, query: &JsonMap) -> LoginResponse {
+        let lang = language(&[], self.request.accept_language.as_deref());
+        let request = match authorize_request(self.tenant, query) {
+            Ok(request) => request,
+            Err(Refusal::Page(title, detail)) => {
+                return LoginResponse::new(AuthStep::Error(ErrorPage { lang, title, detail }));
+            }
+            Err(Refusal::App(request, error, description)) => {
+                return LoginResponse::new(app_error(&request, &error, &description));
+            }
+        };
+        let lang = language(&request.ui_locales, self.request.accept_language.as_deref());
+        let now = self.now();
+        let (state, binding, csrf, public_id) = match (ids::secret(), ids::secret(), ids::secret(), ids::public_id("tx_")) {
+            (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c, d),
+            _ => return internal(&lang, "random source failed"),
+        };
+        let mut response = LoginResponse::new(AuthStep::Redirect(String::new()));
+        let device = match &self.cookies.device {
+            Some(d) if d.len() >= 32 => d.clone(),
+            _ => {
+                let Ok(d) = ids::secret() else { return internal(&lang, "random source failed") };
+                response.cookies.push(CookieChange::SetDevice { value: d.clone() });
+                d
+            }
+        };
+        let lifetime = self.tenant.config.sessions.transaction_lifetime as i64;
+        let slot = public_id.trim_start_matches("tx_")[..8].to_owned();
+        let mut tx = LoginTx {
+            public_id,
+            binding_hash: secret_key(&binding),
+            slot: slot.clone(),
+            csrf,
+            request,
+            lang: lang.clone(),
+            created_at: now,
+            expires_at: now + lifetime,
+            user_id: None,
+            methods: Vec::new(),
+            auth_time: None,
+            session_key: None,
+            mfa_done: false,
+            known_device: false,
+            device_hash: secret_key(&device),
+            client_ip: self.request.ip.clone(),
+            user_agent: self.request.user_agent.clone(),
+            stage: Stage::Credentials,
+        };
+        response.cookies.push(CookieChange::SetBinding { slot, value: binding.clone(), max_age: lifetime });
+
+        // An SSO session continues without a password, unless the application asks for a fresh login.
+        let forced = tx.request.prompt.iter().any(|p| p == "login");
+        let session_user = if forced { None } else { self.session_user(&tx).await };
+        match session_user {
+            Some((key, session, user)) => {
+                tx.session_key = Some(key);
+                tx.methods = session.methods.clone();
+                tx.auth_time = Some(session.authenticated_at);
+                tx.user_id = Some(user.user_id.clone());
+                if let Err(e) = self.save(&state, &tx).await {
+                    return internal(&lang, e);
+                }
+                // The binding cookie is not in this request yet: continue with a view of this browser that has it.
+                let mut cookies = self.cookies.clone();
+                cookies.bindings.insert(tx.slot.clone(), binding);
+                let login = Login { tenant: self.tenant, request: self.request, cookies: &cookies };
+                let next = login.after_first_factor(&state, tx, user).await;
+                // Hosted pages live under /u/: show them there, so reloads and form posts have a stable URL.
+                response.step = match next.step {
+                    AuthStep::Challenge(_) | AuthStep::Picker(_) | AuthStep::EnrollOtp(_) | AuthStep::RecoveryCode(_) => {
+                        AuthStep::Redirect(format!("/u/mfa?state={state}"))
+                    }
+                    other => other,
+                };
+                response.cookies.extend(next.cookies);
+                response
+            }
+            None if tx.request.is_silent() => {
+                response.step = app_error(&tx.request, "login_required", "Login required");
+                response.cookies.retain(|c| !matches!(c, CookieChange::SetBinding { .. }));
+                response
+            }
+            None => {
+                if let Err(e) = self.save(&state, &tx).await {
+                    return internal(&lang, e);
+                }
+                response.step = AuthStep::Redirect(format!("/u/login?state={state}"));
+                response
+            }
+        }
+    }
+
+    /// The user of a valid SSO session in this browser, honouring `max_age`.
+    async fn session_user(&self, tx: &LoginTx) -> Option<(String, gatehouse_types::records::Session, User)> {
+        let cookie = self.cookies.session.as_ref()?;
+        let key = secret_key(cookie);
+        let now = self.now();
+        let session = self.tenant.store.find_session(&key, now).await.ok().flatten()?;
+        let idle = self.tenant.config.sessions.idle_lifetime as i64;
+        if now - session.last_active > idle {
+            return None;
+        }
+        if let Some(max_age) = tx.request.max_age
+            && now - session.authenticated_at > max_age
+        {
+            return None;
+        }
+        let user = self.tenant.store.find_user(&session.user_id).await.ok().flatten()?;
+        if user.blocked {
+            return None;
+        }
+        Some((key, session, user))
+    }
+}
+
+/// Ends the SSO session behind a cookie (logout); returns its user.
+pub async fn end_session(tenant: &crate::tenant::Tenant, cookie: &str) -> Option<String> {
+    let key = secret_key(cookie);
+    let session = tenant.store.find_session(&key, clock::now()).await.ok().flatten();
+    if let Err(e) = tenant.store.delete_session(&key).await {
+        tracing::warn!(error = %e, "could not delete a session at logout");
+    }
+    session.map(|s| s.user_id)
+}

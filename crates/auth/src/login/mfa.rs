@@ -1,0 +1,518 @@
+//! The MFA pages of a browser login: pickers, challenges, enrollment, recovery codes, and `/continue`.
+
+use gatehouse_engine::flow::Completion;
+use gatehouse_store::{secret_key, Ephemeral};
+use gatehouse_types::records::{Authenticator, AuthenticatorKind, User};
+use gatehouse_types::{AuthMethod, FactorType, JsonMap};
+use serde::{Deserialize, Serialize};
+
+use crate::attempts;
+use crate::clock;
+use crate::error::AuthResult;
+use crate::ids;
+use crate::login::step::{
+    AuthStep, ChallengePage, EnrollOtpPage, LoginResponse, Notice, PickerPage, RecoveryCodePage,
+};
+use crate::login::tx::{LoginTx, MfaState, Stage};
+use crate::login::{error_page, internal, mask_email, Login};
+use crate::one_time_code;
+use crate::outbox::Email;
+use crate::recovery;
+use crate::totp;
+
+/// A one-time code waiting in the store.
+#[derive(Serialize, Deserialize)]
+struct PendingCode {
+    hash: String,
+}
+
+/// The result of checking a code.
+pub(crate) enum Verified {
+    /// Accepted; a replacement recovery code when one was used.
+    Ok(Option<String>),
+    /// Wrong code.
+    Invalid,
+    /// Too many failures: the factor is blocked for a while.
+    Blocked,
+    /// No live code (email): send a new one.
+    Expired,
+}
+
+fn mfa_state(tx: &mut LoginTx) -> Option<&mut MfaState> {
+    match &mut tx.stage {
+        Stage::Flow { mfa, .. } | Stage::FinalMfa { mfa, .. } => Some(mfa),
+        _ => None,
+    }
+}
+
+impl Login<'_> {
+    /// Renders the MFA page the transaction is at (sending an email code when needed) and saves it.
+    pub(crate) async fn show_mfa(&self, state: &str, tx: &mut LoginTx, user: &User, notice: Option<Notice>) -> LoginResponse {
+        let lang = tx.lang.clone();
+        let ctx = self.page_context(state, tx);
+        if let Stage::RecoveryShown { .. } = tx.stage {
+            // The code was shown once; a reload shows the page without it.
+            return LoginResponse::new(AuthStep::RecoveryCode(RecoveryCodePage { ctx, code: String::new() }));
+        }
+        let Some(mfa) = mfa_state(tx) else { return error_page(&lang, "invalid_request", "Nothing to verify.") };
+        let alternatives = mfa.offered.len() > 1;
+        let Some(factor) = mfa.current else {
+            let page = PickerPage { ctx, factors: mfa.offered.clone(), enrolling: mfa.enrolling };
+            if let Err(e) = self.save(state, tx).await {
+                return internal(&lang, e);
+            }
+            return LoginResponse::new(AuthStep::Picker(page));
+        };
+        let step = if mfa.enrolling {
+            match factor {
+                FactorType::Otp => {
+                    let secret = match &mfa.pending_secret {
+                        Some(secret) => secret.clone(),
+                        None => match totp::new_secret() {
+                            Ok(secret) => {
+                                mfa.pending_secret = Some(secret.clone());
+                                secret
+                            }
+                            Err(e) => return internal(&lang, e),
+                        },
+                    };
+                    let uri = totp::otpauth_uri(&secret, &self.tenant.config.friendly_name, &user.email);
+                    let qr_svg = match totp::qr_svg(&uri) {
+                        Ok(svg) => svg,
+                        Err(e) => return internal(&lang, e),
+                    };
+                    AuthStep::EnrollOtp(EnrollOtpPage { ctx, secret, uri, qr_svg, alternatives, notice })
+                }
+                FactorType::RecoveryCode => {
+                    let code = match recovery::new_recovery_code() {
+                        Ok(code) => code,
+                        Err(e) => return internal(&lang, e),
+                    };
+                    match recovery::hash_recovery_code(&code) {
+                        Ok(hash) => mfa.pending_secret = Some(hash),
+                        Err(e) => return internal(&lang, e),
+                    }
+                    AuthStep::RecoveryCode(RecoveryCodePage { ctx, code })
+                }
+                FactorType::Email => {
+                    // Email needs no enrollment: a verified address is already a factor.
+                    return self.send_email_and_show(state, tx, user, notice, alternatives).await;
+                }
+                other => {
+                    return error_page(&lang, "unsupported_factor", &format!("Enrolling {other} is not available on this server."));
+                }
+            }
+        } else {
+            match factor {
+                FactorType::Email => return self.send_email_and_show(state, tx, user, notice, alternatives).await,
+                FactorType::Otp | FactorType::RecoveryCode => {
+                    AuthStep::Challenge(ChallengePage { ctx, factor, destination: None, alternatives, notice })
+                }
+                other => {
+                    return error_page(&lang, "unsupported_factor", &format!("The {other} factor is not available on this server."));
+                }
+            }
+        };
+        if let Err(e) = self.save(state, tx).await {
+            return internal(&lang, e);
+        }
+        LoginResponse::new(step)
+    }
+
+    /// Sends an email code unless a live one exists, and shows its form.
+    async fn send_email_and_show(
+        &self,
+        state: &str,
+        tx: &mut LoginTx,
+        user: &User,
+        notice: Option<Notice>,
+        alternatives: bool,
+    ) -> LoginResponse {
+        let lang = tx.lang.clone();
+        let live = self
+            .tenant
+            .store
+            .get_ephemeral(Ephemeral::OneTimeCode, &email_code_key(tx), self.now())
+            .await
+            .ok()
+            .flatten()
+            .is_some();
+        if !live && let Err(e) = self.send_email_code(tx, user).await {
+            return internal(&lang, e);
+        }
+        if let Err(e) = self.save(state, tx).await {
+            return internal(&lang, e);
+        }
+        LoginResponse::new(AuthStep::Challenge(ChallengePage {
+            ctx: self.page_context(state, tx),
+            factor: FactorType::Email,
+            destination: Some(mask_email(&user.email)),
+            alternatives,
+            notice,
+        }))
+    }
+
+    async fn send_email_code(&self, tx: &LoginTx, user: &User) -> AuthResult<()> {
+        let code = one_time_code::new_code()?;
+        let pending = PendingCode { hash: one_time_code::code_hash(&code, &email_code_context(tx, user)) };
+        let bytes = serde_json::to_vec(&pending).map_err(|e| crate::AuthError::Setup(e.to_string()))?;
+        let expires = self.now() + one_time_code::LIFETIME_SECS as i64;
+        self.tenant.store.put_ephemeral(Ephemeral::OneTimeCode, &email_code_key(tx), &bytes, expires).await?;
+        let (subject, body) = if tx.lang == "ja" {
+            (
+                format!("{} の確認コード", self.tenant.config.friendly_name),
+                format!("確認コード: {code}\r\n\r\nこのコードは5分間有効です。心当たりがない場合は、このメールを無視してください。"),
+            )
+        } else {
+            (
+                format!("Your {} verification code", self.tenant.config.friendly_name),
+                format!("Your verification code is: {code}\r\n\r\nIt expires in 5 minutes. If you did not try to log in, ignore this email."),
+            )
+        };
+        let from = format!("{} <no-reply@gatehouse.invalid>", self.tenant.config.friendly_name);
+        self.tenant
+            .outbox
+            .send(&from, &Email { to: user.email.clone(), subject, body })
+            .await
+            .map_err(|e| crate::AuthError::Setup(format!("outbox: {e}")))?;
+        self.write_log("gd_send_email", "MFA email sent", Some(tx), Some(user)).await;
+        Ok(())
+    }
+
+    /// `POST /u/mfa/choose`: shows the picker (`None`) or switches to `factor`.
+    pub async fn choose_factor(&self, state: &str, csrf: &str, factor: Option<FactorType>) -> LoginResponse {
+        let mut tx = match self.load(state).await {
+            Ok(tx) => tx,
+            Err(page) => return page,
+        };
+        let lang = tx.lang.clone();
+        let user = match self.user(&tx).await {
+            Ok(Some(user)) => user,
+            Ok(None) => return error_page(&lang, "access_denied", "The user no longer exists."),
+            Err(e) => return internal(&lang, e),
+        };
+        if !Self::csrf_ok(&tx, csrf) {
+            return self.show_mfa(state, &mut tx, &user, Some(Notice::FormExpired)).await;
+        }
+        if let Some(mfa) = mfa_state(&mut tx) {
+            match factor {
+                Some(f) if mfa.offered.contains(&f) => {
+                    mfa.current = Some(f);
+                    // Choosing email while enrolling means verifying with email instead.
+                    if mfa.enrolling && f == FactorType::Email {
+                        mfa.enrolling = false;
+                    }
+                }
+                Some(_) => {}
+                None => mfa.current = None,
+            }
+        }
+        self.show_mfa(state, &mut tx, &user, None).await
+    }
+
+    /// `POST /u/mfa/resend`: a new email code.
+    pub async fn resend(&self, state: &str, csrf: &str) -> LoginResponse {
+        let mut tx = match self.load(state).await {
+            Ok(tx) => tx,
+            Err(page) => return page,
+        };
+        let lang = tx.lang.clone();
+        let user = match self.user(&tx).await {
+            Ok(Some(user)) => user,
+            Ok(None) => return error_page(&lang, "access_denied", "The user no longer exists."),
+            Err(e) => return internal(&lang, e),
+        };
+        if Self::csrf_ok(&tx, csrf)
+            && let Err(e) = self.send_email_code(&tx, &user).await
+        {
+            return internal(&lang, e);
+        }
+        self.show_mfa(state, &mut tx, &user, Some(Notice::CodeSent)).await
+    }
+
+    /// `POST /u/mfa`: checks a code for the current factor.
+    pub async fn submit_code(&self, state: &str, csrf: &str, code: &str) -> LoginResponse {
+        let mut tx = match self.load(state).await {
+            Ok(tx) => tx,
+            Err(page) => return page,
+        };
+        let lang = tx.lang.clone();
+        let user = match self.user(&tx).await {
+            Ok(Some(user)) => user,
+            Ok(None) => return error_page(&lang, "access_denied", "The user no longer exists."),
+            Err(e) => return internal(&lang, e),
+        };
+        if !Self::csrf_ok(&tx, csrf) {
+            return self.show_mfa(state, &mut tx, &user, Some(Notice::FormExpired)).await;
+        }
+        let Some(mfa) = mfa_state(&mut tx).cloned() else { return self.show(state).await };
+        let Some(factor) = mfa.current else { return self.show_mfa(state, &mut tx, &user, None).await };
+        let now = self.now();
+        if mfa.enrolling && factor == FactorType::Otp {
+            let Some(secret) = mfa.pending_secret.clone() else {
+                return self.show_mfa(state, &mut tx, &user, None).await;
+            };
+            let Some(step) = totp::verify(&secret, code, 0, now) else {
+                self.write_log("gd_auth_failed", "Wrong code while enrolling an authenticator app", Some(&tx), Some(&user)).await;
+                return self.show_mfa(state, &mut tx, &user, Some(Notice::InvalidCode)).await;
+            };
+            let authenticator = match new_authenticator(&user, AuthenticatorKind::Otp { secret, last_step: step }, now) {
+                Ok(a) => a,
+                Err(e) => return internal(&lang, e),
+            };
+            if let Err(e) = self.tenant.store.save_authenticator(&authenticator).await {
+                return internal(&lang, e);
+            }
+            self.write_log("gd_enrollment_complete", "Authenticator app enrolled", Some(&tx), Some(&user)).await;
+            // multifactor.enable enrolls a recovery code with the first factor; enrollWith does not (Auth0).
+            let final_mfa = matches!(tx.stage, Stage::FinalMfa { .. });
+            if final_mfa && self.tenant.config.mfa.factors.contains(&FactorType::RecoveryCode) {
+                let has_recovery = self
+                    .tenant
+                    .store
+                    .find_authenticators(&user.user_id)
+                    .await
+                    .map(|list| list.iter().any(|a| matches!(a.kind, AuthenticatorKind::RecoveryCode { .. })))
+                    .unwrap_or(false);
+                if !has_recovery {
+                    return self.issue_recovery_code(state, tx, user, FactorType::Otp).await;
+                }
+            }
+            return self.factor_completed(state, tx, user, FactorType::Otp).await;
+        }
+        match self.verify_factor(&tx, &user, factor, code).await {
+            Ok(Verified::Ok(replacement)) => match replacement {
+                Some(new_code) => {
+                    let ctx = self.page_context(state, &tx);
+                    tx.stage = Stage::RecoveryShown { after: Box::new(tx.stage.clone()), completed: factor };
+                    if let Err(e) = self.save(state, &tx).await {
+                        return internal(&lang, e);
+                    }
+                    LoginResponse::new(AuthStep::RecoveryCode(RecoveryCodePage { ctx, code: new_code }))
+                }
+                None => self.factor_completed(state, tx, user, factor).await,
+            },
+            Ok(Verified::Invalid) => self.show_mfa(state, &mut tx, &user, Some(Notice::InvalidCode)).await,
+            Ok(Verified::Blocked) => self.show_mfa(state, &mut tx, &user, Some(Notice::FactorBlocked)).await,
+            Ok(Verified::Expired) => {
+                if let Err(e) = self.send_email_code(&tx, &user).await {
+                    return internal(&lang, e);
+                }
+                self.show_mfa(state, &mut tx, &user, Some(Notice::CodeExpired)).await
+            }
+            Err(e) => internal(&lang, e),
+        }
+    }
+
+    /// Generates a recovery code for a user who just enrolled their first factor, and shows it once.
+    async fn issue_recovery_code(&self, state: &str, mut tx: LoginTx, user: User, completed: FactorType) -> LoginResponse {
+        let lang = tx.lang.clone();
+        let code = match recovery::new_recovery_code() {
+            Ok(c) => c,
+            Err(e) => return internal(&lang, e),
+        };
+        let hash = match recovery::hash_recovery_code(&code) {
+            Ok(h) => h,
+            Err(e) => return internal(&lang, e),
+        };
+        let authenticator = match new_authenticator(&user, AuthenticatorKind::RecoveryCode { hash }, self.now()) {
+            Ok(a) => a,
+            Err(e) => return internal(&lang, e),
+        };
+        if let Err(e) = self.tenant.store.save_authenticator(&authenticator).await {
+            return internal(&lang, e);
+        }
+        let ctx = self.page_context(state, &tx);
+        tx.stage = Stage::RecoveryShown { after: Box::new(tx.stage.clone()), completed };
+        if let Err(e) = self.save(state, &tx).await {
+            return internal(&lang, e);
+        }
+        LoginResponse::new(AuthStep::RecoveryCode(RecoveryCodePage { ctx, code }))
+    }
+
+    /// `POST /u/mfa/recovery-saved`: the user saved the recovery code shown; the login continues.
+    pub async fn acknowledge_recovery(&self, state: &str, csrf: &str) -> LoginResponse {
+        let tx = match self.load(state).await {
+            Ok(tx) => tx,
+            Err(page) => return page,
+        };
+        let lang = tx.lang.clone();
+        let user = match self.user(&tx).await {
+            Ok(Some(user)) => user,
+            Ok(None) => return error_page(&lang, "access_denied", "The user no longer exists."),
+            Err(e) => return internal(&lang, e),
+        };
+        if !Self::csrf_ok(&tx, csrf) {
+            return self.show(state).await;
+        }
+        // Enrolling a recovery code (enrollWith): the code was generated when the page was shown.
+        if let Stage::Flow { mfa, .. } | Stage::FinalMfa { mfa, .. } = &tx.stage
+            && mfa.enrolling
+            && mfa.current == Some(FactorType::RecoveryCode)
+        {
+            let Some(hash) = mfa.pending_secret.clone() else { return self.show(state).await };
+            let authenticator = match new_authenticator(&user, AuthenticatorKind::RecoveryCode { hash }, self.now()) {
+                Ok(a) => a,
+                Err(e) => return internal(&lang, e),
+            };
+            if let Err(e) = self.tenant.store.save_authenticator(&authenticator).await {
+                return internal(&lang, e);
+            }
+            self.write_log("gd_enrollment_complete", "Recovery code enrolled", Some(&tx), Some(&user)).await;
+            return self.factor_completed(state, tx, user, FactorType::RecoveryCode).await;
+        }
+        self.acknowledge_recovery_inner(state, tx, user).await
+    }
+
+    async fn acknowledge_recovery_inner(&self, state: &str, mut tx: LoginTx, user: User) -> LoginResponse {
+        let Stage::RecoveryShown { after, completed } = tx.stage.clone() else { return self.show(state).await };
+        tx.stage = *after;
+        self.factor_completed(state, tx, user, completed).await
+    }
+
+    /// A factor was completed: record it and move the login on.
+    async fn factor_completed(&self, state: &str, mut tx: LoginTx, user: User, factor: FactorType) -> LoginResponse {
+        let lang = tx.lang.clone();
+        tx.mfa_done = true;
+        tx.methods.push(AuthMethod { name: "mfa".to_owned(), timestamp: clock::now_iso(), kind: Some(factor) });
+        let kind = if factor == FactorType::RecoveryCode { "gd_recovery_succeed" } else { "gd_auth_succeed" };
+        self.write_log(kind, format!("MFA completed with {factor}"), Some(&tx), Some(&user)).await;
+        match std::mem::replace(&mut tx.stage, Stage::Credentials) {
+            Stage::Flow { paused, .. } => match self.tenant.actions.resume_post_login(*paused, Completion::Factor(factor)).await {
+                Ok(step) => self.after_flow_step(state, tx, user, step).await,
+                Err(e) => internal(&lang, e),
+            },
+            Stage::FinalMfa { outcome, .. } => self.complete(state, tx, user, *outcome).await,
+            other => {
+                tx.stage = other;
+                self.show(state).await
+            }
+        }
+    }
+
+    /// Checks a code against the user's authenticators of `factor`, with the attempt limit.
+    pub(crate) async fn verify_factor(&self, tx: &LoginTx, user: &User, factor: FactorType, code: &str) -> AuthResult<Verified> {
+        let now = self.now();
+        let mut authenticators = self.tenant.store.find_authenticators(&user.user_id).await?;
+        if factor == FactorType::Email && !authenticators.iter().any(|a| matches!(a.kind, AuthenticatorKind::Email { .. })) {
+            // A verified email is an implicit authenticator; it gets a record to carry its attempt limit.
+            let email = new_authenticator(user, AuthenticatorKind::Email { email: user.email.clone() }, now)?;
+            self.tenant.store.save_authenticator(&email).await?;
+            authenticators.push(email);
+        }
+        let Some(index) = authenticators.iter().position(|a| a.active && a.kind.factor() == factor) else {
+            return Ok(Verified::Invalid);
+        };
+        let mut authenticator = authenticators.swap_remove(index);
+        attempts::refill(&mut authenticator, now);
+        if attempts::is_blocked(&authenticator, now) {
+            let kind = if factor == FactorType::RecoveryCode { "gd_recovery_rate_limit_exceed" } else { "gd_otp_rate_limit_exceed" };
+            self.write_log(kind, format!("Too many failed {factor} codes"), Some(tx), Some(user)).await;
+            return Ok(Verified::Blocked);
+        }
+        let accepted: Option<Option<String>> = match &mut authenticator.kind {
+            AuthenticatorKind::Otp { secret, last_step } => match totp::verify(secret, code, *last_step, now) {
+                Some(step) => {
+                    *last_step = step;
+                    Some(None)
+                }
+                None => None,
+            },
+            AuthenticatorKind::RecoveryCode { hash } => {
+                let candidate = code.to_owned();
+                let stored = hash.clone();
+                let ok = tokio::task::spawn_blocking(move || recovery::verify_recovery_code(&stored, &candidate))
+                    .await
+                    .unwrap_or(false);
+                if ok {
+                    let replacement = recovery::new_recovery_code()?;
+                    *hash = recovery::hash_recovery_code(&replacement)?;
+                    Some(Some(replacement))
+                } else {
+                    None
+                }
+            }
+            AuthenticatorKind::Email { .. } => {
+                let key = email_code_key(tx);
+                let Some(raw) = self.tenant.store.get_ephemeral(Ephemeral::OneTimeCode, &key, now).await? else {
+                    return Ok(Verified::Expired);
+                };
+                let pending: PendingCode =
+                    serde_json::from_slice(&raw).map_err(|e| crate::AuthError::Setup(e.to_string()))?;
+                if one_time_code::codes_match(&pending.hash, code, &email_code_context(tx, user)) {
+                    // Single use: only the request that removes it succeeds.
+                    match self.tenant.store.take_ephemeral(Ephemeral::OneTimeCode, &key, now).await? {
+                        Some(_) => Some(None),
+                        None => return Ok(Verified::Expired),
+                    }
+                } else {
+                    None
+                }
+            }
+            AuthenticatorKind::Phone { .. } => None,
+        };
+        match accepted {
+            Some(replacement) => {
+                authenticator.last_auth_at = Some(clock::now_iso());
+                self.tenant.store.save_authenticator(&authenticator).await?;
+                Ok(Verified::Ok(replacement))
+            }
+            None => {
+                attempts::record_failure(&mut authenticator, now);
+                self.tenant.store.save_authenticator(&authenticator).await?;
+                let kind = if factor == FactorType::RecoveryCode { "gd_recovery_failed" } else { "gd_auth_failed" };
+                self.write_log(kind, format!("Wrong {factor} code"), Some(tx), Some(user)).await;
+                if attempts::is_blocked(&authenticator, now) {
+                    let kind =
+                        if factor == FactorType::RecoveryCode { "gd_recovery_rate_limit_exceed" } else { "gd_otp_rate_limit_exceed" };
+                    self.write_log(kind, format!("Too many failed {factor} codes"), Some(tx), Some(user)).await;
+                    return Ok(Verified::Blocked);
+                }
+                Ok(Verified::Invalid)
+            }
+        }
+    }
+
+    /// `GET|POST /continue`: the browser is back from an action's redirect.
+    pub async fn continue_redirect(&self, state: &str, query: JsonMap, body: JsonMap) -> LoginResponse {
+        let tx = match self.load(state).await {
+            Ok(tx) => tx,
+            Err(page) => return page,
+        };
+        let lang = tx.lang.clone();
+        let Stage::Redirect { paused } = tx.stage.clone() else {
+            return error_page(&lang, "invalid_request", "This login is not waiting for a redirect.");
+        };
+        let user = match self.user(&tx).await {
+            Ok(Some(user)) => user,
+            Ok(None) => return error_page(&lang, "access_denied", "The user no longer exists."),
+            Err(e) => return internal(&lang, e),
+        };
+        match self.tenant.actions.resume_post_login(*paused, Completion::Continue { query, body }).await {
+            Ok(step) => self.after_flow_step(state, tx, user, step).await,
+            Err(e) => internal(&lang, e),
+        }
+    }
+}
+
+/// A new active authenticator.
+pub(crate) fn new_authenticator(user: &User, kind: AuthenticatorKind, now: i64) -> AuthResult<Authenticator> {
+    Ok(Authenticator {
+        id: ids::authenticator_id(kind.id_prefix())?,
+        user_id: user.user_id.clone(),
+        kind,
+        active: true,
+        created_at: clock::iso(now),
+        last_auth_at: None,
+        attempts_left: attempts::CAPACITY,
+        attempts_updated: now,
+    })
+}
+
+fn email_code_key(tx: &LoginTx) -> String {
+    secret_key(&format!("email-code\0{}", tx.public_id))
+}
+
+fn email_code_context(tx: &LoginTx, user: &User) -> String {
+    format!("{}\0{}", tx.public_id, user.user_id)
+}

@@ -1,0 +1,674 @@
+//! The browser login: `/authorize`, the hosted pages, and `/continue`.
+//!
+//! Every handler loads the transaction, checks that this browser owns it, moves it one step, saves it, and
+//! answers with an [`AuthStep`] the server renders. The steps: credentials (or an SSO session) → the post-login
+//! flow, pausing for each prompt it asks for → MFA still required by the policy, `multifactor.enable` or
+//! `acr_values` → an authorization code for the application.
+
+mod authorize;
+pub mod event;
+mod mfa;
+pub mod step;
+pub mod tx;
+
+use std::collections::HashMap;
+
+use gatehouse_engine::flow::Step;
+use gatehouse_store::{secret_key, Ephemeral};
+use gatehouse_types::config::ClientConfig;
+use gatehouse_types::records::{AuthorizationCode, Grant, LogEntry, Session, User};
+use gatehouse_types::{AuthMethod, FactorType, FlowResult, JsonMap, MfaProvider, Outcome, PromptCommand};
+use subtle::ConstantTimeEq;
+
+use crate::clock;
+use crate::error::AuthResult;
+use crate::ids;
+use crate::login::step::{
+    AppResponse, AuthStep, CookieChange, ErrorPage, LoginPage, LoginResponse, Notice, PageContext, ResponseMode,
+};
+use crate::login::tx::{LoginTx, MfaState, Stage, PAPE_MFA};
+use crate::password;
+use crate::tenant::Tenant;
+use crate::tokens::granted_scopes;
+
+pub use authorize::{authorize_request, end_session, language};
+
+/// How long an authorization code is valid.
+const CODE_LIFETIME: i64 = 120;
+/// How long a device stays "known" for adaptive MFA.
+const KNOWN_DEVICE_LIFETIME: i64 = 30 * 86_400;
+
+/// What the HTTP layer knows about the request.
+#[derive(Clone, Debug, Default)]
+pub struct RequestInfo {
+    /// Client IP.
+    pub ip: String,
+    /// `User-Agent`.
+    pub user_agent: Option<String>,
+    /// `Accept-Language`.
+    pub accept_language: Option<String>,
+    /// `Host`.
+    pub hostname: Option<String>,
+    /// HTTP method.
+    pub method: String,
+}
+
+/// Gatehouse's cookies, as the browser sent them.
+#[derive(Clone, Debug, Default)]
+pub struct BrowserCookies {
+    /// The SSO session cookie.
+    pub session: Option<String>,
+    /// Transaction binding cookies, by slot.
+    pub bindings: HashMap<String, String>,
+    /// The device cookie.
+    pub device: Option<String>,
+}
+
+/// One request of a browser login.
+pub struct Login<'a> {
+    /// The tenant.
+    pub tenant: &'a Tenant,
+    /// The request.
+    pub request: &'a RequestInfo,
+    /// Its cookies.
+    pub cookies: &'a BrowserCookies,
+}
+
+/// Where an error goes: back to the application when its redirect URI is trusted, else a page.
+pub(crate) fn app_error(tx_request: &tx::AuthorizeRequest, error: &str, description: &str) -> AuthStep {
+    let mut params = vec![("error".to_owned(), error.to_owned()), ("error_description".to_owned(), description.to_owned())];
+    if let Some(state) = &tx_request.state {
+        params.push(("state".to_owned(), state.clone()));
+    }
+    AuthStep::Respond(AppResponse { redirect_uri: tx_request.redirect_uri.clone(), mode: tx_request.response_mode, params })
+}
+
+/// An error page.
+pub(crate) fn error_page(lang: &str, title: &str, detail: &str) -> LoginResponse {
+    LoginResponse::new(AuthStep::Error(ErrorPage { lang: lang.to_owned(), title: title.to_owned(), detail: detail.to_owned() }))
+}
+
+fn internal(lang: &str, e: impl std::fmt::Display) -> LoginResponse {
+    tracing::error!(error = %e, "login step failed");
+    error_page(lang, "server_error", "Something went wrong on our side. Please try again.")
+}
+
+/// Masks an email address for display: `j***@example.com`.
+pub fn mask_email(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => format!("{}***@{domain}", local.chars().next().unwrap_or('*')),
+        None => "***".to_owned(),
+    }
+}
+
+impl Login<'_> {
+    fn now(&self) -> i64 {
+        clock::now()
+    }
+
+    fn log(&self, kind: &str, description: impl Into<String>, tx: Option<&LoginTx>, user: Option<&User>) -> LogEntry {
+        let client = tx.and_then(|t| self.tenant.config.client(&t.request.client_id));
+        LogEntry {
+            log_id: String::new(),
+            date: clock::now_iso(),
+            kind: kind.to_owned(),
+            description: description.into(),
+            client_id: client.map(|c| c.client_id.clone()),
+            client_name: client.map(|c| c.name.clone()),
+            ip: Some(self.request.ip.clone()),
+            user_agent: self.request.user_agent.clone(),
+            user_id: user.map(|u| u.user_id.clone()),
+            user_name: user.map(|u| u.email.clone()),
+            connection: user.map(|u| u.connection.clone()),
+            details: JsonMap::new(),
+        }
+    }
+
+    async fn write_log(&self, kind: &str, description: impl Into<String>, tx: Option<&LoginTx>, user: Option<&User>) {
+        let entry = self.log(kind, description, tx, user);
+        self.tenant.log(entry).await;
+    }
+
+    fn page_context(&self, state: &str, tx: &LoginTx) -> PageContext {
+        let client_name = self.tenant.config.client(&tx.request.client_id).map(|c| c.name.clone()).unwrap_or_default();
+        PageContext {
+            state: state.to_owned(),
+            csrf: tx.csrf.clone(),
+            lang: tx.lang.clone(),
+            client_name,
+            tenant_name: self.tenant.config.friendly_name.clone(),
+        }
+    }
+
+    /// Loads the transaction behind `state`, checking that this browser owns it.
+    async fn load(&self, state: &str) -> Result<LoginTx, LoginResponse> {
+        let lang = crate::login::authorize::language(&[], self.request.accept_language.as_deref());
+        let expired = || error_page(&lang, "Transaction has expired", "This login took too long or was already completed. Go back to the application and start again.");
+        let raw = match self.tenant.store.get_ephemeral(Ephemeral::Transaction, &secret_key(state), self.now()).await {
+            Ok(Some(raw)) => raw,
+            Ok(None) => return Err(expired()),
+            Err(e) => return Err(internal(&lang, e)),
+        };
+        let tx: LoginTx = serde_json::from_slice(&raw).map_err(|e| internal(&lang, e))?;
+        let owned = self
+            .cookies
+            .bindings
+            .get(&tx.slot)
+            .map(|value| bool::from(secret_key(value).as_bytes().ct_eq(tx.binding_hash.as_bytes())))
+            .unwrap_or(false);
+        if !owned {
+            return Err(error_page(
+                &tx.lang,
+                "invalid_request",
+                "This login was started in another browser (or its cookie was lost). Go back to the application and start again.",
+            ));
+        }
+        Ok(tx)
+    }
+
+    async fn save(&self, state: &str, tx: &LoginTx) -> AuthResult<()> {
+        let bytes = serde_json::to_vec(tx).map_err(|e| crate::AuthError::Setup(e.to_string()))?;
+        self.tenant.store.put_ephemeral(Ephemeral::Transaction, &secret_key(state), &bytes, tx.expires_at).await?;
+        Ok(())
+    }
+
+    async fn finish_tx(&self, state: &str, tx: &LoginTx, mut response: LoginResponse) -> LoginResponse {
+        if let Err(e) = self.tenant.store.delete_ephemeral(Ephemeral::Transaction, &secret_key(state)).await {
+            tracing::warn!(error = %e, "could not delete a finished login transaction");
+        }
+        response.cookies.push(CookieChange::ClearBinding { slot: tx.slot.clone() });
+        response
+    }
+
+    fn csrf_ok(tx: &LoginTx, csrf: &str) -> bool {
+        bool::from(tx.csrf.as_bytes().ct_eq(csrf.as_bytes()))
+    }
+
+    async fn user(&self, tx: &LoginTx) -> AuthResult<Option<User>> {
+        match &tx.user_id {
+            Some(id) => Ok(self.tenant.store.find_user(id).await?),
+            None => Ok(None),
+        }
+    }
+
+    /// `GET /u/login` and `GET /u/mfa`: shows the transaction's current stage.
+    pub async fn show(&self, state: &str) -> LoginResponse {
+        let mut tx = match self.load(state).await {
+            Ok(tx) => tx,
+            Err(page) => return page,
+        };
+        match &tx.stage {
+            Stage::Credentials => LoginResponse::new(AuthStep::Login(LoginPage {
+                ctx: self.page_context(state, &tx),
+                email: tx.request.login_hint.clone(),
+                notice: None,
+            })),
+            Stage::Redirect { paused } => {
+                let url = paused.prompt().and_then(|p| p.url.clone()).unwrap_or_default();
+                LoginResponse::new(AuthStep::Redirect(with_state(&url, state)))
+            }
+            Stage::Flow { .. } | Stage::FinalMfa { .. } | Stage::RecoveryShown { .. } => {
+                let lang = tx.lang.clone();
+                match self.user(&tx).await {
+                    Ok(Some(user)) => self.show_mfa(state, &mut tx, &user, None).await,
+                    Ok(None) => error_page(&lang, "access_denied", "The user no longer exists."),
+                    Err(e) => internal(&lang, e),
+                }
+            }
+        }
+    }
+
+    /// `POST /u/login`: checks the password, then runs the post-login flow.
+    pub async fn submit_credentials(&self, state: &str, csrf: &str, email: &str, password: &str) -> LoginResponse {
+        let mut tx = match self.load(state).await {
+            Ok(tx) => tx,
+            Err(page) => return page,
+        };
+        let lang = tx.lang.clone();
+        let form_again = |notice: Notice, email: &str, tx: &LoginTx| {
+            LoginResponse::new(AuthStep::Login(LoginPage {
+                ctx: self.page_context(state, tx),
+                email: Some(email.to_owned()),
+                notice: Some(notice),
+            }))
+        };
+        if !Self::csrf_ok(&tx, csrf) {
+            return form_again(Notice::FormExpired, email, &tx);
+        }
+        if !matches!(tx.stage, Stage::Credentials) {
+            return self.show(state).await;
+        }
+        let login = email.trim().to_lowercase();
+        let now = self.now();
+        let protection = &self.tenant.config.attack_protection;
+        let mut attempts = match self.tenant.store.find_login_attempts(&login, &self.request.ip).await {
+            Ok(a) => a,
+            Err(e) => return internal(&lang, e),
+        };
+        if attempts.failures >= protection.max_attempts && now - attempts.last_failure < protection.block_seconds as i64 {
+            return form_again(Notice::LoginBlocked, email, &tx);
+        }
+        let user = match self.tenant.store.find_user_by_email(&login).await {
+            Ok(user) => user,
+            Err(e) => return internal(&lang, e),
+        };
+        let candidate = password.to_owned();
+        let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+        let verified = tokio::task::spawn_blocking(move || match hash {
+            Some(hash) => password::verify_password(&hash, &candidate),
+            None => {
+                password::burn_password_check();
+                false
+            }
+        })
+        .await
+        .unwrap_or(false);
+        let Some(user) = user.filter(|_| verified) else {
+            if attempts.failures >= protection.max_attempts {
+                attempts.failures = 0;
+            }
+            attempts.failures += 1;
+            attempts.last_failure = now;
+            if let Err(e) = self.tenant.store.save_login_attempts(&login, &self.request.ip, &attempts).await {
+                return internal(&lang, e);
+            }
+            let known = self.tenant.store.find_user_by_email(&login).await.ok().flatten();
+            match &known {
+                Some(u) => self.write_log("fp", "Wrong email or password.", Some(&tx), Some(u)).await,
+                None => self.write_log("fu", format!("Wrong email or password. ({})", mask_email(&login)), Some(&tx), None).await,
+            }
+            if attempts.failures >= protection.max_attempts {
+                let mut entry = self.log(
+                    "limit_wc",
+                    format!(
+                        "Blocked: {} failed logins for this account from this IP; retry after {} minutes",
+                        attempts.failures,
+                        protection.block_seconds / 60
+                    ),
+                    Some(&tx),
+                    known.as_ref(),
+                );
+                entry.user_name = Some(login.clone());
+                self.tenant.log(entry).await;
+                return form_again(Notice::LoginBlocked, email, &tx);
+            }
+            return form_again(Notice::WrongCredentials, email, &tx);
+        };
+        if user.blocked {
+            self.write_log("f", "user is blocked", Some(&tx), Some(&user)).await;
+            return form_again(Notice::UserBlocked, email, &tx);
+        }
+        if let Err(e) = self.tenant.store.clear_login_attempts(&login, Some(&self.request.ip)).await {
+            return internal(&lang, e);
+        }
+        // A password login starts a new session: methods of an earlier session no longer count.
+        tx.session_key = None;
+        tx.methods = vec![AuthMethod { name: "pwd".to_owned(), timestamp: clock::now_iso(), kind: None }];
+        tx.auth_time = Some(now);
+        tx.user_id = Some(user.user_id.clone());
+        self.after_first_factor(state, tx, user).await
+    }
+
+    /// Runs the post-login flow once the user is known.
+    pub(crate) async fn after_first_factor(&self, state: &str, mut tx: LoginTx, user: User) -> LoginResponse {
+        let lang = tx.lang.clone();
+        let authenticators = match self.tenant.store.find_authenticators(&user.user_id).await {
+            Ok(a) => a,
+            Err(e) => return internal(&lang, e),
+        };
+        let known = self.is_known_device(&user, &tx).await;
+        tx.known_device = known;
+        let Some(client) = self.tenant.config.client(&tx.request.client_id).cloned() else {
+            return error_page(&lang, "unauthorized_client", "The application is no longer configured.");
+        };
+        let event = self.flow_event(&tx, &client, &user, &authenticators);
+        let step = self.tenant.actions.start_post_login(event).await;
+        self.after_flow_step(state, tx, user, step).await
+    }
+
+    fn flow_event(
+        &self,
+        tx: &LoginTx,
+        client: &ClientConfig,
+        user: &User,
+        authenticators: &[gatehouse_types::records::Authenticator],
+    ) -> gatehouse_types::PostLoginEvent {
+        let config = &self.tenant.config;
+        let risk = event::risk_assessment(tx.known_device, user.logins_count == 0);
+        event::post_login_event(
+            config,
+            &self.tenant.secrets,
+            client,
+            user,
+            authenticators,
+            &tx.methods,
+            tx.request.audience.as_deref(),
+            event::RequestFacts {
+                ip: tx.client_ip.clone(),
+                method: "GET".to_owned(),
+                query: tx.request.query.clone(),
+                body: JsonMap::new(),
+                hostname: self.request.hostname.clone(),
+                language: self.request.accept_language.as_deref().and_then(|l| l.split([',', ';']).next()).map(str::to_owned),
+                user_agent: tx.user_agent.clone(),
+            },
+            event::TransactionFacts {
+                id: Some(tx.public_id.clone()),
+                acr_values: tx.request.acr_values.clone(),
+                requested_scopes: tx.request.scope.clone(),
+                prompt: tx.request.prompt.clone(),
+                protocol: "oidc-basic-profile".to_owned(),
+                redirect_uri: Some(tx.request.redirect_uri.clone()),
+                state: tx.request.state.clone(),
+                ui_locales: tx.request.ui_locales.clone(),
+                login_hint: tx.request.login_hint.clone(),
+                response_mode: Some(response_mode_name(tx.request.response_mode).to_owned()),
+                response_type: vec!["code".to_owned()],
+                locale: Some(tx.lang.clone()),
+            },
+            Some(risk),
+            None,
+        )
+    }
+
+    /// Turns a flow step into the next page.
+    pub(crate) async fn after_flow_step(&self, state: &str, mut tx: LoginTx, user: User, step: Step) -> LoginResponse {
+        let lang = tx.lang.clone();
+        match step {
+            Step::Paused(paused) => {
+                let Some(prompt) = paused.prompt().cloned() else {
+                    return internal(&lang, "paused flow without a prompt");
+                };
+                if tx.request.is_silent() {
+                    self.write_log("f", "Interaction required by the post-login flow with prompt=none", Some(&tx), Some(&user)).await;
+                    let step = app_error(&tx.request, "interaction_required", "Interaction required");
+                    return self.finish_tx(state, &tx, LoginResponse::new(step)).await;
+                }
+                if prompt.command == PromptCommand::SendUserTo {
+                    let url = prompt.url.clone().unwrap_or_default();
+                    tx.stage = Stage::Redirect { paused };
+                    if let Err(e) = self.save(state, &tx).await {
+                        return internal(&lang, e);
+                    }
+                    return LoginResponse::new(AuthStep::Redirect(with_state(&url, state)));
+                }
+                let offered: Vec<FactorType> = prompt.offered().collect();
+                let enrolling = prompt.command.is_enrollment();
+                let current = match prompt.command {
+                    PromptCommand::ChallengeWith | PromptCommand::EnrollWith => offered.first().copied(),
+                    _ if offered.len() == 1 => offered.first().copied(),
+                    _ => None,
+                };
+                tx.stage = Stage::Flow { paused, mfa: MfaState { offered, enrolling, current, pending_secret: None } };
+                self.write_log("gd_start_auth", "Second factor started", Some(&tx), Some(&user)).await;
+                self.show_mfa(state, &mut tx, &user, None).await
+            }
+            Step::Done(outcome) => match outcome.result {
+                FlowResult::Allow => self.after_allow(state, tx, user, *outcome).await,
+                FlowResult::Deny | FlowResult::Error | FlowResult::Paused => {
+                    let reason = outcome.reason.clone().unwrap_or_else(|| "Access denied".to_owned());
+                    for log in &outcome.tenant_logs {
+                        self.write_log(&log.kind, log.description.clone(), Some(&tx), Some(&user)).await;
+                    }
+                    self.apply_metadata(&user, &outcome).await;
+                    self.write_log("f", reason.clone(), Some(&tx), Some(&user)).await;
+                    let step = app_error(&tx.request, "access_denied", &reason);
+                    self.finish_tx(state, &tx, LoginResponse::new(step)).await
+                }
+            },
+        }
+    }
+
+    /// The flow allowed the login: MFA the flow left to the end, then the code.
+    async fn after_allow(&self, state: &str, mut tx: LoginTx, user: User, outcome: Outcome) -> LoginResponse {
+        let lang = tx.lang.clone();
+        for log in &outcome.tenant_logs {
+            self.write_log(&log.kind, log.description.clone(), Some(&tx), Some(&user)).await;
+        }
+        let authenticators = match self.tenant.store.find_authenticators(&user.user_id).await {
+            Ok(a) => a,
+            Err(e) => return internal(&lang, e),
+        };
+        let required = self.final_mfa_required(&tx, &outcome);
+        let satisfied = tx.mfa_done || tx.methods.iter().any(|m| m.name == "mfa");
+        if required && !satisfied {
+            if tx.request.is_silent() {
+                let step = app_error(&tx.request, "interaction_required", "Multifactor authentication required");
+                return self.finish_tx(state, &tx, LoginResponse::new(step)).await;
+            }
+            let provider = outcome.multifactor.as_ref().map(|m| m.provider);
+            let mfa = self.final_mfa_state(&user, &authenticators, provider);
+            let Some(mfa) = mfa else {
+                let reason = "Multifactor authentication is required but no factor is available for this user";
+                self.write_log("mfar", reason, Some(&tx), Some(&user)).await;
+                let step = app_error(&tx.request, "access_denied", reason);
+                return self.finish_tx(state, &tx, LoginResponse::new(step)).await;
+            };
+            tx.stage = Stage::FinalMfa { outcome: Box::new(outcome), mfa };
+            self.write_log("gd_start_auth", "Second factor started", Some(&tx), Some(&user)).await;
+            return self.show_mfa(state, &mut tx, &user, None).await;
+        }
+        self.complete(state, tx, user, outcome).await
+    }
+
+    /// Whether MFA is still owed at the end of the flow: the tenant policy, `multifactor.enable`, or an MFA
+    /// `acr_values` (the application's demand, honoured even when an action said `none`).
+    fn final_mfa_required(&self, tx: &LoginTx, outcome: &Outcome) -> bool {
+        use gatehouse_types::config::MfaPolicy;
+        let by_acr = tx.request.requires_mfa_acr().is_some();
+        let by_action = match &outcome.multifactor {
+            Some(m) if m.provider == MfaProvider::None => return by_acr,
+            Some(_) => true,
+            None => false,
+        };
+        let by_policy = match self.tenant.config.mfa.policy {
+            MfaPolicy::Never => false,
+            MfaPolicy::Always => true,
+            MfaPolicy::Adaptive => !tx.known_device,
+        };
+        by_acr || by_action || by_policy
+    }
+
+    /// The factors end-of-flow MFA offers, or an OTP enrollment when the user has none.
+    fn final_mfa_state(
+        &self,
+        user: &User,
+        authenticators: &[gatehouse_types::records::Authenticator],
+        provider: Option<MfaProvider>,
+    ) -> Option<MfaState> {
+        let enabled = &self.tenant.config.mfa.factors;
+        let mut enrolled: Vec<FactorType> = event::enrolled_factors(&self.tenant.config, user, authenticators)
+            .into_iter()
+            .filter(|f| enabled.contains(f))
+            .collect();
+        if provider == Some(MfaProvider::GoogleAuthenticator) {
+            enrolled.retain(|f| *f == FactorType::Otp);
+        }
+        let order = [FactorType::Otp, FactorType::Phone, FactorType::Email, FactorType::RecoveryCode];
+        enrolled.sort_by_key(|f| order.iter().position(|o| o == f));
+        let strong = enrolled.iter().any(|f| *f != FactorType::Email);
+        if !strong && enabled.contains(&FactorType::Otp) {
+            // No factor but email: enroll an authenticator app (email stays available behind "another method").
+            let mut offered = vec![FactorType::Otp];
+            offered.extend(enrolled.iter().copied());
+            return Some(MfaState { offered, enrolling: true, current: Some(FactorType::Otp), pending_secret: None });
+        }
+        if enrolled.is_empty() {
+            return None;
+        }
+        let current = enrolled.first().copied();
+        Some(MfaState { offered: enrolled, enrolling: false, current, pending_secret: None })
+    }
+
+    async fn apply_metadata(&self, user: &User, outcome: &Outcome) {
+        if outcome.app_metadata.is_empty() && outcome.user_metadata.is_empty() {
+            return;
+        }
+        let Ok(Some(mut fresh)) = self.tenant.store.find_user(&user.user_id).await else { return };
+        merge_metadata(&mut fresh.app_metadata, &outcome.app_metadata);
+        merge_metadata(&mut fresh.user_metadata, &outcome.user_metadata);
+        fresh.updated_at = clock::now_iso();
+        if let Err(e) = self.tenant.store.save_user(&fresh).await {
+            tracing::error!(error = %e, "could not save metadata changes from actions");
+        }
+    }
+
+    /// Issues the code: metadata, session, grant, code, log, answer.
+    async fn complete(&self, state: &str, tx: LoginTx, user: User, outcome: Outcome) -> LoginResponse {
+        let lang = tx.lang.clone();
+        let now = self.now();
+        let Some(client) = self.tenant.config.client(&tx.request.client_id).cloned() else {
+            return error_page(&lang, "unauthorized_client", "The application is no longer configured.");
+        };
+        self.apply_metadata(&user, &outcome).await;
+        let mut fresh = match self.tenant.store.find_user(&user.user_id).await {
+            Ok(Some(u)) => u,
+            Ok(None) => return error_page(&lang, "access_denied", "The user no longer exists."),
+            Err(e) => return internal(&lang, e),
+        };
+        fresh.logins_count += 1;
+        fresh.last_login = Some(clock::now_iso());
+        if let Err(e) = self.tenant.store.save_user(&fresh).await {
+            return internal(&lang, e);
+        }
+        let mut response = LoginResponse::new(AuthStep::Error(ErrorPage::default_for(&lang)));
+
+        // The SSO session: continue the one this transaction came from, or start one.
+        let existing = match &tx.session_key {
+            Some(key) => self.tenant.store.find_session(key, now).await.ok().flatten().filter(|s| s.user_id == fresh.user_id),
+            None => None,
+        };
+        let (session_key, mut session) = match existing {
+            Some(session) => (tx.session_key.clone().unwrap_or_default(), session),
+            None => {
+                let cookie = match ids::secret() {
+                    Ok(c) => c,
+                    Err(e) => return internal(&lang, e),
+                };
+                let sid = ids::public_id("").unwrap_or_default();
+                let lifetime = self.tenant.config.sessions.lifetime as i64;
+                response.cookies.push(CookieChange::SetSession { value: cookie.clone(), max_age: lifetime });
+                let session = Session {
+                    id: sid,
+                    user_id: fresh.user_id.clone(),
+                    methods: Vec::new(),
+                    authenticated_at: tx.auth_time.unwrap_or(now),
+                    created_at: now,
+                    last_active: now,
+                    expires_at: now + lifetime,
+                    clients: Vec::new(),
+                };
+                (secret_key(&cookie), session)
+            }
+        };
+        for method in &tx.methods {
+            if !session.methods.iter().any(|m| m.name == method.name && m.kind == method.kind && m.timestamp == method.timestamp) {
+                session.methods.push(method.clone());
+            }
+        }
+        session.last_active = now;
+        if !session.clients.contains(&client.client_id) {
+            session.clients.push(client.client_id.clone());
+        }
+        if let Err(e) = self.tenant.store.save_session(&session_key, &session).await {
+            return internal(&lang, e);
+        }
+
+        let mfa = tx.methods.iter().any(|m| m.name == "mfa");
+        let show_amr = tx.mfa_done || (mfa && !tx.request.is_silent());
+        let scope = granted_scopes(&self.tenant.config, &client, &tx.request.scope, tx.request.audience.as_deref(), &outcome.scopes);
+        let grant = Grant {
+            user_id: fresh.user_id.clone(),
+            client_id: client.client_id.clone(),
+            scope,
+            audience: tx.request.audience.clone(),
+            session_id: Some(session.id.clone()),
+            auth_time: session.authenticated_at,
+            nonce: tx.request.nonce.clone(),
+            acr: show_amr.then(|| tx.request.requires_mfa_acr().unwrap_or(PAPE_MFA).to_owned()),
+            amr: if show_amr { vec!["mfa".to_owned()] } else { Vec::new() },
+            id_token_claims: outcome.id_token_claims.clone(),
+            access_token_claims: outcome.access_token_claims.clone(),
+            organization: None,
+            mfa,
+        };
+        let code = match ids::secret() {
+            Ok(c) => c,
+            Err(e) => return internal(&lang, e),
+        };
+        let record = AuthorizationCode {
+            grant,
+            redirect_uri: tx.request.redirect_uri.clone(),
+            code_challenge: tx.request.code_challenge.clone(),
+            expires_at: now + CODE_LIFETIME,
+        };
+        if let Err(e) = self.tenant.store.create_code(&secret_key(&code), &record).await {
+            return internal(&lang, e);
+        }
+        self.remember_device(&fresh, &tx).await;
+        let mut entry = self.log("s", "Successful login", Some(&tx), Some(&fresh));
+        entry.details.insert("mfa".into(), serde_json::Value::from(mfa));
+        entry.details.insert("session_id".into(), serde_json::Value::from(session.id.clone()));
+        self.tenant.log(entry).await;
+
+        let mut params = vec![("code".to_owned(), code)];
+        if let Some(app_state) = &tx.request.state {
+            params.push(("state".to_owned(), app_state.clone()));
+        }
+        response.step = AuthStep::Respond(AppResponse {
+            redirect_uri: tx.request.redirect_uri.clone(),
+            mode: tx.request.response_mode,
+            params,
+        });
+        self.finish_tx(state, &tx, response).await
+    }
+
+    async fn is_known_device(&self, user: &User, tx: &LoginTx) -> bool {
+        let key = secret_key(&format!("{}\0{}", user.user_id, tx.device_hash));
+        matches!(self.tenant.store.get_ephemeral(Ephemeral::KnownDevice, &key, self.now()).await, Ok(Some(_)))
+    }
+
+    async fn remember_device(&self, user: &User, tx: &LoginTx) {
+        let key = secret_key(&format!("{}\0{}", user.user_id, tx.device_hash));
+        let expires = self.now() + KNOWN_DEVICE_LIFETIME;
+        if let Err(e) = self.tenant.store.put_ephemeral(Ephemeral::KnownDevice, &key, b"1", expires).await {
+            tracing::warn!(error = %e, "could not remember a device");
+        }
+    }
+}
+
+impl ErrorPage {
+    fn default_for(lang: &str) -> ErrorPage {
+        ErrorPage { lang: lang.to_owned(), title: "server_error".to_owned(), detail: String::new() }
+    }
+}
+
+/// Applies metadata changes (a `null` removes a key).
+pub fn merge_metadata(target: &mut JsonMap, changes: &JsonMap) {
+    for (key, value) in changes {
+        if value.is_null() {
+            target.remove(key);
+        } else {
+            target.insert(key.clone(), value.clone());
+        }
+    }
+}
+
+/// Appends `state=<handle>` to an action's redirect URL, as Auth0 does.
+fn with_state(url: &str, state: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            parsed.query_pairs_mut().append_pair("state", state);
+            parsed.to_string()
+        }
+        Err(_) => url.to_owned(),
+    }
+}
+
+fn response_mode_name(mode: ResponseMode) -> &'static str {
+    match mode {
+        ResponseMode::Query => "query",
+        ResponseMode::FormPost => "form_post",
+        ResponseMode::WebMessage => "web_message",
+    }
+}

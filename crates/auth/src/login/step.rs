@@ -1,0 +1,216 @@
+//! What a login step asks of the browser: one enum, rendered by the server in one place.
+
+use gatehouse_types::FactorType;
+
+/// The answer to one request of a browser login.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoginResponse {
+    /// What to show or where to go.
+    pub step: AuthStep,
+    /// Cookies to set or clear.
+    pub cookies: Vec<CookieChange>,
+}
+
+impl LoginResponse {
+    /// A response without cookie changes.
+    pub fn new(step: AuthStep) -> Self {
+        LoginResponse { step, cookies: Vec::new() }
+    }
+}
+
+/// Every state a browser login can be shown in.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AuthStep {
+    /// The login form.
+    Login(LoginPage),
+    /// A factor's challenge form.
+    Challenge(ChallengePage),
+    /// The factor picker.
+    Picker(PickerPage),
+    /// TOTP enrollment: QR code, secret, code field.
+    EnrollOtp(EnrollOtpPage),
+    /// A new recovery code, shown once.
+    RecoveryCode(RecoveryCodePage),
+    /// Send the browser to another URL (a hosted page, or an action's `sendUserTo`).
+    Redirect(String),
+    /// Answer the application, in its response mode.
+    Respond(AppResponse),
+    /// Show an error page (the application cannot be told, or the transaction is gone).
+    Error(ErrorPage),
+}
+
+/// What every hosted page needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PageContext {
+    /// The transaction's handle (the `state` of hosted pages).
+    pub state: String,
+    /// The form's CSRF token.
+    pub csrf: String,
+    /// `en` or `ja`.
+    pub lang: String,
+    /// The application's name.
+    pub client_name: String,
+    /// The tenant's friendly name.
+    pub tenant_name: String,
+}
+
+/// Messages shown on pages; the server translates them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// Wrong email or password.
+    WrongCredentials,
+    /// Too many failed logins for this account from this IP.
+    LoginBlocked,
+    /// The user is blocked by an administrator.
+    UserBlocked,
+    /// The code does not match.
+    InvalidCode,
+    /// Too many failed codes: the factor is blocked for a while.
+    FactorBlocked,
+    /// The code expired; a new one can be sent.
+    CodeExpired,
+    /// A new code was sent.
+    CodeSent,
+    /// The form was stale or forged.
+    FormExpired,
+}
+
+/// The login form.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoginPage {
+    /// Context.
+    pub ctx: PageContext,
+    /// Pre-filled email (`login_hint`).
+    pub email: Option<String>,
+    /// Notice to show.
+    pub notice: Option<Notice>,
+}
+
+/// A challenge form.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChallengePage {
+    /// Context.
+    pub ctx: PageContext,
+    /// The factor.
+    pub factor: FactorType,
+    /// Where a code went (masked), for email and phone.
+    pub destination: Option<String>,
+    /// Whether "Try another method" is offered.
+    pub alternatives: bool,
+    /// Notice to show.
+    pub notice: Option<Notice>,
+}
+
+/// The factor picker.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PickerPage {
+    /// Context.
+    pub ctx: PageContext,
+    /// Factors offered, in order.
+    pub factors: Vec<FactorType>,
+    /// Whether the user enrolls (rather than verifies) one of them.
+    pub enrolling: bool,
+}
+
+/// TOTP enrollment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnrollOtpPage {
+    /// Context.
+    pub ctx: PageContext,
+    /// The secret, base32, to type into an app that cannot scan.
+    pub secret: String,
+    /// The `otpauth://` URI.
+    pub uri: String,
+    /// The QR code of the URI, as SVG.
+    pub qr_svg: String,
+    /// Whether another method can be chosen.
+    pub alternatives: bool,
+    /// Notice to show.
+    pub notice: Option<Notice>,
+}
+
+/// A recovery code shown once.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecoveryCodePage {
+    /// Context.
+    pub ctx: PageContext,
+    /// The code.
+    pub code: String,
+}
+
+/// How the application receives the answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    /// Query string of the redirect URI.
+    Query,
+    /// An auto-submitted form.
+    FormPost,
+    /// `postMessage` to the opener or parent (the SPA SDK's silent authentication).
+    WebMessage,
+}
+
+/// The answer to the application.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AppResponse {
+    /// The redirect URI.
+    pub redirect_uri: String,
+    /// How to deliver it.
+    pub mode: ResponseMode,
+    /// `code`+`state`, or `error`+`error_description`+`state`.
+    pub params: Vec<(String, String)>,
+}
+
+/// An error page.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ErrorPage {
+    /// `en` or `ja`.
+    pub lang: String,
+    /// Short title (an OAuth error code or a page title).
+    pub title: String,
+    /// What happened, for the user.
+    pub detail: String,
+}
+
+/// A cookie to set or clear.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CookieChange {
+    /// The SSO session cookie.
+    SetSession {
+        /// Value (a bearer secret).
+        value: String,
+        /// Lifetime in seconds.
+        max_age: i64,
+    },
+    /// Clears the SSO session cookie.
+    ClearSession,
+    /// The cookie binding a login transaction to this browser.
+    SetBinding {
+        /// Cookie name suffix (a short, public prefix of the transaction).
+        slot: String,
+        /// Value (a bearer secret).
+        value: String,
+        /// Lifetime in seconds.
+        max_age: i64,
+    },
+    /// Clears a binding cookie.
+    ClearBinding {
+        /// Cookie name suffix.
+        slot: String,
+    },
+    /// The long-lived device cookie (adaptive MFA's "known device").
+    SetDevice {
+        /// Value.
+        value: String,
+    },
+}
+
+/// Names of Gatehouse's cookies.
+pub mod cookie_names {
+    /// The SSO session.
+    pub const SESSION: &str = "gatehouse_session";
+    /// Prefix of transaction binding cookies.
+    pub const BINDING_PREFIX: &str = "gatehouse_tx_";
+    /// The device cookie.
+    pub const DEVICE: &str = "gatehouse_device";
+}

@@ -1,0 +1,155 @@
+//! A running tenant: configuration, store, keys, actions and outbox, shared by every request.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use gatehouse_engine::flow::FlowSettings;
+use gatehouse_engine::sandbox::{Limits, Sandbox, SandboxConfig};
+use gatehouse_store::Store;
+use gatehouse_types::config::TenantConfig;
+use gatehouse_types::records::{LogEntry, User};
+
+use crate::actions::Actions;
+use crate::error::{AuthError, AuthResult};
+use crate::fetch::ReqwestIo;
+use crate::keys::KeyRing;
+use crate::outbox::Outbox;
+use crate::password::hash_password;
+
+/// Everything a request handler needs.
+#[derive(Debug)]
+pub struct Tenant {
+    /// The configuration (issuer already resolved).
+    pub config: TenantConfig,
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Signing keys.
+    pub keys: RwLock<KeyRing>,
+    /// Actions and their sandbox.
+    pub actions: Actions,
+    /// Where emails go.
+    pub outbox: Outbox,
+    /// `event.secrets`: the configuration's `[secrets]` overridden by `GATEHOUSE_SECRET_<NAME>`.
+    pub secrets: BTreeMap<String, String>,
+    /// The data folder.
+    pub data_dir: PathBuf,
+}
+
+/// How the tenant is started.
+#[derive(Debug)]
+pub struct TenantOptions {
+    /// The configuration.
+    pub config: TenantConfig,
+    /// The folder `actions_dir` is relative to (the configuration file's folder).
+    pub base_dir: PathBuf,
+    /// Where the worker program is.
+    pub sandbox: SandboxConfig,
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The data folder (outbox lives under it).
+    pub data_dir: PathBuf,
+}
+
+impl Tenant {
+    /// Opens a tenant: seeds users on first start, loads keys and actions.
+    pub async fn open(options: TenantOptions) -> AuthResult<Tenant> {
+        let TenantOptions { config, base_dir, sandbox, store, data_dir } = options;
+        let keys = KeyRing::load_or_create(store.as_ref()).await?;
+        if !store.is_seeded().await? {
+            seed_users(&config, store.as_ref()).await?;
+            store.mark_seeded().await?;
+        }
+        let settings = FlowSettings {
+            factors_enabled: config.mfa.factors.iter().copied().collect(),
+            customize_with_actions: config.mfa.customize_with_actions,
+            limits: Limits {
+                timeout: Duration::from_millis(config.actions.timeout_ms),
+                memory_mb: config.actions.memory_mb,
+            },
+        };
+        let io = ReqwestIo::new(Duration::from_secs(10)).map_err(|e| AuthError::Setup(format!("HTTP client: {e}")))?;
+        let actions_dir = resolve(&base_dir, &config.actions_dir);
+        let actions = Actions::load(&actions_dir, settings, Sandbox::new(sandbox), Arc::new(io))
+            .map_err(|e| AuthError::Setup(format!("actions did not load:\n{e}")))?;
+        let mut secrets = config.secrets.clone();
+        for (name, value) in std::env::vars() {
+            if let Some(secret) = name.strip_prefix("GATEHOUSE_SECRET_")
+                && !secret.is_empty()
+            {
+                secrets.insert(secret.to_owned(), value);
+            }
+        }
+        let outbox = Outbox::new(&data_dir.join("outbox"));
+        Ok(Tenant { config, store, keys: RwLock::new(keys), actions, outbox, secrets, data_dir })
+    }
+
+    /// Writes a tenant log entry; a failure to log is reported through tracing, never to the user.
+    pub async fn log(&self, entry: LogEntry) {
+        if let Err(e) = self.store.append_log(&entry).await {
+            tracing::error!(error = %e, kind = %entry.kind, "could not write a tenant log entry");
+        }
+    }
+
+    /// The ring of signing keys (a snapshot).
+    pub fn key_ring(&self) -> AuthResult<KeyRing> {
+        self.keys.read().map(|k| k.clone()).map_err(|_| AuthError::Setup("key ring lock poisoned".to_owned()))
+    }
+
+    /// Picks up keys rotated by another process.
+    pub async fn reload_keys(&self) -> AuthResult<()> {
+        let mut ring = self.key_ring()?;
+        ring.reload(self.store.as_ref()).await?;
+        if let Ok(mut keys) = self.keys.write() {
+            *keys = ring;
+        }
+        Ok(())
+    }
+}
+
+fn resolve(base: &Path, path: &str) -> PathBuf {
+    let path = Path::new(path);
+    if path.is_absolute() { path.to_owned() } else { base.join(path) }
+}
+
+/// Creates the configuration's `[[users]]` (first start only).
+async fn seed_users(config: &TenantConfig, store: &dyn Store) -> AuthResult<()> {
+    let now = crate::clock::now_iso();
+    for seed in &config.users {
+        if store.find_user_by_email(&seed.email).await?.is_some() {
+            continue;
+        }
+        let password = seed.password.clone();
+        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(|e| AuthError::Setup(e.to_string()))??;
+        let nickname = seed.email.split('@').next().unwrap_or_default().to_owned();
+        let user = User {
+            user_id: crate::ids::user_id()?,
+            email: seed.email.to_lowercase(),
+            email_verified: true,
+            name: Some(seed.name.clone().unwrap_or_else(|| seed.email.clone())),
+            nickname: Some(nickname),
+            given_name: None,
+            family_name: None,
+            picture: None,
+            phone_number: seed.phone_number.clone(),
+            phone_verified: seed.phone_number.is_some(),
+            password_hash: Some(hash),
+            connection: crate::DATABASE_CONNECTION.to_owned(),
+            roles: seed.roles.clone(),
+            app_metadata: seed.app_metadata.clone(),
+            user_metadata: seed.user_metadata.clone(),
+            created_at: now.clone(),
+            updated_at: now.clone(),
+            last_login: None,
+            logins_count: 0,
+            last_password_reset: None,
+            blocked: false,
+        };
+        store.create_user(&user).await?;
+        tracing::info!(user_id = %user.user_id, "seeded a user from the configuration");
+    }
+    Ok(())
+}

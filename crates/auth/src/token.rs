@@ -1,0 +1,575 @@
+//! `POST /oauth/token`: authorization code, refresh token (rotating), password and password-realm, client
+//! credentials. Errors have Auth0's `{error, error_description}` shape.
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use gatehouse_engine::flow::Step;
+use gatehouse_store::{secret_key, Ephemeral, RefreshUse};
+use gatehouse_types::config::ClientConfig;
+use gatehouse_types::records::{Grant, LogEntry, User};
+use gatehouse_types::{AuthMethod, FactorType, FlowResult, JsonMap, MfaProvider, Outcome, PostLoginEvent};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::clock;
+use crate::ids;
+use crate::login::event::{self, RequestFacts, TransactionFacts};
+use crate::login::merge_metadata;
+use crate::login::RequestInfo;
+use crate::password;
+use crate::tenant::Tenant;
+use crate::tokens::{self, granted_scopes, TokenResponse};
+
+/// Lifetime of an `mfa_token` (Auth0: 10 minutes, not configurable).
+pub const MFA_TOKEN_LIFETIME: i64 = 600;
+
+/// An OAuth error answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OAuthError {
+    /// HTTP status.
+    pub status: u16,
+    /// `error`.
+    pub error: String,
+    /// `error_description`.
+    pub description: String,
+    /// Extra members (`mfa_token`, `mfa_requirements`).
+    pub extra: JsonMap,
+}
+
+impl OAuthError {
+    /// An error with status, code and description.
+    pub fn new(status: u16, error: &str, description: impl Into<String>) -> Self {
+        OAuthError { status, error: error.to_owned(), description: description.into(), extra: JsonMap::new() }
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> Value {
+        let mut body = JsonMap::new();
+        body.insert("error".into(), Value::from(self.error.clone()));
+        body.insert("error_description".into(), Value::from(self.description.clone()));
+        body.extend(self.extra.clone());
+        Value::Object(body)
+    }
+}
+
+fn server_error(e: impl std::fmt::Display) -> OAuthError {
+    tracing::error!(error = %e, "token endpoint failure");
+    OAuthError::new(500, "server_error", "Internal error")
+}
+
+/// A token request: form or JSON fields, and HTTP Basic credentials if sent.
+#[derive(Clone, Debug, Default)]
+pub struct TokenRequest {
+    /// Body fields.
+    pub fields: HashMap<String, String>,
+    /// `Authorization: Basic` credentials.
+    pub basic: Option<(String, String)>,
+}
+
+impl TokenRequest {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).map(String::as_str).filter(|s| !s.is_empty())
+    }
+
+    fn require(&self, name: &str) -> Result<&str, OAuthError> {
+        self.get(name).ok_or_else(|| OAuthError::new(400, "invalid_request", format!("Missing required parameter: {name}")))
+    }
+}
+
+/// What an `mfa_token` stands for: the grant waiting for MFA, kept in the store under the token's `jti`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MfaTicket {
+    /// The user.
+    pub user_id: String,
+    /// The client.
+    pub client_id: String,
+    /// The grant to issue once MFA is done (scopes, audience, claims).
+    pub grant: Grant,
+    /// The grant type that asked for MFA.
+    pub grant_type: String,
+    /// Factors the flow asked for (empty: any enrolled factor).
+    pub factors: Vec<FactorType>,
+    /// Metadata changes to apply when tokens are issued.
+    pub app_metadata: JsonMap,
+    /// Metadata changes to apply when tokens are issued.
+    pub user_metadata: JsonMap,
+    /// Expiry (epoch seconds).
+    pub expires_at: i64,
+}
+
+impl<'a> TokenEndpoint<'a> {
+    /// A token endpoint for one request.
+    pub fn new(tenant: &'a Tenant, request: &'a RequestInfo) -> Self {
+        TokenEndpoint { tenant, request }
+    }
+}
+
+/// The token endpoint for one request.
+pub struct TokenEndpoint<'a> {
+    tenant: &'a Tenant,
+    request: &'a RequestInfo,
+}
+
+impl TokenEndpoint<'_> {
+    /// Answers a token request.
+    pub async fn token(&self, req: &TokenRequest) -> Result<TokenResponse, OAuthError> {
+        let grant_type = req.require("grant_type")?.to_owned();
+        let client = self.authenticate_client(req)?;
+        if !client.allows_grant(&grant_type) {
+            return Err(OAuthError::new(
+                403,
+                "unauthorized_client",
+                format!("Grant type '{grant_type}' not allowed for the client."),
+            ));
+        }
+        match grant_type.as_str() {
+            "authorization_code" => self.authorization_code(req, &client).await,
+            "refresh_token" => self.refresh_token(req, &client).await,
+            "password" | "http://auth0.com/oauth/grant-type/password-realm" => {
+                self.password(req, &client, &grant_type).await
+            }
+            "client_credentials" => self.client_credentials(req, &client).await,
+            other => Err(OAuthError::new(400, "unsupported_grant_type", format!("Unsupported grant type: {other}"))),
+        }
+    }
+
+    fn now(&self) -> i64 {
+        clock::now()
+    }
+
+    fn log_entry(&self, kind: &str, description: impl Into<String>, client: Option<&ClientConfig>, user: Option<&User>) -> LogEntry {
+        LogEntry {
+            log_id: String::new(),
+            date: clock::now_iso(),
+            kind: kind.to_owned(),
+            description: description.into(),
+            client_id: client.map(|c| c.client_id.clone()),
+            client_name: client.map(|c| c.name.clone()),
+            ip: Some(self.request.ip.clone()),
+            user_agent: self.request.user_agent.clone(),
+            user_id: user.map(|u| u.user_id.clone()),
+            user_name: user.map(|u| u.email.clone()),
+            connection: user.map(|u| u.connection.clone()),
+            details: JsonMap::new(),
+        }
+    }
+
+    async fn log(&self, kind: &str, description: impl Into<String>, client: Option<&ClientConfig>, user: Option<&User>) {
+        self.tenant.log(self.log_entry(kind, description, client, user)).await;
+    }
+
+    /// Identifies the client: `client_secret_basic`, `client_secret_post`, or `none` for public clients.
+    pub fn authenticate_client(&self, req: &TokenRequest) -> Result<ClientConfig, OAuthError> {
+        let (client_id, secret) = match &req.basic {
+            Some((id, secret)) => (id.as_str(), Some(secret.as_str())),
+            None => (req.get("client_id").unwrap_or_default(), req.get("client_secret")),
+        };
+        if client_id.is_empty() {
+            return Err(OAuthError::new(401, "invalid_client", "Missing client_id"));
+        }
+        let Some(client) = self.tenant.config.client(client_id) else {
+            return Err(OAuthError::new(401, "invalid_client", "Unknown client."));
+        };
+        match (&client.client_secret, secret) {
+            (Some(expected), Some(given)) if bool::from(expected.as_bytes().ct_eq(given.as_bytes())) => Ok(client.clone()),
+            (Some(_), _) => Err(OAuthError::new(401, "invalid_client", "Client authentication failed.")),
+            (None, _) => Ok(client.clone()),
+        }
+    }
+
+    async fn authorization_code(&self, req: &TokenRequest, client: &ClientConfig) -> Result<TokenResponse, OAuthError> {
+        let code = req.require("code")?;
+        let invalid = |description: &str| OAuthError::new(403, "invalid_grant", description);
+        let Some(record) = self.tenant.store.take_code(&secret_key(code)).await.map_err(server_error)? else {
+            self.log("feacft", "Invalid authorization code", Some(client), None).await;
+            return Err(invalid("Invalid authorization code"));
+        };
+        let now = self.now();
+        if record.expires_at < now {
+            self.log("feacft", "Expired authorization code", Some(client), None).await;
+            return Err(invalid("Invalid authorization code"));
+        }
+        if record.grant.client_id != client.client_id {
+            self.log("feacft", "Authorization code issued to another client", Some(client), None).await;
+            return Err(invalid("Invalid authorization code"));
+        }
+        if req.get("redirect_uri").is_some_and(|uri| uri != record.redirect_uri) {
+            self.log("feacft", "redirect_uri does not match", Some(client), None).await;
+            return Err(invalid("Invalid redirect URI"));
+        }
+        match (&record.code_challenge, req.get("code_verifier")) {
+            (Some(challenge), Some(verifier)) => {
+                let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+                if !bool::from(computed.as_bytes().ct_eq(challenge.as_bytes())) {
+                    self.log("feacft", "Failed verification of code_verifier", Some(client), None).await;
+                    return Err(invalid("Failed to verify code verifier"));
+                }
+            }
+            (Some(_), None) => return Err(invalid("Parameter 'code_verifier' is required")),
+            (None, _) if client.client_secret.is_none() => return Err(invalid("PKCE is required for public clients")),
+            (None, _) => {}
+        }
+        let user = self.user(&record.grant.user_id).await?;
+        let response = tokens::issue_user_tokens(self.tenant, client, &user, &record.grant, None, None, now)
+            .await
+            .map_err(server_error)?;
+        self.log("seacft", "Authorization Code for Access Token", Some(client), Some(&user)).await;
+        Ok(response)
+    }
+
+    async fn user(&self, user_id: &str) -> Result<User, OAuthError> {
+        match self.tenant.store.find_user(user_id).await.map_err(server_error)? {
+            Some(user) if !user.blocked => Ok(user),
+            Some(_) => Err(OAuthError::new(401, "unauthorized", "user is blocked")),
+            None => Err(OAuthError::new(403, "invalid_grant", "The user no longer exists")),
+        }
+    }
+
+    async fn refresh_token(&self, req: &TokenRequest, client: &ClientConfig) -> Result<TokenResponse, OAuthError> {
+        let token = req.require("refresh_token")?;
+        let key = secret_key(token);
+        let invalid = OAuthError::new(403, "invalid_grant", "Unknown or invalid refresh token.");
+        let now = self.now();
+        let record = match self.tenant.store.use_refresh_token(&key, now).await.map_err(server_error)? {
+            RefreshUse::Fresh(record) => record,
+            RefreshUse::Reused(record) => {
+                // A rotated token presented again: someone has a copy. Revoke the whole family.
+                let revoked = self.tenant.store.revoke_refresh_family(&record.family).await.map_err(server_error)?;
+                self.log("fertft", format!("Refresh token reused; {revoked} token(s) of its family revoked"), Some(client), None).await;
+                return Err(invalid);
+            }
+            RefreshUse::Missing => {
+                self.log("fertft", "Unknown or expired refresh token", Some(client), None).await;
+                return Err(invalid);
+            }
+        };
+        if record.grant.client_id != client.client_id {
+            self.log("fertft", "Refresh token of another client", Some(client), None).await;
+            return Err(invalid);
+        }
+        let user = self.user(&record.grant.user_id).await?;
+        let mut grant = record.grant.clone();
+        if let Some(scope) = req.get("scope") {
+            // A refresh may narrow the scopes, never widen them.
+            let asked: Vec<String> = scope.split_whitespace().map(str::to_owned).collect();
+            if let Some(extra) = asked.iter().find(|s| !grant.scope.contains(s)) {
+                return Err(OAuthError::new(403, "invalid_scope", format!("The scope {extra} was not granted")));
+            }
+            grant.scope = asked;
+        }
+        let mut methods = vec![AuthMethod { name: "pwd".into(), timestamp: clock::iso(grant.auth_time), kind: None }];
+        if grant.mfa {
+            methods.push(AuthMethod { name: "mfa".into(), timestamp: clock::iso(grant.auth_time), kind: None });
+        }
+        let event = self.token_event(client, &user, &methods, grant.audience.as_deref(), &grant.scope, "oauth2-refresh-token", req).await?;
+        let outcome = self.run_flow(event, client, &user).await?;
+        if outcome.multifactor.as_ref().is_some_and(|m| m.provider != MfaProvider::None) && !grant.mfa {
+            return Err(OAuthError::new(403, "mfa_required", "Multifactor authentication required"));
+        }
+        apply_outcome(&mut grant, &outcome, self.tenant, client);
+        // Amr is absent on tokens from refresh (Auth0).
+        grant.amr.clear();
+        grant.acr = None;
+        self.save_metadata(&user, &outcome).await?;
+        let response = tokens::issue_user_tokens(
+            self.tenant,
+            client,
+            &user,
+            &grant,
+            None,
+            Some((record.family.clone(), record.expires_at)),
+            now,
+        )
+        .await
+        .map_err(server_error)?;
+        self.log("sertft", "Successful exchange of refresh token", Some(client), Some(&user)).await;
+        Ok(response)
+    }
+
+    async fn password(&self, req: &TokenRequest, client: &ClientConfig, grant_type: &str) -> Result<TokenResponse, OAuthError> {
+        let username = req.require("username")?.trim().to_lowercase();
+        let password = req.require("password")?.to_owned();
+        if grant_type != "password"
+            && let Some(realm) = req.get("realm")
+            && realm != event::DATABASE_CONNECTION
+        {
+            return Err(OAuthError::new(400, "invalid_request", format!("Unknown realm: {realm}")));
+        }
+        let audience = req.get("audience").map(str::to_owned);
+        if let Some(a) = &audience
+            && self.tenant.config.api(a).is_none()
+        {
+            return Err(OAuthError::new(403, "access_denied", format!("Service not found: {a}")));
+        }
+        let ip = self.request.ip.clone();
+        let protection = &self.tenant.config.attack_protection;
+        let now = self.now();
+        let mut attempts = self.tenant.store.find_login_attempts(&username, &ip).await.map_err(server_error)?;
+        let blocked = || OAuthError::new(429, "too_many_attempts", "Your account has been blocked after multiple consecutive login attempts. We've sent you an email with instructions on how to unblock it.");
+        if attempts.failures >= protection.max_attempts && now - attempts.last_failure < protection.block_seconds as i64 {
+            return Err(blocked());
+        }
+        let user = self.tenant.store.find_user_by_email(&username).await.map_err(server_error)?;
+        let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+        let candidate = password.clone();
+        let verified = tokio::task::spawn_blocking(move || match hash {
+            Some(hash) => password::verify_password(&hash, &candidate),
+            None => {
+                password::burn_password_check();
+                false
+            }
+        })
+        .await
+        .unwrap_or(false);
+        let Some(user) = user.filter(|_| verified) else {
+            if attempts.failures >= protection.max_attempts {
+                attempts.failures = 0;
+            }
+            attempts.failures += 1;
+            attempts.last_failure = now;
+            self.tenant.store.save_login_attempts(&username, &ip, &attempts).await.map_err(server_error)?;
+            self.log("fp", "Wrong email or password.", Some(client), None).await;
+            self.log("fepft", "Wrong email or password.", Some(client), None).await;
+            if attempts.failures >= protection.max_attempts {
+                self.log("limit_wc", format!("Blocked: {} failed logins from {ip}", attempts.failures), Some(client), None).await;
+                return Err(blocked());
+            }
+            return Err(OAuthError::new(403, "invalid_grant", "Wrong email or password."));
+        };
+        if user.blocked {
+            return Err(OAuthError::new(401, "unauthorized", "user is blocked"));
+        }
+        self.tenant.store.clear_login_attempts(&username, Some(&ip)).await.map_err(server_error)?;
+        let scope: Vec<String> = req.get("scope").unwrap_or("openid").split_whitespace().map(str::to_owned).collect();
+        let methods = vec![AuthMethod { name: "pwd".into(), timestamp: clock::now_iso(), kind: None }];
+        let event = self.token_event(client, &user, &methods, audience.as_deref(), &scope, "oauth2-password", req).await?;
+        let step = self.tenant.actions.start_post_login(event).await;
+        let mut grant = Grant {
+            user_id: user.user_id.clone(),
+            client_id: client.client_id.clone(),
+            scope: scope.clone(),
+            audience: audience.clone(),
+            session_id: None,
+            auth_time: now,
+            nonce: None,
+            acr: None,
+            amr: Vec::new(),
+            id_token_claims: JsonMap::new(),
+            access_token_claims: JsonMap::new(),
+            organization: None,
+            mfa: false,
+        };
+        let (outcome, factors) = match step {
+            Step::Done(outcome) => (*outcome, Vec::new()),
+            Step::Paused(paused) => {
+                // The flow asks for a factor: the MFA API completes it (the flow's later actions do not run in
+                // this grant; see docs).
+                let factors: Vec<FactorType> = paused.prompt().map(|p| p.offered().collect()).unwrap_or_default();
+                (paused.abandon(), factors)
+            }
+        };
+        for log in &outcome.tenant_logs {
+            self.log(&log.kind, log.description.clone(), Some(client), Some(&user)).await;
+        }
+        match outcome.result {
+            FlowResult::Deny | FlowResult::Error => {
+                let reason = outcome.reason.clone().unwrap_or_else(|| "Access denied".into());
+                self.save_metadata(&user, &outcome).await?;
+                self.log("f", reason.clone(), Some(client), Some(&user)).await;
+                self.log("fepft", reason.clone(), Some(client), Some(&user)).await;
+                return Err(OAuthError::new(403, "access_denied", reason));
+            }
+            FlowResult::Allow | FlowResult::Paused => {}
+        }
+        apply_outcome(&mut grant, &outcome, self.tenant, client);
+        let paused = outcome.result == FlowResult::Paused;
+        let by_action = outcome.multifactor.as_ref().is_some_and(|m| m.provider != MfaProvider::None);
+        let by_policy = matches!(self.tenant.config.mfa.policy, gatehouse_types::config::MfaPolicy::Always)
+            && outcome.multifactor.as_ref().is_none_or(|m| m.provider != MfaProvider::None);
+        if paused || by_action || by_policy {
+            let ticket = MfaTicket {
+                user_id: user.user_id.clone(),
+                client_id: client.client_id.clone(),
+                grant,
+                grant_type: grant_type.to_owned(),
+                factors: factors.clone(),
+                app_metadata: outcome.app_metadata.clone(),
+                user_metadata: outcome.user_metadata.clone(),
+                expires_at: now + MFA_TOKEN_LIFETIME,
+            };
+            let mfa_token = self.issue_mfa_token(&ticket).await.map_err(server_error)?;
+            self.log("mfar", "Multifactor authentication required", Some(client), Some(&user)).await;
+            let mut error = OAuthError::new(403, "mfa_required", "Multifactor authentication required");
+            error.extra.insert("mfa_token".into(), Value::from(mfa_token));
+            if !factors.is_empty() {
+                let challenge: Vec<Value> = factors.iter().map(|f| json!({ "type": f.as_str() })).collect();
+                error.extra.insert("mfa_requirements".into(), json!({ "challenge": challenge }));
+            }
+            return Err(error);
+        }
+        self.save_metadata(&user, &outcome).await?;
+        let response = tokens::issue_user_tokens(self.tenant, client, &user, &grant, None, None, now)
+            .await
+            .map_err(server_error)?;
+        self.log("sepft", "Successful exchange of password for access token", Some(client), Some(&user)).await;
+        Ok(response)
+    }
+
+    /// Signs an `mfa_token` for `ticket` (a JWT naming the stored ticket; tampering breaks its signature).
+    pub async fn issue_mfa_token(&self, ticket: &MfaTicket) -> crate::AuthResult<String> {
+        let jti = ids::secret()?;
+        let bytes = serde_json::to_vec(ticket).map_err(|e| crate::AuthError::Setup(e.to_string()))?;
+        self.tenant.store.put_ephemeral(Ephemeral::MfaTicket, &secret_key(&jti), &bytes, ticket.expires_at).await?;
+        let claims = json!({
+            "iss": self.tenant.config.issuer,
+            "sub": ticket.user_id,
+            "aud": self.tenant.config.mfa_audience(),
+            "azp": ticket.client_id,
+            "iat": self.now(),
+            "exp": ticket.expires_at,
+            "jti": jti,
+        });
+        self.tenant.key_ring()?.sign_with_typ(&claims, "mfa+jwt")
+    }
+
+    async fn client_credentials(&self, req: &TokenRequest, client: &ClientConfig) -> Result<TokenResponse, OAuthError> {
+        if client.client_secret.is_none() {
+            return Err(OAuthError::new(401, "invalid_client", "Client credentials need a confidential client."));
+        }
+        let Some(audience) = req.get("audience") else {
+            self.log("feccft", "Missing audience", Some(client), None).await;
+            return Err(OAuthError::new(403, "access_denied", "No audience parameter was provided, and no default audience has been configured"));
+        };
+        let config = &self.tenant.config;
+        let Some(client_grant) = config.client_grants.iter().find(|g| g.client_id == client.client_id && g.audience == audience) else {
+            self.log("feccft", format!("Client is not authorized to access {audience}"), Some(client), None).await;
+            return Err(OAuthError::new(
+                403,
+                "access_denied",
+                format!("Client is not authorized to access \"{audience}\". You need to create a \"client-grant\" associated to this API."),
+            ));
+        };
+        let scope: Vec<String> = match req.get("scope") {
+            Some(asked) => {
+                let asked: Vec<String> = asked.split_whitespace().map(str::to_owned).collect();
+                if let Some(extra) = asked.iter().find(|s| !client_grant.scopes.contains(s)) {
+                    return Err(OAuthError::new(403, "access_denied", format!("Client has not been granted scopes: {extra}")));
+                }
+                asked
+            }
+            None => client_grant.scopes.clone(),
+        };
+        let now = self.now();
+        let grant = Grant {
+            user_id: String::new(),
+            client_id: client.client_id.clone(),
+            scope,
+            audience: Some(audience.to_owned()),
+            session_id: None,
+            auth_time: now,
+            ..Grant::default()
+        };
+        let subject = format!("{}@clients", client.client_id);
+        let (access_token, expires_in) =
+            tokens::access_token(self.tenant, &subject, &grant, Some("client-credentials"), now).map_err(server_error)?;
+        self.log("seccft", "Client Credentials for Access Token", Some(client), None).await;
+        Ok(TokenResponse {
+            access_token,
+            id_token: None,
+            refresh_token: None,
+            scope: grant.scope.join(" "),
+            expires_in,
+            token_type: "Bearer",
+            recovery_code: None,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn token_event(
+        &self,
+        client: &ClientConfig,
+        user: &User,
+        methods: &[AuthMethod],
+        audience: Option<&str>,
+        scope: &[String],
+        protocol: &str,
+        req: &TokenRequest,
+    ) -> Result<PostLoginEvent, OAuthError> {
+        let authenticators = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
+        let mut body = JsonMap::new();
+        for (k, v) in &req.fields {
+            // Never hand credentials to actions.
+            if !matches!(k.as_str(), "password" | "client_secret" | "refresh_token" | "code" | "code_verifier") {
+                body.insert(k.clone(), Value::from(v.clone()));
+            }
+        }
+        Ok(event::post_login_event(
+            &self.tenant.config,
+            &self.tenant.secrets,
+            client,
+            user,
+            &authenticators,
+            methods,
+            audience,
+            RequestFacts {
+                ip: self.request.ip.clone(),
+                method: "POST".into(),
+                query: JsonMap::new(),
+                body,
+                hostname: self.request.hostname.clone(),
+                language: None,
+                user_agent: self.request.user_agent.clone(),
+            },
+            TransactionFacts {
+                id: None,
+                requested_scopes: scope.to_vec(),
+                protocol: protocol.to_owned(),
+                ..TransactionFacts::default()
+            },
+            None,
+            None,
+        ))
+    }
+
+    /// Runs the post-login flow where no prompt can be shown (refresh): a pause means MFA is needed.
+    async fn run_flow(&self, event: PostLoginEvent, client: &ClientConfig, user: &User) -> Result<Outcome, OAuthError> {
+        match self.tenant.actions.start_post_login(event).await {
+            Step::Done(outcome) => {
+                for log in &outcome.tenant_logs {
+                    self.log(&log.kind, log.description.clone(), Some(client), Some(user)).await;
+                }
+                match outcome.result {
+                    FlowResult::Allow => Ok(*outcome),
+                    _ => {
+                        let reason = outcome.reason.clone().unwrap_or_else(|| "Access denied".into());
+                        self.save_metadata(user, &outcome).await?;
+                        self.log("fertft", reason.clone(), Some(client), Some(user)).await;
+                        Err(OAuthError::new(403, "access_denied", reason))
+                    }
+                }
+            }
+            Step::Paused(_) => Err(OAuthError::new(403, "mfa_required", "Multifactor authentication required")),
+        }
+    }
+
+    async fn save_metadata(&self, user: &User, outcome: &Outcome) -> Result<(), OAuthError> {
+        if outcome.app_metadata.is_empty() && outcome.user_metadata.is_empty() {
+            return Ok(());
+        }
+        let Some(mut fresh) = self.tenant.store.find_user(&user.user_id).await.map_err(server_error)? else { return Ok(()) };
+        merge_metadata(&mut fresh.app_metadata, &outcome.app_metadata);
+        merge_metadata(&mut fresh.user_metadata, &outcome.user_metadata);
+        fresh.updated_at = clock::now_iso();
+        self.tenant.store.save_user(&fresh).await.map_err(server_error)
+    }
+}
+
+/// Puts the flow's claims and scope changes into a grant.
+fn apply_outcome(grant: &mut Grant, outcome: &Outcome, tenant: &Tenant, client: &ClientConfig) {
+    grant.scope = granted_scopes(&tenant.config, client, &grant.scope, grant.audience.as_deref(), &outcome.scopes);
+    grant.id_token_claims = outcome.id_token_claims.clone();
+    grant.access_token_claims = outcome.access_token_claims.clone();
+}

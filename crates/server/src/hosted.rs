@@ -1,0 +1,193 @@
+//! The browser side: `/authorize`, the hosted login and MFA pages, `/continue` and `/v2/logout`.
+
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
+use axum::http::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use gatehouse_auth::login::step::{AuthStep, CookieChange, ErrorPage, LoginResponse};
+use gatehouse_auth::login::{end_session, language, Login};
+use gatehouse_types::{FactorType, JsonMap};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::pages::render;
+use crate::request::Client;
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/authorize", get(get_authorize))
+        .route("/u/login", get(get_page).post(post_login))
+        .route("/u/mfa", get(get_page).post(post_code))
+        .route("/u/mfa/choose", post(post_choose))
+        .route("/u/mfa/resend", post(post_resend))
+        .route("/u/mfa/recovery-saved", post(post_recovery_saved))
+        .route("/continue", get(get_continue).post(post_continue))
+        .route("/v2/logout", get(get_logout))
+}
+
+fn to_json_map(params: HashMap<String, String>) -> JsonMap {
+    params.into_iter().map(|(k, v)| (k, Value::from(v))).collect()
+}
+
+async fn get_authorize(State(state): State<AppState>, client: Client, Query(query): Query<HashMap<String, String>>) -> Response {
+    let login = Login { tenant: &state.tenant, request: &client.info, cookies: &client.cookies };
+    render(login.authorize(&to_json_map(query)).await, state.cookie_policy())
+}
+
+#[derive(Deserialize)]
+struct StateQuery {
+    #[serde(default)]
+    state: String,
+}
+
+async fn get_page(State(state): State<AppState>, client: Client, Query(query): Query<StateQuery>) -> Response {
+    let login = Login { tenant: &state.tenant, request: &client.info, cookies: &client.cookies };
+    render(login.show(&query.state).await, state.cookie_policy())
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn post_login(State(state): State<AppState>, client: Client, Form(form): Form<LoginForm>) -> Response {
+    let login = Login { tenant: &state.tenant, request: &client.info, cookies: &client.cookies };
+    render(login.submit_credentials(&form.state, &form.csrf, &form.email, &form.password).await, state.cookie_policy())
+}
+
+#[derive(Deserialize)]
+struct MfaForm {
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    factor: Option<String>,
+}
+
+async fn post_code(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
+    let login = Login { tenant: &state.tenant, request: &client.info, cookies: &client.cookies };
+    render(login.submit_code(&form.state, &form.csrf, &form.code).await, state.cookie_policy())
+}
+
+async fn post_choose(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
+    let login = Login { tenant: &state.tenant, request: &client.info, cookies: &client.cookies };
+    let factor = form.factor.as_deref().and_then(FactorType::parse);
+    render(login.choose_factor(&form.state, &form.csrf, factor).await, state.cookie_policy())
+}
+
+async fn post_resend(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
+    let login = Login { tenant: &state.tenant, request: &client.info, cookies: &client.cookies };
+    render(login.resend(&form.state, &form.csrf).await, state.cookie_policy())
+}
+
+async fn post_recovery_saved(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
+    let login = Login { tenant: &state.tenant, request: &client.info, cookies: &client.cookies };
+    render(login.acknowledge_recovery(&form.state, &form.csrf).await, state.cookie_policy())
+}
+
+async fn resume(state: &AppState, client: &Client, query: HashMap<String, String>, body: HashMap<String, String>) -> Response {
+    let handle = query.get("state").or_else(|| body.get("state")).cloned().unwrap_or_default();
+    if handle.is_empty() {
+        let lang = language(&[], client.info.accept_language.as_deref());
+        let page = AuthStep::Error(ErrorPage {
+            lang,
+            title: "invalid_request".into(),
+            detail: "Missing state parameter on /continue.".into(),
+        });
+        return render(LoginResponse::new(page), state.cookie_policy());
+    }
+    let login = Login { tenant: &state.tenant, request: &client.info, cookies: &client.cookies };
+    render(login.continue_redirect(&handle, to_json_map(query), to_json_map(body)).await, state.cookie_policy())
+}
+
+async fn get_continue(State(state): State<AppState>, client: Client, Query(query): Query<HashMap<String, String>>) -> Response {
+    resume(&state, &client, query, HashMap::new()).await
+}
+
+async fn post_continue(
+    State(state): State<AppState>,
+    client: Client,
+    Query(query): Query<HashMap<String, String>>,
+    Form(body): Form<HashMap<String, String>>,
+) -> Response {
+    resume(&state, &client, query, body).await
+}
+
+#[derive(Deserialize)]
+struct LogoutQuery {
+    #[serde(default, rename = "returnTo")]
+    return_to: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+}
+
+/// `GET /v2/logout`: ends the SSO session and returns to an allowed logout URL of the client.
+async fn get_logout(State(state): State<AppState>, client: Client, Query(query): Query<LogoutQuery>) -> Response {
+    let tenant = &state.tenant;
+    if let Some(cookie) = &client.cookies.session
+        && let Some(user_id) = end_session(tenant, cookie).await
+    {
+        let mut entry = gatehouse_types::records::LogEntry {
+            log_id: String::new(),
+            date: gatehouse_auth::clock::now_iso(),
+            kind: "slo".into(),
+            description: "User successfully logged out".into(),
+            client_id: query.client_id.clone(),
+            client_name: None,
+            ip: Some(client.info.ip.clone()),
+            user_agent: client.info.user_agent.clone(),
+            user_id: Some(user_id),
+            user_name: None,
+            connection: None,
+            details: JsonMap::new(),
+        };
+        entry.client_name = query.client_id.as_deref().and_then(|id| tenant.config.client(id)).map(|c| c.name.clone());
+        tenant.log(entry).await;
+    }
+    let clear = state.cookie_policy();
+    let mut headers = HeaderMap::new();
+    let cleared = render(LoginResponse { step: AuthStep::Redirect("/".into()), cookies: vec![CookieChange::ClearSession] }, clear);
+    if let Some(cookie) = cleared.headers().get(SET_COOKIE) {
+        headers.insert(SET_COOKIE, cookie.clone());
+    }
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let allowed: Vec<&String> = match query.client_id.as_deref().and_then(|id| tenant.config.client(id)) {
+        Some(c) => c.allowed_logout_urls.iter().collect(),
+        None => tenant.config.clients.iter().flat_map(|c| c.allowed_logout_urls.iter()).collect(),
+    };
+    match query.return_to {
+        Some(url) if allowed.iter().any(|a| **a == url) => {
+            if let Ok(value) = HeaderValue::from_str(&url) {
+                headers.insert(LOCATION, value);
+            }
+            (StatusCode::FOUND, headers).into_response()
+        }
+        Some(_) => {
+            let lang = language(&[], client.info.accept_language.as_deref());
+            let page = LoginResponse::new(AuthStep::Error(ErrorPage {
+                lang,
+                title: "invalid_request".into(),
+                detail: "The returnTo URL is not in the application's allowed logout URLs.".into(),
+            }));
+            let mut response = render(page, clear);
+            response.headers_mut().extend(headers);
+            response
+        }
+        None => (StatusCode::OK, headers, "You have been logged out.").into_response(),
+    }
+}

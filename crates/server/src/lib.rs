@@ -1,0 +1,76 @@
+//! Gatehouse's HTTP face, on axum.
+//!
+//! Each module exposes a `router()`; [`app`] assembles them over one [`AppState`]. Handlers parse the request,
+//! call the auth crate, and render its answer; no login logic lives here.
+
+mod error;
+mod hosted;
+mod mgmt;
+mod oidc;
+pub mod pages;
+mod request;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::http::{HeaderName, HeaderValue, Method};
+use axum::Router;
+use gatehouse_auth::tenant::Tenant;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+pub use error::ApiError;
+
+/// What every handler shares.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The tenant.
+    pub tenant: Arc<Tenant>,
+}
+
+impl AppState {
+    fn cookie_policy(&self) -> pages::CookiePolicy {
+        pages::CookiePolicy { secure: self.tenant.config.issuer.starts_with("https://") }
+    }
+}
+
+/// CORS for the clients' allowed origins, including the preflight the SPA SDK sends with `auth0-client`.
+fn cors(tenant: &Tenant) -> CorsLayer {
+    let origins: Vec<HeaderValue> = tenant
+        .config
+        .clients
+        .iter()
+        .flat_map(|c| c.allowed_origins.iter())
+        .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([
+            axum::http::header::CONTENT_TYPE,
+            axum::http::header::AUTHORIZATION,
+            HeaderName::from_static("auth0-client"),
+        ])
+        .max_age(std::time::Duration::from_secs(86_400))
+}
+
+/// The whole application.
+pub fn app(state: AppState) -> Router {
+    let cors = cors(&state.tenant);
+    Router::new()
+        .merge(oidc::router())
+        .merge(hosted::router())
+        .merge(mgmt::router())
+        .layer(cors)
+        .with_state(state)
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
+}

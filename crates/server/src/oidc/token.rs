@@ -1,0 +1,65 @@
+//! `POST /oauth/token`, form-encoded or JSON.
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use base64::Engine;
+use gatehouse_auth::token::{TokenEndpoint, TokenRequest};
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::request::Client;
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/oauth/token", post(post_token))
+}
+
+/// Body fields of a form-encoded or JSON token request (JSON numbers and booleans become strings).
+pub(crate) fn fields(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String>, ApiError> {
+    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if content_type.starts_with("application/json") {
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|_| ApiError::new(400, "invalid_request", "The request body is not valid JSON"))?;
+        let Value::Object(map) = value else {
+            return Err(ApiError::new(400, "invalid_request", "The request body must be a JSON object"));
+        };
+        Ok(map
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                Value::String(s) => Some((k, s)),
+                Value::Number(n) => Some((k, n.to_string())),
+                Value::Bool(b) => Some((k, b.to_string())),
+                _ => None,
+            })
+            .collect())
+    } else {
+        Ok(url::form_urlencoded::parse(body).into_owned().collect())
+    }
+}
+
+/// `Authorization: Basic` credentials (RFC 6749 §2.3.1: form-urlencoded id and secret).
+pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    let unescape = |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+    Some((unescape(id)?, unescape(secret)?))
+}
+
+async fn post_token(State(state): State<AppState>, client: Client, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, ApiError> {
+    let request = TokenRequest { fields: fields(&headers, &body)?, basic: basic_credentials(&headers) };
+    let endpoint = TokenEndpoint::new(&state.tenant, &client.info);
+    let tokens = endpoint.token(&request).await?;
+    let mut response = Json(tokens).into_response();
+    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.headers_mut().insert("pragma", HeaderValue::from_static("no-cache"));
+    Ok(response)
+}

@@ -1,0 +1,40 @@
+//! `GET|POST /userinfo`: the profile behind an access token whose audience includes `/userinfo`.
+
+use axum::extract::State;
+use axum::http::header::AUTHORIZATION;
+use axum::http::HeaderMap;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/userinfo", get(get_userinfo).post(get_userinfo))
+}
+
+/// The bearer token of a request.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).map(str::trim)
+}
+
+async fn get_userinfo(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    let tenant = &state.tenant;
+    let unauthorized = || ApiError::new(401, "invalid_token", "The access token is missing, expired or invalid");
+    let token = bearer(&headers).ok_or_else(unauthorized)?;
+    let audience = format!("{}userinfo", tenant.config.issuer);
+    let ring = tenant.key_ring().map_err(|e| ApiError::new(500, "server_error", e.to_string()))?;
+    let claims = ring.verify(token, &tenant.config.issuer, Some(&audience)).map_err(|_| unauthorized())?;
+    let subject = claims.get("sub").and_then(Value::as_str).ok_or_else(unauthorized)?;
+    let scopes: Vec<String> =
+        claims.get("scope").and_then(Value::as_str).unwrap_or_default().split_whitespace().map(str::to_owned).collect();
+    let user = tenant
+        .store
+        .find_user(subject)
+        .await
+        .map_err(|e| ApiError::new(500, "server_error", e.to_string()))?
+        .ok_or_else(unauthorized)?;
+    Ok(Json(Value::Object(gatehouse_auth::tokens::userinfo(&user, &scopes))))
+}

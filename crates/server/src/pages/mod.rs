@@ -1,0 +1,319 @@
+//! The hosted pages, server-rendered HTML that works without JavaScript, and the one function that turns a login
+//! step into an HTTP response.
+
+pub mod i18n;
+
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use gatehouse_auth::login::step::{
+    cookie_names, AppResponse, AuthStep, ChallengePage, CookieChange, EnrollOtpPage, ErrorPage, LoginPage, LoginResponse,
+    PageContext, PickerPage, RecoveryCodePage, ResponseMode,
+};
+use gatehouse_types::FactorType;
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+
+use i18n::{factor_name, notice, t, Text};
+
+const STYLE: &str = "
+*{box-sizing:border-box}body{margin:0;font-family:system-ui,-apple-system,'Segoe UI',sans-serif;background:#f3f4f6;color:#111827}
+main{max-width:400px;margin:48px auto;background:#fff;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.12);padding:32px}
+h1{font-size:22px;margin:0 0 8px}p{line-height:1.5;color:#374151}.sub{color:#6b7280;margin-top:0}
+label{display:block;font-size:14px;margin:16px 0 4px}input[type=email],input[type=password],input[type=text]{width:100%;padding:10px;border:1px solid #d1d5db;border-radius:6px;font-size:16px}
+button{width:100%;margin-top:20px;padding:11px;border:0;border-radius:6px;background:#4f46e5;color:#fff;font-size:16px;cursor:pointer}
+button.link{background:none;color:#4f46e5;margin-top:12px;padding:4px;font-size:14px}
+.notice{background:#fef2f2;color:#991b1b;border-radius:6px;padding:10px;margin:12px 0;font-size:14px}.info{background:#eff6ff;color:#1e40af}
+.secret{font-family:ui-monospace,monospace;font-size:15px;word-break:break-all;background:#f9fafb;padding:10px;border-radius:6px}
+.qr{display:flex;justify-content:center;margin:12px 0}.qr svg{width:200px;height:200px}
+.code{font-family:ui-monospace,monospace;font-size:22px;letter-spacing:2px;text-align:center;background:#f9fafb;padding:16px;border-radius:6px}
+footer{text-align:center;color:#9ca3af;font-size:12px;margin-top:16px}
+";
+
+fn layout(lang: &str, title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang=(lang) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="referrer" content="no-referrer";
+                title { (title) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body { main { (body) } footer { "Gatehouse" } }
+        }
+    }
+}
+
+fn hidden(ctx: &PageContext) -> Markup {
+    html! {
+        input type="hidden" name="state" value=(ctx.state);
+        input type="hidden" name="csrf" value=(ctx.csrf);
+    }
+}
+
+fn notice_box(lang: &str, n: Option<gatehouse_auth::login::step::Notice>) -> Markup {
+    use gatehouse_auth::login::step::Notice;
+    html! {
+        @if let Some(n) = n {
+            @let class = if matches!(n, Notice::CodeSent) { "notice info" } else { "notice" };
+            div class=(class) role="alert" { (notice(lang, n)) }
+        }
+    }
+}
+
+fn login_page(page: &LoginPage) -> Markup {
+    let lang = page.ctx.lang.as_str();
+    layout(lang, t(lang, Text::LogInTo), html! {
+        h1 { (t(lang, Text::LogInTo)) }
+        p class="sub" { (t(lang, Text::ToContinueTo)) " " strong { (page.ctx.client_name) } }
+        (notice_box(lang, page.notice))
+        form method="post" action="/u/login" {
+            (hidden(&page.ctx))
+            label for="email" { (t(lang, Text::Email)) }
+            input id="email" type="email" name="email" autocomplete="username" required value=[page.email.as_deref()];
+            label for="password" { (t(lang, Text::Password)) }
+            input id="password" type="password" name="password" autocomplete="current-password" required;
+            button type="submit" { (t(lang, Text::Continue)) }
+        }
+    })
+}
+
+fn try_another(ctx: &PageContext, alternatives: bool) -> Markup {
+    let lang = ctx.lang.as_str();
+    html! {
+        @if alternatives {
+            form method="post" action="/u/mfa/choose" {
+                (hidden(ctx))
+                button class="link" type="submit" { (t(lang, Text::TryAnotherMethod)) }
+            }
+        }
+    }
+}
+
+fn challenge_page(page: &ChallengePage) -> Markup {
+    let lang = page.ctx.lang.as_str();
+    let (instructions, label, autocomplete, pattern) = match page.factor {
+        FactorType::RecoveryCode => (t(lang, Text::RecoveryInstructions), t(lang, Text::RecoveryCode), "off", None),
+        FactorType::Email => (t(lang, Text::EmailInstructions), t(lang, Text::Code), "one-time-code", Some("[0-9 ]{6,7}")),
+        _ => (t(lang, Text::OtpInstructions), t(lang, Text::Code), "one-time-code", Some("[0-9 ]{6,7}")),
+    };
+    layout(lang, t(lang, Text::VerifyIdentity), html! {
+        h1 { (t(lang, Text::VerifyIdentity)) }
+        p class="sub" { (factor_name(lang, page.factor)) }
+        p { (instructions) @if let Some(d) = &page.destination { " " strong { (d) } } }
+        (notice_box(lang, page.notice))
+        form method="post" action="/u/mfa" {
+            (hidden(&page.ctx))
+            label for="code" { (label) }
+            input id="code" type="text" name="code" inputmode=(if pattern.is_some() { "numeric" } else { "text" })
+                autocomplete=(autocomplete) pattern=[pattern] required autofocus;
+            button type="submit" { (t(lang, Text::Continue)) }
+        }
+        @if page.factor == FactorType::Email {
+            form method="post" action="/u/mfa/resend" {
+                (hidden(&page.ctx))
+                button class="link" type="submit" { (t(lang, Text::ResendCode)) }
+            }
+        }
+        (try_another(&page.ctx, page.alternatives))
+    })
+}
+
+fn picker_page(page: &PickerPage) -> Markup {
+    let lang = page.ctx.lang.as_str();
+    let title = if page.enrolling { t(lang, Text::ChooseEnrollMethod) } else { t(lang, Text::ChooseMethod) };
+    layout(lang, title, html! {
+        h1 { (title) }
+        @for factor in &page.factors {
+            form method="post" action="/u/mfa/choose" {
+                (hidden(&page.ctx))
+                input type="hidden" name="factor" value=(factor.as_str());
+                button type="submit" { (factor_name(lang, *factor)) }
+            }
+        }
+    })
+}
+
+fn enroll_otp_page(page: &EnrollOtpPage) -> Markup {
+    let lang = page.ctx.lang.as_str();
+    layout(lang, t(lang, Text::SecureAccount), html! {
+        h1 { (t(lang, Text::SecureAccount)) }
+        p { (t(lang, Text::ScanQr)) }
+        div class="qr" title=(page.uri) { (PreEscaped(&page.qr_svg)) }
+        p { (t(lang, Text::CantScan)) }
+        div class="secret" { (page.secret) }
+        p { (t(lang, Text::EnterFirstCode)) }
+        (notice_box(lang, page.notice))
+        form method="post" action="/u/mfa" {
+            (hidden(&page.ctx))
+            label for="code" { (t(lang, Text::Code)) }
+            input id="code" type="text" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{6,7}" required autofocus;
+            button type="submit" { (t(lang, Text::Continue)) }
+        }
+        (try_another(&page.ctx, page.alternatives))
+    })
+}
+
+fn recovery_page(page: &RecoveryCodePage) -> Markup {
+    let lang = page.ctx.lang.as_str();
+    layout(lang, t(lang, Text::SaveRecoveryCode), html! {
+        h1 { (t(lang, Text::SaveRecoveryCode)) }
+        @if page.code.is_empty() {
+            p { (t(lang, Text::RecoveryCodeAlreadyShown)) }
+        } @else {
+            p { (t(lang, Text::RecoveryCodeExplain)) }
+            div class="code" id="recovery-code" { (page.code) }
+        }
+        form method="post" action="/u/mfa/recovery-saved" {
+            (hidden(&page.ctx))
+            button type="submit" { (t(lang, Text::SavedIt)) }
+        }
+    })
+}
+
+fn error_page(page: &ErrorPage) -> Markup {
+    let lang = page.lang.as_str();
+    layout(lang, t(lang, Text::ErrorTitle), html! {
+        h1 { (t(lang, Text::ErrorTitle)) }
+        p { strong { (page.title) } }
+        p { (page.detail) }
+        p class="sub" { (t(lang, Text::BackToApp)) }
+    })
+}
+
+/// Whether cookies must be `Secure` (and may then be `SameSite=None` for cross-site silent authentication).
+#[derive(Clone, Copy, Debug)]
+pub struct CookiePolicy {
+    /// The issuer is `https://`.
+    pub secure: bool,
+}
+
+impl CookiePolicy {
+    fn attributes(self) -> &'static str {
+        if self.secure { "Path=/; HttpOnly; Secure; SameSite=None" } else { "Path=/; HttpOnly; SameSite=Lax" }
+    }
+
+    fn header(self, change: &CookieChange) -> String {
+        let attrs = self.attributes();
+        match change {
+            CookieChange::SetSession { value, max_age } => format!("{}={value}; Max-Age={max_age}; {attrs}", cookie_names::SESSION),
+            CookieChange::ClearSession => format!("{}=; Max-Age=0; {attrs}", cookie_names::SESSION),
+            CookieChange::SetBinding { slot, value, max_age } => {
+                format!("{}{slot}={value}; Max-Age={max_age}; {attrs}", cookie_names::BINDING_PREFIX)
+            }
+            CookieChange::ClearBinding { slot } => format!("{}{slot}=; Max-Age=0; {attrs}", cookie_names::BINDING_PREFIX),
+            CookieChange::SetDevice { value } => format!("{}={value}; Max-Age=31536000; {attrs}", cookie_names::DEVICE),
+        }
+    }
+}
+
+/// A per-response nonce for the one inline script of form_post and web_message answers.
+fn script_nonce() -> String {
+    gatehouse_auth::ids::hex(16).unwrap_or_else(|_| "gatehouse".to_owned())
+}
+
+fn json_string(value: &str) -> String {
+    // Inside a <script>, "</" must not appear: escape every '<'.
+    serde_json::to_string(value).unwrap_or_default().replace('<', "\\u003c")
+}
+
+fn app_response(answer: &AppResponse) -> (StatusCode, HeaderMap, Option<Markup>) {
+    let mut headers = HeaderMap::new();
+    match answer.mode {
+        ResponseMode::Query => {
+            let location = match url::Url::parse(&answer.redirect_uri) {
+                Ok(mut url) => {
+                    url.query_pairs_mut().extend_pairs(answer.params.iter());
+                    url.to_string()
+                }
+                Err(_) => answer.redirect_uri.clone(),
+            };
+            if let Ok(value) = HeaderValue::from_str(&location) {
+                headers.insert(LOCATION, value);
+            }
+            (StatusCode::FOUND, headers, None)
+        }
+        ResponseMode::FormPost => {
+            let nonce = script_nonce();
+            if let Ok(csp) = HeaderValue::from_str(&format!("default-src 'none'; script-src 'nonce-{nonce}'; form-action *")) {
+                headers.insert(CONTENT_SECURITY_POLICY, csp);
+            }
+            let page = html! {
+                (DOCTYPE)
+                html {
+                    head { meta charset="utf-8"; title { "Submit" } }
+                    body {
+                        form method="post" action=(answer.redirect_uri) {
+                            @for (k, v) in &answer.params { input type="hidden" name=(k) value=(v); }
+                            noscript { button type="submit" { "Continue" } }
+                        }
+                        script nonce=(nonce) { (PreEscaped("document.forms[0].submit();")) }
+                    }
+                }
+            };
+            (StatusCode::OK, headers, Some(page))
+        }
+        ResponseMode::WebMessage => {
+            let nonce = script_nonce();
+            if let Ok(csp) = HeaderValue::from_str(&format!("default-src 'none'; script-src 'nonce-{nonce}'")) {
+                headers.insert(CONTENT_SECURITY_POLICY, csp);
+            }
+            let origin = url::Url::parse(&answer.redirect_uri).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
+            let mut response = serde_json::Map::new();
+            for (k, v) in &answer.params {
+                response.insert(k.clone(), serde_json::Value::from(v.clone()));
+            }
+            let message = serde_json::json!({ "type": "authorization_response", "response": response }).to_string().replace('<', "\\u003c");
+            let script = format!(
+                "(function(){{var target=window.opener||window.parent;target.postMessage({message},{});}})();",
+                json_string(&origin)
+            );
+            let page = html! {
+                (DOCTYPE)
+                html { head { meta charset="utf-8"; title { "Authorization Response" } } body { script nonce=(nonce) { (PreEscaped(script)) } } }
+            };
+            (StatusCode::OK, headers, Some(page))
+        }
+    }
+}
+
+/// Turns a login step into the HTTP response.
+pub fn render(response: LoginResponse, cookies: CookiePolicy) -> Response {
+    let LoginResponse { step, cookies: changes } = response;
+    let (status, mut headers, body) = match &step {
+        AuthStep::Login(page) => (StatusCode::OK, HeaderMap::new(), Some(login_page(page))),
+        AuthStep::Challenge(page) => (StatusCode::OK, HeaderMap::new(), Some(challenge_page(page))),
+        AuthStep::Picker(page) => (StatusCode::OK, HeaderMap::new(), Some(picker_page(page))),
+        AuthStep::EnrollOtp(page) => (StatusCode::OK, HeaderMap::new(), Some(enroll_otp_page(page))),
+        AuthStep::RecoveryCode(page) => (StatusCode::OK, HeaderMap::new(), Some(recovery_page(page))),
+        AuthStep::Error(page) => (StatusCode::BAD_REQUEST, HeaderMap::new(), Some(error_page(page))),
+        AuthStep::Redirect(url) => {
+            let mut headers = HeaderMap::new();
+            if let Ok(value) = HeaderValue::from_str(url) {
+                headers.insert(LOCATION, value);
+            }
+            (StatusCode::FOUND, headers, None)
+        }
+        AuthStep::Respond(answer) => app_response(answer),
+    };
+    let is_page = !matches!(step, AuthStep::Redirect(_) | AuthStep::Respond(_));
+    if is_page {
+        headers.insert(
+            CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'"),
+        );
+        headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    }
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    for change in &changes {
+        if let Ok(value) = HeaderValue::from_str(&cookies.header(change)) {
+            headers.append(SET_COOKIE, value);
+        }
+    }
+    match body {
+        Some(markup) => (status, headers, markup).into_response(),
+        None => (status, headers).into_response(),
+    }
+}

@@ -1,0 +1,52 @@
+//! What handlers read from requests: the client's facts and Gatehouse's cookies.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header::{ACCEPT_LANGUAGE, COOKIE, HOST, USER_AGENT};
+use axum::http::request::Parts;
+use gatehouse_auth::login::step::cookie_names;
+use gatehouse_auth::login::{BrowserCookies, RequestInfo};
+
+/// The request's facts and cookies.
+pub struct Client {
+    /// IP, user agent, language, host.
+    pub info: RequestInfo,
+    /// Gatehouse's cookies.
+    pub cookies: BrowserCookies,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .unwrap_or_else(|| "127.0.0.1".to_owned());
+        let info = RequestInfo {
+            ip,
+            user_agent: header(USER_AGENT),
+            accept_language: header(ACCEPT_LANGUAGE),
+            hostname: header(HOST).map(|h| h.split(':').next().unwrap_or_default().to_owned()),
+            method: parts.method.to_string(),
+        };
+        let mut cookies = BrowserCookies::default();
+        for value in parts.headers.get_all(COOKIE) {
+            let Ok(text) = value.to_str() else { continue };
+            for pair in text.split(';') {
+                let Some((name, value)) = pair.trim().split_once('=') else { continue };
+                if name == cookie_names::SESSION {
+                    cookies.session = Some(value.to_owned());
+                } else if name == cookie_names::DEVICE {
+                    cookies.device = Some(value.to_owned());
+                } else if let Some(slot) = name.strip_prefix(cookie_names::BINDING_PREFIX) {
+                    cookies.bindings.insert(slot.to_owned(), value.to_owned());
+                }
+            }
+        }
+        Ok(Client { info, cookies })
+    }
+}
