@@ -8,11 +8,15 @@
 //! Keys of bearer secrets are SHA-256 hashes computed by the caller ([`secret_key`]); the store never sees a usable
 //! session cookie, code or token.
 
+mod sled_store;
+
 use async_trait::async_trait;
 use gatehouse_types::records::{
-    AuthorizationCode, Authenticator, LogEntry, LoginAttempts, RefreshToken, Session, SigningKey, User,
+    Authenticator, AuthorizationCode, LogEntry, LoginAttempts, RefreshToken, Session, SigningKey, User,
 };
 use sha2::{Digest, Sha256};
+
+pub use sled_store::SledStore;
 
 /// What can go wrong in a store.
 #[derive(Debug, thiserror::Error)]

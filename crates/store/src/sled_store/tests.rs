@@ -1,0 +1,666 @@
+//! Behaviour of [`SledStore`] through the [`Store`] trait, on temporary databases. Durability under `kill -9` is
+//! tested separately (`tests/kill9.rs`), since it needs a child process.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use gatehouse_types::records::{AuthenticatorKind, Grant};
+use tokio::sync::Barrier;
+
+use super::*;
+
+const NOW: i64 = 1_700_000_000;
+
+fn store() -> SledStore {
+    SledStore::temporary().expect("temporary store")
+}
+
+fn user(user_id: &str, email: &str) -> User {
+    User {
+        user_id: user_id.to_owned(),
+        email: email.to_owned(),
+        email_verified: false,
+        name: None,
+        nickname: None,
+        given_name: None,
+        family_name: None,
+        picture: None,
+        phone_number: None,
+        phone_verified: false,
+        password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned()),
+        connection: "Username-Password-Authentication".to_owned(),
+        roles: vec!["admin".to_owned()],
+        app_metadata: Default::default(),
+        user_metadata: Default::default(),
+        created_at: "2024-01-01T00:00:00.000Z".to_owned(),
+        updated_at: "2024-01-01T00:00:00.000Z".to_owned(),
+        last_login: None,
+        logins_count: 0,
+        last_password_reset: None,
+        blocked: false,
+    }
+}
+
+fn authenticator(user_id: &str, id: &str, created_at: &str) -> Authenticator {
+    Authenticator {
+        id: id.to_owned(),
+        user_id: user_id.to_owned(),
+        kind: AuthenticatorKind::Otp { secret: "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP".to_owned(), last_step: 0 },
+        active: true,
+        created_at: created_at.to_owned(),
+        last_auth_at: None,
+        attempts_left: 10.0,
+        attempts_updated: 0,
+    }
+}
+
+fn session(id: &str, user_id: &str, expires_at: i64) -> Session {
+    Session {
+        id: id.to_owned(),
+        user_id: user_id.to_owned(),
+        methods: Vec::new(),
+        authenticated_at: NOW - 10,
+        created_at: NOW - 10,
+        last_active: NOW - 5,
+        expires_at,
+        clients: vec!["client-a".to_owned()],
+    }
+}
+
+fn grant(user_id: &str, client_id: &str) -> Grant {
+    Grant {
+        user_id: user_id.to_owned(),
+        client_id: client_id.to_owned(),
+        scope: vec!["openid".to_owned(), "offline_access".to_owned()],
+        auth_time: NOW - 10,
+        ..Grant::default()
+    }
+}
+
+fn code(expires_at: i64) -> AuthorizationCode {
+    AuthorizationCode {
+        grant: grant("auth0|u1", "client-a"),
+        redirect_uri: "https://app.example/callback".to_owned(),
+        code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned()),
+        expires_at,
+    }
+}
+
+fn refresh(id: &str, family: &str, user_id: &str, client_id: &str, expires_at: i64) -> RefreshToken {
+    RefreshToken {
+        id: id.to_owned(),
+        family: family.to_owned(),
+        grant: grant(user_id, client_id),
+        created_at: NOW - 10,
+        expires_at,
+        used_at: None,
+    }
+}
+
+fn signing_key(kid: &str, created_at: i64) -> SigningKey {
+    SigningKey {
+        kid: kid.to_owned(),
+        private_pkcs8: "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC".to_owned(),
+        n: "0vx7agoebGcQSuuPiLJXZpt".to_owned(),
+        e: "AQAB".to_owned(),
+        created_at,
+        retired_at: None,
+    }
+}
+
+fn log(kind: &str, user_id: Option<&str>) -> LogEntry {
+    LogEntry {
+        log_id: String::new(),
+        date: "2024-01-01T00:00:00.000Z".to_owned(),
+        kind: kind.to_owned(),
+        description: format!("{kind} event"),
+        client_id: Some("client-a".to_owned()),
+        client_name: None,
+        ip: Some("203.0.113.7".to_owned()),
+        user_agent: None,
+        user_id: user_id.map(str::to_owned),
+        user_name: None,
+        connection: None,
+        details: Default::default(),
+    }
+}
+
+#[tokio::test]
+async fn users_round_trip_and_are_found_by_email_case_insensitively() {
+    let store = store();
+    let alice = user("auth0|a", "Alice@Example.com");
+    store.create_user(&alice).await.expect("create");
+
+    assert_eq!(store.find_user("auth0|a").await.expect("find"), Some(alice.clone()));
+    assert_eq!(store.find_user_by_email("alice@example.COM").await.expect("by email"), Some(alice.clone()));
+    assert_eq!(store.find_user("auth0|nobody").await.expect("find"), None);
+    assert_eq!(store.find_user_by_email("bob@example.com").await.expect("by email"), None);
+}
+
+#[tokio::test]
+async fn create_user_refuses_a_taken_id_or_email() {
+    let store = store();
+    store.create_user(&user("auth0|a", "alice@example.com")).await.expect("create");
+
+    let same_id = store.create_user(&user("auth0|a", "other@example.com")).await;
+    assert!(matches!(same_id, Err(StoreError::Conflict(_))), "{same_id:?}");
+    let same_email = store.create_user(&user("auth0|b", "ALICE@example.com")).await;
+    assert!(matches!(same_email, Err(StoreError::Conflict(_))), "{same_email:?}");
+
+    // Neither refused write left anything behind.
+    assert_eq!(store.find_user("auth0|b").await.expect("find"), None);
+    assert_eq!(store.find_user_by_email("other@example.com").await.expect("by email"), None);
+    assert_eq!(store.find_user("auth0|a").await.expect("find").map(|u| u.email), Some("alice@example.com".to_owned()));
+}
+
+#[tokio::test]
+async fn save_user_moves_the_email_index_and_refuses_a_taken_email() {
+    let store = store();
+    store.create_user(&user("auth0|a", "alice@example.com")).await.expect("create a");
+    store.create_user(&user("auth0|b", "bob@example.com")).await.expect("create b");
+
+    let mut alice = user("auth0|a", "Alice.New@example.com");
+    alice.logins_count = 3;
+    store.save_user(&alice).await.expect("save");
+    assert_eq!(store.find_user_by_email("alice@example.com").await.expect("old email"), None);
+    assert_eq!(store.find_user_by_email("alice.new@example.com").await.expect("new email"), Some(alice.clone()));
+    // The old address is free again.
+    store.create_user(&user("auth0|c", "alice@example.com")).await.expect("reuse the old address");
+
+    // A change of case only keeps the index entry.
+    let recased = user("auth0|a", "ALICE.NEW@example.com");
+    store.save_user(&recased).await.expect("recase");
+    assert_eq!(store.find_user_by_email("alice.new@example.com").await.expect("recased"), Some(recased.clone()));
+
+    let stolen = store.save_user(&user("auth0|a", "BOB@example.com")).await;
+    assert!(matches!(stolen, Err(StoreError::Conflict(_))), "{stolen:?}");
+    assert_eq!(store.find_user("auth0|a").await.expect("unchanged"), Some(recased));
+    assert_eq!(
+        store.find_user_by_email("bob@example.com").await.expect("bob").map(|u| u.user_id),
+        Some("auth0|b".into())
+    );
+
+    let missing = store.save_user(&user("auth0|gone", "gone@example.com")).await;
+    assert!(matches!(missing, Err(StoreError::Conflict(_))), "{missing:?}");
+    assert_eq!(store.find_user_by_email("gone@example.com").await.expect("gone"), None);
+}
+
+#[tokio::test]
+async fn delete_user_removes_the_user_its_email_and_its_authenticators_only() {
+    let store = store();
+    store.create_user(&user("auth0|a", "alice@example.com")).await.expect("create a");
+    store.create_user(&user("auth0|ab", "ab@example.com")).await.expect("create ab");
+    store.save_authenticator(&authenticator("auth0|a", "totp|dev_1", "2024-01-01T00:00:00Z")).await.expect("save");
+    store.save_authenticator(&authenticator("auth0|a", "totp|dev_2", "2024-01-02T00:00:00Z")).await.expect("save");
+    store.save_authenticator(&authenticator("auth0|ab", "totp|dev_3", "2024-01-01T00:00:00Z")).await.expect("save");
+
+    assert!(store.delete_user("auth0|a").await.expect("delete"));
+    assert!(!store.delete_user("auth0|a").await.expect("delete again"));
+    assert_eq!(store.find_user("auth0|a").await.expect("find"), None);
+    assert_eq!(store.find_user_by_email("alice@example.com").await.expect("by email"), None);
+    assert!(store.find_authenticators("auth0|a").await.expect("authenticators").is_empty());
+    // `auth0|a` is a prefix of `auth0|ab`: its user and authenticators stay.
+    assert_eq!(store.find_authenticators("auth0|ab").await.expect("authenticators").len(), 1);
+    assert!(store.find_user("auth0|ab").await.expect("find").is_some());
+    // The address is free for a new account.
+    store.create_user(&user("auth0|a2", "alice@example.com")).await.expect("recreate");
+}
+
+#[tokio::test]
+async fn list_users_orders_by_email() {
+    let store = store();
+    for (id, email) in
+        [("auth0|1", "carol@example.com"), ("auth0|2", "Alice@example.com"), ("auth0|3", "bob@example.com")]
+    {
+        store.create_user(&user(id, email)).await.expect("create");
+    }
+    let emails: Vec<String> = store.list_users().await.expect("list").into_iter().map(|u| u.email).collect();
+    assert_eq!(emails, ["Alice@example.com", "bob@example.com", "carol@example.com"]);
+}
+
+#[tokio::test]
+async fn authenticators_round_trip_oldest_first() {
+    let store = store();
+    store.create_user(&user("auth0|a", "alice@example.com")).await.expect("create");
+    let newer = authenticator("auth0|a", "totp|dev_a", "2024-03-01T00:00:00.000Z");
+    let older = authenticator("auth0|a", "totp|dev_z", "2024-01-01T00:00:00.000Z");
+    store.save_authenticator(&newer).await.expect("save newer");
+    store.save_authenticator(&older).await.expect("save older");
+    assert_eq!(store.find_authenticators("auth0|a").await.expect("find"), [older.clone(), newer.clone()]);
+
+    let mut confirmed = newer.clone();
+    confirmed.kind = AuthenticatorKind::Otp { secret: "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP".to_owned(), last_step: 42 };
+    store.save_authenticator(&confirmed).await.expect("replace");
+    assert_eq!(store.find_authenticators("auth0|a").await.expect("find"), [older.clone(), confirmed]);
+
+    assert!(store.delete_authenticator("auth0|a", "totp|dev_a").await.expect("delete"));
+    assert!(!store.delete_authenticator("auth0|a", "totp|dev_a").await.expect("delete again"));
+    assert_eq!(store.find_authenticators("auth0|a").await.expect("find"), [older]);
+}
+
+#[tokio::test]
+async fn an_authenticator_needs_an_existing_user() {
+    let store = store();
+    let orphan = store.save_authenticator(&authenticator("auth0|nobody", "totp|dev_1", "2024-01-01T00:00:00Z")).await;
+    assert!(matches!(orphan, Err(StoreError::Conflict(_))), "{orphan:?}");
+    assert!(store.find_authenticators("auth0|nobody").await.expect("find").is_empty());
+}
+
+#[tokio::test]
+async fn sessions_expire_and_are_deleted_per_user() {
+    let store = store();
+    let live = session("sid-1", "auth0|a", NOW + 60);
+    store.save_session("k1", &live).await.expect("save");
+    store.save_session("k2", &session("sid-2", "auth0|a", NOW + 60)).await.expect("save");
+    store.save_session("k3", &session("sid-3", "auth0|b", NOW + 60)).await.expect("save");
+
+    assert_eq!(store.find_session("k1", NOW).await.expect("find"), Some(live.clone()));
+    assert_eq!(store.find_session("k1", NOW + 59).await.expect("just before expiry"), Some(live));
+    assert_eq!(store.find_session("k1", NOW + 60).await.expect("at expiry"), None);
+    assert_eq!(store.find_session("nope", NOW).await.expect("unknown"), None);
+
+    store.delete_session("k2").await.expect("delete");
+    assert_eq!(store.find_session("k2", NOW).await.expect("deleted"), None);
+
+    store.save_session("k2", &session("sid-2", "auth0|a", NOW + 60)).await.expect("save again");
+    assert_eq!(store.delete_user_sessions("auth0|a").await.expect("delete user's"), 2);
+    assert_eq!(store.find_session("k1", NOW).await.expect("gone"), None);
+    assert!(store.find_session("k3", NOW).await.expect("other user's").is_some());
+    assert_eq!(store.delete_user_sessions("auth0|a").await.expect("none left"), 0);
+}
+
+#[tokio::test]
+async fn a_code_is_taken_once_and_not_after_expiry() {
+    let store = store();
+    // `take_code` has no `now`: it judges expiry by the system clock, so these expiries are relative to it.
+    let now = unix_seconds();
+    let fresh = code(now + 60);
+    store.create_code("c1", &fresh).await.expect("create");
+    store.create_code("c2", &code(now - 1)).await.expect("create expired");
+
+    assert_eq!(store.take_code("c1").await.expect("take"), Some(fresh));
+    assert_eq!(store.take_code("c1").await.expect("take again"), None);
+    assert_eq!(store.take_code("c2").await.expect("take expired"), None);
+    assert_eq!(store.take_code("unknown").await.expect("take unknown"), None);
+}
+
+#[tokio::test]
+async fn a_refresh_token_is_fresh_once_then_reused() {
+    let store = store();
+    let token = refresh("rt1", "fam1", "auth0|a", "client-a", NOW + 3600);
+    store.save_refresh_token("k1", &token).await.expect("save");
+
+    let used = RefreshToken { used_at: Some(NOW), ..token };
+    assert_eq!(store.use_refresh_token("k1", NOW).await.expect("first"), RefreshUse::Fresh(used.clone()));
+    assert_eq!(store.use_refresh_token("k1", NOW + 5).await.expect("second"), RefreshUse::Reused(used.clone()));
+    assert_eq!(store.use_refresh_token("k1", NOW + 3600).await.expect("expired"), RefreshUse::Missing);
+    assert_eq!(store.use_refresh_token("unknown", NOW).await.expect("unknown"), RefreshUse::Missing);
+
+    store.save_refresh_token("k2", &refresh("rt2", "fam2", "auth0|a", "client-a", NOW)).await.expect("save");
+    assert_eq!(store.use_refresh_token("k2", NOW).await.expect("expired at birth"), RefreshUse::Missing);
+}
+
+#[tokio::test]
+async fn refresh_tokens_are_revoked_by_family_user_and_client() {
+    let store = store();
+    let tokens = [
+        ("k1", refresh("rt1", "fam1", "auth0|a", "client-a", NOW + 3600)),
+        ("k2", refresh("rt2", "fam1", "auth0|a", "client-a", NOW + 3600)),
+        ("k3", refresh("rt3", "fam2", "auth0|a", "client-a", NOW + 3600)),
+        ("k4", refresh("rt4", "fam3", "auth0|a", "client-b", NOW + 3600)),
+        ("k5", refresh("rt5", "fam4", "auth0|b", "client-a", NOW + 3600)),
+    ];
+    for (key, token) in &tokens {
+        store.save_refresh_token(key, token).await.expect("save");
+    }
+
+    assert_eq!(store.revoke_refresh_family("fam1").await.expect("family"), 2);
+    assert_eq!(store.use_refresh_token("k1", NOW).await.expect("revoked"), RefreshUse::Missing);
+    assert_eq!(store.revoke_refresh_family("fam1").await.expect("family again"), 0);
+
+    assert_eq!(store.revoke_user_refresh_tokens("auth0|a", Some("client-b")).await.expect("client"), 1);
+    assert_eq!(store.use_refresh_token("k4", NOW).await.expect("revoked"), RefreshUse::Missing);
+    assert!(matches!(store.use_refresh_token("k3", NOW).await.expect("other client"), RefreshUse::Fresh(_)));
+
+    assert_eq!(store.revoke_user_refresh_tokens("auth0|a", None).await.expect("all clients"), 1);
+    assert!(matches!(store.use_refresh_token("k5", NOW).await.expect("other user"), RefreshUse::Fresh(_)));
+}
+
+#[tokio::test]
+async fn ephemeral_records_are_namespaced_expire_and_are_taken_once() {
+    let store = store();
+    store.put_ephemeral(Ephemeral::Transaction, "t1", b"paused login", NOW + 60).await.expect("put");
+    store.put_ephemeral(Ephemeral::OneTimeCode, "t1", b"123456", NOW + 60).await.expect("put");
+
+    assert_eq!(
+        store.get_ephemeral(Ephemeral::Transaction, "t1", NOW).await.expect("get"),
+        Some(b"paused login".into())
+    );
+    assert_eq!(store.get_ephemeral(Ephemeral::OneTimeCode, "t1", NOW).await.expect("get"), Some(b"123456".into()));
+    assert_eq!(store.get_ephemeral(Ephemeral::MfaTicket, "t1", NOW).await.expect("other namespace"), None);
+    assert_eq!(store.get_ephemeral(Ephemeral::Transaction, "t1", NOW + 60).await.expect("expired"), None);
+
+    assert_eq!(store.take_ephemeral(Ephemeral::OneTimeCode, "t1", NOW).await.expect("take"), Some(b"123456".into()));
+    assert_eq!(store.take_ephemeral(Ephemeral::OneTimeCode, "t1", NOW).await.expect("take again"), None);
+    assert_eq!(store.take_ephemeral(Ephemeral::Transaction, "t1", NOW + 60).await.expect("take expired"), None);
+
+    store.put_ephemeral(Ephemeral::KnownDevice, "d1", b"", NOW + 60).await.expect("put empty");
+    assert_eq!(store.get_ephemeral(Ephemeral::KnownDevice, "d1", NOW).await.expect("empty value"), Some(Vec::new()));
+    store.delete_ephemeral(Ephemeral::KnownDevice, "d1").await.expect("delete");
+    assert_eq!(store.get_ephemeral(Ephemeral::KnownDevice, "d1", NOW).await.expect("deleted"), None);
+}
+
+#[tokio::test]
+async fn signing_keys_list_oldest_first_and_are_replaced_by_kid() {
+    let store = store();
+    store.save_signing_key(&signing_key("kid-b", NOW)).await.expect("save");
+    store.save_signing_key(&signing_key("kid-a", NOW + 10)).await.expect("save");
+    let mut retired = signing_key("kid-b", NOW);
+    retired.retired_at = Some(NOW + 10);
+    store.save_signing_key(&retired).await.expect("retire");
+    assert_eq!(store.list_signing_keys().await.expect("list"), [retired, signing_key("kid-a", NOW + 10)]);
+}
+
+#[tokio::test]
+async fn login_attempts_are_kept_per_login_and_ip() {
+    let store = store();
+    assert_eq!(store.find_login_attempts("alice@example.com", "203.0.113.1").await.expect("none"), Default::default());
+    let two = LoginAttempts { failures: 2, last_failure: NOW };
+    for (login, ip) in
+        [("alice@example.com", "203.0.113.1"), ("alice@example.com", "203.0.113.2"), ("alice", "1.1.1.1")]
+    {
+        store.save_login_attempts(login, ip, &two).await.expect("save");
+    }
+    assert_eq!(store.find_login_attempts("alice@example.com", "203.0.113.1").await.expect("find"), two);
+
+    store.clear_login_attempts("alice@example.com", Some("203.0.113.1")).await.expect("clear one ip");
+    assert_eq!(
+        store.find_login_attempts("alice@example.com", "203.0.113.1").await.expect("cleared"),
+        Default::default()
+    );
+    assert_eq!(store.find_login_attempts("alice@example.com", "203.0.113.2").await.expect("other ip"), two);
+
+    store.save_login_attempts("alice@example.com", "203.0.113.1", &two).await.expect("save again");
+    store.clear_login_attempts("alice@example.com", None).await.expect("clear all ips");
+    assert_eq!(
+        store.find_login_attempts("alice@example.com", "203.0.113.2").await.expect("cleared"),
+        Default::default()
+    );
+    assert_eq!(store.find_login_attempts("alice", "1.1.1.1").await.expect("other login"), two);
+}
+
+#[tokio::test]
+async fn log_ids_are_unique_and_sort_in_append_order() {
+    let store = store();
+    let mut ids = Vec::new();
+    for _ in 0..300 {
+        ids.push(store.append_log(&log("s", None)).await.expect("append"));
+    }
+    assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "ids must increase: {ids:?}");
+    assert!(ids.iter().all(|id| id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit())));
+
+    let newest = store.list_logs(&LogQuery { take: 1, ..LogQuery::default() }).await.expect("list");
+    let expected = LogEntry { log_id: ids[299].clone(), ..log("s", None) };
+    assert_eq!(newest, [expected]);
+}
+
+#[tokio::test]
+async fn list_logs_pages_newest_first_with_filters() {
+    let store = store();
+    let mut ids = Vec::new();
+    for i in 0..130 {
+        let (kind, user_id) = match i % 3 {
+            0 => ("s", Some("auth0|a")),
+            1 => ("f", Some("auth0|b")),
+            _ => ("fp", None),
+        };
+        ids.push(store.append_log(&log(kind, user_id)).await.expect("append"));
+    }
+    let newest_first: Vec<String> = ids.iter().rev().cloned().collect();
+    let ids_of = |page: &[LogEntry]| page.iter().map(|entry| entry.log_id.clone()).collect::<Vec<_>>();
+
+    let default_page = store.list_logs(&LogQuery::default()).await.expect("default");
+    assert_eq!(ids_of(&default_page), newest_first[..50]);
+    let capped = store.list_logs(&LogQuery { take: 500, ..LogQuery::default() }).await.expect("capped");
+    assert_eq!(ids_of(&capped), newest_first[..100]);
+
+    // Checkpoint paging walks every entry exactly once.
+    let mut walked = Vec::new();
+    let mut from = None;
+    loop {
+        let page =
+            store.list_logs(&LogQuery { from: from.clone(), take: 40, ..LogQuery::default() }).await.expect("page");
+        let Some(last) = page.last() else { break };
+        from = Some(last.log_id.clone());
+        walked.extend(ids_of(&page));
+    }
+    assert_eq!(walked, newest_first);
+
+    let query = LogQuery { types: vec!["f".into(), "fp".into()], take: 100, ..LogQuery::default() };
+    let failures = store.list_logs(&query).await.expect("by type");
+    assert_eq!(failures.len(), 86);
+    assert!(failures.iter().all(|entry| entry.kind == "f" || entry.kind == "fp"));
+
+    let query =
+        LogQuery { user_id: Some("auth0|a".into()), from: Some(ids[100].clone()), take: 10, ..LogQuery::default() };
+    let of_a = store.list_logs(&query).await.expect("by user");
+    let expected: Vec<String> = (0..100).rev().filter(|i| i % 3 == 0).take(10).map(|i| ids[i].clone()).collect();
+    assert_eq!(ids_of(&of_a), expected);
+}
+
+#[tokio::test]
+async fn seeding_is_remembered() {
+    let store = store();
+    assert!(!store.is_seeded().await.expect("fresh"));
+    store.mark_seeded().await.expect("mark");
+    assert!(store.is_seeded().await.expect("seeded"));
+}
+
+#[tokio::test]
+async fn purge_expired_removes_only_expired_records_and_counts_them() {
+    let store = store();
+    store.save_session("s-old", &session("sid-1", "auth0|a", NOW)).await.expect("session");
+    store.save_session("s-old2", &session("sid-2", "auth0|a", NOW - 100)).await.expect("session");
+    store.save_session("s-live", &session("sid-3", "auth0|a", NOW + 1)).await.expect("session");
+    store.create_code("c-old", &code(NOW - 1)).await.expect("code");
+    store.create_code("c-live", &code(NOW + 60)).await.expect("code");
+    store.save_refresh_token("r-old", &refresh("rt1", "f1", "auth0|a", "c", NOW - 1)).await.expect("token");
+    store.save_refresh_token("r-live", &refresh("rt2", "f2", "auth0|a", "c", NOW + 60)).await.expect("token");
+    store.put_ephemeral(Ephemeral::Transaction, "e-old", b"x", NOW - 1).await.expect("ephemeral");
+    store.put_ephemeral(Ephemeral::Other, "e-live", b"y", NOW + 60).await.expect("ephemeral");
+
+    assert_eq!(store.purge_expired(NOW).await.expect("purge"), 5);
+    assert_eq!(store.purge_expired(NOW).await.expect("purge again"), 0);
+
+    // What is left is what was live, seen at a time when nothing has expired.
+    let earlier = NOW - 1_000;
+    assert!(store.find_session("s-live", earlier).await.expect("live").is_some());
+    assert_eq!(store.find_session("s-old", earlier).await.expect("purged"), None);
+    assert_eq!(store.codes.len(), 1);
+    assert!(matches!(store.use_refresh_token("r-live", earlier).await.expect("live"), RefreshUse::Fresh(_)));
+    assert_eq!(store.use_refresh_token("r-old", earlier).await.expect("purged"), RefreshUse::Missing);
+    assert_eq!(store.get_ephemeral(Ephemeral::Transaction, "e-old", earlier).await.expect("purged"), None);
+    assert_eq!(store.get_ephemeral(Ephemeral::Other, "e-live", earlier).await.expect("live"), Some(b"y".to_vec()));
+}
+
+#[tokio::test]
+async fn records_survive_closing_and_reopening() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let alice = user("auth0|a", "alice@example.com");
+    let log_id = {
+        let store = SledStore::open(dir.path()).expect("open");
+        store.create_user(&alice).await.expect("create");
+        store.mark_seeded().await.expect("seed");
+        store.append_log(&log("s", Some("auth0|a"))).await.expect("log")
+    };
+    let store = SledStore::open(dir.path()).expect("reopen");
+    assert_eq!(store.find_user_by_email("alice@example.com").await.expect("find"), Some(alice));
+    assert!(store.is_seeded().await.expect("seeded"));
+    let next = store.append_log(&log("s", None)).await.expect("log after reopen");
+    assert!(next > log_id, "{next} must sort after {log_id}");
+}
+
+#[test]
+fn a_directory_held_by_a_live_store_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let _held = SledStore::open(dir.path()).expect("open");
+    let second = SledStore::open(dir.path());
+    assert!(matches!(&second, Err(StoreError::Backend(message)) if message.contains("lock")), "{second:?}");
+}
+
+#[tokio::test]
+async fn corrupt_records_are_reported_without_their_contents() {
+    let store = store();
+    store
+        .users
+        .insert("auth0|a", br#"{"user_id": "auth0|a", "email": 5, "password_hash": "$argon2id$SECRET"}"#.as_slice())
+        .expect("insert");
+    let error = store.find_user("auth0|a").await.expect_err("corrupt");
+    assert!(matches!(error, StoreError::Corrupt(_)), "{error:?}");
+    assert!(!error.to_string().contains("SECRET"), "{error}");
+}
+
+#[tokio::test]
+async fn debug_output_shows_no_records() {
+    let store = store();
+    store.create_user(&user("auth0|a", "alice@example.com")).await.expect("create");
+    let shown = format!("{store:?}");
+    assert!(!shown.contains("argon2id") && !shown.contains("alice"), "{shown}");
+}
+
+#[tokio::test]
+async fn the_store_is_usable_as_a_trait_object() {
+    let store: Arc<dyn Store> = Arc::new(store());
+    store.mark_seeded().await.expect("mark");
+    assert!(store.is_seeded().await.expect("seeded"));
+}
+
+/// Runs `race` from `TASKS` tasks released together on a multi-threaded runtime; returns their results.
+async fn race<T, F, Fut>(store: &Arc<SledStore>, race: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(Arc<SledStore>) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+{
+    const TASKS: usize = 16;
+    let barrier = Arc::new(Barrier::new(TASKS));
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|_| {
+            let barrier = barrier.clone();
+            let attempt = race(store.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                attempt.await
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.expect("task"));
+    }
+    results
+}
+
+const ROUNDS: usize = 20;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn of_16_racing_code_exchanges_exactly_one_wins() {
+    let store = Arc::new(store());
+    for round in 0..ROUNDS {
+        let key = format!("code-{round}");
+        store.create_code(&key, &code(unix_seconds() + 60)).await.expect("create");
+        let taken = race(&store, |store| {
+            let key = key.clone();
+            async move { store.take_code(&key).await.expect("take") }
+        })
+        .await;
+        assert_eq!(taken.iter().filter(|taken| taken.is_some()).count(), 1, "round {round}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn of_16_racing_refresh_exchanges_exactly_one_is_fresh() {
+    let store = Arc::new(store());
+    for round in 0..ROUNDS {
+        let key = format!("token-{round}");
+        store.save_refresh_token(&key, &refresh("rt", "fam", "auth0|a", "c", NOW + 60)).await.expect("save");
+        let uses = race(&store, |store| {
+            let key = key.clone();
+            async move { store.use_refresh_token(&key, NOW).await.expect("use") }
+        })
+        .await;
+        let fresh = uses.iter().filter(|used| matches!(used, RefreshUse::Fresh(_))).count();
+        let reused = uses.iter().filter(|used| matches!(used, RefreshUse::Reused(_))).count();
+        assert_eq!((fresh, reused), (1, 15), "round {round}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn of_16_racing_ephemeral_takes_exactly_one_wins() {
+    let store = Arc::new(store());
+    for round in 0..ROUNDS {
+        let key = format!("ticket-{round}");
+        store.put_ephemeral(Ephemeral::MfaTicket, &key, b"ticket", NOW + 60).await.expect("put");
+        let taken = race(&store, |store| {
+            let key = key.clone();
+            async move { store.take_ephemeral(Ephemeral::MfaTicket, &key, NOW).await.expect("take") }
+        })
+        .await;
+        assert_eq!(taken.iter().filter(|taken| taken.is_some()).count(), 1, "round {round}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn of_16_racing_sign_ups_with_one_email_exactly_one_succeeds() {
+    let store = Arc::new(store());
+    let counter = Arc::new(AtomicU64::new(0));
+    let results = race(&store, |store| {
+        let id = format!("auth0|{}", counter.fetch_add(1, Ordering::SeqCst));
+        async move { store.create_user(&user(&id, "Same@Example.com")).await }
+    })
+    .await;
+    assert_eq!(results.iter().filter(|result| result.is_ok()).count(), 1);
+    assert!(results.iter().filter_map(|result| result.as_ref().err()).all(|e| matches!(e, StoreError::Conflict(_))));
+    assert_eq!(store.list_users().await.expect("list").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn concurrent_log_appends_get_distinct_ids() {
+    let store = Arc::new(store());
+    let ids = race(&store, |store| async move {
+        let mut ids = Vec::new();
+        for _ in 0..50 {
+            ids.push(store.append_log(&log("s", None)).await.expect("append"));
+        }
+        ids
+    })
+    .await;
+    let all: HashSet<String> = ids.into_iter().flatten().collect();
+    assert_eq!(all.len(), 16 * 50);
+    assert_eq!(store.logs.len(), 16 * 50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn a_user_deleted_while_authenticators_are_enrolled_leaves_none_behind() {
+    let store = Arc::new(store());
+    for round in 0..ROUNDS {
+        let user_id = format!("auth0|{round}");
+        store.create_user(&user(&user_id, &format!("u{round}@example.com"))).await.expect("create");
+        let counter = Arc::new(AtomicU64::new(0));
+        let results = race(&store, |store| {
+            let user_id = user_id.clone();
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if n == 0 {
+                    store.delete_user(&user_id).await.map(drop)
+                } else {
+                    let id = format!("totp|dev_{n}");
+                    store.save_authenticator(&authenticator(&user_id, &id, "2024-01-01T00:00:00Z")).await
+                }
+            }
+        })
+        .await;
+        assert!(results.iter().all(|result| matches!(result, Ok(()) | Err(StoreError::Conflict(_)))), "{results:?}");
+        assert!(store.find_authenticators(&user_id).await.expect("find").is_empty(), "round {round}");
+    }
+}
