@@ -1,1 +1,340 @@
-//! End-to-end tests live in `tests/tests/`; this crate has no library code.
+//! Support for the end-to-end tests: a real `gatehouse serve` process on port 0 with a temporary data folder, a
+//! cookie-keeping browser for the hosted pages, and small helpers (PKCE, JWT payloads, the email outbox).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr, missing_docs)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+}
+
+/// The `gatehouse` binary built next to this test (`make test` builds it first).
+pub fn gatehouse_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let bin = dir.join("gatehouse");
+    assert!(bin.exists(), "{} is missing: run `cargo build --bins` first (make test does)", bin.display());
+    bin
+}
+
+/// A tenant configuration for tests: port 0, the sample clients, API and users. `extra` is appended.
+pub fn config(mfa: &str, extra: &str) -> String {
+    format!(
+        r#"issuer = "http://127.0.0.1:0/"
+listen = "127.0.0.1:0"
+data_dir = "data"
+actions_dir = "actions"
+friendly_name = "Gatehouse Test"
+
+[mfa]
+{mfa}
+
+[[clients]]
+client_id = "test-spa"
+name = "Test SPA"
+app_type = "spa"
+callbacks = ["http://127.0.0.1:9/callback", "http://localhost:9/callback"]
+allowed_origins = ["http://127.0.0.1:9"]
+allowed_logout_urls = ["http://127.0.0.1:9/"]
+
+[[clients]]
+client_id = "test-web"
+name = "Test Web"
+app_type = "regular_web"
+client_secret = "test-web-secret-0123456789"
+callbacks = ["http://127.0.0.1:9/web/callback"]
+grant_types = ["authorization_code", "refresh_token", "password", "http://auth0.com/oauth/grant-type/password-realm", "http://auth0.com/oauth/grant-type/mfa-otp", "http://auth0.com/oauth/grant-type/mfa-oob", "http://auth0.com/oauth/grant-type/mfa-recovery-code"]
+
+[[clients]]
+client_id = "test-m2m"
+name = "Test M2M"
+app_type = "non_interactive"
+client_secret = "test-m2m-secret-0123456789"
+
+[[apis]]
+identifier = "https://api.example.com/"
+name = "Test API"
+scopes = ["read:data", "write:data"]
+
+[[client_grants]]
+client_id = "test-m2m"
+audience = "https://api.example.com/"
+scopes = ["read:data"]
+
+[[users]]
+email = "jane@example.com"
+password = "correct-horse-battery"
+name = "Jane Doe"
+roles = ["admin"]
+
+[[users]]
+email = "taro@example.com"
+password = "correct-horse-battery"
+name = "Taro"
+roles = ["viewer"]
+
+{extra}
+"#
+    )
+}
+
+/// The default `[mfa]` section: OTP, recovery codes and email, policy never.
+pub const MFA_DEFAULT: &str = "factors = [\"otp\", \"recovery-code\", \"email\"]\npolicy = \"never\"\ncustomize_with_actions = true";
+
+/// A running `gatehouse serve`.
+pub struct Server {
+    child: Option<Child>,
+    /// `http://127.0.0.1:<port>/`.
+    pub issuer: String,
+    /// The bound port.
+    pub port: u16,
+    /// The temporary folder (config, data, actions).
+    pub dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Writes `config` and the actions (file name, code) into a temporary folder and starts the server.
+    pub fn start(config: &str, actions: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("gatehouse.toml"), config).unwrap();
+        let post_login = dir.path().join("actions").join("post-login");
+        std::fs::create_dir_all(&post_login).unwrap();
+        for (name, code) in actions {
+            std::fs::write(post_login.join(name), code).unwrap();
+        }
+        let mut server = Server { child: None, issuer: String::new(), port: 0, dir };
+        server.spawn(None);
+        server
+    }
+
+    /// A repository action file's contents (e.g. `actions/examples/step-up-by-scope.js`).
+    pub fn action(path: &str) -> String {
+        std::fs::read_to_string(repo_root().join(path)).unwrap()
+    }
+
+    fn spawn(&mut self, port: Option<u16>) {
+        let mut command = Command::new(gatehouse_bin());
+        command.arg("serve").arg("--config").arg(self.dir.path().join("gatehouse.toml"));
+        if let Some(port) = port {
+            command.arg("--listen").arg(format!("127.0.0.1:{port}"));
+            // Same issuer as before the restart.
+            let config = std::fs::read_to_string(self.dir.path().join("gatehouse.toml")).unwrap();
+            let fixed = config.replace("http://127.0.0.1:0/", &format!("http://127.0.0.1:{port}/"));
+            std::fs::write(self.dir.path().join("gatehouse.toml"), fixed).unwrap();
+        }
+        let mut child = command
+            .env("GATEHOUSE_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start gatehouse serve");
+        let stdout = child.stdout.take().unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = sender.send(line);
+            }
+            for _ in lines {}
+        });
+        let line = receiver.recv_timeout(Duration::from_secs(60)).expect("gatehouse serve did not start within 60 s");
+        let issuer = line.split("(issuer ").nth(1).unwrap().trim_end_matches(')').to_owned();
+        self.port = url::Url::parse(&issuer).unwrap().port().unwrap();
+        self.issuer = issuer;
+        self.child = Some(child);
+    }
+
+    /// Kills the server with SIGKILL (no shutdown code runs).
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// Starts the server again on the same port, data and configuration.
+    pub fn restart(&mut self) {
+        self.kill9();
+        let port = self.port;
+        self.spawn(Some(port));
+    }
+
+    /// `<issuer><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path.trim_start_matches('/'))
+    }
+
+    /// The email outbox folder.
+    pub fn outbox(&self) -> PathBuf {
+        self.dir.path().join("data").join("outbox")
+    }
+
+    /// The 6-digit code of the newest email in the outbox.
+    pub fn latest_email_code(&self) -> String {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.outbox())
+            .expect("outbox exists")
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .collect();
+        files.sort();
+        let text = std::fs::read_to_string(files.last().expect("an email was sent")).unwrap();
+        let at = text.find("code is: ").or_else(|| text.find("確認コード: ")).expect("a code in the email");
+        text[at..].chars().filter(|c| c.is_ascii_digit()).take(6).collect()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// One HTTP answer.
+#[derive(Debug)]
+pub struct Page {
+    pub status: u16,
+    pub location: Option<String>,
+    pub body: String,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Page {
+    /// The hidden inputs of the first form (state, csrf...).
+    pub fn hidden(&self) -> HashMap<String, String> {
+        hidden_fields(&self.body)
+    }
+
+    /// Query parameters of the `Location` header.
+    pub fn location_params(&self) -> HashMap<String, String> {
+        let location = self.location.as_deref().expect("a redirect");
+        url::Url::parse(location).unwrap().query_pairs().into_owned().collect()
+    }
+}
+
+/// A browser: keeps cookies, does not follow redirects by itself.
+pub struct Browser {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Browser {
+    /// A new browser for a server.
+    pub fn new(server: &Server) -> Browser {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Browser { client, base: server.issuer.clone() }
+    }
+
+    fn absolute(&self, url: &str) -> String {
+        if url.starts_with("http") { url.to_owned() } else { format!("{}{}", self.base, url.trim_start_matches('/')) }
+    }
+
+    async fn page(response: reqwest::Response) -> Page {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let location = headers.get("location").map(|l| l.to_str().unwrap().to_owned());
+        let body = response.text().await.unwrap();
+        Page { status, location, body, headers }
+    }
+
+    /// GET.
+    pub async fn get(&self, url: &str) -> Page {
+        Self::page(self.client.get(self.absolute(url)).send().await.unwrap()).await
+    }
+
+    /// POST a form.
+    pub async fn post(&self, url: &str, fields: &[(&str, &str)]) -> Page {
+        Self::page(self.client.post(self.absolute(url)).form(fields).send().await.unwrap()).await
+    }
+
+    /// Follows redirects that stay on the server; stops at the first page or at a redirect elsewhere.
+    pub async fn follow(&self, mut page: Page) -> Page {
+        for _ in 0..10 {
+            match &page.location {
+                Some(location) if page.status == 302 && (location.starts_with('/') || location.starts_with(&self.base)) => {
+                    page = self.get(location).await;
+                }
+                _ => return page,
+            }
+        }
+        page
+    }
+
+    /// Submits the page's form with its hidden fields plus `fields`.
+    pub async fn submit(&self, page: &Page, action: &str, fields: &[(&str, &str)]) -> Page {
+        let hidden = page.hidden();
+        let mut all: Vec<(&str, &str)> = hidden.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        all.extend_from_slice(fields);
+        let answer = self.post(action, &all).await;
+        self.follow(answer).await
+    }
+}
+
+/// The hidden inputs of the first form in `html`.
+pub fn hidden_fields(html: &str) -> HashMap<String, String> {
+    let mut fields = HashMap::new();
+    for tag in html.split("<input").skip(1) {
+        let tag = tag.split('>').next().unwrap_or_default();
+        if !tag.contains("type=\"hidden\"") {
+            continue;
+        }
+        let attr = |name: &str| {
+            let key = format!("{name}=\"");
+            tag.find(&key).map(|i| {
+                let rest = &tag[i + key.len()..];
+                unescape(&rest[..rest.find('"').unwrap_or(rest.len())])
+            })
+        };
+        if let (Some(name), Some(value)) = (attr("name"), attr("value")) {
+            fields.entry(name).or_insert(value);
+        }
+    }
+    fields
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&#39;", "'").replace("&amp;", "&")
+}
+
+/// A PKCE verifier and its S256 challenge.
+pub fn pkce() -> (String, String) {
+    let verifier = format!("verifier-{}-{}", std::process::id(), rand_suffix());
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+fn rand_suffix() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{nanos:x}abcdefghijklmnopqrstuvwxyz0123456789")
+}
+
+/// The payload of a JWT, unverified (tests verify signatures separately).
+pub fn jwt_payload(token: &str) -> Value {
+    let part = token.split('.').nth(1).expect("a JWT");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+/// The TOTP secret in an enrollment page.
+pub fn otp_secret(page: &Page) -> String {
+    let start = page.body.find("class=\"secret\">").expect("the secret on the enrollment page") + "class=\"secret\">".len();
+    page.body[start..].split('<').next().unwrap().trim().to_owned()
+}
+
+/// The current TOTP code of `secret`, at `offset_steps` steps from now.
+pub fn totp(secret: &str, offset_steps: i64) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    gatehouse_auth::totp::current_code(secret, now + offset_steps * 30).unwrap()
+}

@@ -11,7 +11,7 @@ use gatehouse_engine::flow::{FlowRunner, FlowSettings, MemoryCache};
 use gatehouse_engine::sandbox::{Limits, Sandbox, SandboxConfig};
 use gatehouse_types::Trigger;
 
-use crate::http::ReqwestIo;
+use gatehouse_auth::fetch::ReqwestIo;
 use crate::output;
 
 fn sandbox() -> Result<Sandbox, ExitCode> {

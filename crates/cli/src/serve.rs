@@ -1,0 +1,114 @@
+//! `gatehouse serve`: the login server.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gatehouse_auth::actions::Reload;
+use gatehouse_auth::tenant::{Tenant, TenantOptions};
+use gatehouse_engine::sandbox::SandboxConfig;
+use gatehouse_server::AppState;
+use gatehouse_store::SledStore;
+
+use crate::config;
+use crate::output;
+
+/// Arguments of `gatehouse serve`.
+pub struct ServeArgs {
+    pub config: PathBuf,
+    pub listen: Option<String>,
+    pub data_dir: Option<String>,
+}
+
+/// Opens the store of a configuration (`<data_dir>/store`).
+pub fn open_store(base: &std::path::Path, data_dir: &str) -> Result<(Arc<SledStore>, PathBuf), String> {
+    let data_dir = config::resolve(base, data_dir);
+    std::fs::create_dir_all(&data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+    let store = SledStore::open(&data_dir.join("store")).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+    Ok((Arc::new(store), data_dir))
+}
+
+pub async fn serve(args: ServeArgs) -> ExitCode {
+    let loaded = match config::load(&args.config, args.listen, args.data_dir) {
+        Ok(loaded) => loaded,
+        Err(e) => return output::fatal(&e),
+    };
+    let mut config = loaded.config;
+    let listener = match tokio::net::TcpListener::bind(&config.listen).await {
+        Ok(listener) => listener,
+        Err(e) => return output::fatal(&format!("cannot listen on {}: {e}", config.listen)),
+    };
+    let bound = match listener.local_addr() {
+        Ok(addr) => addr,
+        Err(e) => return output::fatal(&format!("cannot read the bound address: {e}")),
+    };
+    config.issuer = config::issuer_for(&config.issuer, &config.listen, bound);
+    let (store, data_dir) = match open_store(&loaded.base_dir, &config.data_dir) {
+        Ok(opened) => opened,
+        Err(e) => return output::fatal(&e),
+    };
+    let sandbox = match SandboxConfig::current_exe() {
+        Ok(sandbox) => sandbox,
+        Err(e) => return output::fatal(&format!("cannot locate the gatehouse executable: {e}")),
+    };
+    let tenant = match Tenant::open(TenantOptions { config, base_dir: loaded.base_dir, sandbox, store, data_dir }).await {
+        Ok(tenant) => Arc::new(tenant),
+        Err(e) => return output::fatal(&e.to_string()),
+    };
+    let limits = gatehouse_engine::sandbox::Limits {
+        timeout: Duration::from_millis(tenant.config.actions.timeout_ms),
+        memory_mb: tenant.config.actions.memory_mb,
+    };
+    if let Err(e) = tenant.actions.sandbox().warm_up(2, limits).await {
+        return output::fatal(&format!("the action sandbox does not start: {e}"));
+    }
+    spawn_housekeeping(tenant.clone());
+    output::line(&format!("gatehouse listening on http://{bound} (issuer {})", tenant.config.issuer));
+    tracing::info!(%bound, issuer = %tenant.config.issuer, "listening");
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    };
+    match gatehouse_server::serve(AppState { tenant }, listener, shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => output::fatal(&format!("server error: {e}")),
+    }
+}
+
+/// Background work: action reloads (every second), expired-record purges and key reloads (every minute).
+fn spawn_housekeeping(tenant: Arc<Tenant>) {
+    let actions = tenant.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let t = actions.clone();
+            let outcomes = tokio::task::spawn_blocking(move || t.actions.reload_changed()).await.unwrap_or_default();
+            for outcome in outcomes {
+                match outcome {
+                    Reload::Replaced { trigger, actions } => {
+                        tracing::info!(%trigger, actions = ?actions, "actions reloaded");
+                    }
+                    Reload::Refused { trigger, errors } => {
+                        tracing::error!(%trigger, errors = %errors, "new actions do not load; the previous version keeps running");
+                    }
+                }
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            match tenant.store.purge_expired(gatehouse_auth::clock::now()).await {
+                Ok(n) if n > 0 => tracing::debug!(purged = n, "expired records purged"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "purge failed"),
+            }
+            if let Err(e) = tenant.reload_keys().await {
+                tracing::warn!(error = %e, "key reload failed");
+            }
+        }
+    });
+}
