@@ -117,6 +117,18 @@ impl Server {
         server
     }
 
+    /// Replaces the post-login actions; the server picks them up within its one-second reload poll.
+    pub fn set_actions(&self, actions: &[(&str, &str)]) {
+        let post_login = self.dir.path().join("actions").join("post-login");
+        for entry in std::fs::read_dir(&post_login).unwrap() {
+            std::fs::remove_file(entry.unwrap().path()).unwrap();
+        }
+        for (name, code) in actions {
+            std::fs::write(post_login.join(name), code).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(2500));
+    }
+
     /// A repository action file's contents (e.g. `actions/examples/step-up-by-scope.js`).
     pub fn action(path: &str) -> String {
         std::fs::read_to_string(repo_root().join(path)).unwrap()
@@ -275,8 +287,10 @@ impl Browser {
 
     /// Submits the page's form with its hidden fields plus `fields`.
     pub async fn submit(&self, page: &Page, action: &str, fields: &[(&str, &str)]) -> Page {
+        // Every hosted form carries the transaction's state and CSRF token; other fields come from the caller.
         let hidden = page.hidden();
-        let mut all: Vec<(&str, &str)> = hidden.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut all: Vec<(&str, &str)> =
+            hidden.iter().filter(|(k, _)| *k == "state" || *k == "csrf").map(|(k, v)| (k.as_str(), v.as_str())).collect();
         all.extend_from_slice(fields);
         let answer = self.post(action, &all).await;
         self.follow(answer).await

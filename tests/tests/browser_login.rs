@@ -154,14 +154,13 @@ async fn two_challenges_from_seed_001_with_the_factor_picker() {
     // Action 1 (seed 001, additionalFactors: email): OTP by default, the user picks email behind
     // "Try another method". Action 2 (seed 001, current enrollments): challengeWithAny([otp, phone]); phone is not
     // available, so OTP is asked, and the picker is skipped.
-    let server = Server::start(
-        &config(MFA_DEFAULT, ""),
-        &[
-            ("10-otp-or-email.js", &Server::action("actions/examples/otp-with-email-fallback.js")),
-            ("20-otp-or-phone.js", &Server::action("actions/examples/challenge-enrolled-otp-or-phone.js")),
-        ],
-    );
+    let server = Server::start(&config(MFA_DEFAULT, ""), &[]);
     let secret = enroll_otp(&server, "jane@example.com").await;
+    // The flow changes while the server runs: it reloads the folder.
+    server.set_actions(&[
+        ("10-otp-or-email.js", &Server::action("actions/examples/otp-with-email-fallback.js")),
+        ("20-otp-or-phone.js", &Server::action("actions/examples/challenge-enrolled-otp-or-phone.js")),
+    ]);
     let browser = Browser::new(&server);
     let (verifier, challenge) = pkce();
     let page = password_login(&browser, &server, &authorize_url(&server, "openid", &challenge, ""), "jane@example.com").await;
