@@ -20,6 +20,7 @@ pub mod tenant;
 pub mod token;
 pub mod tokens;
 pub mod totp;
+pub mod users;
 
 mod random;
 

@@ -43,7 +43,16 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
         Ok(addr) => addr,
         Err(e) => return output::fatal(&format!("cannot read the bound address: {e}")),
     };
-    config.issuer = config::issuer_for(&config.issuer, &config.listen, bound);
+    let issuer = config::issuer_for(&config.issuer, &config.listen, bound);
+    if issuer != config.issuer {
+        // Port 0 (tests): the Management API audience in client grants follows the issuer.
+        for grant in &mut config.client_grants {
+            if let Some(path) = grant.audience.strip_prefix(&config.issuer) {
+                grant.audience = format!("{issuer}{path}");
+            }
+        }
+        config.issuer = issuer;
+    }
     let (store, data_dir) = match open_store(&loaded.base_dir, &config.data_dir) {
         Ok(opened) => opened,
         Err(e) => return output::fatal(&e),
