@@ -98,6 +98,9 @@ pub struct MfaTicket {
     pub user_metadata: JsonMap,
     /// Expiry (epoch seconds).
     pub expires_at: i64,
+    /// Whether an MFA grant with this token succeeded (the token then allows enrolling more factors).
+    #[serde(default)]
+    pub mfa_passed: bool,
 }
 
 impl<'a> TokenEndpoint<'a> {
@@ -132,6 +135,11 @@ impl TokenEndpoint<'_> {
                 self.password(req, &client, &grant_type).await
             }
             "client_credentials" => self.client_credentials(req, &client).await,
+            "http://auth0.com/oauth/grant-type/mfa-otp"
+            | "http://auth0.com/oauth/grant-type/mfa-oob"
+            | "http://auth0.com/oauth/grant-type/mfa-recovery-code" => {
+                crate::mfa_api::MfaApi::new(self.tenant, self.request).grant(req, &client, &grant_type).await
+            }
             other => Err(OAuthError::new(400, "unsupported_grant_type", format!("Unsupported grant type: {other}"))),
         }
     }
@@ -299,8 +307,10 @@ impl TokenEndpoint<'_> {
             return Err(OAuthError::new(400, "invalid_request", format!("Unknown realm: {realm}")));
         }
         let audience = req.get("audience").map(str::to_owned);
+        let mfa_api = audience.as_deref() == Some(self.tenant.config.mfa_audience().as_str());
         if let Some(a) = &audience
             && self.tenant.config.api(a).is_none()
+            && !mfa_api
         {
             return Err(OAuthError::new(403, "access_denied", format!("Service not found: {a}")));
         }
@@ -389,7 +399,8 @@ impl TokenEndpoint<'_> {
         let by_action = outcome.multifactor.as_ref().is_some_and(|m| m.provider != MfaProvider::None);
         let by_policy = matches!(self.tenant.config.mfa.policy, gatehouse_types::config::MfaPolicy::Always)
             && outcome.multifactor.as_ref().is_none_or(|m| m.provider != MfaProvider::None);
-        if paused || by_action || by_policy {
+        // The MFA API's own audience is only granted after MFA.
+        if paused || by_action || by_policy || mfa_api {
             let ticket = MfaTicket {
                 user_id: user.user_id.clone(),
                 client_id: client.client_id.clone(),
@@ -399,6 +410,7 @@ impl TokenEndpoint<'_> {
                 app_metadata: outcome.app_metadata.clone(),
                 user_metadata: outcome.user_metadata.clone(),
                 expires_at: now + MFA_TOKEN_LIFETIME,
+                mfa_passed: false,
             };
             let mfa_token = self.issue_mfa_token(&ticket).await.map_err(server_error)?;
             self.log("mfar", "Multifactor authentication required", Some(client), Some(&user)).await;

@@ -52,9 +52,11 @@ pub fn granted_scopes(
     changes: &ScopeChanges,
 ) -> Vec<String> {
     let api = audience.and_then(|a| config.api(a));
+    let mfa_api = audience == Some(config.mfa_audience().as_str());
     let mut scopes: Vec<String> = Vec::new();
     for scope in requested {
         let allowed = match scope.as_str() {
+            s if mfa_api && crate::mfa_api::MFA_SCOPES.contains(&s) => true,
             "offline_access" => client.allows_grant("refresh_token") && api.is_none_or(|a| a.allow_offline_access),
             s if OIDC_SCOPES.contains(&s) => true,
             s => api.is_some_and(|a| a.scopes.iter().any(|x| x == s)),
@@ -152,7 +154,7 @@ pub fn access_token(tenant: &Tenant, subject: &str, grant: &Grant, gty: Option<&
         .as_deref()
         .and_then(|a| config.api(a))
         .map(|a| a.token_lifetime)
-        .unwrap_or(86_400);
+        .unwrap_or(if grant.audience.as_deref() == Some(config.mfa_audience().as_str()) { 600 } else { 86_400 });
     let audience: Value = match (&grant.audience, grant.scope.iter().any(|s| s == "openid")) {
         (Some(api), true) => json!([api, userinfo]),
         (Some(api), false) => json!(api),

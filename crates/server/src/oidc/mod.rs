@@ -1,8 +1,9 @@
 //! OpenID Connect and OAuth endpoints: discovery, JWKS, `/oauth/token`, `/userinfo`.
 
 mod discovery;
-mod token;
-mod userinfo;
+mod mfa;
+pub(crate) mod token;
+pub(crate) mod userinfo;
 
 pub(crate) use userinfo::bearer;
 
@@ -11,5 +12,5 @@ use axum::Router;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().merge(discovery::router()).merge(token::router()).merge(userinfo::router())
+    Router::new().merge(discovery::router()).merge(token::router()).merge(userinfo::router()).merge(mfa::router())
 }

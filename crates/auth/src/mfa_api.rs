@@ -1,0 +1,667 @@
+//! The MFA API (reference §7): `/mfa/associate`, `/mfa/challenge`, `/mfa/authenticators`, and the `mfa-otp`,
+//! `mfa-oob` and `mfa-recovery-code` grants of `/oauth/token`, for applications that draw their own screens.
+//!
+//! An `mfa_token` is an RS256 JWT (`typ: mfa+jwt`, audience `<issuer>mfa/`, 10 minutes) naming a stored
+//! [`MfaTicket`]: the grant the password request asked for, bound to user, client, audience and scope. Tampering
+//! breaks the signature ("Malformed mfa_token"); after `exp` it is "mfa_token is expired".
+
+use gatehouse_store::{secret_key, Ephemeral};
+use gatehouse_types::config::ClientConfig;
+use gatehouse_types::records::{Authenticator, AuthenticatorKind, LogEntry, User};
+use gatehouse_types::{FactorType, JsonMap};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::attempts;
+use crate::clock;
+use crate::ids;
+use crate::login::merge_metadata;
+use crate::login::tx::PAPE_MFA;
+use crate::login::RequestInfo;
+use crate::one_time_code;
+use crate::outbox::Email;
+use crate::recovery;
+use crate::tenant::Tenant;
+use crate::token::{MfaTicket, OAuthError, TokenRequest};
+use crate::tokens::{self, TokenResponse};
+use crate::totp;
+use crate::users;
+
+/// How long an `oob_code` (and the code it sent) is valid.
+const OOB_LIFETIME: i64 = 300;
+/// How long an expired record is kept to answer "is expired" rather than "malformed".
+const GRACE: i64 = 3600;
+
+/// Scopes of the MFA API's own audience.
+pub const MFA_SCOPES: [&str; 3] = ["enroll", "read:authenticators", "remove:authenticators"];
+
+/// A stored out-of-band challenge (`oob_code`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct OobChallenge {
+    user_id: String,
+    client_id: String,
+    authenticator_id: String,
+    code_hash: String,
+    expires_at: i64,
+}
+
+/// Who calls the MFA API.
+#[derive(Clone, Debug)]
+pub enum MfaCaller {
+    /// An `mfa_token`.
+    Ticket {
+        /// Its `jti` (the ticket's store key).
+        jti: String,
+        /// The ticket.
+        ticket: Box<MfaTicket>,
+    },
+    /// An access token for the MFA API (`<issuer>mfa/`).
+    Access {
+        /// The user.
+        user_id: String,
+        /// Its scopes.
+        scopes: Vec<String>,
+    },
+}
+
+impl MfaCaller {
+    fn user_id(&self) -> &str {
+        match self {
+            MfaCaller::Ticket { ticket, .. } => &ticket.user_id,
+            MfaCaller::Access { user_id, .. } => user_id,
+        }
+    }
+
+    fn has_scope(&self, scope: &str) -> bool {
+        match self {
+            MfaCaller::Ticket { .. } => false,
+            MfaCaller::Access { scopes, .. } => scopes.iter().any(|s| s == scope),
+        }
+    }
+}
+
+fn server_error(e: impl std::fmt::Display) -> OAuthError {
+    tracing::error!(error = %e, "MFA API failure");
+    OAuthError::new(500, "server_error", "Internal error")
+}
+
+/// The MFA API for one request.
+pub struct MfaApi<'a> {
+    tenant: &'a Tenant,
+    request: &'a RequestInfo,
+}
+
+impl<'a> MfaApi<'a> {
+    /// The API for one request.
+    pub fn new(tenant: &'a Tenant, request: &'a RequestInfo) -> Self {
+        MfaApi { tenant, request }
+    }
+
+    fn now(&self) -> i64 {
+        clock::now()
+    }
+
+    async fn log(&self, kind: &str, description: impl Into<String>, client_id: Option<&str>, user: Option<&User>) {
+        let client = client_id.and_then(|id| self.tenant.config.client(id));
+        self.tenant
+            .log(LogEntry {
+                log_id: String::new(),
+                date: clock::now_iso(),
+                kind: kind.to_owned(),
+                description: description.into(),
+                client_id: client.map(|c| c.client_id.clone()),
+                client_name: client.map(|c| c.name.clone()),
+                ip: Some(self.request.ip.clone()),
+                user_agent: self.request.user_agent.clone(),
+                user_id: user.map(|u| u.user_id.clone()),
+                user_name: user.map(|u| u.email.clone()),
+                connection: user.map(|u| u.connection.clone()),
+                details: JsonMap::new(),
+            })
+            .await;
+    }
+
+    /// Checks an `mfa_token` and loads its ticket.
+    pub async fn verify_mfa_token(&self, token: &str) -> Result<(String, MfaTicket), OAuthError> {
+        let malformed = || OAuthError::new(403, "invalid_grant", "Malformed mfa_token");
+        let header = jsonwebtoken::decode_header(token).map_err(|_| malformed())?;
+        if header.typ.as_deref() != Some("mfa+jwt") {
+            return Err(malformed());
+        }
+        let ring = self.tenant.key_ring().map_err(server_error)?;
+        let claims = match ring.verify(token, &self.tenant.config.issuer, Some(&self.tenant.config.mfa_audience())) {
+            Ok(claims) => claims,
+            Err(crate::AuthError::InvalidToken(reason)) if reason == "expired" => {
+                return Err(OAuthError::new(403, "expired_token", "mfa_token is expired"));
+            }
+            Err(_) => return Err(malformed()),
+        };
+        let jti = claims.get("jti").and_then(Value::as_str).ok_or_else(malformed)?.to_owned();
+        let raw = self
+            .tenant
+            .store
+            .get_ephemeral(Ephemeral::MfaTicket, &secret_key(&jti), self.now())
+            .await
+            .map_err(server_error)?
+            .ok_or_else(|| OAuthError::new(403, "expired_token", "mfa_token is expired"))?;
+        let ticket: MfaTicket = serde_json::from_slice(&raw).map_err(|_| malformed())?;
+        if ticket.expires_at <= self.now() {
+            return Err(OAuthError::new(403, "expired_token", "mfa_token is expired"));
+        }
+        Ok((jti, ticket))
+    }
+
+    /// The caller behind a bearer token: an `mfa_token`, or an access token for the MFA API.
+    pub async fn caller(&self, bearer: Option<&str>) -> Result<MfaCaller, OAuthError> {
+        let token = bearer.ok_or_else(|| OAuthError::new(401, "unauthorized", "Missing authentication"))?;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| OAuthError::new(401, "invalid_token", "Malformed token"))?;
+        if header.typ.as_deref() == Some("mfa+jwt") {
+            let (jti, ticket) = self.verify_mfa_token(token).await?;
+            return Ok(MfaCaller::Ticket { jti, ticket: Box::new(ticket) });
+        }
+        let ring = self.tenant.key_ring().map_err(server_error)?;
+        let claims = ring
+            .verify(token, &self.tenant.config.issuer, Some(&self.tenant.config.mfa_audience()))
+            .map_err(|_| OAuthError::new(401, "invalid_token", "The access token is invalid or expired"))?;
+        let user_id = claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let scopes = claims.get("scope").and_then(Value::as_str).unwrap_or_default().split_whitespace().map(str::to_owned).collect();
+        Ok(MfaCaller::Access { user_id, scopes })
+    }
+
+    async fn user(&self, user_id: &str) -> Result<User, OAuthError> {
+        match self.tenant.store.find_user(user_id).await.map_err(server_error)? {
+            Some(user) if !user.blocked => Ok(user),
+            Some(_) => Err(OAuthError::new(401, "unauthorized", "user is blocked")),
+            None => Err(OAuthError::new(403, "invalid_grant", "The user no longer exists")),
+        }
+    }
+
+    /// The user's authenticators, with the implicit email authenticator of a verified address materialized.
+    async fn authenticators(&self, user: &User) -> Result<Vec<Authenticator>, OAuthError> {
+        let mut list = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
+        let email_enabled = self.tenant.config.mfa.factors.contains(&FactorType::Email);
+        if email_enabled && user.email_verified && !list.iter().any(|a| matches!(a.kind, AuthenticatorKind::Email { .. })) {
+            let email = users::authenticator(user, AuthenticatorKind::Email { email: user.email.clone() }, true)
+                .map_err(server_error)?;
+            self.tenant.store.save_authenticator(&email).await.map_err(server_error)?;
+            list.push(email);
+        }
+        Ok(list)
+    }
+
+    fn enabled(&self, factor: FactorType) -> bool {
+        self.tenant.config.mfa.factors.contains(&factor)
+    }
+
+    /// `POST /mfa/associate`.
+    pub async fn associate(&self, caller: &MfaCaller, body: &Map<String, Value>) -> Result<Value, OAuthError> {
+        let user = self.user(caller.user_id()).await?;
+        let client_id = match caller {
+            MfaCaller::Ticket { ticket, .. } => {
+                if let Some(given) = body.get("client_id").and_then(Value::as_str)
+                    && given != ticket.client_id
+                {
+                    return Err(OAuthError::new(400, "invalid_request", "mfa_token not issued to this client"));
+                }
+                Some(ticket.client_id.clone())
+            }
+            MfaCaller::Access { .. } => {
+                if !caller.has_scope("enroll") {
+                    return Err(OAuthError::new(403, "insufficient_scope", "Insufficient scope, expected: enroll"));
+                }
+                body.get("client_id").and_then(Value::as_str).map(str::to_owned)
+            }
+        };
+        let existing = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
+        let enrolled = existing.iter().any(|a| a.active && !matches!(a.kind, AuthenticatorKind::Email { .. }));
+        if let MfaCaller::Ticket { ticket, .. } = caller
+            && enrolled
+            && !ticket.mfa_passed
+        {
+            return Err(OAuthError::new(403, "access_denied", "User is already enrolled."));
+        }
+        let types: Vec<String> = body
+            .get("authenticator_types")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_default();
+        let first = !enrolled;
+        match types.first().map(String::as_str) {
+            Some("otp") => {
+                if !self.enabled(FactorType::Otp) {
+                    return Err(OAuthError::new(400, "unsupported_challenge_type", "The otp factor is not enabled on this tenant."));
+                }
+                // A new association replaces a pending (unconfirmed) one.
+                for pending in existing.iter().filter(|a| !a.active && matches!(a.kind, AuthenticatorKind::Otp { .. })) {
+                    self.tenant.store.delete_authenticator(&user.user_id, &pending.id).await.map_err(server_error)?;
+                }
+                let (authenticator, uri) = users::enroll_otp(self.tenant, &user, None, false).await.map_err(server_error)?;
+                let AuthenticatorKind::Otp { secret, .. } = &authenticator.kind else { return Err(server_error("otp kind")) };
+                let mut answer = json!({ "authenticator_type": "otp", "secret": secret, "barcode_uri": uri });
+                self.attach_recovery_codes(&user, first, &existing, &mut answer).await?;
+                self.log("gd_start_enroll", "MFA enrollment started (otp)", client_id.as_deref(), Some(&user)).await;
+                Ok(answer)
+            }
+            Some("oob") => {
+                let channels: Vec<String> = body
+                    .get("oob_channels")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                    .unwrap_or_default();
+                if channels.is_empty() {
+                    return Err(OAuthError::new(400, "invalid_request", "oob_channels is required for the oob authenticator type"));
+                }
+                if channels.iter().any(|c| c != "email") {
+                    return Err(OAuthError::new(
+                        400,
+                        "unsupported_challenge_type",
+                        format!("Unsupported oob channel: {}. This server offers email.", channels.join(", ")),
+                    ));
+                }
+                if !self.enabled(FactorType::Email) {
+                    return Err(OAuthError::new(400, "unsupported_challenge_type", "The email factor is not enabled on this tenant."));
+                }
+                let email = body.get("email").and_then(Value::as_str).unwrap_or(&user.email).to_owned();
+                if !email.contains('@') {
+                    return Err(OAuthError::new(400, "invalid_request", "email must be an email address"));
+                }
+                let authenticator = users::authenticator(&user, AuthenticatorKind::Email { email: email.clone() }, false)
+                    .map_err(server_error)?;
+                self.tenant.store.save_authenticator(&authenticator).await.map_err(server_error)?;
+                let oob_code = self.send_oob(&user, &authenticator, client_id.as_deref().unwrap_or_default(), &email).await?;
+                let mut answer =
+                    json!({ "authenticator_type": "oob", "binding_method": "prompt", "oob_channel": "email", "oob_code": oob_code });
+                self.attach_recovery_codes(&user, first, &existing, &mut answer).await?;
+                self.log("gd_start_enroll", "MFA enrollment started (email)", client_id.as_deref(), Some(&user)).await;
+                Ok(answer)
+            }
+            Some(other) => Err(OAuthError::new(400, "unsupported_challenge_type", format!("Unsupported authenticator type: {other}"))),
+            None => Err(OAuthError::new(400, "invalid_request", "authenticator_types is required")),
+        }
+    }
+
+    /// On a user's first enrollment, a pending recovery code (confirmed with the enrollment).
+    async fn attach_recovery_codes(
+        &self,
+        user: &User,
+        first: bool,
+        existing: &[Authenticator],
+        answer: &mut Value,
+    ) -> Result<(), OAuthError> {
+        if !first || !self.enabled(FactorType::RecoveryCode) {
+            return Ok(());
+        }
+        for old in existing.iter().filter(|a| matches!(a.kind, AuthenticatorKind::RecoveryCode { .. })) {
+            self.tenant.store.delete_authenticator(&user.user_id, &old.id).await.map_err(server_error)?;
+        }
+        let code = recovery::new_recovery_code().map_err(server_error)?;
+        let hash = recovery::hash_recovery_code(&code).map_err(server_error)?;
+        let authenticator = users::authenticator(user, AuthenticatorKind::RecoveryCode { hash }, false).map_err(server_error)?;
+        self.tenant.store.save_authenticator(&authenticator).await.map_err(server_error)?;
+        if let Some(map) = answer.as_object_mut() {
+            map.insert("recovery_codes".into(), json!([code]));
+        }
+        Ok(())
+    }
+
+    /// Sends a code to `email` and stores the `oob_code` that names it.
+    async fn send_oob(&self, user: &User, authenticator: &Authenticator, client_id: &str, email: &str) -> Result<String, OAuthError> {
+        let code = one_time_code::new_code().map_err(server_error)?;
+        let oob_code = ids::secret().map_err(server_error)?;
+        let now = self.now();
+        let challenge = OobChallenge {
+            user_id: user.user_id.clone(),
+            client_id: client_id.to_owned(),
+            authenticator_id: authenticator.id.clone(),
+            code_hash: one_time_code::code_hash(&code, &oob_code),
+            expires_at: now + OOB_LIFETIME,
+        };
+        let bytes = serde_json::to_vec(&challenge).map_err(server_error)?;
+        self.tenant
+            .store
+            .put_ephemeral(Ephemeral::OneTimeCode, &secret_key(&oob_code), &bytes, now + OOB_LIFETIME + GRACE)
+            .await
+            .map_err(server_error)?;
+        let name = &self.tenant.config.friendly_name;
+        let message = Email {
+            to: email.to_owned(),
+            subject: format!("Your {name} verification code"),
+            body: format!("Your verification code is: {code}\r\n\r\nIt expires in 5 minutes. If you did not ask for it, ignore this email."),
+        };
+        self.tenant
+            .outbox
+            .send(&format!("{name} <no-reply@gatehouse.invalid>"), &message)
+            .await
+            .map_err(server_error)?;
+        self.log("gd_send_email", "MFA email sent", Some(client_id), Some(user)).await;
+        Ok(oob_code)
+    }
+
+    /// `POST /mfa/challenge`.
+    pub async fn challenge(&self, body: &Map<String, Value>) -> Result<Value, OAuthError> {
+        let token = body
+            .get("mfa_token")
+            .and_then(Value::as_str)
+            .ok_or_else(|| OAuthError::new(400, "invalid_request", "Missing required parameter: mfa_token"))?;
+        let client_id = body
+            .get("client_id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| OAuthError::new(400, "invalid_request", "Missing required parameter: client_id"))?;
+        let (_, ticket) = self.verify_mfa_token(token).await?;
+        if ticket.client_id != client_id {
+            return Err(OAuthError::new(400, "invalid_request", "mfa_token not issued to this client"));
+        }
+        let user = self.user(&ticket.user_id).await?;
+        let authenticators: Vec<Authenticator> = self.authenticators(&user).await?.into_iter().filter(|a| a.active).collect();
+        let usable: Vec<&Authenticator> = authenticators
+            .iter()
+            .filter(|a| !matches!(a.kind, AuthenticatorKind::RecoveryCode { .. }))
+            .filter(|a| self.enabled(a.kind.factor()))
+            .collect();
+        if usable.is_empty() {
+            return Err(OAuthError::new(
+                401,
+                "association_required",
+                "User is not enrolled. You can use /mfa/associate endpoint to enroll the first authenticator.",
+            ));
+        }
+        let types: Vec<String> = body
+            .get("challenge_type")
+            .and_then(Value::as_str)
+            .map(|s| s.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_else(|| vec!["otp".to_owned(), "oob".to_owned()]);
+        let kind_of = |a: &Authenticator| if matches!(a.kind, AuthenticatorKind::Otp { .. }) { "otp" } else { "oob" };
+        let chosen = match body.get("authenticator_id").and_then(Value::as_str) {
+            Some(id) => {
+                let Some(a) = usable.iter().find(|a| a.id == id) else {
+                    return Err(OAuthError::new(400, "invalid_request", "The authenticator does not exist or is not active."));
+                };
+                if !types.iter().any(|t| t == kind_of(a)) {
+                    return Err(unsupported(&types, kind_of(a)));
+                }
+                *a
+            }
+            None => match types.iter().find_map(|t| usable.iter().find(|a| kind_of(a) == t)) {
+                Some(a) => *a,
+                None => return Err(unsupported(&types, usable.first().map(|a| kind_of(a)).unwrap_or("otp"))),
+            },
+        };
+        self.log("gd_start_auth", "Second factor started", Some(client_id), Some(&user)).await;
+        match &chosen.kind {
+            AuthenticatorKind::Otp { .. } => Ok(json!({ "challenge_type": "otp" })),
+            AuthenticatorKind::Email { email } => {
+                let oob_code = self.send_oob(&user, chosen, client_id, email).await?;
+                Ok(json!({ "challenge_type": "oob", "oob_code": oob_code, "binding_method": "prompt" }))
+            }
+            _ => Err(unsupported(&types, "otp")),
+        }
+    }
+
+    /// `GET /mfa/authenticators`.
+    pub async fn list(&self, caller: &MfaCaller) -> Result<Value, OAuthError> {
+        if let MfaCaller::Access { .. } = caller
+            && !caller.has_scope("read:authenticators")
+        {
+            return Err(OAuthError::new(403, "insufficient_scope", "Insufficient scope, expected: read:authenticators"));
+        }
+        let user = self.user(caller.user_id()).await?;
+        let list: Vec<Value> = self.authenticators(&user).await?.iter().map(authenticator_view).collect();
+        Ok(Value::Array(list))
+    }
+
+    /// `DELETE /mfa/authenticators/{id}` (an access token with `remove:authenticators`; an mfa_token is not enough).
+    pub async fn delete(&self, caller: &MfaCaller, id: &str) -> Result<(), OAuthError> {
+        if !caller.has_scope("remove:authenticators") {
+            return Err(OAuthError::new(403, "insufficient_scope", "Insufficient scope, expected: remove:authenticators"));
+        }
+        let user = self.user(caller.user_id()).await?;
+        let list = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
+        let Some(target) = list.iter().find(|a| a.id == id) else {
+            return Err(OAuthError::new(404, "not_found", "Authenticator not found"));
+        };
+        if matches!(&target.kind, AuthenticatorKind::Email { email } if *email == user.email && user.email_verified) {
+            return Err(OAuthError::new(400, "invalid_request", "Email authenticators of a verified email cannot be deleted."));
+        }
+        self.tenant.store.delete_authenticator(&user.user_id, id).await.map_err(server_error)?;
+        self.log("gd_unenroll", format!("Authenticator {} removed", target.kind.id_prefix()), None, Some(&user)).await;
+        Ok(())
+    }
+
+    /// The `mfa-otp`, `mfa-oob` and `mfa-recovery-code` grants.
+    pub async fn grant(&self, req: &TokenRequest, client: &ClientConfig, grant_type: &str) -> Result<TokenResponse, OAuthError> {
+        let field = |name: &str| req.fields.get(name).map(String::as_str).filter(|s| !s.is_empty());
+        let token = field("mfa_token").ok_or_else(|| OAuthError::new(400, "invalid_request", "Missing required parameter: mfa_token"))?;
+        let (jti, mut ticket) = self.verify_mfa_token(token).await?;
+        if ticket.client_id != client.client_id {
+            return Err(OAuthError::new(400, "invalid_request", "mfa_token not issued to this client"));
+        }
+        let user = self.user(&ticket.user_id).await?;
+        let (success_log, failure_log) = match grant_type {
+            "http://auth0.com/oauth/grant-type/mfa-otp" => ("seotpft", "feotpft"),
+            "http://auth0.com/oauth/grant-type/mfa-oob" => ("seoobft", "feoobft"),
+            _ => ("sercft", "fercft"),
+        };
+        let verified = match grant_type {
+            "http://auth0.com/oauth/grant-type/mfa-otp" => {
+                let otp = field("otp").ok_or_else(|| OAuthError::new(400, "invalid_request", "Missing required parameter: otp"))?;
+                self.verify_otp(&user, otp, client).await
+            }
+            "http://auth0.com/oauth/grant-type/mfa-oob" => {
+                let oob = field("oob_code").ok_or_else(|| OAuthError::new(400, "invalid_request", "Missing required parameter: oob_code"))?;
+                self.verify_oob(&user, oob, field("binding_code"), client).await
+            }
+            _ => {
+                let code = field("recovery_code")
+                    .ok_or_else(|| OAuthError::new(400, "invalid_request", "Missing required parameter: recovery_code"))?;
+                self.verify_recovery(&user, code, client).await
+            }
+        };
+        let (factor, new_recovery_code) = match verified {
+            Ok(done) => done,
+            Err(error) => {
+                self.log(failure_log, error.description.clone(), Some(&client.client_id), Some(&user)).await;
+                return Err(error);
+            }
+        };
+        self.log(
+            if factor == FactorType::RecoveryCode { "gd_recovery_succeed" } else { "gd_auth_succeed" },
+            format!("MFA completed with {factor}"),
+            Some(&client.client_id),
+            Some(&user),
+        )
+        .await;
+        // The mfa_token stays valid until it expires, now as proof that a challenge passed (to enroll more).
+        ticket.mfa_passed = true;
+        let bytes = serde_json::to_vec(&ticket).map_err(server_error)?;
+        self.tenant
+            .store
+            .put_ephemeral(Ephemeral::MfaTicket, &secret_key(&jti), &bytes, ticket.expires_at)
+            .await
+            .map_err(server_error)?;
+        if !ticket.app_metadata.is_empty() || !ticket.user_metadata.is_empty() {
+            let mut fresh = self.user(&user.user_id).await?;
+            merge_metadata(&mut fresh.app_metadata, &ticket.app_metadata);
+            merge_metadata(&mut fresh.user_metadata, &ticket.user_metadata);
+            fresh.updated_at = clock::now_iso();
+            self.tenant.store.save_user(&fresh).await.map_err(server_error)?;
+        }
+        let mut grant = ticket.grant.clone();
+        grant.mfa = true;
+        grant.amr = vec!["mfa".to_owned()];
+        grant.acr = Some(PAPE_MFA.to_owned());
+        let mut response = tokens::issue_user_tokens(self.tenant, client, &user, &grant, None, None, self.now())
+            .await
+            .map_err(server_error)?;
+        response.recovery_code = new_recovery_code;
+        self.log(success_log, "Successful MFA exchange for access token", Some(&client.client_id), Some(&user)).await;
+        Ok(response)
+    }
+
+    /// Runs `check` against an authenticator under its attempt limit.
+    async fn limited(&self, user: &User, mut authenticator: Authenticator, client: &ClientConfig, ok: bool) -> Result<Authenticator, OAuthError> {
+        let now = self.now();
+        let factor = authenticator.kind.factor();
+        if ok {
+            authenticator.last_auth_at = Some(clock::now_iso());
+            self.tenant.store.save_authenticator(&authenticator).await.map_err(server_error)?;
+            return Ok(authenticator);
+        }
+        attempts::record_failure(&mut authenticator, now);
+        self.tenant.store.save_authenticator(&authenticator).await.map_err(server_error)?;
+        let failed = if factor == FactorType::RecoveryCode { "gd_recovery_failed" } else { "gd_auth_failed" };
+        self.log(failed, format!("Wrong {factor} code"), Some(&client.client_id), Some(user)).await;
+        Err(match factor {
+            FactorType::Otp => OAuthError::new(403, "invalid_grant", "Invalid otp_code."),
+            FactorType::RecoveryCode => OAuthError::new(403, "invalid_grant", "Invalid recovery_code."),
+            _ => OAuthError::new(403, "invalid_grant", "MFA Invalid binding code."),
+        })
+    }
+
+    async fn blocked(&self, user: &User, authenticator: &mut Authenticator, client: &ClientConfig) -> Result<(), OAuthError> {
+        let now = self.now();
+        attempts::refill(authenticator, now);
+        if attempts::is_blocked(authenticator, now) {
+            let kind = if authenticator.kind.factor() == FactorType::RecoveryCode {
+                "gd_recovery_rate_limit_exceed"
+            } else {
+                "gd_otp_rate_limit_exceed"
+            };
+            self.log(kind, "Too many failed MFA attempts", Some(&client.client_id), Some(user)).await;
+            return Err(OAuthError::new(
+                429,
+                "too_many_attempts",
+                format!(
+                    "Too many failed attempts. Try again in {} minutes.",
+                    attempts::seconds_until_unblocked(authenticator, now).div_euclid(60) + 1
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Marks an enrollment (and the recovery code issued with it) confirmed.
+    async fn confirm(&self, user: &User, authenticator: &mut Authenticator, client: &ClientConfig) -> Result<(), OAuthError> {
+        if authenticator.active {
+            return Ok(());
+        }
+        authenticator.active = true;
+        self.tenant.store.save_authenticator(authenticator).await.map_err(server_error)?;
+        let list = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
+        for mut pending in list.into_iter().filter(|a| !a.active && matches!(a.kind, AuthenticatorKind::RecoveryCode { .. })) {
+            pending.active = true;
+            self.tenant.store.save_authenticator(&pending).await.map_err(server_error)?;
+        }
+        self.log("gd_enrollment_complete", format!("{} enrollment confirmed", authenticator.kind.factor()), Some(&client.client_id), Some(user))
+            .await;
+        Ok(())
+    }
+
+    async fn verify_otp(&self, user: &User, code: &str, client: &ClientConfig) -> Result<(FactorType, Option<String>), OAuthError> {
+        let list = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
+        // Active authenticators first, then the newest pending one (its first code confirms it).
+        let mut candidates: Vec<Authenticator> =
+            list.into_iter().filter(|a| matches!(a.kind, AuthenticatorKind::Otp { .. })).collect();
+        candidates.sort_by_key(|a| (!a.active, std::cmp::Reverse(a.created_at.clone())));
+        let Some(mut authenticator) = candidates.into_iter().next() else {
+            return Err(OAuthError::new(403, "invalid_grant", "User is not enrolled with an authenticator app."));
+        };
+        self.blocked(user, &mut authenticator, client).await?;
+        let now = self.now();
+        let matched = match &mut authenticator.kind {
+            AuthenticatorKind::Otp { secret, last_step } => match totp::verify(secret, code, *last_step, now) {
+                Some(step) => {
+                    *last_step = step;
+                    true
+                }
+                None => false,
+            },
+            _ => false,
+        };
+        let mut authenticator = self.limited(user, authenticator, client, matched).await?;
+        self.confirm(user, &mut authenticator, client).await?;
+        Ok((FactorType::Otp, None))
+    }
+
+    async fn verify_oob(
+        &self,
+        user: &User,
+        oob_code: &str,
+        binding_code: Option<&str>,
+        client: &ClientConfig,
+    ) -> Result<(FactorType, Option<String>), OAuthError> {
+        let now = self.now();
+        let key = secret_key(oob_code);
+        let raw = self
+            .tenant
+            .store
+            .get_ephemeral(Ephemeral::OneTimeCode, &key, now)
+            .await
+            .map_err(server_error)?
+            .ok_or_else(|| OAuthError::new(403, "invalid_grant", "Invalid oob_code."))?;
+        let challenge: OobChallenge = serde_json::from_slice(&raw).map_err(server_error)?;
+        if challenge.user_id != user.user_id || challenge.client_id != client.client_id {
+            return Err(OAuthError::new(403, "invalid_grant", "Invalid oob_code."));
+        }
+        if challenge.expires_at <= now {
+            return Err(OAuthError::new(403, "expired_token", "oob_code is expired"));
+        }
+        let binding_code = binding_code.ok_or_else(|| OAuthError::new(400, "invalid_request", "binding_code is required"))?;
+        let list = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
+        let mut authenticator = list
+            .into_iter()
+            .find(|a| a.id == challenge.authenticator_id)
+            .ok_or_else(|| OAuthError::new(403, "invalid_grant", "Invalid oob_code."))?;
+        self.blocked(user, &mut authenticator, client).await?;
+        let matched = one_time_code::codes_match(&challenge.code_hash, binding_code, oob_code);
+        // Single use: of two requests with the right code, only the one that removes it wins.
+        let taken = matched
+            && self.tenant.store.take_ephemeral(Ephemeral::OneTimeCode, &key, now).await.map_err(server_error)?.is_some();
+        let factor = authenticator.kind.factor();
+        let mut authenticator = self.limited(user, authenticator, client, taken).await?;
+        self.confirm(user, &mut authenticator, client).await?;
+        Ok((factor, None))
+    }
+
+    async fn verify_recovery(&self, user: &User, code: &str, client: &ClientConfig) -> Result<(FactorType, Option<String>), OAuthError> {
+        let list = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
+        let Some(mut authenticator) =
+            list.into_iter().find(|a| a.active && matches!(a.kind, AuthenticatorKind::RecoveryCode { .. }))
+        else {
+            return Err(OAuthError::new(403, "invalid_grant", "User does not have a recovery code."));
+        };
+        self.blocked(user, &mut authenticator, client).await?;
+        let AuthenticatorKind::RecoveryCode { hash } = authenticator.kind.clone() else { return Err(server_error("kind")) };
+        let candidate = code.to_owned();
+        let matched = tokio::task::spawn_blocking(move || recovery::verify_recovery_code(&hash, &candidate))
+            .await
+            .unwrap_or(false);
+        self.limited(user, authenticator, client, matched).await?;
+        // A recovery code is single use: it is replaced at once, and the new one goes back in the answer.
+        let fresh = users::regenerate_recovery_code(self.tenant, user).await.map_err(server_error)?;
+        Ok((FactorType::RecoveryCode, Some(fresh)))
+    }
+}
+
+fn unsupported(types: &[String], supported: &str) -> OAuthError {
+    let what = if types.len() == 1 { "the requested challenge type" } else { "any of the requested challenge types" };
+    OAuthError::new(
+        401,
+        "unsupported_challenge_type",
+        format!("The user does not support {what} ({}). Supported type: {supported}.", types.join(", ")),
+    )
+}
+
+/// An authenticator as `GET /mfa/authenticators` shows it.
+pub fn authenticator_view(a: &Authenticator) -> Value {
+    match &a.kind {
+        AuthenticatorKind::Otp { .. } => json!({ "id": a.id, "authenticator_type": "otp", "active": a.active }),
+        AuthenticatorKind::RecoveryCode { .. } => json!({ "id": a.id, "authenticator_type": "recovery-code", "active": a.active }),
+        AuthenticatorKind::Email { email } => json!({
+            "id": a.id, "authenticator_type": "oob", "active": a.active, "oob_channel": "email", "name": crate::login::mask_email(email)
+        }),
+        AuthenticatorKind::Phone { phone_number, method } => {
+            let masked: String = phone_number.chars().rev().take(4).collect::<String>().chars().rev().collect();
+            json!({ "id": a.id, "authenticator_type": "oob", "active": a.active, "oob_channel": method, "name": format!("XXXXXXXX{masked}") })
+        }
+    }
+}

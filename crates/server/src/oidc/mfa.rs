@@ -1,0 +1,74 @@
+//! The MFA API: `/mfa/associate`, `/mfa/challenge`, `/mfa/authenticators`.
+
+use axum::extract::{Path, State};
+use axum::http::header::CACHE_CONTROL;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use gatehouse_auth::mfa_api::MfaApi;
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+use crate::oidc::token::fields;
+use crate::oidc::userinfo::bearer;
+use crate::request::Client;
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/mfa/associate", post(post_associate))
+        .route("/mfa/challenge", post(post_challenge))
+        .route("/mfa/authenticators", get(get_authenticators))
+        .route("/mfa/authenticators/{id}", delete(delete_authenticator))
+}
+
+/// A JSON or form body as a JSON object (arrays such as `authenticator_types` need JSON).
+fn body(headers: &HeaderMap, bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let content_type = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if content_type.starts_with("application/json") {
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(Value::Object(map)) => Ok(map),
+            _ => Err(ApiError::new(400, "invalid_request", "The request body must be a JSON object")),
+        }
+    } else {
+        Ok(fields(headers, bytes)?.into_iter().map(|(k, v)| (k, Value::from(v))).collect())
+    }
+}
+
+fn no_store(value: Value) -> Response {
+    let mut response = Json(value).into_response();
+    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+async fn post_associate(State(state): State<AppState>, client: Client, headers: HeaderMap, bytes: axum::body::Bytes) -> Result<Response, ApiError> {
+    let api = MfaApi::new(&state.tenant, &client.info);
+    let caller = api.caller(bearer(&headers)).await?;
+    let body = body(&headers, &bytes)?;
+    Ok(no_store(api.associate(&caller, &body).await?))
+}
+
+async fn post_challenge(State(state): State<AppState>, client: Client, headers: HeaderMap, bytes: axum::body::Bytes) -> Result<Response, ApiError> {
+    let api = MfaApi::new(&state.tenant, &client.info);
+    let body = body(&headers, &bytes)?;
+    Ok(no_store(api.challenge(&body).await?))
+}
+
+async fn get_authenticators(State(state): State<AppState>, client: Client, headers: HeaderMap) -> Result<Response, ApiError> {
+    let api = MfaApi::new(&state.tenant, &client.info);
+    let caller = api.caller(bearer(&headers)).await?;
+    Ok(no_store(api.list(&caller).await?))
+}
+
+async fn delete_authenticator(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let api = MfaApi::new(&state.tenant, &client.info);
+    let caller = api.caller(bearer(&headers)).await?;
+    api.delete(&caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
