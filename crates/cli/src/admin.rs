@@ -28,7 +28,7 @@ fn store_or_busy(config_path: &Path) -> Result<(config::Loaded, Option<std::sync
 }
 
 /// A Management API token from the running server, with `scope`.
-async fn management_token(config: &TenantConfig, scope: &str) -> Result<String, String> {
+pub(crate) async fn management_token(config: &TenantConfig, scope: &str) -> Result<String, String> {
     let audience = config.management_audience();
     let grant = config
         .client_grants

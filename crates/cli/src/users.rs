@@ -1,0 +1,194 @@
+//! `gatehouse users`: the operator's quick path to the Management API's user operations.
+//!
+//! With the server stopped the commands open the store; while it runs (sled allows one process), they call its
+//! Management API with a client the configuration grants the scopes.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use gatehouse_auth::tenant::{Tenant, TenantOptions};
+use gatehouse_auth::users::{self, NewUser};
+use gatehouse_engine::sandbox::SandboxConfig;
+use serde_json::{json, Value};
+
+use crate::config;
+use crate::output;
+use crate::serve::open_store;
+
+/// What to do.
+pub enum UsersCommand {
+    /// Create a user.
+    Add { email: String, password: String, name: Option<String>, roles: Vec<String> },
+    /// List users.
+    List,
+    /// Show one user with their enrollments.
+    Show { who: String },
+    /// Enroll an authenticator app for a user: prints the otpauth URI and a QR code.
+    EnrollOtp { who: String },
+    /// Remove every MFA enrollment of a user.
+    ResetMfa { who: String },
+}
+
+enum Backend {
+    Offline(Arc<Tenant>),
+    Online { issuer: String, token: String },
+}
+
+async fn backend(config_path: &Path, scope: &str) -> Result<Backend, String> {
+    let loaded = config::load(config_path, None, None)?;
+    match open_store(&loaded.base_dir, &loaded.config.data_dir) {
+        Ok((store, data_dir)) => {
+            let sandbox = SandboxConfig::current_exe().map_err(|e| e.to_string())?;
+            let tenant = Tenant::open(TenantOptions { config: loaded.config, base_dir: loaded.base_dir, sandbox, store, data_dir })
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(Backend::Offline(Arc::new(tenant)))
+        }
+        Err(e) if e.to_lowercase().contains("lock") => {
+            let token = crate::admin::management_token(&loaded.config, scope).await?;
+            Ok(Backend::Online { issuer: loaded.config.issuer.clone(), token })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn call(issuer: &str, token: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, String> {
+    let mut request = reqwest::Client::new().request(method, format!("{issuer}{path}")).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.map_err(|e| format!("cannot reach the server at {issuer}: {e}"))?;
+    let status = response.status();
+    let text = response.text().await.map_err(|e| e.to_string())?;
+    let value: Value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    if status.is_success() { Ok(value) } else { Err(format!("the server answered {status}: {value}")) }
+}
+
+fn encode(id: &str) -> String {
+    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
+}
+
+async fn find_online(issuer: &str, token: &str, who: &str) -> Result<Value, String> {
+    if who.contains('@') {
+        let found = call(issuer, token, reqwest::Method::GET, &format!("api/v2/users-by-email?email={}", encode(who)), None).await?;
+        found.as_array().and_then(|a| a.first().cloned()).ok_or_else(|| format!("no user {who}"))
+    } else {
+        call(issuer, token, reqwest::Method::GET, &format!("api/v2/users/{}", encode(who)), None).await
+    }
+}
+
+fn print_user(user: &Value) {
+    let field = |k: &str| user.get(k).and_then(Value::as_str).unwrap_or("-").to_owned();
+    output::line(&format!("{}  {}  {}", field("user_id"), field("email"), field("name")));
+}
+
+/// Runs a `gatehouse users` command.
+pub async fn run(config_path: &Path, command: UsersCommand) -> ExitCode {
+    let scope = match &command {
+        UsersCommand::Add { .. } => "create:users",
+        UsersCommand::List | UsersCommand::Show { .. } => "read:users",
+        UsersCommand::EnrollOtp { .. } => "create:authentication_methods",
+        UsersCommand::ResetMfa { .. } => "delete:guardian_enrollments",
+    };
+    let result = async {
+        let backend = backend(config_path, scope).await?;
+        match (command, backend) {
+            (UsersCommand::Add { email, password, name, roles }, Backend::Offline(tenant)) => {
+                let user = users::create_user(&tenant, NewUser { email, password: Some(password), name, roles, email_verified: true, ..NewUser::default() })
+                    .await
+                    .map_err(|e| e.to_string())?;
+                print_user(&users::user_view(&user));
+            }
+            (UsersCommand::Add { email, password, name, roles }, Backend::Online { issuer, token }) => {
+                let body = json!({ "email": email, "password": password, "name": name, "roles": roles, "email_verified": true,
+                                   "connection": gatehouse_auth::DATABASE_CONNECTION });
+                print_user(&call(&issuer, &token, reqwest::Method::POST, "api/v2/users", Some(body)).await?);
+            }
+            (UsersCommand::List, Backend::Offline(tenant)) => {
+                for user in tenant.store.list_users().await.map_err(|e| e.to_string())? {
+                    print_user(&users::user_view(&user));
+                }
+            }
+            (UsersCommand::List, Backend::Online { issuer, token }) => {
+                let list = call(&issuer, &token, reqwest::Method::GET, "api/v2/users?per_page=100", None).await?;
+                for user in list.as_array().cloned().unwrap_or_default() {
+                    print_user(&user);
+                }
+            }
+            (UsersCommand::Show { who }, Backend::Offline(tenant)) => {
+                let user = users::find_user_by_id_or_email(&tenant, &who).await.map_err(|e| e.to_string())?;
+                let mut view = users::user_view(&user);
+                let enrollments: Vec<Value> = tenant
+                    .store
+                    .find_authenticators(&user.user_id)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .iter()
+                    .map(gatehouse_auth::mfa_api::authenticator_view)
+                    .collect();
+                if let Some(map) = view.as_object_mut() {
+                    map.insert("authenticators".into(), Value::Array(enrollments));
+                }
+                output::line(&serde_json::to_string_pretty(&view).unwrap_or_default());
+            }
+            (UsersCommand::Show { who }, Backend::Online { issuer, token }) => {
+                let user = find_online(&issuer, &token, &who).await?;
+                output::line(&serde_json::to_string_pretty(&user).unwrap_or_default());
+            }
+            (UsersCommand::EnrollOtp { who }, backend) => {
+                let secret = gatehouse_auth::totp::new_secret().map_err(|e| e.to_string())?;
+                let (email, uri) = match backend {
+                    Backend::Offline(tenant) => {
+                        let user = users::find_user_by_id_or_email(&tenant, &who).await.map_err(|e| e.to_string())?;
+                        let (_, uri) = users::enroll_otp(&tenant, &user, Some(secret.clone()), true).await.map_err(|e| e.to_string())?;
+                        (user.email, uri)
+                    }
+                    Backend::Online { issuer, token } => {
+                        let user = find_online(&issuer, &token, &who).await?;
+                        let id = user.get("user_id").and_then(Value::as_str).unwrap_or_default().to_owned();
+                        let body = json!({ "type": "totp", "totp_secret": secret, "name": "gatehouse users enroll" });
+                        call(&issuer, &token, reqwest::Method::POST, &format!("api/v2/users/{}/authentication-methods", encode(&id)), Some(body))
+                            .await?;
+                        let email = user.get("email").and_then(Value::as_str).unwrap_or_default().to_owned();
+                        let name = crate::config::load(config_path, None, None).map(|l| l.config.friendly_name).unwrap_or_default();
+                        (email.clone(), gatehouse_auth::totp::otpauth_uri(&secret, &name, &email))
+                    }
+                };
+                output::line(&format!("Enrolled an authenticator app for {email}. Scan this QR code, or add the URI by hand:"));
+                output::line(&terminal_qr(&uri));
+                output::line(&uri);
+            }
+            (UsersCommand::ResetMfa { who }, Backend::Offline(tenant)) => {
+                let user = users::find_user_by_id_or_email(&tenant, &who).await.map_err(|e| e.to_string())?;
+                let removed = users::reset_mfa(&tenant, &user).await.map_err(|e| e.to_string())?;
+                output::line(&format!("Removed {removed} enrollment(s) of {}", user.email));
+            }
+            (UsersCommand::ResetMfa { who }, Backend::Online { issuer, token }) => {
+                let user = find_online(&issuer, &token, &who).await?;
+                let id = user.get("user_id").and_then(Value::as_str).unwrap_or_default().to_owned();
+                call(&issuer, &token, reqwest::Method::DELETE, &format!("api/v2/users/{}/authenticators", encode(&id)), None).await?;
+                output::line(&format!("Removed every enrollment of {id}"));
+            }
+        }
+        Ok::<(), String>(())
+    }
+    .await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => output::fatal(&e),
+    }
+}
+
+/// A QR code drawn with half-block characters, readable by phone cameras from a terminal.
+fn terminal_qr(text: &str) -> String {
+    match qrcode::QrCode::new(text.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::unicode::Dense1x2>()
+            .dark_color(qrcode::render::unicode::Dense1x2::Light)
+            .light_color(qrcode::render::unicode::Dense1x2::Dark)
+            .quiet_zone(true)
+            .build(),
+        Err(e) => format!("(cannot draw a QR code: {e})"),
+    }
+}
