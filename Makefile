@@ -20,6 +20,10 @@ bench:
 	$(CARGO) build --release --bin gatehouse
 	./target/release/gatehouse bench
 
+## Install what the end-to-end tests need (Chromium, the SPA SDK and Playwright, auth0-python); CI runs it.
+e2e-deps:
+	bash scripts/e2e-deps.sh
+
 fmt:
 	$(CARGO) fmt --all
 

@@ -25,7 +25,7 @@ button.link{background:none;color:#4f46e5;margin-top:12px;padding:4px;font-size:
 .notice{background:#fef2f2;color:#991b1b;border-radius:6px;padding:10px;margin:12px 0;font-size:14px}.info{background:#eff6ff;color:#1e40af}
 .secret{font-family:ui-monospace,monospace;font-size:15px;word-break:break-all;background:#f9fafb;padding:10px;border-radius:6px}
 .qr{display:flex;justify-content:center;margin:12px 0}.qr svg{width:200px;height:200px}
-.code{font-family:ui-monospace,monospace;font-size:22px;letter-spacing:2px;text-align:center;background:#f9fafb;padding:16px;border-radius:6px}
+.code{font-family:ui-monospace,monospace;font-size:20px;letter-spacing:1px;text-align:center;word-break:break-all;background:#f9fafb;padding:16px;border-radius:6px}
 footer{text-align:center;color:#9ca3af;font-size:12px;margin-top:16px}
 ";
 
@@ -301,7 +301,9 @@ pub fn render(response: LoginResponse, cookies: CookiePolicy) -> Response {
     if is_page {
         headers.insert(
             CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'"),
+            // No `form-action`: Chromium applies it to the redirect after a post too, and a login ends with a
+            // redirect to the application's callback on another origin.
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'"),
         );
         headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
     }
