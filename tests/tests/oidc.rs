@@ -114,10 +114,11 @@ async fn a_standard_relying_party_logs_in_with_code_and_pkce() {
     let client = CoreClient::from_provider_metadata(metadata, ClientId::new("test-spa".to_owned()), None)
         .set_redirect_uri(RedirectUrl::new(SPA_CALLBACK.to_owned()).unwrap());
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    // `profile` is left out: its `updated_at` is an ISO string, as in Auth0, which this crate refuses without its
-    // `accept-rfc3339-timestamps` feature.
+    // `profile` included: its `updated_at` is epoch seconds (OIDC Core §5.1), which strict clients like this one
+    // require (Auth0 sends an ISO string).
     let (url, csrf, nonce) = client
         .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .add_scope(Scope::new("profile".to_owned()))
         .add_scope(Scope::new("email".to_owned()))
         .add_extra_param("audience", API)
         .set_pkce_challenge(challenge)
@@ -144,6 +145,7 @@ async fn a_standard_relying_party_logs_in_with_code_and_pkce() {
     assert_eq!(claims.audiences().iter().map(|a| a.as_str()).collect::<Vec<_>>(), vec!["test-spa"]);
     assert_eq!(claims.nonce().map(|n| n.secret().as_str()), Some(nonce.secret().as_str()));
     assert_eq!(claims.email().map(|e| e.as_str()), Some("jane@example.com"));
+    assert!(claims.updated_at().is_some(), "updated_at parses as a timestamp");
     assert!(claims.auth_time().is_some(), "auth_time is present");
     let subject = claims.subject().clone();
 

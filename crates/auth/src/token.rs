@@ -204,9 +204,17 @@ impl TokenEndpoint<'_> {
             self.log("feacft", "Authorization code issued to another client", Some(client), None).await;
             return Err(invalid("Invalid authorization code"));
         }
-        if req.get("redirect_uri").is_some_and(|uri| uri != record.redirect_uri) {
-            self.log("feacft", "redirect_uri does not match", Some(client), None).await;
-            return Err(invalid("Invalid redirect URI"));
+        // RFC 6749 §4.1.3: the redirect_uri of the authorization request, if it carried one, must be repeated.
+        match req.get("redirect_uri") {
+            Some(uri) if uri != record.redirect_uri => {
+                self.log("feacft", "redirect_uri does not match", Some(client), None).await;
+                return Err(invalid("Invalid redirect URI"));
+            }
+            None if record.redirect_uri_sent => {
+                self.log("feacft", "redirect_uri missing", Some(client), None).await;
+                return Err(invalid("Parameter 'redirect_uri' is required"));
+            }
+            _ => {}
         }
         match (&record.code_challenge, req.get("code_verifier")) {
             (Some(challenge), Some(verifier)) => {
@@ -241,6 +249,19 @@ impl TokenEndpoint<'_> {
         let key = secret_key(token);
         let invalid = OAuthError::new(403, "invalid_grant", "Unknown or invalid refresh token.");
         let now = self.now();
+        // Another client's token is refused before it is touched: marking it used would make its rightful
+        // client's next exchange look like a replay and revoke the family.
+        match self.tenant.store.find_refresh_token(&key, now).await.map_err(server_error)? {
+            Some(record) if record.grant.client_id == client.client_id => {}
+            Some(_) => {
+                self.log("fertft", "Refresh token of another client", Some(client), None).await;
+                return Err(invalid);
+            }
+            None => {
+                self.log("fertft", "Unknown or expired refresh token", Some(client), None).await;
+                return Err(invalid);
+            }
+        }
         let record = match self.tenant.store.use_refresh_token(&key, now).await.map_err(server_error)? {
             RefreshUse::Fresh(record) => record,
             RefreshUse::Reused(record) => {
@@ -254,10 +275,6 @@ impl TokenEndpoint<'_> {
                 return Err(invalid);
             }
         };
-        if record.grant.client_id != client.client_id {
-            self.log("fertft", "Refresh token of another client", Some(client), None).await;
-            return Err(invalid);
-        }
         let user = self.user(&record.grant.user_id).await?;
         let mut grant = record.grant.clone();
         if let Some(scope) = req.get("scope") {
@@ -374,6 +391,12 @@ impl TokenEndpoint<'_> {
         };
         let (outcome, factors) = match step {
             Step::Done(outcome) => (*outcome, Vec::new()),
+            Step::Paused(paused) if paused.prompt().is_some_and(|p| p.command == gatehouse_types::PromptCommand::SendUserTo) => {
+                let reason = "The post-login flow redirects the browser (api.redirect.sendUserTo), which the password grant cannot do";
+                self.log("f", reason, Some(client), Some(&user)).await;
+                self.log("fepft", reason, Some(client), Some(&user)).await;
+                return Err(OAuthError::new(400, "interaction_required", reason));
+            }
             Step::Paused(paused) => {
                 // The flow asks for a factor: the MFA API completes it (the flow's later actions do not run in
                 // this grant; see docs).

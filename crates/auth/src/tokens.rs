@@ -88,7 +88,8 @@ fn profile_claims(user: &User, scopes: &[String], claims: &mut Map<String, Value
         put("given_name", user.given_name.clone().map(Value::from));
         put("family_name", user.family_name.clone().map(Value::from));
         put("picture", user.picture.clone().map(Value::from));
-        put("updated_at", Some(Value::from(user.updated_at.clone())));
+        // OIDC Core §5.1: seconds since the epoch (Auth0 sends a string, which strict clients reject).
+        put("updated_at", crate::clock::parse_iso(&user.updated_at).map(Value::from));
     }
     if has("email") {
         put("email", Some(Value::from(user.email.clone())));

@@ -4,7 +4,7 @@ use gatehouse_store::StoreError;
 use gatehouse_types::records::{Authenticator, AuthenticatorKind, User};
 use gatehouse_types::{FactorType, JsonMap};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::attempts;
 use crate::clock;
@@ -167,7 +167,9 @@ fn valid_email(email: &str) -> bool {
 
 async fn hash(password: String) -> UserResult<String> {
     if password.chars().count() < 8 {
-        return Err(UserError::BadRequest("PasswordStrengthError: Password is too weak (at least 8 characters)".into()));
+        return Err(UserError::BadRequest(
+            "PasswordStrengthError: Password is too weak (at least 8 characters)".into(),
+        ));
     }
     tokio::task::spawn_blocking(move || hash_password(&password))
         .await
@@ -179,7 +181,9 @@ async fn hash(password: String) -> UserResult<String> {
 pub async fn create_user(tenant: &Tenant, new: NewUser) -> UserResult<User> {
     let email = new.email.trim().to_lowercase();
     if !valid_email(&email) {
-        return Err(UserError::BadRequest("Payload validation error: 'Object didn't pass validation for format email' on property email".into()));
+        return Err(UserError::BadRequest(
+            "Payload validation error: 'Object didn't pass validation for format email' on property email".into(),
+        ));
     }
     if let Some(connection) = &new.connection
         && connection != DATABASE_CONNECTION
@@ -188,7 +192,11 @@ pub async fn create_user(tenant: &Tenant, new: NewUser) -> UserResult<User> {
     }
     let password = match new.password {
         Some(p) => Some(hash(p).await?),
-        None => return Err(UserError::BadRequest("Payload validation error: 'Missing required property: password'".into())),
+        None => {
+            return Err(UserError::BadRequest(
+                "Payload validation error: 'Missing required property: password'".into(),
+            ));
+        }
     };
     let now = clock::now_iso();
     let user = User {
@@ -242,7 +250,9 @@ pub async fn update_user(tenant: &Tenant, user_id: &str, patch: UserPatch) -> Us
     if let Some(email) = patch.email {
         let email = email.trim().to_lowercase();
         if !valid_email(&email) {
-            return Err(UserError::BadRequest("Payload validation error: 'Object didn't pass validation for format email' on property email".into()));
+            return Err(UserError::BadRequest(
+                "Payload validation error: 'Object didn't pass validation for format email' on property email".into(),
+            ));
         }
         user.email = email;
     }
@@ -313,7 +323,12 @@ pub fn authenticator(user: &User, kind: AuthenticatorKind, active: bool) -> User
 }
 
 /// Enrolls a TOTP authenticator (a new secret unless one is given); returns it with its `otpauth://` URI.
-pub async fn enroll_otp(tenant: &Tenant, user: &User, secret: Option<String>, active: bool) -> UserResult<(Authenticator, String)> {
+pub async fn enroll_otp(
+    tenant: &Tenant,
+    user: &User,
+    secret: Option<String>,
+    active: bool,
+) -> UserResult<(Authenticator, String)> {
     let secret = match secret {
         Some(s) => {
             let s = s.replace(' ', "").to_uppercase();
@@ -397,4 +412,839 @@ pub fn user_view(user: &User) -> Value {
 /// The factors a user is enrolled in, for display.
 pub fn factor_of(authenticator: &Authenticator) -> FactorType {
     authenticator.kind.factor()
+}
+
+// ---- listing and searching users (`GET /api/v2/users`, `GET /api/v2/users-by-email`) ----
+
+/// The fields a query term without a field name searches.
+const DEFAULT_SEARCH_FIELDS: [&str; 7] =
+    ["user_id", "email", "name", "nickname", "given_name", "family_name", "phone_number"];
+
+/// How `GET /api/v2/users` selects, orders and pages users.
+#[derive(Clone, Debug, Default)]
+pub struct UserSearch {
+    /// A query in the subset of Auth0's user search syntax that [`UserQuery`] understands.
+    pub q: Option<String>,
+    /// Only the user with this email (case-insensitive).
+    pub email: Option<String>,
+    /// Only users of this connection.
+    pub connection: Option<String>,
+    /// `field:1` (ascending) or `field:-1` (descending).
+    pub sort: Option<String>,
+    /// Zero-based page.
+    pub page: usize,
+    /// Page size (1 to 100).
+    pub per_page: usize,
+}
+
+/// One page of users.
+#[derive(Clone, Debug)]
+pub struct UserPage {
+    /// The users of the page.
+    pub users: Vec<User>,
+    /// Index of the first one among all matches.
+    pub start: usize,
+    /// The page size asked for.
+    pub limit: usize,
+    /// How many users match in all.
+    pub total: usize,
+}
+
+/// Users matching `search`, one page of them.
+pub async fn search_users(tenant: &Tenant, search: &UserSearch) -> UserResult<UserPage> {
+    if search.per_page == 0 || search.per_page > 100 {
+        return Err(UserError::BadRequest("per_page must be between 1 and 100".into()));
+    }
+    let query = UserQuery::parse(search.q.as_deref().unwrap_or_default())?;
+    let sort = search.sort.as_deref().map(parse_sort).transpose()?;
+    let email = search.email.as_deref().map(|e| e.trim().to_lowercase());
+    let mut matching: Vec<(User, Value)> = Vec::new();
+    for user in tenant.store.list_users().await? {
+        if email.as_ref().is_some_and(|e| *e != user.email)
+            || search.connection.as_ref().is_some_and(|c| *c != user.connection)
+        {
+            continue;
+        }
+        let view = user_view(&user);
+        if query.matches(&view) {
+            matching.push((user, view));
+        }
+    }
+    if let Some((field, ascending)) = sort {
+        matching.sort_by(|(_, a), (_, b)| {
+            let order = compare_values(first_value(a, &field).as_deref(), first_value(b, &field).as_deref());
+            if ascending { order } else { order.reverse() }
+        });
+    }
+    let total = matching.len();
+    let start = search.page.saturating_mul(search.per_page);
+    let users = matching.into_iter().skip(start).take(search.per_page).map(|(user, _)| user).collect();
+    Ok(UserPage { users, start, limit: search.per_page, total })
+}
+
+/// Every user with this email (case-insensitive): Gatehouse has one connection, so at most one.
+pub async fn find_users_by_email(tenant: &Tenant, email: &str) -> UserResult<Vec<User>> {
+    Ok(tenant.store.find_user_by_email(&email.trim().to_lowercase()).await?.into_iter().collect())
+}
+
+fn parse_sort(sort: &str) -> UserResult<(String, bool)> {
+    match sort.rsplit_once(':') {
+        Some((field, "1")) if !field.is_empty() => Ok((field.to_owned(), true)),
+        Some((field, "-1")) if !field.is_empty() => Ok((field.to_owned(), false)),
+        _ => Err(UserError::BadRequest(format!("sort must be <field>:1 or <field>:-1, not {sort}"))),
+    }
+}
+
+/// A user search query: the part of Auth0's Lucene-based user search syntax Gatehouse understands.
+///
+/// Terms are `field:value`, `field:"quoted value"`, `field:prefix*` (`*` and `?` wildcards), `field:[low TO high]`
+/// (inclusive, `*` for open; `{low TO high}` exclusive), `_exists_:field` or `field:*`, and bare words (searched in
+/// user_id, email, name, nickname, given and family name and phone number). Fields are the user's properties,
+/// dotted into objects and arrays (`app_metadata.plan`, `identities.connection`). Terms are joined by `AND`
+/// (also implied by a space) and `OR`, which binds weaker; `NOT` or a leading `-` negates a term. Matching ignores
+/// case. Parentheses are not supported.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UserQuery {
+    /// Alternatives (`OR`), each a conjunction (`AND`) of terms.
+    alternatives: Vec<Vec<Term>>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct Term {
+    negate: bool,
+    field: Option<String>,
+    pattern: Pattern,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Pattern {
+    Exists,
+    Text { text: String, quoted: bool },
+    Range { low: Option<String>, high: Option<String>, inclusive: bool },
+}
+
+enum Token {
+    And,
+    Or,
+    Not,
+    Term(Term),
+}
+
+impl UserQuery {
+    /// Parses `q`; an empty query matches every user.
+    pub fn parse(q: &str) -> UserResult<UserQuery> {
+        let bad = |why: &str| UserError::BadRequest(format!("Invalid query: {why}"));
+        let tokens = tokenize(q).map_err(|why| bad(&why))?;
+        let mut alternatives: Vec<Vec<Term>> = vec![Vec::new()];
+        let mut negate_next = false;
+        let mut after_operator = true;
+        for token in tokens {
+            match token {
+                Token::Or | Token::And if after_operator => return Err(bad("AND/OR needs a term on each side")),
+                Token::Or => {
+                    alternatives.push(Vec::new());
+                    after_operator = true;
+                }
+                Token::And => after_operator = true,
+                Token::Not => {
+                    negate_next = !negate_next;
+                    after_operator = true;
+                }
+                Token::Term(mut term) => {
+                    term.negate ^= negate_next;
+                    negate_next = false;
+                    after_operator = false;
+                    if let Some(current) = alternatives.last_mut() {
+                        current.push(term);
+                    }
+                }
+            }
+        }
+        if after_operator && (alternatives.len() > 1 || negate_next) {
+            return Err(bad("the query ends with an operator"));
+        }
+        if alternatives.len() == 1 && alternatives.first().is_some_and(Vec::is_empty) {
+            alternatives.clear();
+        }
+        Ok(UserQuery { alternatives })
+    }
+
+    /// Whether a user, as [`user_view`] shows them, matches.
+    pub fn matches(&self, view: &Value) -> bool {
+        self.alternatives.is_empty()
+            || self.alternatives.iter().any(|terms| terms.iter().all(|term| term.matches(view) != term.negate))
+    }
+}
+
+impl Term {
+    fn matches(&self, view: &Value) -> bool {
+        let values: Vec<String> = match &self.field {
+            Some(field) => leaf_values(view, field),
+            None => DEFAULT_SEARCH_FIELDS.iter().flat_map(|f| leaf_values(view, f)).collect(),
+        };
+        match &self.pattern {
+            Pattern::Exists => !values.is_empty(),
+            Pattern::Text { text, quoted } => {
+                let text = text.to_lowercase();
+                values.iter().any(|value| {
+                    let value = value.to_lowercase();
+                    if !quoted && (text.contains('*') || text.contains('?')) {
+                        glob(&text, &value)
+                    } else if self.field.is_none() {
+                        value.contains(&text)
+                    } else {
+                        value == text
+                    }
+                })
+            }
+            Pattern::Range { low, high, inclusive } => values.iter().any(|value| {
+                let above = low.as_deref().is_none_or(|low| {
+                    let order = compare_values(Some(value), Some(low));
+                    order.is_gt() || (*inclusive && order.is_eq())
+                });
+                let below = high.as_deref().is_none_or(|high| {
+                    let order = compare_values(Some(value), Some(high));
+                    order.is_lt() || (*inclusive && order.is_eq())
+                });
+                above && below
+            }),
+        }
+    }
+}
+
+fn tokenize(q: &str) -> Result<Vec<Token>, String> {
+    let chars: Vec<char> = q.chars().collect();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_whitespace() {
+            i += 1;
+            continue;
+        }
+        if c == '(' || c == ')' {
+            return Err("parentheses are not supported".into());
+        }
+        let mut negate = false;
+        if c == '-' || c == '+' {
+            negate = c == '-';
+            i += 1;
+        }
+        // A field name, or a bare word.
+        let mut word = String::new();
+        let mut quoted_bare = None;
+        if chars.get(i) == Some(&'"') {
+            let (text, next) = read_quoted(&chars, i)?;
+            quoted_bare = Some(text);
+            i = next;
+        } else {
+            while i < chars.len() && !chars[i].is_whitespace() && chars[i] != ':' {
+                if chars[i] == '(' || chars[i] == ')' {
+                    return Err("parentheses are not supported".into());
+                }
+                if chars[i] == '\\' && i + 1 < chars.len() {
+                    i += 1;
+                }
+                word.push(chars[i]);
+                i += 1;
+            }
+        }
+        if let Some(text) = quoted_bare {
+            tokens.push(Token::Term(Term { negate, field: None, pattern: Pattern::Text { text, quoted: true } }));
+            continue;
+        }
+        if chars.get(i) != Some(&':') {
+            let keyword = match word.as_str() {
+                "AND" | "&&" if !negate => Some(Token::And),
+                "OR" | "||" if !negate => Some(Token::Or),
+                "NOT" | "!" if !negate => Some(Token::Not),
+                _ => None,
+            };
+            tokens.push(keyword.unwrap_or(Token::Term(Term {
+                negate,
+                field: None,
+                pattern: Pattern::Text { text: word, quoted: false },
+            })));
+            continue;
+        }
+        i += 1; // ':'
+        if word.is_empty() {
+            return Err("a term has an empty field name".into());
+        }
+        let pattern = match chars.get(i) {
+            Some('"') => {
+                let (text, next) = read_quoted(&chars, i)?;
+                i = next;
+                Pattern::Text { text, quoted: true }
+            }
+            Some(open @ ('[' | '{')) => {
+                let close = if *open == '[' { ']' } else { '}' };
+                let inclusive = *open == '[';
+                let end = chars[i..].iter().position(|c| *c == close).ok_or("a range is not closed")? + i;
+                let inner: String = chars[i + 1..end].iter().collect();
+                i = end + 1;
+                let parts: Vec<&str> = inner.split_whitespace().collect();
+                let [low, "TO", high] = parts.as_slice() else { return Err("ranges are written [low TO high]".into()) };
+                let bound = |b: &str| (b != "*").then(|| b.trim_matches('"').to_owned());
+                Pattern::Range { low: bound(low), high: bound(high), inclusive }
+            }
+            _ => {
+                let mut value = String::new();
+                while i < chars.len() && !chars[i].is_whitespace() {
+                    if chars[i] == '(' || chars[i] == ')' {
+                        return Err("parentheses are not supported".into());
+                    }
+                    if chars[i] == '\\' && i + 1 < chars.len() {
+                        i += 1;
+                    }
+                    value.push(chars[i]);
+                    i += 1;
+                }
+                if value.is_empty() {
+                    return Err(format!("{word}: has no value"));
+                }
+                if value == "*" { Pattern::Exists } else { Pattern::Text { text: value, quoted: false } }
+            }
+        };
+        let (field, pattern) = match (word.as_str(), pattern) {
+            ("_exists_", Pattern::Text { text, .. }) => (text, Pattern::Exists),
+            (_, pattern) => (word, pattern),
+        };
+        tokens.push(Token::Term(Term { negate, field: Some(field), pattern }));
+    }
+    Ok(tokens)
+}
+
+/// The text of a quoted string starting at `start` (a `"`), and the index after its closing quote.
+fn read_quoted(chars: &[char], start: usize) -> Result<(String, usize), String> {
+    let mut text = String::new();
+    let mut i = start + 1;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' if i + 1 < chars.len() => {
+                text.push(chars[i + 1]);
+                i += 2;
+            }
+            '"' => return Ok((text, i + 1)),
+            c => {
+                text.push(c);
+                i += 1;
+            }
+        }
+    }
+    Err("a quoted string is not closed".into())
+}
+
+/// `*` matches any run of characters, `?` one character.
+fn glob(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// The scalar values at a dotted path (arrays are searched element by element), as text.
+fn leaf_values(view: &Value, path: &str) -> Vec<String> {
+    let mut current = vec![view];
+    for part in path.split('.') {
+        let mut next = Vec::new();
+        for value in current {
+            let value = match value {
+                Value::Array(items) => items.iter().filter_map(|item| item.get(part)).collect::<Vec<_>>(),
+                other => other.get(part).into_iter().collect(),
+            };
+            next.extend(value);
+        }
+        current = next;
+    }
+    let mut out = Vec::new();
+    for value in current {
+        match value {
+            Value::Array(items) => out.extend(items.iter().filter_map(scalar_text)),
+            other => out.extend(scalar_text(other)),
+        }
+    }
+    out
+}
+
+fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn first_value(view: &Value, path: &str) -> Option<String> {
+    leaf_values(view, path).into_iter().next()
+}
+
+/// Numbers compare as numbers, anything else as text (ISO dates sort by time); missing values sort last.
+fn compare_values(a: Option<&str>, b: Option<&str>) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match (a, b) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Greater,
+        (Some(_), None) => Ordering::Less,
+        (Some(a), Some(b)) => match (a.parse::<f64>(), b.parse::<f64>()) {
+            (Ok(x), Ok(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+            _ => a.to_lowercase().cmp(&b.to_lowercase()),
+        },
+    }
+}
+
+// ---- authentication methods (`/api/v2/users/{id}/authentication-methods`) ----
+
+/// An authentication method an administrator creates (`POST /api/v2/users/{id}/authentication-methods`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAuthenticationMethod {
+    /// `totp`, `email` or `phone` (`webauthn-roaming` and `passkey` are Auth0 types Gatehouse refuses).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A label; accepted for compatibility, not stored.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `totp`: the base32 secret (at least 128 bits); a new one is generated when absent.
+    #[serde(default)]
+    pub totp_secret: Option<String>,
+    /// `email`: the address.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// `phone`: the E.164 number.
+    #[serde(default)]
+    pub phone_number: Option<String>,
+    /// `phone`: `sms` (default) or `voice`.
+    #[serde(default)]
+    pub preferred_authentication_method: Option<String>,
+    /// WebAuthn (refused).
+    #[serde(default)]
+    pub key_id: Option<Value>,
+    /// WebAuthn (refused).
+    #[serde(default)]
+    pub public_key: Option<Value>,
+    /// WebAuthn (refused).
+    #[serde(default)]
+    pub relying_party_identifier: Option<Value>,
+}
+
+/// Changes to an authentication method (`PATCH /api/v2/users/{id}/authentication-methods/{method_id}`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthenticationMethodPatch {
+    /// A label; accepted for compatibility, not stored.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `phone` only: `sms` or `voice`.
+    #[serde(default)]
+    pub preferred_authentication_method: Option<String>,
+}
+
+/// A created authentication method.
+#[derive(Clone, Debug)]
+pub struct CreatedMethod {
+    /// The enrollment (active: an administrator vouches for it).
+    pub authenticator: Authenticator,
+    /// The TOTP secret when the server generated it: shown once, in the creation response, never again.
+    pub generated_secret: Option<String>,
+}
+
+fn valid_phone(number: &str) -> bool {
+    let Some(digits) = number.strip_prefix('+') else { return false };
+    (6..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit())
+}
+
+fn phone_method(preferred: Option<&str>) -> UserResult<String> {
+    match preferred {
+        None | Some("sms") => Ok("sms".to_owned()),
+        Some("voice") => Ok("voice".to_owned()),
+        Some(other) => Err(UserError::BadRequest(format!(
+            "Payload validation error: 'preferred_authentication_method' must be sms or voice, not {other}"
+        ))),
+    }
+}
+
+/// Creates an active authentication method for `user`. One TOTP app and one phone per user (the login checks the
+/// first of each); a second is a `Conflict`, as is an email method for an address already enrolled. A pending
+/// (unconfirmed) enrollment of the same kind is replaced.
+pub async fn create_authentication_method(
+    tenant: &Tenant,
+    user: &User,
+    new: NewAuthenticationMethod,
+) -> UserResult<CreatedMethod> {
+    let mut generated_secret = None;
+    let kind = match new.kind.as_str() {
+        "totp" => {
+            let secret = match new.totp_secret {
+                Some(s) => s.replace(' ', "").to_uppercase(),
+                None => {
+                    let s = totp::new_secret()?;
+                    generated_secret = Some(s.clone());
+                    s
+                }
+            };
+            if totp::current_code(&secret, clock::now()).is_err() {
+                return Err(UserError::BadRequest(
+                    "Payload validation error: 'totp_secret' must be base32 and at least 128 bits".into(),
+                ));
+            }
+            AuthenticatorKind::Otp { secret, last_step: 0 }
+        }
+        "email" => {
+            let Some(email) = new.email.map(|e| e.trim().to_lowercase()) else {
+                return Err(UserError::BadRequest(
+                    "Payload validation error: 'Missing required property: email'.".into(),
+                ));
+            };
+            if !valid_email(&email) {
+                return Err(UserError::BadRequest(
+                    "Payload validation error: 'Object didn't pass validation for format email' on property email"
+                        .into(),
+                ));
+            }
+            AuthenticatorKind::Email { email }
+        }
+        "phone" => {
+            let Some(number) =
+                new.phone_number.map(|p| p.chars().filter(|c| !matches!(c, ' ' | '-')).collect::<String>())
+            else {
+                return Err(UserError::BadRequest(
+                    "Payload validation error: 'Missing required property: phone_number'.".into(),
+                ));
+            };
+            if !valid_phone(&number) {
+                return Err(UserError::BadRequest(
+                    "Payload validation error: 'phone_number' must be an E.164 number such as +14155550100".into(),
+                ));
+            }
+            AuthenticatorKind::Phone {
+                phone_number: number,
+                method: phone_method(new.preferred_authentication_method.as_deref())?,
+            }
+        }
+        "webauthn-roaming" | "webauthn_roaming" | "webauthn-platform" | "passkey" => {
+            return Err(UserError::BadRequest(format!(
+                "Authentication methods of type {} are not supported by Gatehouse",
+                new.kind
+            )));
+        }
+        other => {
+            return Err(UserError::BadRequest(format!(
+                "Payload validation error: 'type' must be one of phone, email, totp (not {other})"
+            )));
+        }
+    };
+    for old in tenant.store.find_authenticators(&user.user_id).await? {
+        let same = match (&old.kind, &kind) {
+            (AuthenticatorKind::Otp { .. }, AuthenticatorKind::Otp { .. })
+            | (AuthenticatorKind::Phone { .. }, AuthenticatorKind::Phone { .. }) => true,
+            (AuthenticatorKind::Email { email: a }, AuthenticatorKind::Email { email: b }) => a == b,
+            _ => false,
+        };
+        if !same {
+            continue;
+        }
+        if old.active {
+            return Err(UserError::Conflict(format!(
+                "The user already has a confirmed {} authentication method ({}); delete it first",
+                new.kind,
+                method_public_id(&old)
+            )));
+        }
+        tenant.store.delete_authenticator(&user.user_id, &old.id).await?;
+    }
+    let authenticator = authenticator(user, kind, true)?;
+    tenant.store.save_authenticator(&authenticator).await?;
+    Ok(CreatedMethod { authenticator, generated_secret })
+}
+
+/// The id the Management API shows: phones are `phone|dev_...` (their SMS/voice channel keeps `sms|`/`voice|`).
+pub fn method_public_id(authenticator: &Authenticator) -> String {
+    match &authenticator.kind {
+        AuthenticatorKind::Phone { .. } => match authenticator.id.split_once('|') {
+            Some((_, rest)) => format!("phone|{rest}"),
+            None => authenticator.id.clone(),
+        },
+        _ => authenticator.id.clone(),
+    }
+}
+
+fn is_method(authenticator: &Authenticator, method_id: &str) -> bool {
+    authenticator.id == method_id || method_public_id(authenticator) == method_id
+}
+
+/// One of the user's authentication methods, by its id (`totp|dev_...`, `phone|dev_...` or `sms|dev_...`).
+pub async fn find_authentication_method(tenant: &Tenant, user: &User, method_id: &str) -> UserResult<Authenticator> {
+    tenant
+        .store
+        .find_authenticators(&user.user_id)
+        .await?
+        .into_iter()
+        .find(|a| is_method(a, method_id))
+        .ok_or_else(|| UserError::NotFound("The authentication method does not exist.".into()))
+}
+
+/// Applies a patch: a phone's preferred method; the name is accepted and not stored.
+pub async fn update_authentication_method(
+    tenant: &Tenant,
+    user: &User,
+    method_id: &str,
+    patch: AuthenticationMethodPatch,
+) -> UserResult<Authenticator> {
+    let mut authenticator = find_authentication_method(tenant, user, method_id).await?;
+    if let Some(preferred) = patch.preferred_authentication_method.as_deref() {
+        let AuthenticatorKind::Phone { method, .. } = &mut authenticator.kind else {
+            return Err(UserError::BadRequest(
+                "preferred_authentication_method applies to phone authentication methods only".into(),
+            ));
+        };
+        *method = phone_method(Some(preferred))?;
+        tenant.store.save_authenticator(&authenticator).await?;
+    }
+    Ok(authenticator)
+}
+
+/// Deletes one authentication method; returns it.
+pub async fn delete_authentication_method(tenant: &Tenant, user: &User, method_id: &str) -> UserResult<Authenticator> {
+    let authenticator = find_authentication_method(tenant, user, method_id).await?;
+    if !tenant.store.delete_authenticator(&user.user_id, &authenticator.id).await? {
+        return Err(UserError::NotFound("The authentication method does not exist.".into()));
+    }
+    Ok(authenticator)
+}
+
+/// `POST /api/v2/users/{id}/recovery-code-regeneration`: a new recovery code for a user enrolled in MFA (the old
+/// one stops working). A user with no confirmed factor other than a recovery code gets `BadRequest`.
+pub async fn regenerate_recovery_code_if_enrolled(tenant: &Tenant, user: &User) -> UserResult<String> {
+    let enrolled = tenant
+        .store
+        .find_authenticators(&user.user_id)
+        .await?
+        .iter()
+        .any(|a| a.active && !matches!(a.kind, AuthenticatorKind::RecoveryCode { .. }));
+    if !enrolled {
+        return Err(UserError::BadRequest("The user is not enrolled in multi-factor authentication.".into()));
+    }
+    regenerate_recovery_code(tenant, user).await
+}
+
+/// An authentication method as the Management API shows it: never a secret, a recovery-code hash or attempt counts.
+pub fn authentication_method_view(authenticator: &Authenticator) -> Value {
+    let mut view = json!({
+        "id": method_public_id(authenticator),
+        "type": match &authenticator.kind {
+            AuthenticatorKind::Otp { .. } => "totp",
+            AuthenticatorKind::RecoveryCode { .. } => "recovery-code",
+            AuthenticatorKind::Email { .. } => "email",
+            AuthenticatorKind::Phone { .. } => "phone",
+        },
+        "confirmed": authenticator.active,
+        "created_at": authenticator.created_at,
+    });
+    if let Some(map) = view.as_object_mut() {
+        match &authenticator.kind {
+            AuthenticatorKind::Email { email } => {
+                map.insert("email".into(), json!(email));
+            }
+            AuthenticatorKind::Phone { phone_number, method } => {
+                map.insert("phone_number".into(), json!(phone_number));
+                map.insert("preferred_authentication_method".into(), json!(method));
+                map.insert("authentication_methods".into(), json!([{ "id": authenticator.id, "type": method }]));
+            }
+            AuthenticatorKind::Otp { .. } | AuthenticatorKind::RecoveryCode { .. } => {}
+        }
+        if let Some(at) = &authenticator.last_auth_at {
+            map.insert("last_auth_at".into(), json!(at));
+        }
+    }
+    view
+}
+
+/// A Guardian enrollment (`GET /api/v2/users/{id}/enrollments`): authenticator apps and phones. Email and recovery
+/// codes are not Guardian enrollments, so they have none.
+pub fn enrollment_view(authenticator: &Authenticator) -> Option<Value> {
+    let status = if authenticator.active { "confirmed" } else { "pending" };
+    let mut view = match &authenticator.kind {
+        AuthenticatorKind::Otp { .. } => json!({
+            "id": authenticator.id,
+            "status": status,
+            "type": "authenticator",
+            "auth_method": "authenticator",
+            "enrolled_at": authenticator.created_at,
+        }),
+        AuthenticatorKind::Phone { phone_number, method } => json!({
+            "id": authenticator.id,
+            "status": status,
+            "type": method,
+            "name": phone_number,
+            "phone_number": phone_number,
+            "auth_method": "sms",
+            "enrolled_at": authenticator.created_at,
+        }),
+        AuthenticatorKind::Email { .. } | AuthenticatorKind::RecoveryCode { .. } => return None,
+    };
+    if let (Some(map), Some(at)) = (view.as_object_mut(), &authenticator.last_auth_at) {
+        map.insert("last_auth".into(), json!(at));
+    }
+    Some(view)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view() -> Value {
+        json!({
+            "user_id": "auth0|abc",
+            "email": "jane@example.com",
+            "email_verified": true,
+            "name": "Jane Doe",
+            "logins_count": 7,
+            "created_at": "2025-03-01T10:00:00.000Z",
+            "identities": [{ "connection": "Username-Password-Authentication", "provider": "auth0" }],
+            "app_metadata": { "plan": "gold", "tags": ["beta", "staff"], "org": { "id": "o1" } },
+        })
+    }
+
+    fn hit(q: &str) -> bool {
+        UserQuery::parse(q).unwrap_or_else(|e| panic!("{q}: {e}")).matches(&view())
+    }
+
+    #[test]
+    fn terms_fields_and_wildcards() {
+        assert!(hit(""));
+        assert!(hit("email:jane@example.com"));
+        assert!(hit("email:\"JANE@example.com\""));
+        assert!(!hit("email:jane"));
+        assert!(hit("email:jane*"));
+        assert!(hit("email:*@example.?om"));
+        assert!(hit("name:\"Jane Doe\""));
+        assert!(hit("app_metadata.plan:gold"));
+        assert!(hit("app_metadata.tags:staff"));
+        assert!(hit("app_metadata.org.id:o1"));
+        assert!(hit("identities.connection:\"Username-Password-Authentication\""));
+        assert!(hit("email_verified:true"));
+        assert!(hit("jan"), "a bare word searches the default fields");
+        assert!(hit("\"jane doe\""));
+        assert!(!hit("nobody"));
+    }
+
+    #[test]
+    fn existence_and_ranges() {
+        assert!(hit("_exists_:app_metadata.plan"));
+        assert!(hit("app_metadata.plan:*"));
+        assert!(!hit("_exists_:given_name"));
+        assert!(hit("logins_count:[7 TO 10]"));
+        assert!(!hit("logins_count:{7 TO 10}"));
+        assert!(hit("logins_count:[5 TO *]"));
+        assert!(!hit("logins_count:[8 TO *]"));
+        assert!(hit("created_at:[2025-01-01 TO 2025-12-31]"));
+        assert!(!hit("created_at:[2025-04-01 TO *]"));
+    }
+
+    #[test]
+    fn boolean_operators() {
+        assert!(hit("email:jane@example.com AND app_metadata.plan:gold"));
+        assert!(hit("email:jane@example.com app_metadata.plan:gold"));
+        assert!(!hit("email:jane@example.com AND app_metadata.plan:silver"));
+        assert!(hit("app_metadata.plan:silver OR email:jane*"));
+        assert!(!hit("NOT email:jane*"));
+        assert!(!hit("-email:jane*"));
+        assert!(hit("-app_metadata.plan:silver"));
+        assert!(hit("app_metadata.plan:silver OR -email:bob* email:jane*"), "AND binds tighter than OR");
+    }
+
+    #[test]
+    fn malformed_queries_are_refused() {
+        for q in [
+            "(email:a)",
+            "email:\"open",
+            "logins_count:[1 TO",
+            "logins_count:[1 2]",
+            "OR email:a",
+            "email:a OR",
+            ":a",
+            "email:",
+        ] {
+            assert!(matches!(UserQuery::parse(q), Err(UserError::BadRequest(_))), "{q}");
+        }
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob("j*e", "jane"));
+        assert!(glob("*", ""));
+        assert!(glob("a*b*c", "aXbYc"));
+        assert!(!glob("a*b", "aXc"));
+        assert!(glob("?", "x"));
+        assert!(!glob("?", ""));
+    }
+
+    #[test]
+    fn views_never_show_secrets() {
+        let user = User {
+            user_id: "auth0|abc".into(),
+            email: "jane@example.com".into(),
+            email_verified: true,
+            name: None,
+            nickname: None,
+            given_name: None,
+            family_name: None,
+            picture: None,
+            phone_number: None,
+            phone_verified: false,
+            password_hash: Some("$argon2id$secret".into()),
+            connection: DATABASE_CONNECTION.into(),
+            roles: Vec::new(),
+            app_metadata: JsonMap::new(),
+            user_metadata: JsonMap::new(),
+            created_at: "2025-01-01T00:00:00.000Z".into(),
+            updated_at: "2025-01-01T00:00:00.000Z".into(),
+            last_login: None,
+            logins_count: 0,
+            last_password_reset: None,
+            blocked: false,
+        };
+        assert!(!user_view(&user).to_string().contains("argon2"));
+        let otp = authenticator(
+            &user,
+            AuthenticatorKind::Otp { secret: "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP".into(), last_step: 3 },
+            true,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let recovery = authenticator(&user, AuthenticatorKind::RecoveryCode { hash: "$argon2id$code".into() }, true)
+            .unwrap_or_else(|e| panic!("{e}"));
+        for a in [&otp, &recovery] {
+            let text = format!("{}{:?}", authentication_method_view(a), enrollment_view(a));
+            assert!(!text.contains("JBSWY3DP") && !text.contains("argon2") && !text.contains("attempts"), "{text}");
+        }
+        let phone = authenticator(
+            &user,
+            AuthenticatorKind::Phone { phone_number: "+14155550100".into(), method: "voice".into() },
+            true,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let view = authentication_method_view(&phone);
+        assert!(view["id"].as_str().is_some_and(|id| id.starts_with("phone|dev_")), "{view}");
+        assert_eq!(view["authentication_methods"][0]["id"], phone.id);
+        assert!(is_method(&phone, view["id"].as_str().unwrap_or_default()) && is_method(&phone, &phone.id));
+        assert_eq!(enrollment_view(&phone).map(|e| e["status"].clone()), Some(json!("confirmed")));
+    }
 }

@@ -16,15 +16,11 @@ pub struct Loaded {
 /// Reads, parses and validates `path`; `--listen` and `--data-dir` override the file.
 pub fn load(path: &Path, listen: Option<String>, data_dir: Option<String>) -> Result<Loaded, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut config: TenantConfig = toml::from_str(&text).map_err(|e| {
-        let location = e
-            .span()
-            .map(|span| {
-                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-                format!(":{line}")
-            })
-            .unwrap_or_default();
-        format!("{}{location}: {}", path.display(), e.message())
+    let deserializer = toml::Deserializer::parse(&text).map_err(|e| located(path, &text, &e, None))?;
+    // serde_path_to_error names the key a value belongs to (`attack_protection.max_attempts`).
+    let mut config: TenantConfig = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let key = e.path().to_string();
+        located(path, &text, e.inner(), (key != ".").then_some(key))
     })?;
     if let Some(listen) = listen {
         config.listen = listen;
@@ -39,6 +35,16 @@ pub fn load(path: &Path, listen: Option<String>, data_dir: Option<String>) -> Re
     }
     let base_dir = path.parent().map(Path::to_owned).filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));
     Ok(Loaded { config, base_dir })
+}
+
+/// `file:line: key: message` for a TOML error.
+fn located(path: &Path, text: &str, e: &toml::de::Error, key: Option<String>) -> String {
+    let location = e
+        .span()
+        .map(|span| format!(":{}", text[..span.start.min(text.len())].matches('\n').count() + 1))
+        .unwrap_or_default();
+    let key = key.map(|k| format!("{k}: ")).unwrap_or_default();
+    format!("{}{location}: {key}{}", path.display(), e.message())
 }
 
 /// Resolves a configured path against the configuration's folder.
@@ -66,6 +72,13 @@ mod tests {
         let path = dir.path().join("gatehouse.toml");
         std::fs::write(&path, text).expect("write");
         (dir, path)
+    }
+
+    #[test]
+    fn wrong_types_name_the_key() {
+        let (_dir, path) = write("issuer = \"http://127.0.0.1:3000/\"\n[attack_protection]\nmax_attempts = \"ten\"\n");
+        let err = load(&path, None, None).expect_err("wrong type");
+        assert!(err.contains("gatehouse.toml:3: attack_protection.max_attempts: invalid type"), "{err}");
     }
 
     #[test]

@@ -118,6 +118,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     // ---- refresh tokens ----
     /// Stores a refresh token.
     async fn save_refresh_token(&self, key: &str, token: &RefreshToken) -> StoreResult<()>;
+    /// A refresh token, if it exists and has not expired at `now` (used or not).
+    async fn find_refresh_token(&self, key: &str, now: i64) -> StoreResult<Option<RefreshToken>>;
     /// Marks a refresh token used, atomically, and says whether it was fresh.
     async fn use_refresh_token(&self, key: &str, now: i64) -> StoreResult<RefreshUse>;
     /// Revokes every token of a rotation family.

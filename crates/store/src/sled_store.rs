@@ -477,6 +477,14 @@ impl Store for SledStore {
         self.flush().await
     }
 
+    async fn find_refresh_token(&self, key: &str, now: i64) -> StoreResult<Option<RefreshToken>> {
+        let Some(value) = self.refresh_tokens.get(key).map_err(|e| backend("reading refresh tokens", e))? else {
+            return Ok(None);
+        };
+        let token: RefreshToken = decode("refresh token", &value)?;
+        Ok((token.expires_at > now).then_some(token))
+    }
+
     async fn use_refresh_token(&self, key: &str, now: i64) -> StoreResult<RefreshUse> {
         let used = self.use_refresh_token_now(key, now)?;
         if matches!(used, RefreshUse::Fresh(_)) {

@@ -242,6 +242,9 @@ pub struct AuthorizationCode {
     pub grant: Grant,
     /// The redirect URI it was sent to.
     pub redirect_uri: String,
+    /// Whether the authorization request named the redirect URI (the token request must then repeat it).
+    #[serde(default)]
+    pub redirect_uri_sent: bool,
     /// PKCE challenge (S256), if any.
     #[serde(default)]
     pub code_challenge: Option<String>,

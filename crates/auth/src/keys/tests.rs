@@ -1,126 +1,10 @@
-use std::sync::Mutex;
-
-use async_trait::async_trait;
-use gatehouse_store::{Ephemeral, LogQuery, RefreshUse, StoreResult};
-use gatehouse_types::records::{
-    Authenticator, AuthorizationCode, LogEntry, LoginAttempts, RefreshToken, Session, User,
-};
+use gatehouse_store::SledStore;
 
 use super::*;
 
-/// The smallest `Store` these tests need: signing keys in memory. Nothing else is called.
-#[derive(Debug, Default)]
-struct KeyStore {
-    keys: Mutex<Vec<SigningKey>>,
-}
-
-#[async_trait]
-impl Store for KeyStore {
-    async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKey>> {
-        Ok(self.keys.lock().unwrap().clone())
-    }
-    async fn save_signing_key(&self, key: &SigningKey) -> StoreResult<()> {
-        let mut keys = self.keys.lock().unwrap();
-        match keys.iter_mut().find(|k| k.kid == key.kid) {
-            Some(existing) => *existing = key.clone(),
-            None => keys.push(key.clone()),
-        }
-        Ok(())
-    }
-
-    async fn find_user(&self, _: &str) -> StoreResult<Option<User>> {
-        unimplemented!()
-    }
-    async fn find_user_by_email(&self, _: &str) -> StoreResult<Option<User>> {
-        unimplemented!()
-    }
-    async fn create_user(&self, _: &User) -> StoreResult<()> {
-        unimplemented!()
-    }
-    async fn save_user(&self, _: &User) -> StoreResult<()> {
-        unimplemented!()
-    }
-    async fn delete_user(&self, _: &str) -> StoreResult<bool> {
-        unimplemented!()
-    }
-    async fn list_users(&self) -> StoreResult<Vec<User>> {
-        unimplemented!()
-    }
-    async fn find_authenticators(&self, _: &str) -> StoreResult<Vec<Authenticator>> {
-        unimplemented!()
-    }
-    async fn save_authenticator(&self, _: &Authenticator) -> StoreResult<()> {
-        unimplemented!()
-    }
-    async fn delete_authenticator(&self, _: &str, _: &str) -> StoreResult<bool> {
-        unimplemented!()
-    }
-    async fn save_session(&self, _: &str, _: &Session) -> StoreResult<()> {
-        unimplemented!()
-    }
-    async fn find_session(&self, _: &str, _: i64) -> StoreResult<Option<Session>> {
-        unimplemented!()
-    }
-    async fn delete_session(&self, _: &str) -> StoreResult<()> {
-        unimplemented!()
-    }
-    async fn delete_user_sessions(&self, _: &str) -> StoreResult<usize> {
-        unimplemented!()
-    }
-    async fn create_code(&self, _: &str, _: &AuthorizationCode) -> StoreResult<()> {
-        unimplemented!()
-    }
-    async fn take_code(&self, _: &str) -> StoreResult<Option<AuthorizationCode>> {
-        unimplemented!()
-    }
-    async fn save_refresh_token(&self, _: &str, _: &RefreshToken) -> StoreResult<()> {
-        unimplemented!()
-    }
-    async fn use_refresh_token(&self, _: &str, _: i64) -> StoreResult<RefreshUse> {
-        unimplemented!()
-    }
-    async fn revoke_refresh_family(&self, _: &str) -> StoreResult<usize> {
-        unimplemented!()
-    }
-    async fn revoke_user_refresh_tokens(&self, _: &str, _: Option<&str>) -> StoreResult<usize> {
-        unimplemented!()
-    }
-    async fn put_ephemeral(&self, _: Ephemeral, _: &str, _: &[u8], _: i64) -> StoreResult<()> {
-        unimplemented!()
-    }
-    async fn get_ephemeral(&self, _: Ephemeral, _: &str, _: i64) -> StoreResult<Option<Vec<u8>>> {
-        unimplemented!()
-    }
-    async fn take_ephemeral(&self, _: Ephemeral, _: &str, _: i64) -> StoreResult<Option<Vec<u8>>> {
-        unimplemented!()
-    }
-    async fn delete_ephemeral(&self, _: Ephemeral, _: &str) -> StoreResult<()> {
-        unimplemented!()
-    }
-    async fn find_login_attempts(&self, _: &str, _: &str) -> StoreResult<LoginAttempts> {
-        unimplemented!()
-    }
-    async fn save_login_attempts(&self, _: &str, _: &str, _: &LoginAttempts) -> StoreResult<()> {
-        unimplemented!()
-    }
-    async fn clear_login_attempts(&self, _: &str, _: Option<&str>) -> StoreResult<()> {
-        unimplemented!()
-    }
-    async fn append_log(&self, _: &LogEntry) -> StoreResult<String> {
-        unimplemented!()
-    }
-    async fn list_logs(&self, _: &LogQuery) -> StoreResult<Vec<LogEntry>> {
-        unimplemented!()
-    }
-    async fn is_seeded(&self) -> StoreResult<bool> {
-        unimplemented!()
-    }
-    async fn mark_seeded(&self) -> StoreResult<()> {
-        unimplemented!()
-    }
-    async fn purge_expired(&self, _: i64) -> StoreResult<usize> {
-        unimplemented!()
-    }
+/// A fresh temporary store (sled in memory).
+fn key_store() -> SledStore {
+    SledStore::temporary().unwrap()
 }
 
 const ISSUER: &str = "https://tenant.example.com/";
@@ -152,10 +36,10 @@ fn reason(result: AuthResult<Map<String, Value>>) -> String {
 
 #[tokio::test]
 async fn first_start_creates_one_key_and_later_starts_reuse_it() {
-    let store = KeyStore::default();
+    let store = key_store();
     let ring = KeyRing::load_or_create(&store).await.unwrap();
     let again = KeyRing::load_or_create(&store).await.unwrap();
-    assert_eq!(store.keys.lock().unwrap().len(), 1);
+    assert_eq!(store.list_signing_keys().await.unwrap().len(), 1);
     assert_eq!(ring.active(), again.active());
     assert_eq!(ring.active().retired_at, None);
 }
@@ -179,7 +63,7 @@ async fn generated_key_has_the_documented_shape() {
 
 #[tokio::test]
 async fn sign_verify_round_trip() {
-    let ring = KeyRing::load_or_create(&KeyStore::default()).await.unwrap();
+    let ring = KeyRing::load_or_create(&key_store()).await.unwrap();
     let claims = claims(600);
     let token = ring.sign(&claims).unwrap();
     assert_eq!(header_of(&token), json!({ "typ": "JWT", "alg": "RS256", "kid": ring.active().kid }));
@@ -191,7 +75,7 @@ async fn sign_verify_round_trip() {
 
 #[tokio::test]
 async fn sign_with_typ_sets_the_header() {
-    let ring = KeyRing::load_or_create(&KeyStore::default()).await.unwrap();
+    let ring = KeyRing::load_or_create(&key_store()).await.unwrap();
     let token = ring.sign_with_typ(&claims(600), "at+jwt").unwrap();
     assert_eq!(header_of(&token)["typ"], "at+jwt");
     assert!(ring.verify(&token, ISSUER, Some(AUDIENCE)).is_ok());
@@ -199,7 +83,7 @@ async fn sign_with_typ_sets_the_header() {
 
 #[tokio::test]
 async fn audience_may_be_an_array() {
-    let ring = KeyRing::load_or_create(&KeyStore::default()).await.unwrap();
+    let ring = KeyRing::load_or_create(&key_store()).await.unwrap();
     let mut claims = claims(600);
     claims["aud"] = json!([AUDIENCE, "https://tenant.example.com/userinfo"]);
     let token = ring.sign(&claims).unwrap();
@@ -210,7 +94,7 @@ async fn audience_may_be_an_array() {
 
 #[tokio::test]
 async fn claims_are_checked() {
-    let ring = KeyRing::load_or_create(&KeyStore::default()).await.unwrap();
+    let ring = KeyRing::load_or_create(&key_store()).await.unwrap();
     let token = ring.sign(&claims(600)).unwrap();
     assert_eq!(reason(ring.verify(&token, "https://evil.example.com/", None)), "wrong issuer");
     assert_eq!(reason(ring.verify(&token, ISSUER, Some("https://other.example.com/"))), "wrong audience");
@@ -240,7 +124,7 @@ async fn claims_are_checked() {
 
 #[tokio::test]
 async fn tampered_payload_fails() {
-    let ring = KeyRing::load_or_create(&KeyStore::default()).await.unwrap();
+    let ring = KeyRing::load_or_create(&key_store()).await.unwrap();
     let token = ring.sign(&claims(600)).unwrap();
     let parts: Vec<&str> = token.split('.').collect();
     let mut forged = claims(600);
@@ -260,8 +144,8 @@ async fn tampered_payload_fails() {
 
 #[tokio::test]
 async fn token_from_a_key_outside_the_ring_fails() {
-    let ring = KeyRing::load_or_create(&KeyStore::default()).await.unwrap();
-    let stranger = KeyRing::load_or_create(&KeyStore::default()).await.unwrap();
+    let ring = KeyRing::load_or_create(&key_store()).await.unwrap();
+    let stranger = KeyRing::load_or_create(&key_store()).await.unwrap();
     let token = stranger.sign(&claims(600)).unwrap();
     assert_eq!(reason(ring.verify(&token, ISSUER, None)), "unknown kid");
 
@@ -278,7 +162,7 @@ async fn token_from_a_key_outside_the_ring_fails() {
 
 #[tokio::test]
 async fn other_algorithms_are_refused() {
-    let ring = KeyRing::load_or_create(&KeyStore::default()).await.unwrap();
+    let ring = KeyRing::load_or_create(&key_store()).await.unwrap();
     let kid = ring.active().kid.clone();
     // HS256 keyed with the public modulus (the classic RS/HS confusion).
     let mut header = Header::new(Algorithm::HS256);
@@ -294,7 +178,7 @@ async fn other_algorithms_are_refused() {
 
 #[tokio::test]
 async fn retired_key_still_verifies_after_rotation() {
-    let store = KeyStore::default();
+    let store = key_store();
     let mut ring = KeyRing::load_or_create(&store).await.unwrap();
     let old_kid = ring.active().kid.clone();
     let old_token = ring.sign(&claims(600)).unwrap();
@@ -302,7 +186,7 @@ async fn retired_key_still_verifies_after_rotation() {
     let new_key = ring.rotate(&store, 1_800_000_000).await.unwrap();
     assert_ne!(new_key.kid, old_kid);
     assert_eq!(ring.active(), &new_key);
-    let stored = store.keys.lock().unwrap().clone();
+    let stored = store.list_signing_keys().await.unwrap();
     assert_eq!(stored.len(), 2);
     assert_eq!(stored.iter().find(|k| k.kid == old_kid).unwrap().retired_at, Some(1_800_000_000));
     assert_eq!(stored.iter().find(|k| k.kid == new_key.kid).unwrap().retired_at, None);
@@ -315,7 +199,7 @@ async fn retired_key_still_verifies_after_rotation() {
 
 #[tokio::test]
 async fn jwks_lists_active_first_and_drops_old_retired_keys() {
-    let store = KeyStore::default();
+    let store = key_store();
     let mut ring = KeyRing::load_or_create(&store).await.unwrap();
     let first = ring.active().clone();
     let jwks = ring.jwks(0, 3600);
@@ -341,7 +225,7 @@ async fn jwks_lists_active_first_and_drops_old_retired_keys() {
 #[tokio::test]
 async fn jwk_alone_verifies_a_token() {
     // What a relying party does: build the public key from the JWKS entry only.
-    let ring = KeyRing::load_or_create(&KeyStore::default()).await.unwrap();
+    let ring = KeyRing::load_or_create(&key_store()).await.unwrap();
     let token = ring.sign(&claims(600)).unwrap();
     let jwks = ring.jwks(unix_now(), 0);
     let jwk = &jwks["keys"][0];
@@ -361,7 +245,7 @@ async fn jwk_alone_verifies_a_token() {
 
 #[tokio::test]
 async fn reload_picks_up_a_rotation_from_another_process() {
-    let store = KeyStore::default();
+    let store = key_store();
     let mut server = KeyRing::load_or_create(&store).await.unwrap();
     let mut cli = KeyRing::load(&store).await.unwrap();
     let new_key = cli.rotate(&store, unix_now()).await.unwrap();
@@ -376,13 +260,13 @@ async fn reload_picks_up_a_rotation_from_another_process() {
 
 #[tokio::test]
 async fn rotation_works_from_the_store_not_a_stale_ring() {
-    let store = KeyStore::default();
+    let store = key_store();
     let mut stale = KeyRing::load_or_create(&store).await.unwrap();
     let mut other = KeyRing::load(&store).await.unwrap();
     let second = other.rotate(&store, 1_800_000_000).await.unwrap();
     // The stale ring rotates again: the second key, which it never saw, is retired too.
     let third = stale.rotate(&store, 1_800_000_100).await.unwrap();
-    let stored = store.keys.lock().unwrap().clone();
+    let stored = store.list_signing_keys().await.unwrap();
     let active: Vec<&str> = stored.iter().filter(|k| k.retired_at.is_none()).map(|k| k.kid.as_str()).collect();
     assert_eq!(active, [third.kid.as_str()]);
     assert!(stale.keys().any(|k| k.kid == second.kid));
@@ -390,9 +274,9 @@ async fn rotation_works_from_the_store_not_a_stale_ring() {
 
 #[tokio::test]
 async fn load_without_keys_fails_and_reload_keeps_the_ring() {
-    let empty = KeyStore::default();
+    let empty = key_store();
     assert!(matches!(KeyRing::load(&empty).await, Err(AuthError::NoSigningKey)));
-    let mut ring = KeyRing::load_or_create(&KeyStore::default()).await.unwrap();
+    let mut ring = KeyRing::load_or_create(&key_store()).await.unwrap();
     let kid = ring.active().kid.clone();
     assert!(ring.reload(&empty).await.is_err());
     assert_eq!(ring.active().kid, kid);
@@ -412,7 +296,7 @@ async fn interrupted_rotation_leaves_the_newest_key_active() {
     retired.retired_at = Some(1_700_000_000);
     assert!(matches!(KeyRing::from_records(vec![retired.clone()]), Err(AuthError::NoSigningKey)));
     // load_or_create then makes a fresh one.
-    let store = KeyStore::default();
+    let store = key_store();
     store.save_signing_key(&retired).await.unwrap();
     let ring = KeyRing::load_or_create(&store).await.unwrap();
     assert_ne!(ring.active().kid, retired.kid);

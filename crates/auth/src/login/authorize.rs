@@ -72,6 +72,7 @@ pub fn authorize_request(tenant: &crate::tenant::Tenant, query: &JsonMap) -> Res
     let request = AuthorizeRequest {
         client_id: client_id.to_owned(),
         redirect_uri,
+        redirect_uri_sent: param(query, "redirect_uri").is_some(),
         response_mode,
         scope: words(query, "scope"),
         audience: param(query, "audience").map(str::to_owned),
@@ -244,8 +245,9 @@ impl Login<'_> {
         if now - session.last_active > idle {
             return None;
         }
+        // OIDC Core: max_age=0 means "authenticate again now", like prompt=login.
         if let Some(max_age) = tx.request.max_age
-            && now - session.authenticated_at > max_age
+            && (max_age == 0 || now - session.authenticated_at > max_age)
         {
             return None;
         }

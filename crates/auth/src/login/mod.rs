@@ -599,6 +599,7 @@ impl Login<'_> {
         let record = AuthorizationCode {
             grant,
             redirect_uri: tx.request.redirect_uri.clone(),
+            redirect_uri_sent: tx.request.redirect_uri_sent,
             code_challenge: tx.request.code_challenge.clone(),
             expires_at: now + CODE_LIFETIME,
         };

@@ -17,6 +17,9 @@ pub struct AuthorizeRequest {
     pub client_id: String,
     /// Where to answer (one of the client's callbacks, exactly).
     pub redirect_uri: String,
+    /// Whether the request named it (rather than defaulting to the client's only callback).
+    #[serde(default)]
+    pub redirect_uri_sent: bool,
     /// How to answer.
     pub response_mode: ResponseMode,
     /// Requested scopes.

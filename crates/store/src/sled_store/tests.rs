@@ -81,6 +81,7 @@ fn code(expires_at: i64) -> AuthorizationCode {
     AuthorizationCode {
         grant: grant("auth0|u1", "client-a"),
         redirect_uri: "https://app.example/callback".to_owned(),
+        redirect_uri_sent: true,
         code_challenge: Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned()),
         expires_at,
     }
