@@ -1,0 +1,331 @@
+//! The Management API (`<issuer>api/v2/`): a bearer token from `client_credentials` with that audience, checked by
+//! the [`Caller`] extractor, and errors in the Management API's own shape ([`MgmtError`]).
+
+mod authentication_methods;
+mod users;
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
+use axum::http::header::{CACHE_CONTROL, USER_AGENT, WWW_AUTHENTICATE};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use gatehouse_auth::users::UserError;
+use gatehouse_store::LogQuery;
+use gatehouse_types::JsonMap;
+use gatehouse_types::records::{LogEntry, User};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::oidc::bearer;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v2/logs", get(get_logs))
+        .route("/api/v2/keys/signing", get(get_signing_keys))
+        .route("/api/v2/keys/signing/rotate", post(post_rotate))
+        .merge(users::router())
+        .merge(authentication_methods::router())
+}
+
+/// An error of the Management API: `{"statusCode":404,"error":"Not Found","message":"...","errorCode":"..."}`.
+#[derive(Debug)]
+pub(crate) struct MgmtError {
+    status: StatusCode,
+    message: String,
+    code: Option<&'static str>,
+}
+
+impl MgmtError {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>, code: Option<&'static str>) -> Self {
+        MgmtError { status, message: message.into(), code }
+    }
+
+    /// 400 `invalid_body`.
+    pub(crate) fn bad_body(message: impl Into<String>) -> Self {
+        MgmtError::new(StatusCode::BAD_REQUEST, message, Some("invalid_body"))
+    }
+
+    /// 400 `invalid_query_string`.
+    pub(crate) fn bad_query(message: impl Into<String>) -> Self {
+        MgmtError::new(StatusCode::BAD_REQUEST, message, Some("invalid_query_string"))
+    }
+
+    /// 500; the cause goes to the server log only.
+    pub(crate) fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "management API failure");
+        MgmtError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal error", None)
+    }
+
+    /// A failed user operation, where "not found" means the user.
+    pub(crate) fn from_user(e: UserError) -> Self {
+        match e {
+            UserError::NotFound(m) => MgmtError::new(StatusCode::NOT_FOUND, m, Some("inexistent_user")),
+            UserError::Conflict(m) => MgmtError::new(StatusCode::CONFLICT, m, Some("auth0_idp_error")),
+            UserError::BadRequest(m) => MgmtError::bad_body(m),
+            UserError::Internal(m) => MgmtError::internal(m),
+        }
+    }
+}
+
+impl IntoResponse for MgmtError {
+    fn into_response(self) -> Response {
+        let mut body = json!({
+            "statusCode": self.status.as_u16(),
+            "error": self.status.canonical_reason().unwrap_or("Error"),
+            "message": self.message,
+        });
+        if let (Some(code), Some(map)) = (self.code, body.as_object_mut()) {
+            map.insert("errorCode".into(), Value::from(code));
+        }
+        let mut response = (self.status, Json(body)).into_response();
+        response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// Who calls: a verified Management API token, and the request's facts for the tenant log.
+#[derive(Clone, Debug)]
+pub(crate) struct Caller {
+    client_id: Option<String>,
+    scopes: Vec<String>,
+    ip: String,
+    user_agent: Option<String>,
+    method: String,
+    path: String,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = MgmtError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let tenant = &state.tenant;
+        let token = bearer(&parts.headers)
+            .ok_or_else(|| MgmtError::new(StatusCode::UNAUTHORIZED, "Missing authentication", None))?;
+        let ring = tenant.key_ring().map_err(MgmtError::internal)?;
+        let claims = ring
+            .verify(token, &tenant.config.issuer, Some(&tenant.config.management_audience()))
+            .map_err(|_| MgmtError::new(StatusCode::UNAUTHORIZED, "Invalid token", None))?;
+        let scopes = claims
+            .get("scope")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        let client_id = claims
+            .get("azp")
+            .and_then(Value::as_str)
+            .or_else(|| claims.get("sub").and_then(Value::as_str).and_then(|s| s.strip_suffix("@clients")))
+            .map(str::to_owned);
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .unwrap_or_else(|| "127.0.0.1".to_owned());
+        Ok(Caller {
+            client_id,
+            scopes,
+            ip,
+            user_agent: parts.headers.get(USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+            method: parts.method.as_str().to_lowercase(),
+            path: parts.uri.path().to_owned(),
+        })
+    }
+}
+
+impl Caller {
+    /// The token must carry one of `any` (Auth0: "Insufficient scope, expected any of: a,b").
+    pub(crate) fn require(&self, any: &[&str]) -> Result<(), MgmtError> {
+        if any.iter().any(|wanted| self.has(wanted)) {
+            return Ok(());
+        }
+        Err(MgmtError::new(
+            StatusCode::FORBIDDEN,
+            format!("Insufficient scope, expected any of: {}", any.join(",")),
+            Some("insufficient_scope"),
+        ))
+    }
+
+    pub(crate) fn has(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+
+    /// Writes the `sapi` ("Success API Operation") tenant log of a write: the operation, the endpoint, the request
+    /// body with secrets redacted, the status answered, and the user operated on (`user_id`).
+    pub(crate) async fn log_success(
+        &self,
+        state: &AppState,
+        operation: &str,
+        user: Option<&User>,
+        body: Option<&Value>,
+        status: StatusCode,
+    ) {
+        let mut request = JsonMap::new();
+        request.insert("method".into(), Value::from(self.method.clone()));
+        request.insert("path".into(), Value::from(self.path.clone()));
+        if let Some(body) = body {
+            request.insert("body".into(), redacted(body));
+        }
+        let mut details = JsonMap::new();
+        details.insert("request".into(), Value::Object(request));
+        details.insert("response".into(), json!({ "statusCode": status.as_u16() }));
+        let client_name =
+            self.client_id.as_deref().and_then(|id| state.tenant.config.client(id)).map(|c| c.name.clone());
+        state
+            .tenant
+            .log(LogEntry {
+                log_id: String::new(),
+                date: gatehouse_auth::clock::now_iso(),
+                kind: "sapi".to_owned(),
+                description: operation.to_owned(),
+                client_id: self.client_id.clone(),
+                client_name,
+                ip: Some(self.ip.clone()),
+                user_agent: self.user_agent.clone(),
+                user_id: user.map(|u| u.user_id.clone()),
+                user_name: user.map(|u| u.email.clone()),
+                connection: user.map(|u| u.connection.clone()),
+                details,
+            })
+            .await;
+    }
+}
+
+/// A request body for the log: passwords and secrets replaced.
+fn redacted(body: &Value) -> Value {
+    match body {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let secret = matches!(k.as_str(), "password" | "totp_secret" | "recovery_code");
+                    (k.clone(), if secret { Value::from("[redacted]") } else { v.clone() })
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Parses a JSON body into `T`, answering 400 in the Management API's words when it does not fit.
+pub(crate) fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, Value), MgmtError> {
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|_| MgmtError::bad_body("Invalid request payload JSON format"))?;
+    if !value.is_object() {
+        return Err(MgmtError::bad_body("Payload validation error: 'Expected type object but found type array'."));
+    }
+    let parsed = serde_json::from_value(value.clone()).map_err(|e| {
+        let text = e.to_string();
+        let message = match text.strip_prefix("unknown field `").and_then(|rest| rest.split('`').next()) {
+            Some(field) => format!("Payload validation error: 'Additional properties not allowed: {field}'."),
+            None => match text.strip_prefix("missing field `").and_then(|rest| rest.split('`').next()) {
+                Some(field) => format!("Payload validation error: 'Missing required property: {field}'."),
+                None => format!("Payload validation error: '{text}'."),
+            },
+        };
+        MgmtError::bad_body(message)
+    })?;
+    Ok((parsed, value))
+}
+
+/// `fields` and `include_fields` of read endpoints: keep (or drop) the listed properties.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub(crate) struct FieldsQuery {
+    #[serde(default)]
+    fields: Option<String>,
+    #[serde(default)]
+    include_fields: Option<String>,
+}
+
+impl FieldsQuery {
+    pub(crate) fn apply(&self, view: Value) -> Value {
+        let Some(fields) = self.fields.as_deref().filter(|f| !f.trim().is_empty()) else { return view };
+        let listed: Vec<&str> = fields.split(',').map(str::trim).collect();
+        let include = self.include_fields.as_deref() != Some("false");
+        match view {
+            Value::Object(map) => {
+                Value::Object(map.into_iter().filter(|(k, _)| listed.contains(&k.as_str()) == include).collect())
+            }
+            other => other,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct LogsQuery {
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    take: Option<usize>,
+    #[serde(default)]
+    per_page: Option<usize>,
+    #[serde(default)]
+    q: Option<String>,
+}
+
+/// `GET /api/v2/logs`: newest first; `from`+`take` checkpoint paging; `q=type:mfar` or `q=user_id:"..."`.
+async fn get_logs(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<LogsQuery>,
+) -> Result<Json<Value>, MgmtError> {
+    caller.require(&["read:logs"])?;
+    let mut types = Vec::new();
+    let mut user_id = None;
+    for term in query.q.as_deref().unwrap_or_default().split_whitespace() {
+        if let Some(kind) = term.strip_prefix("type:") {
+            types.push(kind.trim_matches('"').to_owned());
+        } else if let Some(user) = term.strip_prefix("user_id:") {
+            user_id = Some(user.trim_matches('"').to_owned());
+        }
+    }
+    let take = query.take.or(query.per_page).unwrap_or(50).min(100);
+    let entries = state
+        .tenant
+        .store
+        .list_logs(&LogQuery { from: query.from, take, types, user_id })
+        .await
+        .map_err(MgmtError::internal)?;
+    Ok(Json(serde_json::to_value(entries).unwrap_or(Value::Array(Vec::new()))))
+}
+
+/// `GET /api/v2/keys/signing`: the signing keys (public parts).
+async fn get_signing_keys(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, MgmtError> {
+    caller.require(&["read:signing_keys"])?;
+    let ring = state.tenant.key_ring().map_err(MgmtError::internal)?;
+    let active = ring.active().kid.clone();
+    let keys: Vec<Value> = ring
+        .keys()
+        .map(|k| {
+            json!({
+                "kid": k.kid,
+                "current": k.kid == active,
+                "revoked": false,
+                "created_at": gatehouse_auth::clock::iso(k.created_at),
+                "retired_at": k.retired_at.map(gatehouse_auth::clock::iso),
+            })
+        })
+        .collect();
+    Ok(Json(Value::Array(keys)))
+}
+
+/// `POST /api/v2/keys/signing/rotate`: a new active key; the previous one stays published until its tokens expire.
+async fn post_rotate(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, MgmtError> {
+    caller.require(&["update:signing_keys"])?;
+    let tenant = &state.tenant;
+    let mut ring = tenant.key_ring().map_err(MgmtError::internal)?;
+    let key = ring.rotate(tenant.store.as_ref(), gatehouse_auth::clock::now()).await.map_err(MgmtError::internal)?;
+    if let Ok(mut keys) = tenant.keys.write() {
+        *keys = ring;
+    }
+    caller.log_success(&state, "Rotate the Application Signing Key", None, None, StatusCode::OK).await;
+    Ok(Json(json!({ "kid": key.kid })))
+}
