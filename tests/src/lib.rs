@@ -245,6 +245,8 @@ impl Browser {
         let client = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
+            // No pooled connections: a test may restart the server between two requests of one browser.
+            .pool_max_idle_per_host(0)
             .build()
             .unwrap();
         Browser { client, base: server.issuer.clone() }

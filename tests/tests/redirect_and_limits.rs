@@ -110,3 +110,55 @@ async fn ten_wrong_codes_on_the_hosted_page_block_the_factor() {
     let page = browser.submit(&page, "/u/mfa", &[("code", &totp(&secret, 1))]).await;
     assert!(page.body.contains("Too many failed codes"), "the right code is refused while blocked: {}", page.body);
 }
+
+#[tokio::test]
+async fn a_broken_action_never_replaces_the_last_good_one() {
+    let claim = r#"exports.onExecutePostLogin = async (event, api) => { api.idToken.setCustomClaim('https://gatehouse.test/v', 1); };"#;
+    let server = Server::start(&config(MFA_DEFAULT, ""), &[("10-claim.js", claim)]);
+    server.set_actions(&[("10-claim.js", "exports.onExecutePostLogin = async (event, api) => { api.idToken.setCustomClaim(;\n};")]);
+    let browser = Browser::new(&server);
+    let (verifier, challenge) = pkce();
+    let page = login(&browser, &authorize(&server, &challenge, ""), "jane@example.com").await;
+    let code = page.location_params()["code"].clone();
+    let tokens: serde_json::Value = reqwest::Client::new()
+        .post(server.url("oauth/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", "test-spa"),
+            ("code", code.as_str()),
+            ("code_verifier", verifier.as_str()),
+            ("redirect_uri", CALLBACK),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwt_payload(tokens["id_token"].as_str().unwrap())["https://gatehouse.test/v"], 1, "the last good version still runs");
+}
+
+#[tokio::test]
+async fn a_paused_login_resumes_after_a_restart() {
+    let mut server = Server::start(&config(MFA_DEFAULT, ""), &[]);
+    // Enroll first (the tenant asks for MFA through acr_values).
+    let browser = Browser::new(&server);
+    let (_, challenge) = pkce();
+    let acr = "&acr_values=http%3A%2F%2Fschemas.openid.net%2Fpape%2Fpolicies%2F2007%2F06%2Fmulti-factor";
+    let page = login(&browser, &authorize(&server, &challenge, acr), "jane@example.com").await;
+    let secret = otp_secret(&page);
+    let page = browser.submit(&page, "/u/mfa", &[("code", &totp(&secret, 0))]).await;
+    browser.submit(&page, "/u/mfa/recovery-saved", &[]).await;
+
+    // A new login pauses on the OTP challenge of a post-login action...
+    server.set_actions(&[("10-otp.js", "exports.onExecutePostLogin = async (e, api) => { api.authentication.challengeWith({ type: 'otp' }); };")]);
+    let browser = Browser::new(&server);
+    let (_, challenge) = pkce();
+    let page = login(&browser, &authorize(&server, &challenge, ""), "jane@example.com").await;
+    assert!(page.body.contains("name=\"code\""), "{}", page.body);
+    // ...the server dies and comes back; the same browser finishes the login.
+    server.restart();
+    let page = browser.submit(&page, "/u/mfa", &[("code", &totp(&secret, 1))]).await;
+    assert_eq!(page.status, 302, "{}", page.body);
+    assert!(page.location_params().contains_key("code"));
+}

@@ -235,7 +235,7 @@ impl<'a> MfaApi<'a> {
                 for pending in existing.iter().filter(|a| !a.active && matches!(a.kind, AuthenticatorKind::Otp { .. })) {
                     self.tenant.store.delete_authenticator(&user.user_id, &pending.id).await.map_err(server_error)?;
                 }
-                let (authenticator, uri) = users::enroll_otp(self.tenant, &user, None, false).await.map_err(server_error)?;
+                let (authenticator, uri) = users::enroll_pending_otp(self.tenant, &user).await.map_err(server_error)?;
                 let AuthenticatorKind::Otp { secret, .. } = &authenticator.kind else { return Err(server_error("otp kind")) };
                 let mut answer = json!({ "authenticator_type": "otp", "secret": secret, "barcode_uri": uri });
                 self.attach_recovery_codes(&user, first, &existing, &mut answer).await?;

@@ -322,25 +322,12 @@ pub fn authenticator(user: &User, kind: AuthenticatorKind, active: bool) -> User
     })
 }
 
-/// Enrolls a TOTP authenticator (a new secret unless one is given); returns it with its `otpauth://` URI.
-pub async fn enroll_otp(
-    tenant: &Tenant,
-    user: &User,
-    secret: Option<String>,
-    active: bool,
-) -> UserResult<(Authenticator, String)> {
-    let secret = match secret {
-        Some(s) => {
-            let s = s.replace(' ', "").to_uppercase();
-            if totp::current_code(&s, clock::now()).is_err() {
-                return Err(UserError::BadRequest("totp_secret must be base32 and at least 128 bits".into()));
-            }
-            s
-        }
-        None => totp::new_secret()?,
-    };
+/// Starts a TOTP enrollment (MFA API `associate`): a new secret, pending until its first code is verified.
+/// Returns the authenticator with its `otpauth://` URI.
+pub async fn enroll_pending_otp(tenant: &Tenant, user: &User) -> UserResult<(Authenticator, String)> {
+    let secret = totp::new_secret()?;
     let uri = totp::otpauth_uri(&secret, &tenant.config.friendly_name, &user.email);
-    let authenticator = authenticator(user, AuthenticatorKind::Otp { secret, last_step: 0 }, active)?;
+    let authenticator = authenticator(user, AuthenticatorKind::Otp { secret, last_step: 0 }, false)?;
     tenant.store.save_authenticator(&authenticator).await?;
     Ok((authenticator, uri))
 }

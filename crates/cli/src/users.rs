@@ -141,7 +141,11 @@ pub async fn run(config_path: &Path, command: UsersCommand) -> ExitCode {
                 let (email, uri) = match backend {
                     Backend::Offline(tenant) => {
                         let user = users::find_user_by_id_or_email(&tenant, &who).await.map_err(|e| e.to_string())?;
-                        let (_, uri) = users::enroll_otp(&tenant, &user, Some(secret.clone()), true).await.map_err(|e| e.to_string())?;
+                        // The same rules as POST /api/v2/users/{id}/authentication-methods (one authenticator app).
+                        let method = serde_json::from_value(json!({ "type": "totp", "totp_secret": secret }))
+                            .map_err(|e| e.to_string())?;
+                        users::create_authentication_method(&tenant, &user, method).await.map_err(|e| e.to_string())?;
+                        let uri = gatehouse_auth::totp::otpauth_uri(&secret, &tenant.config.friendly_name, &user.email);
                         (user.email, uri)
                     }
                     Backend::Online { issuer, token } => {

@@ -143,10 +143,11 @@ impl Login<'_> {
         if let Err(e) = self.save(state, tx).await {
             return internal(&lang, e);
         }
+        let destination = email_destination(self.tenant, user).await;
         LoginResponse::new(AuthStep::Challenge(ChallengePage {
             ctx: self.page_context(state, tx),
             factor: FactorType::Email,
-            destination: Some(mask_email(&user.email)),
+            destination: Some(mask_email(&destination)),
             alternatives,
             notice,
         }))
@@ -170,9 +171,10 @@ impl Login<'_> {
             )
         };
         let from = format!("{} <no-reply@gatehouse.invalid>", self.tenant.config.friendly_name);
+        let to = email_destination(self.tenant, user).await;
         self.tenant
             .outbox
-            .send(&from, &Email { to: user.email.clone(), subject, body })
+            .send(&from, &Email { to, subject, body })
             .await
             .map_err(|e| crate::AuthError::Setup(format!("outbox: {e}")))?;
         self.write_log("gd_send_email", "MFA email sent", Some(tx), Some(user)).await;
@@ -493,6 +495,19 @@ impl Login<'_> {
             Err(e) => internal(&lang, e),
         }
     }
+}
+
+/// Where email codes go: the address of the user's email authenticator (an operator may enroll one), else the
+/// verified address of the account.
+async fn email_destination(tenant: &crate::tenant::Tenant, user: &User) -> String {
+    let enrolled = tenant.store.find_authenticators(&user.user_id).await.unwrap_or_default();
+    enrolled
+        .into_iter()
+        .find_map(|a| match a.kind {
+            AuthenticatorKind::Email { email } if a.active => Some(email),
+            _ => None,
+        })
+        .unwrap_or_else(|| user.email.clone())
 }
 
 /// A new active authenticator.
