@@ -283,3 +283,28 @@ async fn ten_wrong_codes_block_the_factor() {
     let (status, body) = post_form(&server, &fields(&pairs)).await;
     assert_eq!((status, body["error"].as_str()), (429, Some("too_many_attempts")), "the right code is refused while blocked");
 }
+
+#[tokio::test]
+async fn an_expired_mfa_token_is_refused() {
+    let mut server = Server::start(&config(ALWAYS, ""), &[]);
+    let token = mfa_token(&server, "jane@example.com").await;
+    // Sign, with the tenant's own key, a token like the server's but already expired: stop the server (sled
+    // allows one process), open its store, sign, start it again.
+    server.kill9();
+    let claims = gatehouse_tests::jwt_payload(&token);
+    let expired = {
+        let store = gatehouse_store::SledStore::open(&server.dir.path().join("data").join("store")).unwrap();
+        let ring = gatehouse_auth::keys::KeyRing::load(&store).await.unwrap();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let mut claims = claims.clone();
+        claims["iat"] = json!(now - 700);
+        claims["exp"] = json!(now - 100);
+        ring.sign_with_typ(&claims, "mfa+jwt").unwrap()
+    };
+    server.restart();
+    let (status, body) = post_json(&server, "mfa/challenge", None, json!({ "mfa_token": expired, "client_id": WEB })).await;
+    assert_eq!((status, body["error"].as_str(), body["error_description"].as_str()), (403, Some("expired_token"), Some("mfa_token is expired")));
+    // The genuine one still works after the restart (its ticket is in the store).
+    let (status, body) = post_json(&server, "mfa/challenge", None, json!({ "mfa_token": token, "client_id": WEB })).await;
+    assert_eq!(status, 200, "{body}");
+}
