@@ -89,7 +89,8 @@ roles = ["viewer"]
 }
 
 /// The default `[mfa]` section: OTP, recovery codes and email, policy never.
-pub const MFA_DEFAULT: &str = "factors = [\"otp\", \"recovery-code\", \"email\"]\npolicy = \"never\"\ncustomize_with_actions = true";
+pub const MFA_DEFAULT: &str =
+    "factors = [\"otp\", \"recovery-code\", \"email\"]\npolicy = \"never\"\ncustomize_with_actions = true";
 
 /// A running `gatehouse serve`.
 pub struct Server {
@@ -278,7 +279,9 @@ impl Browser {
     pub async fn follow(&self, mut page: Page) -> Page {
         for _ in 0..10 {
             match &page.location {
-                Some(location) if page.status == 302 && (location.starts_with('/') || location.starts_with(&self.base)) => {
+                Some(location)
+                    if page.status == 302 && (location.starts_with('/') || location.starts_with(&self.base)) =>
+                {
                     page = self.get(location).await;
                 }
                 _ => return page,
@@ -291,8 +294,11 @@ impl Browser {
     pub async fn submit(&self, page: &Page, action: &str, fields: &[(&str, &str)]) -> Page {
         // Every hosted form carries the transaction's state and CSRF token; other fields come from the caller.
         let hidden = page.hidden();
-        let mut all: Vec<(&str, &str)> =
-            hidden.iter().filter(|(k, _)| *k == "state" || *k == "csrf").map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut all: Vec<(&str, &str)> = hidden
+            .iter()
+            .filter(|(k, _)| *k == "state" || *k == "csrf")
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         all.extend_from_slice(fields);
         let answer = self.post(action, &all).await;
         self.follow(answer).await
@@ -345,7 +351,8 @@ pub fn jwt_payload(token: &str) -> Value {
 
 /// The TOTP secret in an enrollment page.
 pub fn otp_secret(page: &Page) -> String {
-    let start = page.body.find("class=\"secret\">").expect("the secret on the enrollment page") + "class=\"secret\">".len();
+    let start =
+        page.body.find("class=\"secret\">").expect("the secret on the enrollment page") + "class=\"secret\">".len();
     page.body[start..].split('<').next().unwrap().trim().to_owned()
 }
 

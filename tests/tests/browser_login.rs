@@ -1,7 +1,7 @@
 //! End-to-end: the hosted login and MFA pages, driven like a browser against a real `gatehouse serve`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use gatehouse_tests::{config, jwt_payload, otp_secret, pkce, totp, Browser, Page, Server, MFA_DEFAULT};
+use gatehouse_tests::{Browser, MFA_DEFAULT, Page, Server, config, jwt_payload, otp_secret, pkce, totp};
 use serde_json::Value;
 
 const SPA_CALLBACK: &str = "http://127.0.0.1:9/callback";
@@ -80,7 +80,13 @@ async fn step_up_by_scope_needs_mfa_but_not_the_password_again() {
 
     // 1. A basic login: no MFA, a token with read:data.
     let (verifier, challenge) = pkce();
-    let page = password_login(&browser, &server, &authorize_url(&server, "openid profile read:data", &challenge, ""), "jane@example.com").await;
+    let page = password_login(
+        &browser,
+        &server,
+        &authorize_url(&server, "openid profile read:data", &challenge, ""),
+        "jane@example.com",
+    )
+    .await;
     let tokens = exchange(&server, &callback_code(&page), &verifier).await;
     let access = jwt_payload(tokens["access_token"].as_str().unwrap());
     assert_eq!(access["scope"], "openid profile read:data");
@@ -90,7 +96,9 @@ async fn step_up_by_scope_needs_mfa_but_not_the_password_again() {
 
     // 2. Step up: the SSO session skips the password; MFA (here, enrolling an authenticator app) is required.
     let (verifier, challenge) = pkce();
-    let page = browser.follow(browser.get(&authorize_url(&server, "openid profile read:data write:data", &challenge, "")).await).await;
+    let page = browser
+        .follow(browser.get(&authorize_url(&server, "openid profile read:data write:data", &challenge, "")).await)
+        .await;
     assert!(!page.body.contains("name=\"password\""), "the password must not be asked again");
     assert!(page.body.contains("otpauth://totp/"), "expected MFA enrollment: {}", page.body);
     let secret = otp_secret(&page);
@@ -116,7 +124,9 @@ async fn step_up_by_acr_values_and_the_next_action_sees_the_method() {
     let browser = Browser::new(&server);
     let (verifier, challenge) = pkce();
     let seed_acr = "&acr_values=http%3A%2F%2Fschemas.openid.net%2Fpfi%2F2021%2F04%2Facr%2Fmfa";
-    let page = password_login(&browser, &server, &authorize_url(&server, "openid", &challenge, seed_acr), "taro@example.com").await;
+    let page =
+        password_login(&browser, &server, &authorize_url(&server, "openid", &challenge, seed_acr), "taro@example.com")
+            .await;
     assert!(page.body.contains("name=\"code\""), "expected the OTP challenge: {}", page.body);
     let page = browser.submit(&page, "/u/mfa", &[("code", &totp(&secret, 1))]).await;
     let tokens = exchange(&server, &callback_code(&page), &verifier).await;
@@ -140,7 +150,8 @@ async fn deny_returns_access_denied_with_the_reason() {
     let server = Server::start(&config(MFA_DEFAULT, ""), &[("10-admins.js", deny)]);
     let browser = Browser::new(&server);
     let (_, challenge) = pkce();
-    let page = password_login(&browser, &server, &authorize_url(&server, "openid", &challenge, ""), "taro@example.com").await;
+    let page =
+        password_login(&browser, &server, &authorize_url(&server, "openid", &challenge, ""), "taro@example.com").await;
     assert_eq!(page.status, 302);
     let params = page.location_params();
     assert_eq!(params["error"], "access_denied");
@@ -163,7 +174,8 @@ async fn two_challenges_from_seed_001_with_the_factor_picker() {
     ]);
     let browser = Browser::new(&server);
     let (verifier, challenge) = pkce();
-    let page = password_login(&browser, &server, &authorize_url(&server, "openid", &challenge, ""), "jane@example.com").await;
+    let page =
+        password_login(&browser, &server, &authorize_url(&server, "openid", &challenge, ""), "jane@example.com").await;
     assert!(page.body.contains("Try another method"), "challengeWith offers the alternatives: {}", page.body);
     let picker = browser.submit(&page, "/u/mfa/choose", &[]).await;
     assert!(picker.body.contains("value=\"email\"") && picker.body.contains("value=\"otp\""), "{}", picker.body);
@@ -185,7 +197,8 @@ async fn restart_after_kill_keeps_users_and_enrollments() {
     let browser = Browser::new(&server);
     let (verifier, challenge) = pkce();
     let acr = "&acr_values=http%3A%2F%2Fschemas.openid.net%2Fpape%2Fpolicies%2F2007%2F06%2Fmulti-factor";
-    let page = password_login(&browser, &server, &authorize_url(&server, "openid", &challenge, acr), "jane@example.com").await;
+    let page =
+        password_login(&browser, &server, &authorize_url(&server, "openid", &challenge, acr), "jane@example.com").await;
     assert!(!page.body.contains("otpauth://"), "the enrollment survived: no second enrollment");
     let page = browser.submit(&page, "/u/mfa", &[("code", &totp(&secret, 1))]).await;
     exchange(&server, &callback_code(&page), &verifier).await;
@@ -198,9 +211,12 @@ async fn ten_failed_logins_block_the_account_for_that_ip() {
     let (_, challenge) = pkce();
     let mut page = browser.follow(browser.get(&authorize_url(&server, "openid", &challenge, "")).await).await;
     for _ in 0..10 {
-        page = browser.submit(&page, "/u/login", &[("email", "jane@example.com"), ("password", "wrong-password")]).await;
+        page =
+            browser.submit(&page, "/u/login", &[("email", "jane@example.com"), ("password", "wrong-password")]).await;
     }
     assert!(page.body.contains("blocked"), "{}", page.body);
-    let page = browser.submit(&page, "/u/login", &[("email", "jane@example.com"), ("password", "correct-horse-battery")]).await;
+    let page = browser
+        .submit(&page, "/u/login", &[("email", "jane@example.com"), ("password", "correct-horse-battery")])
+        .await;
     assert!(page.body.contains("blocked"), "the right password does not unblock: {}", page.body);
 }

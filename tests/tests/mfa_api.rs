@@ -4,8 +4,8 @@
 
 use std::process::Command;
 
-use gatehouse_tests::{config, jwt_payload, Server};
-use serde_json::{json, Value};
+use gatehouse_tests::{Server, config, jwt_payload};
+use serde_json::{Value, json};
 
 const ALWAYS: &str = "factors = [\"otp\", \"recovery-code\", \"email\"]\npolicy = \"always\"";
 const WEB: &str = "test-web";
@@ -13,7 +13,8 @@ const WEB_SECRET: &str = "test-web-secret-0123456789";
 
 /// Runs curl with the seed's arguments; returns the JSON body.
 fn curl(args: &[&str]) -> Value {
-    let output = Command::new("curl").arg("--silent").arg("--show-error").args(args).output().expect("curl is installed");
+    let output =
+        Command::new("curl").arg("--silent").arg("--show-error").args(args).output().expect("curl is installed");
     assert!(output.status.success(), "curl failed: {}", String::from_utf8_lossy(&output.stderr));
     let text = String::from_utf8_lossy(&output.stdout);
     serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
@@ -54,11 +55,16 @@ async fn seed_003_curl_sequence_as_written() {
     // Enroll with OTP: POST /mfa/associate with the mfa_token as bearer (the seed sends no client_id).
     let token = mfa_token(&server, "jane@example.com").await;
     let associate = curl(&[
-        "--request", "POST",
-        "--url", &format!("{domain}/mfa/associate"),
-        "--header", &format!("authorization: Bearer {token}"),
-        "--header", "content-type: application/json",
-        "--data", r#"{ "authenticator_types": ["otp"] }"#,
+        "--request",
+        "POST",
+        "--url",
+        &format!("{domain}/mfa/associate"),
+        "--header",
+        &format!("authorization: Bearer {token}"),
+        "--header",
+        "content-type: application/json",
+        "--data",
+        r#"{ "authenticator_types": ["otp"] }"#,
     ]);
     assert_eq!(associate["authenticator_type"], "otp");
     let secret = associate["secret"].as_str().unwrap().to_owned();
@@ -70,10 +76,14 @@ async fn seed_003_curl_sequence_as_written() {
 
     // Before confirmation the authenticator is listed inactive.
     let list = curl(&[
-        "--request", "GET",
-        "--url", &format!("{domain}/mfa/authenticators"),
-        "--header", &format!("authorization: Bearer {token}"),
-        "--header", "content-type: application/json",
+        "--request",
+        "GET",
+        "--url",
+        &format!("{domain}/mfa/authenticators"),
+        "--header",
+        &format!("authorization: Bearer {token}"),
+        "--header",
+        "content-type: application/json",
     ]);
     let otp = list.as_array().unwrap().iter().find(|a| a["authenticator_type"] == "otp").unwrap().clone();
     assert_eq!(otp["active"], false);
@@ -81,14 +91,22 @@ async fn seed_003_curl_sequence_as_written() {
     // Confirm the enrollment with the first code.
     let code = totp_of(&secret, 0);
     let tokens = curl(&[
-        "--request", "POST",
-        "--url", &format!("{domain}/oauth/token"),
-        "--header", "content-type: application/x-www-form-urlencoded",
-        "--data", "grant_type=http://auth0.com/oauth/grant-type/mfa-otp",
-        "--data", &format!("client_id={WEB}"),
-        "--data", &format!("mfa_token={token}"),
-        "--data", &format!("client_secret={WEB_SECRET}"),
-        "--data", &format!("otp={code}"),
+        "--request",
+        "POST",
+        "--url",
+        &format!("{domain}/oauth/token"),
+        "--header",
+        "content-type: application/x-www-form-urlencoded",
+        "--data",
+        "grant_type=http://auth0.com/oauth/grant-type/mfa-otp",
+        "--data",
+        &format!("client_id={WEB}"),
+        "--data",
+        &format!("mfa_token={token}"),
+        "--data",
+        &format!("client_secret={WEB_SECRET}"),
+        "--data",
+        &format!("otp={code}"),
     ]);
     assert_eq!(tokens["token_type"], "Bearer");
     assert_eq!(tokens["scope"], "openid profile");
@@ -98,44 +116,72 @@ async fn seed_003_curl_sequence_as_written() {
     // Challenge with OTP: a new mfa_token from the password grant, the authenticator list, then the code.
     let token = mfa_token(&server, "jane@example.com").await;
     let list = curl(&[
-        "--request", "GET",
-        "--url", &format!("{domain}/mfa/authenticators"),
-        "--header", &format!("authorization: Bearer {token}"),
-        "--header", "content-type: application/json",
+        "--request",
+        "GET",
+        "--url",
+        &format!("{domain}/mfa/authenticators"),
+        "--header",
+        &format!("authorization: Bearer {token}"),
+        "--header",
+        "content-type: application/json",
     ]);
-    let kinds: Vec<(&str, bool)> =
-        list.as_array().unwrap().iter().map(|a| (a["authenticator_type"].as_str().unwrap(), a["active"].as_bool().unwrap())).collect();
+    let kinds: Vec<(&str, bool)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["authenticator_type"].as_str().unwrap(), a["active"].as_bool().unwrap()))
+        .collect();
     assert!(kinds.contains(&("otp", true)) && kinds.contains(&("recovery-code", true)), "{list}");
     assert!(list.as_array().unwrap().iter().any(|a| a["id"].as_str().unwrap().starts_with("totp|dev_")), "{list}");
     let challenge = curl(&[
-        "--request", "POST",
-        "--url", &format!("{domain}/mfa/challenge"),
-        "--header", "content-type: application/json",
-        "--data", &json!({ "mfa_token": token, "client_id": WEB, "client_secret": WEB_SECRET, "challenge_type": "otp" }).to_string(),
+        "--request",
+        "POST",
+        "--url",
+        &format!("{domain}/mfa/challenge"),
+        "--header",
+        "content-type: application/json",
+        "--data",
+        &json!({ "mfa_token": token, "client_id": WEB, "client_secret": WEB_SECRET, "challenge_type": "otp" })
+            .to_string(),
     ]);
     assert_eq!(challenge, json!({ "challenge_type": "otp" }));
     let code = totp_of(&secret, 1);
     let tokens = curl(&[
-        "--request", "POST",
-        "--url", &format!("{domain}/oauth/token"),
-        "--header", "content-type: application/x-www-form-urlencoded",
-        "--data", "grant_type=http://auth0.com/oauth/grant-type/mfa-otp",
-        "--data", &format!("client_id={WEB}"),
-        "--data", &format!("client_secret={WEB_SECRET}"),
-        "--data", &format!("mfa_token={token}"),
-        "--data", &format!("otp={code}"),
+        "--request",
+        "POST",
+        "--url",
+        &format!("{domain}/oauth/token"),
+        "--header",
+        "content-type: application/x-www-form-urlencoded",
+        "--data",
+        "grant_type=http://auth0.com/oauth/grant-type/mfa-otp",
+        "--data",
+        &format!("client_id={WEB}"),
+        "--data",
+        &format!("client_secret={WEB_SECRET}"),
+        "--data",
+        &format!("mfa_token={token}"),
+        "--data",
+        &format!("otp={code}"),
     ]);
     assert!(tokens["access_token"].is_string(), "{tokens}");
 
     // The same code a second time is refused (a TOTP code is used once).
     let again = curl(&[
-        "--request", "POST",
-        "--url", &format!("{domain}/oauth/token"),
-        "--data", "grant_type=http://auth0.com/oauth/grant-type/mfa-otp",
-        "--data", &format!("client_id={WEB}"),
-        "--data", &format!("client_secret={WEB_SECRET}"),
-        "--data", &format!("mfa_token={token}"),
-        "--data", &format!("otp={code}"),
+        "--request",
+        "POST",
+        "--url",
+        &format!("{domain}/oauth/token"),
+        "--data",
+        "grant_type=http://auth0.com/oauth/grant-type/mfa-otp",
+        "--data",
+        &format!("client_id={WEB}"),
+        "--data",
+        &format!("client_secret={WEB_SECRET}"),
+        "--data",
+        &format!("mfa_token={token}"),
+        "--data",
+        &format!("otp={code}"),
     ]);
     assert_eq!(again["error"], "invalid_grant");
     assert_eq!(again["error_description"], "Invalid otp_code.");
@@ -143,24 +189,38 @@ async fn seed_003_curl_sequence_as_written() {
     // The recovery code works once, and the answer carries its replacement.
     let token = mfa_token(&server, "jane@example.com").await;
     let tokens = curl(&[
-        "--request", "POST",
-        "--url", &format!("{domain}/oauth/token"),
-        "--data", "grant_type=http://auth0.com/oauth/grant-type/mfa-recovery-code",
-        "--data", &format!("client_id={WEB}"),
-        "--data", &format!("client_secret={WEB_SECRET}"),
-        "--data", &format!("mfa_token={token}"),
-        "--data", &format!("recovery_code={recovery}"),
+        "--request",
+        "POST",
+        "--url",
+        &format!("{domain}/oauth/token"),
+        "--data",
+        "grant_type=http://auth0.com/oauth/grant-type/mfa-recovery-code",
+        "--data",
+        &format!("client_id={WEB}"),
+        "--data",
+        &format!("client_secret={WEB_SECRET}"),
+        "--data",
+        &format!("mfa_token={token}"),
+        "--data",
+        &format!("recovery_code={recovery}"),
     ]);
     let replacement = tokens["recovery_code"].as_str().expect("a new recovery code").to_owned();
     assert_ne!(replacement, recovery);
     let reused = curl(&[
-        "--request", "POST",
-        "--url", &format!("{domain}/oauth/token"),
-        "--data", "grant_type=http://auth0.com/oauth/grant-type/mfa-recovery-code",
-        "--data", &format!("client_id={WEB}"),
-        "--data", &format!("client_secret={WEB_SECRET}"),
-        "--data", &format!("mfa_token={token}"),
-        "--data", &format!("recovery_code={recovery}"),
+        "--request",
+        "POST",
+        "--url",
+        &format!("{domain}/oauth/token"),
+        "--data",
+        "grant_type=http://auth0.com/oauth/grant-type/mfa-recovery-code",
+        "--data",
+        &format!("client_id={WEB}"),
+        "--data",
+        &format!("client_secret={WEB_SECRET}"),
+        "--data",
+        &format!("mfa_token={token}"),
+        "--data",
+        &format!("recovery_code={recovery}"),
     ]);
     assert_eq!(reused["error"], "invalid_grant");
 }
@@ -207,36 +267,56 @@ async fn errors_of_the_mfa_api_without_email() {
     tampered.push(if last == 'A' { 'B' } else { 'A' });
     let pairs = mfa_grant("mfa-otp", &tampered, &[("otp", "123456")]);
     let (status, body) = post_form(&server, &fields(&pairs)).await;
-    assert_eq!((status, body["error"].as_str(), body["error_description"].as_str()), (403, Some("invalid_grant"), Some("Malformed mfa_token")));
+    assert_eq!(
+        (status, body["error"].as_str(), body["error_description"].as_str()),
+        (403, Some("invalid_grant"), Some("Malformed mfa_token"))
+    );
 
     // Issued to another client.
-    let (status, body) = post_json(&server, "mfa/challenge", None, json!({ "mfa_token": token, "client_id": "test-spa" })).await;
+    let (status, body) =
+        post_json(&server, "mfa/challenge", None, json!({ "mfa_token": token, "client_id": "test-spa" })).await;
     assert_eq!((status, body["error_description"].as_str()), (400, Some("mfa_token not issued to this client")));
 
     // Nothing enrolled (email is not a factor on this tenant).
-    let (status, body) = post_json(&server, "mfa/challenge", None, json!({ "mfa_token": token, "client_id": WEB })).await;
+    let (status, body) =
+        post_json(&server, "mfa/challenge", None, json!({ "mfa_token": token, "client_id": WEB })).await;
     assert_eq!((status, body["error"].as_str()), (401, Some("association_required")), "{body}");
 
     // Email cannot be associated where it is not enabled.
-    let (status, body) =
-        post_json(&server, "mfa/associate", Some(&token), json!({ "authenticator_types": ["oob"], "oob_channels": ["email"] })).await;
+    let (status, body) = post_json(
+        &server,
+        "mfa/associate",
+        Some(&token),
+        json!({ "authenticator_types": ["oob"], "oob_channels": ["email"] }),
+    )
+    .await;
     assert_eq!((status, body["error"].as_str()), (400, Some("unsupported_challenge_type")), "{body}");
 
     // Enroll OTP, then: a new mfa_token cannot associate more ("User is already enrolled."), and an oob challenge
     // is unsupported for a user who only has OTP.
-    let (_, associate) = post_json(&server, "mfa/associate", Some(&token), json!({ "authenticator_types": ["otp"] })).await;
+    let (_, associate) =
+        post_json(&server, "mfa/associate", Some(&token), json!({ "authenticator_types": ["otp"] })).await;
     let secret = associate["secret"].as_str().unwrap().to_owned();
     let code = totp_of(&secret, 0);
     let pairs = mfa_grant("mfa-otp", &token, &[("otp", &code)]);
     let (status, body) = post_form(&server, &fields(&pairs)).await;
     assert_eq!(status, 200, "{body}");
     let token = mfa_token(&server, "taro@example.com").await;
-    let (status, body) = post_json(&server, "mfa/associate", Some(&token), json!({ "authenticator_types": ["otp"] })).await;
-    assert_eq!((status, body["error_description"].as_str()), (403, Some("User is already enrolled.")), "{body}");
     let (status, body) =
-        post_json(&server, "mfa/challenge", None, json!({ "mfa_token": token, "client_id": WEB, "challenge_type": "oob" })).await;
+        post_json(&server, "mfa/associate", Some(&token), json!({ "authenticator_types": ["otp"] })).await;
+    assert_eq!((status, body["error_description"].as_str()), (403, Some("User is already enrolled.")), "{body}");
+    let (status, body) = post_json(
+        &server,
+        "mfa/challenge",
+        None,
+        json!({ "mfa_token": token, "client_id": WEB, "challenge_type": "oob" }),
+    )
+    .await;
     assert_eq!((status, body["error"].as_str()), (401, Some("unsupported_challenge_type")), "{body}");
-    assert_eq!(body["error_description"], "The user does not support the requested challenge type (oob). Supported type: otp.");
+    assert_eq!(
+        body["error_description"],
+        "The user does not support the requested challenge type (oob). Supported type: otp."
+    );
 }
 
 #[tokio::test]
@@ -244,8 +324,13 @@ async fn email_challenges_need_the_binding_code_once() {
     let server = Server::start(&config(ALWAYS, ""), &[]);
     // jane's verified email is an (implicit) authenticator.
     let token = mfa_token(&server, "jane@example.com").await;
-    let (status, challenge) =
-        post_json(&server, "mfa/challenge", None, json!({ "mfa_token": token, "client_id": WEB, "challenge_type": "oob" })).await;
+    let (status, challenge) = post_json(
+        &server,
+        "mfa/challenge",
+        None,
+        json!({ "mfa_token": token, "client_id": WEB, "challenge_type": "oob" }),
+    )
+    .await;
     assert_eq!(status, 200, "{challenge}");
     assert_eq!(challenge["challenge_type"], "oob");
     assert_eq!(challenge["binding_method"], "prompt");
@@ -270,7 +355,8 @@ async fn email_challenges_need_the_binding_code_once() {
 async fn ten_wrong_codes_block_the_factor() {
     let server = Server::start(&config(ALWAYS, ""), &[]);
     let token = mfa_token(&server, "jane@example.com").await;
-    let (_, associate) = post_json(&server, "mfa/associate", Some(&token), json!({ "authenticator_types": ["otp"] })).await;
+    let (_, associate) =
+        post_json(&server, "mfa/associate", Some(&token), json!({ "authenticator_types": ["otp"] })).await;
     let secret = associate["secret"].as_str().unwrap().to_owned();
     let wrong = if totp_of(&secret, 0) == "000000" { "111111" } else { "000000" };
     for _ in 0..10 {
@@ -281,7 +367,11 @@ async fn ten_wrong_codes_block_the_factor() {
     let right = totp_of(&secret, 0);
     let pairs = mfa_grant("mfa-otp", &token, &[("otp", &right)]);
     let (status, body) = post_form(&server, &fields(&pairs)).await;
-    assert_eq!((status, body["error"].as_str()), (429, Some("too_many_attempts")), "the right code is refused while blocked");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (429, Some("too_many_attempts")),
+        "the right code is refused while blocked"
+    );
 }
 
 #[tokio::test]
@@ -302,9 +392,14 @@ async fn an_expired_mfa_token_is_refused() {
         ring.sign_with_typ(&claims, "mfa+jwt").unwrap()
     };
     server.restart();
-    let (status, body) = post_json(&server, "mfa/challenge", None, json!({ "mfa_token": expired, "client_id": WEB })).await;
-    assert_eq!((status, body["error"].as_str(), body["error_description"].as_str()), (403, Some("expired_token"), Some("mfa_token is expired")));
+    let (status, body) =
+        post_json(&server, "mfa/challenge", None, json!({ "mfa_token": expired, "client_id": WEB })).await;
+    assert_eq!(
+        (status, body["error"].as_str(), body["error_description"].as_str()),
+        (403, Some("expired_token"), Some("mfa_token is expired"))
+    );
     // The genuine one still works after the restart (its ticket is in the store).
-    let (status, body) = post_json(&server, "mfa/challenge", None, json!({ "mfa_token": token, "client_id": WEB })).await;
+    let (status, body) =
+        post_json(&server, "mfa/challenge", None, json!({ "mfa_token": token, "client_id": WEB })).await;
     assert_eq!(status, 200, "{body}");
 }

@@ -1,7 +1,7 @@
 //! End-to-end: an action's redirect and `/continue`, and the attempt limit of the hosted MFA pages.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use gatehouse_tests::{config, jwt_payload, otp_secret, pkce, totp, Browser, Server, MFA_DEFAULT};
+use gatehouse_tests::{Browser, MFA_DEFAULT, Server, config, jwt_payload, otp_secret, pkce, totp};
 use serde_json::json;
 
 const CALLBACK: &str = "http://127.0.0.1:9/callback";
@@ -29,7 +29,10 @@ exports.onContinuePostLogin = async (event, api) => {
 
 #[tokio::test]
 async fn an_action_redirect_resumes_in_on_continue_post_login() {
-    let server = Server::start(&config(MFA_DEFAULT, "[secrets]\nCONSENT_SECRET = \"consent-shared-secret\""), &[("10-consent.js", CONSENT)]);
+    let server = Server::start(
+        &config(MFA_DEFAULT, "[secrets]\nCONSENT_SECRET = \"consent-shared-secret\""),
+        &[("10-consent.js", CONSENT)],
+    );
     let browser = Browser::new(&server);
     let (verifier, challenge) = pkce();
     let page = login(&browser, &authorize(&server, &challenge, ""), "jane@example.com").await;
@@ -115,7 +118,10 @@ async fn ten_wrong_codes_on_the_hosted_page_block_the_factor() {
 async fn a_broken_action_never_replaces_the_last_good_one() {
     let claim = r#"exports.onExecutePostLogin = async (event, api) => { api.idToken.setCustomClaim('https://gatehouse.test/v', 1); };"#;
     let server = Server::start(&config(MFA_DEFAULT, ""), &[("10-claim.js", claim)]);
-    server.set_actions(&[("10-claim.js", "exports.onExecutePostLogin = async (event, api) => { api.idToken.setCustomClaim(;\n};")]);
+    server.set_actions(&[(
+        "10-claim.js",
+        "exports.onExecutePostLogin = async (event, api) => { api.idToken.setCustomClaim(;\n};",
+    )]);
     let browser = Browser::new(&server);
     let (verifier, challenge) = pkce();
     let page = login(&browser, &authorize(&server, &challenge, ""), "jane@example.com").await;
@@ -135,7 +141,11 @@ async fn a_broken_action_never_replaces_the_last_good_one() {
         .json()
         .await
         .unwrap();
-    assert_eq!(jwt_payload(tokens["id_token"].as_str().unwrap())["https://gatehouse.test/v"], 1, "the last good version still runs");
+    assert_eq!(
+        jwt_payload(tokens["id_token"].as_str().unwrap())["https://gatehouse.test/v"],
+        1,
+        "the last good version still runs"
+    );
 }
 
 #[tokio::test]
@@ -151,7 +161,10 @@ async fn a_paused_login_resumes_after_a_restart() {
     browser.submit(&page, "/u/mfa/recovery-saved", &[]).await;
 
     // A new login pauses on the OTP challenge of a post-login action...
-    server.set_actions(&[("10-otp.js", "exports.onExecutePostLogin = async (e, api) => { api.authentication.challengeWith({ type: 'otp' }); };")]);
+    server.set_actions(&[(
+        "10-otp.js",
+        "exports.onExecutePostLogin = async (e, api) => { api.authentication.challengeWith({ type: 'otp' }); };",
+    )]);
     let browser = Browser::new(&server);
     let (_, challenge) = pkce();
     let page = login(&browser, &authorize(&server, &challenge, ""), "jane@example.com").await;

@@ -51,7 +51,12 @@ pub enum Reload {
 
 impl Actions {
     /// Loads every trigger's folder under `root`; any broken file stops the start.
-    pub fn load(root: &Path, settings: FlowSettings, sandbox: Sandbox, io: Arc<dyn HostIo>) -> Result<Actions, LoadErrors> {
+    pub fn load(
+        root: &Path,
+        settings: FlowSettings,
+        sandbox: Sandbox,
+        io: Arc<dyn HostIo>,
+    ) -> Result<Actions, LoadErrors> {
         let mut flows = BTreeMap::new();
         let mut fingerprints = BTreeMap::new();
         for trigger in Trigger::ALL {

@@ -12,7 +12,8 @@ pub fn now_iso() -> String {
 
 /// Epoch seconds as ISO-8601 UTC with milliseconds.
 pub fn iso(seconds: i64) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     time::OffsetDateTime::from_unix_timestamp(seconds).ok().and_then(|t| t.format(&format).ok()).unwrap_or_default()
 }
 

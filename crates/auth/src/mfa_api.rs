@@ -5,19 +5,19 @@
 //! [`MfaTicket`]: the grant the password request asked for, bound to user, client, audience and scope. Tampering
 //! breaks the signature ("Malformed mfa_token"); after `exp` it is "mfa_token is expired".
 
-use gatehouse_store::{secret_key, Ephemeral};
+use gatehouse_store::{Ephemeral, secret_key};
 use gatehouse_types::config::ClientConfig;
 use gatehouse_types::records::{Authenticator, AuthenticatorKind, LogEntry, User};
 use gatehouse_types::{FactorType, JsonMap};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::attempts;
 use crate::clock;
 use crate::ids;
+use crate::login::RequestInfo;
 use crate::login::merge_metadata;
 use crate::login::tx::PAPE_MFA;
-use crate::login::RequestInfo;
 use crate::one_time_code;
 use crate::outbox::Email;
 use crate::recovery;
@@ -154,7 +154,8 @@ impl<'a> MfaApi<'a> {
     /// The caller behind a bearer token: an `mfa_token`, or an access token for the MFA API.
     pub async fn caller(&self, bearer: Option<&str>) -> Result<MfaCaller, OAuthError> {
         let token = bearer.ok_or_else(|| OAuthError::new(401, "unauthorized", "Missing authentication"))?;
-        let header = jsonwebtoken::decode_header(token).map_err(|_| OAuthError::new(401, "invalid_token", "Malformed token"))?;
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| OAuthError::new(401, "invalid_token", "Malformed token"))?;
         if header.typ.as_deref() == Some("mfa+jwt") {
             let (jti, ticket) = self.verify_mfa_token(token).await?;
             return Ok(MfaCaller::Ticket { jti, ticket: Box::new(ticket) });
@@ -164,7 +165,13 @@ impl<'a> MfaApi<'a> {
             .verify(token, &self.tenant.config.issuer, Some(&self.tenant.config.mfa_audience()))
             .map_err(|_| OAuthError::new(401, "invalid_token", "The access token is invalid or expired"))?;
         let user_id = claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let scopes = claims.get("scope").and_then(Value::as_str).unwrap_or_default().split_whitespace().map(str::to_owned).collect();
+        let scopes = claims
+            .get("scope")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
         Ok(MfaCaller::Access { user_id, scopes })
     }
 
@@ -180,7 +187,10 @@ impl<'a> MfaApi<'a> {
     async fn authenticators(&self, user: &User) -> Result<Vec<Authenticator>, OAuthError> {
         let mut list = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
         let email_enabled = self.tenant.config.mfa.factors.contains(&FactorType::Email);
-        if email_enabled && user.email_verified && !list.iter().any(|a| matches!(a.kind, AuthenticatorKind::Email { .. })) {
+        if email_enabled
+            && user.email_verified
+            && !list.iter().any(|a| matches!(a.kind, AuthenticatorKind::Email { .. }))
+        {
             let email = users::authenticator(user, AuthenticatorKind::Email { email: user.email.clone() }, true)
                 .map_err(server_error)?;
             self.tenant.store.save_authenticator(&email).await.map_err(server_error)?;
@@ -229,14 +239,21 @@ impl<'a> MfaApi<'a> {
         match types.first().map(String::as_str) {
             Some("otp") => {
                 if !self.enabled(FactorType::Otp) {
-                    return Err(OAuthError::new(400, "unsupported_challenge_type", "The otp factor is not enabled on this tenant."));
+                    return Err(OAuthError::new(
+                        400,
+                        "unsupported_challenge_type",
+                        "The otp factor is not enabled on this tenant.",
+                    ));
                 }
                 // A new association replaces a pending (unconfirmed) one.
-                for pending in existing.iter().filter(|a| !a.active && matches!(a.kind, AuthenticatorKind::Otp { .. })) {
+                for pending in existing.iter().filter(|a| !a.active && matches!(a.kind, AuthenticatorKind::Otp { .. }))
+                {
                     self.tenant.store.delete_authenticator(&user.user_id, &pending.id).await.map_err(server_error)?;
                 }
                 let (authenticator, uri) = users::enroll_pending_otp(self.tenant, &user).await.map_err(server_error)?;
-                let AuthenticatorKind::Otp { secret, .. } = &authenticator.kind else { return Err(server_error("otp kind")) };
+                let AuthenticatorKind::Otp { secret, .. } = &authenticator.kind else {
+                    return Err(server_error("otp kind"));
+                };
                 let mut answer = json!({ "authenticator_type": "otp", "secret": secret, "barcode_uri": uri });
                 self.attach_recovery_codes(&user, first, &existing, &mut answer).await?;
                 self.log("gd_start_enroll", "MFA enrollment started (otp)", client_id.as_deref(), Some(&user)).await;
@@ -249,7 +266,11 @@ impl<'a> MfaApi<'a> {
                     .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
                     .unwrap_or_default();
                 if channels.is_empty() {
-                    return Err(OAuthError::new(400, "invalid_request", "oob_channels is required for the oob authenticator type"));
+                    return Err(OAuthError::new(
+                        400,
+                        "invalid_request",
+                        "oob_channels is required for the oob authenticator type",
+                    ));
                 }
                 if channels.iter().any(|c| c != "email") {
                     return Err(OAuthError::new(
@@ -259,23 +280,32 @@ impl<'a> MfaApi<'a> {
                     ));
                 }
                 if !self.enabled(FactorType::Email) {
-                    return Err(OAuthError::new(400, "unsupported_challenge_type", "The email factor is not enabled on this tenant."));
+                    return Err(OAuthError::new(
+                        400,
+                        "unsupported_challenge_type",
+                        "The email factor is not enabled on this tenant.",
+                    ));
                 }
                 let email = body.get("email").and_then(Value::as_str).unwrap_or(&user.email).to_owned();
                 if !email.contains('@') {
                     return Err(OAuthError::new(400, "invalid_request", "email must be an email address"));
                 }
-                let authenticator = users::authenticator(&user, AuthenticatorKind::Email { email: email.clone() }, false)
-                    .map_err(server_error)?;
+                let authenticator =
+                    users::authenticator(&user, AuthenticatorKind::Email { email: email.clone() }, false)
+                        .map_err(server_error)?;
                 self.tenant.store.save_authenticator(&authenticator).await.map_err(server_error)?;
-                let oob_code = self.send_oob(&user, &authenticator, client_id.as_deref().unwrap_or_default(), &email).await?;
-                let mut answer =
-                    json!({ "authenticator_type": "oob", "binding_method": "prompt", "oob_channel": "email", "oob_code": oob_code });
+                let oob_code =
+                    self.send_oob(&user, &authenticator, client_id.as_deref().unwrap_or_default(), &email).await?;
+                let mut answer = json!({ "authenticator_type": "oob", "binding_method": "prompt", "oob_channel": "email", "oob_code": oob_code });
                 self.attach_recovery_codes(&user, first, &existing, &mut answer).await?;
                 self.log("gd_start_enroll", "MFA enrollment started (email)", client_id.as_deref(), Some(&user)).await;
                 Ok(answer)
             }
-            Some(other) => Err(OAuthError::new(400, "unsupported_challenge_type", format!("Unsupported authenticator type: {other}"))),
+            Some(other) => Err(OAuthError::new(
+                400,
+                "unsupported_challenge_type",
+                format!("Unsupported authenticator type: {other}"),
+            )),
             None => Err(OAuthError::new(400, "invalid_request", "authenticator_types is required")),
         }
     }
@@ -296,7 +326,8 @@ impl<'a> MfaApi<'a> {
         }
         let code = recovery::new_recovery_code().map_err(server_error)?;
         let hash = recovery::hash_recovery_code(&code).map_err(server_error)?;
-        let authenticator = users::authenticator(user, AuthenticatorKind::RecoveryCode { hash }, false).map_err(server_error)?;
+        let authenticator =
+            users::authenticator(user, AuthenticatorKind::RecoveryCode { hash }, false).map_err(server_error)?;
         self.tenant.store.save_authenticator(&authenticator).await.map_err(server_error)?;
         if let Some(map) = answer.as_object_mut() {
             map.insert("recovery_codes".into(), json!([code]));
@@ -305,7 +336,13 @@ impl<'a> MfaApi<'a> {
     }
 
     /// Sends a code to `email` and stores the `oob_code` that names it.
-    async fn send_oob(&self, user: &User, authenticator: &Authenticator, client_id: &str, email: &str) -> Result<String, OAuthError> {
+    async fn send_oob(
+        &self,
+        user: &User,
+        authenticator: &Authenticator,
+        client_id: &str,
+        email: &str,
+    ) -> Result<String, OAuthError> {
         let code = one_time_code::new_code().map_err(server_error)?;
         let oob_code = ids::secret().map_err(server_error)?;
         let now = self.now();
@@ -326,7 +363,9 @@ impl<'a> MfaApi<'a> {
         let message = Email {
             to: email.to_owned(),
             subject: format!("Your {name} verification code"),
-            body: format!("Your verification code is: {code}\r\n\r\nIt expires in 5 minutes. If you did not ask for it, ignore this email."),
+            body: format!(
+                "Your verification code is: {code}\r\n\r\nIt expires in 5 minutes. If you did not ask for it, ignore this email."
+            ),
         };
         self.tenant
             .outbox
@@ -352,7 +391,8 @@ impl<'a> MfaApi<'a> {
             return Err(OAuthError::new(400, "invalid_request", "mfa_token not issued to this client"));
         }
         let user = self.user(&ticket.user_id).await?;
-        let authenticators: Vec<Authenticator> = self.authenticators(&user).await?.into_iter().filter(|a| a.active).collect();
+        let authenticators: Vec<Authenticator> =
+            self.authenticators(&user).await?.into_iter().filter(|a| a.active).collect();
         let usable: Vec<&Authenticator> = authenticators
             .iter()
             .filter(|a| !matches!(a.kind, AuthenticatorKind::RecoveryCode { .. }))
@@ -374,7 +414,11 @@ impl<'a> MfaApi<'a> {
         let chosen = match body.get("authenticator_id").and_then(Value::as_str) {
             Some(id) => {
                 let Some(a) = usable.iter().find(|a| a.id == id) else {
-                    return Err(OAuthError::new(400, "invalid_request", "The authenticator does not exist or is not active."));
+                    return Err(OAuthError::new(
+                        400,
+                        "invalid_request",
+                        "The authenticator does not exist or is not active.",
+                    ));
                 };
                 if !types.iter().any(|t| t == kind_of(a)) {
                     return Err(unsupported(&types, kind_of(a)));
@@ -402,7 +446,11 @@ impl<'a> MfaApi<'a> {
         if let MfaCaller::Access { .. } = caller
             && !caller.has_scope("read:authenticators")
         {
-            return Err(OAuthError::new(403, "insufficient_scope", "Insufficient scope, expected: read:authenticators"));
+            return Err(OAuthError::new(
+                403,
+                "insufficient_scope",
+                "Insufficient scope, expected: read:authenticators",
+            ));
         }
         let user = self.user(caller.user_id()).await?;
         let list: Vec<Value> = self.authenticators(&user).await?.iter().map(authenticator_view).collect();
@@ -412,7 +460,11 @@ impl<'a> MfaApi<'a> {
     /// `DELETE /mfa/authenticators/{id}` (an access token with `remove:authenticators`; an mfa_token is not enough).
     pub async fn delete(&self, caller: &MfaCaller, id: &str) -> Result<(), OAuthError> {
         if !caller.has_scope("remove:authenticators") {
-            return Err(OAuthError::new(403, "insufficient_scope", "Insufficient scope, expected: remove:authenticators"));
+            return Err(OAuthError::new(
+                403,
+                "insufficient_scope",
+                "Insufficient scope, expected: remove:authenticators",
+            ));
         }
         let user = self.user(caller.user_id()).await?;
         let list = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
@@ -420,7 +472,11 @@ impl<'a> MfaApi<'a> {
             return Err(OAuthError::new(404, "not_found", "Authenticator not found"));
         };
         if matches!(&target.kind, AuthenticatorKind::Email { email } if *email == user.email && user.email_verified) {
-            return Err(OAuthError::new(400, "invalid_request", "Email authenticators of a verified email cannot be deleted."));
+            return Err(OAuthError::new(
+                400,
+                "invalid_request",
+                "Email authenticators of a verified email cannot be deleted.",
+            ));
         }
         self.tenant.store.delete_authenticator(&user.user_id, id).await.map_err(server_error)?;
         self.log("gd_unenroll", format!("Authenticator {} removed", target.kind.id_prefix()), None, Some(&user)).await;
@@ -428,9 +484,15 @@ impl<'a> MfaApi<'a> {
     }
 
     /// The `mfa-otp`, `mfa-oob` and `mfa-recovery-code` grants.
-    pub async fn grant(&self, req: &TokenRequest, client: &ClientConfig, grant_type: &str) -> Result<TokenResponse, OAuthError> {
+    pub async fn grant(
+        &self,
+        req: &TokenRequest,
+        client: &ClientConfig,
+        grant_type: &str,
+    ) -> Result<TokenResponse, OAuthError> {
         let field = |name: &str| req.fields.get(name).map(String::as_str).filter(|s| !s.is_empty());
-        let token = field("mfa_token").ok_or_else(|| OAuthError::new(400, "invalid_request", "Missing required parameter: mfa_token"))?;
+        let token = field("mfa_token")
+            .ok_or_else(|| OAuthError::new(400, "invalid_request", "Missing required parameter: mfa_token"))?;
         let (jti, mut ticket) = self.verify_mfa_token(token).await?;
         if ticket.client_id != client.client_id {
             return Err(OAuthError::new(400, "invalid_request", "mfa_token not issued to this client"));
@@ -443,16 +505,19 @@ impl<'a> MfaApi<'a> {
         };
         let verified = match grant_type {
             "http://auth0.com/oauth/grant-type/mfa-otp" => {
-                let otp = field("otp").ok_or_else(|| OAuthError::new(400, "invalid_request", "Missing required parameter: otp"))?;
+                let otp = field("otp")
+                    .ok_or_else(|| OAuthError::new(400, "invalid_request", "Missing required parameter: otp"))?;
                 self.verify_otp(&user, otp, client).await
             }
             "http://auth0.com/oauth/grant-type/mfa-oob" => {
-                let oob = field("oob_code").ok_or_else(|| OAuthError::new(400, "invalid_request", "Missing required parameter: oob_code"))?;
+                let oob = field("oob_code")
+                    .ok_or_else(|| OAuthError::new(400, "invalid_request", "Missing required parameter: oob_code"))?;
                 self.verify_oob(&user, oob, field("binding_code"), client).await
             }
             _ => {
-                let code = field("recovery_code")
-                    .ok_or_else(|| OAuthError::new(400, "invalid_request", "Missing required parameter: recovery_code"))?;
+                let code = field("recovery_code").ok_or_else(|| {
+                    OAuthError::new(400, "invalid_request", "Missing required parameter: recovery_code")
+                })?;
                 self.verify_recovery(&user, code, client).await
             }
         };
@@ -498,7 +563,13 @@ impl<'a> MfaApi<'a> {
     }
 
     /// Runs `check` against an authenticator under its attempt limit.
-    async fn limited(&self, user: &User, mut authenticator: Authenticator, client: &ClientConfig, ok: bool) -> Result<Authenticator, OAuthError> {
+    async fn limited(
+        &self,
+        user: &User,
+        mut authenticator: Authenticator,
+        client: &ClientConfig,
+        ok: bool,
+    ) -> Result<Authenticator, OAuthError> {
         let now = self.now();
         let factor = authenticator.kind.factor();
         if ok {
@@ -517,7 +588,12 @@ impl<'a> MfaApi<'a> {
         })
     }
 
-    async fn blocked(&self, user: &User, authenticator: &mut Authenticator, client: &ClientConfig) -> Result<(), OAuthError> {
+    async fn blocked(
+        &self,
+        user: &User,
+        authenticator: &mut Authenticator,
+        client: &ClientConfig,
+    ) -> Result<(), OAuthError> {
         let now = self.now();
         attempts::refill(authenticator, now);
         if attempts::is_blocked(authenticator, now) {
@@ -540,23 +616,40 @@ impl<'a> MfaApi<'a> {
     }
 
     /// Marks an enrollment (and the recovery code issued with it) confirmed.
-    async fn confirm(&self, user: &User, authenticator: &mut Authenticator, client: &ClientConfig) -> Result<(), OAuthError> {
+    async fn confirm(
+        &self,
+        user: &User,
+        authenticator: &mut Authenticator,
+        client: &ClientConfig,
+    ) -> Result<(), OAuthError> {
         if authenticator.active {
             return Ok(());
         }
         authenticator.active = true;
         self.tenant.store.save_authenticator(authenticator).await.map_err(server_error)?;
         let list = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
-        for mut pending in list.into_iter().filter(|a| !a.active && matches!(a.kind, AuthenticatorKind::RecoveryCode { .. })) {
+        for mut pending in
+            list.into_iter().filter(|a| !a.active && matches!(a.kind, AuthenticatorKind::RecoveryCode { .. }))
+        {
             pending.active = true;
             self.tenant.store.save_authenticator(&pending).await.map_err(server_error)?;
         }
-        self.log("gd_enrollment_complete", format!("{} enrollment confirmed", authenticator.kind.factor()), Some(&client.client_id), Some(user))
-            .await;
+        self.log(
+            "gd_enrollment_complete",
+            format!("{} enrollment confirmed", authenticator.kind.factor()),
+            Some(&client.client_id),
+            Some(user),
+        )
+        .await;
         Ok(())
     }
 
-    async fn verify_otp(&self, user: &User, code: &str, client: &ClientConfig) -> Result<(FactorType, Option<String>), OAuthError> {
+    async fn verify_otp(
+        &self,
+        user: &User,
+        code: &str,
+        client: &ClientConfig,
+    ) -> Result<(FactorType, Option<String>), OAuthError> {
         let list = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
         // Active authenticators first, then the newest pending one (its first code confirms it).
         let mut candidates: Vec<Authenticator> =
@@ -605,7 +698,8 @@ impl<'a> MfaApi<'a> {
         if challenge.expires_at <= now {
             return Err(OAuthError::new(403, "expired_token", "oob_code is expired"));
         }
-        let binding_code = binding_code.ok_or_else(|| OAuthError::new(400, "invalid_request", "binding_code is required"))?;
+        let binding_code =
+            binding_code.ok_or_else(|| OAuthError::new(400, "invalid_request", "binding_code is required"))?;
         let list = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
         let mut authenticator = list
             .into_iter()
@@ -615,14 +709,25 @@ impl<'a> MfaApi<'a> {
         let matched = one_time_code::codes_match(&challenge.code_hash, binding_code, oob_code);
         // Single use: of two requests with the right code, only the one that removes it wins.
         let taken = matched
-            && self.tenant.store.take_ephemeral(Ephemeral::OneTimeCode, &key, now).await.map_err(server_error)?.is_some();
+            && self
+                .tenant
+                .store
+                .take_ephemeral(Ephemeral::OneTimeCode, &key, now)
+                .await
+                .map_err(server_error)?
+                .is_some();
         let factor = authenticator.kind.factor();
         let mut authenticator = self.limited(user, authenticator, client, taken).await?;
         self.confirm(user, &mut authenticator, client).await?;
         Ok((factor, None))
     }
 
-    async fn verify_recovery(&self, user: &User, code: &str, client: &ClientConfig) -> Result<(FactorType, Option<String>), OAuthError> {
+    async fn verify_recovery(
+        &self,
+        user: &User,
+        code: &str,
+        client: &ClientConfig,
+    ) -> Result<(FactorType, Option<String>), OAuthError> {
         let list = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
         let Some(mut authenticator) =
             list.into_iter().find(|a| a.active && matches!(a.kind, AuthenticatorKind::RecoveryCode { .. }))
@@ -630,7 +735,9 @@ impl<'a> MfaApi<'a> {
             return Err(OAuthError::new(403, "invalid_grant", "User does not have a recovery code."));
         };
         self.blocked(user, &mut authenticator, client).await?;
-        let AuthenticatorKind::RecoveryCode { hash } = authenticator.kind.clone() else { return Err(server_error("kind")) };
+        let AuthenticatorKind::RecoveryCode { hash } = authenticator.kind.clone() else {
+            return Err(server_error("kind"));
+        };
         let candidate = code.to_owned();
         let matched = tokio::task::spawn_blocking(move || recovery::verify_recovery_code(&hash, &candidate))
             .await
@@ -655,7 +762,9 @@ fn unsupported(types: &[String], supported: &str) -> OAuthError {
 pub fn authenticator_view(a: &Authenticator) -> Value {
     match &a.kind {
         AuthenticatorKind::Otp { .. } => json!({ "id": a.id, "authenticator_type": "otp", "active": a.active }),
-        AuthenticatorKind::RecoveryCode { .. } => json!({ "id": a.id, "authenticator_type": "recovery-code", "active": a.active }),
+        AuthenticatorKind::RecoveryCode { .. } => {
+            json!({ "id": a.id, "authenticator_type": "recovery-code", "active": a.active })
+        }
         AuthenticatorKind::Email { email } => json!({
             "id": a.id, "authenticator_type": "oob", "active": a.active, "oob_channel": "email", "name": crate::login::mask_email(email)
         }),

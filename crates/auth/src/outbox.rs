@@ -42,9 +42,8 @@ impl Outbox {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
         let name = format!("{nanos:020}-{n:04}.eml");
-        let date = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc2822)
-            .unwrap_or_default();
+        let date =
+            time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc2822).unwrap_or_default();
         let text = format!(
             "From: {from}\r\nTo: {}\r\nSubject: {}\r\nDate: {date}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
             header_safe(&email.to),

@@ -5,23 +5,23 @@ use std::collections::HashMap;
 
 use base64::Engine;
 use gatehouse_engine::flow::Step;
-use gatehouse_store::{secret_key, Ephemeral, RefreshUse};
+use gatehouse_store::{Ephemeral, RefreshUse, secret_key};
 use gatehouse_types::config::ClientConfig;
 use gatehouse_types::records::{Grant, LogEntry, User};
 use gatehouse_types::{AuthMethod, FactorType, FlowResult, JsonMap, MfaProvider, Outcome, PostLoginEvent};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::clock;
 use crate::ids;
+use crate::login::RequestInfo;
 use crate::login::event::{self, RequestFacts, TransactionFacts};
 use crate::login::merge_metadata;
-use crate::login::RequestInfo;
 use crate::password;
 use crate::tenant::Tenant;
-use crate::tokens::{self, granted_scopes, TokenResponse};
+use crate::tokens::{self, TokenResponse, granted_scopes};
 
 /// Lifetime of an `mfa_token` (Auth0: 10 minutes, not configurable).
 pub const MFA_TOKEN_LIFETIME: i64 = 600;
@@ -35,14 +35,14 @@ pub struct OAuthError {
     pub error: String,
     /// `error_description`.
     pub description: String,
-    /// Extra members (`mfa_token`, `mfa_requirements`).
-    pub extra: JsonMap,
+    /// Extra members (`mfa_token`, `mfa_requirements`), boxed to keep errors small.
+    pub extra: Box<JsonMap>,
 }
 
 impl OAuthError {
     /// An error with status, code and description.
     pub fn new(status: u16, error: &str, description: impl Into<String>) -> Self {
-        OAuthError { status, error: error.to_owned(), description: description.into(), extra: JsonMap::new() }
+        OAuthError { status, error: error.to_owned(), description: description.into(), extra: Box::default() }
     }
 
     /// The JSON body.
@@ -50,7 +50,7 @@ impl OAuthError {
         let mut body = JsonMap::new();
         body.insert("error".into(), Value::from(self.error.clone()));
         body.insert("error_description".into(), Value::from(self.description.clone()));
-        body.extend(self.extra.clone());
+        body.extend((*self.extra).clone());
         Value::Object(body)
     }
 }
@@ -75,7 +75,8 @@ impl TokenRequest {
     }
 
     fn require(&self, name: &str) -> Result<&str, OAuthError> {
-        self.get(name).ok_or_else(|| OAuthError::new(400, "invalid_request", format!("Missing required parameter: {name}")))
+        self.get(name)
+            .ok_or_else(|| OAuthError::new(400, "invalid_request", format!("Missing required parameter: {name}")))
     }
 }
 
@@ -148,7 +149,13 @@ impl TokenEndpoint<'_> {
         clock::now()
     }
 
-    fn log_entry(&self, kind: &str, description: impl Into<String>, client: Option<&ClientConfig>, user: Option<&User>) -> LogEntry {
+    fn log_entry(
+        &self,
+        kind: &str,
+        description: impl Into<String>,
+        client: Option<&ClientConfig>,
+        user: Option<&User>,
+    ) -> LogEntry {
         LogEntry {
             log_id: String::new(),
             date: clock::now_iso(),
@@ -165,7 +172,13 @@ impl TokenEndpoint<'_> {
         }
     }
 
-    async fn log(&self, kind: &str, description: impl Into<String>, client: Option<&ClientConfig>, user: Option<&User>) {
+    async fn log(
+        &self,
+        kind: &str,
+        description: impl Into<String>,
+        client: Option<&ClientConfig>,
+        user: Option<&User>,
+    ) {
         self.tenant.log(self.log_entry(kind, description, client, user)).await;
     }
 
@@ -182,7 +195,9 @@ impl TokenEndpoint<'_> {
             return Err(OAuthError::new(401, "invalid_client", "Unknown client."));
         };
         match (&client.client_secret, secret) {
-            (Some(expected), Some(given)) if bool::from(expected.as_bytes().ct_eq(given.as_bytes())) => Ok(client.clone()),
+            (Some(expected), Some(given)) if bool::from(expected.as_bytes().ct_eq(given.as_bytes())) => {
+                Ok(client.clone())
+            }
             (Some(_), _) => Err(OAuthError::new(401, "invalid_client", "Client authentication failed.")),
             (None, _) => Ok(client.clone()),
         }
@@ -218,7 +233,8 @@ impl TokenEndpoint<'_> {
         }
         match (&record.code_challenge, req.get("code_verifier")) {
             (Some(challenge), Some(verifier)) => {
-                let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+                let computed =
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
                 if !bool::from(computed.as_bytes().ct_eq(challenge.as_bytes())) {
                     self.log("feacft", "Failed verification of code_verifier", Some(client), None).await;
                     return Err(invalid("Failed to verify code verifier"));
@@ -267,7 +283,13 @@ impl TokenEndpoint<'_> {
             RefreshUse::Reused(record) => {
                 // A rotated token presented again: someone has a copy. Revoke the whole family.
                 let revoked = self.tenant.store.revoke_refresh_family(&record.family).await.map_err(server_error)?;
-                self.log("fertft", format!("Refresh token reused; {revoked} token(s) of its family revoked"), Some(client), None).await;
+                self.log(
+                    "fertft",
+                    format!("Refresh token reused; {revoked} token(s) of its family revoked"),
+                    Some(client),
+                    None,
+                )
+                .await;
                 return Err(invalid);
             }
             RefreshUse::Missing => {
@@ -289,7 +311,9 @@ impl TokenEndpoint<'_> {
         if grant.mfa {
             methods.push(AuthMethod { name: "mfa".into(), timestamp: clock::iso(grant.auth_time), kind: None });
         }
-        let event = self.token_event(client, &user, &methods, grant.audience.as_deref(), &grant.scope, "oauth2-refresh-token", req).await?;
+        let event = self
+            .token_event(client, &user, &methods, grant.audience.as_deref(), &grant.scope, "oauth2-refresh-token", req)
+            .await?;
         let outcome = self.run_flow(event, client, &user).await?;
         if outcome.multifactor.as_ref().is_some_and(|m| m.provider != MfaProvider::None) && !grant.mfa {
             return Err(OAuthError::new(403, "mfa_required", "Multifactor authentication required"));
@@ -314,7 +338,12 @@ impl TokenEndpoint<'_> {
         Ok(response)
     }
 
-    async fn password(&self, req: &TokenRequest, client: &ClientConfig, grant_type: &str) -> Result<TokenResponse, OAuthError> {
+    async fn password(
+        &self,
+        req: &TokenRequest,
+        client: &ClientConfig,
+        grant_type: &str,
+    ) -> Result<TokenResponse, OAuthError> {
         let username = req.require("username")?.trim().to_lowercase();
         let password = req.require("password")?.to_owned();
         if grant_type != "password"
@@ -335,8 +364,15 @@ impl TokenEndpoint<'_> {
         let protection = &self.tenant.config.attack_protection;
         let now = self.now();
         let mut attempts = self.tenant.store.find_login_attempts(&username, &ip).await.map_err(server_error)?;
-        let blocked = || OAuthError::new(429, "too_many_attempts", "Your account has been blocked after multiple consecutive login attempts. We've sent you an email with instructions on how to unblock it.");
-        if attempts.failures >= protection.max_attempts && now - attempts.last_failure < protection.block_seconds as i64 {
+        let blocked = || {
+            OAuthError::new(
+                429,
+                "too_many_attempts",
+                "Your account has been blocked after multiple consecutive login attempts. We've sent you an email with instructions on how to unblock it.",
+            )
+        };
+        if attempts.failures >= protection.max_attempts && now - attempts.last_failure < protection.block_seconds as i64
+        {
             return Err(blocked());
         }
         let user = self.tenant.store.find_user_by_email(&username).await.map_err(server_error)?;
@@ -361,7 +397,13 @@ impl TokenEndpoint<'_> {
             self.log("fp", "Wrong email or password.", Some(client), None).await;
             self.log("fepft", "Wrong email or password.", Some(client), None).await;
             if attempts.failures >= protection.max_attempts {
-                self.log("limit_wc", format!("Blocked: {} failed logins from {ip}", attempts.failures), Some(client), None).await;
+                self.log(
+                    "limit_wc",
+                    format!("Blocked: {} failed logins from {ip}", attempts.failures),
+                    Some(client),
+                    None,
+                )
+                .await;
                 return Err(blocked());
             }
             return Err(OAuthError::new(403, "invalid_grant", "Wrong email or password."));
@@ -372,7 +414,8 @@ impl TokenEndpoint<'_> {
         self.tenant.store.clear_login_attempts(&username, Some(&ip)).await.map_err(server_error)?;
         let scope: Vec<String> = req.get("scope").unwrap_or("openid").split_whitespace().map(str::to_owned).collect();
         let methods = vec![AuthMethod { name: "pwd".into(), timestamp: clock::now_iso(), kind: None }];
-        let event = self.token_event(client, &user, &methods, audience.as_deref(), &scope, "oauth2-password", req).await?;
+        let event =
+            self.token_event(client, &user, &methods, audience.as_deref(), &scope, "oauth2-password", req).await?;
         let step = self.tenant.actions.start_post_login(event).await;
         let mut grant = Grant {
             user_id: user.user_id.clone(),
@@ -391,7 +434,9 @@ impl TokenEndpoint<'_> {
         };
         let (outcome, factors) = match step {
             Step::Done(outcome) => (*outcome, Vec::new()),
-            Step::Paused(paused) if paused.prompt().is_some_and(|p| p.command == gatehouse_types::PromptCommand::SendUserTo) => {
+            Step::Paused(paused)
+                if paused.prompt().is_some_and(|p| p.command == gatehouse_types::PromptCommand::SendUserTo) =>
+            {
                 let reason = "The post-login flow redirects the browser (api.redirect.sendUserTo), which the password grant cannot do";
                 self.log("f", reason, Some(client), Some(&user)).await;
                 self.log("fepft", reason, Some(client), Some(&user)).await;
@@ -476,22 +521,34 @@ impl TokenEndpoint<'_> {
         }
         let Some(audience) = req.get("audience") else {
             self.log("feccft", "Missing audience", Some(client), None).await;
-            return Err(OAuthError::new(403, "access_denied", "No audience parameter was provided, and no default audience has been configured"));
+            return Err(OAuthError::new(
+                403,
+                "access_denied",
+                "No audience parameter was provided, and no default audience has been configured",
+            ));
         };
         let config = &self.tenant.config;
-        let Some(client_grant) = config.client_grants.iter().find(|g| g.client_id == client.client_id && g.audience == audience) else {
+        let Some(client_grant) =
+            config.client_grants.iter().find(|g| g.client_id == client.client_id && g.audience == audience)
+        else {
             self.log("feccft", format!("Client is not authorized to access {audience}"), Some(client), None).await;
             return Err(OAuthError::new(
                 403,
                 "access_denied",
-                format!("Client is not authorized to access \"{audience}\". You need to create a \"client-grant\" associated to this API."),
+                format!(
+                    "Client is not authorized to access \"{audience}\". You need to create a \"client-grant\" associated to this API."
+                ),
             ));
         };
         let scope: Vec<String> = match req.get("scope") {
             Some(asked) => {
                 let asked: Vec<String> = asked.split_whitespace().map(str::to_owned).collect();
                 if let Some(extra) = asked.iter().find(|s| !client_grant.scopes.contains(s)) {
-                    return Err(OAuthError::new(403, "access_denied", format!("Client has not been granted scopes: {extra}")));
+                    return Err(OAuthError::new(
+                        403,
+                        "access_denied",
+                        format!("Client has not been granted scopes: {extra}"),
+                    ));
                 }
                 asked
             }
@@ -509,7 +566,8 @@ impl TokenEndpoint<'_> {
         };
         let subject = format!("{}@clients", client.client_id);
         let (access_token, expires_in) =
-            tokens::access_token(self.tenant, &subject, &grant, Some("client-credentials"), now).map_err(server_error)?;
+            tokens::access_token(self.tenant, &subject, &grant, Some("client-credentials"), now)
+                .map_err(server_error)?;
         self.log("seccft", "Client Credentials for Access Token", Some(client), None).await;
         Ok(TokenResponse {
             access_token,
@@ -594,7 +652,9 @@ impl TokenEndpoint<'_> {
         if outcome.app_metadata.is_empty() && outcome.user_metadata.is_empty() {
             return Ok(());
         }
-        let Some(mut fresh) = self.tenant.store.find_user(&user.user_id).await.map_err(server_error)? else { return Ok(()) };
+        let Some(mut fresh) = self.tenant.store.find_user(&user.user_id).await.map_err(server_error)? else {
+            return Ok(());
+        };
         merge_metadata(&mut fresh.app_metadata, &outcome.app_metadata);
         merge_metadata(&mut fresh.user_metadata, &outcome.user_metadata);
         fresh.updated_at = clock::now_iso();

@@ -10,7 +10,7 @@ use gatehouse_types::config::{ClientConfig, TenantConfig};
 use gatehouse_types::outcome::ScopeChanges;
 use gatehouse_types::records::{Grant, RefreshToken, User};
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::error::AuthResult;
 use crate::ids;
@@ -147,7 +147,13 @@ pub fn id_token(tenant: &Tenant, client: &ClientConfig, user: &User, grant: &Gra
 }
 
 /// Signs an access token. `subject` is the user id, or `<client_id>@clients` for client credentials.
-pub fn access_token(tenant: &Tenant, subject: &str, grant: &Grant, gty: Option<&str>, now: i64) -> AuthResult<(String, u64)> {
+pub fn access_token(
+    tenant: &Tenant,
+    subject: &str,
+    grant: &Grant,
+    gty: Option<&str>,
+    now: i64,
+) -> AuthResult<(String, u64)> {
     let config = &tenant.config;
     let userinfo = format!("{}userinfo", config.issuer);
     let lifetime = grant
@@ -188,12 +194,23 @@ pub fn access_token(tenant: &Tenant, subject: &str, grant: &Grant, gty: Option<&
 }
 
 /// Stores a new refresh token for `grant` (in `family`, or a new family) and returns the secret.
-pub async fn new_refresh_token(tenant: &Tenant, grant: &Grant, family: Option<(String, i64)>, now: i64) -> AuthResult<String> {
+pub async fn new_refresh_token(
+    tenant: &Tenant,
+    grant: &Grant,
+    family: Option<(String, i64)>,
+    now: i64,
+) -> AuthResult<String> {
     let secret = ids::secret()?;
     let (family, expires_at) =
         family.unwrap_or((ids::public_id("rtf_")?, now + tenant.config.sessions.refresh_token_lifetime as i64));
-    let record =
-        RefreshToken { id: ids::public_id("rt_")?, family, grant: grant.clone(), created_at: now, expires_at, used_at: None };
+    let record = RefreshToken {
+        id: ids::public_id("rt_")?,
+        family,
+        grant: grant.clone(),
+        created_at: now,
+        expires_at,
+        used_at: None,
+    };
     tenant.store.save_refresh_token(&secret_key(&secret), &record).await?;
     Ok(secret)
 }
@@ -210,8 +227,11 @@ pub async fn issue_user_tokens(
     now: i64,
 ) -> AuthResult<TokenResponse> {
     let (access_token, expires_in) = access_token(tenant, &user.user_id, grant, gty, now)?;
-    let id_token =
-        if grant.scope.iter().any(|s| s == "openid") { Some(id_token(tenant, client, user, grant, now)?) } else { None };
+    let id_token = if grant.scope.iter().any(|s| s == "openid") {
+        Some(id_token(tenant, client, user, grant, now)?)
+    } else {
+        None
+    };
     let refresh_token = if grant.scope.iter().any(|s| s == "offline_access") {
         Some(new_refresh_token(tenant, grant, family, now).await?)
     } else {

@@ -1,9 +1,9 @@
 //! The error of JSON endpoints, in Auth0's `{error, error_description}` shape.
 
+use axum::Json;
 use axum::http::header::{CACHE_CONTROL, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use gatehouse_auth::token::OAuthError;
 
 /// An error answered to an API client.

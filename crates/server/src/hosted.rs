@@ -9,14 +9,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use gatehouse_auth::login::step::{AuthStep, CookieChange, ErrorPage, LoginResponse};
-use gatehouse_auth::login::{end_session, language, Login};
+use gatehouse_auth::login::{Login, end_session, language};
 use gatehouse_types::{FactorType, JsonMap};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::AppState;
 use crate::pages::render;
 use crate::request::Client;
-use crate::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -34,7 +34,11 @@ fn to_json_map(params: HashMap<String, String>) -> JsonMap {
     params.into_iter().map(|(k, v)| (k, Value::from(v))).collect()
 }
 
-async fn get_authorize(State(state): State<AppState>, client: Client, Query(query): Query<HashMap<String, String>>) -> Response {
+async fn get_authorize(
+    State(state): State<AppState>,
+    client: Client,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     let login = Login { tenant: &state.tenant, request: &client.info, cookies: &client.cookies };
     render(login.authorize(&to_json_map(query)).await, state.cookie_policy())
 }
@@ -100,7 +104,12 @@ async fn post_recovery_saved(State(state): State<AppState>, client: Client, Form
     render(login.acknowledge_recovery(&form.state, &form.csrf).await, state.cookie_policy())
 }
 
-async fn resume(state: &AppState, client: &Client, query: HashMap<String, String>, body: HashMap<String, String>) -> Response {
+async fn resume(
+    state: &AppState,
+    client: &Client,
+    query: HashMap<String, String>,
+    body: HashMap<String, String>,
+) -> Response {
     let handle = query.get("state").or_else(|| body.get("state")).cloned().unwrap_or_default();
     if handle.is_empty() {
         let lang = language(&[], client.info.accept_language.as_deref());
@@ -115,7 +124,11 @@ async fn resume(state: &AppState, client: &Client, query: HashMap<String, String
     render(login.continue_redirect(&handle, to_json_map(query), to_json_map(body)).await, state.cookie_policy())
 }
 
-async fn get_continue(State(state): State<AppState>, client: Client, Query(query): Query<HashMap<String, String>>) -> Response {
+async fn get_continue(
+    State(state): State<AppState>,
+    client: Client,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     resume(&state, &client, query, HashMap::new()).await
 }
 
@@ -161,7 +174,10 @@ async fn get_logout(State(state): State<AppState>, client: Client, Query(query):
     }
     let clear = state.cookie_policy();
     let mut headers = HeaderMap::new();
-    let cleared = render(LoginResponse { step: AuthStep::Redirect("/".into()), cookies: vec![CookieChange::ClearSession] }, clear);
+    let cleared = render(
+        LoginResponse { step: AuthStep::Redirect("/".into()), cookies: vec![CookieChange::ClearSession] },
+        clear,
+    );
     if let Some(cookie) = cleared.headers().get(SET_COOKIE) {
         headers.insert(SET_COOKIE, cookie.clone());
     }

@@ -13,8 +13,8 @@ mod request;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::http::{HeaderName, HeaderValue, Method};
 use axum::Router;
+use axum::http::{HeaderName, HeaderValue, Method};
 use gatehouse_auth::tenant::Tenant;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -56,12 +56,7 @@ fn cors(tenant: &Tenant) -> CorsLayer {
 /// The whole application.
 pub fn app(state: AppState) -> Router {
     let cors = cors(&state.tenant);
-    Router::new()
-        .merge(oidc::router())
-        .merge(hosted::router())
-        .merge(mgmt::router())
-        .layer(cors)
-        .with_state(state)
+    Router::new().merge(oidc::router()).merge(hosted::router()).merge(mgmt::router()).layer(cors).with_state(state)
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves.

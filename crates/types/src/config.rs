@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::factor::FactorType;
 use crate::JsonMap;
+use crate::factor::FactorType;
 
 /// The whole configuration file.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -384,7 +384,8 @@ impl TenantConfig {
         if self.listen.parse::<std::net::SocketAddr>().is_err() {
             problem("listen".into(), "must be an address like 127.0.0.1:3000");
         }
-        const SUPPORTED: [FactorType; 4] = [FactorType::Otp, FactorType::RecoveryCode, FactorType::Email, FactorType::Phone];
+        const SUPPORTED: [FactorType; 4] =
+            [FactorType::Otp, FactorType::RecoveryCode, FactorType::Email, FactorType::Phone];
         for (i, factor) in self.mfa.factors.iter().enumerate() {
             if !SUPPORTED.contains(factor) {
                 problem(format!("mfa.factors[{i}]"), "Gatehouse offers otp, recovery-code, email and phone");
@@ -396,19 +397,33 @@ impl TenantConfig {
                 problem(format!("clients[{i}].client_id"), "must be non-empty and unique");
             }
             match (client.app_type.is_public(), &client.client_secret) {
-                (true, Some(_)) => problem(format!("clients[{i}].client_secret"), "spa and native clients are public and cannot have a secret"),
-                (false, None) => problem(format!("clients[{i}].client_secret"), "regular_web and non_interactive clients need a client_secret"),
-                (false, Some(secret)) if secret.len() < 16 => problem(format!("clients[{i}].client_secret"), "must be at least 16 characters"),
+                (true, Some(_)) => problem(
+                    format!("clients[{i}].client_secret"),
+                    "spa and native clients are public and cannot have a secret",
+                ),
+                (false, None) => problem(
+                    format!("clients[{i}].client_secret"),
+                    "regular_web and non_interactive clients need a client_secret",
+                ),
+                (false, Some(secret)) if secret.len() < 16 => {
+                    problem(format!("clients[{i}].client_secret"), "must be at least 16 characters")
+                }
                 _ => {}
             }
             for (j, url) in client.callbacks.iter().chain(&client.allowed_logout_urls).enumerate() {
                 if !is_absolute_url(url) || url.contains('#') {
-                    problem(format!("clients[{i}].callbacks/allowed_logout_urls[{j}]"), "must be an absolute URL without a fragment");
+                    problem(
+                        format!("clients[{i}].callbacks/allowed_logout_urls[{j}]"),
+                        "must be an absolute URL without a fragment",
+                    );
                 }
             }
             for (j, origin) in client.allowed_origins.iter().enumerate() {
                 if !is_absolute_url(origin) || origin.trim_end_matches('/').matches('/').count() != 2 {
-                    problem(format!("clients[{i}].allowed_origins[{j}]"), "must be an origin like https://app.example.com");
+                    problem(
+                        format!("clients[{i}].allowed_origins[{j}]"),
+                        "must be an origin like https://app.example.com",
+                    );
                 }
             }
             for (j, grant) in client.grant_types.iter().flatten().enumerate() {
@@ -423,7 +438,10 @@ impl TenantConfig {
                 problem(format!("apis[{i}].identifier"), "must be non-empty and unique");
             }
             if api.identifier == self.management_audience() {
-                problem(format!("apis[{i}].identifier"), "is the Management API's audience, which Gatehouse defines itself");
+                problem(
+                    format!("apis[{i}].identifier"),
+                    "is the Management API's audience, which Gatehouse defines itself",
+                );
             }
             for (j, scope) in api.scopes.iter().enumerate() {
                 if scope.is_empty() || scope.chars().any(char::is_whitespace) {

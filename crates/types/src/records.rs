@@ -5,9 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::JsonMap;
 use crate::event::AuthMethod;
 use crate::factor::FactorType;
-use crate::JsonMap;
 
 /// A user of the `Username-Password-Authentication` database connection.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -109,7 +109,9 @@ impl std::fmt::Debug for AuthenticatorKind {
             AuthenticatorKind::Otp { last_step, .. } => {
                 f.debug_struct("Otp").field("secret", &"[redacted]").field("last_step", last_step).finish()
             }
-            AuthenticatorKind::RecoveryCode { .. } => f.debug_struct("RecoveryCode").field("hash", &"[redacted]").finish(),
+            AuthenticatorKind::RecoveryCode { .. } => {
+                f.debug_struct("RecoveryCode").field("hash", &"[redacted]").finish()
+            }
             AuthenticatorKind::Email { email } => f.debug_struct("Email").field("email", email).finish(),
             AuthenticatorKind::Phone { phone_number, method } => {
                 f.debug_struct("Phone").field("phone_number", phone_number).field("method", method).finish()

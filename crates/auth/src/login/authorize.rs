@@ -1,15 +1,15 @@
 //! `/authorize`: validating the request, and either continuing an SSO session or showing the login page.
 
 use gatehouse_store::secret_key;
-use gatehouse_types::records::User;
 use gatehouse_types::JsonMap;
+use gatehouse_types::records::User;
 use serde_json::Value;
 
 use crate::clock;
 use crate::ids;
 use crate::login::step::{AuthStep, CookieChange, ErrorPage, LoginResponse, ResponseMode};
 use crate::login::tx::{AuthorizeRequest, LoginTx, Stage};
-use crate::login::{app_error, internal, Login};
+use crate::login::{Login, app_error, internal};
 
 /// Why `/authorize` refused a request.
 #[derive(Debug)]
@@ -17,7 +17,7 @@ pub enum Refusal {
     /// The redirect URI cannot be trusted: show a page.
     Page(String, String),
     /// Tell the application: `error`, `error_description`.
-    App(AuthorizeRequest, String, String),
+    App(Box<AuthorizeRequest>, String, String),
 }
 
 fn param<'a>(query: &'a JsonMap, name: &str) -> Option<&'a str> {
@@ -55,7 +55,7 @@ pub fn authorize_request(tenant: &crate::tenant::Tenant, query: &JsonMap) -> Res
         None if client.callbacks.len() == 1 => client.callbacks[0].clone(),
         None => return Err(Refusal::Page("invalid_request".into(), "Missing required parameter: redirect_uri".into())),
     };
-    if !client.callbacks.iter().any(|c| *c == redirect_uri) {
+    if !client.callbacks.contains(&redirect_uri) {
         return Err(Refusal::Page(
             "Callback URL mismatch".into(),
             format!("The provided redirect_uri is not in the list of allowed callback URLs of {}.", client.name),
@@ -86,7 +86,8 @@ pub fn authorize_request(tenant: &crate::tenant::Tenant, query: &JsonMap) -> Res
         ui_locales: words(query, "ui_locales"),
         query: query.clone(),
     };
-    let refuse = |error: &str, description: String| Err(Refusal::App(request.clone(), error.to_owned(), description));
+    let refuse =
+        |error: &str, description: String| Err(Refusal::App(Box::new(request.clone()), error.to_owned(), description));
     if response_mode == ResponseMode::WebMessage {
         let origin = origin_of(&request.redirect_uri);
         if !client.allowed_origins.iter().any(|o| o.trim_end_matches('/') == origin) {
@@ -110,7 +111,10 @@ pub fn authorize_request(tenant: &crate::tenant::Tenant, query: &JsonMap) -> Res
             return refuse("invalid_request", "code_challenge_method must be S256".into());
         }
         (None, _) if client.app_type.is_public() => {
-            return refuse("invalid_request", "Parameter 'code_challenge' is required for public clients (PKCE S256)".into());
+            return refuse(
+                "invalid_request",
+                "Parameter 'code_challenge' is required for public clients (PKCE S256)".into(),
+            );
         }
         (None, _) => {}
     }
@@ -156,10 +160,11 @@ impl Login<'_> {
         };
         let lang = language(&request.ui_locales, self.request.accept_language.as_deref());
         let now = self.now();
-        let (state, binding, csrf, public_id) = match (ids::secret(), ids::secret(), ids::secret(), ids::public_id("tx_")) {
-            (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c, d),
-            _ => return internal(&lang, "random source failed"),
-        };
+        let (state, binding, csrf, public_id) =
+            match (ids::secret(), ids::secret(), ids::secret(), ids::public_id("tx_")) {
+                (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c, d),
+                _ => return internal(&lang, "random source failed"),
+            };
         let mut response = LoginResponse::new(AuthStep::Redirect(String::new()));
         let device = match &self.cookies.device {
             Some(d) if d.len() >= 32 => d.clone(),
@@ -212,9 +217,10 @@ impl Login<'_> {
                 let next = login.after_first_factor(&state, tx, user).await;
                 // Hosted pages live under /u/: show them there, so reloads and form posts have a stable URL.
                 response.step = match next.step {
-                    AuthStep::Challenge(_) | AuthStep::Picker(_) | AuthStep::EnrollOtp(_) | AuthStep::RecoveryCode(_) => {
-                        AuthStep::Redirect(format!("/u/mfa?state={state}"))
-                    }
+                    AuthStep::Challenge(_)
+                    | AuthStep::Picker(_)
+                    | AuthStep::EnrollOtp(_)
+                    | AuthStep::RecoveryCode(_) => AuthStep::Redirect(format!("/u/mfa?state={state}")),
                     other => other,
                 };
                 response.cookies.extend(next.cookies);

@@ -2,12 +2,12 @@
 
 use gatehouse_types::config::{ClientConfig, TenantConfig};
 use gatehouse_types::event::{
-    Authentication, Authorization, Client, Connection, EnrolledFactor, Request, ResourceServer, Stats, Tenant as TenantPart,
-    Transaction, User as UserPart,
+    Authentication, Authorization, Client, Connection, EnrolledFactor, Request, ResourceServer, Stats,
+    Tenant as TenantPart, Transaction, User as UserPart,
 };
 use gatehouse_types::records::{Authenticator, AuthenticatorKind, User};
 use gatehouse_types::{AuthMethod, FactorType, JsonMap, PostLoginEvent};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// The database connection every Gatehouse user belongs to.
 pub const DATABASE_CONNECTION: &str = "Username-Password-Authentication";
@@ -140,7 +140,11 @@ pub fn post_login_event(
     PostLoginEvent {
         authentication: Authentication { methods: methods.to_vec(), risk_assessment },
         authorization: Authorization { roles: user.roles.clone() },
-        client: Client { client_id: client.client_id.clone(), name: client.name.clone(), metadata: client.metadata.clone() },
+        client: Client {
+            client_id: client.client_id.clone(),
+            name: client.name.clone(),
+            metadata: client.metadata.clone(),
+        },
         connection: Connection {
             id: DATABASE_CONNECTION_ID.to_owned(),
             name: DATABASE_CONNECTION.to_owned(),

@@ -1,7 +1,7 @@
 //! The MFA pages of a browser login: pickers, challenges, enrollment, recovery codes, and `/continue`.
 
 use gatehouse_engine::flow::Completion;
-use gatehouse_store::{secret_key, Ephemeral};
+use gatehouse_store::{Ephemeral, secret_key};
 use gatehouse_types::records::{Authenticator, AuthenticatorKind, User};
 use gatehouse_types::{AuthMethod, FactorType, JsonMap};
 use serde::{Deserialize, Serialize};
@@ -10,11 +10,9 @@ use crate::attempts;
 use crate::clock;
 use crate::error::AuthResult;
 use crate::ids;
-use crate::login::step::{
-    AuthStep, ChallengePage, EnrollOtpPage, LoginResponse, Notice, PickerPage, RecoveryCodePage,
-};
+use crate::login::step::{AuthStep, ChallengePage, EnrollOtpPage, LoginResponse, Notice, PickerPage, RecoveryCodePage};
 use crate::login::tx::{LoginTx, MfaState, Stage};
-use crate::login::{error_page, internal, mask_email, Login};
+use crate::login::{Login, error_page, internal, mask_email};
 use crate::one_time_code;
 use crate::outbox::Email;
 use crate::recovery;
@@ -47,7 +45,13 @@ fn mfa_state(tx: &mut LoginTx) -> Option<&mut MfaState> {
 
 impl Login<'_> {
     /// Renders the MFA page the transaction is at (sending an email code when needed) and saves it.
-    pub(crate) async fn show_mfa(&self, state: &str, tx: &mut LoginTx, user: &User, notice: Option<Notice>) -> LoginResponse {
+    pub(crate) async fn show_mfa(
+        &self,
+        state: &str,
+        tx: &mut LoginTx,
+        user: &User,
+        notice: Option<Notice>,
+    ) -> LoginResponse {
         let lang = tx.lang.clone();
         let ctx = self.page_context(state, tx);
         if let Stage::RecoveryShown { .. } = tx.stage {
@@ -99,7 +103,11 @@ impl Login<'_> {
                     return self.send_email_and_show(state, tx, user, notice, alternatives).await;
                 }
                 other => {
-                    return error_page(&lang, "unsupported_factor", &format!("Enrolling {other} is not available on this server."));
+                    return error_page(
+                        &lang,
+                        "unsupported_factor",
+                        &format!("Enrolling {other} is not available on this server."),
+                    );
                 }
             }
         } else {
@@ -109,7 +117,11 @@ impl Login<'_> {
                     AuthStep::Challenge(ChallengePage { ctx, factor, destination: None, alternatives, notice })
                 }
                 other => {
-                    return error_page(&lang, "unsupported_factor", &format!("The {other} factor is not available on this server."));
+                    return error_page(
+                        &lang,
+                        "unsupported_factor",
+                        &format!("The {other} factor is not available on this server."),
+                    );
                 }
             }
         };
@@ -157,17 +169,21 @@ impl Login<'_> {
         let code = one_time_code::new_code()?;
         let pending = PendingCode { hash: one_time_code::code_hash(&code, &email_code_context(tx, user)) };
         let bytes = serde_json::to_vec(&pending).map_err(|e| crate::AuthError::Setup(e.to_string()))?;
-        let expires = self.now() + one_time_code::LIFETIME_SECS as i64;
+        let expires = self.now() + one_time_code::LIFETIME_SECS;
         self.tenant.store.put_ephemeral(Ephemeral::OneTimeCode, &email_code_key(tx), &bytes, expires).await?;
         let (subject, body) = if tx.lang == "ja" {
             (
                 format!("{} の確認コード", self.tenant.config.friendly_name),
-                format!("確認コード: {code}\r\n\r\nこのコードは5分間有効です。心当たりがない場合は、このメールを無視してください。"),
+                format!(
+                    "確認コード: {code}\r\n\r\nこのコードは5分間有効です。心当たりがない場合は、このメールを無視してください。"
+                ),
             )
         } else {
             (
                 format!("Your {} verification code", self.tenant.config.friendly_name),
-                format!("Your verification code is: {code}\r\n\r\nIt expires in 5 minutes. If you did not try to log in, ignore this email."),
+                format!(
+                    "Your verification code is: {code}\r\n\r\nIt expires in 5 minutes. If you did not try to log in, ignore this email."
+                ),
             )
         };
         let from = format!("{} <no-reply@gatehouse.invalid>", self.tenant.config.friendly_name);
@@ -255,10 +271,17 @@ impl Login<'_> {
                 return self.show_mfa(state, &mut tx, &user, None).await;
             };
             let Some(step) = totp::verify(&secret, code, 0, now) else {
-                self.write_log("gd_auth_failed", "Wrong code while enrolling an authenticator app", Some(&tx), Some(&user)).await;
+                self.write_log(
+                    "gd_auth_failed",
+                    "Wrong code while enrolling an authenticator app",
+                    Some(&tx),
+                    Some(&user),
+                )
+                .await;
                 return self.show_mfa(state, &mut tx, &user, Some(Notice::InvalidCode)).await;
             };
-            let authenticator = match new_authenticator(&user, AuthenticatorKind::Otp { secret, last_step: step }, now) {
+            let authenticator = match new_authenticator(&user, AuthenticatorKind::Otp { secret, last_step: step }, now)
+            {
                 Ok(a) => a,
                 Err(e) => return internal(&lang, e),
             };
@@ -307,7 +330,13 @@ impl Login<'_> {
     }
 
     /// Generates a recovery code for a user who just enrolled their first factor, and shows it once.
-    async fn issue_recovery_code(&self, state: &str, mut tx: LoginTx, user: User, completed: FactorType) -> LoginResponse {
+    async fn issue_recovery_code(
+        &self,
+        state: &str,
+        mut tx: LoginTx,
+        user: User,
+        completed: FactorType,
+    ) -> LoginResponse {
         let lang = tx.lang.clone();
         let code = match recovery::new_recovery_code() {
             Ok(c) => c,
@@ -380,10 +409,12 @@ impl Login<'_> {
         let kind = if factor == FactorType::RecoveryCode { "gd_recovery_succeed" } else { "gd_auth_succeed" };
         self.write_log(kind, format!("MFA completed with {factor}"), Some(&tx), Some(&user)).await;
         match std::mem::replace(&mut tx.stage, Stage::Credentials) {
-            Stage::Flow { paused, .. } => match self.tenant.actions.resume_post_login(*paused, Completion::Factor(factor)).await {
-                Ok(step) => self.after_flow_step(state, tx, user, step).await,
-                Err(e) => internal(&lang, e),
-            },
+            Stage::Flow { paused, .. } => {
+                match self.tenant.actions.resume_post_login(*paused, Completion::Factor(factor)).await {
+                    Ok(step) => self.after_flow_step(state, tx, user, step).await,
+                    Err(e) => internal(&lang, e),
+                }
+            }
             Stage::FinalMfa { outcome, .. } => self.complete(state, tx, user, *outcome).await,
             other => {
                 tx.stage = other;
@@ -393,10 +424,18 @@ impl Login<'_> {
     }
 
     /// Checks a code against the user's authenticators of `factor`, with the attempt limit.
-    pub(crate) async fn verify_factor(&self, tx: &LoginTx, user: &User, factor: FactorType, code: &str) -> AuthResult<Verified> {
+    pub(crate) async fn verify_factor(
+        &self,
+        tx: &LoginTx,
+        user: &User,
+        factor: FactorType,
+        code: &str,
+    ) -> AuthResult<Verified> {
         let now = self.now();
         let mut authenticators = self.tenant.store.find_authenticators(&user.user_id).await?;
-        if factor == FactorType::Email && !authenticators.iter().any(|a| matches!(a.kind, AuthenticatorKind::Email { .. })) {
+        if factor == FactorType::Email
+            && !authenticators.iter().any(|a| matches!(a.kind, AuthenticatorKind::Email { .. }))
+        {
             // A verified email is an implicit authenticator; it gets a record to carry its attempt limit.
             let email = new_authenticator(user, AuthenticatorKind::Email { email: user.email.clone() }, now)?;
             self.tenant.store.save_authenticator(&email).await?;
@@ -408,7 +447,11 @@ impl Login<'_> {
         let mut authenticator = authenticators.swap_remove(index);
         attempts::refill(&mut authenticator, now);
         if attempts::is_blocked(&authenticator, now) {
-            let kind = if factor == FactorType::RecoveryCode { "gd_recovery_rate_limit_exceed" } else { "gd_otp_rate_limit_exceed" };
+            let kind = if factor == FactorType::RecoveryCode {
+                "gd_recovery_rate_limit_exceed"
+            } else {
+                "gd_otp_rate_limit_exceed"
+            };
             self.write_log(kind, format!("Too many failed {factor} codes"), Some(tx), Some(user)).await;
             return Ok(Verified::Blocked);
         }
@@ -465,8 +508,11 @@ impl Login<'_> {
                 let kind = if factor == FactorType::RecoveryCode { "gd_recovery_failed" } else { "gd_auth_failed" };
                 self.write_log(kind, format!("Wrong {factor} code"), Some(tx), Some(user)).await;
                 if attempts::is_blocked(&authenticator, now) {
-                    let kind =
-                        if factor == FactorType::RecoveryCode { "gd_recovery_rate_limit_exceed" } else { "gd_otp_rate_limit_exceed" };
+                    let kind = if factor == FactorType::RecoveryCode {
+                        "gd_recovery_rate_limit_exceed"
+                    } else {
+                        "gd_otp_rate_limit_exceed"
+                    };
                     self.write_log(kind, format!("Too many failed {factor} codes"), Some(tx), Some(user)).await;
                     return Ok(Verified::Blocked);
                 }

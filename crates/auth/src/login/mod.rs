@@ -14,7 +14,7 @@ pub mod tx;
 use std::collections::HashMap;
 
 use gatehouse_engine::flow::Step;
-use gatehouse_store::{secret_key, Ephemeral};
+use gatehouse_store::{Ephemeral, secret_key};
 use gatehouse_types::config::ClientConfig;
 use gatehouse_types::records::{AuthorizationCode, Grant, LogEntry, Session, User};
 use gatehouse_types::{AuthMethod, FactorType, FlowResult, JsonMap, MfaProvider, Outcome, PromptCommand};
@@ -26,7 +26,7 @@ use crate::ids;
 use crate::login::step::{
     AppResponse, AuthStep, CookieChange, ErrorPage, LoginPage, LoginResponse, Notice, PageContext, ResponseMode,
 };
-use crate::login::tx::{LoginTx, MfaState, Stage, PAPE_MFA};
+use crate::login::tx::{LoginTx, MfaState, PAPE_MFA, Stage};
 use crate::password;
 use crate::tenant::Tenant;
 use crate::tokens::granted_scopes;
@@ -76,16 +76,25 @@ pub struct Login<'a> {
 
 /// Where an error goes: back to the application when its redirect URI is trusted, else a page.
 pub(crate) fn app_error(tx_request: &tx::AuthorizeRequest, error: &str, description: &str) -> AuthStep {
-    let mut params = vec![("error".to_owned(), error.to_owned()), ("error_description".to_owned(), description.to_owned())];
+    let mut params =
+        vec![("error".to_owned(), error.to_owned()), ("error_description".to_owned(), description.to_owned())];
     if let Some(state) = &tx_request.state {
         params.push(("state".to_owned(), state.clone()));
     }
-    AuthStep::Respond(AppResponse { redirect_uri: tx_request.redirect_uri.clone(), mode: tx_request.response_mode, params })
+    AuthStep::Respond(AppResponse {
+        redirect_uri: tx_request.redirect_uri.clone(),
+        mode: tx_request.response_mode,
+        params,
+    })
 }
 
 /// An error page.
 pub(crate) fn error_page(lang: &str, title: &str, detail: &str) -> LoginResponse {
-    LoginResponse::new(AuthStep::Error(ErrorPage { lang: lang.to_owned(), title: title.to_owned(), detail: detail.to_owned() }))
+    LoginResponse::new(AuthStep::Error(ErrorPage {
+        lang: lang.to_owned(),
+        title: title.to_owned(),
+        detail: detail.to_owned(),
+    }))
 }
 
 fn internal(lang: &str, e: impl std::fmt::Display) -> LoginResponse {
@@ -143,7 +152,13 @@ impl Login<'_> {
     /// Loads the transaction behind `state`, checking that this browser owns it.
     async fn load(&self, state: &str) -> Result<LoginTx, LoginResponse> {
         let lang = crate::login::authorize::language(&[], self.request.accept_language.as_deref());
-        let expired = || error_page(&lang, "Transaction has expired", "This login took too long or was already completed. Go back to the application and start again.");
+        let expired = || {
+            error_page(
+                &lang,
+                "Transaction has expired",
+                "This login took too long or was already completed. Go back to the application and start again.",
+            )
+        };
         let raw = match self.tenant.store.get_ephemeral(Ephemeral::Transaction, &secret_key(state), self.now()).await {
             Ok(Some(raw)) => raw,
             Ok(None) => return Err(expired()),
@@ -245,7 +260,8 @@ impl Login<'_> {
             Ok(a) => a,
             Err(e) => return internal(&lang, e),
         };
-        if attempts.failures >= protection.max_attempts && now - attempts.last_failure < protection.block_seconds as i64 {
+        if attempts.failures >= protection.max_attempts && now - attempts.last_failure < protection.block_seconds as i64
+        {
             return form_again(Notice::LoginBlocked, email, &tx);
         }
         let user = match self.tenant.store.find_user_by_email(&login).await {
@@ -275,7 +291,10 @@ impl Login<'_> {
             let known = self.tenant.store.find_user_by_email(&login).await.ok().flatten();
             match &known {
                 Some(u) => self.write_log("fp", "Wrong email or password.", Some(&tx), Some(u)).await,
-                None => self.write_log("fu", format!("Wrong email or password. ({})", mask_email(&login)), Some(&tx), None).await,
+                None => {
+                    self.write_log("fu", format!("Wrong email or password. ({})", mask_email(&login)), Some(&tx), None)
+                        .await
+                }
             }
             if attempts.failures >= protection.max_attempts {
                 let mut entry = self.log(
@@ -349,7 +368,12 @@ impl Login<'_> {
                 query: tx.request.query.clone(),
                 body: JsonMap::new(),
                 hostname: self.request.hostname.clone(),
-                language: self.request.accept_language.as_deref().and_then(|l| l.split([',', ';']).next()).map(str::to_owned),
+                language: self
+                    .request
+                    .accept_language
+                    .as_deref()
+                    .and_then(|l| l.split([',', ';']).next())
+                    .map(str::to_owned),
                 user_agent: tx.user_agent.clone(),
             },
             event::TransactionFacts {
@@ -380,7 +404,13 @@ impl Login<'_> {
                     return internal(&lang, "paused flow without a prompt");
                 };
                 if tx.request.is_silent() {
-                    self.write_log("f", "Interaction required by the post-login flow with prompt=none", Some(&tx), Some(&user)).await;
+                    self.write_log(
+                        "f",
+                        "Interaction required by the post-login flow with prompt=none",
+                        Some(&tx),
+                        Some(&user),
+                    )
+                    .await;
                     let step = app_error(&tx.request, "interaction_required", "Interaction required");
                     return self.finish_tx(state, &tx, LoginResponse::new(step)).await;
                 }
@@ -535,7 +565,9 @@ impl Login<'_> {
 
         // The SSO session: continue the one this transaction came from, or start one.
         let existing = match &tx.session_key {
-            Some(key) => self.tenant.store.find_session(key, now).await.ok().flatten().filter(|s| s.user_id == fresh.user_id),
+            Some(key) => {
+                self.tenant.store.find_session(key, now).await.ok().flatten().filter(|s| s.user_id == fresh.user_id)
+            }
             None => None,
         };
         let (session_key, mut session) = match existing {
@@ -562,7 +594,11 @@ impl Login<'_> {
             }
         };
         for method in &tx.methods {
-            if !session.methods.iter().any(|m| m.name == method.name && m.kind == method.kind && m.timestamp == method.timestamp) {
+            if !session
+                .methods
+                .iter()
+                .any(|m| m.name == method.name && m.kind == method.kind && m.timestamp == method.timestamp)
+            {
                 session.methods.push(method.clone());
             }
         }
@@ -576,7 +612,13 @@ impl Login<'_> {
 
         let mfa = tx.methods.iter().any(|m| m.name == "mfa");
         let show_amr = tx.mfa_done || (mfa && !tx.request.is_silent());
-        let scope = granted_scopes(&self.tenant.config, &client, &tx.request.scope, tx.request.audience.as_deref(), &outcome.scopes);
+        let scope = granted_scopes(
+            &self.tenant.config,
+            &client,
+            &tx.request.scope,
+            tx.request.audience.as_deref(),
+            &outcome.scopes,
+        );
         let grant = Grant {
             user_id: fresh.user_id.clone(),
             client_id: client.client_id.clone(),

@@ -1,15 +1,15 @@
 //! `/.well-known/openid-configuration` and `/.well-known/jwks.json`.
 
 use axum::extract::State;
-use axum::http::header::CACHE_CONTROL;
 use axum::http::HeaderValue;
+use axum::http::header::CACHE_CONTROL;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::error::ApiError;
 use crate::AppState;
+use crate::error::ApiError;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -9,11 +9,11 @@ use axum::{Json, Router};
 use gatehouse_auth::mfa_api::MfaApi;
 use serde_json::{Map, Value};
 
+use crate::AppState;
 use crate::error::ApiError;
 use crate::oidc::token::fields;
 use crate::oidc::userinfo::bearer;
 use crate::request::Client;
-use crate::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -42,20 +42,34 @@ fn no_store(value: Value) -> Response {
     response
 }
 
-async fn post_associate(State(state): State<AppState>, client: Client, headers: HeaderMap, bytes: axum::body::Bytes) -> Result<Response, ApiError> {
+async fn post_associate(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    bytes: axum::body::Bytes,
+) -> Result<Response, ApiError> {
     let api = MfaApi::new(&state.tenant, &client.info);
     let caller = api.caller(bearer(&headers)).await?;
     let body = body(&headers, &bytes)?;
     Ok(no_store(api.associate(&caller, &body).await?))
 }
 
-async fn post_challenge(State(state): State<AppState>, client: Client, headers: HeaderMap, bytes: axum::body::Bytes) -> Result<Response, ApiError> {
+async fn post_challenge(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    bytes: axum::body::Bytes,
+) -> Result<Response, ApiError> {
     let api = MfaApi::new(&state.tenant, &client.info);
     let body = body(&headers, &bytes)?;
     Ok(no_store(api.challenge(&body).await?))
 }
 
-async fn get_authenticators(State(state): State<AppState>, client: Client, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn get_authenticators(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let api = MfaApi::new(&state.tenant, &client.info);
     let caller = api.caller(bearer(&headers)).await?;
     Ok(no_store(api.list(&caller).await?))

@@ -12,9 +12,9 @@ use base64::Engine;
 use gatehouse_auth::token::{TokenEndpoint, TokenRequest};
 use serde_json::Value;
 
+use crate::AppState;
 use crate::error::ApiError;
 use crate::request::Client;
-use crate::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/oauth/token", post(post_token))
@@ -50,11 +50,17 @@ pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)>
     let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (id, secret) = text.split_once(':')?;
-    let unescape = |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+    let unescape =
+        |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
     Some((unescape(id)?, unescape(secret)?))
 }
 
-async fn post_token(State(state): State<AppState>, client: Client, headers: HeaderMap, body: axum::body::Bytes) -> Result<Response, ApiError> {
+async fn post_token(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
     let request = TokenRequest { fields: fields(&headers, &body)?, basic: basic_credentials(&headers) };
     let endpoint = TokenEndpoint::new(&state.tenant, &client.info);
     let tokens = endpoint.token(&request).await?;

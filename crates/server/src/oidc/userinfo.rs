@@ -1,14 +1,14 @@
 //! `GET|POST /userinfo`: the profile behind an access token whose audience includes `/userinfo`.
 
 use axum::extract::State;
-use axum::http::header::AUTHORIZATION;
 use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::Value;
 
-use crate::error::ApiError;
 use crate::AppState;
+use crate::error::ApiError;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/userinfo", get(get_userinfo).post(get_userinfo))

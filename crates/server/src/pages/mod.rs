@@ -7,13 +7,13 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION, SET_C
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use gatehouse_auth::login::step::{
-    cookie_names, AppResponse, AuthStep, ChallengePage, CookieChange, EnrollOtpPage, ErrorPage, LoginPage, LoginResponse,
-    PageContext, PickerPage, RecoveryCodePage, ResponseMode,
+    AppResponse, AuthStep, ChallengePage, CookieChange, EnrollOtpPage, ErrorPage, LoginPage, LoginResponse,
+    PageContext, PickerPage, RecoveryCodePage, ResponseMode, cookie_names,
 };
 use gatehouse_types::FactorType;
-use maud::{html, Markup, PreEscaped, DOCTYPE};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use i18n::{factor_name, notice, t, Text};
+use i18n::{Text, factor_name, notice, t};
 
 const STYLE: &str = "
 *{box-sizing:border-box}body{margin:0;font-family:system-ui,-apple-system,'Segoe UI',sans-serif;background:#f3f4f6;color:#111827}
@@ -64,19 +64,23 @@ fn notice_box(lang: &str, n: Option<gatehouse_auth::login::step::Notice>) -> Mar
 
 fn login_page(page: &LoginPage) -> Markup {
     let lang = page.ctx.lang.as_str();
-    layout(lang, t(lang, Text::LogInTo), html! {
-        h1 { (t(lang, Text::LogInTo)) }
-        p class="sub" { (t(lang, Text::ToContinueTo)) " " strong { (page.ctx.client_name) } }
-        (notice_box(lang, page.notice))
-        form method="post" action="/u/login" {
-            (hidden(&page.ctx))
-            label for="email" { (t(lang, Text::Email)) }
-            input id="email" type="email" name="email" autocomplete="username" required value=[page.email.as_deref()];
-            label for="password" { (t(lang, Text::Password)) }
-            input id="password" type="password" name="password" autocomplete="current-password" required;
-            button type="submit" { (t(lang, Text::Continue)) }
-        }
-    })
+    layout(
+        lang,
+        t(lang, Text::LogInTo),
+        html! {
+            h1 { (t(lang, Text::LogInTo)) }
+            p class="sub" { (t(lang, Text::ToContinueTo)) " " strong { (page.ctx.client_name) } }
+            (notice_box(lang, page.notice))
+            form method="post" action="/u/login" {
+                (hidden(&page.ctx))
+                label for="email" { (t(lang, Text::Email)) }
+                input id="email" type="email" name="email" autocomplete="username" required value=[page.email.as_deref()];
+                label for="password" { (t(lang, Text::Password)) }
+                input id="password" type="password" name="password" autocomplete="current-password" required;
+                button type="submit" { (t(lang, Text::Continue)) }
+            }
+        },
+    )
 }
 
 fn try_another(ctx: &PageContext, alternatives: bool) -> Markup {
@@ -95,91 +99,113 @@ fn challenge_page(page: &ChallengePage) -> Markup {
     let lang = page.ctx.lang.as_str();
     let (instructions, label, autocomplete, pattern) = match page.factor {
         FactorType::RecoveryCode => (t(lang, Text::RecoveryInstructions), t(lang, Text::RecoveryCode), "off", None),
-        FactorType::Email => (t(lang, Text::EmailInstructions), t(lang, Text::Code), "one-time-code", Some("[0-9 ]{6,7}")),
+        FactorType::Email => {
+            (t(lang, Text::EmailInstructions), t(lang, Text::Code), "one-time-code", Some("[0-9 ]{6,7}"))
+        }
         _ => (t(lang, Text::OtpInstructions), t(lang, Text::Code), "one-time-code", Some("[0-9 ]{6,7}")),
     };
-    layout(lang, t(lang, Text::VerifyIdentity), html! {
-        h1 { (t(lang, Text::VerifyIdentity)) }
-        p class="sub" { (factor_name(lang, page.factor)) }
-        p { (instructions) @if let Some(d) = &page.destination { " " strong { (d) } } }
-        (notice_box(lang, page.notice))
-        form method="post" action="/u/mfa" {
-            (hidden(&page.ctx))
-            label for="code" { (label) }
-            input id="code" type="text" name="code" inputmode=(if pattern.is_some() { "numeric" } else { "text" })
-                autocomplete=(autocomplete) pattern=[pattern] required autofocus;
-            button type="submit" { (t(lang, Text::Continue)) }
-        }
-        @if page.factor == FactorType::Email {
-            form method="post" action="/u/mfa/resend" {
+    layout(
+        lang,
+        t(lang, Text::VerifyIdentity),
+        html! {
+            h1 { (t(lang, Text::VerifyIdentity)) }
+            p class="sub" { (factor_name(lang, page.factor)) }
+            p { (instructions) @if let Some(d) = &page.destination { " " strong { (d) } } }
+            (notice_box(lang, page.notice))
+            form method="post" action="/u/mfa" {
                 (hidden(&page.ctx))
-                button class="link" type="submit" { (t(lang, Text::ResendCode)) }
+                label for="code" { (label) }
+                input id="code" type="text" name="code" inputmode=(if pattern.is_some() { "numeric" } else { "text" })
+                    autocomplete=(autocomplete) pattern=[pattern] required autofocus;
+                button type="submit" { (t(lang, Text::Continue)) }
             }
-        }
-        (try_another(&page.ctx, page.alternatives))
-    })
+            @if page.factor == FactorType::Email {
+                form method="post" action="/u/mfa/resend" {
+                    (hidden(&page.ctx))
+                    button class="link" type="submit" { (t(lang, Text::ResendCode)) }
+                }
+            }
+            (try_another(&page.ctx, page.alternatives))
+        },
+    )
 }
 
 fn picker_page(page: &PickerPage) -> Markup {
     let lang = page.ctx.lang.as_str();
     let title = if page.enrolling { t(lang, Text::ChooseEnrollMethod) } else { t(lang, Text::ChooseMethod) };
-    layout(lang, title, html! {
-        h1 { (title) }
-        @for factor in &page.factors {
-            form method="post" action="/u/mfa/choose" {
-                (hidden(&page.ctx))
-                input type="hidden" name="factor" value=(factor.as_str());
-                button type="submit" { (factor_name(lang, *factor)) }
+    layout(
+        lang,
+        title,
+        html! {
+            h1 { (title) }
+            @for factor in &page.factors {
+                form method="post" action="/u/mfa/choose" {
+                    (hidden(&page.ctx))
+                    input type="hidden" name="factor" value=(factor.as_str());
+                    button type="submit" { (factor_name(lang, *factor)) }
+                }
             }
-        }
-    })
+        },
+    )
 }
 
 fn enroll_otp_page(page: &EnrollOtpPage) -> Markup {
     let lang = page.ctx.lang.as_str();
-    layout(lang, t(lang, Text::SecureAccount), html! {
-        h1 { (t(lang, Text::SecureAccount)) }
-        p { (t(lang, Text::ScanQr)) }
-        div class="qr" title=(page.uri) { (PreEscaped(&page.qr_svg)) }
-        p { (t(lang, Text::CantScan)) }
-        div class="secret" { (page.secret) }
-        p { (t(lang, Text::EnterFirstCode)) }
-        (notice_box(lang, page.notice))
-        form method="post" action="/u/mfa" {
-            (hidden(&page.ctx))
-            label for="code" { (t(lang, Text::Code)) }
-            input id="code" type="text" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{6,7}" required autofocus;
-            button type="submit" { (t(lang, Text::Continue)) }
-        }
-        (try_another(&page.ctx, page.alternatives))
-    })
+    layout(
+        lang,
+        t(lang, Text::SecureAccount),
+        html! {
+            h1 { (t(lang, Text::SecureAccount)) }
+            p { (t(lang, Text::ScanQr)) }
+            div class="qr" title=(page.uri) { (PreEscaped(&page.qr_svg)) }
+            p { (t(lang, Text::CantScan)) }
+            div class="secret" { (page.secret) }
+            p { (t(lang, Text::EnterFirstCode)) }
+            (notice_box(lang, page.notice))
+            form method="post" action="/u/mfa" {
+                (hidden(&page.ctx))
+                label for="code" { (t(lang, Text::Code)) }
+                input id="code" type="text" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{6,7}" required autofocus;
+                button type="submit" { (t(lang, Text::Continue)) }
+            }
+            (try_another(&page.ctx, page.alternatives))
+        },
+    )
 }
 
 fn recovery_page(page: &RecoveryCodePage) -> Markup {
     let lang = page.ctx.lang.as_str();
-    layout(lang, t(lang, Text::SaveRecoveryCode), html! {
-        h1 { (t(lang, Text::SaveRecoveryCode)) }
-        @if page.code.is_empty() {
-            p { (t(lang, Text::RecoveryCodeAlreadyShown)) }
-        } @else {
-            p { (t(lang, Text::RecoveryCodeExplain)) }
-            div class="code" id="recovery-code" { (page.code) }
-        }
-        form method="post" action="/u/mfa/recovery-saved" {
-            (hidden(&page.ctx))
-            button type="submit" { (t(lang, Text::SavedIt)) }
-        }
-    })
+    layout(
+        lang,
+        t(lang, Text::SaveRecoveryCode),
+        html! {
+            h1 { (t(lang, Text::SaveRecoveryCode)) }
+            @if page.code.is_empty() {
+                p { (t(lang, Text::RecoveryCodeAlreadyShown)) }
+            } @else {
+                p { (t(lang, Text::RecoveryCodeExplain)) }
+                div class="code" id="recovery-code" { (page.code) }
+            }
+            form method="post" action="/u/mfa/recovery-saved" {
+                (hidden(&page.ctx))
+                button type="submit" { (t(lang, Text::SavedIt)) }
+            }
+        },
+    )
 }
 
 fn error_page(page: &ErrorPage) -> Markup {
     let lang = page.lang.as_str();
-    layout(lang, t(lang, Text::ErrorTitle), html! {
-        h1 { (t(lang, Text::ErrorTitle)) }
-        p { strong { (page.title) } }
-        p { (page.detail) }
-        p class="sub" { (t(lang, Text::BackToApp)) }
-    })
+    layout(
+        lang,
+        t(lang, Text::ErrorTitle),
+        html! {
+            h1 { (t(lang, Text::ErrorTitle)) }
+            p { strong { (page.title) } }
+            p { (page.detail) }
+            p class="sub" { (t(lang, Text::BackToApp)) }
+        },
+    )
 }
 
 /// Whether cookies must be `Secure` (and may then be `SameSite=None` for cross-site silent authentication).
@@ -197,12 +223,16 @@ impl CookiePolicy {
     fn header(self, change: &CookieChange) -> String {
         let attrs = self.attributes();
         match change {
-            CookieChange::SetSession { value, max_age } => format!("{}={value}; Max-Age={max_age}; {attrs}", cookie_names::SESSION),
+            CookieChange::SetSession { value, max_age } => {
+                format!("{}={value}; Max-Age={max_age}; {attrs}", cookie_names::SESSION)
+            }
             CookieChange::ClearSession => format!("{}=; Max-Age=0; {attrs}", cookie_names::SESSION),
             CookieChange::SetBinding { slot, value, max_age } => {
                 format!("{}{slot}={value}; Max-Age={max_age}; {attrs}", cookie_names::BINDING_PREFIX)
             }
-            CookieChange::ClearBinding { slot } => format!("{}{slot}=; Max-Age=0; {attrs}", cookie_names::BINDING_PREFIX),
+            CookieChange::ClearBinding { slot } => {
+                format!("{}{slot}=; Max-Age=0; {attrs}", cookie_names::BINDING_PREFIX)
+            }
             CookieChange::SetDevice { value } => format!("{}={value}; Max-Age=31536000; {attrs}", cookie_names::DEVICE),
         }
     }
@@ -236,7 +266,9 @@ fn app_response(answer: &AppResponse) -> (StatusCode, HeaderMap, Option<Markup>)
         }
         ResponseMode::FormPost => {
             let nonce = script_nonce();
-            if let Ok(csp) = HeaderValue::from_str(&format!("default-src 'none'; script-src 'nonce-{nonce}'; form-action *")) {
+            if let Ok(csp) =
+                HeaderValue::from_str(&format!("default-src 'none'; script-src 'nonce-{nonce}'; form-action *"))
+            {
                 headers.insert(CONTENT_SECURITY_POLICY, csp);
             }
             let page = html! {
@@ -259,12 +291,15 @@ fn app_response(answer: &AppResponse) -> (StatusCode, HeaderMap, Option<Markup>)
             if let Ok(csp) = HeaderValue::from_str(&format!("default-src 'none'; script-src 'nonce-{nonce}'")) {
                 headers.insert(CONTENT_SECURITY_POLICY, csp);
             }
-            let origin = url::Url::parse(&answer.redirect_uri).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
+            let origin =
+                url::Url::parse(&answer.redirect_uri).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
             let mut response = serde_json::Map::new();
             for (k, v) in &answer.params {
                 response.insert(k.clone(), serde_json::Value::from(v.clone()));
             }
-            let message = serde_json::json!({ "type": "authorization_response", "response": response }).to_string().replace('<', "\\u003c");
+            let message = serde_json::json!({ "type": "authorization_response", "response": response })
+                .to_string()
+                .replace('<', "\\u003c");
             let script = format!(
                 "(function(){{var target=window.opener||window.parent;target.postMessage({message},{});}})();",
                 json_string(&origin)
@@ -303,7 +338,9 @@ pub fn render(response: LoginResponse, cookies: CookiePolicy) -> Response {
             CONTENT_SECURITY_POLICY,
             // No `form-action`: Chromium applies it to the redirect after a post too, and a login ends with a
             // redirect to the application's callback on another origin.
-            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'"),
+            HeaderValue::from_static(
+                "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'",
+            ),
         );
         headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
     }
