@@ -27,18 +27,20 @@ fn store_or_busy(config_path: &Path) -> Result<(config::Loaded, Option<std::sync
     }
 }
 
-/// A Management API token from the running server, with `scope`.
-pub(crate) async fn management_token(config: &TenantConfig, scope: &str) -> Result<String, String> {
+/// A Management API token from the running server, with `scopes`.
+pub(crate) async fn management_token(config: &TenantConfig, scopes: &[&str]) -> Result<String, String> {
     let audience = config.management_audience();
+    let wanted = scopes.join(" ");
     let grant = config
         .client_grants
         .iter()
-        .find(|g| g.audience == audience && g.scopes.iter().any(|s| s == scope))
+        .find(|g| g.audience == audience && scopes.iter().all(|s| g.scopes.iter().any(|granted| granted == s)))
         .ok_or_else(|| {
-            format!("the store is in use by a running server, and no [[client_grants]] entry grants '{scope}' on {audience} to reach it")
+            format!("the store is in use by a running server, and no [[client_grants]] entry grants '{wanted}' on {audience} to reach it")
         })?;
     let client = config.client(&grant.client_id).ok_or_else(|| "the client grant names no client".to_owned())?;
     let secret = client.client_secret.as_deref().ok_or_else(|| "the management client has no secret".to_owned())?;
+    let scope = wanted.as_str();
     let response: Value = reqwest::Client::new()
         .post(format!("{}oauth/token", config.issuer))
         .form(&[
@@ -72,7 +74,7 @@ pub async fn rotate_keys(config_path: &Path) -> ExitCode {
                 Ok(format!("new signing key {}; the previous key stays in the JWKS until its tokens expire", key.kid))
             }
             None => {
-                let token = management_token(&loaded.config, "update:signing_keys").await?;
+                let token = management_token(&loaded.config, &["update:signing_keys"]).await?;
                 let response: Value = reqwest::Client::new()
                     .post(format!("{}api/v2/keys/signing/rotate", loaded.config.issuer))
                     .bearer_auth(token)
@@ -110,7 +112,7 @@ pub async fn logs(config_path: &Path, take: usize, types: Vec<String>, json: boo
                 Ok(entries.into_iter().filter_map(|e| serde_json::to_value(e).ok()).collect())
             }
             None => {
-                let token = management_token(&loaded.config, "read:logs").await?;
+                let token = management_token(&loaded.config, &["read:logs"]).await?;
                 let q: String = types.iter().map(|t| format!("type:{t}")).collect::<Vec<_>>().join(" ");
                 let response: Value = reqwest::Client::new()
                     .get(format!("{}api/v2/logs", loaded.config.issuer))

@@ -35,7 +35,7 @@ enum Backend {
     Online { issuer: String, token: String },
 }
 
-async fn backend(config_path: &Path, scope: &str) -> Result<Backend, String> {
+async fn backend(config_path: &Path, scopes: &[&str]) -> Result<Backend, String> {
     let loaded = config::load(config_path, None, None)?;
     match open_store(&loaded.base_dir, &loaded.config.data_dir) {
         Ok((store, data_dir)) => {
@@ -46,7 +46,7 @@ async fn backend(config_path: &Path, scope: &str) -> Result<Backend, String> {
             Ok(Backend::Offline(Arc::new(tenant)))
         }
         Err(e) if e.to_lowercase().contains("lock") => {
-            let token = crate::admin::management_token(&loaded.config, scope).await?;
+            let token = crate::admin::management_token(&loaded.config, scopes).await?;
             Ok(Backend::Online { issuer: loaded.config.issuer.clone(), token })
         }
         Err(e) => Err(e),
@@ -85,14 +85,15 @@ fn print_user(user: &Value) {
 
 /// Runs a `gatehouse users` command.
 pub async fn run(config_path: &Path, command: UsersCommand) -> ExitCode {
-    let scope = match &command {
-        UsersCommand::Add { .. } => "create:users",
-        UsersCommand::List | UsersCommand::Show { .. } => "read:users",
-        UsersCommand::EnrollOtp { .. } => "create:authentication_methods",
-        UsersCommand::ResetMfa { .. } => "delete:guardian_enrollments",
+    // Users are named by email or id, so every command but `add` reads users first.
+    let scopes: &[&str] = match &command {
+        UsersCommand::Add { .. } => &["create:users"],
+        UsersCommand::List | UsersCommand::Show { .. } => &["read:users"],
+        UsersCommand::EnrollOtp { .. } => &["read:users", "create:authentication_methods"],
+        UsersCommand::ResetMfa { .. } => &["read:users", "delete:guardian_enrollments"],
     };
     let result = async {
-        let backend = backend(config_path, scope).await?;
+        let backend = backend(config_path, scopes).await?;
         match (command, backend) {
             (UsersCommand::Add { email, password, name, roles }, Backend::Offline(tenant)) => {
                 let user = users::create_user(&tenant, NewUser { email, password: Some(password), name, roles, email_verified: true, ..NewUser::default() })
