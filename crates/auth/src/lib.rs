@@ -12,6 +12,7 @@ pub mod fetch;
 pub mod ids;
 pub mod keys;
 pub mod login;
+pub mod logs;
 pub mod mfa_api;
 pub mod one_time_code;
 pub mod outbox;

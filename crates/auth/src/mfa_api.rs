@@ -7,8 +7,8 @@
 
 use gatehouse_store::{Ephemeral, secret_key};
 use gatehouse_types::config::ClientConfig;
-use gatehouse_types::records::{Authenticator, AuthenticatorKind, LogEntry, User};
-use gatehouse_types::{FactorType, JsonMap};
+use gatehouse_types::records::{Authenticator, AuthenticatorKind, User};
+use gatehouse_types::FactorType;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -103,22 +103,7 @@ impl<'a> MfaApi<'a> {
 
     async fn log(&self, kind: &str, description: impl Into<String>, client_id: Option<&str>, user: Option<&User>) {
         let client = client_id.and_then(|id| self.tenant.config.client(id));
-        self.tenant
-            .log(LogEntry {
-                log_id: String::new(),
-                date: clock::now_iso(),
-                kind: kind.to_owned(),
-                description: description.into(),
-                client_id: client.map(|c| c.client_id.clone()),
-                client_name: client.map(|c| c.name.clone()),
-                ip: Some(self.request.ip.clone()),
-                user_agent: self.request.user_agent.clone(),
-                user_id: user.map(|u| u.user_id.clone()),
-                user_name: user.map(|u| u.email.clone()),
-                connection: user.map(|u| u.connection.clone()),
-                details: JsonMap::new(),
-            })
-            .await;
+        self.tenant.log(crate::logs::entry(kind, description, self.request, client, user)).await;
     }
 
     /// Checks an `mfa_token` and loads its ticket.

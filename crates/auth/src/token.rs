@@ -7,7 +7,7 @@ use base64::Engine;
 use gatehouse_engine::flow::Step;
 use gatehouse_store::{Ephemeral, RefreshUse, secret_key};
 use gatehouse_types::config::ClientConfig;
-use gatehouse_types::records::{Grant, LogEntry, User};
+use gatehouse_types::records::{Grant, User};
 use gatehouse_types::{AuthMethod, FactorType, FlowResult, JsonMap, MfaProvider, Outcome, PostLoginEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -149,29 +149,6 @@ impl TokenEndpoint<'_> {
         clock::now()
     }
 
-    fn log_entry(
-        &self,
-        kind: &str,
-        description: impl Into<String>,
-        client: Option<&ClientConfig>,
-        user: Option<&User>,
-    ) -> LogEntry {
-        LogEntry {
-            log_id: String::new(),
-            date: clock::now_iso(),
-            kind: kind.to_owned(),
-            description: description.into(),
-            client_id: client.map(|c| c.client_id.clone()),
-            client_name: client.map(|c| c.name.clone()),
-            ip: Some(self.request.ip.clone()),
-            user_agent: self.request.user_agent.clone(),
-            user_id: user.map(|u| u.user_id.clone()),
-            user_name: user.map(|u| u.email.clone()),
-            connection: user.map(|u| u.connection.clone()),
-            details: JsonMap::new(),
-        }
-    }
-
     async fn log(
         &self,
         kind: &str,
@@ -179,7 +156,7 @@ impl TokenEndpoint<'_> {
         client: Option<&ClientConfig>,
         user: Option<&User>,
     ) {
-        self.tenant.log(self.log_entry(kind, description, client, user)).await;
+        self.tenant.log(crate::logs::entry(kind, description, self.request, client, user)).await;
     }
 
     /// Identifies the client: `client_secret_basic`, `client_secret_post`, or `none` for public clients.

@@ -155,21 +155,9 @@ async fn get_logout(State(state): State<AppState>, client: Client, Query(query):
     if let Some(cookie) = &client.cookies.session
         && let Some(user_id) = end_session(tenant, cookie).await
     {
-        let mut entry = gatehouse_types::records::LogEntry {
-            log_id: String::new(),
-            date: gatehouse_auth::clock::now_iso(),
-            kind: "slo".into(),
-            description: "User successfully logged out".into(),
-            client_id: query.client_id.clone(),
-            client_name: None,
-            ip: Some(client.info.ip.clone()),
-            user_agent: client.info.user_agent.clone(),
-            user_id: Some(user_id),
-            user_name: None,
-            connection: None,
-            details: JsonMap::new(),
-        };
-        entry.client_name = query.client_id.as_deref().and_then(|id| tenant.config.client(id)).map(|c| c.name.clone());
+        let client_config = query.client_id.as_deref().and_then(|id| tenant.config.client(id));
+        let mut entry = gatehouse_auth::logs::entry("slo", "User successfully logged out", &client.info, client_config, None);
+        entry.user_id = Some(user_id);
         tenant.log(entry).await;
     }
     let clear = state.cookie_policy();

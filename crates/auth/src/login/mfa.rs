@@ -199,15 +199,9 @@ impl Login<'_> {
 
     /// `POST /u/mfa/choose`: shows the picker (`None`) or switches to `factor`.
     pub async fn choose_factor(&self, state: &str, csrf: &str, factor: Option<FactorType>) -> LoginResponse {
-        let mut tx = match self.load(state).await {
-            Ok(tx) => tx,
+        let (mut tx, user) = match self.load_with_user(state).await {
+            Ok(found) => found,
             Err(page) => return page,
-        };
-        let lang = tx.lang.clone();
-        let user = match self.user(&tx).await {
-            Ok(Some(user)) => user,
-            Ok(None) => return error_page(&lang, "access_denied", "The user no longer exists."),
-            Err(e) => return internal(&lang, e),
         };
         if !Self::csrf_ok(&tx, csrf) {
             return self.show_mfa(state, &mut tx, &user, Some(Notice::FormExpired)).await;
@@ -230,16 +224,11 @@ impl Login<'_> {
 
     /// `POST /u/mfa/resend`: a new email code.
     pub async fn resend(&self, state: &str, csrf: &str) -> LoginResponse {
-        let mut tx = match self.load(state).await {
-            Ok(tx) => tx,
+        let (mut tx, user) = match self.load_with_user(state).await {
+            Ok(found) => found,
             Err(page) => return page,
         };
         let lang = tx.lang.clone();
-        let user = match self.user(&tx).await {
-            Ok(Some(user)) => user,
-            Ok(None) => return error_page(&lang, "access_denied", "The user no longer exists."),
-            Err(e) => return internal(&lang, e),
-        };
         if Self::csrf_ok(&tx, csrf)
             && let Err(e) = self.send_email_code(&tx, &user).await
         {
@@ -250,16 +239,11 @@ impl Login<'_> {
 
     /// `POST /u/mfa`: checks a code for the current factor.
     pub async fn submit_code(&self, state: &str, csrf: &str, code: &str) -> LoginResponse {
-        let mut tx = match self.load(state).await {
-            Ok(tx) => tx,
+        let (mut tx, user) = match self.load_with_user(state).await {
+            Ok(found) => found,
             Err(page) => return page,
         };
         let lang = tx.lang.clone();
-        let user = match self.user(&tx).await {
-            Ok(Some(user)) => user,
-            Ok(None) => return error_page(&lang, "access_denied", "The user no longer exists."),
-            Err(e) => return internal(&lang, e),
-        };
         if !Self::csrf_ok(&tx, csrf) {
             return self.show_mfa(state, &mut tx, &user, Some(Notice::FormExpired)).await;
         }
@@ -363,16 +347,11 @@ impl Login<'_> {
 
     /// `POST /u/mfa/recovery-saved`: the user saved the recovery code shown; the login continues.
     pub async fn acknowledge_recovery(&self, state: &str, csrf: &str) -> LoginResponse {
-        let tx = match self.load(state).await {
-            Ok(tx) => tx,
+        let (tx, user) = match self.load_with_user(state).await {
+            Ok(found) => found,
             Err(page) => return page,
         };
         let lang = tx.lang.clone();
-        let user = match self.user(&tx).await {
-            Ok(Some(user)) => user,
-            Ok(None) => return error_page(&lang, "access_denied", "The user no longer exists."),
-            Err(e) => return internal(&lang, e),
-        };
         if !Self::csrf_ok(&tx, csrf) {
             return self.show(state).await;
         }

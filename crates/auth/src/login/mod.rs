@@ -117,20 +117,7 @@ impl Login<'_> {
 
     fn log(&self, kind: &str, description: impl Into<String>, tx: Option<&LoginTx>, user: Option<&User>) -> LogEntry {
         let client = tx.and_then(|t| self.tenant.config.client(&t.request.client_id));
-        LogEntry {
-            log_id: String::new(),
-            date: clock::now_iso(),
-            kind: kind.to_owned(),
-            description: description.into(),
-            client_id: client.map(|c| c.client_id.clone()),
-            client_name: client.map(|c| c.name.clone()),
-            ip: Some(self.request.ip.clone()),
-            user_agent: self.request.user_agent.clone(),
-            user_id: user.map(|u| u.user_id.clone()),
-            user_name: user.map(|u| u.email.clone()),
-            connection: user.map(|u| u.connection.clone()),
-            details: JsonMap::new(),
-        }
+        crate::logs::entry(kind, description, self.request, client, user)
     }
 
     async fn write_log(&self, kind: &str, description: impl Into<String>, tx: Option<&LoginTx>, user: Option<&User>) {
@@ -179,6 +166,16 @@ impl Login<'_> {
             ));
         }
         Ok(tx)
+    }
+
+    /// Loads the transaction and its (known) user: the start of every MFA-page handler.
+    async fn load_with_user(&self, state: &str) -> Result<(LoginTx, User), LoginResponse> {
+        let tx = self.load(state).await?;
+        match self.user(&tx).await {
+            Ok(Some(user)) => Ok((tx, user)),
+            Ok(None) => Err(error_page(&tx.lang, "access_denied", "The user no longer exists.")),
+            Err(e) => Err(internal(&tx.lang, e)),
+        }
     }
 
     async fn save(&self, state: &str, tx: &LoginTx) -> AuthResult<()> {

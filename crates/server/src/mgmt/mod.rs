@@ -16,7 +16,7 @@ use axum::{Json, Router};
 use gatehouse_auth::users::UserError;
 use gatehouse_store::LogQuery;
 use gatehouse_types::JsonMap;
-use gatehouse_types::records::{LogEntry, User};
+use gatehouse_types::records::User;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -178,25 +178,16 @@ impl Caller {
         let mut details = JsonMap::new();
         details.insert("request".into(), Value::Object(request));
         details.insert("response".into(), json!({ "statusCode": status.as_u16() }));
-        let client_name =
-            self.client_id.as_deref().and_then(|id| state.tenant.config.client(id)).map(|c| c.name.clone());
-        state
-            .tenant
-            .log(LogEntry {
-                log_id: String::new(),
-                date: gatehouse_auth::clock::now_iso(),
-                kind: "sapi".to_owned(),
-                description: operation.to_owned(),
-                client_id: self.client_id.clone(),
-                client_name,
-                ip: Some(self.ip.clone()),
-                user_agent: self.user_agent.clone(),
-                user_id: user.map(|u| u.user_id.clone()),
-                user_name: user.map(|u| u.email.clone()),
-                connection: user.map(|u| u.connection.clone()),
-                details,
-            })
-            .await;
+        let client = self.client_id.as_deref().and_then(|id| state.tenant.config.client(id));
+        let request_info = gatehouse_auth::login::RequestInfo {
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+            ..Default::default()
+        };
+        let mut entry = gatehouse_auth::logs::entry("sapi", operation, &request_info, client, user);
+        entry.client_id = self.client_id.clone();
+        entry.details = details;
+        state.tenant.log(entry).await;
     }
 }
 
