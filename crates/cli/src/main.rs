@@ -1,9 +1,13 @@
 //! The `gatehouse` binary: the login server, the offline fixture runner, and the sandbox worker the server and
 //! runner start for every action execution.
 
-mod http;
+mod admin;
+mod bench;
+mod config;
 mod output;
+mod serve;
 mod testing;
+mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,6 +23,49 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Commands {
+    /// Serve the login server.
+    Serve {
+        /// The tenant configuration.
+        #[arg(long, default_value = "gatehouse.toml")]
+        config: PathBuf,
+        /// Address to listen on (overrides `listen`).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Data folder (overrides `data_dir`).
+        #[arg(long)]
+        data_dir: Option<String>,
+        /// Server logs as JSON lines.
+        #[arg(long)]
+        log_json: bool,
+    },
+    /// Signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Manage users: add, list, show, enroll an authenticator app, reset MFA.
+    Users {
+        /// The tenant configuration.
+        #[arg(long, default_value = "gatehouse.toml", global = true)]
+        config: PathBuf,
+        #[command(subcommand)]
+        command: UsersArgs,
+    },
+    /// Print the newest tenant log entries.
+    Logs {
+        /// The tenant configuration.
+        #[arg(long, default_value = "gatehouse.toml")]
+        config: PathBuf,
+        /// How many entries.
+        #[arg(long, default_value_t = 50)]
+        take: usize,
+        /// Only these event codes (repeatable), e.g. --type s --type f.
+        #[arg(long = "type")]
+        types: Vec<String>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run every fixture (*.json) under the given files or folders.
     Test {
         /// Fixture files or folders (default: fixtures/).
@@ -45,12 +92,78 @@ enum Commands {
         #[arg(long, default_value_t = 128)]
         memory_mb: u64,
     },
+    /// Benchmark: the example post-login flow per login, on one and on all cores, against Node's vm (`make bench`).
+    #[command(hide = true)]
+    Bench {
+        /// Logins measured in each phase.
+        #[arg(long, default_value_t = 3000)]
+        logins: usize,
+        /// Logins run, unmeasured, before each phase.
+        #[arg(long, default_value_t = 300)]
+        warmup: usize,
+        /// The Node executable for the comparison (skipped when it cannot be started).
+        #[arg(long, default_value = "node")]
+        node: String,
+        /// The Node harness.
+        #[arg(long, default_value = "bench/node-vm.js")]
+        node_harness: PathBuf,
+        /// Folder with the example actions.
+        #[arg(long, default_value = "actions/examples")]
+        examples: PathBuf,
+    },
     /// The sandbox worker process (started by gatehouse itself).
     #[command(hide = true)]
     SandboxWorker {
         /// Memory cap, MiB.
         #[arg(long, default_value_t = 128)]
         memory_mb: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersArgs {
+    /// Create a user in the database connection (email verified).
+    Add {
+        /// Email (the login name).
+        email: String,
+        /// Password (at least 8 characters).
+        #[arg(long)]
+        password: String,
+        /// Full name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Role names, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+    },
+    /// List users.
+    List,
+    /// Show a user (by email or id) and their authenticators.
+    Show {
+        /// Email or user id.
+        user: String,
+    },
+    /// Enroll a factor for a user; `otp` prints the otpauth:// URI and a QR code to scan.
+    Enroll {
+        /// Email or user id.
+        user: String,
+        /// The factor (`otp`).
+        factor: String,
+    },
+    /// Remove every MFA enrollment of a user.
+    ResetMfa {
+        /// Email or user id.
+        user: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Generate a new signing key; the previous one stays in the JWKS until its tokens expire.
+    Rotate {
+        /// The tenant configuration.
+        #[arg(long, default_value = "gatehouse.toml")]
+        config: PathBuf,
     },
 }
 
@@ -62,19 +175,45 @@ fn main() -> ExitCode {
             Err(e) => output::fatal(&format!("sandbox worker: {e}")),
         };
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    let (default_level, json) = match &cli.command {
+        Commands::Serve { log_json, .. } => ("info", *log_json || std::env::var("GATEHOUSE_LOG_FORMAT").is_ok_and(|f| f == "json")),
+        _ => ("warn", false),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| default_level.into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => return output::fatal(&format!("cannot start the async runtime: {e}")),
     };
     runtime.block_on(async {
         match cli.command {
+            Commands::Serve { config, listen, data_dir, .. } => serve::serve(serve::ServeArgs { config, listen, data_dir }).await,
+            Commands::Keys { command: KeysCommand::Rotate { config } } => admin::rotate_keys(&config).await,
+            Commands::Logs { config, take, types, json } => admin::logs(&config, take, types, json).await,
+            Commands::Users { config, command } => {
+                let command = match command {
+                    UsersArgs::Add { email, password, name, roles } => users::UsersCommand::Add { email, password, name, roles },
+                    UsersArgs::List => users::UsersCommand::List,
+                    UsersArgs::Show { user } => users::UsersCommand::Show { who: user },
+                    UsersArgs::Enroll { user, factor } if factor == "otp" => users::UsersCommand::EnrollOtp { who: user },
+                    UsersArgs::Enroll { factor, .. } => {
+                        return output::fatal(&format!("cannot enroll '{factor}' from the command line: use otp"));
+                    }
+                    UsersArgs::ResetMfa { user } => users::UsersCommand::ResetMfa { who: user },
+                };
+                users::run(&config, command).await
+            }
             Commands::Test { paths } => testing::test(paths).await,
             Commands::Run { actions, event, complete, secrets, timeout_ms, memory_mb } => {
                 testing::run(testing::RunArgs { actions, event, complete, secrets, timeout_ms, memory_mb }).await
+            }
+            Commands::Bench { logins, warmup, node, node_harness, examples } => {
+                bench::run(bench::BenchArgs { logins, warmup, node, harness: node_harness, examples }).await
             }
             Commands::SandboxWorker { .. } => ExitCode::SUCCESS,
         }

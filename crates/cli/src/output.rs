@@ -3,9 +3,18 @@
 
 use std::process::ExitCode;
 
-/// Prints a line to stdout.
+/// Prints a line to stdout. A closed pipe (`gatehouse logs | head`) ends the process quietly, as Unix tools do.
 pub fn line(text: &str) {
-    println!("{text}");
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{text}").and_then(|()| out.flush()).is_err() {
+        std::process::exit(0);
+    }
+}
+
+/// Prints a progress note to stderr (kept out of stdout, which carries results).
+pub fn progress(text: &str) {
+    eprintln!("{text}");
 }
 
 /// Prints an error to stderr and returns the failure exit code.

@@ -3,6 +3,9 @@
 //! A worker reads frames on stdin and writes frames on stdout: a 4-byte big-endian length, then that many bytes
 //! of JSON. Nothing else is ever written to stdout by a worker; its stderr carries panics and allocation
 //! failures, which the host reads to explain a worker's death.
+//!
+//! A message is `{"type": "run", "data": {...}}`: the tag comes first, so the body is parsed in place. (With the tag
+//! inside the body, serde buffers the whole frame before it knows the variant, then parses the buffer again.)
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
@@ -119,7 +122,7 @@ pub struct FetchResponse {
 
 /// Host to worker.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum ToWorker {
     /// Run actions.
     Run(Box<RunRequest>),
@@ -169,7 +172,7 @@ pub struct RunReport {
 
 /// Worker to host.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum FromWorker {
     /// The worker started and is ready for requests.
     Ready {

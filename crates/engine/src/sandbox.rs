@@ -165,6 +165,18 @@ impl Sandbox {
         Ok(())
     }
 
+    /// Process ids of the workers idle in the pool (a worker serving a run is not listed). Diagnostics only:
+    /// `gatehouse bench` reads their memory use before and after a run, so a leak in a worker shows.
+    pub fn idle_worker_pids(&self) -> Vec<u32> {
+        let Ok(idle) = self.idle.lock() else { return Vec::new() };
+        idle.values().flatten().filter_map(|worker| worker.child.id()).collect()
+    }
+
+    /// Runs handed to workers so far. Diagnostics only: `gatehouse bench` reports how many sandbox runs a login takes.
+    pub fn runs_started(&self) -> u64 {
+        self.next_run.load(Ordering::Relaxed).saturating_sub(1)
+    }
+
     /// Runs `request` on a worker, within `limits`, answering its requests through `io`.
     pub async fn run(&self, mut request: RunRequest, limits: Limits, io: &dyn HostIo) -> RunOutput {
         let mut output = RunOutput {

@@ -9,8 +9,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use boa_engine::builtins::promise::ResolvingFunctions;
-use boa_engine::object::ObjectInitializer;
-use boa_engine::object::builtins::{JsFunction, JsPromise};
+use boa_engine::object::builtins::{JsArray, JsFunction, JsPromise};
+use boa_engine::object::{IntegrityLevel, ObjectInitializer};
+use boa_engine::property::PropertyDescriptor;
 use boa_engine::{Context, JsError, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction, js_string};
 use gatehouse_types::{Command, JsonMap};
 
@@ -217,7 +218,7 @@ pub(crate) fn define_transaction_metadata(transaction: &JsObject, context: &mut 
     transaction.delete_property_or_throw(js_string!("metadata"), context)?;
     transaction.define_property_or_throw(
         js_string!("metadata"),
-        boa_engine::property::PropertyDescriptor::builder().get(getter).enumerable(true).configurable(false),
+        PropertyDescriptor::builder().get(getter).enumerable(true).configurable(false),
         context,
     )?;
     Ok(())
@@ -231,22 +232,40 @@ fn transaction_metadata_getter(_this: &JsValue, _args: &[JsValue], context: &mut
     let json = serde_json::Value::Object(host.run.borrow().tx_metadata.clone());
     let value = JsValue::from_json(&json, context)?;
     if let Some(object) = value.as_object() {
-        object.set_integrity_level(boa_engine::object::IntegrityLevel::Frozen, context)?;
+        object.set_integrity_level(IntegrityLevel::Frozen, context)?;
         host.run.borrow_mut().tx_metadata_object = Some(object.clone());
     }
     Ok(value)
 }
 
-/// Deep-freezes a plain data object built from JSON.
-pub(crate) fn deep_freeze(object: &JsObject, context: &mut Context) -> JsResult<()> {
-    for key in object.own_property_keys(context)? {
-        let value = object.get(key, context)?;
-        if let Some(child) = value.as_object() {
-            deep_freeze(&child, context)?;
+/// Builds a deep-frozen copy of a JSON value: the objects and arrays `JsValue::from_json` builds, with every object
+/// property created read-only and non-configurable. (Creating the properties writable and freezing afterwards made
+/// SetIntegrityLevel redefine each one, a shape change per property; here the freeze only has to find each property
+/// already frozen and mark the object non-extensible.)
+pub(crate) fn frozen_from_json(json: &serde_json::Value, context: &mut Context) -> JsResult<JsValue> {
+    let object: JsObject = match json {
+        serde_json::Value::Object(fields) => {
+            let object = JsObject::with_object_proto(context.intrinsics());
+            for (key, value) in fields {
+                let value = frozen_from_json(value, context)?;
+                insert_frozen(&object, key, value);
+            }
+            object
         }
-    }
-    object.set_integrity_level(boa_engine::object::IntegrityLevel::Frozen, context)?;
-    Ok(())
+        serde_json::Value::Array(items) => {
+            let items = items.iter().map(|item| frozen_from_json(item, context)).collect::<JsResult<Vec<_>>>()?;
+            JsArray::from_iter(items, context).into()
+        }
+        scalar => return JsValue::from_json(scalar, context),
+    };
+    object.set_integrity_level(IntegrityLevel::Frozen, context)?;
+    Ok(object.into())
+}
+
+/// Adds the data property `key` as a frozen object has it: enumerable, read-only, non-configurable.
+pub(crate) fn insert_frozen(object: &JsObject, key: &str, value: JsValue) {
+    let property = PropertyDescriptor::builder().value(value).writable(false).enumerable(true).configurable(false);
+    object.insert_property(JsString::from(key), property);
 }
 
 /// A plain `Error` with `message`.

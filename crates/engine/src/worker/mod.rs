@@ -43,8 +43,9 @@ impl Worker {
         while let Ok(message) = self.inbox.recv() {
             match message {
                 ToWorker::Run(request) => {
-                    let report = self.run(&request);
-                    self.outbox.send(&FromWorker::Done { run_id: request.run_id, report });
+                    let run_id = request.run_id;
+                    let report = self.run(*request);
+                    self.outbox.send(&FromWorker::Done { run_id, report });
                 }
                 // An answer for a run that already ended (it failed before the request came back).
                 ToWorker::FetchResult { .. } => {}
@@ -52,7 +53,7 @@ impl Worker {
         }
     }
 
-    fn run(&mut self, request: &RunRequest) -> RunReport {
+    fn run(&mut self, request: RunRequest) -> RunReport {
         let position = self.contexts.iter().position(|c| c.hash() == request.flow.hash);
         let mut context = match position {
             Some(i) => self.contexts.remove(i),

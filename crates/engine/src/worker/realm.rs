@@ -17,8 +17,8 @@ use boa_engine::builtins::promise::PromiseState;
 use boa_engine::context::{ContextBuilder, HostHooks};
 use boa_engine::job::JobExecutor;
 use boa_engine::module::IdleModuleLoader;
-use boa_engine::object::ObjectInitializer;
 use boa_engine::object::builtins::{JsArray, JsFunction, JsPromise};
+use boa_engine::object::{IntegrityLevel, ObjectInitializer};
 use boa_engine::property::{Attribute, PropertyKey};
 use boa_engine::realm::Realm;
 use boa_engine::{Context, JsError, JsNativeError, JsObject, JsResult, JsString, JsValue, Source, js_string};
@@ -201,34 +201,32 @@ impl FlowContext {
         &self.hash
     }
 
-    /// Runs actions from `request.start` until one stops the flow, fails, or all have run.
-    pub(crate) fn run(&mut self, request: &RunRequest, inbox: &Receiver<ToWorker>) -> RunReport {
+    /// Runs actions from `request.start` until one stops the flow, fails, or all have run. The request is taken by
+    /// value so its event JSON moves into the run state rather than being copied on every run.
+    pub(crate) fn run(&mut self, request: RunRequest, inbox: &Receiver<ToWorker>) -> RunReport {
         self.runs += 1;
+        let RunRequest { run_id, start, entry: first_entry, event: event_json, cache, .. } = request;
         let tx_metadata =
-            request.event.pointer("/transaction/metadata").and_then(|m| m.as_object()).cloned().unwrap_or_default();
-        *self.host.run.borrow_mut() = RunState {
-            run_id: request.run_id,
-            is_continue: request.entry == Entry::Continue,
-            event: request.event.clone(),
-            tx_metadata,
-            cache: request.cache.clone(),
-            ..RunState::default()
-        };
+            event_json.pointer("/transaction/metadata").and_then(|m| m.as_object()).cloned().unwrap_or_default();
+        *self.host.run.borrow_mut() =
+            RunState { run_id, is_continue: first_entry == Entry::Continue, tx_metadata, cache, ..RunState::default() };
+        let built = self.build_event(&event_json);
+        self.host.run.borrow_mut().event = event_json;
 
         let mut reports = Vec::new();
-        match self.build_event(&request.event) {
+        match built {
             Err(e) => {
                 reports.push(ActionReport {
-                    index: request.start,
+                    index: start,
                     commands: Vec::new(),
                     error: Some(ActionError { message: format!("invalid event: {e}"), line: None, column: None }),
                 });
             }
             Ok(event) => {
-                for index in request.start..self.actions.len() {
+                for index in start..self.actions.len() {
                     self.host.run.borrow_mut().index = index;
-                    self.host.outbox.send(&FromWorker::ActionStarted { run_id: request.run_id, index });
-                    let entry = if index == request.start { request.entry } else { Entry::Execute };
+                    self.host.outbox.send(&FromWorker::ActionStarted { run_id, index });
+                    let entry = if index == start { first_entry } else { Entry::Execute };
                     let error = self.run_action(index, entry, &event, inbox).err();
                     if entry == Entry::Continue {
                         self.host.run.borrow_mut().is_continue = false;
@@ -248,19 +246,34 @@ impl FlowContext {
         RunReport { actions: reports, transaction_metadata: run.tx_metadata, cache_ops: run.cache_ops }
     }
 
+    /// Builds the deep-frozen `event` from its JSON. On post-login, `event.transaction.metadata` is a getter over the
+    /// run's live transaction metadata, defined after the transaction's other properties.
     fn build_event(&mut self, event: &serde_json::Value) -> JsResult<JsValue> {
-        let value = JsValue::from_json(event, &mut self.context)?;
-        let Some(object) = value.as_object() else {
+        let Some(fields) = event.as_object() else {
             return Err(JsNativeError::typ().with_message("the event must be an object").into());
         };
-        if self.trigger == Trigger::PostLogin {
-            let transaction = object.get(js_string!("transaction"), &mut self.context)?;
-            if let Some(transaction) = transaction.as_object() {
-                host::define_transaction_metadata(&transaction, &mut self.context)?;
-            }
+        let context = &mut self.context;
+        let object = JsObject::with_object_proto(context.intrinsics());
+        for (key, value) in fields {
+            let value = match value {
+                serde_json::Value::Object(transaction)
+                    if self.trigger == Trigger::PostLogin && key == "transaction" =>
+                {
+                    let built = JsObject::with_object_proto(context.intrinsics());
+                    for (key, value) in transaction.iter().filter(|(key, _)| *key != "metadata") {
+                        let value = host::frozen_from_json(value, context)?;
+                        host::insert_frozen(&built, key, value);
+                    }
+                    host::define_transaction_metadata(&built, context)?;
+                    built.set_integrity_level(IntegrityLevel::Frozen, context)?;
+                    built.into()
+                }
+                _ => host::frozen_from_json(value, context)?,
+            };
+            host::insert_frozen(&object, key, value);
         }
-        host::deep_freeze(&object, &mut self.context)?;
-        Ok(value)
+        object.set_integrity_level(IntegrityLevel::Frozen, context)?;
+        Ok(object.into())
     }
 
     fn run_action(

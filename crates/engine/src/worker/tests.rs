@@ -57,7 +57,7 @@ impl Harness {
             event,
             cache: Default::default(),
         };
-        self.context.run(&request, &self.inbox)
+        self.context.run(request, &self.inbox)
     }
 
     fn logs(&self) -> Vec<String> {
@@ -166,6 +166,47 @@ fn event_is_frozen_and_always_has_arrays() {
     let report = h.run(event());
     assert_eq!(report.actions[0].error, None);
     assert_eq!(h.logs(), vec!["true true true", "TypeError"]);
+}
+
+#[test]
+fn event_is_deep_frozen_plain_data_in_json_order() {
+    let mut h = Harness::new(&[r#"
+        exports.onExecutePostLogin = (event, api) => {
+          const problems = [];
+          const walk = (value, path) => {
+            if (value === null || typeof value !== 'object') return;
+            if (!Object.isFrozen(value)) problems.push(path + ' is not frozen');
+            const proto = Array.isArray(value) ? Array.prototype : Object.prototype;
+            if (Object.getPrototypeOf(value) !== proto) problems.push(path + ' has another prototype');
+            for (const key of Reflect.ownKeys(value)) {
+              const d = Object.getOwnPropertyDescriptor(value, key);
+              const where = path + '.' + String(key);
+              if (where === 'event.transaction.metadata') {
+                if (!d.get || d.set || d.configurable || !d.enumerable) problems.push(where + ' is not a frozen getter');
+              } else if (Array.isArray(value) && key === 'length') {
+                if (d.writable || d.configurable) problems.push(where + ' is writable');
+              } else if (!('value' in d) || d.writable || d.configurable || !d.enumerable) {
+                problems.push(where + ' is not a read-only enumerable data property');
+              }
+              walk(d.value, where);
+            }
+          };
+          walk(event, 'event');
+          console.log(problems.join('; ') || 'ok');
+          console.log(Object.keys(event).join(','), Object.keys(event.transaction).join(','));
+          console.log(JSON.stringify(event.user), JSON.stringify(event.request.query));
+        };
+    "#]);
+    let report = h.run(event());
+    assert_eq!(report.actions[0].error, None);
+    assert_eq!(
+        h.logs(),
+        vec![
+            "ok",
+            "user,transaction,authorization,request,secrets requested_scopes,acr_values,prompt,metadata",
+            r#"{"user_id":"auth0|1","app_metadata":{},"user_metadata":{},"enrolledFactors":[{"type":"otp"}]} {"scope":"openid write:data"}"#,
+        ]
+    );
 }
 
 #[test]
