@@ -184,7 +184,8 @@ pub fn check_syntax(action: &ActionSource) -> Result<(), LoadError> {
     }
 }
 
-fn syntax_position(text: &str) -> Option<(u32, u32)> {
+/// Line and column of a Boa syntax error message ("... at line 3, col 7").
+pub(crate) fn syntax_position(text: &str) -> Option<(u32, u32)> {
     let i = text.find("at line ")?;
     let after = &text[i + "at line ".len()..];
     let line: String = after.chars().take_while(char::is_ascii_digit).collect();

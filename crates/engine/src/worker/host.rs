@@ -205,7 +205,7 @@ pub(crate) fn to_json(value: &JsValue, host: &HostState, context: &mut Context) 
     let Some(stringify) = stringify else {
         return value.to_json(context);
     };
-    let text = stringify.call(&JsValue::undefined(), &[value.clone()], context)?;
+    let text = stringify.call(&JsValue::undefined(), std::slice::from_ref(value), context)?;
     let Some(text) = text.as_string() else { return Ok(None) };
     serde_json::from_str(&text.to_std_string_escaped())
         .map(Some)

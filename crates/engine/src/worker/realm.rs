@@ -489,12 +489,7 @@ fn locate(text: &str, path: &str) -> Option<(u32, u32)> {
         }
         rest = after;
     }
-    let i = text.find("at line ")?;
-    let after = &text[i + "at line ".len()..];
-    let line: String = after.chars().take_while(char::is_ascii_digit).collect();
-    let j = after.find("col ")?;
-    let column: String = after[j + 4..].chars().take_while(char::is_ascii_digit).collect();
-    Some((line.parse().ok()?, column.parse().ok()?))
+    crate::actions::syntax_position(text)
 }
 
 #[cfg(test)]
