@@ -7,6 +7,7 @@
 pub mod actions;
 pub mod attempts;
 pub mod clock;
+pub mod credentials;
 pub mod error;
 pub mod fetch;
 pub mod ids;

@@ -1,8 +1,8 @@
 //! Tenant log entries, shaped once for every place that writes one.
 
+use gatehouse_types::JsonMap;
 use gatehouse_types::config::ClientConfig;
 use gatehouse_types::records::{LogEntry, User};
-use gatehouse_types::JsonMap;
 
 use crate::clock;
 use crate::login::RequestInfo;

@@ -6,9 +6,9 @@
 //! breaks the signature ("Malformed mfa_token"); after `exp` it is "mfa_token is expired".
 
 use gatehouse_store::{Ephemeral, secret_key};
+use gatehouse_types::FactorType;
 use gatehouse_types::config::ClientConfig;
 use gatehouse_types::records::{Authenticator, AuthenticatorKind, User};
-use gatehouse_types::FactorType;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 

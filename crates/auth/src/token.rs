@@ -15,11 +15,11 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::clock;
+use crate::credentials::{self, PasswordCheck};
 use crate::ids;
 use crate::login::RequestInfo;
 use crate::login::event::{self, RequestFacts, TransactionFacts};
 use crate::login::merge_metadata;
-use crate::password;
 use crate::tenant::Tenant;
 use crate::tokens::{self, TokenResponse, granted_scopes};
 
@@ -338,9 +338,6 @@ impl TokenEndpoint<'_> {
             return Err(OAuthError::new(403, "access_denied", format!("Service not found: {a}")));
         }
         let ip = self.request.ip.clone();
-        let protection = &self.tenant.config.attack_protection;
-        let now = self.now();
-        let mut attempts = self.tenant.store.find_login_attempts(&username, &ip).await.map_err(server_error)?;
         let blocked = || {
             OAuthError::new(
                 429,
@@ -348,47 +345,25 @@ impl TokenEndpoint<'_> {
                 "Your account has been blocked after multiple consecutive login attempts. We've sent you an email with instructions on how to unblock it.",
             )
         };
-        if attempts.failures >= protection.max_attempts && now - attempts.last_failure < protection.block_seconds as i64
-        {
-            return Err(blocked());
-        }
-        let user = self.tenant.store.find_user_by_email(&username).await.map_err(server_error)?;
-        let hash = user.as_ref().and_then(|u| u.password_hash.clone());
-        let candidate = password.clone();
-        let verified = tokio::task::spawn_blocking(move || match hash {
-            Some(hash) => password::verify_password(&hash, &candidate),
-            None => {
-                password::burn_password_check();
-                false
+        let now = self.now();
+        let checked = credentials::check_password(&self.tenant, &username, &ip, &password, now).await;
+        let user = match checked.map_err(server_error)? {
+            PasswordCheck::Blocked => return Err(blocked()),
+            PasswordCheck::Valid(user) => *user,
+            PasswordCheck::Wrong { failures, now_blocked, .. } => {
+                self.log("fp", "Wrong email or password.", Some(client), None).await;
+                self.log("fepft", "Wrong email or password.", Some(client), None).await;
+                if now_blocked {
+                    self.log("limit_wc", format!("Blocked: {failures} failed logins from {ip}"), Some(client), None)
+                        .await;
+                    return Err(blocked());
+                }
+                return Err(OAuthError::new(403, "invalid_grant", "Wrong email or password."));
             }
-        })
-        .await
-        .unwrap_or(false);
-        let Some(user) = user.filter(|_| verified) else {
-            if attempts.failures >= protection.max_attempts {
-                attempts.failures = 0;
-            }
-            attempts.failures += 1;
-            attempts.last_failure = now;
-            self.tenant.store.save_login_attempts(&username, &ip, &attempts).await.map_err(server_error)?;
-            self.log("fp", "Wrong email or password.", Some(client), None).await;
-            self.log("fepft", "Wrong email or password.", Some(client), None).await;
-            if attempts.failures >= protection.max_attempts {
-                self.log(
-                    "limit_wc",
-                    format!("Blocked: {} failed logins from {ip}", attempts.failures),
-                    Some(client),
-                    None,
-                )
-                .await;
-                return Err(blocked());
-            }
-            return Err(OAuthError::new(403, "invalid_grant", "Wrong email or password."));
         };
         if user.blocked {
             return Err(OAuthError::new(401, "unauthorized", "user is blocked"));
         }
-        self.tenant.store.clear_login_attempts(&username, Some(&ip)).await.map_err(server_error)?;
         let scope: Vec<String> = req.get("scope").unwrap_or("openid").split_whitespace().map(str::to_owned).collect();
         let methods = vec![AuthMethod { name: "pwd".into(), timestamp: clock::now_iso(), kind: None }];
         let event =

@@ -21,13 +21,13 @@ use gatehouse_types::{AuthMethod, FactorType, FlowResult, JsonMap, MfaProvider, 
 use subtle::ConstantTimeEq;
 
 use crate::clock;
+use crate::credentials::{self, PasswordCheck};
 use crate::error::AuthResult;
 use crate::ids;
 use crate::login::step::{
     AppResponse, AuthStep, CookieChange, ErrorPage, LoginPage, LoginResponse, Notice, PageContext, ResponseMode,
 };
 use crate::login::tx::{LoginTx, MfaState, PAPE_MFA, Stage};
-use crate::password;
 use crate::tenant::Tenant;
 use crate::tokens::granted_scopes;
 
@@ -252,70 +252,39 @@ impl Login<'_> {
         }
         let login = email.trim().to_lowercase();
         let now = self.now();
-        let protection = &self.tenant.config.attack_protection;
-        let mut attempts = match self.tenant.store.find_login_attempts(&login, &self.request.ip).await {
-            Ok(a) => a,
+        let checked = credentials::check_password(&self.tenant, &login, &self.request.ip, password, now).await;
+        let user = match checked {
             Err(e) => return internal(&lang, e),
-        };
-        if attempts.failures >= protection.max_attempts && now - attempts.last_failure < protection.block_seconds as i64
-        {
-            return form_again(Notice::LoginBlocked, email, &tx);
-        }
-        let user = match self.tenant.store.find_user_by_email(&login).await {
-            Ok(user) => user,
-            Err(e) => return internal(&lang, e),
-        };
-        let candidate = password.to_owned();
-        let hash = user.as_ref().and_then(|u| u.password_hash.clone());
-        let verified = tokio::task::spawn_blocking(move || match hash {
-            Some(hash) => password::verify_password(&hash, &candidate),
-            None => {
-                password::burn_password_check();
-                false
-            }
-        })
-        .await
-        .unwrap_or(false);
-        let Some(user) = user.filter(|_| verified) else {
-            if attempts.failures >= protection.max_attempts {
-                attempts.failures = 0;
-            }
-            attempts.failures += 1;
-            attempts.last_failure = now;
-            if let Err(e) = self.tenant.store.save_login_attempts(&login, &self.request.ip, &attempts).await {
-                return internal(&lang, e);
-            }
-            let known = self.tenant.store.find_user_by_email(&login).await.ok().flatten();
-            match &known {
-                Some(u) => self.write_log("fp", "Wrong email or password.", Some(&tx), Some(u)).await,
-                None => {
-                    self.write_log("fu", format!("Wrong email or password. ({})", mask_email(&login)), Some(&tx), None)
-                        .await
+            Ok(PasswordCheck::Blocked) => return form_again(Notice::LoginBlocked, email, &tx),
+            Ok(PasswordCheck::Valid(user)) => *user,
+            Ok(PasswordCheck::Wrong { known, failures, now_blocked }) => {
+                match &known {
+                    Some(u) => self.write_log("fp", "Wrong email or password.", Some(&tx), Some(u)).await,
+                    None => {
+                        let description = format!("Wrong email or password. ({})", mask_email(&login));
+                        self.write_log("fu", description, Some(&tx), None).await
+                    }
                 }
-            }
-            if attempts.failures >= protection.max_attempts {
+                if !now_blocked {
+                    return form_again(Notice::WrongCredentials, email, &tx);
+                }
+                let minutes = self.tenant.config.attack_protection.block_seconds / 60;
                 let mut entry = self.log(
                     "limit_wc",
                     format!(
-                        "Blocked: {} failed logins for this account from this IP; retry after {} minutes",
-                        attempts.failures,
-                        protection.block_seconds / 60
+                        "Blocked: {failures} failed logins for this account from this IP; retry after {minutes} minutes"
                     ),
                     Some(&tx),
-                    known.as_ref(),
+                    known.as_deref(),
                 );
                 entry.user_name = Some(login.clone());
                 self.tenant.log(entry).await;
                 return form_again(Notice::LoginBlocked, email, &tx);
             }
-            return form_again(Notice::WrongCredentials, email, &tx);
         };
         if user.blocked {
             self.write_log("f", "user is blocked", Some(&tx), Some(&user)).await;
             return form_again(Notice::UserBlocked, email, &tx);
-        }
-        if let Err(e) = self.tenant.store.clear_login_attempts(&login, Some(&self.request.ip)).await {
-            return internal(&lang, e);
         }
         // A password login starts a new session: methods of an earlier session no longer count.
         tx.session_key = None;

@@ -1,0 +1,82 @@
+//! Checking an email and password, with the failed-login count of Auth0's brute-force protection.
+//!
+//! The hosted login form and the password grants both come here, so the two cannot drift apart: the same
+//! blocking rule (`[attack_protection]`: `max_attempts` consecutive failures for a login name from one IP block it
+//! for `block_seconds`), the same counting, and the same timing for an unknown login name as for a wrong password.
+//! What each caller logs and answers differs (a page or an OAuth error) and stays with the caller.
+
+use gatehouse_store::StoreResult;
+use gatehouse_types::records::User;
+
+use crate::password;
+use crate::tenant::Tenant;
+
+/// What a password check found.
+#[derive(Debug)]
+pub enum PasswordCheck {
+    /// The login name is blocked from this IP: nothing was checked, nothing counted.
+    Blocked,
+    /// No account with that login name and password. The failure has been counted.
+    Wrong {
+        /// The account with that login name, when there is one (the password was wrong).
+        known: Option<Box<User>>,
+        /// Consecutive failures counted so far, this one included.
+        failures: u32,
+        /// Whether this failure reached the limit: the login name is now blocked from this IP.
+        now_blocked: bool,
+    },
+    /// The password matches. The failure count has been cleared unless the user is blocked (`user.blocked`),
+    /// which the caller refuses.
+    Valid(Box<User>),
+}
+
+/// Checks `password` for the account `login` (an email, already trimmed and lower-cased) from `ip` at `now`
+/// (epoch seconds). Store errors are returned: the caller fails closed.
+pub async fn check_password(
+    tenant: &Tenant,
+    login: &str,
+    ip: &str,
+    password: &str,
+    now: i64,
+) -> StoreResult<PasswordCheck> {
+    let protection = &tenant.config.attack_protection;
+    let mut attempts = tenant.store.find_login_attempts(login, ip).await?;
+    if attempts.failures >= protection.max_attempts && now - attempts.last_failure < protection.block_seconds as i64 {
+        return Ok(PasswordCheck::Blocked);
+    }
+    let user = tenant.store.find_user_by_email(login).await?;
+    let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+    let candidate = password.to_owned();
+    // argon2 costs tens of milliseconds of CPU: off the async threads. An unknown account costs the same time.
+    let verified = tokio::task::spawn_blocking(move || match hash {
+        Some(hash) => password::verify_password(&hash, &candidate),
+        None => {
+            password::burn_password_check();
+            false
+        }
+    })
+    .await
+    .unwrap_or(false);
+    match user {
+        Some(user) if verified => {
+            if !user.blocked {
+                tenant.store.clear_login_attempts(login, Some(ip)).await?;
+            }
+            Ok(PasswordCheck::Valid(Box::new(user)))
+        }
+        known => {
+            // A block that has expired starts a new count.
+            if attempts.failures >= protection.max_attempts {
+                attempts.failures = 0;
+            }
+            attempts.failures += 1;
+            attempts.last_failure = now;
+            tenant.store.save_login_attempts(login, ip, &attempts).await?;
+            Ok(PasswordCheck::Wrong {
+                known: known.map(Box::new),
+                failures: attempts.failures,
+                now_blocked: attempts.failures >= protection.max_attempts,
+            })
+        }
+    }
+}
