@@ -346,7 +346,7 @@ impl TokenEndpoint<'_> {
             )
         };
         let now = self.now();
-        let checked = credentials::check_password(&self.tenant, &username, &ip, &password, now).await;
+        let checked = credentials::check_password(self.tenant, &username, &ip, &password, now).await;
         let user = match checked.map_err(server_error)? {
             PasswordCheck::Blocked => return Err(blocked()),
             PasswordCheck::Valid(user) => *user,

@@ -252,7 +252,7 @@ impl Login<'_> {
         }
         let login = email.trim().to_lowercase();
         let now = self.now();
-        let checked = credentials::check_password(&self.tenant, &login, &self.request.ip, password, now).await;
+        let checked = credentials::check_password(self.tenant, &login, &self.request.ip, password, now).await;
         let user = match checked {
             Err(e) => return internal(&lang, e),
             Ok(PasswordCheck::Blocked) => return form_again(Notice::LoginBlocked, email, &tx),
