@@ -16,11 +16,17 @@ use crate::output;
 use crate::serve::open_store;
 
 /// The store, or `None` when a running server holds it.
-fn store_or_busy(config_path: &Path) -> Result<(config::Loaded, Option<std::sync::Arc<gatehouse_store::SledStore>>), String> {
+fn store_or_busy(
+    config_path: &Path,
+) -> Result<(config::Loaded, Option<std::sync::Arc<gatehouse_store::SledStore>>), String> {
     let loaded = config::load(config_path, None, None)?;
     match open_store(&loaded.base_dir, &loaded.config.data_dir) {
         Ok((store, _)) => Ok((loaded, Some(store))),
-        Err(e) if e.to_lowercase().contains("lock") || e.contains("WouldBlock") || e.contains("Resource temporarily unavailable") => {
+        Err(e)
+            if e.to_lowercase().contains("lock")
+                || e.contains("WouldBlock")
+                || e.contains("Resource temporarily unavailable") =>
+        {
             Ok((loaded, None))
         }
         Err(e) => Err(e),

@@ -30,10 +30,12 @@ pub fn load(path: &Path, listen: Option<String>, data_dir: Option<String>) -> Re
     }
     let problems = config.validate();
     if !problems.is_empty() {
-        let lines: Vec<String> = problems.iter().map(|p| format!("{}: {}: {}", path.display(), p.key, p.reason)).collect();
+        let lines: Vec<String> =
+            problems.iter().map(|p| format!("{}: {}: {}", path.display(), p.key, p.reason)).collect();
         return Err(lines.join("\n"));
     }
-    let base_dir = path.parent().map(Path::to_owned).filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));
+    let base_dir =
+        path.parent().map(Path::to_owned).filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));
     Ok(Loaded { config, base_dir })
 }
 

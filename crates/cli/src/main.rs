@@ -176,7 +176,9 @@ fn main() -> ExitCode {
         };
     }
     let (default_level, json) = match &cli.command {
-        Commands::Serve { log_json, .. } => ("info", *log_json || std::env::var("GATEHOUSE_LOG_FORMAT").is_ok_and(|f| f == "json")),
+        Commands::Serve { log_json, .. } => {
+            ("info", *log_json || std::env::var("GATEHOUSE_LOG_FORMAT").is_ok_and(|f| f == "json"))
+        }
         _ => ("warn", false),
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| default_level.into());
@@ -192,15 +194,21 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async {
         match cli.command {
-            Commands::Serve { config, listen, data_dir, .. } => serve::serve(serve::ServeArgs { config, listen, data_dir }).await,
+            Commands::Serve { config, listen, data_dir, .. } => {
+                serve::serve(serve::ServeArgs { config, listen, data_dir }).await
+            }
             Commands::Keys { command: KeysCommand::Rotate { config } } => admin::rotate_keys(&config).await,
             Commands::Logs { config, take, types, json } => admin::logs(&config, take, types, json).await,
             Commands::Users { config, command } => {
                 let command = match command {
-                    UsersArgs::Add { email, password, name, roles } => users::UsersCommand::Add { email, password, name, roles },
+                    UsersArgs::Add { email, password, name, roles } => {
+                        users::UsersCommand::Add { email, password, name, roles }
+                    }
                     UsersArgs::List => users::UsersCommand::List,
                     UsersArgs::Show { user } => users::UsersCommand::Show { who: user },
-                    UsersArgs::Enroll { user, factor } if factor == "otp" => users::UsersCommand::EnrollOtp { who: user },
+                    UsersArgs::Enroll { user, factor } if factor == "otp" => {
+                        users::UsersCommand::EnrollOtp { who: user }
+                    }
                     UsersArgs::Enroll { factor, .. } => {
                         return output::fatal(&format!("cannot enroll '{factor}' from the command line: use otp"));
                     }

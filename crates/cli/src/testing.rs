@@ -11,8 +11,8 @@ use gatehouse_engine::flow::{FlowRunner, FlowSettings, MemoryCache};
 use gatehouse_engine::sandbox::{Limits, Sandbox, SandboxConfig};
 use gatehouse_types::Trigger;
 
-use gatehouse_auth::fetch::ReqwestIo;
 use crate::output;
+use gatehouse_auth::fetch::ReqwestIo;
 
 fn sandbox() -> Result<Sandbox, ExitCode> {
     SandboxConfig::current_exe()

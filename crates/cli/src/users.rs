@@ -10,7 +10,7 @@ use std::sync::Arc;
 use gatehouse_auth::tenant::{Tenant, TenantOptions};
 use gatehouse_auth::users::{self, NewUser};
 use gatehouse_engine::sandbox::SandboxConfig;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::config;
 use crate::output;
@@ -40,9 +40,15 @@ async fn backend(config_path: &Path, scopes: &[&str]) -> Result<Backend, String>
     match open_store(&loaded.base_dir, &loaded.config.data_dir) {
         Ok((store, data_dir)) => {
             let sandbox = SandboxConfig::current_exe().map_err(|e| e.to_string())?;
-            let tenant = Tenant::open(TenantOptions { config: loaded.config, base_dir: loaded.base_dir, sandbox, store, data_dir })
-                .await
-                .map_err(|e| e.to_string())?;
+            let tenant = Tenant::open(TenantOptions {
+                config: loaded.config,
+                base_dir: loaded.base_dir,
+                sandbox,
+                store,
+                data_dir,
+            })
+            .await
+            .map_err(|e| e.to_string())?;
             Ok(Backend::Offline(Arc::new(tenant)))
         }
         Err(e) if e.to_lowercase().contains("lock") => {
@@ -53,7 +59,13 @@ async fn backend(config_path: &Path, scopes: &[&str]) -> Result<Backend, String>
     }
 }
 
-async fn call(issuer: &str, token: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, String> {
+async fn call(
+    issuer: &str,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> Result<Value, String> {
     let mut request = reqwest::Client::new().request(method, format!("{issuer}{path}")).bearer_auth(token);
     if let Some(body) = body {
         request = request.json(&body);
@@ -61,7 +73,8 @@ async fn call(issuer: &str, token: &str, method: reqwest::Method, path: &str, bo
     let response = request.send().await.map_err(|e| format!("cannot reach the server at {issuer}: {e}"))?;
     let status = response.status();
     let text = response.text().await.map_err(|e| e.to_string())?;
-    let value: Value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    let value: Value =
+        if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
     if status.is_success() { Ok(value) } else { Err(format!("the server answered {status}: {value}")) }
 }
 
@@ -71,7 +84,9 @@ fn encode(id: &str) -> String {
 
 async fn find_online(issuer: &str, token: &str, who: &str) -> Result<Value, String> {
     if who.contains('@') {
-        let found = call(issuer, token, reqwest::Method::GET, &format!("api/v2/users-by-email?email={}", encode(who)), None).await?;
+        let found =
+            call(issuer, token, reqwest::Method::GET, &format!("api/v2/users-by-email?email={}", encode(who)), None)
+                .await?;
         found.as_array().and_then(|a| a.first().cloned()).ok_or_else(|| format!("no user {who}"))
     } else {
         call(issuer, token, reqwest::Method::GET, &format!("api/v2/users/{}", encode(who)), None).await

@@ -156,7 +156,8 @@ async fn get_logout(State(state): State<AppState>, client: Client, Query(query):
         && let Some(user_id) = end_session(tenant, cookie).await
     {
         let client_config = query.client_id.as_deref().and_then(|id| tenant.config.client(id));
-        let mut entry = gatehouse_auth::logs::entry("slo", "User successfully logged out", &client.info, client_config, None);
+        let mut entry =
+            gatehouse_auth::logs::entry("slo", "User successfully logged out", &client.info, client_config, None);
         entry.user_id = Some(user_id);
         tenant.log(entry).await;
     }
