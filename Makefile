@@ -9,8 +9,9 @@ run:
 	$(CARGO) build --bin gatehouse
 	./target/debug/gatehouse serve --config gatehouse.toml --data-dir $(DATA_DIR)
 
-## Build everything and run every test: the Rust suites, then the fixtures.
-test:
+## Build everything and run every test: the Rust suites, then the fixtures. The SDK end-to-end tests need Chromium,
+## tests/js's npm packages and auth0-python: e2e-deps installs what is missing (a second or two when nothing is).
+test: e2e-deps
 	$(CARGO) build --bins
 	$(CARGO) test --workspace
 	./target/debug/gatehouse test fixtures/
