@@ -211,7 +211,8 @@ impl PausedFlow {
     /// The outcome so far, as if the user abandoned here.
     pub fn abandon(self) -> Outcome {
         let mut acc = self.acc;
-        let redirect = self.current.as_ref().filter(|p| p.command == PromptCommand::SendUserTo).and_then(|p| p.url.clone());
+        let redirect =
+            self.current.as_ref().filter(|p| p.command == PromptCommand::SendUserTo).and_then(|p| p.url.clone());
         acc.prompts.extend(self.current);
         Outcome { redirect, ..build_outcome(FlowResult::Paused, None, None, acc, &self.event) }
     }
@@ -455,7 +456,13 @@ impl FlowRunner<'_> {
     }
 
     /// Applies one action's commands; returns the step when the action ends the flow.
-    fn apply(&self, state: &mut PausedFlow, name: &str, report: &ActionReport, redact: &dyn Fn(String) -> String) -> Option<Step> {
+    fn apply(
+        &self,
+        state: &mut PausedFlow,
+        name: &str,
+        report: &ActionReport,
+        redact: &dyn Fn(String) -> String,
+    ) -> Option<Step> {
         if let Some(error) = &report.error {
             let location = match (error.line, error.column) {
                 (Some(line), Some(column)) => format!(" ({name}:{line}:{column})"),
@@ -510,7 +517,11 @@ impl FlowRunner<'_> {
                         let reason = "api.authentication challenge and enroll commands need the \"Customize MFA Factors \
                                       using Actions\" setting (mfa.customize_with_actions = true)";
                         state.acc.tenant_logs.push(TenantLog::new("mfar", reason));
-                        return Some(Step::Done(Box::new(fail(state.clone(), reason.to_owned(), Some(name.to_owned())))));
+                        return Some(Step::Done(Box::new(fail(
+                            state.clone(),
+                            reason.to_owned(),
+                            Some(name.to_owned()),
+                        ))));
                     }
                     if state.acc.mfa_commands > MAX_MFA_COMMANDS {
                         let reason = format!(
@@ -602,7 +613,12 @@ fn enroll_warning(factor: FactorType) -> TenantLog {
 }
 
 /// Decides what one MFA command asks of the user, given what is enabled, enrolled and already done.
-fn plan_prompt(command: &Command, event: &PostLoginEvent, acc: &Accumulated, enabled: &BTreeSet<FactorType>) -> Planned {
+fn plan_prompt(
+    command: &Command,
+    event: &PostLoginEvent,
+    acc: &Accumulated,
+    enabled: &BTreeSet<FactorType>,
+) -> Planned {
     let (kind, requested): (PromptCommand, Vec<FactorSelector>) = match command {
         Command::ChallengeWith { factor, additional_factors } => {
             (PromptCommand::ChallengeWith, std::iter::once(factor.clone()).chain(additional_factors.clone()).collect())

@@ -126,6 +126,10 @@ pub struct FetchResponse {
 pub enum ToWorker {
     /// Run actions.
     Run(Box<RunRequest>),
+    /// Run actions of a flow this worker was sent before: `flow.actions` is left empty (the code of every action
+    /// need not cross the pipe and be parsed again on every run). A worker that no longer holds the flow answers
+    /// [`FromWorker::NeedFlow`], and the host sends the request again as [`ToWorker::Run`].
+    RunKnownFlow(Box<RunRequest>),
     /// The result of a `fetch` the worker asked for.
     FetchResult {
         /// The run.
@@ -208,6 +212,11 @@ pub enum FromWorker {
         /// The request.
         request: FetchRequest,
     },
+    /// The worker does not hold the flow of a [`ToWorker::RunKnownFlow`]; nothing ran.
+    NeedFlow {
+        /// The run.
+        run_id: u64,
+    },
     /// The run finished.
     Done {
         /// The run.
@@ -217,12 +226,19 @@ pub enum FromWorker {
     },
 }
 
+/// Encodes one frame (length prefix and JSON) into one buffer, so it goes out in one write.
+pub fn encode_frame<T: Serialize>(message: &T) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(256);
+    bytes.extend_from_slice(&[0; 4]);
+    serde_json::to_writer(&mut bytes, message).map_err(io::Error::other)?;
+    let len = u32::try_from(bytes.len() - 4).map_err(|_| io::Error::other("frame too large"))?;
+    bytes[..4].copy_from_slice(&len.to_be_bytes());
+    Ok(bytes)
+}
+
 /// Writes one frame.
 pub fn write_frame<W: Write, T: Serialize>(out: &mut W, message: &T) -> io::Result<()> {
-    let bytes = serde_json::to_vec(message).map_err(io::Error::other)?;
-    let len = u32::try_from(bytes.len()).map_err(|_| io::Error::other("frame too large"))?;
-    out.write_all(&len.to_be_bytes())?;
-    out.write_all(&bytes)?;
+    out.write_all(&encode_frame(message)?)?;
     out.flush()
 }
 

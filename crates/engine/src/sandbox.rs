@@ -19,12 +19,16 @@ use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
-use crate::protocol::{FetchRequest, FetchResponse, FromWorker, MAX_FRAME, RunReport, RunRequest, ToWorker};
+use crate::protocol::{
+    FetchRequest, FetchResponse, FromWorker, MAX_FRAME, RunReport, RunRequest, ToWorker, encode_frame,
+};
 
 /// How long a new worker may take to say it is ready.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bytes of a dead worker's stderr kept to explain its death.
 const STDERR_TAIL: usize = 4096;
+/// Flow hashes remembered per worker as already sent (beyond that the list starts over: the worker then asks).
+const KNOWN_FLOWS: usize = 16;
 
 /// Where the worker program is and how the pool behaves.
 #[derive(Clone, Debug)]
@@ -130,6 +134,8 @@ struct WorkerProcess {
     frames: mpsc::Receiver<FromWorker>,
     stderr: Arc<Mutex<Vec<u8>>>,
     memory_mb: u64,
+    /// Hashes of the flows sent to this worker in full: later runs send them as [`ToWorker::RunKnownFlow`].
+    known_flows: Vec<String>,
 }
 
 /// The pool of sandbox workers.
@@ -203,10 +209,23 @@ impl Sandbox {
         request.run_id = self.next_run.fetch_add(1, Ordering::Relaxed);
         let run_id = request.run_id;
         let mut worker = worker;
-        if let Err(e) = send(&mut worker.stdin, &ToWorker::Run(Box::new(request))).await {
+        // A flow the worker was sent before goes without its code; kept here in case the worker asks for it.
+        let mut withheld = None;
+        let message = if worker.known_flows.contains(&request.flow.hash) {
+            withheld = Some(std::mem::take(&mut request.flow.actions));
+            ToWorker::RunKnownFlow(Box::new(request))
+        } else {
+            if worker.known_flows.len() >= KNOWN_FLOWS {
+                worker.known_flows.clear();
+            }
+            worker.known_flows.push(request.flow.hash.clone());
+            ToWorker::Run(Box::new(request))
+        };
+        if let Err(e) = send(&mut worker.stdin, &message).await {
             output.report = Err(self.bury(worker, format!("could not send the run: {e}"), limits).await);
             return output;
         }
+        let mut message = Some(message);
 
         let mut fetches: JoinSet<(u64, usize, Result<FetchResponse, String>)> = JoinSet::new();
         loop {
@@ -217,6 +236,17 @@ impl Sandbox {
                         fetches.abort_all();
                         self.release(worker);
                         return output;
+                    }
+                    Some(FromWorker::NeedFlow { run_id: id }) if id == run_id => {
+                        let (Some(ToWorker::RunKnownFlow(mut request)), Some(actions)) = (message.take(), withheld.take()) else {
+                            output.report = Err(self.bury(worker, "the worker asked twice for a flow".to_owned(), limits).await);
+                            return output;
+                        };
+                        request.flow.actions = actions;
+                        if let Err(e) = send(&mut worker.stdin, &ToWorker::Run(request)).await {
+                            output.report = Err(self.bury(worker, format!("could not send the run: {e}"), limits).await);
+                            return output;
+                        }
                     }
                     Some(FromWorker::ActionStarted { run_id: id, index }) if id == run_id => output.last_started = Some(index),
                     Some(FromWorker::Log { run_id: id, index, level, message }) if id == run_id => output.logs.push((index, level, message)),
@@ -359,7 +389,7 @@ impl Sandbox {
                 }
             }
         });
-        let mut worker = WorkerProcess { child, stdin, frames, stderr: stderr_buf, memory_mb };
+        let mut worker = WorkerProcess { child, stdin, frames, stderr: stderr_buf, memory_mb, known_flows: Vec::new() };
         match tokio::time::timeout(STARTUP_TIMEOUT, worker.frames.recv()).await {
             Ok(Some(FromWorker::Ready { .. })) => Ok(worker),
             Ok(_) => Err(self
@@ -376,10 +406,8 @@ impl Sandbox {
     }
 }
 
+/// Writes one frame, length prefix included, with one write.
 async fn send(stdin: &mut ChildStdin, message: &ToWorker) -> std::io::Result<()> {
-    let bytes = serde_json::to_vec(message).map_err(std::io::Error::other)?;
-    let len = u32::try_from(bytes.len()).map_err(|_| std::io::Error::other("frame too large"))?;
-    stdin.write_all(&len.to_be_bytes()).await?;
-    stdin.write_all(&bytes).await?;
+    stdin.write_all(&encode_frame(message)?).await?;
     stdin.flush().await
 }

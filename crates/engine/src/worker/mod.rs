@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use std::sync::mpsc::{self, Receiver};
 
 use crate::protocol::{
-    ActionError, ActionReport, FromWorker, RunReport, RunRequest, ToWorker, read_frame, write_frame,
+    ActionError, ActionReport, FlowSpec, FromWorker, RunReport, RunRequest, ToWorker, read_frame, write_frame,
 };
 use host::Outbox;
 use realm::FlowContext;
@@ -26,16 +26,21 @@ const MAX_CONTEXTS: usize = 4;
 /// A context is rebuilt after this many runs, bounding whatever the engine might retain between runs.
 const MAX_RUNS_PER_CONTEXT: u64 = 5_000;
 
+/// Flow versions whose code a worker keeps, so the host can send later runs without it.
+const MAX_FLOWS: usize = 8;
+
 /// Serves run requests with cached contexts.
 pub(crate) struct Worker {
     outbox: Rc<dyn Outbox>,
     inbox: Receiver<ToWorker>,
     contexts: Vec<FlowContext>,
+    /// The flows received in full, most recent first.
+    flows: Vec<FlowSpec>,
 }
 
 impl Worker {
     pub(crate) fn new(outbox: Rc<dyn Outbox>, inbox: Receiver<ToWorker>) -> Self {
-        Worker { outbox, inbox, contexts: Vec::new() }
+        Worker { outbox, inbox, contexts: Vec::new(), flows: Vec::new() }
     }
 
     /// Serves requests until the inbox closes.
@@ -43,7 +48,27 @@ impl Worker {
         while let Ok(message) = self.inbox.recv() {
             match message {
                 ToWorker::Run(request) => {
+                    if let Some(i) = self.flows.iter().position(|f| f.hash == request.flow.hash) {
+                        self.flows.remove(i);
+                    }
+                    self.flows.insert(0, request.flow.clone());
+                    self.flows.truncate(MAX_FLOWS);
                     let run_id = request.run_id;
+                    let report = self.run(*request);
+                    self.outbox.send(&FromWorker::Done { run_id, report });
+                }
+                ToWorker::RunKnownFlow(mut request) => {
+                    let run_id = request.run_id;
+                    if !self.contexts.iter().any(|c| c.hash() == request.flow.hash) {
+                        // No context to reuse: the code is needed to build one.
+                        match self.flows.iter().find(|f| f.hash == request.flow.hash) {
+                            Some(flow) => request.flow = flow.clone(),
+                            None => {
+                                self.outbox.send(&FromWorker::NeedFlow { run_id });
+                                continue;
+                            }
+                        }
+                    }
                     let report = self.run(*request);
                     self.outbox.send(&FromWorker::Done { run_id, report });
                 }

@@ -363,3 +363,49 @@ fn session_tokens_round_trip() {
     h.run(event());
     assert_eq!(h.logs(), vec!["3"]);
 }
+
+#[test]
+fn a_known_flow_runs_without_its_code_and_an_unknown_one_is_asked_for() {
+    let sources = vec![ActionSource {
+        name: "0.js".to_owned(),
+        path: "actions/0.js".to_owned(),
+        code: "exports.onExecutePostLogin = (event, api) => { api.idToken.setCustomClaim('x', event.user.user_id); };"
+            .to_owned(),
+    }];
+    let flow = flow_spec(Trigger::PostLogin, sources);
+    let mut without_code = flow.clone();
+    without_code.actions.clear();
+    let request = |run_id, flow: &crate::protocol::FlowSpec| {
+        Box::new(RunRequest {
+            run_id,
+            flow: flow.clone(),
+            start: 0,
+            entry: Entry::Execute,
+            event: event(),
+            cache: Default::default(),
+        })
+    };
+    let outbox = Rc::new(Collect::default());
+    let (sender, inbox) = mpsc::channel();
+    sender.send(ToWorker::RunKnownFlow(request(1, &without_code))).expect("send");
+    sender.send(ToWorker::Run(request(2, &flow))).expect("send");
+    sender.send(ToWorker::RunKnownFlow(request(3, &without_code))).expect("send");
+    drop(sender);
+    super::Worker::new(outbox.clone(), inbox).serve();
+    let answers: Vec<(u64, bool)> = outbox
+        .0
+        .borrow()
+        .iter()
+        .filter_map(|m| match m {
+            FromWorker::NeedFlow { run_id } => Some((*run_id, false)),
+            FromWorker::Done { run_id, report } => {
+                assert_eq!(report.actions.len(), 1, "{report:?}");
+                assert_eq!(report.actions[0].error, None, "{report:?}");
+                assert_eq!(report.actions[0].commands.len(), 1, "{report:?}");
+                Some((*run_id, true))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answers, vec![(1, false), (2, true), (3, true)]);
+}
