@@ -238,34 +238,81 @@ fn transaction_metadata_getter(_this: &JsValue, _args: &[JsValue], context: &mut
     Ok(value)
 }
 
-/// Builds a deep-frozen copy of a JSON value: the objects and arrays `JsValue::from_json` builds, with every object
+/// Property names kept by a [`FrozenBuilder`], at most.
+const MAX_CACHED_KEYS: usize = 4096;
+
+/// Builds deep-frozen copies of JSON values: the objects and arrays `JsValue::from_json` builds, with every object
 /// property created read-only and non-configurable. (Creating the properties writable and freezing afterwards made
-/// SetIntegrityLevel redefine each one, a shape change per property; here the freeze only has to find each property
-/// already frozen and mark the object non-extensible.)
-pub(crate) fn frozen_from_json(json: &serde_json::Value, context: &mut Context) -> JsResult<JsValue> {
-    let object: JsObject = match json {
-        serde_json::Value::Object(fields) => {
-            let object = JsObject::with_object_proto(context.intrinsics());
-            for (key, value) in fields {
-                let value = frozen_from_json(value, context)?;
-                insert_frozen(&object, key, value);
-            }
-            object
-        }
-        serde_json::Value::Array(items) => {
-            let items = items.iter().map(|item| frozen_from_json(item, context)).collect::<JsResult<Vec<_>>>()?;
-            JsArray::from_iter(items, context).into()
-        }
-        scalar => return JsValue::from_json(scalar, context),
-    };
-    object.set_integrity_level(IntegrityLevel::Frozen, context)?;
-    Ok(object.into())
+/// SetIntegrityLevel redefine each one, a shape change per property.)
+///
+/// One builder serves every run of a context. It keeps the property names it has made (an event's names repeat on
+/// every run, and a `JsString` is immutable, so sharing one between runs shares no state) and
+/// `Object.preventExtensions`, captured before lockdown: an object whose properties were all inserted frozen is
+/// frozen once it is non-extensible, so the per-property pass of SetIntegrityLevel can be skipped.
+#[derive(Default)]
+pub(crate) struct FrozenBuilder {
+    keys: HashMap<Box<str>, JsString>,
+    prevent_extensions: Option<JsFunction>,
 }
 
-/// Adds the data property `key` as a frozen object has it: enumerable, read-only, non-configurable.
-pub(crate) fn insert_frozen(object: &JsObject, key: &str, value: JsValue) {
-    let property = PropertyDescriptor::builder().value(value).writable(false).enumerable(true).configurable(false);
-    object.insert_property(JsString::from(key), property);
+impl FrozenBuilder {
+    /// A builder that makes objects non-extensible with `prevent_extensions` (`Object.preventExtensions`).
+    pub(crate) fn new(prevent_extensions: Option<JsFunction>) -> Self {
+        FrozenBuilder { keys: HashMap::new(), prevent_extensions }
+    }
+
+    fn key(&mut self, key: &str) -> JsString {
+        if let Some(name) = self.keys.get(key) {
+            return name.clone();
+        }
+        let name = JsString::from(key);
+        if self.keys.len() < MAX_CACHED_KEYS && key.len() <= 64 {
+            self.keys.insert(key.into(), name.clone());
+        }
+        name
+    }
+
+    /// Adds the data property `key` as a frozen object has it: enumerable, read-only, non-configurable.
+    pub(crate) fn insert(&mut self, object: &JsObject, key: &str, value: JsValue) {
+        let property = PropertyDescriptor::builder().value(value).writable(false).enumerable(true).configurable(false);
+        object.insert_property(self.key(key), property);
+    }
+
+    /// Freezes `object`, all of whose own properties were added with [`FrozenBuilder::insert`] (or are accessors
+    /// defined non-configurable).
+    pub(crate) fn seal_inserted(&self, object: &JsObject, context: &mut Context) -> JsResult<()> {
+        match &self.prevent_extensions {
+            Some(prevent_extensions) => {
+                prevent_extensions.call(&JsValue::undefined(), &[object.clone().into()], context)?;
+            }
+            None => {
+                object.set_integrity_level(IntegrityLevel::Frozen, context)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A deep-frozen copy of `json`.
+    pub(crate) fn value(&mut self, json: &serde_json::Value, context: &mut Context) -> JsResult<JsValue> {
+        match json {
+            serde_json::Value::Object(fields) => {
+                let object = JsObject::with_object_proto(context.intrinsics());
+                for (key, value) in fields {
+                    let value = self.value(value, context)?;
+                    self.insert(&object, key, value);
+                }
+                self.seal_inserted(&object, context)?;
+                Ok(object.into())
+            }
+            serde_json::Value::Array(items) => {
+                let items = items.iter().map(|item| self.value(item, context)).collect::<JsResult<Vec<_>>>()?;
+                let array: JsObject = JsArray::from_iter(items, context).into();
+                array.set_integrity_level(IntegrityLevel::Frozen, context)?;
+                Ok(array.into())
+            }
+            scalar => JsValue::from_json(scalar, context),
+        }
+    }
 }
 
 /// A plain `Error` with `message`.

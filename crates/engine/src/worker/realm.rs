@@ -17,8 +17,8 @@ use boa_engine::builtins::promise::PromiseState;
 use boa_engine::context::{ContextBuilder, HostHooks};
 use boa_engine::job::JobExecutor;
 use boa_engine::module::IdleModuleLoader;
+use boa_engine::object::ObjectInitializer;
 use boa_engine::object::builtins::{JsArray, JsFunction, JsPromise};
-use boa_engine::object::{IntegrityLevel, ObjectInitializer};
 use boa_engine::property::{Attribute, PropertyKey};
 use boa_engine::realm::Realm;
 use boa_engine::{Context, JsError, JsNativeError, JsObject, JsResult, JsString, JsValue, Source, js_string};
@@ -31,7 +31,7 @@ use gatehouse_types::Trigger;
 use crate::actions::{WRAPPER_HEAD, wrap};
 use crate::protocol::{ActionError, ActionReport, Entry, FlowSpec, FromWorker, RunReport, RunRequest, ToWorker};
 use crate::worker::executor::Executor;
-use crate::worker::host::{self, HostState, Outbox, RunState};
+use crate::worker::host::{self, FrozenBuilder, HostState, Outbox, RunState};
 
 const PRELUDE: &str = include_str!("prelude.js");
 const LOCKDOWN: &str = include_str!("lockdown.js");
@@ -80,6 +80,8 @@ pub(crate) struct FlowContext {
     api: JsObject,
     require: JsFunction,
     global_keys: HashSet<PropertyKey>,
+    /// Builds each run's frozen `event`.
+    frozen: FrozenBuilder,
     /// Set when a run left state the reset cannot remove: the context must not serve another run.
     pub(crate) tainted: bool,
     /// Runs served so far.
@@ -124,6 +126,13 @@ impl FlowContext {
             .map_err(internal)?
             .and_then(|f| f.as_object().and_then(JsFunction::from_object));
         *host.stringify.borrow_mut() = stringify;
+        let object_constructor = global.get(js_string!("Object"), &mut context).map_err(internal)?;
+        let prevent_extensions = object_constructor
+            .as_object()
+            .map(|o| o.get(js_string!("preventExtensions"), &mut context))
+            .transpose()
+            .map_err(internal)?
+            .and_then(|f| f.as_object().and_then(JsFunction::from_object));
 
         let prelude =
             context.eval(Source::from_bytes(PRELUDE).with_path(Path::new("gatehouse:prelude"))).map_err(internal)?;
@@ -191,6 +200,7 @@ impl FlowContext {
             api,
             require,
             global_keys,
+            frozen: FrozenBuilder::new(prevent_extensions),
             tainted: false,
             runs: 0,
         })
@@ -253,6 +263,7 @@ impl FlowContext {
             return Err(JsNativeError::typ().with_message("the event must be an object").into());
         };
         let context = &mut self.context;
+        let builder = &mut self.frozen;
         let object = JsObject::with_object_proto(context.intrinsics());
         for (key, value) in fields {
             let value = match value {
@@ -261,18 +272,18 @@ impl FlowContext {
                 {
                     let built = JsObject::with_object_proto(context.intrinsics());
                     for (key, value) in transaction.iter().filter(|(key, _)| *key != "metadata") {
-                        let value = host::frozen_from_json(value, context)?;
-                        host::insert_frozen(&built, key, value);
+                        let value = builder.value(value, context)?;
+                        builder.insert(&built, key, value);
                     }
                     host::define_transaction_metadata(&built, context)?;
-                    built.set_integrity_level(IntegrityLevel::Frozen, context)?;
+                    builder.seal_inserted(&built, context)?;
                     built.into()
                 }
-                _ => host::frozen_from_json(value, context)?,
+                _ => builder.value(value, context)?,
             };
-            host::insert_frozen(&object, key, value);
+            builder.insert(&object, key, value);
         }
-        object.set_integrity_level(IntegrityLevel::Frozen, context)?;
+        builder.seal_inserted(&object, context)?;
         Ok(object.into())
     }
 
