@@ -80,6 +80,8 @@ pub(crate) struct FlowContext {
     api: JsObject,
     require: JsFunction,
     global_keys: HashSet<PropertyKey>,
+    /// Every key of `global_keys` is non-configurable (lockdown made it so), so none can be deleted by a run.
+    globals_fixed: bool,
     /// Builds each run's frozen `event`.
     frozen: FrozenBuilder,
     /// Set when a run left state the reset cannot remove: the context must not serve another run.
@@ -189,6 +191,13 @@ impl FlowContext {
         executor.clone().run_jobs(&mut context).map_err(internal)?;
         executor.clear();
 
+        let globals_fixed = context
+            .eval(Source::from_bytes(
+                "Reflect.ownKeys(globalThis).every((k) => !Reflect.getOwnPropertyDescriptor(globalThis, k).configurable)",
+            ))
+            .map_err(internal)?
+            .as_boolean()
+            == Some(true);
         let global_keys = global.own_property_keys(&mut context).map_err(internal)?.into_iter().collect();
         Ok(FlowContext {
             context,
@@ -200,10 +209,17 @@ impl FlowContext {
             api,
             require,
             global_keys,
+            globals_fixed,
             frozen: FrozenBuilder::new(prevent_extensions),
             tainted: false,
             runs: 0,
         })
+    }
+
+    /// Whether lockdown left every global non-configurable (what lets `reset` skip its lookups).
+    #[cfg(test)]
+    pub(crate) fn globals_fixed(&self) -> bool {
+        self.globals_fixed
     }
 
     /// The flow version this context serves.
@@ -402,9 +418,14 @@ impl FlowContext {
         self.executor.clear();
         let global = self.context.global_object();
         let ok = (|| -> JsResult<bool> {
-            for key in global.own_property_keys(&mut self.context)? {
-                if !self.global_keys.contains(&key) && !global.delete_property_or_throw(key, &mut self.context)? {
-                    return Ok(false);
+            let keys = global.own_property_keys(&mut self.context)?;
+            // Lockdown made every global the context started with non-configurable (checked in `new`), so none can be
+            // gone: as many keys as then means no key was added, and the lookups can be skipped.
+            if !self.globals_fixed || keys.len() != self.global_keys.len() {
+                for key in keys {
+                    if !self.global_keys.contains(&key) && !global.delete_property_or_throw(key, &mut self.context)? {
+                        return Ok(false);
+                    }
                 }
             }
             global.is_extensible(&mut self.context)

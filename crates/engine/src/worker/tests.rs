@@ -223,6 +223,7 @@ fn nothing_stored_in_globals_or_prototypes_reaches_the_next_login() {
           try { Object.defineProperty(Object.prototype, 'evil', { value: 1 }); } catch (e) { console.log('defineProperty refused'); }
         };
     "#]);
+    assert!(h.context.globals_fixed(), "lockdown left a configurable global");
     h.run(event());
     h.run(event());
     let logs = h.logs();
