@@ -93,7 +93,6 @@ enum Commands {
         memory_mb: u64,
     },
     /// Benchmark: the example post-login flow per login, on one and on all cores, against Node's vm (`make bench`).
-    #[command(hide = true)]
     Bench {
         /// Logins measured in each phase.
         #[arg(long, default_value_t = 3000)]
