@@ -22,7 +22,7 @@ use gatehouse_types::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::{ActionReport, CacheOp, CacheRecord, Entry, FlowSpec, RunRequest};
+use crate::protocol::{ActionReport, CacheOp, CacheRecord, Entry, EventJson, FlowSpec, RunRequest};
 use crate::sandbox::{HostIo, Limits, RunOutput, Sandbox};
 
 /// Most MFA commands (challenge or enroll) one flow may issue.
@@ -382,7 +382,7 @@ impl FlowRunner<'_> {
             if state.next_action >= self.flow.actions.len() {
                 return Step::Done(Box::new(finish(state)));
             }
-            let event = match serde_json::to_value(&state.event) {
+            let event = match EventJson::encode(&state.event) {
                 Ok(event) => event,
                 Err(e) => return Step::Done(Box::new(fail(state, format!("cannot serialize the event: {e}"), None))),
             };

@@ -75,6 +75,52 @@ pub enum CacheOp {
     },
 }
 
+/// A run's event as JSON. The host encodes its typed event once, straight to text ([`EventJson::Encoded`]), which
+/// goes into the frame as is; the worker parses it once, with the frame ([`EventJson::Parsed`]).
+#[derive(Clone, Debug)]
+pub enum EventJson {
+    /// Encoded JSON text.
+    Encoded(Box<serde_json::value::RawValue>),
+    /// A parsed value.
+    Parsed(serde_json::Value),
+}
+
+impl EventJson {
+    /// Encodes `event` as JSON text.
+    pub fn encode<T: Serialize + ?Sized>(event: &T) -> serde_json::Result<Self> {
+        serde_json::value::to_raw_value(event).map(EventJson::Encoded)
+    }
+
+    /// The event as a value (parsing it if it is still text).
+    pub fn into_value(self) -> serde_json::Result<serde_json::Value> {
+        match self {
+            EventJson::Encoded(raw) => serde_json::from_str(raw.get()),
+            EventJson::Parsed(value) => Ok(value),
+        }
+    }
+}
+
+impl From<serde_json::Value> for EventJson {
+    fn from(value: serde_json::Value) -> Self {
+        EventJson::Parsed(value)
+    }
+}
+
+impl Serialize for EventJson {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            EventJson::Encoded(raw) => raw.serialize(serializer),
+            EventJson::Parsed(value) => value.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for EventJson {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde_json::Value::deserialize(deserializer).map(EventJson::Parsed)
+    }
+}
+
 /// A request to run actions of a flow, starting at `start`, until one stops the flow or all ran.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunRequest {
@@ -87,7 +133,7 @@ pub struct RunRequest {
     /// Handler of the first action.
     pub entry: Entry,
     /// The event, as JSON (the trigger's shape).
-    pub event: serde_json::Value,
+    pub event: EventJson,
     /// The trigger's cache as the run starts.
     pub cache: BTreeMap<String, CacheRecord>,
 }
@@ -183,7 +229,8 @@ pub enum FromWorker {
         /// Its process id.
         pid: u32,
     },
-    /// An action is about to run (so a timeout can name it).
+    /// An action is about to run (so a timeout can name it). Not sent for the run's first action: the host knows
+    /// it from the request.
     ActionStarted {
         /// The run.
         run_id: u64,

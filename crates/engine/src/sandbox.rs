@@ -208,6 +208,7 @@ impl Sandbox {
         };
         request.run_id = self.next_run.fetch_add(1, Ordering::Relaxed);
         let run_id = request.run_id;
+        let start = request.start;
         let mut worker = worker;
         // A flow the worker was sent before goes without its code; kept here in case the worker asks for it.
         let mut withheld = None;
@@ -226,6 +227,8 @@ impl Sandbox {
             return output;
         }
         let mut message = Some(message);
+        // The worker announces the actions after the first; the first starts with the run.
+        output.last_started = Some(start);
 
         let mut fetches: JoinSet<(u64, usize, Result<FetchResponse, String>)> = JoinSet::new();
         loop {

@@ -232,6 +232,7 @@ impl FlowContext {
     pub(crate) fn run(&mut self, request: RunRequest, inbox: &Receiver<ToWorker>) -> RunReport {
         self.runs += 1;
         let RunRequest { run_id, start, entry: first_entry, event: event_json, cache, .. } = request;
+        let event_json = event_json.into_value().unwrap_or(serde_json::Value::Null);
         let tx_metadata =
             event_json.pointer("/transaction/metadata").and_then(|m| m.as_object()).cloned().unwrap_or_default();
         *self.host.run.borrow_mut() =
@@ -251,7 +252,10 @@ impl FlowContext {
             Ok(event) => {
                 for index in start..self.actions.len() {
                     self.host.run.borrow_mut().index = index;
-                    self.host.outbox.send(&FromWorker::ActionStarted { run_id, index });
+                    // The host takes the first action as started with the run.
+                    if index != start {
+                        self.host.outbox.send(&FromWorker::ActionStarted { run_id, index });
+                    }
                     let entry = if index == start { first_entry } else { Entry::Execute };
                     let error = self.run_action(index, entry, &event, inbox).err();
                     if entry == Entry::Continue {

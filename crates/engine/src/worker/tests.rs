@@ -54,7 +54,7 @@ impl Harness {
             flow: self.flow.clone(),
             start: 0,
             entry: Entry::Execute,
-            event,
+            event: event.into(),
             cache: Default::default(),
         };
         self.context.run(request, &self.inbox)
@@ -382,7 +382,7 @@ fn a_known_flow_runs_without_its_code_and_an_unknown_one_is_asked_for() {
             flow: flow.clone(),
             start: 0,
             entry: Entry::Execute,
-            event: event(),
+            event: event().into(),
             cache: Default::default(),
         })
     };
