@@ -150,13 +150,7 @@ impl<'a> MfaApi<'a> {
             .verify(token, &self.tenant.config.issuer, Some(&self.tenant.config.mfa_audience()))
             .map_err(|_| OAuthError::new(401, "invalid_token", "The access token is invalid or expired"))?;
         let user_id = claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let scopes = claims
-            .get("scope")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect();
+        let scopes = tokens::scopes_of(&claims);
         Ok(MfaCaller::Access { user_id, scopes })
     }
 

@@ -101,6 +101,11 @@ fn profile_claims(user: &User, scopes: &[String], claims: &mut Map<String, Value
     }
 }
 
+/// The scopes of a verified access token: its `scope` claim, split on spaces (none when the claim is absent).
+pub fn scopes_of(claims: &Map<String, Value>) -> Vec<String> {
+    claims.get("scope").and_then(Value::as_str).unwrap_or_default().split_whitespace().map(str::to_owned).collect()
+}
+
 /// The profile `/userinfo` returns for a grant's scopes.
 pub fn userinfo(user: &User, scopes: &[String]) -> Map<String, Value> {
     let mut claims = Map::new();

@@ -13,6 +13,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use gatehouse_auth::tokens;
 use gatehouse_auth::users::UserError;
 use gatehouse_store::LogQuery;
 use gatehouse_types::JsonMap;
@@ -114,13 +115,7 @@ impl FromRequestParts<AppState> for Caller {
         let claims = ring
             .verify(token, &tenant.config.issuer, Some(&tenant.config.management_audience()))
             .map_err(|_| MgmtError::new(StatusCode::UNAUTHORIZED, "Invalid token", None))?;
-        let scopes = claims
-            .get("scope")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect();
+        let scopes = tokens::scopes_of(&claims);
         let client_id = claims
             .get("azp")
             .and_then(Value::as_str)

@@ -28,8 +28,7 @@ async fn get_userinfo(State(state): State<AppState>, headers: HeaderMap) -> Resu
     let ring = tenant.key_ring().map_err(|e| ApiError::new(500, "server_error", e.to_string()))?;
     let claims = ring.verify(token, &tenant.config.issuer, Some(&audience)).map_err(|_| unauthorized())?;
     let subject = claims.get("sub").and_then(Value::as_str).ok_or_else(unauthorized)?;
-    let scopes: Vec<String> =
-        claims.get("scope").and_then(Value::as_str).unwrap_or_default().split_whitespace().map(str::to_owned).collect();
+    let scopes = gatehouse_auth::tokens::scopes_of(&claims);
     let user = tenant
         .store
         .find_user(subject)
