@@ -18,6 +18,29 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
 }
 
+/// Starts `command` (a `gatehouse serve ...`) with quiet logs, waits for its first stdout line ("gatehouse listening
+/// on ... (issuer URL)") and returns the child and the issuer it announced. Later stdout lines are drained.
+pub fn start_serve(command: &mut Command) -> (Child, String) {
+    let mut child = command
+        .env("GATEHOUSE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start gatehouse serve");
+    let stdout = child.stdout.take().unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        if let Some(Ok(line)) = lines.next() {
+            let _ = sender.send(line);
+        }
+        for _ in lines {}
+    });
+    let line = receiver.recv_timeout(Duration::from_secs(60)).expect("gatehouse serve did not start within 60 s");
+    let issuer = line.split("(issuer ").nth(1).unwrap().trim_end_matches(')').to_owned();
+    (child, issuer)
+}
+
 /// The `gatehouse` binary built next to this test (`make test` builds it first).
 pub fn gatehouse_bin() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
@@ -145,23 +168,7 @@ impl Server {
             let fixed = config.replace("http://127.0.0.1:0/", &format!("http://127.0.0.1:{port}/"));
             std::fs::write(self.dir.path().join("gatehouse.toml"), fixed).unwrap();
         }
-        let mut child = command
-            .env("GATEHOUSE_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start gatehouse serve");
-        let stdout = child.stdout.take().unwrap();
-        let (sender, receiver) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = sender.send(line);
-            }
-            for _ in lines {}
-        });
-        let line = receiver.recv_timeout(Duration::from_secs(60)).expect("gatehouse serve did not start within 60 s");
-        let issuer = line.split("(issuer ").nth(1).unwrap().trim_end_matches(')').to_owned();
+        let (child, issuer) = start_serve(&mut command);
         self.port = url::Url::parse(&issuer).unwrap().port().unwrap();
         self.issuer = issuer;
         self.child = Some(child);

@@ -12,12 +12,11 @@
 //! listen address are written into it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
-use gatehouse_tests::{config, gatehouse_bin, jwt_payload, totp};
+use gatehouse_tests::{config, gatehouse_bin, jwt_payload, start_serve, totp};
 use serde_json::{Value, json};
 
 /// OTP and recovery codes only: with email on, a verified address counts as a factor and reset-mfa would leave one.
@@ -108,26 +107,9 @@ impl Serve {
     /// Starts the server; when the file still names port 0, writes the bound port into `issuer` (and with it the
     /// management audience) and `listen`, so the CLI and later restarts see the same server.
     fn start(tenant: &Tenant) -> Serve {
-        let mut child = Command::new(gatehouse_bin())
-            .arg("serve")
-            .arg("--config")
-            .arg(tenant.config_path())
-            .env("GATEHOUSE_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start gatehouse serve");
-        let stdout = child.stdout.take().unwrap();
-        let (sender, receiver) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = sender.send(line);
-            }
-            for _ in lines {}
-        });
-        let line = receiver.recv_timeout(Duration::from_secs(60)).expect("gatehouse serve did not start within 60 s");
-        let issuer = line.split("(issuer ").nth(1).unwrap().trim_end_matches(')').to_owned();
+        let mut command = Command::new(gatehouse_bin());
+        command.arg("serve").arg("--config").arg(tenant.config_path());
+        let (child, issuer) = start_serve(&mut command);
         let port = url::Url::parse(&issuer).unwrap().port().unwrap();
         let text = std::fs::read_to_string(tenant.config_path()).unwrap();
         if text.contains("http://127.0.0.1:0/") {
