@@ -41,6 +41,38 @@ pub fn start_serve(command: &mut Command) -> (Child, String) {
     (child, issuer)
 }
 
+/// The redirect URI of the `test-spa` client in [`config`].
+pub const SPA_CALLBACK: &str = "http://127.0.0.1:9/callback";
+
+/// The authorization code of a redirect back to the application, checking that `state` came back as `app-state`.
+pub fn callback_code(page: &Page) -> String {
+    assert_eq!(page.status, 302, "expected the redirect to the application, got {}: {}", page.status, page.body);
+    let params = page.location_params();
+    assert_eq!(params.get("state").map(String::as_str), Some("app-state"));
+    params.get("code").cloned().unwrap_or_else(|| panic!("no code in {:?}", page.location))
+}
+
+/// Exchanges an authorization code of `test-spa` (PKCE `verifier`) and returns the token response, which must be
+/// a success.
+pub async fn exchange_code(server: &Server, code: &str, verifier: &str) -> Value {
+    let response = reqwest::Client::new()
+        .post(server.url("oauth/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", "test-spa"),
+            ("code", code),
+            ("code_verifier", verifier),
+            ("redirect_uri", SPA_CALLBACK),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert!(status.is_success(), "token exchange failed: {body}");
+    body
+}
+
 /// The `gatehouse` binary built next to this test (`make test` builds it first).
 pub fn gatehouse_bin() -> PathBuf {
     let exe = std::env::current_exe().unwrap();

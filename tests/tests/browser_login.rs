@@ -1,10 +1,10 @@
 //! End-to-end: the hosted login and MFA pages, driven like a browser against a real `gatehouse serve`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use gatehouse_tests::{Browser, MFA_DEFAULT, Page, Server, config, jwt_payload, otp_secret, pkce, totp};
-use serde_json::Value;
-
-const SPA_CALLBACK: &str = "http://127.0.0.1:9/callback";
+use gatehouse_tests::{
+    Browser, MFA_DEFAULT, Page, SPA_CALLBACK, Server, callback_code, config, exchange_code, jwt_payload, otp_secret,
+    pkce, totp,
+};
 
 fn authorize_url(server: &Server, scope: &str, challenge: &str, extra: &str) -> String {
     let scope = scope.replace(' ', "%20");
@@ -23,32 +23,6 @@ async fn password_login(browser: &Browser, server: &Server, url: &str, email: &s
     browser.submit(&page, "/u/login", &[("email", email), ("password", "correct-horse-battery")]).await
 }
 
-async fn exchange(server: &Server, code: &str, verifier: &str) -> Value {
-    let response = reqwest::Client::new()
-        .post(server.url("oauth/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", "test-spa"),
-            ("code", code),
-            ("code_verifier", verifier),
-            ("redirect_uri", SPA_CALLBACK),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert!(status.is_success(), "token exchange failed: {body}");
-    body
-}
-
-fn callback_code(page: &Page) -> String {
-    assert_eq!(page.status, 302, "expected the redirect to the application, got {}: {}", page.status, page.body);
-    let params = page.location_params();
-    assert_eq!(params.get("state").map(String::as_str), Some("app-state"));
-    params.get("code").cloned().unwrap_or_else(|| panic!("no code in {:?}", page.location))
-}
-
 /// Enrolls an authenticator app through the MFA a login with acr_values demands; returns its secret.
 async fn enroll_otp(server: &Server, email: &str) -> String {
     let browser = Browser::new(server);
@@ -62,7 +36,7 @@ async fn enroll_otp(server: &Server, email: &str) -> String {
     assert!(page.body.contains("id=\"recovery-code\""), "expected the recovery code once: {}", page.body);
     let page = browser.submit(&page, "/u/mfa/recovery-saved", &[]).await;
     let code = callback_code(&page);
-    exchange(server, &code, &verifier).await;
+    exchange_code(server, &code, &verifier).await;
     secret
 }
 
@@ -87,7 +61,7 @@ async fn step_up_by_scope_needs_mfa_but_not_the_password_again() {
         "jane@example.com",
     )
     .await;
-    let tokens = exchange(&server, &callback_code(&page), &verifier).await;
+    let tokens = exchange_code(&server, &callback_code(&page), &verifier).await;
     let access = jwt_payload(tokens["access_token"].as_str().unwrap());
     assert_eq!(access["scope"], "openid profile read:data");
     assert_eq!(access["https://gatehouse.dev/roles"], serde_json::json!(["admin"]));
@@ -104,7 +78,7 @@ async fn step_up_by_scope_needs_mfa_but_not_the_password_again() {
     let secret = otp_secret(&page);
     let page = browser.submit(&page, "/u/mfa", &[("code", &totp(&secret, 0))]).await;
     let page = browser.submit(&page, "/u/mfa/recovery-saved", &[]).await;
-    let tokens = exchange(&server, &callback_code(&page), &verifier).await;
+    let tokens = exchange_code(&server, &callback_code(&page), &verifier).await;
     let access = jwt_payload(tokens["access_token"].as_str().unwrap());
     assert_eq!(access["scope"], "openid profile read:data write:data");
     let id = jwt_payload(tokens["id_token"].as_str().unwrap());
@@ -129,7 +103,7 @@ async fn step_up_by_acr_values_and_the_next_action_sees_the_method() {
             .await;
     assert!(page.body.contains("name=\"code\""), "expected the OTP challenge: {}", page.body);
     let page = browser.submit(&page, "/u/mfa", &[("code", &totp(&secret, 1))]).await;
-    let tokens = exchange(&server, &callback_code(&page), &verifier).await;
+    let tokens = exchange_code(&server, &callback_code(&page), &verifier).await;
     let id = jwt_payload(tokens["id_token"].as_str().unwrap());
     assert_eq!(id["acr"], "http://schemas.openid.net/pfi/2021/04/acr/mfa", "the requested MFA acr comes back");
     assert_eq!(id["amr"], serde_json::json!(["mfa"]));
@@ -137,7 +111,7 @@ async fn step_up_by_acr_values_and_the_next_action_sees_the_method() {
     // The next login in this session: the action sees the MFA method.
     let (verifier, challenge) = pkce();
     let page = browser.follow(browser.get(&authorize_url(&server, "openid", &challenge, "")).await).await;
-    let tokens = exchange(&server, &callback_code(&page), &verifier).await;
+    let tokens = exchange_code(&server, &callback_code(&page), &verifier).await;
     let id = jwt_payload(tokens["id_token"].as_str().unwrap());
     assert_eq!(id["https://gatehouse.test/methods"], serde_json::json!(["pwd", "otp"]));
 }
@@ -185,7 +159,7 @@ async fn two_challenges_from_seed_001_with_the_factor_picker() {
     let page = browser.submit(&page, "/u/mfa", &[("code", &code)]).await;
     assert!(page.body.contains("authenticator app"), "second challenge is OTP: {}", page.body);
     let page = browser.submit(&page, "/u/mfa", &[("code", &totp(&secret, 1))]).await;
-    exchange(&server, &callback_code(&page), &verifier).await;
+    exchange_code(&server, &callback_code(&page), &verifier).await;
 }
 
 #[tokio::test]
@@ -201,7 +175,7 @@ async fn restart_after_kill_keeps_users_and_enrollments() {
         password_login(&browser, &server, &authorize_url(&server, "openid", &challenge, acr), "jane@example.com").await;
     assert!(!page.body.contains("otpauth://"), "the enrollment survived: no second enrollment");
     let page = browser.submit(&page, "/u/mfa", &[("code", &totp(&secret, 1))]).await;
-    exchange(&server, &callback_code(&page), &verifier).await;
+    exchange_code(&server, &callback_code(&page), &verifier).await;
 }
 
 #[tokio::test]

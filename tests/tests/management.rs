@@ -2,11 +2,12 @@
 //! they change in the hosted login (post-login `event.user`, `challengeWith`, recovery codes).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use gatehouse_tests::{Browser, MFA_DEFAULT, Page, Server, config, jwt_payload, pkce, totp};
+use gatehouse_tests::{
+    Browser, MFA_DEFAULT, Page, SPA_CALLBACK, Server, callback_code, config, exchange_code, jwt_payload, pkce, totp,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-const SPA_CALLBACK: &str = "http://127.0.0.1:9/callback";
 const PASSWORD: &str = "correct-horse-battery";
 /// 32 base32 characters: 160 bits.
 const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
@@ -183,31 +184,10 @@ async fn password_login(browser: &Browser, server: &Server, email: &str, extra: 
     (page, verifier)
 }
 
-fn callback_code(page: &Page) -> String {
-    assert_eq!(page.status, 302, "expected the redirect to the application, got {}: {}", page.status, page.body);
-    let params = page.location_params();
-    assert_eq!(params.get("state").map(String::as_str), Some("app-state"));
-    params.get("code").cloned().unwrap_or_else(|| panic!("no code in {:?}", page.location))
-}
-
 /// Exchanges the code of a callback redirect; returns the ID token's claims.
 async fn id_token(server: &Server, page: &Page, verifier: &str) -> Value {
     let code = callback_code(page);
-    let response = reqwest::Client::new()
-        .post(server.url("oauth/token"))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", "test-spa"),
-            ("code", code.as_str()),
-            ("code_verifier", verifier),
-            ("redirect_uri", SPA_CALLBACK),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert!(status.is_success(), "token exchange failed: {body}");
+    let body = exchange_code(server, &code, verifier).await;
     jwt_payload(body["id_token"].as_str().unwrap())
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use gatehouse_tests::{Browser, MFA_DEFAULT, Page, Server, config, hidden_fields, jwt_payload, pkce};
+use gatehouse_tests::{Browser, MFA_DEFAULT, Page, SPA_CALLBACK, Server, config, hidden_fields, jwt_payload, pkce};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims};
 use openidconnect::{
     AuthorizationCode, ClientId, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl,
@@ -12,7 +12,6 @@ use openidconnect::{
 };
 use serde_json::Value;
 
-const SPA_CALLBACK: &str = "http://127.0.0.1:9/callback";
 const SPA_OTHER_CALLBACK: &str = "http://localhost:9/callback";
 const API: &str = "https://api.example.com/";
 const PASSWORD: &str = "correct-horse-battery";

@@ -7,14 +7,15 @@ use std::collections::HashMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use gatehouse_tests::{Browser, MFA_DEFAULT, Page, Server, config, gatehouse_bin, jwt_payload, otp_secret, pkce, totp};
+use gatehouse_tests::{
+    Browser, MFA_DEFAULT, Page, SPA_CALLBACK, Server, config, gatehouse_bin, jwt_payload, otp_secret, pkce, totp,
+};
 use openidconnect::core::{CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKeySet, CoreJwsSigningAlgorithm};
 use openidconnect::{ClientId, IssuerUrl, JsonWebKey, Nonce};
 use serde_json::{Value, json};
 
 const API: &str = "https://api.example.com/";
 const PASSWORD: &str = "correct-horse-battery";
-const SPA_CALLBACK: &str = "http://127.0.0.1:9/callback";
 const WEB_CALLBACK: &str = "http://127.0.0.1:9/web/callback";
 const WEB_SECRET: &str = "test-web-secret-0123456789";
 const M2M_SECRET: &str = "test-m2m-secret-0123456789";
