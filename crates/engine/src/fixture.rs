@@ -485,3 +485,45 @@ fn short(value: &Value) -> String {
         text
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Any JSON value, nested a few levels deep.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            ".{0,20}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-z_]{1,12}", inner, 0..8)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// A fixture file of arbitrary text is a load error, never a panic.
+        #[test]
+        fn arbitrary_fixture_text_never_panics(text in ".{0,512}") {
+            let _ = serde_json::from_str::<Fixture>(&text);
+        }
+
+        /// Arbitrary JSON as a fixture, its event, and its completions: accepted or refused, never a panic.
+        #[test]
+        fn arbitrary_fixture_json_never_panics(value in json_value()) {
+            let _ = serde_json::from_value::<Fixture>(value.clone());
+            let _ = build_event(&value, &BTreeMap::new());
+            let _ = parse_completion(&value);
+            let mut base = default_event();
+            merge(&mut base, &value);
+        }
+    }
+}

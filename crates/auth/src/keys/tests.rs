@@ -329,3 +329,28 @@ fn debug_output_has_no_private_material() {
     assert!(debug.contains(&key.kid));
     assert!(!debug.contains(&key.private_pkcs8[..40]));
 }
+
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// The JWT reader refuses arbitrary text, and arbitrary base64url segments in JWT shape, without panicking.
+        #[test]
+        fn the_jwt_reader_refuses_arbitrary_input(
+            text in ".{0,300}",
+            header in proptest::collection::vec(any::<u8>(), 0..120),
+            payload in proptest::collection::vec(any::<u8>(), 0..300),
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let ring = runtime.block_on(KeyRing::load_or_create(&key_store())).unwrap();
+            prop_assert!(ring.verify(&text, ISSUER, Some(AUDIENCE)).is_err());
+            let shaped = format!("{}.{}.{}", URL_SAFE_NO_PAD.encode(&header), URL_SAFE_NO_PAD.encode(&payload), "c2ln");
+            prop_assert!(ring.verify(&shaped, ISSUER, Some(AUDIENCE)).is_err());
+            let _ = jsonwebtoken::decode_header(&shaped);
+        }
+    }
+}

@@ -69,3 +69,29 @@ async fn post_token(
     response.headers_mut().insert("pragma", HeaderValue::from_static("no-cache"));
     Ok(response)
 }
+
+#[cfg(test)]
+mod proptests {
+    use axum::http::HeaderValue;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Any `Authorization` header, decodable or not, gives credentials or none, never a panic; and credentials
+        /// the way RFC 6749 §2.3.1 encodes them are read back.
+        #[test]
+        fn basic_credentials_never_panic(header in ".{0,200}", id in "[ -~]{1,30}", secret in "[ -~]{0,30}") {
+            let mut headers = HeaderMap::new();
+            if let Ok(value) = HeaderValue::from_str(&header) {
+                headers.insert(AUTHORIZATION, value);
+                let _ = basic_credentials(&headers);
+            }
+            let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let raw = format!("{}:{}", encode(&id), encode(&secret));
+            let value = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw));
+            headers.insert(AUTHORIZATION, HeaderValue::from_str(&value).unwrap());
+            prop_assert_eq!(basic_credentials(&headers), Some((id, secret)));
+        }
+    }
+}
