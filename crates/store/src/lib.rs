@@ -8,6 +8,7 @@
 //! Keys of bearer secrets are SHA-256 hashes computed by the caller ([`secret_key`]); the store never sees a usable
 //! session cookie, code or token.
 
+pub mod rate_limit;
 mod sled_store;
 
 use async_trait::async_trait;
@@ -46,6 +47,49 @@ pub enum RefreshUse {
     Missing,
 }
 
+/// What happened when an authorization code was presented.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CodeUse {
+    /// First use: the code is now spent (a used-code record stays until its expiry).
+    Fresh(Box<AuthorizationCode>),
+    /// Spent before and not yet expired: a replay. The used-code record is now marked replayed, so the first
+    /// exchange, if still running, sees it too ([`Store::is_code_replayed`]); the caller revokes what the first
+    /// exchange issued.
+    Replayed,
+    /// Unknown or expired.
+    Missing,
+}
+
+/// A pure change of a stored record: given the current value, the new one, or `None` to refuse (nothing is
+/// written). The store may call it more than once when another writer changed the record meanwhile, so it must not
+/// have side effects.
+pub type Change<'a, T> = dyn Fn(&T) -> Option<T> + Send + Sync + 'a;
+
+/// A rate limit as a token bucket: `capacity` units, all of them regained over `window_secs` (one every
+/// `window_secs / capacity` seconds). "5 per 5 minutes" is `RateLimit { capacity: 5, window_secs: 300 }`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Units in a full bucket (the burst).
+    pub capacity: u32,
+    /// Seconds to refill an empty bucket.
+    pub window_secs: i64,
+}
+
+/// The answer of [`Store::hit_rate_limit`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RateDecision {
+    /// One unit was spent; this many whole units are left.
+    Allowed {
+        /// Whole units left after this one.
+        left: u32,
+    },
+    /// The bucket is empty: nothing was spent.
+    Limited {
+        /// Seconds until one unit is back.
+        retry_after: i64,
+    },
+}
+
 /// A page of tenant logs, newest first.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LogQuery {
@@ -70,6 +114,8 @@ pub enum Ephemeral {
     MfaTicket,
     /// A device seen for a user (adaptive MFA).
     KnownDevice,
+    /// The `jti` of an access token revoked before its expiry (an authorization code was replayed).
+    RevokedToken,
     /// Anything else a caller needs with an expiry.
     Other,
 }
@@ -98,6 +144,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn save_authenticator(&self, authenticator: &Authenticator) -> StoreResult<()>;
     /// Deletes one; `false` when there was none.
     async fn delete_authenticator(&self, user_id: &str, id: &str) -> StoreResult<bool>;
+    /// Changes one authenticator atomically (an attempt spent, a TOTP step or recovery code consumed): `change`
+    /// sees the stored record and returns the new one. Returns what was stored; `None` when there is no such
+    /// authenticator or `change` refused.
+    async fn update_authenticator(
+        &self,
+        user_id: &str,
+        id: &str,
+        change: &Change<'_, Authenticator>,
+    ) -> StoreResult<Option<Authenticator>>;
 
     // ---- SSO sessions (keyed by the hash of the cookie) ----
     /// Creates or replaces a session.
@@ -112,8 +167,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     // ---- authorization codes ----
     /// Stores a code.
     async fn create_code(&self, key: &str, code: &AuthorizationCode) -> StoreResult<()>;
-    /// Removes and returns a code: of two concurrent exchanges, exactly one gets it.
-    async fn take_code(&self, key: &str) -> StoreResult<Option<AuthorizationCode>>;
+    /// Spends a code: of two concurrent exchanges, exactly one gets [`CodeUse::Fresh`]; every later one gets
+    /// [`CodeUse::Replayed`] until the code would have expired.
+    async fn take_code(&self, key: &str, now: i64) -> StoreResult<CodeUse>;
+    /// Whether a spent code has been presented again since (checked by the first exchange before it answers).
+    async fn is_code_replayed(&self, key: &str, now: i64) -> StoreResult<bool>;
 
     // ---- refresh tokens ----
     /// Stores a refresh token.
@@ -146,10 +204,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     // ---- brute-force protection ----
     /// Failed logins of `login` (lower-cased identifier) from `ip`.
     async fn find_login_attempts(&self, login: &str, ip: &str) -> StoreResult<LoginAttempts>;
-    /// Records failed logins.
-    async fn save_login_attempts(&self, login: &str, ip: &str, attempts: &LoginAttempts) -> StoreResult<()>;
+    /// Changes the failed logins of `login` from `ip` atomically (a missing record is the default, no failures):
+    /// returns what was stored, `None` when `change` refused. Attempts are reserved this way before a password is
+    /// checked, so parallel guesses cannot all read the same count.
+    async fn update_login_attempts(
+        &self,
+        login: &str,
+        ip: &str,
+        change: &Change<'_, LoginAttempts>,
+    ) -> StoreResult<Option<LoginAttempts>>;
     /// Forgets failed logins of `login` (from every IP when `ip` is `None`).
     async fn clear_login_attempts(&self, login: &str, ip: Option<&str>) -> StoreResult<()>;
+
+    // ---- rate limits ----
+    /// Spends one unit of the bucket `key` (for example `email-send\0<user_id>`) at `now`, atomically.
+    async fn hit_rate_limit(&self, key: &str, limit: RateLimit, now: i64) -> StoreResult<RateDecision>;
 
     // ---- tenant logs ----
     /// Appends an entry; its `log_id` is assigned by the store (sortable by time) and returned.

@@ -20,13 +20,17 @@ use async_trait::async_trait;
 use gatehouse_types::records::{
     Authenticator, AuthorizationCode, LogEntry, LoginAttempts, RefreshToken, Session, SigningKey, User,
 };
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sled::{IVec, Transactional, Tree};
 
-use crate::{Ephemeral, LogQuery, RefreshUse, Store, StoreError, StoreResult};
+use crate::rate_limit::{self, Bucket};
+use crate::{
+    Change, CodeUse, Ephemeral, LogQuery, RateDecision, RateLimit, RefreshUse, Store, StoreError, StoreResult,
+};
 use codec::{
     Expiring, abort, backend, decode, email_key, encode, ephemeral_expiry, ephemeral_key, is_lock_held, pair_key,
-    prefix_key, transaction_error, unexpired_ephemeral, unix_seconds,
+    prefix_key, transaction_error, unexpired_ephemeral,
 };
 
 /// Page size of [`Store::list_logs`] when the query asks for 0 entries.
@@ -58,6 +62,8 @@ pub struct SledStore {
     signing_keys: Tree,
     /// `login\0ip` → attempts.
     login_attempts: Tree,
+    /// Rate-limit key → [`Bucket`].
+    rate_limits: Tree,
     /// `log_id` → entry; ids sort by time, so iteration order is time order.
     logs: Tree,
     meta: Tree,
@@ -124,6 +130,7 @@ impl SledStore {
             ephemeral: tree("ephemeral")?,
             signing_keys: tree("signing_keys")?,
             login_attempts: tree("login_attempts")?,
+            rate_limits: tree("rate_limits")?,
             logs: tree("logs")?,
             meta: tree("meta")?,
             user_authenticators: Mutex::new(()),
@@ -262,6 +269,75 @@ impl SledStore {
             // A lost race means another caller changed the token first: read it again and report what it did.
             if swapped.is_ok() {
                 return Ok(RefreshUse::Fresh(used));
+            }
+        }
+    }
+
+    /// Applies `change` to the JSON record under `key` with compare-and-swap, again from a fresh read whenever
+    /// another writer got there first. A missing record is `missing` (or nothing is done when that is `None`).
+    fn update_record<T: Clone + Serialize + DeserializeOwned>(
+        tree: &Tree,
+        key: &[u8],
+        what: &str,
+        missing: Option<T>,
+        change: &Change<'_, T>,
+    ) -> StoreResult<Option<T>> {
+        loop {
+            let current = tree.get(key).map_err(|e| backend(&format!("reading {what}"), e))?;
+            let value = match &current {
+                Some(bytes) => decode::<T>(what, bytes)?,
+                None => match &missing {
+                    Some(value) => value.clone(),
+                    None => return Ok(None),
+                },
+            };
+            let Some(next) = change(&value) else { return Ok(None) };
+            let swapped = tree
+                .compare_and_swap(key, current.as_ref(), Some(encode(what, &next)?))
+                .map_err(|e| backend(&format!("updating {what}"), e))?;
+            if swapped.is_ok() {
+                return Ok(Some(next));
+            }
+        }
+    }
+
+    fn take_code_now(&self, key: &str, now: i64) -> StoreResult<CodeUse> {
+        let used_key = used_code_key(key);
+        self.codes
+            .transaction(|codes| {
+                if let Some(value) = codes.remove(key.as_bytes())? {
+                    let code: AuthorizationCode = decode("authorization code", &value).or_else(abort)?;
+                    if code.expires_at <= now {
+                        return Ok(CodeUse::Missing);
+                    }
+                    let used = UsedCode { expires_at: code.expires_at, replayed: false };
+                    codes.insert(used_key.as_slice(), encode("used code", &used).or_else(abort)?)?;
+                    return Ok(CodeUse::Fresh(Box::new(code)));
+                }
+                let Some(value) = codes.get(&used_key)? else { return Ok(CodeUse::Missing) };
+                let mut used: UsedCode = decode("used code", &value).or_else(abort)?;
+                if used.expires_at <= now {
+                    return Ok(CodeUse::Missing);
+                }
+                used.replayed = true;
+                codes.insert(used_key.as_slice(), encode("used code", &used).or_else(abort)?)?;
+                Ok(CodeUse::Replayed)
+            })
+            .map_err(transaction_error)
+    }
+
+    fn hit_rate_limit_now(&self, key: &str, limit: RateLimit, now: i64) -> StoreResult<RateDecision> {
+        loop {
+            let current = self.rate_limits.get(key).map_err(|e| backend("reading rate limits", e))?;
+            let bucket = current.as_ref().map(|bytes| decode::<Bucket>("rate limit", bytes)).transpose()?;
+            let (next, decision) = rate_limit::hit(bucket.as_ref(), limit, now);
+            let Some(next) = next else { return Ok(decision) };
+            let swapped = self
+                .rate_limits
+                .compare_and_swap(key, current.as_ref(), Some(encode("rate limit", &next)?))
+                .map_err(|e| backend("updating a rate limit", e))?;
+            if swapped.is_ok() {
+                return Ok(decision);
             }
         }
     }
@@ -423,6 +499,22 @@ impl Store for SledStore {
         self.flush().await
     }
 
+    async fn update_authenticator(
+        &self,
+        user_id: &str,
+        id: &str,
+        change: &Change<'_, Authenticator>,
+    ) -> StoreResult<Option<Authenticator>> {
+        // A concurrent delete makes the swap fail and the next read find nothing: a deleted authenticator is never
+        // brought back.
+        let updated =
+            SledStore::update_record(&self.authenticators, &pair_key(user_id, id), "authenticator", None, change)?;
+        if updated.is_some() {
+            self.flush().await?;
+        }
+        Ok(updated)
+    }
+
     async fn delete_authenticator(&self, user_id: &str, id: &str) -> StoreResult<bool> {
         let old =
             self.authenticators.remove(pair_key(user_id, id)).map_err(|e| backend("deleting an authenticator", e))?;
@@ -459,15 +551,21 @@ impl Store for SledStore {
         self.flush().await
     }
 
-    async fn take_code(&self, key: &str) -> StoreResult<Option<AuthorizationCode>> {
-        let Some(value) = self.codes.remove(key).map_err(|e| backend("taking a code", e))? else {
-            return Ok(None);
+    async fn take_code(&self, key: &str, now: i64) -> StoreResult<CodeUse> {
+        let taken = self.take_code_now(key, now)?;
+        // Durable before it is handed out: after a crash a used code must still be spent.
+        if taken != CodeUse::Missing {
+            self.flush().await?;
+        }
+        Ok(taken)
+    }
+
+    async fn is_code_replayed(&self, key: &str, now: i64) -> StoreResult<bool> {
+        let Some(value) = self.codes.get(used_code_key(key)).map_err(|e| backend("reading codes", e))? else {
+            return Ok(false);
         };
-        // Durable before it is handed out: after a crash a used code must still be gone.
-        self.flush().await?;
-        let code: AuthorizationCode = decode("authorization code", &value)?;
-        // Unlike the other expiring reads, the trait passes no `now` here: the system clock decides.
-        Ok((code.expires_at > unix_seconds()).then_some(code))
+        let used: UsedCode = decode("used code", &value)?;
+        Ok(used.replayed && used.expires_at > now)
     }
 
     async fn save_refresh_token(&self, key: &str, token: &RefreshToken) -> StoreResult<()> {
@@ -564,11 +662,32 @@ impl Store for SledStore {
         Ok(value.map(|value| decode("login attempts", &value)).transpose()?.unwrap_or_default())
     }
 
-    async fn save_login_attempts(&self, login: &str, ip: &str, attempts: &LoginAttempts) -> StoreResult<()> {
-        self.login_attempts
-            .insert(pair_key(login, ip), encode("login attempts", attempts)?)
-            .map_err(|e| backend("saving login attempts", e))?;
-        self.flush().await
+    async fn update_login_attempts(
+        &self,
+        login: &str,
+        ip: &str,
+        change: &Change<'_, LoginAttempts>,
+    ) -> StoreResult<Option<LoginAttempts>> {
+        let key = pair_key(login, ip);
+        let updated = SledStore::update_record(
+            &self.login_attempts,
+            &key,
+            "login attempts",
+            Some(LoginAttempts::default()),
+            change,
+        )?;
+        if updated.is_some() {
+            self.flush().await?;
+        }
+        Ok(updated)
+    }
+
+    async fn hit_rate_limit(&self, key: &str, limit: RateLimit, now: i64) -> StoreResult<RateDecision> {
+        let decision = self.hit_rate_limit_now(key, limit, now)?;
+        if matches!(decision, RateDecision::Allowed { .. }) {
+            self.flush().await?;
+        }
+        Ok(decision)
     }
 
     async fn clear_login_attempts(&self, login: &str, ip: Option<&str>) -> StoreResult<()> {
@@ -611,6 +730,7 @@ impl Store for SledStore {
         };
         let mut removed = self.purge_tree(&self.sessions, "sessions", json_expired("session"))?;
         removed += self.purge_tree(&self.codes, "codes", json_expired("authorization code"))?;
+        removed += self.purge_tree(&self.rate_limits, "rate limits", json_expired("rate limit"))?;
         removed += self.purge_tree(&self.refresh_tokens, "refresh tokens", json_expired("refresh token"))?;
         removed += self.purge_tree(&self.ephemeral, "ephemeral records", |value| {
             ephemeral_expiry(value).map(|expires_at| expires_at <= now)
@@ -618,6 +738,19 @@ impl Store for SledStore {
         self.flush().await?;
         Ok(removed)
     }
+}
+
+/// What stays of a spent authorization code until it would have expired, so a replay is recognised.
+#[derive(serde::Deserialize, Serialize)]
+struct UsedCode {
+    expires_at: i64,
+    /// Presented again after it was spent.
+    replayed: bool,
+}
+
+/// Spent codes live in the codes tree under `used\0<key>`; code keys are hex, so the two never collide.
+fn used_code_key(key: &str) -> Vec<u8> {
+    pair_key("used", key)
 }
 
 #[cfg(test)]

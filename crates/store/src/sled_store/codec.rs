@@ -1,20 +1,12 @@
 //! How records become sled keys and values, and how failures become [`StoreError`]s.
 
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use crate::{Ephemeral, StoreError, StoreResult};
-
-/// The current time in epoch seconds (0 before 1970).
-pub(super) fn unix_seconds() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
-}
 
 /// The expiry every expiring JSON record carries (sessions, codes, refresh tokens).
 #[derive(serde::Deserialize)]
@@ -48,6 +40,7 @@ pub(super) fn ephemeral_key(namespace: Ephemeral, key: &str) -> Vec<u8> {
         Ephemeral::OneTimeCode => "one_time_code",
         Ephemeral::MfaTicket => "mfa_ticket",
         Ephemeral::KnownDevice => "known_device",
+        Ephemeral::RevokedToken => "revoked_token",
         Ephemeral::Other => "other",
     };
     pair_key(namespace, key)

@@ -271,18 +271,25 @@ async fn sessions_expire_and_are_deleted_per_user() {
 }
 
 #[tokio::test]
-async fn a_code_is_taken_once_and_not_after_expiry() {
+async fn a_code_is_taken_once_then_replayed_until_its_expiry() {
     let store = store();
-    // `take_code` has no `now`: it judges expiry by the system clock, so these expiries are relative to it.
-    let now = unix_seconds();
-    let fresh = code(now + 60);
+    let fresh = code(NOW + 60);
     store.create_code("c1", &fresh).await.expect("create");
-    store.create_code("c2", &code(now - 1)).await.expect("create expired");
+    store.create_code("c2", &code(NOW - 1)).await.expect("create expired");
 
-    assert_eq!(store.take_code("c1").await.expect("take"), Some(fresh));
-    assert_eq!(store.take_code("c1").await.expect("take again"), None);
-    assert_eq!(store.take_code("c2").await.expect("take expired"), None);
-    assert_eq!(store.take_code("unknown").await.expect("take unknown"), None);
+    assert!(!store.is_code_replayed("c1", NOW).await.expect("not spent"));
+    assert_eq!(store.take_code("c1", NOW).await.expect("take"), CodeUse::Fresh(Box::new(fresh)));
+    assert!(!store.is_code_replayed("c1", NOW).await.expect("spent once"));
+    assert_eq!(store.take_code("c1", NOW).await.expect("take again"), CodeUse::Replayed);
+    assert!(store.is_code_replayed("c1", NOW).await.expect("replayed"));
+    // After the code's expiry the used-code record no longer answers: a late replay is just unknown.
+    assert_eq!(store.take_code("c1", NOW + 60).await.expect("take after expiry"), CodeUse::Missing);
+    assert!(!store.is_code_replayed("c1", NOW + 60).await.expect("expired"));
+    assert_eq!(store.take_code("c2", NOW).await.expect("take expired"), CodeUse::Missing);
+    assert_eq!(store.take_code("unknown", NOW).await.expect("take unknown"), CodeUse::Missing);
+    // The used-code record is purged with the codes.
+    assert!(store.purge_expired(NOW + 61).await.expect("purge") >= 1);
+    assert!(store.codes.is_empty());
 }
 
 #[tokio::test]
@@ -362,6 +369,20 @@ async fn signing_keys_list_oldest_first_and_are_replaced_by_kid() {
     assert_eq!(store.list_signing_keys().await.expect("list"), [retired, signing_key("kid-a", NOW + 10)]);
 }
 
+async fn save_attempts(store: &SledStore, login: &str, ip: &str, attempts: &LoginAttempts) {
+    let stored = store.update_login_attempts(login, ip, &|_| Some(attempts.clone())).await.expect("update");
+    assert_eq!(stored.as_ref(), Some(attempts));
+}
+
+#[tokio::test]
+async fn an_update_that_refuses_writes_nothing() {
+    let store = store();
+    assert_eq!(store.update_login_attempts("a", "1.1.1.1", &|_| None).await.expect("refused"), None);
+    assert!(store.login_attempts.is_empty());
+    let missing = store.update_authenticator("auth0|a", "totp|x", &|a| Some(a.clone())).await.expect("missing");
+    assert_eq!(missing, None);
+}
+
 #[tokio::test]
 async fn login_attempts_are_kept_per_login_and_ip() {
     let store = store();
@@ -370,7 +391,7 @@ async fn login_attempts_are_kept_per_login_and_ip() {
     for (login, ip) in
         [("alice@example.com", "203.0.113.1"), ("alice@example.com", "203.0.113.2"), ("alice", "1.1.1.1")]
     {
-        store.save_login_attempts(login, ip, &two).await.expect("save");
+        save_attempts(&store, login, ip, &two).await;
     }
     assert_eq!(store.find_login_attempts("alice@example.com", "203.0.113.1").await.expect("find"), two);
 
@@ -381,7 +402,7 @@ async fn login_attempts_are_kept_per_login_and_ip() {
     );
     assert_eq!(store.find_login_attempts("alice@example.com", "203.0.113.2").await.expect("other ip"), two);
 
-    store.save_login_attempts("alice@example.com", "203.0.113.1", &two).await.expect("save again");
+    save_attempts(&store, "alice@example.com", "203.0.113.1", &two).await;
     store.clear_login_attempts("alice@example.com", None).await.expect("clear all ips");
     assert_eq!(
         store.find_login_attempts("alice@example.com", "203.0.113.2").await.expect("cleared"),
@@ -569,14 +590,64 @@ async fn of_16_racing_code_exchanges_exactly_one_wins() {
     let store = Arc::new(store());
     for round in 0..ROUNDS {
         let key = format!("code-{round}");
-        store.create_code(&key, &code(unix_seconds() + 60)).await.expect("create");
+        store.create_code(&key, &code(NOW + 60)).await.expect("create");
         let taken = race(&store, |store| {
             let key = key.clone();
-            async move { store.take_code(&key).await.expect("take") }
+            async move { store.take_code(&key, NOW).await.expect("take") }
         })
         .await;
-        assert_eq!(taken.iter().filter(|taken| taken.is_some()).count(), 1, "round {round}");
+        let fresh = taken.iter().filter(|taken| matches!(taken, CodeUse::Fresh(_))).count();
+        let replayed = taken.iter().filter(|taken| **taken == CodeUse::Replayed).count();
+        assert_eq!((fresh, replayed), (1, 15), "round {round}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn racing_attempt_reservations_all_count() {
+    let store = Arc::new(store());
+    // 16 parallel reservations of a limit of 10: exactly 10 are granted and the count stops at 10.
+    let granted = race(&store, |store| async move {
+        let reserve = |a: &LoginAttempts| {
+            (a.failures < 10).then(|| LoginAttempts { failures: a.failures + 1, last_failure: NOW })
+        };
+        store.update_login_attempts("alice", "203.0.113.1", &reserve).await.expect("reserve").is_some()
+    })
+    .await;
+    assert_eq!(granted.iter().filter(|g| **g).count(), 10);
+    assert_eq!(store.find_login_attempts("alice", "203.0.113.1").await.expect("find").failures, 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn racing_authenticator_updates_are_all_applied() {
+    let store = Arc::new(store());
+    store.create_user(&user("auth0|a", "a@example.com")).await.expect("user");
+    let mut otp = authenticator("auth0|a", "totp|a", "2024-01-01T00:00:00.000Z");
+    otp.attempts_left = 16.0;
+    store.save_authenticator(&otp).await.expect("save");
+    race(&store, |store| async move {
+        let spend = |a: &Authenticator| Some(Authenticator { attempts_left: a.attempts_left - 1.0, ..a.clone() });
+        store.update_authenticator("auth0|a", "totp|a", &spend).await.expect("update").expect("applied");
+    })
+    .await;
+    let stored = store.find_authenticators("auth0|a").await.expect("find");
+    assert_eq!(stored[0].attempts_left, 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn racing_rate_limit_hits_spend_the_bucket_exactly() {
+    let store = Arc::new(store());
+    let limit = RateLimit { capacity: 5, window_secs: 300 };
+    let decisions =
+        race(&store, |store| async move { store.hit_rate_limit("email\0auth0|a", limit, NOW).await.expect("hit") })
+            .await;
+    let allowed = decisions.iter().filter(|d| matches!(d, RateDecision::Allowed { .. })).count();
+    assert_eq!(allowed, 5);
+    assert_eq!(
+        store.hit_rate_limit("email\0auth0|a", limit, NOW + 60).await.expect("after a minute"),
+        RateDecision::Allowed { left: 0 }
+    );
+    // Another key has its own bucket.
+    assert_eq!(store.hit_rate_limit("email\0auth0|b", limit, NOW).await.expect("b"), RateDecision::Allowed { left: 4 });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
