@@ -347,6 +347,20 @@ async function tls() {
       && unsupported.message === 'The user does not support the requested challenge type (otp). Supported type: oob.',
     `otp challenge with email only: ${JSON.stringify(describe(unsupported))}`);
 
+    // jane's verified email is already her factor: with only the password (this mfa_token), enrolling is refused,
+    // so a stolen password cannot enroll the thief's app. She passes the email challenge first, then enrolls.
+    const takeover = await rejects(() => client.mfa.enrollAuthenticator({ authenticatorTypes: ['otp'], mfaToken }), 'enrolling before passing email');
+    expect(takeover.cause?.error === 'access_denied' && takeover.message === 'User is already enrolled.',
+      `enrolling before passing email: ${JSON.stringify(describe(takeover))}`);
+    const first = await client.mfa.challengeAuthenticator({ challengeType: 'oob', mfaToken });
+    const firstMail = latestEmail(args['tls-outbox']);
+    expect(/jane@example\.com/.test(firstMail.to ?? ''), `the email challenge went to ${firstMail.to}`);
+    result.email_first = expectMfaTokens(
+      await client.mfa.verify({ mfaToken, factorType: 'oob', oobCode: first.oobCode, bindingCode: firstMail.code }),
+      issuer,
+      'verify oob (jane, before enrolling)',
+    );
+
     const enrollment = await client.mfa.enrollAuthenticator({ authenticatorTypes: ['otp'], mfaToken });
     expect(enrollment.authenticatorType === 'otp', `enrollAuthenticator: ${JSON.stringify(enrollment)}`);
     const uri = new URL(enrollment.barcodeUri);

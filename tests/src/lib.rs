@@ -173,6 +173,12 @@ impl Server {
         server
     }
 
+    /// A handle on a server started by the test itself (in-process) at `issuer`: the URL helpers, no process.
+    pub fn attach(issuer: &str) -> Server {
+        let port = url::Url::parse(issuer).unwrap().port().unwrap();
+        Server { child: None, issuer: issuer.to_owned(), port, dir: tempfile::tempdir().unwrap() }
+    }
+
     /// Replaces the post-login actions; the server picks them up within its one-second reload poll.
     pub fn set_actions(&self, actions: &[(&str, &str)]) {
         let post_login = self.dir.path().join("actions").join("post-login");
@@ -325,6 +331,15 @@ impl Browser {
                 }
                 _ => return page,
             }
+        }
+        page
+    }
+
+    /// When `page` is the email challenge (a user whose only factor is a verified email passes it before enrolling
+    /// an authenticator app), enters the newest emailed code; otherwise returns `page` as it is.
+    pub async fn pass_email_challenge(&self, server: &Server, page: Page) -> Page {
+        if page.body.contains("***@") && page.body.contains("name=\"code\"") {
+            return self.submit(&page, "/u/mfa", &[("code", &server.latest_email_code())]).await;
         }
         page
     }

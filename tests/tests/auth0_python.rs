@@ -101,7 +101,9 @@ fn run_python(script: &str, args: &[&str]) -> (Value, String, Option<i32>) {
 #[test]
 fn auth0_python_mfa_api_after_mfa_required() {
     require_dependencies();
-    let server = Server::start(&config(MFA_ALWAYS, ""), &[]);
+    // Authenticator apps and recovery codes: jane starts with no factor, so her mfa_token may associate one (with
+    // the email factor on, her verified email would already be one, and association is refused).
+    let server = Server::start(&config("factors = [\"otp\", \"recovery-code\"]\npolicy = \"always\"", ""), &[]);
     let (result, transcript, code) = run_python("mfa_api.py", &["--issuer", &server.issuer]);
     let checks = &result["checks"];
     for name in [

@@ -29,6 +29,7 @@ async fn enroll_otp(server: &Server, email: &str) -> String {
     let (verifier, challenge) = pkce();
     let acr = "&acr_values=http%3A%2F%2Fschemas.openid.net%2Fpape%2Fpolicies%2F2007%2F06%2Fmulti-factor";
     let page = password_login(&browser, server, &authorize_url(server, "openid", &challenge, acr), email).await;
+    let page = browser.pass_email_challenge(server, page).await;
     assert!(page.body.contains("otpauth://totp/"), "expected the enrollment page: {}", page.body);
     let secret = otp_secret(&page);
     let code = totp(&secret, 0);
@@ -74,6 +75,9 @@ async fn step_up_by_scope_needs_mfa_but_not_the_password_again() {
         .follow(browser.get(&authorize_url(&server, "openid profile read:data write:data", &challenge, "")).await)
         .await;
     assert!(!page.body.contains("name=\"password\""), "the password must not be asked again");
+    // jane's verified email is her factor: passed first, then an authenticator app is enrolled.
+    assert!(page.body.contains("j***@example.com"), "expected the email challenge: {}", page.body);
+    let page = browser.pass_email_challenge(&server, page).await;
     assert!(page.body.contains("otpauth://totp/"), "expected MFA enrollment: {}", page.body);
     let secret = otp_secret(&page);
     let page = browser.submit(&page, "/u/mfa", &[("code", &totp(&secret, 0))]).await;

@@ -7,7 +7,10 @@ use std::process::Command;
 use gatehouse_tests::{Server, config, jwt_payload};
 use serde_json::{Value, json};
 
+/// MFA always, with the email factor: a verified email is already a factor (no association with an mfa_token).
 const ALWAYS: &str = "factors = [\"otp\", \"recovery-code\", \"email\"]\npolicy = \"always\"";
+/// MFA always, authenticator apps and recovery codes: seed 003's tenant, where a user starts with no factor.
+const OTP_ALWAYS: &str = "factors = [\"otp\", \"recovery-code\"]\npolicy = \"always\"";
 const WEB: &str = "test-web";
 const WEB_SECRET: &str = "test-web-secret-0123456789";
 
@@ -49,7 +52,7 @@ fn totp_of(secret: &str, offset: i64) -> String {
 
 #[tokio::test]
 async fn seed_003_curl_sequence_as_written() {
-    let server = Server::start(&config(ALWAYS, ""), &[]);
+    let server = Server::start(&config(OTP_ALWAYS, ""), &[]);
     let domain = server.url("").trim_end_matches('/').to_owned();
 
     // Enroll with OTP: POST /mfa/associate with the mfa_token as bearer (the seed sends no client_id).
@@ -278,8 +281,13 @@ async fn errors_of_the_mfa_api_without_email() {
     assert_eq!((status, body["error_description"].as_str()), (400, Some("mfa_token not issued to this client")));
 
     // Nothing enrolled (email is not a factor on this tenant).
-    let (status, body) =
-        post_json(&server, "mfa/challenge", None, json!({ "mfa_token": token, "client_id": WEB })).await;
+    let (status, body) = post_json(
+        &server,
+        "mfa/challenge",
+        None,
+        json!({ "mfa_token": token, "client_id": WEB, "client_secret": WEB_SECRET }),
+    )
+    .await;
     assert_eq!((status, body["error"].as_str()), (401, Some("association_required")), "{body}");
 
     // Email cannot be associated where it is not enabled.
@@ -309,7 +317,7 @@ async fn errors_of_the_mfa_api_without_email() {
         &server,
         "mfa/challenge",
         None,
-        json!({ "mfa_token": token, "client_id": WEB, "challenge_type": "oob" }),
+        json!({ "mfa_token": token, "client_id": WEB, "client_secret": WEB_SECRET, "challenge_type": "oob" }),
     )
     .await;
     assert_eq!((status, body["error"].as_str()), (401, Some("unsupported_challenge_type")), "{body}");
@@ -328,7 +336,7 @@ async fn email_challenges_need_the_binding_code_once() {
         &server,
         "mfa/challenge",
         None,
-        json!({ "mfa_token": token, "client_id": WEB, "challenge_type": "oob" }),
+        json!({ "mfa_token": token, "client_id": WEB, "client_secret": WEB_SECRET, "challenge_type": "oob" }),
     )
     .await;
     assert_eq!(status, 200, "{challenge}");
@@ -353,7 +361,7 @@ async fn email_challenges_need_the_binding_code_once() {
 
 #[tokio::test]
 async fn ten_wrong_codes_block_the_factor() {
-    let server = Server::start(&config(ALWAYS, ""), &[]);
+    let server = Server::start(&config(OTP_ALWAYS, ""), &[]);
     let token = mfa_token(&server, "jane@example.com").await;
     let (_, associate) =
         post_json(&server, "mfa/associate", Some(&token), json!({ "authenticator_types": ["otp"] })).await;
@@ -392,14 +400,24 @@ async fn an_expired_mfa_token_is_refused() {
         ring.sign_with_typ(&claims, "mfa+jwt").unwrap()
     };
     server.restart();
-    let (status, body) =
-        post_json(&server, "mfa/challenge", None, json!({ "mfa_token": expired, "client_id": WEB })).await;
+    let (status, body) = post_json(
+        &server,
+        "mfa/challenge",
+        None,
+        json!({ "mfa_token": expired, "client_id": WEB, "client_secret": WEB_SECRET }),
+    )
+    .await;
     assert_eq!(
         (status, body["error"].as_str(), body["error_description"].as_str()),
         (403, Some("expired_token"), Some("mfa_token is expired"))
     );
     // The genuine one still works after the restart (its ticket is in the store).
-    let (status, body) =
-        post_json(&server, "mfa/challenge", None, json!({ "mfa_token": token, "client_id": WEB })).await;
+    let (status, body) = post_json(
+        &server,
+        "mfa/challenge",
+        None,
+        json!({ "mfa_token": token, "client_id": WEB, "client_secret": WEB_SECRET }),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
 }

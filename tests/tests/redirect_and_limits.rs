@@ -94,6 +94,7 @@ async fn ten_wrong_codes_on_the_hosted_page_block_the_factor() {
     let (_, challenge) = pkce();
     let acr = "&acr_values=http%3A%2F%2Fschemas.openid.net%2Fpape%2Fpolicies%2F2007%2F06%2Fmulti-factor";
     let page = login(&browser, &authorize(&server, &challenge, acr), "jane@example.com").await;
+    let page = browser.pass_email_challenge(&server, page).await;
     let secret = otp_secret(&page);
     let page = browser.submit(&page, "/u/mfa", &[("code", &totp(&secret, 0))]).await;
     let page = browser.submit(&page, "/u/mfa/recovery-saved", &[]).await;
@@ -156,6 +157,7 @@ async fn a_paused_login_resumes_after_a_restart() {
     let (_, challenge) = pkce();
     let acr = "&acr_values=http%3A%2F%2Fschemas.openid.net%2Fpape%2Fpolicies%2F2007%2F06%2Fmulti-factor";
     let page = login(&browser, &authorize(&server, &challenge, acr), "jane@example.com").await;
+    let page = browser.pass_email_challenge(&server, page).await;
     let secret = otp_secret(&page);
     let page = browser.submit(&page, "/u/mfa", &[("code", &totp(&secret, 0))]).await;
     browser.submit(&page, "/u/mfa/recovery-saved", &[]).await;

@@ -316,6 +316,7 @@ async fn tokens_from_refresh_have_no_amr() {
     let browser = Browser::new(&server);
     let url = web_authorize_url(&server, "openid offline_access", &format!("&acr_values={}", enc(MFA_ACR)));
     let page = browser_login(&browser, &url, "jane@example.com").await;
+    let page = browser.pass_email_challenge(&server, page).await;
     assert!(page.body.contains("otpauth://totp/"), "expected the enrollment page: {}", page.body);
     let secret = otp_secret(&page);
     let page = browser.submit(&page, "/u/mfa", &[("code", &totp(&secret, 0))]).await;

@@ -3,7 +3,14 @@
 //! The bucket lives in the authenticator record (`attempts_left`, `attempts_updated`), so it survives restarts and
 //! is shared by every way of verifying the factor. A success does not refill it: Auth0 documents that the limit
 //! "does not reset on successful login", so an attacker who also knows one code gains nothing by interleaving it.
+//!
+//! Every check spends an attempt in the store *before* the code is compared ([`spend`]), atomically, so parallel
+//! guesses cannot all read the same bucket; a check that succeeds gives its attempt back in the same atomic write
+//! that consumes the code ([`settle_success`]). Only failures stay counted.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use gatehouse_store::{Change, Store, StoreResult};
 use gatehouse_types::records::Authenticator;
 
 /// Attempts in a full bucket.
@@ -46,6 +53,66 @@ pub fn seconds_until_unblocked(authenticator: &Authenticator, now: i64) -> i64 {
         return 0;
     }
     ((1.0 - left) * REFILL_SECS as f64).ceil() as i64
+}
+
+/// The result of [`spend`].
+#[derive(Debug)]
+pub enum Spend {
+    /// One attempt is reserved; the record as stored after it.
+    Spent(Box<Authenticator>),
+    /// Less than one attempt left: nothing was spent.
+    Blocked {
+        /// Seconds until one attempt is back.
+        retry_after: i64,
+    },
+    /// The authenticator no longer exists.
+    Missing,
+}
+
+/// Spends one attempt of `authenticator`'s bucket at `now`, atomically in the store, before its code is checked.
+pub async fn spend(store: &dyn Store, authenticator: &Authenticator, now: i64) -> StoreResult<Spend> {
+    let blocked = AtomicBool::new(false);
+    let change = |current: &Authenticator| {
+        if is_blocked(current, now) {
+            blocked.store(true, Ordering::SeqCst);
+            return None;
+        }
+        blocked.store(false, Ordering::SeqCst);
+        let mut next = current.clone();
+        record_failure(&mut next, now);
+        Some(next)
+    };
+    match store.update_authenticator(&authenticator.user_id, &authenticator.id, &change).await? {
+        Some(stored) => Ok(Spend::Spent(Box::new(stored))),
+        None if blocked.load(Ordering::SeqCst) => {
+            let current = store.find_authenticators(&authenticator.user_id).await?;
+            let retry_after = current
+                .iter()
+                .find(|a| a.id == authenticator.id)
+                .map_or(REFILL_SECS, |a| seconds_until_unblocked(a, now).max(1));
+            Ok(Spend::Blocked { retry_after })
+        }
+        None => Ok(Spend::Missing),
+    }
+}
+
+/// After a code matched: applies `consume` (move the TOTP step on, replace the recovery code; `None` when another
+/// request consumed it first) and gives the attempt [`spend`] took back, in one atomic write. Returns the stored
+/// record, or `None` when `consume` refused (the code was already used: the attempt stays spent).
+pub async fn settle_success(
+    store: &dyn Store,
+    authenticator: &Authenticator,
+    now: i64,
+    consume: &Change<'_, Authenticator>,
+) -> StoreResult<Option<Authenticator>> {
+    let change = |current: &Authenticator| {
+        let mut next = consume(current)?;
+        refill(&mut next, now);
+        next.attempts_left = (next.attempts_left + 1.0).min(CAPACITY);
+        next.last_auth_at = Some(crate::clock::iso(now));
+        Some(next)
+    };
+    store.update_authenticator(&authenticator.user_id, &authenticator.id, &change).await
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! What each caller logs and answers differs (a page or an OAuth error) and stays with the caller.
 
 use gatehouse_store::StoreResult;
-use gatehouse_types::records::User;
+use gatehouse_types::records::{LoginAttempts, User};
 
 use crate::password;
 use crate::tenant::Tenant;
@@ -25,8 +25,8 @@ pub enum PasswordCheck {
         /// Whether this failure reached the limit: the login name is now blocked from this IP.
         now_blocked: bool,
     },
-    /// The password matches. The failure count has been cleared unless the user is blocked (`user.blocked`),
-    /// which the caller refuses.
+    /// The password matches. The failure count has been cleared (for a blocked user, `user.blocked`, which the
+    /// caller refuses, only the reserved attempt is given back).
     Valid(Box<User>),
 }
 
@@ -40,10 +40,20 @@ pub async fn check_password(
     now: i64,
 ) -> StoreResult<PasswordCheck> {
     let protection = &tenant.config.attack_protection;
-    let mut attempts = tenant.store.find_login_attempts(login, ip).await?;
-    if attempts.failures >= protection.max_attempts && now - attempts.last_failure < protection.block_seconds as i64 {
+    let (max, block) = (protection.max_attempts, protection.block_seconds as i64);
+    // The attempt is counted before the password is checked, atomically in the store: of parallel guesses only
+    // `max` get a check, whatever order they finish in. A success clears the count afterwards.
+    let reserve = |attempts: &LoginAttempts| {
+        if attempts.failures >= max && now - attempts.last_failure < block {
+            return None;
+        }
+        // A block that has expired starts a new count.
+        let before = if attempts.failures >= max { 0 } else { attempts.failures };
+        Some(LoginAttempts { failures: before + 1, last_failure: now })
+    };
+    let Some(reserved) = tenant.store.update_login_attempts(login, ip, &reserve).await? else {
         return Ok(PasswordCheck::Blocked);
-    }
+    };
     let user = tenant.store.find_user_by_email(login).await?;
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
     let candidate = password.to_owned();
@@ -59,24 +69,21 @@ pub async fn check_password(
     .unwrap_or(false);
     match user {
         Some(user) if verified => {
-            if !user.blocked {
+            if user.blocked {
+                // Not a failed guess: give the reserved attempt back.
+                let release = |a: &LoginAttempts| {
+                    (a.failures > 0).then(|| LoginAttempts { failures: a.failures - 1, ..a.clone() })
+                };
+                tenant.store.update_login_attempts(login, ip, &release).await?;
+            } else {
                 tenant.store.clear_login_attempts(login, Some(ip)).await?;
             }
             Ok(PasswordCheck::Valid(Box::new(user)))
         }
-        known => {
-            // A block that has expired starts a new count.
-            if attempts.failures >= protection.max_attempts {
-                attempts.failures = 0;
-            }
-            attempts.failures += 1;
-            attempts.last_failure = now;
-            tenant.store.save_login_attempts(login, ip, &attempts).await?;
-            Ok(PasswordCheck::Wrong {
-                known: known.map(Box::new),
-                failures: attempts.failures,
-                now_blocked: attempts.failures >= protection.max_attempts,
-            })
-        }
+        known => Ok(PasswordCheck::Wrong {
+            known: known.map(Box::new),
+            failures: reserved.failures,
+            now_blocked: reserved.failures >= max,
+        }),
     }
 }

@@ -4,6 +4,8 @@
 //! because errors end up in logs.
 
 use gatehouse_store::StoreError;
+use gatehouse_types::JsonMap;
+use serde_json::Value;
 
 /// What can go wrong in the auth crate.
 #[derive(Debug, thiserror::Error)]
@@ -41,3 +43,32 @@ pub enum AuthError {
 
 /// Result of the auth crate.
 pub type AuthResult<T> = Result<T, AuthError>;
+
+/// An OAuth error answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OAuthError {
+    /// HTTP status.
+    pub status: u16,
+    /// `error`.
+    pub error: String,
+    /// `error_description`.
+    pub description: String,
+    /// Extra members (`mfa_token`, `mfa_requirements`), boxed to keep errors small.
+    pub extra: Box<JsonMap>,
+}
+
+impl OAuthError {
+    /// An error with status, code and description.
+    pub fn new(status: u16, error: &str, description: impl Into<String>) -> Self {
+        OAuthError { status, error: error.to_owned(), description: description.into(), extra: Box::default() }
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> Value {
+        let mut body = JsonMap::new();
+        body.insert("error".into(), Value::from(self.error.clone()));
+        body.insert("error_description".into(), Value::from(self.description.clone()));
+        body.extend((*self.extra).clone());
+        Value::Object(body)
+    }
+}

@@ -6,19 +6,23 @@
 
 pub mod actions;
 pub mod attempts;
+pub mod client_auth;
 pub mod clock;
 pub mod credentials;
 pub mod error;
 pub mod fetch;
 pub mod ids;
 pub mod keys;
+pub mod limits;
 pub mod login;
 pub mod logs;
 pub mod mfa_api;
 pub mod one_time_code;
 pub mod outbox;
 pub mod password;
+pub mod pkce;
 pub mod recovery;
+pub mod scope;
 pub mod tenant;
 pub mod token;
 pub mod tokens;

@@ -13,8 +13,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::attempts;
+use crate::client_auth::{self, ClientCredentials};
 use crate::clock;
 use crate::ids;
+use crate::limits;
+use crate::login;
 use crate::login::RequestInfo;
 use crate::login::merge_metadata;
 use crate::login::tx::PAPE_MFA;
@@ -23,7 +26,7 @@ use crate::outbox::Email;
 use crate::recovery;
 use crate::tenant::Tenant;
 use crate::token::{MfaTicket, OAuthError, TokenRequest};
-use crate::tokens::{self, TokenResponse};
+use crate::tokens::{self, Issue, TokenResponse};
 use crate::totp;
 use crate::users;
 
@@ -149,6 +152,9 @@ impl<'a> MfaApi<'a> {
         let claims = ring
             .verify(token, &self.tenant.config.issuer, Some(&self.tenant.config.mfa_audience()))
             .map_err(|_| OAuthError::new(401, "invalid_token", "The access token is invalid or expired"))?;
+        if tokens::is_revoked(self.tenant, &claims).await.map_err(server_error)? {
+            return Err(OAuthError::new(401, "invalid_token", "The access token is invalid or expired"));
+        }
         let user_id = claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_owned();
         let scopes = tokens::scopes_of(&claims);
         Ok(MfaCaller::Access { user_id, scopes })
@@ -182,15 +188,25 @@ impl<'a> MfaApi<'a> {
         self.tenant.config.mfa.factors.contains(&factor)
     }
 
-    /// `POST /mfa/associate`.
-    pub async fn associate(&self, caller: &MfaCaller, body: &Map<String, Value>) -> Result<Value, OAuthError> {
+    /// `POST /mfa/associate`. `basic` is the request's HTTP Basic client credentials, if any.
+    pub async fn associate(
+        &self,
+        caller: &MfaCaller,
+        body: &Map<String, Value>,
+        basic: Option<(&str, &str)>,
+    ) -> Result<Value, OAuthError> {
         let user = self.user(caller.user_id()).await?;
         let client_id = match caller {
             MfaCaller::Ticket { ticket, .. } => {
-                if let Some(given) = body.get("client_id").and_then(Value::as_str)
-                    && given != ticket.client_id
-                {
-                    return Err(OAuthError::new(400, "invalid_request", "mfa_token not issued to this client"));
+                // Client credentials, when sent, must be right (a confidential client's secret included). Without
+                // any, the mfa_token alone is accepted, as seed 003's request has it: the token is bound to the
+                // client, which authenticated to obtain it.
+                let credentials = client_credentials(body, basic);
+                if !credentials.is_empty() {
+                    let client = client_auth::authenticate_client(&self.tenant.config, credentials)?;
+                    if client.client_id != ticket.client_id {
+                        return Err(OAuthError::new(400, "invalid_request", "mfa_token not issued to this client"));
+                    }
                 }
                 Some(ticket.client_id.clone())
             }
@@ -202,11 +218,22 @@ impl<'a> MfaApi<'a> {
             }
         };
         let existing = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
+        // Recovery codes come with the first factor beyond email.
         let enrolled = existing.iter().any(|a| a.active && !matches!(a.kind, AuthenticatorKind::Email { .. }));
+        // With only an mfa_token (the password), a factor may be added only while the user has none: a verified
+        // email counts as one (Auth0), so a stolen password cannot enroll the attacker's factor.
+        let has_factor = !login::event::enrolled_factors(&self.tenant.config, &user, &existing).is_empty();
         if let MfaCaller::Ticket { ticket, .. } = caller
-            && enrolled
+            && has_factor
             && !ticket.mfa_passed
         {
+            self.log(
+                "gd_enrollment_failed",
+                "Enrollment refused: the user already has a factor and did not pass it",
+                client_id.as_deref(),
+                Some(&user),
+            )
+            .await;
             return Err(OAuthError::new(403, "access_denied", "User is already enrolled."));
         }
         let types: Vec<String> = body
@@ -266,8 +293,14 @@ impl<'a> MfaApi<'a> {
                     ));
                 }
                 let email = body.get("email").and_then(Value::as_str).unwrap_or(&user.email).to_owned();
-                if !email.contains('@') {
-                    return Err(OAuthError::new(400, "invalid_request", "email must be an email address"));
+                // Codes go only to the account's own address: enrolling another one would hand the factor to
+                // whoever owns it.
+                if !email.eq_ignore_ascii_case(&user.email) {
+                    return Err(OAuthError::new(
+                        400,
+                        "invalid_request",
+                        "email must be the user's own email address; MFA codes are only sent there",
+                    ));
                 }
                 let authenticator =
                     users::authenticator(&user, AuthenticatorKind::Email { email: email.clone() }, false)
@@ -322,9 +355,25 @@ impl<'a> MfaApi<'a> {
         client_id: &str,
         email: &str,
     ) -> Result<String, OAuthError> {
+        let now = self.now();
+        if !email.eq_ignore_ascii_case(&user.email) {
+            return Err(OAuthError::new(403, "access_denied", "Email codes are only sent to the user's own address."));
+        }
+        if let Some(retry_after) =
+            limits::spend_send(self.tenant.store.as_ref(), &user.user_id, limits::Channel::Email, now)
+                .await
+                .map_err(server_error)?
+        {
+            self.log("gd_send_email_failure", "Email code not sent: send limit reached", Some(client_id), Some(user))
+                .await;
+            return Err(OAuthError::new(
+                429,
+                "too_many_attempts",
+                format!("Too many codes were sent. Try again in {} minutes.", retry_after.div_euclid(60) + 1),
+            ));
+        }
         let code = one_time_code::new_code().map_err(server_error)?;
         let oob_code = ids::secret().map_err(server_error)?;
-        let now = self.now();
         let challenge = OobChallenge {
             user_id: user.user_id.clone(),
             client_id: client_id.to_owned(),
@@ -355,16 +404,19 @@ impl<'a> MfaApi<'a> {
         Ok(oob_code)
     }
 
-    /// `POST /mfa/challenge`.
-    pub async fn challenge(&self, body: &Map<String, Value>) -> Result<Value, OAuthError> {
+    /// `POST /mfa/challenge`: the client authenticates as at the token endpoint (a confidential client with its
+    /// secret). `basic` is the request's HTTP Basic client credentials, if any.
+    pub async fn challenge(&self, body: &Map<String, Value>, basic: Option<(&str, &str)>) -> Result<Value, OAuthError> {
         let token = body
             .get("mfa_token")
             .and_then(Value::as_str)
             .ok_or_else(|| OAuthError::new(400, "invalid_request", "Missing required parameter: mfa_token"))?;
-        let client_id = body
-            .get("client_id")
-            .and_then(Value::as_str)
-            .ok_or_else(|| OAuthError::new(400, "invalid_request", "Missing required parameter: client_id"))?;
+        let credentials = client_credentials(body, basic);
+        if credentials.client_id.is_none() && credentials.basic.is_none() {
+            return Err(OAuthError::new(400, "invalid_request", "Missing required parameter: client_id"));
+        }
+        let client = client_auth::authenticate_client(&self.tenant.config, credentials)?;
+        let client_id = client.client_id.as_str();
         let (_, ticket) = self.verify_mfa_token(token).await?;
         if ticket.client_id != client_id {
             return Err(OAuthError::new(400, "invalid_request", "mfa_token not issued to this client"));
@@ -533,7 +585,7 @@ impl<'a> MfaApi<'a> {
         grant.mfa = true;
         grant.amr = vec!["mfa".to_owned()];
         grant.acr = Some(PAPE_MFA.to_owned());
-        let mut response = tokens::issue_user_tokens(self.tenant, client, &user, &grant, None, None, self.now())
+        let mut response = tokens::issue_user_tokens(self.tenant, client, &user, &grant, Issue::default(), self.now())
             .await
             .map_err(server_error)?;
         response.recovery_code = new_recovery_code;
@@ -541,77 +593,55 @@ impl<'a> MfaApi<'a> {
         Ok(response)
     }
 
-    /// Runs `check` against an authenticator under its attempt limit.
-    async fn limited(
+    /// Spends one attempt of `found`'s bucket before its code is checked (429 `too_many_attempts` when empty).
+    async fn spend_attempt(
         &self,
         user: &User,
-        mut authenticator: Authenticator,
+        found: &Authenticator,
         client: &ClientConfig,
-        ok: bool,
     ) -> Result<Authenticator, OAuthError> {
-        let now = self.now();
-        let factor = authenticator.kind.factor();
-        if ok {
-            authenticator.last_auth_at = Some(clock::now_iso());
-            self.tenant.store.save_authenticator(&authenticator).await.map_err(server_error)?;
-            return Ok(authenticator);
+        match attempts::spend(self.tenant.store.as_ref(), found, self.now()).await.map_err(server_error)? {
+            attempts::Spend::Spent(stored) => Ok(*stored),
+            attempts::Spend::Blocked { retry_after } => {
+                let kind = if found.kind.factor() == FactorType::RecoveryCode {
+                    "gd_recovery_rate_limit_exceed"
+                } else {
+                    "gd_otp_rate_limit_exceed"
+                };
+                self.log(kind, "Too many failed MFA attempts", Some(&client.client_id), Some(user)).await;
+                Err(OAuthError::new(
+                    429,
+                    "too_many_attempts",
+                    format!("Too many failed attempts. Try again in {} minutes.", retry_after.div_euclid(60) + 1),
+                ))
+            }
+            attempts::Spend::Missing => Err(wrong_code(found.kind.factor())),
         }
-        attempts::record_failure(&mut authenticator, now);
-        self.tenant.store.save_authenticator(&authenticator).await.map_err(server_error)?;
-        let failed = if factor == FactorType::RecoveryCode { "gd_recovery_failed" } else { "gd_auth_failed" };
-        self.log(failed, format!("Wrong {factor} code"), Some(&client.client_id), Some(user)).await;
-        Err(match factor {
-            FactorType::Otp => OAuthError::new(403, "invalid_grant", "Invalid otp_code."),
-            FactorType::RecoveryCode => OAuthError::new(403, "invalid_grant", "Invalid recovery_code."),
-            _ => OAuthError::new(403, "invalid_grant", "MFA Invalid binding code."),
-        })
     }
 
-    async fn blocked(
-        &self,
-        user: &User,
-        authenticator: &mut Authenticator,
-        client: &ClientConfig,
-    ) -> Result<(), OAuthError> {
-        let now = self.now();
-        attempts::refill(authenticator, now);
-        if attempts::is_blocked(authenticator, now) {
-            let kind = if authenticator.kind.factor() == FactorType::RecoveryCode {
-                "gd_recovery_rate_limit_exceed"
-            } else {
-                "gd_otp_rate_limit_exceed"
-            };
-            self.log(kind, "Too many failed MFA attempts", Some(&client.client_id), Some(user)).await;
-            return Err(OAuthError::new(
-                429,
-                "too_many_attempts",
-                format!(
-                    "Too many failed attempts. Try again in {} minutes.",
-                    attempts::seconds_until_unblocked(authenticator, now).div_euclid(60) + 1
-                ),
-            ));
-        }
-        Ok(())
+    /// A code that did not match (or was already used): logged, and answered as Auth0 does per factor.
+    async fn wrong(&self, user: &User, factor: FactorType, client: &ClientConfig) -> OAuthError {
+        let failed = if factor == FactorType::RecoveryCode { "gd_recovery_failed" } else { "gd_auth_failed" };
+        self.log(failed, format!("Wrong {factor} code"), Some(&client.client_id), Some(user)).await;
+        wrong_code(factor)
     }
 
     /// Marks an enrollment (and the recovery code issued with it) confirmed.
     async fn confirm(
         &self,
         user: &User,
-        authenticator: &mut Authenticator,
+        authenticator: &Authenticator,
         client: &ClientConfig,
     ) -> Result<(), OAuthError> {
         if authenticator.active {
             return Ok(());
         }
-        authenticator.active = true;
-        self.tenant.store.save_authenticator(authenticator).await.map_err(server_error)?;
-        let list = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
-        for mut pending in
-            list.into_iter().filter(|a| !a.active && matches!(a.kind, AuthenticatorKind::RecoveryCode { .. }))
-        {
-            pending.active = true;
-            self.tenant.store.save_authenticator(&pending).await.map_err(server_error)?;
+        let activate = |current: &Authenticator| Some(Authenticator { active: true, ..current.clone() });
+        let store = self.tenant.store.as_ref();
+        store.update_authenticator(&user.user_id, &authenticator.id, &activate).await.map_err(server_error)?;
+        let list = store.find_authenticators(&user.user_id).await.map_err(server_error)?;
+        for pending in list.iter().filter(|a| !a.active && matches!(a.kind, AuthenticatorKind::RecoveryCode { .. })) {
+            store.update_authenticator(&user.user_id, &pending.id, &activate).await.map_err(server_error)?;
         }
         self.log(
             "gd_enrollment_complete",
@@ -634,23 +664,31 @@ impl<'a> MfaApi<'a> {
         let mut candidates: Vec<Authenticator> =
             list.into_iter().filter(|a| matches!(a.kind, AuthenticatorKind::Otp { .. })).collect();
         candidates.sort_by_key(|a| (!a.active, std::cmp::Reverse(a.created_at.clone())));
-        let Some(mut authenticator) = candidates.into_iter().next() else {
+        let Some(found) = candidates.into_iter().next() else {
             return Err(OAuthError::new(403, "invalid_grant", "User is not enrolled with an authenticator app."));
         };
-        self.blocked(user, &mut authenticator, client).await?;
+        let authenticator = self.spend_attempt(user, &found, client).await?;
         let now = self.now();
-        let matched = match &mut authenticator.kind {
-            AuthenticatorKind::Otp { secret, last_step } => match totp::verify(secret, code, *last_step, now) {
-                Some(step) => {
-                    *last_step = step;
-                    true
-                }
-                None => false,
-            },
-            _ => false,
+        let step = match &authenticator.kind {
+            AuthenticatorKind::Otp { secret, last_step } => totp::verify(secret, code, *last_step, now),
+            _ => None,
         };
-        let mut authenticator = self.limited(user, authenticator, client, matched).await?;
-        self.confirm(user, &mut authenticator, client).await?;
+        // The step is consumed only if no parallel request used it (or a later one) first.
+        let consumed = match step {
+            Some(step) => attempts::settle_success(self.tenant.store.as_ref(), &authenticator, now, &|current| {
+                let mut next = current.clone();
+                match &mut next.kind {
+                    AuthenticatorKind::Otp { last_step, .. } if *last_step < step => *last_step = step,
+                    _ => return None,
+                }
+                Some(next)
+            })
+            .await
+            .map_err(server_error)?,
+            None => None,
+        };
+        let Some(stored) = consumed else { return Err(self.wrong(user, FactorType::Otp, client).await) };
+        self.confirm(user, &stored, client).await?;
         Ok((FactorType::Otp, None))
     }
 
@@ -680,11 +718,12 @@ impl<'a> MfaApi<'a> {
         let binding_code =
             binding_code.ok_or_else(|| OAuthError::new(400, "invalid_request", "binding_code is required"))?;
         let list = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
-        let mut authenticator = list
+        let found = list
             .into_iter()
             .find(|a| a.id == challenge.authenticator_id)
             .ok_or_else(|| OAuthError::new(403, "invalid_grant", "Invalid oob_code."))?;
-        self.blocked(user, &mut authenticator, client).await?;
+        let factor = found.kind.factor();
+        let authenticator = self.spend_attempt(user, &found, client).await?;
         let matched = one_time_code::codes_match(&challenge.code_hash, binding_code, oob_code);
         // Single use: of two requests with the right code, only the one that removes it wins.
         let taken = matched
@@ -695,9 +734,15 @@ impl<'a> MfaApi<'a> {
                 .await
                 .map_err(server_error)?
                 .is_some();
-        let factor = authenticator.kind.factor();
-        let mut authenticator = self.limited(user, authenticator, client, taken).await?;
-        self.confirm(user, &mut authenticator, client).await?;
+        if !taken {
+            return Err(self.wrong(user, factor, client).await);
+        }
+        let stored =
+            attempts::settle_success(self.tenant.store.as_ref(), &authenticator, now, &|current| Some(current.clone()))
+                .await
+                .map_err(server_error)?
+                .ok_or_else(|| OAuthError::new(403, "invalid_grant", "Invalid oob_code."))?;
+        self.confirm(user, &stored, client).await?;
         Ok((factor, None))
     }
 
@@ -708,23 +753,58 @@ impl<'a> MfaApi<'a> {
         client: &ClientConfig,
     ) -> Result<(FactorType, Option<String>), OAuthError> {
         let list = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
-        let Some(mut authenticator) =
+        let Some(found) =
             list.into_iter().find(|a| a.active && matches!(a.kind, AuthenticatorKind::RecoveryCode { .. }))
         else {
             return Err(OAuthError::new(403, "invalid_grant", "User does not have a recovery code."));
         };
-        self.blocked(user, &mut authenticator, client).await?;
+        let authenticator = self.spend_attempt(user, &found, client).await?;
         let AuthenticatorKind::RecoveryCode { hash } = authenticator.kind.clone() else {
             return Err(server_error("kind"));
         };
         let candidate = code.to_owned();
-        let matched = tokio::task::spawn_blocking(move || recovery::verify_recovery_code(&hash, &candidate))
+        let stored = hash.clone();
+        let matched = tokio::task::spawn_blocking(move || recovery::verify_recovery_code(&stored, &candidate))
             .await
             .unwrap_or(false);
-        self.limited(user, authenticator, client, matched).await?;
-        // A recovery code is single use: it is replaced at once, and the new one goes back in the answer.
-        let fresh = users::regenerate_recovery_code(self.tenant, user).await.map_err(server_error)?;
+        if !matched {
+            return Err(self.wrong(user, FactorType::RecoveryCode, client).await);
+        }
+        // A recovery code is single use: it is replaced in the same atomic write that accepts it (of two parallel
+        // uses, one wins), and the new one goes back in the answer.
+        let fresh = recovery::new_recovery_code().map_err(server_error)?;
+        let fresh_hash = recovery::hash_recovery_code(&fresh).map_err(server_error)?;
+        let replaced =
+            attempts::settle_success(self.tenant.store.as_ref(), &authenticator, self.now(), &|current| match &current
+                .kind
+            {
+                AuthenticatorKind::RecoveryCode { hash: now_stored } if *now_stored == hash => Some(Authenticator {
+                    kind: AuthenticatorKind::RecoveryCode { hash: fresh_hash.clone() },
+                    ..current.clone()
+                }),
+                _ => None,
+            })
+            .await
+            .map_err(server_error)?;
+        if replaced.is_none() {
+            return Err(self.wrong(user, FactorType::RecoveryCode, client).await);
+        }
         Ok((FactorType::RecoveryCode, Some(fresh)))
+    }
+}
+
+/// The client credentials of an MFA API request: HTTP Basic, or `client_id`/`client_secret` in the body.
+fn client_credentials<'a>(body: &'a Map<String, Value>, basic: Option<(&'a str, &'a str)>) -> ClientCredentials<'a> {
+    let field = |name: &str| body.get(name).and_then(Value::as_str).filter(|s| !s.is_empty());
+    ClientCredentials { basic, client_id: field("client_id"), client_secret: field("client_secret") }
+}
+
+/// The answer to a wrong code, per factor (Auth0's strings).
+fn wrong_code(factor: FactorType) -> OAuthError {
+    match factor {
+        FactorType::Otp => OAuthError::new(403, "invalid_grant", "Invalid otp_code."),
+        FactorType::RecoveryCode => OAuthError::new(403, "invalid_grant", "Invalid recovery_code."),
+        _ => OAuthError::new(403, "invalid_grant", "MFA Invalid binding code."),
     }
 }
 

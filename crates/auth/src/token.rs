@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use base64::Engine;
 use gatehouse_engine::flow::Step;
-use gatehouse_store::{Ephemeral, RefreshUse, secret_key};
+use gatehouse_store::{CodeUse, Ephemeral, RefreshUse, secret_key};
 use gatehouse_types::config::ClientConfig;
 use gatehouse_types::records::{Grant, User};
 use gatehouse_types::{AuthMethod, FactorType, FlowResult, JsonMap, MfaProvider, Outcome, PostLoginEvent};
@@ -14,46 +14,22 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::client_auth::{self, ClientCredentials};
 use crate::clock;
 use crate::credentials::{self, PasswordCheck};
 use crate::ids;
 use crate::login::RequestInfo;
 use crate::login::event::{self, RequestFacts, TransactionFacts};
 use crate::login::merge_metadata;
+use crate::pkce;
+use crate::scope;
 use crate::tenant::Tenant;
-use crate::tokens::{self, TokenResponse, granted_scopes};
+use crate::tokens::{self, Issue, TokenResponse, granted_scopes};
 
 /// Lifetime of an `mfa_token` (Auth0: 10 minutes, not configurable).
 pub const MFA_TOKEN_LIFETIME: i64 = 600;
 
-/// An OAuth error answer.
-#[derive(Clone, Debug, PartialEq)]
-pub struct OAuthError {
-    /// HTTP status.
-    pub status: u16,
-    /// `error`.
-    pub error: String,
-    /// `error_description`.
-    pub description: String,
-    /// Extra members (`mfa_token`, `mfa_requirements`), boxed to keep errors small.
-    pub extra: Box<JsonMap>,
-}
-
-impl OAuthError {
-    /// An error with status, code and description.
-    pub fn new(status: u16, error: &str, description: impl Into<String>) -> Self {
-        OAuthError { status, error: error.to_owned(), description: description.into(), extra: Box::default() }
-    }
-
-    /// The JSON body.
-    pub fn body(&self) -> Value {
-        let mut body = JsonMap::new();
-        body.insert("error".into(), Value::from(self.error.clone()));
-        body.insert("error_description".into(), Value::from(self.description.clone()));
-        body.extend((*self.extra).clone());
-        Value::Object(body)
-    }
-}
+pub use crate::error::OAuthError;
 
 fn server_error(e: impl std::fmt::Display) -> OAuthError {
     tracing::error!(error = %e, "token endpoint failure");
@@ -161,37 +137,38 @@ impl TokenEndpoint<'_> {
 
     /// Identifies the client: `client_secret_basic`, `client_secret_post`, or `none` for public clients.
     pub fn authenticate_client(&self, req: &TokenRequest) -> Result<ClientConfig, OAuthError> {
-        let (client_id, secret) = match &req.basic {
-            Some((id, secret)) => (id.as_str(), Some(secret.as_str())),
-            None => (req.get("client_id").unwrap_or_default(), req.get("client_secret")),
+        let credentials = ClientCredentials {
+            basic: req.basic.as_ref().map(|(id, secret)| (id.as_str(), secret.as_str())),
+            client_id: req.get("client_id"),
+            client_secret: req.get("client_secret"),
         };
-        if client_id.is_empty() {
-            return Err(OAuthError::new(401, "invalid_client", "Missing client_id"));
-        }
-        let Some(client) = self.tenant.config.client(client_id) else {
-            return Err(OAuthError::new(401, "invalid_client", "Unknown client."));
-        };
-        match (&client.client_secret, secret) {
-            (Some(expected), Some(given)) if bool::from(expected.as_bytes().ct_eq(given.as_bytes())) => {
-                Ok(client.clone())
-            }
-            (Some(_), _) => Err(OAuthError::new(401, "invalid_client", "Client authentication failed.")),
-            (None, _) => Ok(client.clone()),
-        }
+        client_auth::authenticate_client(&self.tenant.config, credentials)
     }
 
     async fn authorization_code(&self, req: &TokenRequest, client: &ClientConfig) -> Result<TokenResponse, OAuthError> {
         let code = req.require("code")?;
+        let key = secret_key(code);
         let invalid = |description: &str| OAuthError::new(403, "invalid_grant", description);
-        let Some(record) = self.tenant.store.take_code(&secret_key(code)).await.map_err(server_error)? else {
-            self.log("feacft", "Invalid authorization code", Some(client), None).await;
-            return Err(invalid("Invalid authorization code"));
-        };
         let now = self.now();
-        if record.expires_at < now {
-            self.log("feacft", "Expired authorization code", Some(client), None).await;
-            return Err(invalid("Invalid authorization code"));
-        }
+        let record = match self.tenant.store.take_code(&key, now).await.map_err(server_error)? {
+            CodeUse::Fresh(record) => record,
+            CodeUse::Replayed => {
+                // RFC 6749 §4.1.2: a code used twice revokes what its first exchange issued.
+                self.revoke_code_tokens(&key).await?;
+                self.log(
+                    "feacft",
+                    "Authorization code reused; the tokens of its first exchange were revoked",
+                    Some(client),
+                    None,
+                )
+                .await;
+                return Err(invalid("Invalid authorization code"));
+            }
+            CodeUse::Missing => {
+                self.log("feacft", "Invalid authorization code", Some(client), None).await;
+                return Err(invalid("Invalid authorization code"));
+            }
+        };
         if record.grant.client_id != client.client_id {
             self.log("feacft", "Authorization code issued to another client", Some(client), None).await;
             return Err(invalid("Invalid authorization code"));
@@ -212,21 +189,55 @@ impl TokenEndpoint<'_> {
             (Some(challenge), Some(verifier)) => {
                 let computed =
                     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-                if !bool::from(computed.as_bytes().ct_eq(challenge.as_bytes())) {
+                if !pkce::is_valid_verifier(verifier) || !bool::from(computed.as_bytes().ct_eq(challenge.as_bytes())) {
                     self.log("feacft", "Failed verification of code_verifier", Some(client), None).await;
                     return Err(invalid("Failed to verify code verifier"));
                 }
             }
             (Some(_), None) => return Err(invalid("Parameter 'code_verifier' is required")),
-            (None, _) if client.client_secret.is_none() => return Err(invalid("PKCE is required for public clients")),
-            (None, _) => {}
+            // RFC 9700 §2.1.1: a verifier for a code issued without a challenge is a downgrade attempt.
+            (None, Some(_)) => {
+                self.log("feacft", "code_verifier sent for a code issued without code_challenge", Some(client), None)
+                    .await;
+                return Err(invalid("Failed to verify code verifier"));
+            }
+            (None, None) if client.client_secret.is_none() => {
+                return Err(invalid("PKCE is required for public clients"));
+            }
+            (None, None) => {}
         }
         let user = self.user(&record.grant.user_id).await?;
-        let response = tokens::issue_user_tokens(self.tenant, client, &user, &record.grant, None, None, now)
+        let (family, access_jti) = code_token_ids(&key);
+        let issue = Issue {
+            access_jti: Some(access_jti),
+            family: Some((family, now + self.tenant.config.sessions.refresh_token_lifetime as i64)),
+        };
+        let response = tokens::issue_user_tokens(self.tenant, client, &user, &record.grant, issue, now)
             .await
             .map_err(server_error)?;
+        // A replay that arrived while these were being issued revoked them before they were stored: look again.
+        if self.tenant.store.is_code_replayed(&key, now).await.map_err(server_error)? {
+            self.revoke_code_tokens(&key).await?;
+            self.log(
+                "feacft",
+                "Authorization code reused during its exchange; its tokens were revoked",
+                Some(client),
+                None,
+            )
+            .await;
+            return Err(invalid("Invalid authorization code"));
+        }
         self.log("seacft", "Authorization Code for Access Token", Some(client), Some(&user)).await;
         Ok(response)
+    }
+
+    /// Revokes the refresh family and the access token an authorization code's exchange issued.
+    async fn revoke_code_tokens(&self, key: &str) -> Result<(), OAuthError> {
+        let (family, access_jti) = code_token_ids(key);
+        let store = &self.tenant.store;
+        store.revoke_refresh_family(&family).await.map_err(server_error)?;
+        let until = self.now() + tokens::longest_access_token_lifetime(&self.tenant.config);
+        store.put_ephemeral(Ephemeral::RevokedToken, &secret_key(&access_jti), b"1", until).await.map_err(server_error)
     }
 
     async fn user(&self, user_id: &str) -> Result<User, OAuthError> {
@@ -244,8 +255,8 @@ impl TokenEndpoint<'_> {
         let now = self.now();
         // Another client's token is refused before it is touched: marking it used would make its rightful
         // client's next exchange look like a replay and revoke the family.
-        match self.tenant.store.find_refresh_token(&key, now).await.map_err(server_error)? {
-            Some(record) if record.grant.client_id == client.client_id => {}
+        let found = match self.tenant.store.find_refresh_token(&key, now).await.map_err(server_error)? {
+            Some(record) if record.grant.client_id == client.client_id => record,
             Some(_) => {
                 self.log("fertft", "Refresh token of another client", Some(client), None).await;
                 return Err(invalid);
@@ -254,6 +265,17 @@ impl TokenEndpoint<'_> {
                 self.log("fertft", "Unknown or expired refresh token", Some(client), None).await;
                 return Err(invalid);
             }
+        };
+        // The request is validated before the token is spent: a refused request must not burn it (the next,
+        // correct request would then look like a replay and revoke the family).
+        let asked = match req.get("scope") {
+            Some(scope) => Some(requested_scopes(scope)?),
+            None => None,
+        };
+        if let Some(asked) = &asked
+            && let Some(extra) = asked.iter().find(|s| !found.grant.scope.contains(s))
+        {
+            return Err(OAuthError::new(403, "invalid_scope", format!("The scope {extra} was not granted")));
         }
         let record = match self.tenant.store.use_refresh_token(&key, now).await.map_err(server_error)? {
             RefreshUse::Fresh(record) => record,
@@ -276,9 +298,8 @@ impl TokenEndpoint<'_> {
         };
         let user = self.user(&record.grant.user_id).await?;
         let mut grant = record.grant.clone();
-        if let Some(scope) = req.get("scope") {
-            // A refresh may narrow the scopes, never widen them.
-            let asked: Vec<String> = scope.split_whitespace().map(str::to_owned).collect();
+        // A refresh may narrow the scopes, never widen them (checked above, against the same record).
+        if let Some(asked) = asked {
             if let Some(extra) = asked.iter().find(|s| !grant.scope.contains(s)) {
                 return Err(OAuthError::new(403, "invalid_scope", format!("The scope {extra} was not granted")));
             }
@@ -300,17 +321,9 @@ impl TokenEndpoint<'_> {
         grant.amr.clear();
         grant.acr = None;
         self.save_metadata(&user, &outcome).await?;
-        let response = tokens::issue_user_tokens(
-            self.tenant,
-            client,
-            &user,
-            &grant,
-            None,
-            Some((record.family.clone(), record.expires_at)),
-            now,
-        )
-        .await
-        .map_err(server_error)?;
+        let issue = Issue { access_jti: None, family: Some((record.family.clone(), record.expires_at)) };
+        let response =
+            tokens::issue_user_tokens(self.tenant, client, &user, &grant, issue, now).await.map_err(server_error)?;
         self.log("sertft", "Successful exchange of refresh token", Some(client), Some(&user)).await;
         Ok(response)
     }
@@ -364,7 +377,7 @@ impl TokenEndpoint<'_> {
         if user.blocked {
             return Err(OAuthError::new(401, "unauthorized", "user is blocked"));
         }
-        let scope: Vec<String> = req.get("scope").unwrap_or("openid").split_whitespace().map(str::to_owned).collect();
+        let scope = requested_scopes(req.get("scope").unwrap_or("openid"))?;
         let methods = vec![AuthMethod { name: "pwd".into(), timestamp: clock::now_iso(), kind: None }];
         let event =
             self.token_event(client, &user, &methods, audience.as_deref(), &scope, "oauth2-password", req).await?;
@@ -443,7 +456,7 @@ impl TokenEndpoint<'_> {
             return Err(error);
         }
         self.save_metadata(&user, &outcome).await?;
-        let response = tokens::issue_user_tokens(self.tenant, client, &user, &grant, None, None, now)
+        let response = tokens::issue_user_tokens(self.tenant, client, &user, &grant, Issue::default(), now)
             .await
             .map_err(server_error)?;
         self.log("sepft", "Successful exchange of password for access token", Some(client), Some(&user)).await;
@@ -494,7 +507,7 @@ impl TokenEndpoint<'_> {
         };
         let scope: Vec<String> = match req.get("scope") {
             Some(asked) => {
-                let asked: Vec<String> = asked.split_whitespace().map(str::to_owned).collect();
+                let asked = requested_scopes(asked)?;
                 if let Some(extra) = asked.iter().find(|s| !client_grant.scopes.contains(s)) {
                     return Err(OAuthError::new(
                         403,
@@ -518,7 +531,7 @@ impl TokenEndpoint<'_> {
         };
         let subject = format!("{}@clients", client.client_id);
         let (access_token, expires_in) =
-            tokens::access_token(self.tenant, &subject, &grant, Some("client-credentials"), now)
+            tokens::access_token(self.tenant, &subject, &grant, Some("client-credentials"), None, now)
                 .map_err(server_error)?;
         self.log("seccft", "Client Credentials for Access Token", Some(client), None).await;
         Ok(TokenResponse {
@@ -612,6 +625,19 @@ impl TokenEndpoint<'_> {
         fresh.updated_at = clock::now_iso();
         self.tenant.store.save_user(&fresh).await.map_err(server_error)
     }
+}
+
+/// The `scope` of a token request (RFC 6749 §3.3: separated by `%x20` only; anything else is `invalid_scope`).
+fn requested_scopes(value: &str) -> Result<Vec<String>, OAuthError> {
+    scope::parse_list("scope", value).map_err(|e| OAuthError::new(400, "invalid_scope", e.to_string()))
+}
+
+/// The refresh family and access token `jti` of an authorization code's exchange, derived from the code's store
+/// key, so a replay of the code can name them without the first exchange storing anything more.
+fn code_token_ids(key: &str) -> (String, String) {
+    let family = format!("rtf_{}", &secret_key(&format!("code-family\0{key}"))[..24]);
+    let jti = secret_key(&format!("code-access-token\0{key}"))[..32].to_owned();
+    (family, jti)
 }
 
 /// Puts the flow's claims and scope changes into a grant.

@@ -101,10 +101,7 @@ fn profile_claims(user: &User, scopes: &[String], claims: &mut Map<String, Value
     }
 }
 
-/// The scopes of a verified access token: its `scope` claim, split on spaces (none when the claim is absent).
-pub fn scopes_of(claims: &Map<String, Value>) -> Vec<String> {
-    claims.get("scope").and_then(Value::as_str).unwrap_or_default().split_whitespace().map(str::to_owned).collect()
-}
+pub use crate::scope::scopes_of;
 
 /// The profile `/userinfo` returns for a grant's scopes.
 pub fn userinfo(user: &User, scopes: &[String]) -> Map<String, Value> {
@@ -151,12 +148,14 @@ pub fn id_token(tenant: &Tenant, client: &ClientConfig, user: &User, grant: &Gra
     tenant.key_ring()?.sign(&Value::Object(claims))
 }
 
-/// Signs an access token. `subject` is the user id, or `<client_id>@clients` for client credentials.
+/// Signs an access token. `subject` is the user id, or `<client_id>@clients` for client credentials; `jti` is
+/// chosen by the caller when it must be able to revoke the token later, else random.
 pub fn access_token(
     tenant: &Tenant,
     subject: &str,
     grant: &Grant,
     gty: Option<&str>,
+    jti: Option<&str>,
     now: i64,
 ) -> AuthResult<(String, u64)> {
     let config = &tenant.config;
@@ -184,7 +183,10 @@ pub fn access_token(
         "exp": now + lifetime as i64,
         "scope": grant.scope.join(" "),
         "azp": grant.client_id,
-        "jti": ids::hex(16)?,
+        "jti": match jti {
+            Some(jti) => jti.to_owned(),
+            None => ids::hex(16)?,
+        },
     });
     if let Value::Object(registered) = registered {
         claims.extend(registered);
@@ -196,6 +198,22 @@ pub fn access_token(
         claims.insert("org_id".into(), Value::from(org.clone()));
     }
     Ok((tenant.key_ring()?.sign(&Value::Object(claims))?, lifetime))
+}
+
+/// The longest lifetime of any access token this tenant issues (a revocation must outlive every token it names).
+pub fn longest_access_token_lifetime(config: &TenantConfig) -> i64 {
+    config.apis.iter().map(|a| a.token_lifetime as i64).chain([86_400]).max().unwrap_or(86_400)
+}
+
+/// Whether the access token with these (verified) claims was revoked before its expiry (its authorization code
+/// was replayed). Store failures are returned: the caller refuses the token.
+pub async fn is_revoked(tenant: &Tenant, claims: &Map<String, Value>) -> AuthResult<bool> {
+    let Some(jti) = claims.get("jti").and_then(Value::as_str) else { return Ok(false) };
+    let revoked = tenant
+        .store
+        .get_ephemeral(gatehouse_store::Ephemeral::RevokedToken, &secret_key(jti), crate::clock::now())
+        .await?;
+    Ok(revoked.is_some())
 }
 
 /// Stores a new refresh token for `grant` (in `family`, or a new family) and returns the secret.
@@ -220,18 +238,27 @@ pub async fn new_refresh_token(
     Ok(secret)
 }
 
+/// How [`issue_user_tokens`] issues: the defaults (a random `jti`, a new refresh family) suit most grants.
+#[derive(Clone, Debug, Default)]
+pub struct Issue {
+    /// The access token's `jti` (an authorization code exchange picks it, to revoke it if the code is replayed).
+    pub access_jti: Option<String>,
+    /// The refresh family and its expiry: renewing keeps the family; a code exchange names a new one.
+    pub family: Option<(String, i64)>,
+}
+
 /// Issues the tokens of a user grant: access token, ID token when `openid` is granted, refresh token when
-/// `offline_access` is (rotating within `family` when renewing).
+/// `offline_access` is.
 pub async fn issue_user_tokens(
     tenant: &Tenant,
     client: &ClientConfig,
     user: &User,
     grant: &Grant,
-    gty: Option<&str>,
-    family: Option<(String, i64)>,
+    issue: Issue,
     now: i64,
 ) -> AuthResult<TokenResponse> {
-    let (access_token, expires_in) = access_token(tenant, &user.user_id, grant, gty, now)?;
+    let Issue { access_jti, family } = issue;
+    let (access_token, expires_in) = access_token(tenant, &user.user_id, grant, None, access_jti.as_deref(), now)?;
     let id_token = if grant.scope.iter().any(|s| s == "openid") {
         Some(id_token(tenant, client, user, grant, now)?)
     } else {

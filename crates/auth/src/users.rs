@@ -160,9 +160,23 @@ pub struct UserPatch {
     pub verify_email: Option<bool>,
 }
 
-fn valid_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else { return false };
-    !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !email.chars().any(char::is_whitespace)
+/// An address Gatehouse stores and mails: one `@`, a dotted domain, at most 254 characters, and no whitespace,
+/// control or invisible formatting character (a NUL, a line break that could inject a mail header, a
+/// right-to-left override that makes `moc.evil@x` read as another address in a log or an admin page).
+pub fn valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.rsplit_once('@') else { return false };
+    let hidden = |c: char| {
+        c.is_whitespace()
+            || c.is_control()
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+    };
+    !local.is_empty()
+        && !local.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && email.len() <= 254
+        && !email.chars().any(hidden)
 }
 
 async fn hash(password: String) -> UserResult<String> {
@@ -906,6 +920,13 @@ pub async fn create_authentication_method(
                         .into(),
                 ));
             }
+            // MFA codes go only to the account's own address (see login::mfa::email_destination).
+            if email != user.email.to_lowercase() {
+                return Err(UserError::BadRequest(
+                    "Payload validation error: 'email' must be the user's own email address; MFA codes are only sent there"
+                        .into(),
+                ));
+            }
             AuthenticatorKind::Email { email }
         }
         "phone" => {
@@ -1096,6 +1117,26 @@ pub fn enrollment_view(authenticator: &Authenticator) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn emails_with_control_or_invisible_characters_are_refused() {
+        assert!(valid_email("jane@example.com"));
+        assert!(valid_email("山田@example.jp"));
+        for bad in [
+            "jane\u{0}@example.com",
+            "jane@example.com\r\nBcc: x@evil.example",
+            "jane\u{202e}moc.live@example.com",
+            "jane\u{200b}@example.com",
+            "jane @example.com",
+            "jane@example.com.",
+            "a@b@example.com",
+            "@example.com",
+            "jane@example",
+        ] {
+            assert!(!valid_email(bad), "{bad:?}");
+        }
+        assert!(!valid_email(&format!("{}@example.com", "a".repeat(250))));
+    }
 
     fn view() -> Value {
         json!({

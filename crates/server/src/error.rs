@@ -16,6 +16,12 @@ impl ApiError {
         ApiError(OAuthError::new(status, error, description))
     }
 
+    /// 500: the cause goes to the server log only, never to the client.
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "request failed");
+        ApiError::new(500, "server_error", "Internal error")
+    }
+
     /// The HTTP status.
     pub fn status_code(&self) -> StatusCode {
         StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)

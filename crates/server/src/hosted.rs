@@ -152,14 +152,44 @@ struct LogoutQuery {
 /// `GET /v2/logout`: ends the SSO session and returns to an allowed logout URL of the client.
 async fn get_logout(State(state): State<AppState>, client: Client, Query(query): Query<LogoutQuery>) -> Response {
     let tenant = &state.tenant;
-    if let Some(cookie) = &client.cookies.session
-        && let Some(user_id) = end_session(tenant, cookie).await
-    {
-        let client_config = query.client_id.as_deref().and_then(|id| tenant.config.client(id));
-        let mut entry =
-            gatehouse_auth::logs::entry("slo", "User successfully logged out", &client.info, client_config, None);
-        entry.user_id = Some(user_id);
-        tenant.log(entry).await;
+    let lang = language(&[], client.info.accept_language.as_deref());
+    let error = |title: &str, detail: &str| {
+        render(
+            LoginResponse::new(AuthStep::Error(ErrorPage {
+                lang: lang.clone(),
+                title: title.into(),
+                detail: detail.into(),
+            })),
+            state.cookie_policy(),
+        )
+    };
+    // An unknown client_id is an error, never "any client's logout URLs".
+    let client_config = match query.client_id.as_deref() {
+        Some(id) => match tenant.config.client(id) {
+            Some(found) => Some(found),
+            None => return error("invalid_request", "Unknown client_id."),
+        },
+        None => None,
+    };
+    if let Some(cookie) = &client.cookies.session {
+        match end_session(tenant, cookie).await {
+            Ok(Some(user_id)) => {
+                let mut entry = gatehouse_auth::logs::entry(
+                    "slo",
+                    "User successfully logged out",
+                    &client.info,
+                    client_config,
+                    None,
+                );
+                entry.user_id = Some(user_id);
+                tenant.log(entry).await;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "could not end a session at logout");
+                return error("server_error", "We could not log you out. Please try again.");
+            }
+        }
     }
     let clear = state.cookie_policy();
     let mut headers = HeaderMap::new();
@@ -171,7 +201,8 @@ async fn get_logout(State(state): State<AppState>, client: Client, Query(query):
         headers.insert(SET_COOKIE, cookie.clone());
     }
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    let allowed: Vec<&String> = match query.client_id.as_deref().and_then(|id| tenant.config.client(id)) {
+    // Without a client_id, any client's logout URL is accepted (Gatehouse has no tenant-level list).
+    let allowed: Vec<&String> = match client_config {
         Some(c) => c.allowed_logout_urls.iter().collect(),
         None => tenant.config.clients.iter().flat_map(|c| c.allowed_logout_urls.iter()).collect(),
     };
@@ -183,13 +214,8 @@ async fn get_logout(State(state): State<AppState>, client: Client, Query(query):
             (StatusCode::FOUND, headers).into_response()
         }
         Some(_) => {
-            let lang = language(&[], client.info.accept_language.as_deref());
-            let page = LoginResponse::new(AuthStep::Error(ErrorPage {
-                lang,
-                title: "invalid_request".into(),
-                detail: "The returnTo URL is not in the application's allowed logout URLs.".into(),
-            }));
-            let mut response = render(page, clear);
+            let mut response =
+                error("invalid_request", "The returnTo URL is not in the application's allowed logout URLs.");
             response.headers_mut().extend(headers);
             response
         }

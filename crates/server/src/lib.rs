@@ -4,6 +4,7 @@
 //! call the auth crate, and render its answer; no login logic lives here.
 
 mod error;
+mod guard;
 mod hosted;
 mod mgmt;
 mod oidc;
@@ -17,6 +18,7 @@ use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method};
 use gatehouse_auth::tenant::Tenant;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use error::ApiError;
 
@@ -28,7 +30,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    fn cookie_policy(&self) -> pages::CookiePolicy {
+    pub(crate) fn cookie_policy(&self) -> pages::CookiePolicy {
         pages::CookiePolicy { secure: self.tenant.config.issuer.starts_with("https://") }
     }
 }
@@ -53,10 +55,31 @@ fn cors(tenant: &Tenant) -> CorsLayer {
         .max_age(std::time::Duration::from_secs(86_400))
 }
 
-/// The whole application.
+/// The whole application: the routers, then what every response carries (`nosniff`), the refusal of repeated
+/// parameters, and CORS.
 pub fn app(state: AppState) -> Router {
     let cors = cors(&state.tenant);
-    Router::new().merge(oidc::router()).merge(hosted::router()).merge(mgmt::router()).layer(cors).with_state(state)
+    Router::new()
+        .merge(oidc::router())
+        .merge(hosted::router())
+        .merge(mgmt::router())
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(guard::reject_repeated_parameters))
+        .layer(SetResponseHeaderLayer::overriding(
+            axum::http::header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(cors)
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(404, "not_found", "Not found")
+}
+
+/// `Cache-Control: no-store` for responses that carry personal data or secrets, unless the handler set its own.
+pub(crate) fn no_store_layer() -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(axum::http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"))
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves.

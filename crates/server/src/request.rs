@@ -8,6 +8,8 @@ use axum::http::request::Parts;
 use gatehouse_auth::login::step::cookie_names;
 use gatehouse_auth::login::{BrowserCookies, RequestInfo};
 
+use crate::AppState;
+
 /// The request's facts and cookies.
 pub struct Client {
     /// IP, user agent, language, host.
@@ -16,10 +18,12 @@ pub struct Client {
     pub cookies: BrowserCookies,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Client {
+impl FromRequestParts<AppState> for Client {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        // Over https only `__Host-` cookies count: an unprefixed one may have been planted by another host.
+        let prefix = state.cookie_policy().prefix();
         let header = |name| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let ip = parts
             .extensions
@@ -38,6 +42,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
             let Ok(text) = value.to_str() else { continue };
             for pair in text.split(';') {
                 let Some((name, value)) = pair.trim().split_once('=') else { continue };
+                let Some(name) = name.strip_prefix(prefix) else { continue };
                 if name == cookie_names::SESSION {
                     cookies.session = Some(value.to_owned());
                 } else if name == cookie_names::DEVICE {

@@ -6,10 +6,12 @@ use gatehouse_types::records::User;
 use serde_json::Value;
 
 use crate::clock;
+use crate::error::AuthResult;
 use crate::ids;
 use crate::login::step::{AuthStep, CookieChange, ErrorPage, LoginResponse, ResponseMode};
 use crate::login::tx::{AuthorizeRequest, LoginTx, Stage};
 use crate::login::{Login, app_error, internal};
+use crate::scope::{self, SeparatorError};
 
 /// Why `/authorize` refused a request.
 #[derive(Debug)]
@@ -24,8 +26,9 @@ fn param<'a>(query: &'a JsonMap, name: &str) -> Option<&'a str> {
     query.get(name).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
-fn words(query: &JsonMap, name: &str) -> Vec<String> {
-    param(query, name).map(|s| s.split_whitespace().map(str::to_owned).collect()).unwrap_or_default()
+/// A space-separated parameter (RFC 6749 §3.3: `%x20` only; see [`crate::scope`]).
+fn words(query: &JsonMap, name: &'static str) -> Result<Vec<String>, SeparatorError> {
+    param(query, name).map(|s| scope::parse_list(name, s)).transpose().map(Option::unwrap_or_default)
 }
 
 /// The page language: the first of `ui_locales` Gatehouse speaks, else `Accept-Language`, else English.
@@ -69,21 +72,23 @@ pub fn authorize_request(tenant: &crate::tenant::Tenant, query: &JsonMap) -> Res
             return Err(Refusal::Page("invalid_request".into(), format!("Unsupported response_mode: {other}")));
         }
     };
+    let (scope, acr_values, prompt, ui_locales) =
+        (words(query, "scope"), words(query, "acr_values"), words(query, "prompt"), words(query, "ui_locales"));
     let request = AuthorizeRequest {
         client_id: client_id.to_owned(),
         redirect_uri,
         redirect_uri_sent: param(query, "redirect_uri").is_some(),
         response_mode,
-        scope: words(query, "scope"),
+        scope: scope.clone().unwrap_or_default(),
         audience: param(query, "audience").map(str::to_owned),
         state: param(query, "state").map(str::to_owned),
         nonce: param(query, "nonce").map(str::to_owned),
         code_challenge: param(query, "code_challenge").map(str::to_owned),
-        acr_values: words(query, "acr_values"),
-        prompt: words(query, "prompt"),
+        acr_values: acr_values.clone().unwrap_or_default(),
+        prompt: prompt.clone().unwrap_or_default(),
         max_age: None,
         login_hint: param(query, "login_hint").map(str::to_owned),
-        ui_locales: words(query, "ui_locales"),
+        ui_locales: ui_locales.clone().unwrap_or_default(),
         query: query.clone(),
     };
     let refuse =
@@ -97,6 +102,15 @@ pub fn authorize_request(tenant: &crate::tenant::Tenant, query: &JsonMap) -> Res
             ));
         }
     }
+    // The scope list actions see is the one tokens get: a list that cannot be read one way is refused.
+    if let Err(e) = scope {
+        return refuse("invalid_scope", e.to_string());
+    }
+    for parsed in [acr_values, prompt, ui_locales] {
+        if let Err(e) = parsed {
+            return refuse("invalid_request", e.to_string());
+        }
+    }
     match param(query, "response_type") {
         Some("code") => {}
         Some(other) => return refuse("unsupported_response_type", format!("Unsupported response type: {other}")),
@@ -106,7 +120,13 @@ pub fn authorize_request(tenant: &crate::tenant::Tenant, query: &JsonMap) -> Res
         return refuse("unauthorized_client", "The client is not allowed to use the authorization code grant".into());
     }
     match (param(query, "code_challenge"), param(query, "code_challenge_method")) {
-        (Some(_), Some("S256")) => {}
+        (Some(challenge), Some("S256")) if crate::pkce::is_valid_challenge(challenge) => {}
+        (Some(_), Some("S256")) => {
+            return refuse(
+                "invalid_request",
+                "code_challenge must be 43 to 128 characters of [A-Za-z0-9-._~] (RFC 7636)".into(),
+            );
+        }
         (Some(_), None | Some(_)) => {
             return refuse("invalid_request", "code_challenge_method must be S256".into());
         }
@@ -200,7 +220,15 @@ impl Login<'_> {
 
         // An SSO session continues without a password, unless the application asks for a fresh login.
         let forced = tx.request.prompt.iter().any(|p| p == "login");
-        let session_user = if forced { None } else { self.session_user(&tx).await };
+        let session_user = if forced {
+            None
+        } else {
+            match self.session_user(&tx).await {
+                Ok(found) => found,
+                // A store that cannot say whether a session exists is not a "no session": fail closed.
+                Err(e) => return internal(&lang, e),
+            }
+        };
         match session_user {
             Some((key, session, user)) => {
                 tx.session_key = Some(key);
@@ -242,35 +270,37 @@ impl Login<'_> {
     }
 
     /// The user of a valid SSO session in this browser, honouring `max_age`.
-    async fn session_user(&self, tx: &LoginTx) -> Option<(String, gatehouse_types::records::Session, User)> {
-        let cookie = self.cookies.session.as_ref()?;
+    async fn session_user(
+        &self,
+        tx: &LoginTx,
+    ) -> AuthResult<Option<(String, gatehouse_types::records::Session, User)>> {
+        let Some(cookie) = self.cookies.session.as_ref() else { return Ok(None) };
         let key = secret_key(cookie);
         let now = self.now();
-        let session = self.tenant.store.find_session(&key, now).await.ok().flatten()?;
+        let Some(session) = self.tenant.store.find_session(&key, now).await? else { return Ok(None) };
         let idle = self.tenant.config.sessions.idle_lifetime as i64;
         if now - session.last_active > idle {
-            return None;
+            return Ok(None);
         }
         // OIDC Core: max_age=0 means "authenticate again now", like prompt=login.
         if let Some(max_age) = tx.request.max_age
             && (max_age == 0 || now - session.authenticated_at > max_age)
         {
-            return None;
+            return Ok(None);
         }
-        let user = self.tenant.store.find_user(&session.user_id).await.ok().flatten()?;
+        let Some(user) = self.tenant.store.find_user(&session.user_id).await? else { return Ok(None) };
         if user.blocked {
-            return None;
+            return Ok(None);
         }
-        Some((key, session, user))
+        Ok(Some((key, session, user)))
     }
 }
 
-/// Ends the SSO session behind a cookie (logout); returns its user.
-pub async fn end_session(tenant: &crate::tenant::Tenant, cookie: &str) -> Option<String> {
+/// Ends the SSO session behind a cookie (logout); returns its user. A store failure is returned: the caller must
+/// not tell the user they are logged out when the session may still be there.
+pub async fn end_session(tenant: &crate::tenant::Tenant, cookie: &str) -> AuthResult<Option<String>> {
     let key = secret_key(cookie);
-    let session = tenant.store.find_session(&key, clock::now()).await.ok().flatten();
-    if let Err(e) = tenant.store.delete_session(&key).await {
-        tracing::warn!(error = %e, "could not delete a session at logout");
-    }
-    session.map(|s| s.user_id)
+    let session = tenant.store.find_session(&key, clock::now()).await?;
+    tenant.store.delete_session(&key).await?;
+    Ok(session.map(|s| s.user_id))
 }

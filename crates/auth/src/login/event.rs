@@ -67,6 +67,11 @@ pub struct TransactionFacts {
 pub fn enrolled_factors(config: &TenantConfig, user: &User, authenticators: &[Authenticator]) -> Vec<FactorType> {
     let mut factors: Vec<FactorType> = Vec::new();
     for authenticator in authenticators.iter().filter(|a| a.active) {
+        // Email codes only ever go to the account's own address (login::mfa::email_destination).
+        if matches!(&authenticator.kind, AuthenticatorKind::Email { email } if !email.eq_ignore_ascii_case(&user.email))
+        {
+            continue;
+        }
         let factor = authenticator.kind.factor();
         if !factors.contains(&factor) {
             factors.push(factor);

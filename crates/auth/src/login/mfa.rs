@@ -10,6 +10,7 @@ use crate::attempts;
 use crate::clock;
 use crate::error::AuthResult;
 use crate::ids;
+use crate::limits;
 use crate::login::step::{AuthStep, ChallengePage, EnrollOtpPage, LoginResponse, Notice, PickerPage, RecoveryCodePage};
 use crate::login::tx::{LoginTx, MfaState, Stage};
 use crate::login::{Login, error_page, internal, mask_email};
@@ -137,25 +138,36 @@ impl Login<'_> {
         state: &str,
         tx: &mut LoginTx,
         user: &User,
-        notice: Option<Notice>,
+        mut notice: Option<Notice>,
         alternatives: bool,
     ) -> LoginResponse {
         let lang = tx.lang.clone();
-        let live = self
-            .tenant
-            .store
-            .get_ephemeral(Ephemeral::OneTimeCode, &email_code_key(tx), self.now())
-            .await
-            .ok()
-            .flatten()
-            .is_some();
-        if !live && let Err(e) = self.send_email_code(tx, user).await {
-            return internal(&lang, e);
+        let destination = match email_destination(self.tenant, user).await {
+            Ok(Some(destination)) => destination,
+            Ok(None) => {
+                return error_page(
+                    &lang,
+                    "access_denied",
+                    "This account has no verified email address to send a code to.",
+                );
+            }
+            Err(e) => return internal(&lang, e),
+        };
+        let live = match self.tenant.store.get_ephemeral(Ephemeral::OneTimeCode, &email_code_key(tx), self.now()).await
+        {
+            Ok(found) => found.is_some(),
+            Err(e) => return internal(&lang, e),
+        };
+        if !live {
+            match self.send_email_code(tx, user).await {
+                Ok(Sent::Sent) => {}
+                Ok(Sent::Limited) => notice = Some(Notice::TooManySends),
+                Err(e) => return internal(&lang, e),
+            }
         }
         if let Err(e) = self.save(state, tx).await {
             return internal(&lang, e);
         }
-        let destination = email_destination(self.tenant, user).await;
         LoginResponse::new(AuthStep::Challenge(ChallengePage {
             ctx: self.page_context(state, tx),
             factor: FactorType::Email,
@@ -165,7 +177,23 @@ impl Login<'_> {
         }))
     }
 
-    async fn send_email_code(&self, tx: &LoginTx, user: &User) -> AuthResult<()> {
+    /// Sends a new email code to the account's verified address, within the send limit.
+    async fn send_email_code(&self, tx: &LoginTx, user: &User) -> AuthResult<Sent> {
+        let Some(to) = email_destination(self.tenant, user).await? else {
+            return Err(crate::AuthError::Setup("no verified email address to send a code to".into()));
+        };
+        if let Some(retry_after) =
+            limits::spend_send(self.tenant.store.as_ref(), &user.user_id, limits::Channel::Email, self.now()).await?
+        {
+            self.write_log(
+                "gd_send_email_failure",
+                format!("Email code not sent: send limit reached (retry in {retry_after} s)"),
+                Some(tx),
+                Some(user),
+            )
+            .await;
+            return Ok(Sent::Limited);
+        }
         let code = one_time_code::new_code()?;
         let pending = PendingCode { hash: one_time_code::code_hash(&code, &email_code_context(tx, user)) };
         let bytes = serde_json::to_vec(&pending).map_err(|e| crate::AuthError::Setup(e.to_string()))?;
@@ -187,14 +215,13 @@ impl Login<'_> {
             )
         };
         let from = format!("{} <no-reply@gatehouse.invalid>", self.tenant.config.friendly_name);
-        let to = email_destination(self.tenant, user).await;
         self.tenant
             .outbox
             .send(&from, &Email { to, subject, body })
             .await
             .map_err(|e| crate::AuthError::Setup(format!("outbox: {e}")))?;
         self.write_log("gd_send_email", "MFA email sent", Some(tx), Some(user)).await;
-        Ok(())
+        Ok(Sent::Sent)
     }
 
     /// `POST /u/mfa/choose`: shows the picker (`None`) or switches to `factor`.
@@ -229,12 +256,15 @@ impl Login<'_> {
             Err(page) => return page,
         };
         let lang = tx.lang.clone();
-        if Self::csrf_ok(&tx, csrf)
-            && let Err(e) = self.send_email_code(&tx, &user).await
-        {
-            return internal(&lang, e);
+        if !Self::csrf_ok(&tx, csrf) {
+            return self.show_mfa(state, &mut tx, &user, Some(Notice::FormExpired)).await;
         }
-        self.show_mfa(state, &mut tx, &user, Some(Notice::CodeSent)).await
+        let notice = match self.send_email_code(&tx, &user).await {
+            Ok(Sent::Sent) => Notice::CodeSent,
+            Ok(Sent::Limited) => Notice::TooManySends,
+            Err(e) => return internal(&lang, e),
+        };
+        self.show_mfa(state, &mut tx, &user, Some(notice)).await
     }
 
     /// `POST /u/mfa`: checks a code for the current factor.
@@ -276,13 +306,10 @@ impl Login<'_> {
             // multifactor.enable enrolls a recovery code with the first factor; enrollWith does not (Auth0).
             let final_mfa = matches!(tx.stage, Stage::FinalMfa { .. });
             if final_mfa && self.tenant.config.mfa.factors.contains(&FactorType::RecoveryCode) {
-                let has_recovery = self
-                    .tenant
-                    .store
-                    .find_authenticators(&user.user_id)
-                    .await
-                    .map(|list| list.iter().any(|a| matches!(a.kind, AuthenticatorKind::RecoveryCode { .. })))
-                    .unwrap_or(false);
+                let has_recovery = match self.tenant.store.find_authenticators(&user.user_id).await {
+                    Ok(list) => list.iter().any(|a| matches!(a.kind, AuthenticatorKind::RecoveryCode { .. })),
+                    Err(e) => return internal(&lang, e),
+                };
                 if !has_recovery {
                     return self.issue_recovery_code(state, tx, user, FactorType::Otp).await;
                 }
@@ -304,10 +331,12 @@ impl Login<'_> {
             Ok(Verified::Invalid) => self.show_mfa(state, &mut tx, &user, Some(Notice::InvalidCode)).await,
             Ok(Verified::Blocked) => self.show_mfa(state, &mut tx, &user, Some(Notice::FactorBlocked)).await,
             Ok(Verified::Expired) => {
-                if let Err(e) = self.send_email_code(&tx, &user).await {
-                    return internal(&lang, e);
-                }
-                self.show_mfa(state, &mut tx, &user, Some(Notice::CodeExpired)).await
+                let notice = match self.send_email_code(&tx, &user).await {
+                    Ok(Sent::Sent) => Notice::CodeExpired,
+                    Ok(Sent::Limited) => Notice::TooManySends,
+                    Err(e) => return internal(&lang, e),
+                };
+                self.show_mfa(state, &mut tx, &user, Some(notice)).await
             }
             Err(e) => internal(&lang, e),
         }
@@ -394,7 +423,23 @@ impl Login<'_> {
                     Err(e) => internal(&lang, e),
                 }
             }
-            Stage::FinalMfa { outcome, .. } => self.complete(state, tx, user, *outcome).await,
+            Stage::FinalMfa { outcome, mfa } => match mfa.then_enroll {
+                // The existing factor is passed: now the authenticator app is enrolled.
+                Some(next) => {
+                    tx.stage = Stage::FinalMfa {
+                        outcome,
+                        mfa: MfaState {
+                            offered: vec![next],
+                            enrolling: true,
+                            current: Some(next),
+                            pending_secret: None,
+                            then_enroll: None,
+                        },
+                    };
+                    self.show_mfa(state, &mut tx, &user, None).await
+                }
+                None => self.complete(state, tx, user, *outcome).await,
+            },
             other => {
                 tx.stage = other;
                 self.show(state).await
@@ -402,7 +447,9 @@ impl Login<'_> {
         }
     }
 
-    /// Checks a code against the user's authenticators of `factor`, with the attempt limit.
+    /// Checks a code against the user's authenticators of `factor`, with the attempt limit: the attempt is spent
+    /// in the store before the code is compared, and a matching code is consumed (TOTP step, recovery code, email
+    /// code) atomically, so neither parallel guesses nor a replayed code get through.
     pub(crate) async fn verify_factor(
         &self,
         tx: &LoginTx,
@@ -423,23 +470,34 @@ impl Login<'_> {
         let Some(index) = authenticators.iter().position(|a| a.active && a.kind.factor() == factor) else {
             return Ok(Verified::Invalid);
         };
-        let mut authenticator = authenticators.swap_remove(index);
-        attempts::refill(&mut authenticator, now);
-        if attempts::is_blocked(&authenticator, now) {
-            let kind = if factor == FactorType::RecoveryCode {
-                "gd_recovery_rate_limit_exceed"
-            } else {
-                "gd_otp_rate_limit_exceed"
-            };
-            self.write_log(kind, format!("Too many failed {factor} codes"), Some(tx), Some(user)).await;
-            return Ok(Verified::Blocked);
-        }
-        let accepted: Option<Option<String>> = match &mut authenticator.kind {
+        let found = authenticators.swap_remove(index);
+        let rate_limited = if factor == FactorType::RecoveryCode {
+            "gd_recovery_rate_limit_exceed"
+        } else {
+            "gd_otp_rate_limit_exceed"
+        };
+        let authenticator = match attempts::spend(self.tenant.store.as_ref(), &found, now).await? {
+            attempts::Spend::Spent(stored) => *stored,
+            attempts::Spend::Blocked { .. } => {
+                self.write_log(rate_limited, format!("Too many failed {factor} codes"), Some(tx), Some(user)).await;
+                return Ok(Verified::Blocked);
+            }
+            attempts::Spend::Missing => return Ok(Verified::Invalid),
+        };
+        let store = self.tenant.store.as_ref();
+        let accepted: Option<Option<String>> = match &authenticator.kind {
             AuthenticatorKind::Otp { secret, last_step } => match totp::verify(secret, code, *last_step, now) {
-                Some(step) => {
-                    *last_step = step;
-                    Some(None)
-                }
+                // Consumed only if no parallel request used this step (or a later one) first.
+                Some(step) => attempts::settle_success(store, &authenticator, now, &|current| {
+                    let mut next = current.clone();
+                    match &mut next.kind {
+                        AuthenticatorKind::Otp { last_step, .. } if *last_step < step => *last_step = step,
+                        _ => return None,
+                    }
+                    Some(next)
+                })
+                .await?
+                .map(|_| None),
                 None => None,
             },
             AuthenticatorKind::RecoveryCode { hash } => {
@@ -450,25 +508,38 @@ impl Login<'_> {
                     .unwrap_or(false);
                 if ok {
                     let replacement = recovery::new_recovery_code()?;
-                    *hash = recovery::hash_recovery_code(&replacement)?;
-                    Some(Some(replacement))
+                    let new_hash = recovery::hash_recovery_code(&replacement)?;
+                    // Replaced only if it is still the code that matched: of two parallel uses, one wins.
+                    let old_hash = hash.clone();
+                    attempts::settle_success(store, &authenticator, now, &|current| match &current.kind {
+                        AuthenticatorKind::RecoveryCode { hash } if *hash == old_hash => Some(Authenticator {
+                            kind: AuthenticatorKind::RecoveryCode { hash: new_hash.clone() },
+                            ..current.clone()
+                        }),
+                        _ => None,
+                    })
+                    .await?
+                    .map(|_| Some(replacement))
                 } else {
                     None
                 }
             }
             AuthenticatorKind::Email { .. } => {
                 let key = email_code_key(tx);
-                let Some(raw) = self.tenant.store.get_ephemeral(Ephemeral::OneTimeCode, &key, now).await? else {
+                let Some(raw) = store.get_ephemeral(Ephemeral::OneTimeCode, &key, now).await? else {
+                    // Nothing was checked: the attempt goes back.
+                    attempts::settle_success(store, &authenticator, now, &|current| Some(current.clone())).await?;
                     return Ok(Verified::Expired);
                 };
                 let pending: PendingCode =
                     serde_json::from_slice(&raw).map_err(|e| crate::AuthError::Setup(e.to_string()))?;
-                if one_time_code::codes_match(&pending.hash, code, &email_code_context(tx, user)) {
-                    // Single use: only the request that removes it succeeds.
-                    match self.tenant.store.take_ephemeral(Ephemeral::OneTimeCode, &key, now).await? {
-                        Some(_) => Some(None),
-                        None => return Ok(Verified::Expired),
-                    }
+                // Single use: only the request that removes it succeeds.
+                if one_time_code::codes_match(&pending.hash, code, &email_code_context(tx, user))
+                    && store.take_ephemeral(Ephemeral::OneTimeCode, &key, now).await?.is_some()
+                {
+                    attempts::settle_success(store, &authenticator, now, &|current| Some(current.clone()))
+                        .await?
+                        .map(|_| None)
                 } else {
                     None
                 }
@@ -476,23 +547,12 @@ impl Login<'_> {
             AuthenticatorKind::Phone { .. } => None,
         };
         match accepted {
-            Some(replacement) => {
-                authenticator.last_auth_at = Some(clock::now_iso());
-                self.tenant.store.save_authenticator(&authenticator).await?;
-                Ok(Verified::Ok(replacement))
-            }
+            Some(replacement) => Ok(Verified::Ok(replacement)),
             None => {
-                attempts::record_failure(&mut authenticator, now);
-                self.tenant.store.save_authenticator(&authenticator).await?;
                 let kind = if factor == FactorType::RecoveryCode { "gd_recovery_failed" } else { "gd_auth_failed" };
                 self.write_log(kind, format!("Wrong {factor} code"), Some(tx), Some(user)).await;
                 if attempts::is_blocked(&authenticator, now) {
-                    let kind = if factor == FactorType::RecoveryCode {
-                        "gd_recovery_rate_limit_exceed"
-                    } else {
-                        "gd_otp_rate_limit_exceed"
-                    };
-                    self.write_log(kind, format!("Too many failed {factor} codes"), Some(tx), Some(user)).await;
+                    self.write_log(rate_limited, format!("Too many failed {factor} codes"), Some(tx), Some(user)).await;
                     return Ok(Verified::Blocked);
                 }
                 Ok(Verified::Invalid)
@@ -522,17 +582,25 @@ impl Login<'_> {
     }
 }
 
-/// Where email codes go: the address of the user's email authenticator (an operator may enroll one), else the
-/// verified address of the account.
-async fn email_destination(tenant: &crate::tenant::Tenant, user: &User) -> String {
-    let enrolled = tenant.store.find_authenticators(&user.user_id).await.unwrap_or_default();
-    enrolled
-        .into_iter()
-        .find_map(|a| match a.kind {
-            AuthenticatorKind::Email { email } if a.active => Some(email),
-            _ => None,
-        })
-        .unwrap_or_else(|| user.email.clone())
+/// Where email codes may go: the account's own address, and only when it is verified or was confirmed as an email
+/// factor. Never another address, whatever an enrollment says: a code mailed elsewhere would hand the factor to
+/// whoever chose that address.
+pub(crate) async fn email_destination(tenant: &crate::tenant::Tenant, user: &User) -> AuthResult<Option<String>> {
+    if user.email_verified {
+        return Ok(Some(user.email.clone()));
+    }
+    let enrolled = tenant.store.find_authenticators(&user.user_id).await?;
+    let confirmed = enrolled.iter().any(|a| {
+        a.active && matches!(&a.kind, AuthenticatorKind::Email { email } if email.eq_ignore_ascii_case(&user.email))
+    });
+    Ok(confirmed.then(|| user.email.clone()))
+}
+
+/// Whether an email code was sent.
+enum Sent {
+    Sent,
+    /// The send limit was reached; nothing was sent.
+    Limited,
 }
 
 /// A new active authenticator.

@@ -395,7 +395,10 @@ impl Login<'_> {
                     _ if offered.len() == 1 => offered.first().copied(),
                     _ => None,
                 };
-                tx.stage = Stage::Flow { paused, mfa: MfaState { offered, enrolling, current, pending_secret: None } };
+                tx.stage = Stage::Flow {
+                    paused,
+                    mfa: MfaState { offered, enrolling, current, pending_secret: None, then_enroll: None },
+                };
                 self.write_log("gd_start_auth", "Second factor started", Some(&tx), Some(&user)).await;
                 self.show_mfa(state, &mut tx, &user, None).await
             }
@@ -406,7 +409,9 @@ impl Login<'_> {
                     for log in &outcome.tenant_logs {
                         self.write_log(&log.kind, log.description.clone(), Some(&tx), Some(&user)).await;
                     }
-                    self.apply_metadata(&user, &outcome).await;
+                    if let Err(e) = self.apply_metadata(&user, &outcome).await {
+                        return internal(&lang, e);
+                    }
                     self.write_log("f", reason.clone(), Some(&tx), Some(&user)).await;
                     let step = app_error(&tx.request, "access_denied", &reason);
                     self.finish_tx(state, &tx, LoginResponse::new(step)).await
@@ -477,6 +482,7 @@ impl Login<'_> {
             .into_iter()
             .filter(|f| enabled.contains(f))
             .collect();
+        let has_email = enrolled.contains(&FactorType::Email);
         if provider == Some(MfaProvider::GoogleAuthenticator) {
             enrolled.retain(|f| *f == FactorType::Otp);
         }
@@ -484,29 +490,45 @@ impl Login<'_> {
         enrolled.sort_by_key(|f| order.iter().position(|o| o == f));
         let strong = enrolled.iter().any(|f| *f != FactorType::Email);
         if !strong && enabled.contains(&FactorType::Otp) {
-            // No factor but email: enroll an authenticator app (email stays available behind "another method").
-            let mut offered = vec![FactorType::Otp];
-            offered.extend(enrolled.iter().copied());
-            return Some(MfaState { offered, enrolling: true, current: Some(FactorType::Otp), pending_secret: None });
+            if has_email {
+                // The verified email is a factor the user has: it is passed first, and only then is an
+                // authenticator app enrolled. Otherwise a stolen password alone could enroll the attacker's app.
+                return Some(MfaState {
+                    offered: vec![FactorType::Email],
+                    enrolling: false,
+                    current: Some(FactorType::Email),
+                    pending_secret: None,
+                    then_enroll: Some(FactorType::Otp),
+                });
+            }
+            // No factor at all: enroll an authenticator app.
+            return Some(MfaState {
+                offered: vec![FactorType::Otp],
+                enrolling: true,
+                current: Some(FactorType::Otp),
+                pending_secret: None,
+                then_enroll: None,
+            });
         }
         if enrolled.is_empty() {
             return None;
         }
         let current = enrolled.first().copied();
-        Some(MfaState { offered: enrolled, enrolling: false, current, pending_secret: None })
+        Some(MfaState { offered: enrolled, enrolling: false, current, pending_secret: None, then_enroll: None })
     }
 
-    async fn apply_metadata(&self, user: &User, outcome: &Outcome) {
+    /// Saves the actions' metadata changes; a store failure is returned so the login does not go on as if they
+    /// had been saved.
+    async fn apply_metadata(&self, user: &User, outcome: &Outcome) -> AuthResult<()> {
         if outcome.app_metadata.is_empty() && outcome.user_metadata.is_empty() {
-            return;
+            return Ok(());
         }
-        let Ok(Some(mut fresh)) = self.tenant.store.find_user(&user.user_id).await else { return };
+        let Some(mut fresh) = self.tenant.store.find_user(&user.user_id).await? else { return Ok(()) };
         merge_metadata(&mut fresh.app_metadata, &outcome.app_metadata);
         merge_metadata(&mut fresh.user_metadata, &outcome.user_metadata);
         fresh.updated_at = clock::now_iso();
-        if let Err(e) = self.tenant.store.save_user(&fresh).await {
-            tracing::error!(error = %e, "could not save metadata changes from actions");
-        }
+        self.tenant.store.save_user(&fresh).await?;
+        Ok(())
     }
 
     /// Issues the code: metadata, session, grant, code, log, answer.
@@ -516,7 +538,9 @@ impl Login<'_> {
         let Some(client) = self.tenant.config.client(&tx.request.client_id).cloned() else {
             return error_page(&lang, "unauthorized_client", "The application is no longer configured.");
         };
-        self.apply_metadata(&user, &outcome).await;
+        if let Err(e) = self.apply_metadata(&user, &outcome).await {
+            return internal(&lang, e);
+        }
         let mut fresh = match self.tenant.store.find_user(&user.user_id).await {
             Ok(Some(u)) => u,
             Ok(None) => return error_page(&lang, "access_denied", "The user no longer exists."),
@@ -531,9 +555,10 @@ impl Login<'_> {
 
         // The SSO session: continue the one this transaction came from, or start one.
         let existing = match &tx.session_key {
-            Some(key) => {
-                self.tenant.store.find_session(key, now).await.ok().flatten().filter(|s| s.user_id == fresh.user_id)
-            }
+            Some(key) => match self.tenant.store.find_session(key, now).await {
+                Ok(found) => found.filter(|s| s.user_id == fresh.user_id),
+                Err(e) => return internal(&lang, e),
+            },
             None => None,
         };
         let (session_key, mut session) = match existing {
@@ -543,7 +568,10 @@ impl Login<'_> {
                     Ok(c) => c,
                     Err(e) => return internal(&lang, e),
                 };
-                let sid = ids::public_id("").unwrap_or_default();
+                let sid = match ids::public_id("") {
+                    Ok(sid) => sid,
+                    Err(e) => return internal(&lang, e),
+                };
                 let lifetime = self.tenant.config.sessions.lifetime as i64;
                 response.cookies.push(CookieChange::SetSession { value: cookie.clone(), max_age: lifetime });
                 let session = Session {

@@ -73,6 +73,8 @@ pub enum Notice {
     CodeSent,
     /// The form was stale or forged.
     FormExpired,
+    /// The send limit was reached: no new code was sent.
+    TooManySends,
 }
 
 /// The login form.

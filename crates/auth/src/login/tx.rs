@@ -111,6 +111,9 @@ pub struct MfaState {
     /// A TOTP secret awaiting its first code (enrollment).
     #[serde(default)]
     pub pending_secret: Option<String>,
+    /// A factor to enroll once this prompt is passed (end-of-flow MFA for a user whose only factor is email).
+    #[serde(default)]
+    pub then_enroll: Option<FactorType>,
 }
 
 /// A browser login in progress.

@@ -32,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v2/keys/signing/rotate", post(post_rotate))
         .merge(users::router())
         .merge(authentication_methods::router())
+        .layer(crate::no_store_layer())
 }
 
 /// An error of the Management API: `{"statusCode":404,"error":"Not Found","message":"...","errorCode":"..."}`.

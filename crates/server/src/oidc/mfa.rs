@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::oidc::token::fields;
+use crate::oidc::token::{basic_credentials, fields};
 use crate::oidc::userinfo::bearer;
 use crate::request::Client;
 
@@ -51,7 +51,9 @@ async fn post_associate(
     let api = MfaApi::new(&state.tenant, &client.info);
     let caller = api.caller(bearer(&headers)).await?;
     let body = body(&headers, &bytes)?;
-    Ok(no_store(api.associate(&caller, &body).await?))
+    let basic = basic_credentials(&headers);
+    let basic = basic.as_ref().map(|(id, secret)| (id.as_str(), secret.as_str()));
+    Ok(no_store(api.associate(&caller, &body, basic).await?))
 }
 
 async fn post_challenge(
@@ -62,7 +64,9 @@ async fn post_challenge(
 ) -> Result<Response, ApiError> {
     let api = MfaApi::new(&state.tenant, &client.info);
     let body = body(&headers, &bytes)?;
-    Ok(no_store(api.challenge(&body).await?))
+    let basic = basic_credentials(&headers);
+    let basic = basic.as_ref().map(|(id, secret)| (id.as_str(), secret.as_str()));
+    Ok(no_store(api.challenge(&body, basic).await?))
 }
 
 async fn get_authenticators(

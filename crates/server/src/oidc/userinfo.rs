@@ -11,7 +11,7 @@ use crate::AppState;
 use crate::error::ApiError;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/userinfo", get(get_userinfo).post(get_userinfo))
+    Router::new().route("/userinfo", get(get_userinfo).post(get_userinfo)).layer(crate::no_store_layer())
 }
 
 /// The bearer token of a request.
@@ -25,15 +25,14 @@ async fn get_userinfo(State(state): State<AppState>, headers: HeaderMap) -> Resu
     let unauthorized = || ApiError::new(401, "invalid_token", "The access token is missing, expired or invalid");
     let token = bearer(&headers).ok_or_else(unauthorized)?;
     let audience = format!("{}userinfo", tenant.config.issuer);
-    let ring = tenant.key_ring().map_err(|e| ApiError::new(500, "server_error", e.to_string()))?;
+    let ring = tenant.key_ring().map_err(ApiError::internal)?;
     let claims = ring.verify(token, &tenant.config.issuer, Some(&audience)).map_err(|_| unauthorized())?;
+    // A token whose authorization code was replayed is revoked; a store that cannot tell refuses it too.
+    if gatehouse_auth::tokens::is_revoked(tenant, &claims).await.map_err(ApiError::internal)? {
+        return Err(unauthorized());
+    }
     let subject = claims.get("sub").and_then(Value::as_str).ok_or_else(unauthorized)?;
     let scopes = gatehouse_auth::tokens::scopes_of(&claims);
-    let user = tenant
-        .store
-        .find_user(subject)
-        .await
-        .map_err(|e| ApiError::new(500, "server_error", e.to_string()))?
-        .ok_or_else(unauthorized)?;
+    let user = tenant.store.find_user(subject).await.map_err(ApiError::internal)?.ok_or_else(unauthorized)?;
     Ok(Json(Value::Object(gatehouse_auth::tokens::userinfo(&user, &scopes))))
 }

@@ -283,6 +283,13 @@ pub fn notice(lang: &str, notice: Notice) -> &'static str {
                 "The form expired. Please try again."
             }
         }
+        Notice::TooManySends => {
+            if ja {
+                "コードの送信回数が多すぎます。数分待ってから再送信してください。"
+            } else {
+                "Too many codes were sent. Wait a few minutes before asking for another one."
+            }
+        }
     }
 }
 

@@ -220,20 +220,29 @@ impl CookiePolicy {
         if self.secure { "Path=/; HttpOnly; Secure; SameSite=None" } else { "Path=/; HttpOnly; SameSite=Lax" }
     }
 
+    /// The prefix of every cookie name: `__Host-` over https, so the browser accepts the cookie only from this
+    /// host, with `Secure`, `Path=/` and no `Domain` (a sibling subdomain cannot plant one).
+    pub fn prefix(self) -> &'static str {
+        if self.secure { "__Host-" } else { "" }
+    }
+
     fn header(self, change: &CookieChange) -> String {
         let attrs = self.attributes();
+        let prefix = self.prefix();
         match change {
             CookieChange::SetSession { value, max_age } => {
-                format!("{}={value}; Max-Age={max_age}; {attrs}", cookie_names::SESSION)
+                format!("{prefix}{}={value}; Max-Age={max_age}; {attrs}", cookie_names::SESSION)
             }
-            CookieChange::ClearSession => format!("{}=; Max-Age=0; {attrs}", cookie_names::SESSION),
+            CookieChange::ClearSession => format!("{prefix}{}=; Max-Age=0; {attrs}", cookie_names::SESSION),
             CookieChange::SetBinding { slot, value, max_age } => {
-                format!("{}{slot}={value}; Max-Age={max_age}; {attrs}", cookie_names::BINDING_PREFIX)
+                format!("{prefix}{}{slot}={value}; Max-Age={max_age}; {attrs}", cookie_names::BINDING_PREFIX)
             }
             CookieChange::ClearBinding { slot } => {
-                format!("{}{slot}=; Max-Age=0; {attrs}", cookie_names::BINDING_PREFIX)
+                format!("{prefix}{}{slot}=; Max-Age=0; {attrs}", cookie_names::BINDING_PREFIX)
             }
-            CookieChange::SetDevice { value } => format!("{}={value}; Max-Age=31536000; {attrs}", cookie_names::DEVICE),
+            CookieChange::SetDevice { value } => {
+                format!("{prefix}{}={value}; Max-Age=31536000; {attrs}", cookie_names::DEVICE)
+            }
         }
     }
 }
@@ -322,7 +331,12 @@ pub fn render(response: LoginResponse, cookies: CookiePolicy) -> Response {
         AuthStep::Picker(page) => (StatusCode::OK, HeaderMap::new(), Some(picker_page(page))),
         AuthStep::EnrollOtp(page) => (StatusCode::OK, HeaderMap::new(), Some(enroll_otp_page(page))),
         AuthStep::RecoveryCode(page) => (StatusCode::OK, HeaderMap::new(), Some(recovery_page(page))),
-        AuthStep::Error(page) => (StatusCode::BAD_REQUEST, HeaderMap::new(), Some(error_page(page))),
+        AuthStep::Error(page) => {
+            // Our failure is a 500 (clients and monitors must not read it as their mistake); the rest are 400.
+            let status =
+                if page.title == "server_error" { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::BAD_REQUEST };
+            (status, HeaderMap::new(), Some(error_page(page)))
+        }
         AuthStep::Redirect(url) => {
             let mut headers = HeaderMap::new();
             if let Ok(value) = HeaderValue::from_str(url) {
