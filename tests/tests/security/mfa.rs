@@ -91,34 +91,34 @@ async fn enrolled_otp(server: &Server) -> (String, String) {
     (secret, mfa_token(server, "jane@example.com").await)
 }
 
-/// 20 wrong codes at once against a bucket of 10: ten are checked and refused, ten are blocked unchecked, and the
-/// right code is then blocked too.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+/// 40 wrong codes at once against a bucket of 10: ten are checked and refused, thirty are blocked unchecked, and
+/// the right code is then blocked too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn parallel_otp_guesses_spend_the_attempt_bucket_exactly() {
     let server = Server::start(&config(OTP_ONLY_ALWAYS, ""), &[]);
     let (secret, token) = enrolled_otp(&server).await;
     let right = totp(&secret, 0);
     let wrong = if right == "000000" { "111111" } else { "000000" };
-    let guesses = (0..20).map(|_| {
+    let guesses = (0..40).map(|_| {
         let (server, token) = (&server, &token);
         async move { mfa_otp(server, token, wrong).await }
     });
     let answers = futures_join_all(guesses).await;
     let refused = answers.iter().filter(|(s, b)| *s == 403 && b["error"] == "invalid_grant").count();
     let blocked = answers.iter().filter(|(s, b)| *s == 429 && b["error"] == "too_many_attempts").count();
-    assert_eq!((refused, blocked), (10, 10), "{answers:?}");
+    assert_eq!((refused, blocked), (10, 30), "{answers:?}");
     let (status, body) = mfa_otp(&server, &token, &totp(&secret, 1)).await;
     assert_eq!(status, 429, "the right code once the bucket is empty: {body}");
 }
 
-/// The same valid code sent 8 times at once gives tokens once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+/// The same valid code sent 24 times at once gives tokens once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn a_totp_code_used_in_parallel_is_accepted_once() {
     let server = Server::start(&config(OTP_ONLY_ALWAYS, ""), &[]);
     let (secret, token) = enrolled_otp(&server).await;
     // The enrollment used the current step; the next one is fresh (accepted within the ±1 step window).
     let code = totp(&secret, 1);
-    let tries = (0..8).map(|_| {
+    let tries = (0..24).map(|_| {
         let (server, token, code) = (&server, &token, &code);
         async move { mfa_otp(server, token, code).await }
     });
