@@ -469,7 +469,8 @@ impl FlowRunner<'_> {
                 (Some(line), None) => format!(" ({name}:{line})"),
                 _ => String::new(),
             };
-            let reason = redact(format!("{}{location}", error.message));
+            // Redacted first, then cut: a cut could leave half a secret that the redaction would no longer find.
+            let reason = cap_reason(redact(format!("{}{location}", error.message)));
             state
                 .acc
                 .tenant_logs
@@ -479,7 +480,7 @@ impl FlowRunner<'_> {
         // A deny ends the flow after this action whatever else it asked for: its MFA and redirect commands are
         // ignored, its metadata changes still apply.
         let deny = report.commands.iter().find_map(|c| match c {
-            Command::Deny { reason } => Some(reason.clone()),
+            Command::Deny { reason } => Some(cap_reason(reason.clone())),
             _ => None,
         });
         let mut queued = Vec::new();
@@ -574,6 +575,18 @@ impl FlowRunner<'_> {
 }
 
 /// Replaces the values of `event.secrets` (4 characters or more) in captured text.
+/// Longest deny reason or action error message kept, in characters (Auth0 cuts provider reasons at 1,024 too):
+/// what an action says goes into a response, a tenant log and the store, and must not grow them without bound.
+pub const MAX_REASON_CHARS: usize = 1024;
+
+/// `reason`, cut to [`MAX_REASON_CHARS`] characters.
+fn cap_reason(mut reason: String) -> String {
+    if let Some((at, _)) = reason.char_indices().nth(MAX_REASON_CHARS) {
+        reason.truncate(at);
+    }
+    reason
+}
+
 fn redactor(event: &PostLoginEvent) -> impl Fn(String) -> String + use<> {
     let secrets: Vec<String> = event.secrets.values().filter(|s| s.len() >= 4).cloned().collect();
     move |text: String| secrets.iter().fold(text, |t, s| t.replace(s.as_str(), "[REDACTED]"))

@@ -112,6 +112,37 @@
     groupEnd: () => {},
   };
 
+  // ---- timers: the engine's, with ids numbered per login --------------------------------------------------
+  // The engine's own ids keep counting across the logins a context serves; the ids actions see start at 1 in
+  // every login, and no id of one login clears a timer of another.
+
+  const nativeSetTimeout = globalThis.setTimeout;
+  const nativeSetInterval = globalThis.setInterval;
+  const nativeClearTimeout = globalThis.clearTimeout;
+  let timerIds = new Map();
+  let nextTimerId = 1;
+  function track(native) {
+    const id = nextTimerId++;
+    timerIds.set(id, native);
+    return id;
+  }
+  function setTimeout(callback, delay, ...args) { return track(nativeSetTimeout(callback, delay, ...args)); }
+  function setInterval(callback, delay, ...args) { return track(nativeSetInterval(callback, delay, ...args)); }
+  function clearTimeout(id) {
+    const native = timerIds.get(id);
+    if (native !== undefined) {
+      timerIds.delete(id);
+      nativeClearTimeout(native);
+    }
+  }
+
+  // What the host calls between logins: console counters and timer ids are per login.
+  function resetRun() {
+    counters.clear();
+    timerIds = new Map();
+    nextTimerId = 1;
+  }
+
   // ---- Buffer: the Node subset actions use for Basic auth headers and encodings ------------------------
 
   const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
@@ -529,7 +560,11 @@
 
   return {
     apis,
-    globals: { console, Buffer, URL, URLSearchParams, Headers, Response, fetch, crypto, global: undefined },
+    globals: {
+      console, Buffer, URL, URLSearchParams, Headers, Response, fetch, crypto, global: undefined,
+      setTimeout, setInterval, clearTimeout, clearInterval: clearTimeout,
+    },
     require,
+    resetRun,
   };
 })

@@ -28,7 +28,7 @@ use boa_runtime::extensions::{
 };
 use gatehouse_types::Trigger;
 
-use crate::actions::{WRAPPER_HEAD, wrap};
+use crate::actions::{MAX_NESTING, WRAPPER_HEAD, nesting_over, prove_wrapper, wrap};
 use crate::protocol::{ActionError, ActionReport, Entry, FlowSpec, FromWorker, RunReport, RunRequest, ToWorker};
 use crate::worker::executor::Executor;
 use crate::worker::host::{self, FrozenBuilder, HostState, Outbox, RunState};
@@ -80,6 +80,11 @@ pub(crate) struct FlowContext {
     api: JsObject,
     require: JsFunction,
     global_keys: HashSet<PropertyKey>,
+    /// The prelude's per-login reset (console counters, timer ids).
+    reset_run: JsFunction,
+    /// The global object's prototype after lockdown: a run that replaced it (`Object.setPrototypeOf(globalThis,
+    /// ...)` puts new names in scope for every later login) taints the context.
+    global_prototype: Option<JsObject>,
     /// Every key of `global_keys` is non-configurable (lockdown made it so), so none can be deleted by a run.
     globals_fixed: bool,
     /// Builds each run's frozen `event`.
@@ -152,6 +157,8 @@ impl FlowContext {
             let value = if value.is_undefined() { global.clone().into() } else { value };
             global.set(key, value, true, &mut context).map_err(internal)?;
         }
+        let reset_run = exported.get(js_string!("resetRun"), &mut context).map_err(internal)?;
+        let reset_run = reset_run.as_object().and_then(JsFunction::from_object).ok_or_else(|| internal("resetRun"))?;
         let require = exported.get(js_string!("require"), &mut context).map_err(internal)?;
         let require = require.as_object().and_then(JsFunction::from_object).ok_or_else(|| internal("require"))?;
         let apis = exported.get(js_string!("apis"), &mut context).map_err(internal)?;
@@ -168,9 +175,26 @@ impl FlowContext {
         let mut actions = Vec::with_capacity(flow.actions.len());
         for action in &flow.actions {
             let text = wrap(&action.code);
-            let wrapper = context
-                .eval(Source::from_bytes(&text).with_path(Path::new(&action.path)))
-                .map_err(|e| describe_error(&e, &action.path, &mut context))
+            // The host checked every file at load; the worker proves it again before compiling, so a flow that
+            // reached it another way still cannot close the wrapper or nest past what the stacks hold.
+            let proven = match nesting_over(&action.code, MAX_NESTING) {
+                Some((line, column)) => Err(ActionError {
+                    message: format!("SyntaxError: the code is nested more than {MAX_NESTING} levels deep"),
+                    line: Some(line),
+                    column: Some(column),
+                }),
+                None => prove_wrapper(&text, &action.path).map_err(|(line, column, message)| ActionError {
+                    message,
+                    line,
+                    column,
+                }),
+            };
+            let wrapper = proven
+                .and_then(|()| {
+                    context
+                        .eval(Source::from_bytes(&text).with_path(Path::new(&action.path)))
+                        .map_err(|e| describe_error(&e, &action.path, &mut context))
+                })
                 .and_then(|v| {
                     v.as_object().and_then(JsFunction::from_object).ok_or_else(|| ActionError {
                         message: "The action did not compile to a module".to_owned(),
@@ -199,7 +223,10 @@ impl FlowContext {
             .as_boolean()
             == Some(true);
         let global_keys = global.own_property_keys(&mut context).map_err(internal)?.into_iter().collect();
+        let global_prototype = global.prototype();
         Ok(FlowContext {
+            reset_run,
+            global_prototype,
             context,
             executor,
             host,
@@ -220,6 +247,23 @@ impl FlowContext {
     #[cfg(test)]
     pub(crate) fn globals_fixed(&self) -> bool {
         self.globals_fixed
+    }
+
+    /// Evaluates a script in this context (tests: the reachability walk), returning its value.
+    #[cfg(test)]
+    pub(crate) fn eval_for_test(&mut self, code: &str) -> JsValue {
+        #[allow(clippy::expect_used)]
+        self.context.eval(Source::from_bytes(code)).expect("test script")
+    }
+
+    /// Calls a function made by [`FlowContext::eval_for_test`] and returns its string result.
+    #[cfg(test)]
+    pub(crate) fn call_for_test(&mut self, function: &JsValue) -> String {
+        #[allow(clippy::expect_used)]
+        let function = function.as_object().and_then(JsFunction::from_object).expect("a function");
+        #[allow(clippy::expect_used)]
+        let value = function.call(&JsValue::undefined(), &[], &mut self.context).expect("test call");
+        value.as_string().map(|s| s.to_std_string_escaped()).unwrap_or_default()
     }
 
     /// The flow version this context serves.
@@ -432,7 +476,13 @@ impl FlowContext {
                     }
                 }
             }
-            global.is_extensible(&mut self.context)
+            let same_prototype = match (global.prototype(), &self.global_prototype) {
+                (Some(now), Some(then)) => JsObject::equals(&now, then),
+                (None, None) => true,
+                _ => false,
+            };
+            self.reset_run.call(&JsValue::undefined(), &[], &mut self.context)?;
+            Ok(same_prototype && global.is_extensible(&mut self.context)?)
         })();
         if !matches!(ok, Ok(true)) {
             self.tainted = true;

@@ -410,3 +410,218 @@ fn a_known_flow_runs_without_its_code_and_an_unknown_one_is_asked_for() {
         .collect();
     assert_eq!(answers, vec![(1, false), (2, true), (3, true)]);
 }
+
+// ---- Fresh state per login: every route the sandbox review found, then a walk of everything reachable --------
+
+#[test]
+fn a_replaced_global_prototype_taints_the_context() {
+    let mut h = Harness::new(&[r#"
+        exports.onExecutePostLogin = (event) => {
+          if (typeof __stash === 'undefined') {
+            Object.setPrototypeOf(globalThis, Object.create(Object.getPrototypeOf(globalThis), {
+              __stash: { value: [], enumerable: true },
+            }));
+          }
+          __stash.push(event.user.user_id);
+        };
+    "#]);
+    h.run(event());
+    assert!(h.context.tainted, "a run that replaced the global object's prototype must retire the context");
+}
+
+#[test]
+fn an_action_cannot_close_its_wrapper() {
+    let break_out = "exports.onExecutePostLogin = async () => {};\n});\nlet __seen = [];\n(function (exports, require, module, __filename, __dirname) {\nexports.onExecutePostLogin = async (event, api) => { __seen.push(event.user.email); };";
+    let shadow = "});\nvar Object = { freeze() {}, defineProperty() {} };\n(function () {";
+    for code in [break_out, shadow, "}).call(this); (function () {", "}) || (function () {", "})(); //"] {
+        let source = ActionSource { name: "x.js".into(), path: "actions/x.js".into(), code: code.into() };
+        let refused = crate::actions::check_syntax(&source).expect_err(code);
+        assert!(refused.message.starts_with("SyntaxError"), "{code}: {}", refused.message);
+        // The worker proves it again: the action fails, nothing outside the wrapper runs.
+        let mut h = Harness::new(&[code]);
+        let report = h.run(event());
+        let error = report.actions[0].error.as_ref().expect("the action fails");
+        assert!(error.message.starts_with("SyntaxError"), "{code}: {}", error.message);
+    }
+    // Ordinary files, including a top-level return and a trailing line comment, still load.
+    for code in [
+        "if (true) return;\nexports.x = 1;",
+        "exports.onExecutePostLogin = () => {};\n// end",
+        "/* } */ exports.a = '})';",
+    ] {
+        let source = ActionSource { name: "x.js".into(), path: "actions/x.js".into(), code: code.into() };
+        assert!(crate::actions::check_syntax(&source).is_ok(), "{code}");
+    }
+}
+
+#[test]
+fn hidden_intrinsics_console_counters_and_timer_ids_start_fresh() {
+    let mut h = Harness::new(&[r#"
+        exports.onExecutePostLogin = async () => {
+          const wrap = Object.getPrototypeOf(Iterator.from({ next() { return { done: true }; } }));
+          console.log('wrap:' + String(wrap.planted));
+          try { wrap.planted = 'yes'; } catch (e) {}
+          console.count();
+          console.count('x'.repeat(4));
+          console.log('timer:' + setTimeout(() => {}, 1) + ',' + setInterval(() => {}, 1000));
+          clearInterval(2);
+          await new Promise((resolve) => setTimeout(resolve, 2));
+        };
+    "#]);
+    h.run(event());
+    h.run(event());
+    let logs = h.logs();
+    assert_eq!(
+        logs,
+        [
+            "wrap:undefined",
+            "default: 1",
+            "xxxx: 1",
+            "timer:1,2",
+            "wrap:undefined",
+            "default: 1",
+            "xxxx: 1",
+            "timer:1,2"
+        ],
+        "{logs:?}"
+    );
+    assert!(!h.context.tainted);
+}
+
+/// Describes everything reachable from the global object and the hidden intrinsics: every object by the path it is
+/// first reached at, its prototype, extensibility, and every own property (strings and symbols) with its
+/// attributes and value. Compiled before any run, so what it uses cannot be changed by one.
+const SNAPSHOT: &str = r#"(function () {
+  const { getOwnPropertyDescriptor, getPrototypeOf, isExtensible } = Object;
+  const ownKeys = Reflect.ownKeys;
+  const g = globalThis;
+  const hidden = [
+    ['%GeneratorFunction.prototype%', getPrototypeOf(function* () {})],
+    ['%AsyncFunction.prototype%', getPrototypeOf(async function () {})],
+    ['%AsyncGeneratorFunction.prototype%', getPrototypeOf(async function* () {})],
+    ['%ArrayIteratorPrototype%', getPrototypeOf([][Symbol.iterator]())],
+    ['%MapIteratorPrototype%', getPrototypeOf(new Map()[Symbol.iterator]())],
+    ['%SetIteratorPrototype%', getPrototypeOf(new Set()[Symbol.iterator]())],
+    ['%StringIteratorPrototype%', getPrototypeOf(''[Symbol.iterator]())],
+    ['%RegExpStringIteratorPrototype%', getPrototypeOf(/a/[Symbol.matchAll]('a'))],
+    ['%TypedArray%', getPrototypeOf(Int8Array)],
+    ['%IteratorHelperPrototype%', getPrototypeOf([].values().map((x) => x))],
+    ['%WrapForValidIteratorPrototype%', getPrototypeOf(Iterator.from({ next() { return { done: true }; } }))],
+    ['%ThrowTypeError%', getOwnPropertyDescriptor(Function.prototype, 'caller').get],
+  ];
+  const describe = (value, names, queue, path) => {
+    if (value === null) return 'null';
+    const type = typeof value;
+    if (type === 'object' || type === 'function') {
+      if (!names.has(value)) {
+        names.set(value, path);
+        queue.push(value);
+      }
+      return '@' + names.get(value);
+    }
+    if (type === 'symbol') return 'symbol:' + String(value.description);
+    return type + ':' + String(value);
+  };
+  return function snapshot() {
+    const names = new Map();
+    const queue = [];
+    const lines = [];
+    describe(g, names, queue, 'globalThis');
+    for (const [name, value] of hidden) describe(value, names, queue, name);
+    for (let i = 0; i < queue.length; i += 1) {
+      const object = queue[i];
+      const path = names.get(object);
+      lines.push(path + ' proto=' + describe(getPrototypeOf(object), names, queue, path + '.[[Prototype]]') +
+        ' extensible=' + isExtensible(object));
+      const keys = ownKeys(object).map((k) => [typeof k === 'symbol' ? '[' + String(k.description) + ']' : k, k]);
+      keys.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+      for (const [label, key] of keys) {
+        const d = getOwnPropertyDescriptor(object, key);
+        const flags = (d.writable ? 'w' : '-') + (d.enumerable ? 'e' : '-') + (d.configurable ? 'c' : '-');
+        const value = 'value' in d
+          ? describe(d.value, names, queue, path + '.' + label)
+          : 'get ' + describe(d.get, names, queue, path + '.' + label + '<get>') +
+            ' set ' + describe(d.set, names, queue, path + '.' + label + '<set>');
+        lines.push('  ' + label + ' ' + flags + ' ' + value);
+      }
+    }
+    return lines.join('\n');
+  };
+})()"#;
+
+/// An action that tries to change every object it can reach, every way JavaScript allows, and records a secret
+/// wherever a write sticks.
+const HOSTILE: &str = r#"
+exports.onExecutePostLogin = (event) => {
+  const secret = event.secrets.API_KEY || 'secret';
+  const seen = new Set();
+  const stack = [globalThis,
+    Object.getPrototypeOf(function* () {}), Object.getPrototypeOf(async function () {}),
+    Object.getPrototypeOf(async function* () {}), Object.getPrototypeOf([][Symbol.iterator]()),
+    Object.getPrototypeOf(new Map()[Symbol.iterator]()), Object.getPrototypeOf(''[Symbol.iterator]()),
+    Object.getPrototypeOf(/a/[Symbol.matchAll]('a')), Object.getPrototypeOf(Int8Array),
+    Object.getPrototypeOf([].values().map((x) => x)),
+    Object.getPrototypeOf(Iterator.from({ next() { return { done: true }; } }))];
+  const tries = [];
+  while (stack.length) {
+    const o = stack.pop();
+    if (o === null || (typeof o !== 'object' && typeof o !== 'function') || seen.has(o)) continue;
+    seen.add(o);
+    tries.push(o);
+    try { stack.push(Object.getPrototypeOf(o)); } catch (e) {}
+    for (const k of Reflect.ownKeys(o)) {
+      let d;
+      try { d = Object.getOwnPropertyDescriptor(o, k); } catch (e) { continue; }
+      if (!d) continue;
+      if ('value' in d) stack.push(d.value); else { stack.push(d.get); stack.push(d.set); }
+    }
+  }
+  for (const o of tries) {
+    try { o.__planted = secret; } catch (e) {}
+    try { Object.defineProperty(o, '__defined', { value: secret, configurable: true }); } catch (e) {}
+    try { o[Symbol.for('planted')] = secret; } catch (e) {}
+    if (o !== globalThis) {
+      try { Object.setPrototypeOf(o, null); } catch (e) {}
+      try { Object.preventExtensions(o); } catch (e) {}
+    }
+    for (const k of Reflect.ownKeys(o)) {
+      if (o === globalThis && k === 'globalThis') continue;
+      try { o[k] = secret; } catch (e) {}
+      try { delete o[k]; } catch (e) {}
+    }
+  }
+  try { leakedImplicit = secret; } catch (e) {}
+};
+"#;
+
+#[test]
+fn after_a_hostile_run_everything_reachable_equals_a_clean_context() {
+    let mut clean = Harness::new(&[HOSTILE]);
+    let clean_snapshot = clean.context.eval_for_test(SNAPSHOT);
+    let mut hostile = Harness::new(&[HOSTILE]);
+    let snapshot = hostile.context.eval_for_test(SNAPSHOT);
+    let before = hostile.context.call_for_test(&clean_snapshot);
+    let report = hostile.run(json!({
+        "user": { "user_id": "auth0|1", "app_metadata": {}, "user_metadata": {} },
+        "transaction": { "requested_scopes": [], "metadata": {} },
+        "secrets": { "API_KEY": "s3cr3t" }
+    }));
+    assert!(report.actions[0].error.is_none(), "{:?}", report.actions[0].error);
+    assert!(!hostile.context.tainted, "the hostile run left nothing the reset cannot remove");
+    let after = hostile.context.call_for_test(&snapshot);
+    let reference = clean.context.call_for_test(&clean_snapshot);
+    assert_eq!(before, reference, "two clean contexts describe alike");
+    let objects = after.lines().filter(|l| !l.starts_with("  ")).count();
+    assert!(objects > 300, "the walk reached {objects} objects");
+    if after != reference {
+        let differences: Vec<String> = after
+            .lines()
+            .zip(reference.lines())
+            .filter(|(a, b)| a != b)
+            .take(10)
+            .map(|(a, b)| format!("after: {a}\nclean: {b}"))
+            .collect();
+        panic!("the hostile run changed what the next login sees:\n{}", differences.join("\n"));
+    }
+    assert!(!after.contains("s3cr3t"));
+}
