@@ -102,3 +102,201 @@ async fn a_huge_deny_reason_is_cut() {
     let description = &page.location_params()["error_description"];
     assert!(description.len() <= 1024 && description.starts_with("Error: yyy"), "{}", description.len());
 }
+
+/// A local HTTP server that counts requests: it answers `ok` after `delay`, or redirects to `redirect`.
+async fn local_server(
+    bind: &str,
+    delay: std::time::Duration,
+    redirect: Option<String>,
+) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind(bind).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else { return };
+            counted.fetch_add(1, Ordering::SeqCst);
+            let redirect = redirect.clone();
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 4096];
+                let _ = stream.read(&mut buffer).await;
+                tokio::time::sleep(delay).await;
+                let answer = match redirect {
+                    Some(to) => format!(
+                        "HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    ),
+                    None => "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok".to_owned(),
+                };
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    (port, hits)
+}
+
+/// An action that fetches each URL of `urls` and puts what happened in an ID token claim.
+fn probing_action(urls: &[String]) -> String {
+    format!(
+        r#"exports.onExecutePostLogin = async (event, api) => {{
+  const urls = {};
+  const results = [];
+  for (const url of urls) {{
+    try {{ const r = await fetch(url); results.push(url + ' ' + r.status); }}
+    catch (e) {{ results.push(url + ' refused: ' + e.message); }}
+  }}
+  api.idToken.setCustomClaim('https://gatehouse.test/probes', results);
+}};"#,
+        serde_json::to_string(urls).unwrap()
+    )
+}
+
+/// `fetch` from actions refuses the server itself, loopback, private and link-local addresses (after DNS
+/// resolution, for IP literals and on redirects) unless `[outbound]` allows them; the server's own address stays
+/// refused even then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_cannot_reach_the_server_or_the_local_network() {
+    let (canary, hits) = local_server("127.0.0.1:0", std::time::Duration::ZERO, None).await;
+    let (redirector, _) =
+        local_server("127.0.0.2:0", std::time::Duration::ZERO, Some(format!("http://127.0.0.1:{canary}/"))).await;
+    let probes = |issuer: &str| {
+        vec![
+            format!("http://127.0.0.1:{canary}/"),
+            format!("http://localhost:{canary}/"),
+            format!("http://[::1]:{canary}/"),
+            format!("http://[::ffff:127.0.0.1]:{canary}/"),
+            format!("http://0.0.0.0:{canary}/"),
+            "http://169.254.169.254/latest/meta-data/".to_owned(),
+            format!("{issuer}.well-known/openid-configuration"),
+            format!("http://127.0.0.2:{redirector}/"),
+        ]
+    };
+    // The redirector is allowed by name; where it sends the request is not.
+    let extra = "[outbound]\nallow_hosts = [\"127.0.0.2\"]";
+    let mut server = Server::start(&config(MFA_DEFAULT, extra), &[]);
+    server.set_actions(&[("10-probe.js", &probing_action(&probes(&server.issuer)))]);
+    let probes_seen = outcome_claim(&mut server).await;
+    let lines: Vec<&str> = probes_seen.iter().map(|v| v.as_str().unwrap()).collect();
+    for line in &lines[..7] {
+        assert!(line.contains("refused: ") && line.contains("not allowed"), "{line}");
+    }
+    assert!(lines[7].contains("refused: ") && lines[7].contains("127.0.0.1"), "the redirect: {}", lines[7]);
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0, "nothing reached the local server");
+
+    // An operator who allows private networks reaches the local server, but never the server itself.
+    let (canary, hits) = local_server("127.0.0.1:0", std::time::Duration::ZERO, None).await;
+    let mut open = Server::start(&config(MFA_DEFAULT, "[outbound]\nallow_private_networks = true"), &[]);
+    let urls = vec![format!("http://127.0.0.1:{canary}/"), format!("{}.well-known/openid-configuration", open.issuer)];
+    open.set_actions(&[("10-probe.js", &probing_action(&urls))]);
+    let seen = outcome_claim(&mut open).await;
+    assert!(seen[0].as_str().unwrap().ends_with(" 200"), "{seen:?}");
+    assert!(seen[1].as_str().unwrap().contains("refused: "), "the server's own address: {seen:?}");
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+/// One execution holds at most 8 requests in flight; more are refused at once rather than queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_fetches_per_execution_are_capped() {
+    let (slow, hits) = local_server("127.0.0.1:0", std::time::Duration::from_millis(300), None).await;
+    let action = format!(
+        r#"exports.onExecutePostLogin = async (event, api) => {{
+  const all = await Promise.allSettled(Array.from({{ length: 20 }}, () => fetch('http://127.0.0.1:{slow}/')));
+  api.idToken.setCustomClaim('https://gatehouse.test/probes', all.map((r) => r.status === 'fulfilled' ? 'ok' : r.reason.message));
+}};"#
+    );
+    let mut server = Server::start(&config(MFA_DEFAULT, "[outbound]\nallow_private_networks = true"), &[]);
+    server.set_actions(&[("10-many.js", &action)]);
+    let seen = outcome_claim(&mut server).await;
+    let ok = seen.iter().filter(|v| *v == "ok").count();
+    let refused = seen.iter().filter(|v| v.as_str().unwrap().contains("too many requests in flight")).count();
+    assert_eq!((ok, refused), (8, 12), "{seen:?}");
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 8);
+}
+
+/// Logs jane in through test-spa with PKCE and returns the `https://gatehouse.test/probes` claim of her ID token.
+async fn outcome_claim(server: &mut Server) -> Vec<serde_json::Value> {
+    let browser = Browser::new(server);
+    let (verifier, challenge) = pkce();
+    let url = server.url(&format!(
+        "authorize?client_id=test-spa&response_type=code&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&scope=openid&state=app-state&code_challenge={challenge}&code_challenge_method=S256"
+    ));
+    let page = browser.follow(browser.get(&url).await).await;
+    let page = browser
+        .submit(&page, "/u/login", &[("email", "jane@example.com"), ("password", "correct-horse-battery")])
+        .await;
+    let code = gatehouse_tests::callback_code(&page);
+    let tokens = gatehouse_tests::exchange_code(server, &code, &verifier).await;
+    let id = gatehouse_tests::jwt_payload(tokens["id_token"].as_str().unwrap());
+    id["https://gatehouse.test/probes"].as_array().cloned().unwrap_or_else(|| panic!("no probes claim: {id}"))
+}
+
+/// 24 logins of one user whose action hangs (until the 4 s limit) cannot starve another user: that user holds at
+/// most two workers, so jane's login, started once the hanging ones run, finishes before any of them does. (The
+/// action waits rather than spins, so the test measures workers, not the two CPU cores.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_user_running_away_cannot_starve_another() {
+    use std::sync::atomic::Ordering;
+    let (canary, running) = local_server("127.0.0.1:0", std::time::Duration::ZERO, None).await;
+    let runaway = format!(
+        "exports.onExecutePostLogin = async (event) => {{\n  if (event.user.email === 'taro@example.com') {{\n    await fetch('http://127.0.0.1:{canary}/');\n    await new Promise((resolve) => setTimeout(resolve, 60000));\n  }}\n}};"
+    );
+    // 24 logins of one user from one IP at once would otherwise trip the brute-force reservation (each attempt is
+    // counted before its password is checked).
+    let extra = "[outbound]\nallow_private_networks = true\n\n[actions]\ntimeout_ms = 4000\n\n[attack_protection]\nmax_attempts = 100";
+    let server = Server::start(&config(MFA_DEFAULT, extra), &[("10-runaway.js", &runaway)]);
+    let finished = std::sync::Mutex::new(Vec::new());
+    let taro_logins = (0..24).map(|_| {
+        let (server, finished) = (&server, &finished);
+        async move {
+            let browser = Browser::new(server);
+            let page = browser.follow(browser.get(&authorize(server)).await).await;
+            let page = browser
+                .submit(&page, "/u/login", &[("email", "taro@example.com"), ("password", "correct-horse-battery")])
+                .await;
+            finished.lock().unwrap().push(std::time::Instant::now());
+            page
+        }
+    });
+    let jane = async {
+        // Once taro's actions are running (they report in before looping), jane logs in.
+        while running.load(Ordering::SeqCst) < 2 {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let page = login(&server).await;
+        (std::time::Instant::now(), page)
+    };
+    let (taro_pages, (jane_done, jane_page)) = tokio::join!(join_all(taro_logins), jane);
+    assert_eq!(jane_page.status, 302, "{}", jane_page.body);
+    assert!(jane_page.location.as_deref().unwrap().contains("code="), "{:?}", jane_page.location);
+    let first_taro = *finished.lock().unwrap().iter().min().unwrap();
+    assert!(
+        jane_done < first_taro,
+        "jane waited for taro's hanging logins: jane done {:?} before the first of taro's",
+        first_taro.saturating_duration_since(jane_done)
+    );
+    for page in &taro_pages {
+        let params = page.location_params();
+        assert_eq!(params["error"], "access_denied", "{params:?}");
+    }
+    assert!(running.load(Ordering::SeqCst) <= 24);
+}
+
+/// Runs futures concurrently on this task.
+async fn join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut pending: Vec<_> = futures.into_iter().map(Box::pin).enumerate().collect();
+    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        pending.retain_mut(|(i, f)| match f.as_mut().poll(cx) {
+            std::task::Poll::Ready(out) => {
+                outputs[*i] = Some(out);
+                false
+            }
+            std::task::Poll::Pending => true,
+        });
+        if pending.is_empty() { std::task::Poll::Ready(()) } else { std::task::Poll::Pending }
+    })
+    .await;
+    outputs.into_iter().map(|o| o.unwrap()).collect()
+}

@@ -13,7 +13,7 @@ use gatehouse_types::records::{LogEntry, User};
 
 use crate::actions::Actions;
 use crate::error::{AuthError, AuthResult};
-use crate::fetch::ReqwestIo;
+use crate::fetch::{OutboundPolicy, ReqwestIo};
 use crate::keys::KeyRing;
 use crate::outbox::Outbox;
 use crate::password::hash_password;
@@ -69,7 +69,9 @@ impl Tenant {
                 memory_mb: config.actions.memory_mb,
             },
         };
-        let io = ReqwestIo::new(Duration::from_secs(10)).map_err(|e| AuthError::Setup(format!("HTTP client: {e}")))?;
+        let policy = OutboundPolicy::new(&config.outbound, config.listen.parse().ok(), Some(&config.issuer));
+        let io = ReqwestIo::new(Duration::from_secs(10), policy)
+            .map_err(|e| AuthError::Setup(format!("HTTP client: {e}")))?;
         let actions_dir = resolve(&base_dir, &config.actions_dir);
         let actions = Actions::load(&actions_dir, settings, Sandbox::new(sandbox), Arc::new(io))
             .map_err(|e| AuthError::Setup(format!("actions did not load:\n{e}")))?;

@@ -91,6 +91,9 @@ enum Commands {
         /// Memory cap of the sandbox, MiB.
         #[arg(long, default_value_t = 128)]
         memory_mb: u64,
+        /// Let `fetch` reach loopback and private addresses (a local mock of a provider); refused by default.
+        #[arg(long)]
+        allow_private_networks: bool,
     },
     /// Benchmark: the example post-login flow per login, on one and on all cores, against Node's vm (`make bench`).
     Bench {
@@ -216,8 +219,17 @@ fn main() -> ExitCode {
                 users::run(&config, command).await
             }
             Commands::Test { paths } => testing::test(paths).await,
-            Commands::Run { actions, event, complete, secrets, timeout_ms, memory_mb } => {
-                testing::run(testing::RunArgs { actions, event, complete, secrets, timeout_ms, memory_mb }).await
+            Commands::Run { actions, event, complete, secrets, timeout_ms, memory_mb, allow_private_networks } => {
+                let args = testing::RunArgs {
+                    actions,
+                    event,
+                    complete,
+                    secrets,
+                    timeout_ms,
+                    memory_mb,
+                    allow_private_networks,
+                };
+                testing::run(args).await
             }
             Commands::Bench { logins, warmup, node, node_harness, examples } => {
                 bench::run(bench::BenchArgs { logins, warmup, node, harness: node_harness, examples }).await

@@ -12,7 +12,7 @@ use gatehouse_engine::sandbox::{Limits, Sandbox, SandboxConfig};
 use gatehouse_types::Trigger;
 
 use crate::output;
-use gatehouse_auth::fetch::ReqwestIo;
+use gatehouse_auth::fetch::{OutboundPolicy, ReqwestIo};
 
 fn sandbox() -> Result<Sandbox, ExitCode> {
     SandboxConfig::current_exe()
@@ -68,6 +68,8 @@ pub struct RunArgs {
     pub secrets: Option<PathBuf>,
     pub timeout_ms: u64,
     pub memory_mb: u64,
+    /// Let `fetch` reach loopback and private addresses (a local mock of a provider).
+    pub allow_private_networks: bool,
 }
 
 fn read_json(path: &PathBuf) -> Result<serde_json::Value, String> {
@@ -98,7 +100,9 @@ pub async fn run(args: RunArgs) -> ExitCode {
             ..FlowSettings::default()
         };
         let sandbox = sandbox().map_err(|_| "cannot start the sandbox".to_owned())?;
-        let io = ReqwestIo::new(Duration::from_secs(10)).map_err(|e| e.to_string())?;
+        let policy =
+            OutboundPolicy { allow_private_networks: args.allow_private_networks, ..OutboundPolicy::default() };
+        let io = ReqwestIo::new(Duration::from_secs(10), policy).map_err(|e| e.to_string())?;
         let cache = MemoryCache::default();
         let runner = FlowRunner { flow: &flow, settings: &settings, sandbox: &sandbox, io: &io, cache: &cache };
         let outcome = run_login(&runner, event, &completions).await?;

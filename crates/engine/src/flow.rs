@@ -395,7 +395,9 @@ impl FlowRunner<'_> {
                 cache: self.cache.load(self.flow.trigger),
             };
             entry = Entry::Execute;
-            let output = self.sandbox.run(request, self.settings.limits, self.io).await;
+            // Fair shares per user: one user's logins that run away cannot take every worker.
+            let key = Some(state.event.user.user_id.as_str()).filter(|id| !id.is_empty());
+            let output = self.sandbox.run_for(key, request, self.settings.limits, self.io).await;
             let RunOutput { report, last_started, logs, requests } = output;
             let redact = redactor(&state.event);
             for (index, level, message) in logs {

@@ -102,6 +102,9 @@ pub enum SandboxFailure {
     /// The worker died or could not be started.
     #[error("The action sandbox failed: {0}")]
     Crashed(String),
+    /// No worker (or no share of them) became free within the run's time limit: nothing ran.
+    #[error("The action sandbox is busy: {0}")]
+    Busy(String),
 }
 
 /// One `fetch` made during a run.
@@ -138,11 +141,21 @@ struct WorkerProcess {
     known_flows: Vec<String>,
 }
 
+/// Requests one execution may have in flight at once.
+pub const MAX_CONCURRENT_FETCHES: usize = 8;
+
+/// Runs one fairness key (a user) may have at once: a user whose logins run away holds at most this many workers,
+/// and their further logins wait for their own turn instead of taking everyone's.
+pub const MAX_RUNS_PER_KEY: usize = 2;
+
 /// The pool of sandbox workers.
 pub struct Sandbox {
     config: SandboxConfig,
     idle: Mutex<HashMap<u64, Vec<WorkerProcess>>>,
+    /// One permit per worker; tokio's semaphore serves waiters in order.
     permits: Semaphore,
+    /// Per fairness key (user), the runs it may start; entries are removed when nobody holds or waits on them.
+    per_key: Mutex<HashMap<String, Arc<Semaphore>>>,
     next_run: AtomicU64,
 }
 
@@ -156,7 +169,13 @@ impl Sandbox {
     /// A pool with no workers yet; they start on first use.
     pub fn new(config: SandboxConfig) -> Self {
         let permits = Semaphore::new(config.max_workers.max(1));
-        Sandbox { config, idle: Mutex::new(HashMap::new()), permits, next_run: AtomicU64::new(1) }
+        Sandbox {
+            config,
+            idle: Mutex::new(HashMap::new()),
+            permits,
+            per_key: Mutex::new(HashMap::new()),
+            next_run: AtomicU64::new(1),
+        }
     }
 
     /// Starts `count` workers with `limits.memory_mb` ahead of use.
@@ -184,17 +203,83 @@ impl Sandbox {
     }
 
     /// Runs `request` on a worker, within `limits`, answering its requests through `io`.
-    pub async fn run(&self, mut request: RunRequest, limits: Limits, io: &dyn HostIo) -> RunOutput {
+    pub async fn run(&self, request: RunRequest, limits: Limits, io: &dyn HostIo) -> RunOutput {
+        self.run_for(None, request, limits, io).await
+    }
+
+    /// Runs `request` for `key` (a user): at most [`MAX_RUNS_PER_KEY`] runs of one key at once, and no wait for a
+    /// worker longer than the run's own time limit; a run that waited that long fails as busy without running.
+    pub async fn run_for(&self, key: Option<&str>, request: RunRequest, limits: Limits, io: &dyn HostIo) -> RunOutput {
         let mut output = RunOutput {
             report: Err(SandboxFailure::Crashed(String::new())),
             last_started: None,
             logs: Vec::new(),
             requests: Vec::new(),
         };
-        let Ok(_permit) = self.permits.acquire().await else {
-            output.report = Err(SandboxFailure::Crashed("the sandbox pool is shut down".to_owned()));
-            return output;
+        let wait_until = tokio::time::Instant::now() + limits.timeout;
+        let key_semaphore = key.and_then(|key| self.key_semaphore(key));
+        let key_permit = match &key_semaphore {
+            Some(semaphore) => match tokio::time::timeout_at(wait_until, semaphore.clone().acquire_owned()).await {
+                Ok(Ok(permit)) => Some(permit),
+                _ => {
+                    self.forget_key(key, key_semaphore);
+                    output.report = Err(SandboxFailure::Busy(format!(
+                        "this user already has {MAX_RUNS_PER_KEY} logins running actions"
+                    )));
+                    return output;
+                }
+            },
+            None => None,
         };
+        let permit = match tokio::time::timeout_at(wait_until, self.permits.acquire()).await {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_)) => {
+                drop(key_permit);
+                self.forget_key(key, key_semaphore);
+                output.report = Err(SandboxFailure::Crashed("the sandbox pool is shut down".to_owned()));
+                return output;
+            }
+            Err(_) => {
+                drop(key_permit);
+                self.forget_key(key, key_semaphore);
+                output.report = Err(SandboxFailure::Busy(format!(
+                    "no sandbox worker was free within {} ms",
+                    limits.timeout.as_millis()
+                )));
+                return output;
+            }
+        };
+        let output = self.run_on_worker(request, limits, io, output).await;
+        drop(permit);
+        drop(key_permit);
+        self.forget_key(key, key_semaphore);
+        output
+    }
+
+    /// The semaphore of `key`, created on first use.
+    fn key_semaphore(&self, key: &str) -> Option<Arc<Semaphore>> {
+        let mut per_key = self.per_key.lock().ok()?;
+        Some(per_key.entry(key.to_owned()).or_insert_with(|| Arc::new(Semaphore::new(MAX_RUNS_PER_KEY))).clone())
+    }
+
+    /// Drops this caller's hold on `key`'s semaphore, and the entry when nobody else holds or waits on it.
+    fn forget_key(&self, key: Option<&str>, semaphore: Option<Arc<Semaphore>>) {
+        let (Some(key), Some(semaphore)) = (key, semaphore) else { return };
+        let Ok(mut per_key) = self.per_key.lock() else { return };
+        drop(semaphore);
+        // The map's own reference is then the only one left.
+        if per_key.get(key).is_some_and(|s| Arc::strong_count(s) == 1) {
+            per_key.remove(key);
+        }
+    }
+
+    async fn run_on_worker(
+        &self,
+        mut request: RunRequest,
+        limits: Limits,
+        io: &dyn HostIo,
+        mut output: RunOutput,
+    ) -> RunOutput {
         let deadline = Instant::now() + limits.timeout;
         let worker = match self.take_idle(limits.memory_mb) {
             Some(worker) => worker,
@@ -253,6 +338,15 @@ impl Sandbox {
                     }
                     Some(FromWorker::ActionStarted { run_id: id, index }) if id == run_id => output.last_started = Some(index),
                     Some(FromWorker::Log { run_id: id, index, level, message }) if id == run_id => output.logs.push((index, level, message)),
+                    Some(FromWorker::Fetch { run_id: id, index, id: fetch_id, request }) if id == run_id && fetches.len() >= MAX_CONCURRENT_FETCHES => {
+                        // One execution may not hold more requests in flight than this: answered at once, not queued.
+                        output.requests.push(FetchRecord { action: index, request, status: None });
+                        let refused = Err(format!("too many requests in flight: an execution may make {MAX_CONCURRENT_FETCHES} at once"));
+                        if let Err(e) = send(&mut worker.stdin, &ToWorker::FetchResult { run_id, id: fetch_id, result: refused }).await {
+                            output.report = Err(self.bury(worker, format!("could not answer a request: {e}"), limits).await);
+                            return output;
+                        }
+                    }
                     Some(FromWorker::Fetch { run_id: id, index, id: fetch_id, request }) if id == run_id => {
                         let remaining = deadline.saturating_duration_since(Instant::now());
                         let timeout = self.config.fetch_timeout.min(remaining);

@@ -59,6 +59,9 @@ pub struct TenantConfig {
     /// Limits of action executions.
     #[serde(default)]
     pub actions: ActionsConfig,
+    /// Where actions' `fetch` may go.
+    #[serde(default)]
+    pub outbound: OutboundConfig,
 }
 
 fn default_listen() -> String {
@@ -337,6 +340,20 @@ fn ten() -> u32 {
 }
 fn hour() -> u64 {
     3600
+}
+
+/// `[outbound]`: where actions' `fetch` may connect. By default only public addresses: loopback, private,
+/// link-local (cloud metadata), shared and unspecified addresses are refused after DNS resolution and on every
+/// redirect, so an action cannot reach the server itself, other local services or the internal network.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundConfig {
+    /// Let actions reach loopback, private and link-local addresses (an operator whose providers live there; tests).
+    #[serde(default)]
+    pub allow_private_networks: bool,
+    /// Host names or IP addresses actions may reach even when they resolve to a private address.
+    #[serde(default)]
+    pub allow_hosts: Vec<String>,
 }
 
 /// `[actions]`.
