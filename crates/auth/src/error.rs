@@ -63,6 +63,12 @@ impl OAuthError {
         OAuthError { status, error: error.to_owned(), description: description.into(), extra: Box::default() }
     }
 
+    /// `500 server_error` for a failure of ours: the cause goes to the server log, never to the client.
+    pub fn server_error(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "request failed");
+        OAuthError::new(500, "server_error", "Internal error")
+    }
+
     /// The JSON body.
     pub fn body(&self) -> Value {
         let mut body = JsonMap::new();

@@ -6,17 +6,23 @@
 
 pub mod actions;
 pub mod attempts;
+pub mod claims;
 pub mod client_auth;
 pub mod clock;
+pub mod context;
 pub mod credentials;
 pub mod error;
+pub mod event;
 pub mod fetch;
 pub mod ids;
 pub mod keys;
 pub mod limits;
 pub mod login;
 pub mod logs;
+pub mod mask;
 pub mod mfa_api;
+pub mod mfa_ticket;
+pub mod oauth;
 pub mod one_time_code;
 pub mod outbox;
 pub mod password;
@@ -24,12 +30,10 @@ pub mod pkce;
 pub mod recovery;
 pub mod scope;
 pub mod tenant;
-pub mod token;
-pub mod tokens;
 pub mod totp;
 pub mod users;
 
 mod random;
 
 pub use error::{AuthError, AuthResult};
-pub use login::event::DATABASE_CONNECTION;
+pub use event::DATABASE_CONNECTION;

@@ -5,7 +5,7 @@ use gatehouse_types::config::ClientConfig;
 use gatehouse_types::records::{LogEntry, User};
 
 use crate::clock;
-use crate::login::RequestInfo;
+use crate::context::RequestInfo;
 
 /// An entry of event `kind` about a request, its client and its user (never a secret: callers pass descriptions
 /// written for logs).

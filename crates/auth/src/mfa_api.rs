@@ -1,52 +1,30 @@
-//! The MFA API (reference §7): `/mfa/associate`, `/mfa/challenge`, `/mfa/authenticators`, and the `mfa-otp`,
-//! `mfa-oob` and `mfa-recovery-code` grants of `/oauth/token`, for applications that draw their own screens.
-//!
-//! An `mfa_token` is an RS256 JWT (`typ: mfa+jwt`, audience `<issuer>mfa/`, 10 minutes) naming a stored
-//! [`MfaTicket`]: the grant the password request asked for, bound to user, client, audience and scope. Tampering
-//! breaks the signature ("Malformed mfa_token"); after `exp` it is "mfa_token is expired".
+//! The MFA API (reference §7): `/mfa/associate`, `/mfa/challenge`, `/mfa/authenticators`, for applications that
+//! draw their own screens, called with an `mfa_token` (`crate::mfa_ticket`) or an access token for the MFA API.
+//! The grants that complete a challenge (`mfa-otp`, `mfa-oob`, `mfa-recovery-code`) are in `crate::oauth`.
 
 use gatehouse_store::{Ephemeral, secret_key};
 use gatehouse_types::FactorType;
-use gatehouse_types::config::ClientConfig;
 use gatehouse_types::records::{Authenticator, AuthenticatorKind, User};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::attempts;
+use crate::claims::{self};
 use crate::client_auth::{self, ClientCredentials};
 use crate::clock;
+use crate::context::RequestInfo;
+use crate::error::OAuthError;
 use crate::ids;
 use crate::limits;
-use crate::login;
-use crate::login::RequestInfo;
-use crate::login::merge_metadata;
-use crate::login::tx::PAPE_MFA;
-use crate::one_time_code;
+use crate::mfa_ticket::{self, MfaTicket};
+use crate::one_time_code::{self, OobChallenge};
 use crate::outbox::Email;
 use crate::recovery;
 use crate::tenant::Tenant;
-use crate::token::{MfaTicket, OAuthError, TokenRequest};
-use crate::tokens::{self, Issue, TokenResponse};
-use crate::totp;
 use crate::users;
 
 /// How long an `oob_code` (and the code it sent) is valid.
 const OOB_LIFETIME: i64 = 300;
 /// How long an expired record is kept to answer "is expired" rather than "malformed".
 const GRACE: i64 = 3600;
-
-/// Scopes of the MFA API's own audience.
-pub const MFA_SCOPES: [&str; 3] = ["enroll", "read:authenticators", "remove:authenticators"];
-
-/// A stored out-of-band challenge (`oob_code`).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct OobChallenge {
-    user_id: String,
-    client_id: String,
-    authenticator_id: String,
-    code_hash: String,
-    expires_at: i64,
-}
 
 /// Who calls the MFA API.
 #[derive(Clone, Debug)]
@@ -109,54 +87,24 @@ impl<'a> MfaApi<'a> {
         self.tenant.log(crate::logs::entry(kind, description, self.request, client, user)).await;
     }
 
-    /// Checks an `mfa_token` and loads its ticket.
-    pub async fn verify_mfa_token(&self, token: &str) -> Result<(String, MfaTicket), OAuthError> {
-        let malformed = || OAuthError::new(403, "invalid_grant", "Malformed mfa_token");
-        let header = jsonwebtoken::decode_header(token).map_err(|_| malformed())?;
-        if header.typ.as_deref() != Some("mfa+jwt") {
-            return Err(malformed());
-        }
-        let ring = self.tenant.key_ring().map_err(server_error)?;
-        let claims = match ring.verify(token, &self.tenant.config.issuer, Some(&self.tenant.config.mfa_audience())) {
-            Ok(claims) => claims,
-            Err(crate::AuthError::InvalidToken(reason)) if reason == "expired" => {
-                return Err(OAuthError::new(403, "expired_token", "mfa_token is expired"));
-            }
-            Err(_) => return Err(malformed()),
-        };
-        let jti = claims.get("jti").and_then(Value::as_str).ok_or_else(malformed)?.to_owned();
-        let raw = self
-            .tenant
-            .store
-            .get_ephemeral(Ephemeral::MfaTicket, &secret_key(&jti), self.now())
-            .await
-            .map_err(server_error)?
-            .ok_or_else(|| OAuthError::new(403, "expired_token", "mfa_token is expired"))?;
-        let ticket: MfaTicket = serde_json::from_slice(&raw).map_err(|_| malformed())?;
-        if ticket.expires_at <= self.now() {
-            return Err(OAuthError::new(403, "expired_token", "mfa_token is expired"));
-        }
-        Ok((jti, ticket))
-    }
-
     /// The caller behind a bearer token: an `mfa_token`, or an access token for the MFA API.
     pub async fn caller(&self, bearer: Option<&str>) -> Result<MfaCaller, OAuthError> {
         let token = bearer.ok_or_else(|| OAuthError::new(401, "unauthorized", "Missing authentication"))?;
         let header =
             jsonwebtoken::decode_header(token).map_err(|_| OAuthError::new(401, "invalid_token", "Malformed token"))?;
         if header.typ.as_deref() == Some("mfa+jwt") {
-            let (jti, ticket) = self.verify_mfa_token(token).await?;
+            let (jti, ticket) = mfa_ticket::verify(self.tenant, token, self.now()).await?;
             return Ok(MfaCaller::Ticket { jti, ticket: Box::new(ticket) });
         }
         let ring = self.tenant.key_ring().map_err(server_error)?;
         let claims = ring
             .verify(token, &self.tenant.config.issuer, Some(&self.tenant.config.mfa_audience()))
             .map_err(|_| OAuthError::new(401, "invalid_token", "The access token is invalid or expired"))?;
-        if tokens::is_revoked(self.tenant, &claims).await.map_err(server_error)? {
+        if claims::is_revoked(self.tenant, &claims).await.map_err(server_error)? {
             return Err(OAuthError::new(401, "invalid_token", "The access token is invalid or expired"));
         }
         let user_id = claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let scopes = tokens::scopes_of(&claims);
+        let scopes = claims::scopes_of(&claims);
         Ok(MfaCaller::Access { user_id, scopes })
     }
 
@@ -222,7 +170,7 @@ impl<'a> MfaApi<'a> {
         let enrolled = existing.iter().any(|a| a.active && !matches!(a.kind, AuthenticatorKind::Email { .. }));
         // With only an mfa_token (the password), a factor may be added only while the user has none: a verified
         // email counts as one (Auth0), so a stolen password cannot enroll the attacker's factor.
-        let has_factor = !login::event::enrolled_factors(&self.tenant.config, &user, &existing).is_empty();
+        let has_factor = !crate::event::enrolled_factors(&self.tenant.config, &user, &existing).is_empty();
         if let MfaCaller::Ticket { ticket, .. } = caller
             && has_factor
             && !ticket.mfa_passed
@@ -417,7 +365,7 @@ impl<'a> MfaApi<'a> {
         }
         let client = client_auth::authenticate_client(&self.tenant.config, credentials)?;
         let client_id = client.client_id.as_str();
-        let (_, ticket) = self.verify_mfa_token(token).await?;
+        let (_, ticket) = mfa_ticket::verify(self.tenant, token, self.now()).await?;
         if ticket.client_id != client_id {
             return Err(OAuthError::new(400, "invalid_request", "mfa_token not issued to this client"));
         }
@@ -513,299 +461,12 @@ impl<'a> MfaApi<'a> {
         self.log("gd_unenroll", format!("Authenticator {} removed", target.kind.id_prefix()), None, Some(&user)).await;
         Ok(())
     }
-
-    /// The `mfa-otp`, `mfa-oob` and `mfa-recovery-code` grants.
-    pub async fn grant(
-        &self,
-        req: &TokenRequest,
-        client: &ClientConfig,
-        grant_type: &str,
-    ) -> Result<TokenResponse, OAuthError> {
-        let field = |name: &str| req.fields.get(name).map(String::as_str).filter(|s| !s.is_empty());
-        let token = field("mfa_token")
-            .ok_or_else(|| OAuthError::new(400, "invalid_request", "Missing required parameter: mfa_token"))?;
-        let (jti, mut ticket) = self.verify_mfa_token(token).await?;
-        if ticket.client_id != client.client_id {
-            return Err(OAuthError::new(400, "invalid_request", "mfa_token not issued to this client"));
-        }
-        let user = self.user(&ticket.user_id).await?;
-        let (success_log, failure_log) = match grant_type {
-            "http://auth0.com/oauth/grant-type/mfa-otp" => ("seotpft", "feotpft"),
-            "http://auth0.com/oauth/grant-type/mfa-oob" => ("seoobft", "feoobft"),
-            _ => ("sercft", "fercft"),
-        };
-        let verified = match grant_type {
-            "http://auth0.com/oauth/grant-type/mfa-otp" => {
-                let otp = field("otp")
-                    .ok_or_else(|| OAuthError::new(400, "invalid_request", "Missing required parameter: otp"))?;
-                self.verify_otp(&user, otp, client).await
-            }
-            "http://auth0.com/oauth/grant-type/mfa-oob" => {
-                let oob = field("oob_code")
-                    .ok_or_else(|| OAuthError::new(400, "invalid_request", "Missing required parameter: oob_code"))?;
-                self.verify_oob(&user, oob, field("binding_code"), client).await
-            }
-            _ => {
-                let code = field("recovery_code").ok_or_else(|| {
-                    OAuthError::new(400, "invalid_request", "Missing required parameter: recovery_code")
-                })?;
-                self.verify_recovery(&user, code, client).await
-            }
-        };
-        let (factor, new_recovery_code) = match verified {
-            Ok(done) => done,
-            Err(error) => {
-                self.log(failure_log, error.description.clone(), Some(&client.client_id), Some(&user)).await;
-                return Err(error);
-            }
-        };
-        self.log(
-            if factor == FactorType::RecoveryCode { "gd_recovery_succeed" } else { "gd_auth_succeed" },
-            format!("MFA completed with {factor}"),
-            Some(&client.client_id),
-            Some(&user),
-        )
-        .await;
-        // The mfa_token stays valid until it expires, now as proof that a challenge passed (to enroll more).
-        ticket.mfa_passed = true;
-        let bytes = serde_json::to_vec(&ticket).map_err(server_error)?;
-        self.tenant
-            .store
-            .put_ephemeral(Ephemeral::MfaTicket, &secret_key(&jti), &bytes, ticket.expires_at)
-            .await
-            .map_err(server_error)?;
-        if !ticket.app_metadata.is_empty() || !ticket.user_metadata.is_empty() {
-            let mut fresh = self.user(&user.user_id).await?;
-            merge_metadata(&mut fresh.app_metadata, &ticket.app_metadata);
-            merge_metadata(&mut fresh.user_metadata, &ticket.user_metadata);
-            fresh.updated_at = clock::now_iso();
-            self.tenant.store.save_user(&fresh).await.map_err(server_error)?;
-        }
-        let mut grant = ticket.grant.clone();
-        grant.mfa = true;
-        grant.amr = vec!["mfa".to_owned()];
-        grant.acr = Some(PAPE_MFA.to_owned());
-        let mut response = tokens::issue_user_tokens(self.tenant, client, &user, &grant, Issue::default(), self.now())
-            .await
-            .map_err(server_error)?;
-        response.recovery_code = new_recovery_code;
-        self.log(success_log, "Successful MFA exchange for access token", Some(&client.client_id), Some(&user)).await;
-        Ok(response)
-    }
-
-    /// Spends one attempt of `found`'s bucket before its code is checked (429 `too_many_attempts` when empty).
-    async fn spend_attempt(
-        &self,
-        user: &User,
-        found: &Authenticator,
-        client: &ClientConfig,
-    ) -> Result<Authenticator, OAuthError> {
-        match attempts::spend(self.tenant.store.as_ref(), found, self.now()).await.map_err(server_error)? {
-            attempts::Spend::Spent(stored) => Ok(*stored),
-            attempts::Spend::Blocked { retry_after } => {
-                let kind = if found.kind.factor() == FactorType::RecoveryCode {
-                    "gd_recovery_rate_limit_exceed"
-                } else {
-                    "gd_otp_rate_limit_exceed"
-                };
-                self.log(kind, "Too many failed MFA attempts", Some(&client.client_id), Some(user)).await;
-                Err(OAuthError::new(
-                    429,
-                    "too_many_attempts",
-                    format!("Too many failed attempts. Try again in {} minutes.", retry_after.div_euclid(60) + 1),
-                ))
-            }
-            attempts::Spend::Missing => Err(wrong_code(found.kind.factor())),
-        }
-    }
-
-    /// A code that did not match (or was already used): logged, and answered as Auth0 does per factor.
-    async fn wrong(&self, user: &User, factor: FactorType, client: &ClientConfig) -> OAuthError {
-        let failed = if factor == FactorType::RecoveryCode { "gd_recovery_failed" } else { "gd_auth_failed" };
-        self.log(failed, format!("Wrong {factor} code"), Some(&client.client_id), Some(user)).await;
-        wrong_code(factor)
-    }
-
-    /// Marks an enrollment (and the recovery code issued with it) confirmed.
-    async fn confirm(
-        &self,
-        user: &User,
-        authenticator: &Authenticator,
-        client: &ClientConfig,
-    ) -> Result<(), OAuthError> {
-        if authenticator.active {
-            return Ok(());
-        }
-        let activate = |current: &Authenticator| Some(Authenticator { active: true, ..current.clone() });
-        let store = self.tenant.store.as_ref();
-        store.update_authenticator(&user.user_id, &authenticator.id, &activate).await.map_err(server_error)?;
-        let list = store.find_authenticators(&user.user_id).await.map_err(server_error)?;
-        for pending in list.iter().filter(|a| !a.active && matches!(a.kind, AuthenticatorKind::RecoveryCode { .. })) {
-            store.update_authenticator(&user.user_id, &pending.id, &activate).await.map_err(server_error)?;
-        }
-        self.log(
-            "gd_enrollment_complete",
-            format!("{} enrollment confirmed", authenticator.kind.factor()),
-            Some(&client.client_id),
-            Some(user),
-        )
-        .await;
-        Ok(())
-    }
-
-    async fn verify_otp(
-        &self,
-        user: &User,
-        code: &str,
-        client: &ClientConfig,
-    ) -> Result<(FactorType, Option<String>), OAuthError> {
-        let list = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
-        // Active authenticators first, then the newest pending one (its first code confirms it).
-        let mut candidates: Vec<Authenticator> =
-            list.into_iter().filter(|a| matches!(a.kind, AuthenticatorKind::Otp { .. })).collect();
-        candidates.sort_by_key(|a| (!a.active, std::cmp::Reverse(a.created_at.clone())));
-        let Some(found) = candidates.into_iter().next() else {
-            return Err(OAuthError::new(403, "invalid_grant", "User is not enrolled with an authenticator app."));
-        };
-        let authenticator = self.spend_attempt(user, &found, client).await?;
-        let now = self.now();
-        let step = match &authenticator.kind {
-            AuthenticatorKind::Otp { secret, last_step } => totp::verify(secret, code, *last_step, now),
-            _ => None,
-        };
-        // The step is consumed only if no parallel request used it (or a later one) first.
-        let consumed = match step {
-            Some(step) => attempts::settle_success(self.tenant.store.as_ref(), &authenticator, now, &|current| {
-                let mut next = current.clone();
-                match &mut next.kind {
-                    AuthenticatorKind::Otp { last_step, .. } if *last_step < step => *last_step = step,
-                    _ => return None,
-                }
-                Some(next)
-            })
-            .await
-            .map_err(server_error)?,
-            None => None,
-        };
-        let Some(stored) = consumed else { return Err(self.wrong(user, FactorType::Otp, client).await) };
-        self.confirm(user, &stored, client).await?;
-        Ok((FactorType::Otp, None))
-    }
-
-    async fn verify_oob(
-        &self,
-        user: &User,
-        oob_code: &str,
-        binding_code: Option<&str>,
-        client: &ClientConfig,
-    ) -> Result<(FactorType, Option<String>), OAuthError> {
-        let now = self.now();
-        let key = secret_key(oob_code);
-        let raw = self
-            .tenant
-            .store
-            .get_ephemeral(Ephemeral::OneTimeCode, &key, now)
-            .await
-            .map_err(server_error)?
-            .ok_or_else(|| OAuthError::new(403, "invalid_grant", "Invalid oob_code."))?;
-        let challenge: OobChallenge = serde_json::from_slice(&raw).map_err(server_error)?;
-        if challenge.user_id != user.user_id || challenge.client_id != client.client_id {
-            return Err(OAuthError::new(403, "invalid_grant", "Invalid oob_code."));
-        }
-        if challenge.expires_at <= now {
-            return Err(OAuthError::new(403, "expired_token", "oob_code is expired"));
-        }
-        let binding_code =
-            binding_code.ok_or_else(|| OAuthError::new(400, "invalid_request", "binding_code is required"))?;
-        let list = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
-        let found = list
-            .into_iter()
-            .find(|a| a.id == challenge.authenticator_id)
-            .ok_or_else(|| OAuthError::new(403, "invalid_grant", "Invalid oob_code."))?;
-        let factor = found.kind.factor();
-        let authenticator = self.spend_attempt(user, &found, client).await?;
-        let matched = one_time_code::codes_match(&challenge.code_hash, binding_code, oob_code);
-        // Single use: of two requests with the right code, only the one that removes it wins.
-        let taken = matched
-            && self
-                .tenant
-                .store
-                .take_ephemeral(Ephemeral::OneTimeCode, &key, now)
-                .await
-                .map_err(server_error)?
-                .is_some();
-        if !taken {
-            return Err(self.wrong(user, factor, client).await);
-        }
-        let stored =
-            attempts::settle_success(self.tenant.store.as_ref(), &authenticator, now, &|current| Some(current.clone()))
-                .await
-                .map_err(server_error)?
-                .ok_or_else(|| OAuthError::new(403, "invalid_grant", "Invalid oob_code."))?;
-        self.confirm(user, &stored, client).await?;
-        Ok((factor, None))
-    }
-
-    async fn verify_recovery(
-        &self,
-        user: &User,
-        code: &str,
-        client: &ClientConfig,
-    ) -> Result<(FactorType, Option<String>), OAuthError> {
-        let list = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
-        let Some(found) =
-            list.into_iter().find(|a| a.active && matches!(a.kind, AuthenticatorKind::RecoveryCode { .. }))
-        else {
-            return Err(OAuthError::new(403, "invalid_grant", "User does not have a recovery code."));
-        };
-        let authenticator = self.spend_attempt(user, &found, client).await?;
-        let AuthenticatorKind::RecoveryCode { hash } = authenticator.kind.clone() else {
-            return Err(server_error("kind"));
-        };
-        let candidate = code.to_owned();
-        let stored = hash.clone();
-        let matched = tokio::task::spawn_blocking(move || recovery::verify_recovery_code(&stored, &candidate))
-            .await
-            .unwrap_or(false);
-        if !matched {
-            return Err(self.wrong(user, FactorType::RecoveryCode, client).await);
-        }
-        // A recovery code is single use: it is replaced in the same atomic write that accepts it (of two parallel
-        // uses, one wins), and the new one goes back in the answer.
-        let fresh = recovery::new_recovery_code().map_err(server_error)?;
-        let fresh_hash = recovery::hash_recovery_code(&fresh).map_err(server_error)?;
-        let replaced =
-            attempts::settle_success(self.tenant.store.as_ref(), &authenticator, self.now(), &|current| match &current
-                .kind
-            {
-                AuthenticatorKind::RecoveryCode { hash: now_stored } if *now_stored == hash => Some(Authenticator {
-                    kind: AuthenticatorKind::RecoveryCode { hash: fresh_hash.clone() },
-                    ..current.clone()
-                }),
-                _ => None,
-            })
-            .await
-            .map_err(server_error)?;
-        if replaced.is_none() {
-            return Err(self.wrong(user, FactorType::RecoveryCode, client).await);
-        }
-        Ok((FactorType::RecoveryCode, Some(fresh)))
-    }
 }
 
 /// The client credentials of an MFA API request: HTTP Basic, or `client_id`/`client_secret` in the body.
 fn client_credentials<'a>(body: &'a Map<String, Value>, basic: Option<(&'a str, &'a str)>) -> ClientCredentials<'a> {
     let field = |name: &str| body.get(name).and_then(Value::as_str).filter(|s| !s.is_empty());
     ClientCredentials { basic, client_id: field("client_id"), client_secret: field("client_secret") }
-}
-
-/// The answer to a wrong code, per factor (Auth0's strings).
-fn wrong_code(factor: FactorType) -> OAuthError {
-    match factor {
-        FactorType::Otp => OAuthError::new(403, "invalid_grant", "Invalid otp_code."),
-        FactorType::RecoveryCode => OAuthError::new(403, "invalid_grant", "Invalid recovery_code."),
-        _ => OAuthError::new(403, "invalid_grant", "MFA Invalid binding code."),
-    }
 }
 
 fn unsupported(types: &[String], supported: &str) -> OAuthError {
@@ -825,11 +486,10 @@ pub fn authenticator_view(a: &Authenticator) -> Value {
             json!({ "id": a.id, "authenticator_type": "recovery-code", "active": a.active })
         }
         AuthenticatorKind::Email { email } => json!({
-            "id": a.id, "authenticator_type": "oob", "active": a.active, "oob_channel": "email", "name": crate::login::mask_email(email)
+            "id": a.id, "authenticator_type": "oob", "active": a.active, "oob_channel": "email", "name": crate::mask::mask_email(email)
         }),
         AuthenticatorKind::Phone { phone_number, method } => {
-            let masked: String = phone_number.chars().rev().take(4).collect::<String>().chars().rev().collect();
-            json!({ "id": a.id, "authenticator_type": "oob", "active": a.active, "oob_channel": method, "name": format!("XXXXXXXX{masked}") })
+            json!({ "id": a.id, "authenticator_type": "oob", "active": a.active, "oob_channel": method, "name": crate::mask::mask_phone(phone_number) })
         }
     }
 }

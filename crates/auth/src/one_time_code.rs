@@ -5,6 +5,7 @@
 //! protects against casual disclosure only; what protects the code is its 5-minute life and the attempts bucket
 //! ([`crate::attempts`]).
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -113,4 +114,19 @@ mod tests {
         // Without framing, ("ctx1", "23456") and ("ctx", "123456") would hash the same bytes.
         assert_ne!(code_hash("23456", "ctx1"), code_hash("123456", "ctx"));
     }
+}
+
+/// A stored out-of-band challenge: what an `oob_code` names (MFA API `/mfa/challenge`, the `mfa-oob` grant).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OobChallenge {
+    /// The user.
+    pub user_id: String,
+    /// The client the challenge was made for.
+    pub client_id: String,
+    /// The authenticator the code went to.
+    pub authenticator_id: String,
+    /// The hash of the code sent, bound to the `oob_code`.
+    pub code_hash: String,
+    /// Expiry (epoch seconds).
+    pub expires_at: i64,
 }

@@ -5,6 +5,9 @@
 //! token endpoint that split on any whitespace would otherwise see two different lists, and a step-up check in an
 //! action could be walked around (`openid%09write:data`). Actions and tokens always see the list parsed here.
 
+/// Scopes of the MFA API's own audience (`<issuer>mfa/`).
+pub const MFA_SCOPES: [&str; 3] = ["enroll", "read:authenticators", "remove:authenticators"];
+
 /// Why a space-separated parameter was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{name} may only be separated by single spaces (U+0020); it contains U+{code:04X}")]

@@ -8,13 +8,13 @@ use serde_json::{Value, json};
 
 use crate::attempts;
 use crate::clock;
+use crate::event::DATABASE_CONNECTION;
 use crate::ids;
-use crate::login::event::DATABASE_CONNECTION;
-use crate::login::merge_metadata;
 use crate::password::hash_password;
 use crate::recovery;
 use crate::tenant::Tenant;
 use crate::totp;
+use gatehouse_types::merge_metadata;
 
 /// What can go wrong managing users.
 #[derive(Debug, thiserror::Error)]

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::http::header::{CACHE_CONTROL, WWW_AUTHENTICATE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use gatehouse_auth::token::OAuthError;
+use gatehouse_auth::error::OAuthError;
 
 /// An error answered to an API client.
 #[derive(Debug)]

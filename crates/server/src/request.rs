@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::{ACCEPT_LANGUAGE, COOKIE, HOST, USER_AGENT};
 use axum::http::request::Parts;
+use gatehouse_auth::context::RequestInfo;
+use gatehouse_auth::login::BrowserCookies;
 use gatehouse_auth::login::step::cookie_names;
-use gatehouse_auth::login::{BrowserCookies, RequestInfo};
 
 use crate::AppState;
 

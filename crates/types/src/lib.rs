@@ -21,3 +21,15 @@ pub use trigger::Trigger;
 
 /// A JSON object, the shape of metadata, claims and free-form event parts.
 pub type JsonMap = serde_json::Map<String, serde_json::Value>;
+
+/// Applies metadata changes (`app_metadata`, `user_metadata`) to `target`: a `null` removes a key, any other value
+/// replaces it. The server, the token endpoint and the MFA API all apply actions' changes this way.
+pub fn merge_metadata(target: &mut JsonMap, changes: &JsonMap) {
+    for (key, value) in changes {
+        if value.is_null() {
+            target.remove(key);
+        } else {
+            target.insert(key.clone(), value.clone());
+        }
+    }
+}

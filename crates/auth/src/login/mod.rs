@@ -6,7 +6,6 @@
 //! `acr_values` → an authorization code for the application.
 
 mod authorize;
-pub mod event;
 mod mfa;
 pub mod step;
 pub mod tx;
@@ -20,16 +19,21 @@ use gatehouse_types::records::{AuthorizationCode, Grant, LogEntry, Session, User
 use gatehouse_types::{AuthMethod, FactorType, FlowResult, JsonMap, MfaProvider, Outcome, PromptCommand};
 use subtle::ConstantTimeEq;
 
+use crate::claims::PAPE_MFA;
+use crate::claims::granted_scopes;
 use crate::clock;
+use crate::context::RequestInfo;
 use crate::credentials::{self, PasswordCheck};
 use crate::error::AuthResult;
+use crate::event;
 use crate::ids;
 use crate::login::step::{
     AppResponse, AuthStep, CookieChange, ErrorPage, LoginPage, LoginResponse, Notice, PageContext, ResponseMode,
 };
-use crate::login::tx::{LoginTx, MfaState, PAPE_MFA, Stage};
+use crate::login::tx::{LoginTx, MfaState, Stage};
+use crate::mask::mask_email;
 use crate::tenant::Tenant;
-use crate::tokens::granted_scopes;
+use gatehouse_types::merge_metadata;
 
 pub use authorize::{authorize_request, end_session, language};
 
@@ -37,21 +41,6 @@ pub use authorize::{authorize_request, end_session, language};
 const CODE_LIFETIME: i64 = 120;
 /// How long a device stays "known" for adaptive MFA.
 const KNOWN_DEVICE_LIFETIME: i64 = 30 * 86_400;
-
-/// What the HTTP layer knows about the request.
-#[derive(Clone, Debug, Default)]
-pub struct RequestInfo {
-    /// Client IP.
-    pub ip: String,
-    /// `User-Agent`.
-    pub user_agent: Option<String>,
-    /// `Accept-Language`.
-    pub accept_language: Option<String>,
-    /// `Host`.
-    pub hostname: Option<String>,
-    /// HTTP method.
-    pub method: String,
-}
 
 /// Gatehouse's cookies, as the browser sent them.
 #[derive(Clone, Debug, Default)]
@@ -100,14 +89,6 @@ pub(crate) fn error_page(lang: &str, title: &str, detail: &str) -> LoginResponse
 fn internal(lang: &str, e: impl std::fmt::Display) -> LoginResponse {
     tracing::error!(error = %e, "login step failed");
     error_page(lang, "server_error", "Something went wrong on our side. Please try again.")
-}
-
-/// Masks an email address for display: `j***@example.com`.
-pub fn mask_email(email: &str) -> String {
-    match email.split_once('@') {
-        Some((local, domain)) => format!("{}***@{domain}", local.chars().next().unwrap_or('*')),
-        None => "***".to_owned(),
-    }
 }
 
 impl Login<'_> {
@@ -677,17 +658,6 @@ impl Login<'_> {
 impl ErrorPage {
     fn default_for(lang: &str) -> ErrorPage {
         ErrorPage { lang: lang.to_owned(), title: "server_error".to_owned(), detail: String::new() }
-    }
-}
-
-/// Applies metadata changes (a `null` removes a key).
-pub fn merge_metadata(target: &mut JsonMap, changes: &JsonMap) {
-    for (key, value) in changes {
-        if value.is_null() {
-            target.remove(key);
-        } else {
-            target.insert(key.clone(), value.clone());
-        }
     }
 }
 

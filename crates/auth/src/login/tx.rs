@@ -8,6 +8,7 @@ use gatehouse_engine::flow::PausedFlow;
 use gatehouse_types::{AuthMethod, FactorType, JsonMap, Outcome};
 use serde::{Deserialize, Serialize};
 
+use crate::claims::MFA_ACR_VALUES;
 use crate::login::step::ResponseMode;
 
 /// A validated `/authorize` request.
@@ -57,13 +58,6 @@ impl AuthorizeRequest {
         self.prompt.iter().any(|p| p == "none")
     }
 }
-
-/// `acr_values` that demand MFA: the PAPE policy Auth0 documents, and the value seed 000's client sends.
-pub const MFA_ACR_VALUES: [&str; 2] =
-    ["http://schemas.openid.net/pape/policies/2007/06/multi-factor", "http://schemas.openid.net/pfi/2021/04/acr/mfa"];
-
-/// The `acr` Auth0 puts in ID tokens after MFA.
-pub const PAPE_MFA: &str = "http://schemas.openid.net/pape/policies/2007/06/multi-factor";
 
 /// Where a transaction stands.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

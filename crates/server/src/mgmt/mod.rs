@@ -13,7 +13,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use gatehouse_auth::tokens;
+use gatehouse_auth::claims;
 use gatehouse_auth::users::UserError;
 use gatehouse_store::LogQuery;
 use gatehouse_types::JsonMap;
@@ -116,7 +116,7 @@ impl FromRequestParts<AppState> for Caller {
         let claims = ring
             .verify(token, &tenant.config.issuer, Some(&tenant.config.management_audience()))
             .map_err(|_| MgmtError::new(StatusCode::UNAUTHORIZED, "Invalid token", None))?;
-        let scopes = tokens::scopes_of(&claims);
+        let scopes = claims::scopes_of(&claims);
         let client_id = claims
             .get("azp")
             .and_then(Value::as_str)
@@ -175,7 +175,7 @@ impl Caller {
         details.insert("request".into(), Value::Object(request));
         details.insert("response".into(), json!({ "statusCode": status.as_u16() }));
         let client = self.client_id.as_deref().and_then(|id| state.tenant.config.client(id));
-        let request_info = gatehouse_auth::login::RequestInfo {
+        let request_info = gatehouse_auth::context::RequestInfo {
             ip: self.ip.clone(),
             user_agent: self.user_agent.clone(),
             ..Default::default()

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use base64::Engine;
-use gatehouse_auth::token::{TokenEndpoint, TokenRequest};
+use gatehouse_auth::oauth::{TokenEndpoint, TokenRequest};
 use serde_json::Value;
 
 use crate::AppState;

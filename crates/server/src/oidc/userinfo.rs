@@ -28,11 +28,11 @@ async fn get_userinfo(State(state): State<AppState>, headers: HeaderMap) -> Resu
     let ring = tenant.key_ring().map_err(ApiError::internal)?;
     let claims = ring.verify(token, &tenant.config.issuer, Some(&audience)).map_err(|_| unauthorized())?;
     // A token whose authorization code was replayed is revoked; a store that cannot tell refuses it too.
-    if gatehouse_auth::tokens::is_revoked(tenant, &claims).await.map_err(ApiError::internal)? {
+    if gatehouse_auth::claims::is_revoked(tenant, &claims).await.map_err(ApiError::internal)? {
         return Err(unauthorized());
     }
     let subject = claims.get("sub").and_then(Value::as_str).ok_or_else(unauthorized)?;
-    let scopes = gatehouse_auth::tokens::scopes_of(&claims);
+    let scopes = gatehouse_auth::claims::scopes_of(&claims);
     let user = tenant.store.find_user(subject).await.map_err(ApiError::internal)?.ok_or_else(unauthorized)?;
-    Ok(Json(Value::Object(gatehouse_auth::tokens::userinfo(&user, &scopes))))
+    Ok(Json(Value::Object(gatehouse_auth::claims::userinfo(&user, &scopes))))
 }

@@ -16,6 +16,13 @@ use crate::error::AuthResult;
 use crate::ids;
 use crate::tenant::Tenant;
 
+/// `acr_values` that demand MFA: the PAPE policy Auth0 documents, and the value seed 000's client sends.
+pub const MFA_ACR_VALUES: [&str; 2] =
+    ["http://schemas.openid.net/pape/policies/2007/06/multi-factor", "http://schemas.openid.net/pfi/2021/04/acr/mfa"];
+
+/// The `acr` Auth0 puts in ID tokens after MFA.
+pub const PAPE_MFA: &str = "http://schemas.openid.net/pape/policies/2007/06/multi-factor";
+
 /// Scopes of OpenID Connect (and `offline_access`) every client may ask for.
 pub const OIDC_SCOPES: [&str; 6] = ["openid", "profile", "email", "phone", "address", "offline_access"];
 
@@ -56,7 +63,7 @@ pub fn granted_scopes(
     let mut scopes: Vec<String> = Vec::new();
     for scope in requested {
         let allowed = match scope.as_str() {
-            s if mfa_api && crate::mfa_api::MFA_SCOPES.contains(&s) => true,
+            s if mfa_api && crate::scope::MFA_SCOPES.contains(&s) => true,
             "offline_access" => client.allows_grant("refresh_token") && api.is_none_or(|a| a.allow_offline_access),
             s if OIDC_SCOPES.contains(&s) => true,
             s => api.is_some_and(|a| a.scopes.iter().any(|x| x == s)),
