@@ -413,5 +413,5 @@ pub fn otp_secret(page: &Page) -> String {
 /// The current TOTP code of `secret`, at `offset_steps` steps from now.
 pub fn totp(secret: &str, offset_steps: i64) -> String {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    gatehouse_auth::totp::current_code(secret, now + offset_steps * 30).unwrap()
+    gatehouse_auth::crypto::totp::current_code(secret, now + offset_steps * 30).unwrap()
 }

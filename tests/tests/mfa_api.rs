@@ -392,7 +392,7 @@ async fn an_expired_mfa_token_is_refused() {
     let claims = gatehouse_tests::jwt_payload(&token);
     let expired = {
         let store = gatehouse_store::SledStore::open(&server.dir.path().join("data").join("store")).unwrap();
-        let ring = gatehouse_auth::keys::KeyRing::load(&store).await.unwrap();
+        let ring = gatehouse_auth::crypto::keys::KeyRing::load(&store).await.unwrap();
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
         let mut claims = claims.clone();
         claims["iat"] = json!(now - 700);

@@ -8,7 +8,7 @@
 use gatehouse_store::StoreResult;
 use gatehouse_types::records::{LoginAttempts, User};
 
-use crate::password;
+use crate::crypto::password;
 use crate::tenant::Tenant;
 
 /// What a password check found.

@@ -3,8 +3,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use crate::crypto::random;
 use crate::error::AuthResult;
-use crate::random;
 
 /// A bearer secret: 32 random bytes, base64url (session cookies, codes, refresh tokens, transaction ids).
 pub fn secret() -> AuthResult<String> {

@@ -12,11 +12,11 @@ use gatehouse_types::config::TenantConfig;
 use gatehouse_types::records::{LogEntry, User};
 
 use crate::actions::Actions;
+use crate::crypto::keys::KeyRing;
+use crate::crypto::password::hash_password;
 use crate::error::{AuthError, AuthResult};
 use crate::fetch::{OutboundPolicy, ReqwestIo};
-use crate::keys::KeyRing;
 use crate::outbox::Outbox;
-use crate::password::hash_password;
 
 /// Everything a request handler needs.
 #[derive(Debug)]

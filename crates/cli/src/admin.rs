@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use gatehouse_auth::keys::KeyRing;
+use gatehouse_auth::crypto::keys::KeyRing;
 use gatehouse_store::{LogQuery, Store};
 use gatehouse_types::config::TenantConfig;
 use serde_json::Value;

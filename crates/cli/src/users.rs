@@ -153,7 +153,7 @@ pub async fn run(config_path: &Path, command: UsersCommand) -> ExitCode {
                 output::line(&serde_json::to_string_pretty(&user).unwrap_or_default());
             }
             (UsersCommand::EnrollOtp { who }, backend) => {
-                let secret = gatehouse_auth::totp::new_secret().map_err(|e| e.to_string())?;
+                let secret = gatehouse_auth::crypto::totp::new_secret().map_err(|e| e.to_string())?;
                 let (email, uri) = match backend {
                     Backend::Offline(tenant) => {
                         let user = users::find_user_by_id_or_email(&tenant, &who).await.map_err(|e| e.to_string())?;
@@ -161,7 +161,7 @@ pub async fn run(config_path: &Path, command: UsersCommand) -> ExitCode {
                         let method = serde_json::from_value(json!({ "type": "totp", "totp_secret": secret }))
                             .map_err(|e| e.to_string())?;
                         users::create_authentication_method(&tenant, &user, method).await.map_err(|e| e.to_string())?;
-                        let uri = gatehouse_auth::totp::otpauth_uri(&secret, &tenant.config.friendly_name, &user.email);
+                        let uri = gatehouse_auth::crypto::totp::otpauth_uri(&secret, &tenant.config.friendly_name, &user.email);
                         (user.email, uri)
                     }
                     Backend::Online { issuer, token } => {
@@ -172,7 +172,7 @@ pub async fn run(config_path: &Path, command: UsersCommand) -> ExitCode {
                             .await?;
                         let email = user.get("email").and_then(Value::as_str).unwrap_or_default().to_owned();
                         let name = crate::config::load(config_path, None, None).map(|l| l.config.friendly_name).unwrap_or_default();
-                        (email.clone(), gatehouse_auth::totp::otpauth_uri(&secret, &name, &email))
+                        (email.clone(), gatehouse_auth::crypto::totp::otpauth_uri(&secret, &name, &email))
                     }
                 };
                 output::line(&format!("Enrolled an authenticator app for {email}. Scan this QR code, or add the URI by hand:"));

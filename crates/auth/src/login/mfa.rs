@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::attempts;
 use crate::clock;
+use crate::crypto::one_time_code;
+use crate::crypto::recovery;
+use crate::crypto::totp;
 use crate::error::AuthResult;
 use crate::ids;
 use crate::limits;
@@ -15,10 +18,7 @@ use crate::login::step::{AuthStep, ChallengePage, EnrollOtpPage, LoginResponse, 
 use crate::login::tx::{LoginTx, MfaState, Stage};
 use crate::login::{Login, error_page, internal};
 use crate::mask::mask_email;
-use crate::one_time_code;
 use crate::outbox::Email;
-use crate::recovery;
-use crate::totp;
 
 /// A one-time code waiting in the store.
 #[derive(Serialize, Deserialize)]

@@ -7,9 +7,9 @@ use gatehouse_types::config::ClientConfig;
 use gatehouse_types::records::User;
 
 use crate::attempts;
+use crate::crypto::one_time_code::{self, OobChallenge};
 use crate::error::OAuthError;
 use crate::oauth::{TokenEndpoint, server_error};
-use crate::one_time_code::{self, OobChallenge};
 
 impl TokenEndpoint<'_> {
     pub(super) async fn verify_oob(

@@ -6,9 +6,9 @@ use gatehouse_types::config::ClientConfig;
 use gatehouse_types::records::{Authenticator, AuthenticatorKind, User};
 
 use crate::attempts;
+use crate::crypto::recovery;
 use crate::error::OAuthError;
 use crate::oauth::{TokenEndpoint, server_error};
-use crate::recovery;
 
 impl TokenEndpoint<'_> {
     pub(super) async fn verify_recovery(

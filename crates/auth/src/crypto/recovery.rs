@@ -3,9 +3,9 @@
 //! The alphabet leaves out `0`, `1`, `I` and `O`, which are easily misread; 32 symbols make 120 bits per code.
 //! What a user types is normalized (spaces and dashes dropped, case ignored) before it is hashed or checked.
 
+use crate::crypto::password;
+use crate::crypto::random;
 use crate::error::AuthResult;
-use crate::password;
-use crate::random;
 
 /// Characters of a recovery code.
 pub const CODE_LEN: usize = 24;

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::crypto::random;
 use crate::error::AuthResult;
-use crate::random;
 
 /// Digits of a code.
 pub const DIGITS: usize = 6;

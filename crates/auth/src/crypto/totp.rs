@@ -10,8 +10,8 @@ use qrcode::{EcLevel, QrCode};
 use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
+use crate::crypto::random;
 use crate::error::{AuthError, AuthResult};
-use crate::random;
 
 /// Digits of a code.
 pub const DIGITS: u8 = 6;

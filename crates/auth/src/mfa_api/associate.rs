@@ -1,0 +1,174 @@
+//! `POST /mfa/associate`: enrolling a factor with an `mfa_token` (only while the user has none, a verified email
+//! counting as one) or with an access token carrying `enroll`; recovery codes with the first factor.
+
+use gatehouse_types::FactorType;
+use gatehouse_types::records::{Authenticator, AuthenticatorKind, User};
+use serde_json::{Map, Value, json};
+
+use crate::client_auth::{self};
+use crate::crypto::recovery;
+use crate::error::OAuthError;
+use crate::users;
+
+use crate::mfa_api::{MfaApi, MfaCaller, client_credentials, server_error};
+
+impl MfaApi<'_> {
+    /// `POST /mfa/associate`. `basic` is the request's HTTP Basic client credentials, if any.
+    pub async fn associate(
+        &self,
+        caller: &MfaCaller,
+        body: &Map<String, Value>,
+        basic: Option<(&str, &str)>,
+    ) -> Result<Value, OAuthError> {
+        let user = self.user(caller.user_id()).await?;
+        let client_id = match caller {
+            MfaCaller::Ticket { ticket, .. } => {
+                // Client credentials, when sent, must be right (a confidential client's secret included). Without
+                // any, the mfa_token alone is accepted, as seed 003's request has it: the token is bound to the
+                // client, which authenticated to obtain it.
+                let credentials = client_credentials(body, basic);
+                if !credentials.is_empty() {
+                    let client = client_auth::authenticate_client(&self.tenant.config, credentials)?;
+                    if client.client_id != ticket.client_id {
+                        return Err(OAuthError::new(400, "invalid_request", "mfa_token not issued to this client"));
+                    }
+                }
+                Some(ticket.client_id.clone())
+            }
+            MfaCaller::Access { .. } => {
+                if !caller.has_scope("enroll") {
+                    return Err(OAuthError::new(403, "insufficient_scope", "Insufficient scope, expected: enroll"));
+                }
+                body.get("client_id").and_then(Value::as_str).map(str::to_owned)
+            }
+        };
+        let existing = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
+        // Recovery codes come with the first factor beyond email.
+        let enrolled = existing.iter().any(|a| a.active && !matches!(a.kind, AuthenticatorKind::Email { .. }));
+        // With only an mfa_token (the password), a factor may be added only while the user has none: a verified
+        // email counts as one (Auth0), so a stolen password cannot enroll the attacker's factor.
+        let has_factor = !crate::event::enrolled_factors(&self.tenant.config, &user, &existing).is_empty();
+        if let MfaCaller::Ticket { ticket, .. } = caller
+            && has_factor
+            && !ticket.mfa_passed
+        {
+            self.log(
+                "gd_enrollment_failed",
+                "Enrollment refused: the user already has a factor and did not pass it",
+                client_id.as_deref(),
+                Some(&user),
+            )
+            .await;
+            return Err(OAuthError::new(403, "access_denied", "User is already enrolled."));
+        }
+        let types: Vec<String> = body
+            .get("authenticator_types")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_default();
+        let first = !enrolled;
+        match types.first().map(String::as_str) {
+            Some("otp") => {
+                if !self.enabled(FactorType::Otp) {
+                    return Err(OAuthError::new(
+                        400,
+                        "unsupported_challenge_type",
+                        "The otp factor is not enabled on this tenant.",
+                    ));
+                }
+                // A new association replaces a pending (unconfirmed) one.
+                for pending in existing.iter().filter(|a| !a.active && matches!(a.kind, AuthenticatorKind::Otp { .. }))
+                {
+                    self.tenant.store.delete_authenticator(&user.user_id, &pending.id).await.map_err(server_error)?;
+                }
+                let (authenticator, uri) = users::enroll_pending_otp(self.tenant, &user).await.map_err(server_error)?;
+                let AuthenticatorKind::Otp { secret, .. } = &authenticator.kind else {
+                    return Err(server_error("otp kind"));
+                };
+                let mut answer = json!({ "authenticator_type": "otp", "secret": secret, "barcode_uri": uri });
+                self.attach_recovery_codes(&user, first, &existing, &mut answer).await?;
+                self.log("gd_start_enroll", "MFA enrollment started (otp)", client_id.as_deref(), Some(&user)).await;
+                Ok(answer)
+            }
+            Some("oob") => {
+                let channels: Vec<String> = body
+                    .get("oob_channels")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                    .unwrap_or_default();
+                if channels.is_empty() {
+                    return Err(OAuthError::new(
+                        400,
+                        "invalid_request",
+                        "oob_channels is required for the oob authenticator type",
+                    ));
+                }
+                if channels.iter().any(|c| c != "email") {
+                    return Err(OAuthError::new(
+                        400,
+                        "unsupported_challenge_type",
+                        format!("Unsupported oob channel: {}. This server offers email.", channels.join(", ")),
+                    ));
+                }
+                if !self.enabled(FactorType::Email) {
+                    return Err(OAuthError::new(
+                        400,
+                        "unsupported_challenge_type",
+                        "The email factor is not enabled on this tenant.",
+                    ));
+                }
+                let email = body.get("email").and_then(Value::as_str).unwrap_or(&user.email).to_owned();
+                // Codes go only to the account's own address: enrolling another one would hand the factor to
+                // whoever owns it.
+                if !email.eq_ignore_ascii_case(&user.email) {
+                    return Err(OAuthError::new(
+                        400,
+                        "invalid_request",
+                        "email must be the user's own email address; MFA codes are only sent there",
+                    ));
+                }
+                let authenticator =
+                    users::authenticator(&user, AuthenticatorKind::Email { email: email.clone() }, false)
+                        .map_err(server_error)?;
+                self.tenant.store.save_authenticator(&authenticator).await.map_err(server_error)?;
+                let oob_code =
+                    self.send_oob(&user, &authenticator, client_id.as_deref().unwrap_or_default(), &email).await?;
+                let mut answer = json!({ "authenticator_type": "oob", "binding_method": "prompt", "oob_channel": "email", "oob_code": oob_code });
+                self.attach_recovery_codes(&user, first, &existing, &mut answer).await?;
+                self.log("gd_start_enroll", "MFA enrollment started (email)", client_id.as_deref(), Some(&user)).await;
+                Ok(answer)
+            }
+            Some(other) => Err(OAuthError::new(
+                400,
+                "unsupported_challenge_type",
+                format!("Unsupported authenticator type: {other}"),
+            )),
+            None => Err(OAuthError::new(400, "invalid_request", "authenticator_types is required")),
+        }
+    }
+
+    /// On a user's first enrollment, a pending recovery code (confirmed with the enrollment).
+    async fn attach_recovery_codes(
+        &self,
+        user: &User,
+        first: bool,
+        existing: &[Authenticator],
+        answer: &mut Value,
+    ) -> Result<(), OAuthError> {
+        if !first || !self.enabled(FactorType::RecoveryCode) {
+            return Ok(());
+        }
+        for old in existing.iter().filter(|a| matches!(a.kind, AuthenticatorKind::RecoveryCode { .. })) {
+            self.tenant.store.delete_authenticator(&user.user_id, &old.id).await.map_err(server_error)?;
+        }
+        let code = recovery::new_recovery_code().map_err(server_error)?;
+        let hash = recovery::hash_recovery_code(&code).map_err(server_error)?;
+        let authenticator =
+            users::authenticator(user, AuthenticatorKind::RecoveryCode { hash }, false).map_err(server_error)?;
+        self.tenant.store.save_authenticator(&authenticator).await.map_err(server_error)?;
+        if let Some(map) = answer.as_object_mut() {
+            map.insert("recovery_codes".into(), json!([code]));
+        }
+        Ok(())
+    }
+}

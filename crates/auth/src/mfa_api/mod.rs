@@ -1,0 +1,215 @@
+//! The MFA API (reference §7): `/mfa/associate`, `/mfa/challenge`, `/mfa/authenticators`, for applications that
+//! draw their own screens, called with an `mfa_token` (`crate::mfa_ticket`) or an access token for the MFA API.
+//! The grants that complete a challenge (`mfa-otp`, `mfa-oob`, `mfa-recovery-code`) are in `crate::oauth`.
+
+mod associate;
+mod authenticators;
+mod challenge;
+
+pub use authenticators::authenticator_view;
+
+use gatehouse_store::{Ephemeral, secret_key};
+use gatehouse_types::FactorType;
+use gatehouse_types::records::{Authenticator, AuthenticatorKind, User};
+use serde_json::{Map, Value};
+
+use crate::claims::{self};
+use crate::client_auth::ClientCredentials;
+use crate::clock;
+use crate::context::RequestInfo;
+use crate::crypto::one_time_code::{self, OobChallenge};
+use crate::error::OAuthError;
+use crate::ids;
+use crate::limits;
+use crate::mfa_ticket::{self, MfaTicket};
+use crate::outbox::Email;
+use crate::tenant::Tenant;
+use crate::users;
+
+/// How long an `oob_code` (and the code it sent) is valid.
+const OOB_LIFETIME: i64 = 300;
+/// How long an expired record is kept to answer "is expired" rather than "malformed".
+const GRACE: i64 = 3600;
+
+/// Who calls the MFA API.
+#[derive(Clone, Debug)]
+pub enum MfaCaller {
+    /// An `mfa_token`.
+    Ticket {
+        /// Its `jti` (the ticket's store key).
+        jti: String,
+        /// The ticket.
+        ticket: Box<MfaTicket>,
+    },
+    /// An access token for the MFA API (`<issuer>mfa/`).
+    Access {
+        /// The user.
+        user_id: String,
+        /// Its scopes.
+        scopes: Vec<String>,
+    },
+}
+
+impl MfaCaller {
+    pub(crate) fn user_id(&self) -> &str {
+        match self {
+            MfaCaller::Ticket { ticket, .. } => &ticket.user_id,
+            MfaCaller::Access { user_id, .. } => user_id,
+        }
+    }
+
+    pub(crate) fn has_scope(&self, scope: &str) -> bool {
+        match self {
+            MfaCaller::Ticket { .. } => false,
+            MfaCaller::Access { scopes, .. } => scopes.iter().any(|s| s == scope),
+        }
+    }
+}
+
+pub(crate) fn server_error(e: impl std::fmt::Display) -> OAuthError {
+    tracing::error!(error = %e, "MFA API failure");
+    OAuthError::new(500, "server_error", "Internal error")
+}
+
+/// The MFA API for one request.
+pub struct MfaApi<'a> {
+    tenant: &'a Tenant,
+    request: &'a RequestInfo,
+}
+
+impl<'a> MfaApi<'a> {
+    /// The API for one request.
+    pub fn new(tenant: &'a Tenant, request: &'a RequestInfo) -> Self {
+        MfaApi { tenant, request }
+    }
+
+    pub(crate) fn now(&self) -> i64 {
+        clock::now()
+    }
+
+    pub(crate) async fn log(
+        &self,
+        kind: &str,
+        description: impl Into<String>,
+        client_id: Option<&str>,
+        user: Option<&User>,
+    ) {
+        let client = client_id.and_then(|id| self.tenant.config.client(id));
+        self.tenant.log(crate::logs::entry(kind, description, self.request, client, user)).await;
+    }
+
+    /// The caller behind a bearer token: an `mfa_token`, or an access token for the MFA API.
+    pub async fn caller(&self, bearer: Option<&str>) -> Result<MfaCaller, OAuthError> {
+        let token = bearer.ok_or_else(|| OAuthError::new(401, "unauthorized", "Missing authentication"))?;
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| OAuthError::new(401, "invalid_token", "Malformed token"))?;
+        if header.typ.as_deref() == Some("mfa+jwt") {
+            let (jti, ticket) = mfa_ticket::verify(self.tenant, token, self.now()).await?;
+            return Ok(MfaCaller::Ticket { jti, ticket: Box::new(ticket) });
+        }
+        let ring = self.tenant.key_ring().map_err(server_error)?;
+        let claims = ring
+            .verify(token, &self.tenant.config.issuer, Some(&self.tenant.config.mfa_audience()))
+            .map_err(|_| OAuthError::new(401, "invalid_token", "The access token is invalid or expired"))?;
+        if claims::is_revoked(self.tenant, &claims).await.map_err(server_error)? {
+            return Err(OAuthError::new(401, "invalid_token", "The access token is invalid or expired"));
+        }
+        let user_id = claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let scopes = claims::scopes_of(&claims);
+        Ok(MfaCaller::Access { user_id, scopes })
+    }
+
+    pub(crate) async fn user(&self, user_id: &str) -> Result<User, OAuthError> {
+        match self.tenant.store.find_user(user_id).await.map_err(server_error)? {
+            Some(user) if !user.blocked => Ok(user),
+            Some(_) => Err(OAuthError::new(401, "unauthorized", "user is blocked")),
+            None => Err(OAuthError::new(403, "invalid_grant", "The user no longer exists")),
+        }
+    }
+
+    /// The user's authenticators, with the implicit email authenticator of a verified address materialized.
+    pub(crate) async fn authenticators(&self, user: &User) -> Result<Vec<Authenticator>, OAuthError> {
+        let mut list = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
+        let email_enabled = self.tenant.config.mfa.factors.contains(&FactorType::Email);
+        if email_enabled
+            && user.email_verified
+            && !list.iter().any(|a| matches!(a.kind, AuthenticatorKind::Email { .. }))
+        {
+            let email = users::authenticator(user, AuthenticatorKind::Email { email: user.email.clone() }, true)
+                .map_err(server_error)?;
+            self.tenant.store.save_authenticator(&email).await.map_err(server_error)?;
+            list.push(email);
+        }
+        Ok(list)
+    }
+
+    pub(crate) fn enabled(&self, factor: FactorType) -> bool {
+        self.tenant.config.mfa.factors.contains(&factor)
+    }
+
+    /// Sends a code to `email` and stores the `oob_code` that names it.
+    pub(crate) async fn send_oob(
+        &self,
+        user: &User,
+        authenticator: &Authenticator,
+        client_id: &str,
+        email: &str,
+    ) -> Result<String, OAuthError> {
+        let now = self.now();
+        if !email.eq_ignore_ascii_case(&user.email) {
+            return Err(OAuthError::new(403, "access_denied", "Email codes are only sent to the user's own address."));
+        }
+        if let Some(retry_after) =
+            limits::spend_send(self.tenant.store.as_ref(), &user.user_id, limits::Channel::Email, now)
+                .await
+                .map_err(server_error)?
+        {
+            self.log("gd_send_email_failure", "Email code not sent: send limit reached", Some(client_id), Some(user))
+                .await;
+            return Err(OAuthError::new(
+                429,
+                "too_many_attempts",
+                format!("Too many codes were sent. Try again in {} minutes.", retry_after.div_euclid(60) + 1),
+            ));
+        }
+        let code = one_time_code::new_code().map_err(server_error)?;
+        let oob_code = ids::secret().map_err(server_error)?;
+        let challenge = OobChallenge {
+            user_id: user.user_id.clone(),
+            client_id: client_id.to_owned(),
+            authenticator_id: authenticator.id.clone(),
+            code_hash: one_time_code::code_hash(&code, &oob_code),
+            expires_at: now + OOB_LIFETIME,
+        };
+        let bytes = serde_json::to_vec(&challenge).map_err(server_error)?;
+        self.tenant
+            .store
+            .put_ephemeral(Ephemeral::OneTimeCode, &secret_key(&oob_code), &bytes, now + OOB_LIFETIME + GRACE)
+            .await
+            .map_err(server_error)?;
+        let name = &self.tenant.config.friendly_name;
+        let message = Email {
+            to: email.to_owned(),
+            subject: format!("Your {name} verification code"),
+            body: format!(
+                "Your verification code is: {code}\r\n\r\nIt expires in 5 minutes. If you did not ask for it, ignore this email."
+            ),
+        };
+        self.tenant
+            .outbox
+            .send(&format!("{name} <no-reply@gatehouse.invalid>"), &message)
+            .await
+            .map_err(server_error)?;
+        self.log("gd_send_email", "MFA email sent", Some(client_id), Some(user)).await;
+        Ok(oob_code)
+    }
+}
+
+/// The client credentials of an MFA API request: HTTP Basic, or `client_id`/`client_secret` in the body.
+pub(crate) fn client_credentials<'a>(
+    body: &'a Map<String, Value>,
+    basic: Option<(&'a str, &'a str)>,
+) -> ClientCredentials<'a> {
+    let field = |name: &str| body.get(name).and_then(Value::as_str).filter(|s| !s.is_empty());
+    ClientCredentials { basic, client_id: field("client_id"), client_secret: field("client_secret") }
+}
