@@ -31,17 +31,32 @@ fn words(query: &JsonMap, name: &'static str) -> Result<Vec<String>, SeparatorEr
     param(query, name).map(|s| scope::parse_list(name, s)).transpose().map(Option::unwrap_or_default)
 }
 
-/// The page language: the first of `ui_locales` Gatehouse speaks, else `Accept-Language`, else English.
+/// The page language: the first of `ui_locales` Gatehouse speaks, else the `Accept-Language` entry with the highest
+/// `q` Gatehouse speaks (RFC 9110 §12.5.4; `q=0` means "not this one"), else English.
 pub fn language(ui_locales: &[String], accept_language: Option<&str>) -> String {
     let pick = |tag: &str| {
-        let primary = tag.trim().split(['-', '_', ';']).next().unwrap_or_default().to_lowercase();
+        let primary = tag.trim().split(['-', '_']).next().unwrap_or_default().to_lowercase();
         matches!(primary.as_str(), "en" | "ja").then_some(primary)
     };
-    ui_locales
-        .iter()
-        .find_map(|l| pick(l))
-        .or_else(|| accept_language.and_then(|h| h.split(',').find_map(pick)))
-        .unwrap_or_else(|| "en".to_owned())
+    if let Some(found) = ui_locales.iter().find_map(|l| pick(l)) {
+        return found;
+    }
+    let mut ranked: Vec<(f32, usize, String)> = Vec::new();
+    for (position, entry) in accept_language.unwrap_or_default().split(',').enumerate() {
+        let mut parts = entry.split(';');
+        let tag = parts.next().unwrap_or_default();
+        let q = parts
+            .find_map(|p| p.trim().strip_prefix("q=").map(|v| v.trim().parse::<f32>().unwrap_or(0.0)))
+            .unwrap_or(1.0);
+        if let Some(language) = pick(tag)
+            && q > 0.0
+        {
+            ranked.push((q, position, language));
+        }
+    }
+    // Highest q first; among equals, the order the browser sent.
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    ranked.into_iter().next().map(|(_, _, language)| language).unwrap_or_else(|| "en".to_owned())
 }
 
 /// Validates an authorization request against the tenant's clients and APIs.
@@ -303,4 +318,20 @@ pub async fn end_session(tenant: &crate::tenant::Tenant, cookie: &str) -> AuthRe
     let session = tenant.store.find_session(&key, clock::now()).await?;
     tenant.store.delete_session(&key).await?;
     Ok(session.map(|s| s.user_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::language;
+
+    #[test]
+    fn accept_language_honours_q_values() {
+        assert_eq!(language(&[], Some("en;q=0.5, ja;q=0.9")), "ja");
+        assert_eq!(language(&[], Some("fr, ja-JP;q=0.8, en;q=0.7")), "ja");
+        assert_eq!(language(&[], Some("ja;q=0, en;q=0.1")), "en");
+        assert_eq!(language(&[], Some("ja, en")), "ja");
+        assert_eq!(language(&[], Some("de")), "en");
+        assert_eq!(language(&[], None), "en");
+        assert_eq!(language(&["ja".to_owned()], Some("en")), "ja", "ui_locales win");
+    }
 }
