@@ -8,7 +8,9 @@
 //! - [`fixture`] is the offline runner behind `gatehouse test` and `gatehouse run`.
 //!
 //! This crate knows nothing of HTTP, storage or token signing: `fetch` goes through [`sandbox::HostIo`] and the
-//! trigger cache through [`flow::CacheStore`], both provided by the caller.
+//! trigger cache through [`flow::CacheStore`], both provided by the caller. The one exception is deliberate:
+//! `api.redirect.encodeToken`/`validateToken` sign and check HS256 session tokens with a secret the action passes
+//! (`worker/commands.rs`), as Auth0's API does inside the action; the tenant's RS256 keys never reach this crate.
 
 pub mod actions;
 pub mod fixture;
