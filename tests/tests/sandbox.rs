@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use gatehouse_tests::{Browser, MFA_DEFAULT, Server, config, gatehouse_bin, pkce};
+use gatehouse_tests::{Browser, MFA_DEFAULT, Server, config, gatehouse_bin, join_all, pkce};
 
 const ALLOW: &str = "exports.onExecutePostLogin = async (event, api) => { api.idToken.setCustomClaim('https://gatehouse.test/ok', true); };";
 
@@ -281,22 +281,4 @@ async fn one_user_running_away_cannot_starve_another() {
         assert_eq!(params["error"], "access_denied", "{params:?}");
     }
     assert!(running.load(Ordering::SeqCst) <= 24);
-}
-
-/// Runs futures concurrently on this task.
-async fn join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
-    let mut pending: Vec<_> = futures.into_iter().map(Box::pin).enumerate().collect();
-    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        pending.retain_mut(|(i, f)| match f.as_mut().poll(cx) {
-            std::task::Poll::Ready(out) => {
-                outputs[*i] = Some(out);
-                false
-            }
-            std::task::Poll::Pending => true,
-        });
-        if pending.is_empty() { std::task::Poll::Ready(()) } else { std::task::Poll::Pending }
-    })
-    .await;
-    outputs.into_iter().map(|o| o.unwrap()).collect()
 }

@@ -1,6 +1,6 @@
 //! Finding 1: parallel password guessing must not get past the lockout.
 
-use gatehouse_tests::{Browser, MFA_DEFAULT, Server, config};
+use gatehouse_tests::{Browser, MFA_DEFAULT, Server, config, join_all};
 
 use crate::common::{PASSWORD, password_grant, web_authorize_url};
 
@@ -14,7 +14,7 @@ async fn parallel_password_guesses_lock_the_account() {
         let server = &server;
         async move { password_grant(server, "jane@example.com", &format!("wrong-{i}"), "openid").await }
     });
-    let answers = futures_join_all(guesses).await;
+    let answers = join_all(guesses).await;
     let wrong = answers.iter().filter(|(s, b)| *s == 403 && b["error"] == "invalid_grant").count();
     let blocked = answers.iter().filter(|(s, b)| *s == 429 && b["error"] == "too_many_attempts").count();
     assert_eq!((wrong, blocked), (9, 31), "{answers:?}");
@@ -30,7 +30,7 @@ async fn ten_parallel_guesses_count_ten() {
         let server = &server;
         async move { password_grant(server, "jane@example.com", &format!("wrong-{i}"), "openid").await }
     });
-    let answers = futures_join_all(guesses).await;
+    let answers = join_all(guesses).await;
     let counted = answers.iter().filter(|(s, _)| *s == 403 || *s == 429).count();
     assert_eq!(counted, 10, "{answers:?}");
     let (status, _) = password_grant(&server, "jane@example.com", PASSWORD, "openid").await;
@@ -52,29 +52,10 @@ async fn parallel_login_form_guesses_lock_the_account() {
             browser.submit(page, "/u/login", &[("email", "jane@example.com"), ("password", &password)]).await
         }
     });
-    let pages = futures_join_all(guesses).await;
+    let pages = join_all(guesses).await;
     let wrong = pages.iter().filter(|p| p.body.contains("Wrong email or password")).count();
     let blocked = pages.iter().filter(|p| p.body.contains("has been blocked")).count();
     assert_eq!((wrong, blocked), (9, 21));
     let page = browser.submit(&page, "/u/login", &[("email", "jane@example.com"), ("password", PASSWORD)]).await;
     assert!(page.body.contains("has been blocked"), "the right password after the block: {}", page.body);
-}
-
-/// Runs futures concurrently on this task (no extra dependency for `join_all`).
-pub async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
-    let handles: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = handles.iter().map(|_| None).collect();
-    let mut pending: Vec<_> = handles.into_iter().enumerate().collect();
-    std::future::poll_fn(|cx| {
-        pending.retain_mut(|(i, f)| match f.as_mut().poll(cx) {
-            std::task::Poll::Ready(out) => {
-                outputs[*i] = Some(out);
-                false
-            }
-            std::task::Poll::Pending => true,
-        });
-        if pending.is_empty() { std::task::Poll::Ready(()) } else { std::task::Poll::Pending }
-    })
-    .await;
-    outputs.into_iter().map(|o| o.unwrap()).collect()
 }

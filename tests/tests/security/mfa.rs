@@ -1,11 +1,10 @@
 //! Finding 2 (factor takeover with only the password), the MFA attempt bucket under parallel guesses, a TOTP code
 //! used twice at once, and finding 8 (unlimited email resends).
 
-use gatehouse_tests::{Browser, Server, config, totp};
+use gatehouse_tests::{Browser, Server, config, join_all, totp};
 use serde_json::{Value, json};
 
 use crate::common::{EMAIL_ALWAYS, WEB_SECRET, answer, emails_sent, hosted_login, token_form, web_authorize_url};
-use crate::lockout::futures_join_all;
 
 const OTP_ONLY_ALWAYS: &str = "factors = [\"otp\", \"recovery-code\"]\npolicy = \"always\"";
 const MFA_OTP: &str = "http://auth0.com/oauth/grant-type/mfa-otp";
@@ -103,7 +102,7 @@ async fn parallel_otp_guesses_spend_the_attempt_bucket_exactly() {
         let (server, token) = (&server, &token);
         async move { mfa_otp(server, token, wrong).await }
     });
-    let answers = futures_join_all(guesses).await;
+    let answers = join_all(guesses).await;
     let refused = answers.iter().filter(|(s, b)| *s == 403 && b["error"] == "invalid_grant").count();
     let blocked = answers.iter().filter(|(s, b)| *s == 429 && b["error"] == "too_many_attempts").count();
     assert_eq!((refused, blocked), (10, 30), "{answers:?}");
@@ -122,7 +121,7 @@ async fn a_totp_code_used_in_parallel_is_accepted_once() {
         let (server, token, code) = (&server, &token, &code);
         async move { mfa_otp(server, token, code).await }
     });
-    let answers = futures_join_all(tries).await;
+    let answers = join_all(tries).await;
     let accepted = answers.iter().filter(|(s, _)| *s == 200).count();
     assert_eq!(accepted, 1, "{answers:?}");
 }
@@ -145,6 +144,6 @@ async fn email_resends_are_limited_to_five_per_five_minutes() {
         let (browser, last) = (&browser, &last);
         async move { browser.submit(last, "/u/mfa/resend", &[]).await }
     });
-    futures_join_all(resends).await;
+    join_all(resends).await;
     assert_eq!(emails_sent(&server), 5, "parallel resends are counted too");
 }
