@@ -216,10 +216,8 @@ pub fn longest_access_token_lifetime(config: &TenantConfig) -> i64 {
 /// was replayed). Store failures are returned: the caller refuses the token.
 pub async fn is_revoked(tenant: &Tenant, claims: &Map<String, Value>) -> AuthResult<bool> {
     let Some(jti) = claims.get("jti").and_then(Value::as_str) else { return Ok(false) };
-    let revoked = tenant
-        .store
-        .get_ephemeral(gatehouse_store::Ephemeral::RevokedToken, &secret_key(jti), crate::clock::now())
-        .await?;
+    let revoked =
+        tenant.store.get_ephemeral(gatehouse_store::Ephemeral::RevokedToken, &secret_key(jti), tenant.now()).await?;
     Ok(revoked.is_some())
 }
 

@@ -12,6 +12,7 @@ use gatehouse_types::config::TenantConfig;
 use gatehouse_types::records::{LogEntry, User};
 
 use crate::actions::Actions;
+use crate::clock::Clock;
 use crate::crypto::keys::KeyRing;
 use crate::crypto::password::hash_password;
 use crate::error::{AuthError, AuthResult};
@@ -35,6 +36,8 @@ pub struct Tenant {
     pub secrets: BTreeMap<String, String>,
     /// The data folder.
     pub data_dir: PathBuf,
+    /// Where request handling reads the time.
+    pub clock: Arc<dyn Clock>,
 }
 
 /// How the tenant is started.
@@ -50,12 +53,14 @@ pub struct TenantOptions {
     pub store: Arc<dyn Store>,
     /// The data folder (outbox lives under it).
     pub data_dir: PathBuf,
+    /// The clock (`SystemClock`; tests pass a `ManualClock`).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Tenant {
     /// Opens a tenant: seeds users on first start, loads keys and actions.
     pub async fn open(options: TenantOptions) -> AuthResult<Tenant> {
-        let TenantOptions { config, base_dir, sandbox, store, data_dir } = options;
+        let TenantOptions { config, base_dir, sandbox, store, data_dir, clock } = options;
         let keys = KeyRing::load_or_create(store.as_ref()).await?;
         if !store.is_seeded().await? {
             seed_users(&config, store.as_ref()).await?;
@@ -84,11 +89,23 @@ impl Tenant {
             }
         }
         let outbox = Outbox::new(&data_dir.join("outbox"));
-        Ok(Tenant { config, store, keys: RwLock::new(keys), actions, outbox, secrets, data_dir })
+        Ok(Tenant { config, store, keys: RwLock::new(keys), actions, outbox, secrets, data_dir, clock })
     }
 
-    /// Writes a tenant log entry; a failure to log is reported through tracing, never to the user.
-    pub async fn log(&self, entry: LogEntry) {
+    /// Now, in epoch seconds, on the tenant's clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Now, as ISO-8601 UTC, on the tenant's clock.
+    pub fn now_iso(&self) -> String {
+        crate::clock::iso(self.now())
+    }
+
+    /// Writes a tenant log entry (dated on the tenant's clock); a failure to log is reported through tracing,
+    /// never to the user.
+    pub async fn log(&self, mut entry: LogEntry) {
+        entry.date = self.now_iso();
         if let Err(e) = self.store.append_log(&entry).await {
             tracing::error!(error = %e, kind = %entry.kind, "could not write a tenant log entry");
         }

@@ -61,7 +61,15 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
         Ok(sandbox) => sandbox,
         Err(e) => return output::fatal(&format!("cannot locate the gatehouse executable: {e}")),
     };
-    let tenant = match Tenant::open(TenantOptions { config, base_dir: loaded.base_dir, sandbox, store, data_dir }).await
+    let tenant = match Tenant::open(TenantOptions {
+        config,
+        base_dir: loaded.base_dir,
+        sandbox,
+        store,
+        data_dir,
+        clock: Arc::new(gatehouse_auth::clock::SystemClock),
+    })
+    .await
     {
         Ok(tenant) => Arc::new(tenant),
         Err(e) => return output::fatal(&e.to_string()),

@@ -46,6 +46,7 @@ async fn backend(config_path: &Path, scopes: &[&str]) -> Result<Backend, String>
                 sandbox,
                 store,
                 data_dir,
+                clock: Arc::new(gatehouse_auth::clock::SystemClock),
             })
             .await
             .map_err(|e| e.to_string())?;

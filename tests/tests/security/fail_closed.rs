@@ -221,6 +221,7 @@ async fn store_failures_fail_closed() {
         sandbox,
         store: store.clone(),
         data_dir: dir.path().join("data"),
+        clock: Arc::new(gatehouse_auth::clock::SystemClock),
     })
     .await
     .unwrap();

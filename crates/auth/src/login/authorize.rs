@@ -5,7 +5,6 @@ use gatehouse_types::JsonMap;
 use gatehouse_types::records::User;
 use serde_json::Value;
 
-use crate::clock;
 use crate::error::AuthResult;
 use crate::ids;
 use crate::login::step::{AuthStep, CookieChange, ErrorPage, LoginResponse, ResponseMode};
@@ -315,7 +314,7 @@ impl Login<'_> {
 /// not tell the user they are logged out when the session may still be there.
 pub async fn end_session(tenant: &crate::tenant::Tenant, cookie: &str) -> AuthResult<Option<String>> {
     let key = secret_key(cookie);
-    let session = tenant.store.find_session(&key, clock::now()).await?;
+    let session = tenant.store.find_session(&key, tenant.now()).await?;
     tenant.store.delete_session(&key).await?;
     Ok(session.map(|s| s.user_id))
 }

@@ -414,7 +414,7 @@ impl Login<'_> {
     async fn factor_completed(&self, state: &str, mut tx: LoginTx, user: User, factor: FactorType) -> LoginResponse {
         let lang = tx.lang.clone();
         tx.mfa_done = true;
-        tx.methods.push(AuthMethod { name: "mfa".to_owned(), timestamp: clock::now_iso(), kind: Some(factor) });
+        tx.methods.push(AuthMethod { name: "mfa".to_owned(), timestamp: self.tenant.now_iso(), kind: Some(factor) });
         let kind = if factor == FactorType::RecoveryCode { "gd_recovery_succeed" } else { "gd_auth_succeed" };
         self.write_log(kind, format!("MFA completed with {factor}"), Some(&tx), Some(&user)).await;
         match std::mem::replace(&mut tx.stage, Stage::Credentials) {

@@ -21,7 +21,6 @@ use subtle::ConstantTimeEq;
 
 use crate::claims::PAPE_MFA;
 use crate::claims::granted_scopes;
-use crate::clock;
 use crate::context::RequestInfo;
 use crate::credentials::{self, PasswordCheck};
 use crate::error::AuthResult;
@@ -93,7 +92,7 @@ fn internal(lang: &str, e: impl std::fmt::Display) -> LoginResponse {
 
 impl Login<'_> {
     fn now(&self) -> i64 {
-        clock::now()
+        self.tenant.now()
     }
 
     fn log(&self, kind: &str, description: impl Into<String>, tx: Option<&LoginTx>, user: Option<&User>) -> LogEntry {
@@ -269,7 +268,7 @@ impl Login<'_> {
         }
         // A password login starts a new session: methods of an earlier session no longer count.
         tx.session_key = None;
-        tx.methods = vec![AuthMethod { name: "pwd".to_owned(), timestamp: clock::now_iso(), kind: None }];
+        tx.methods = vec![AuthMethod { name: "pwd".to_owned(), timestamp: self.tenant.now_iso(), kind: None }];
         tx.auth_time = Some(now);
         tx.user_id = Some(user.user_id.clone());
         self.after_first_factor(state, tx, user).await
@@ -507,7 +506,7 @@ impl Login<'_> {
         let Some(mut fresh) = self.tenant.store.find_user(&user.user_id).await? else { return Ok(()) };
         merge_metadata(&mut fresh.app_metadata, &outcome.app_metadata);
         merge_metadata(&mut fresh.user_metadata, &outcome.user_metadata);
-        fresh.updated_at = clock::now_iso();
+        fresh.updated_at = self.tenant.now_iso();
         self.tenant.store.save_user(&fresh).await?;
         Ok(())
     }
@@ -528,7 +527,7 @@ impl Login<'_> {
             Err(e) => return internal(&lang, e),
         };
         fresh.logins_count += 1;
-        fresh.last_login = Some(clock::now_iso());
+        fresh.last_login = Some(self.tenant.now_iso());
         if let Err(e) = self.tenant.store.save_user(&fresh).await {
             return internal(&lang, e);
         }

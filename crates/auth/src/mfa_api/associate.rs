@@ -128,7 +128,7 @@ impl MfaApi<'_> {
                     ));
                 }
                 let authenticator =
-                    users::authenticator(&user, AuthenticatorKind::Email { email: email.clone() }, false)
+                    users::authenticator(&user, AuthenticatorKind::Email { email: email.clone() }, false, self.now())
                         .map_err(server_error)?;
                 self.tenant.store.save_authenticator(&authenticator).await.map_err(server_error)?;
                 let oob_code =
@@ -163,8 +163,8 @@ impl MfaApi<'_> {
         }
         let code = recovery::new_recovery_code().map_err(server_error)?;
         let hash = recovery::hash_recovery_code(&code).map_err(server_error)?;
-        let authenticator =
-            users::authenticator(user, AuthenticatorKind::RecoveryCode { hash }, false).map_err(server_error)?;
+        let authenticator = users::authenticator(user, AuthenticatorKind::RecoveryCode { hash }, false, self.now())
+            .map_err(server_error)?;
         self.tenant.store.save_authenticator(&authenticator).await.map_err(server_error)?;
         if let Some(map) = answer.as_object_mut() {
             map.insert("recovery_codes".into(), json!([code]));

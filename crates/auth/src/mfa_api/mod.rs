@@ -15,7 +15,6 @@ use serde_json::{Map, Value};
 
 use crate::claims::{self};
 use crate::client_auth::ClientCredentials;
-use crate::clock;
 use crate::context::RequestInfo;
 use crate::crypto::one_time_code::{self, OobChallenge};
 use crate::error::OAuthError;
@@ -84,7 +83,7 @@ impl<'a> MfaApi<'a> {
     }
 
     pub(crate) fn now(&self) -> i64 {
-        clock::now()
+        self.tenant.now()
     }
 
     pub(crate) async fn log(
@@ -135,8 +134,9 @@ impl<'a> MfaApi<'a> {
             && user.email_verified
             && !list.iter().any(|a| matches!(a.kind, AuthenticatorKind::Email { .. }))
         {
-            let email = users::authenticator(user, AuthenticatorKind::Email { email: user.email.clone() }, true)
-                .map_err(server_error)?;
+            let email =
+                users::authenticator(user, AuthenticatorKind::Email { email: user.email.clone() }, true, self.now())
+                    .map_err(server_error)?;
             self.tenant.store.save_authenticator(&email).await.map_err(server_error)?;
             list.push(email);
         }

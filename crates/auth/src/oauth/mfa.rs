@@ -8,7 +8,6 @@ use gatehouse_types::{FactorType, merge_metadata};
 
 use crate::attempts;
 use crate::claims::{self, Issue, PAPE_MFA, TokenResponse};
-use crate::clock;
 use crate::error::OAuthError;
 use crate::mfa_ticket;
 use crate::oauth::{TokenEndpoint, TokenRequest, server_error};
@@ -73,7 +72,7 @@ impl TokenEndpoint<'_> {
             let mut fresh = self.user(&user.user_id).await?;
             merge_metadata(&mut fresh.app_metadata, &ticket.app_metadata);
             merge_metadata(&mut fresh.user_metadata, &ticket.user_metadata);
-            fresh.updated_at = clock::now_iso();
+            fresh.updated_at = self.tenant.now_iso();
             self.tenant.store.save_user(&fresh).await.map_err(server_error)?;
         }
         let mut grant = ticket.grant.clone();

@@ -22,7 +22,6 @@ use serde_json::Value;
 
 use crate::claims::{TokenResponse, granted_scopes};
 use crate::client_auth::{self, ClientCredentials};
-use crate::clock;
 use crate::context::RequestInfo;
 use crate::error::OAuthError;
 use crate::event::{self, RequestFacts, TransactionFacts};
@@ -95,7 +94,7 @@ impl TokenEndpoint<'_> {
     }
 
     fn now(&self) -> i64 {
-        clock::now()
+        self.tenant.now()
     }
 
     async fn log(
@@ -203,7 +202,7 @@ impl TokenEndpoint<'_> {
         };
         merge_metadata(&mut fresh.app_metadata, &outcome.app_metadata);
         merge_metadata(&mut fresh.user_metadata, &outcome.user_metadata);
-        fresh.updated_at = clock::now_iso();
+        fresh.updated_at = self.tenant.now_iso();
         self.tenant.store.save_user(&fresh).await.map_err(server_error)
     }
 }

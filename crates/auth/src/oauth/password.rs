@@ -8,7 +8,6 @@ use gatehouse_types::{AuthMethod, FactorType, FlowResult, JsonMap, MfaProvider};
 use serde_json::{Value, json};
 
 use crate::claims::{self, Issue, TokenResponse};
-use crate::clock;
 use crate::credentials::{self, PasswordCheck};
 use crate::error::OAuthError;
 use crate::event;
@@ -66,7 +65,7 @@ impl TokenEndpoint<'_> {
             return Err(OAuthError::new(401, "unauthorized", "user is blocked"));
         }
         let scope = requested_scopes(req.get("scope").unwrap_or("openid"))?;
-        let methods = vec![AuthMethod { name: "pwd".into(), timestamp: clock::now_iso(), kind: None }];
+        let methods = vec![AuthMethod { name: "pwd".into(), timestamp: self.tenant.now_iso(), kind: None }];
         let event =
             self.token_event(client, &user, &methods, audience.as_deref(), &scope, "oauth2-password", req).await?;
         let step = self.tenant.actions.start_post_login(event).await;

@@ -5,7 +5,6 @@ use gatehouse_types::records::{Authenticator, AuthenticatorKind, User};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::clock;
 use crate::crypto::totp;
 use crate::tenant::Tenant;
 
@@ -99,7 +98,7 @@ pub async fn create_authentication_method(
                     s
                 }
             };
-            if totp::current_code(&secret, clock::now()).is_err() {
+            if totp::current_code(&secret, tenant.now()).is_err() {
                 return Err(UserError::BadRequest(
                     "Payload validation error: 'totp_secret' must be base32 and at least 128 bits".into(),
                 ));
@@ -176,7 +175,7 @@ pub async fn create_authentication_method(
         }
         tenant.store.delete_authenticator(&user.user_id, &old.id).await?;
     }
-    let authenticator = authenticator(user, kind, true)?;
+    let authenticator = authenticator(user, kind, true, tenant.now())?;
     tenant.store.save_authenticator(&authenticator).await?;
     Ok(CreatedMethod { authenticator, generated_secret })
 }

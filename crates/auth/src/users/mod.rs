@@ -218,7 +218,7 @@ pub async fn create_user(tenant: &Tenant, new: NewUser) -> UserResult<User> {
             ));
         }
     };
-    let now = clock::now_iso();
+    let now = tenant.now_iso();
     let user = User {
         user_id: ids::user_id()?,
         email: email.clone(),
@@ -278,7 +278,7 @@ pub async fn update_user(tenant: &Tenant, user_id: &str, patch: UserPatch) -> Us
     }
     if let Some(password) = patch.password {
         user.password_hash = Some(hash(password).await?);
-        user.last_password_reset = Some(clock::now_iso());
+        user.last_password_reset = Some(tenant.now_iso());
         // A password change unblocks brute-force blocks (Auth0 does the same).
         tenant.store.clear_login_attempts(&user.email, None).await?;
     }
@@ -311,7 +311,7 @@ pub async fn update_user(tenant: &Tenant, user_id: &str, patch: UserPatch) -> Us
     if let Some(changes) = patch.user_metadata {
         merge_metadata(&mut user.user_metadata, &changes);
     }
-    user.updated_at = clock::now_iso();
+    user.updated_at = tenant.now_iso();
     match tenant.store.save_user(&user).await {
         Ok(()) => Ok(user),
         Err(StoreError::Conflict(_)) => Err(UserError::Conflict("The specified new email already exists".into())),
@@ -328,8 +328,7 @@ pub async fn delete_user(tenant: &Tenant, user_id: &str) -> UserResult<()> {
 }
 
 /// A new active (or pending) authenticator for `user`.
-pub fn authenticator(user: &User, kind: AuthenticatorKind, active: bool) -> UserResult<Authenticator> {
-    let now = clock::now();
+pub fn authenticator(user: &User, kind: AuthenticatorKind, active: bool, now: i64) -> UserResult<Authenticator> {
     Ok(Authenticator {
         id: ids::authenticator_id(kind.id_prefix())?,
         user_id: user.user_id.clone(),
@@ -347,7 +346,7 @@ pub fn authenticator(user: &User, kind: AuthenticatorKind, active: bool) -> User
 pub async fn enroll_pending_otp(tenant: &Tenant, user: &User) -> UserResult<(Authenticator, String)> {
     let secret = totp::new_secret()?;
     let uri = totp::otpauth_uri(&secret, &tenant.config.friendly_name, &user.email);
-    let authenticator = authenticator(user, AuthenticatorKind::Otp { secret, last_step: 0 }, false)?;
+    let authenticator = authenticator(user, AuthenticatorKind::Otp { secret, last_step: 0 }, false, tenant.now())?;
     tenant.store.save_authenticator(&authenticator).await?;
     Ok((authenticator, uri))
 }
@@ -360,7 +359,7 @@ pub async fn regenerate_recovery_code(tenant: &Tenant, user: &User) -> UserResul
     for old in existing.iter().filter(|a| matches!(a.kind, AuthenticatorKind::RecoveryCode { .. })) {
         tenant.store.delete_authenticator(&user.user_id, &old.id).await?;
     }
-    let authenticator = authenticator(user, AuthenticatorKind::RecoveryCode { hash }, true)?;
+    let authenticator = authenticator(user, AuthenticatorKind::RecoveryCode { hash }, true, tenant.now())?;
     tenant.store.save_authenticator(&authenticator).await?;
     Ok(code)
 }
@@ -566,10 +565,16 @@ mod tests {
             &user,
             AuthenticatorKind::Otp { secret: "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP".into(), last_step: 3 },
             true,
+            1_700_000_000,
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        let recovery = authenticator(&user, AuthenticatorKind::RecoveryCode { hash: "$argon2id$code".into() }, true)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let recovery = authenticator(
+            &user,
+            AuthenticatorKind::RecoveryCode { hash: "$argon2id$code".into() },
+            true,
+            1_700_000_000,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         for a in [&otp, &recovery] {
             let text = format!("{}{:?}", authentication_method_view(a), enrollment_view(a));
             assert!(!text.contains("JBSWY3DP") && !text.contains("argon2") && !text.contains("attempts"), "{text}");
@@ -578,6 +583,7 @@ mod tests {
             &user,
             AuthenticatorKind::Phone { phone_number: "+14155550100".into(), method: "voice".into() },
             true,
+            1_700_000_000,
         )
         .unwrap_or_else(|e| panic!("{e}"));
         let view = authentication_method_view(&phone);

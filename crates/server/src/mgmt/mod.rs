@@ -309,7 +309,7 @@ async fn post_rotate(State(state): State<AppState>, caller: Caller) -> Result<Js
     caller.require(&["update:signing_keys"])?;
     let tenant = &state.tenant;
     let mut ring = tenant.key_ring().map_err(MgmtError::internal)?;
-    let key = ring.rotate(tenant.store.as_ref(), gatehouse_auth::clock::now()).await.map_err(MgmtError::internal)?;
+    let key = ring.rotate(tenant.store.as_ref(), tenant.now()).await.map_err(MgmtError::internal)?;
     if let Ok(mut keys) = tenant.keys.write() {
         *keys = ring;
     }

@@ -58,7 +58,7 @@ async fn get_jwks(State(state): State<AppState>) -> Result<Response, ApiError> {
         .chain([tenant.config.sessions.id_token_lifetime, 86_400])
         .max()
         .unwrap_or(86_400) as i64;
-    let mut response = Json(ring.jwks(gatehouse_auth::clock::now(), longest)).into_response();
+    let mut response = Json(ring.jwks(tenant.now(), longest)).into_response();
     response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
     Ok(response)
 }

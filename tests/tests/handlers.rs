@@ -1,0 +1,148 @@
+//! Handler tests without a process boundary: the app in-process (`app(state).oneshot(request)`, axum's testing
+//! pattern) over a tenant whose clock the test moves, so rules that depend on time are tested without sleeping.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use gatehouse_auth::clock::ManualClock;
+use gatehouse_auth::tenant::{Tenant, TenantOptions};
+use gatehouse_engine::sandbox::SandboxConfig;
+use gatehouse_server::AppState;
+use gatehouse_store::SledStore;
+use gatehouse_tests::{config, gatehouse_bin};
+use gatehouse_types::config::TenantConfig;
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const WEB_SECRET: &str = "test-web-secret-0123456789";
+
+/// The test tenant with MFA always (authenticator apps and recovery codes), in-process, on `clock`.
+async fn app(clock: Arc<ManualClock>) -> (axum::Router, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("actions").join("post-login")).unwrap();
+    let text = config("factors = [\"otp\", \"recovery-code\"]\npolicy = \"always\"", "")
+        .replace("127.0.0.1:0", "127.0.0.1:3999");
+    let tenant_config: TenantConfig = toml::from_str(&text).unwrap();
+    let sandbox = SandboxConfig {
+        program: gatehouse_bin(),
+        args: vec!["sandbox-worker".to_owned()],
+        max_workers: 2,
+        max_idle: 1,
+        fetch_timeout: std::time::Duration::from_secs(5),
+    };
+    let tenant = Tenant::open(TenantOptions {
+        config: tenant_config,
+        base_dir: dir.path().to_owned(),
+        sandbox,
+        store: Arc::new(SledStore::temporary().unwrap()),
+        data_dir: dir.path().join("data"),
+        clock,
+    })
+    .await
+    .unwrap();
+    (gatehouse_server::app(AppState { tenant: Arc::new(tenant) }), dir)
+}
+
+async fn call(app: &axum::Router, request: http::Request<Body>) -> (u16, Value) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+fn form(path: &str, fields: &[(&str, &str)]) -> http::Request<Body> {
+    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+    http::Request::post(path)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap()
+}
+
+async fn mfa_token(app: &axum::Router) -> String {
+    let (status, body) = call(
+        app,
+        form(
+            "/oauth/token",
+            &[
+                ("grant_type", "password"),
+                ("client_id", "test-web"),
+                ("client_secret", WEB_SECRET),
+                ("username", "jane@example.com"),
+                ("password", "correct-horse-battery"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("mfa_required")), "{body}");
+    body["mfa_token"].as_str().unwrap().to_owned()
+}
+
+async fn mfa_otp(app: &axum::Router, token: &str, otp: &str) -> (u16, Value) {
+    call(
+        app,
+        form(
+            "/oauth/token",
+            &[
+                ("grant_type", "http://auth0.com/oauth/grant-type/mfa-otp"),
+                ("client_id", "test-web"),
+                ("client_secret", WEB_SECRET),
+                ("mfa_token", token),
+                ("otp", otp),
+            ],
+        ),
+    )
+    .await
+}
+
+/// Ten wrong codes empty the bucket; one attempt comes back after six minutes, not a second before.
+#[tokio::test]
+async fn a_blocked_factor_gets_one_attempt_back_after_six_minutes() {
+    let clock = Arc::new(ManualClock::starting_now());
+    let (app, _dir) = app(clock.clone()).await;
+    let token = mfa_token(&app).await;
+    let associate = http::Request::post("/mfa/associate")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(json!({ "authenticator_types": ["otp"] }).to_string()))
+        .unwrap();
+    let (status, body) = call(&app, associate).await;
+    assert_eq!(status, 200, "{body}");
+    let secret = body["secret"].as_str().unwrap().to_owned();
+    let code_at = |seconds: i64| gatehouse_auth::crypto::totp::current_code(&secret, seconds).unwrap();
+    let (status, body) = mfa_otp(&app, &token, &code_at(gatehouse_auth::clock::Clock::now(&*clock))).await;
+    assert_eq!(status, 200, "{body}");
+
+    let token = mfa_token(&app).await;
+    for _ in 0..10 {
+        let (status, body) = mfa_otp(&app, &token, "not-a-code").await;
+        assert_eq!((status, body["error"].as_str()), (403, Some("invalid_grant")), "{body}");
+    }
+    // 30 s steps: each later check uses a fresh step, so no code is refused as already used.
+    clock.advance(30);
+    let now = || gatehouse_auth::clock::Clock::now(&*clock);
+    let (status, _) = mfa_otp(&app, &token, &code_at(now())).await;
+    assert_eq!(status, 429, "blocked, even with the right code");
+    clock.advance(300);
+    let (status, _) = mfa_otp(&app, &token, &code_at(now())).await;
+    assert_eq!(status, 429, "after 5.5 minutes the attempt is not back yet");
+    clock.advance(30);
+    let (status, body) = mfa_otp(&app, &token, &code_at(now())).await;
+    assert_eq!(status, 200, "after 6 minutes one attempt is back: {body}");
+}
+
+/// An `mfa_token` lives ten minutes on the tenant's clock.
+#[tokio::test]
+async fn an_mfa_token_expires_after_ten_minutes() {
+    let clock = Arc::new(ManualClock::starting_now());
+    let (app, _dir) = app(clock.clone()).await;
+    let token = mfa_token(&app).await;
+    clock.advance(599);
+    let (status, body) = mfa_otp(&app, &token, "000000").await;
+    // Still valid: refused for what it asks (jane has no authenticator app yet), not as expired.
+    assert_eq!((status, body["error"].as_str()), (403, Some("invalid_grant")), "{body}");
+    clock.advance(1);
+    let (status, body) = mfa_otp(&app, &token, "000000").await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("expired_token")), "{body}");
+}
