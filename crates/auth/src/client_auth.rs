@@ -31,32 +31,26 @@ pub fn authenticate_client(config: &TenantConfig, given: ClientCredentials<'_>) 
     let (client_id, secret) = match given.basic {
         Some((id, secret)) => {
             if given.client_secret.is_some() {
-                return Err(OAuthError::new(
-                    400,
-                    "invalid_request",
+                return Err(OAuthError::invalid_request(
                     "Client authentication must use only one method: HTTP Basic or client_secret in the body, not both",
                 ));
             }
             if given.client_id.is_some_and(|body_id| body_id != id) {
-                return Err(OAuthError::new(
-                    400,
-                    "invalid_request",
-                    "client_id does not match the HTTP Basic credentials",
-                ));
+                return Err(OAuthError::invalid_request("client_id does not match the HTTP Basic credentials"));
             }
             (id, Some(secret))
         }
         None => (given.client_id.unwrap_or_default(), given.client_secret),
     };
     if client_id.is_empty() {
-        return Err(OAuthError::new(401, "invalid_client", "Missing client_id"));
+        return Err(OAuthError::invalid_client("Missing client_id"));
     }
     let Some(client) = config.client(client_id) else {
-        return Err(OAuthError::new(401, "invalid_client", "Unknown client."));
+        return Err(OAuthError::invalid_client("Unknown client."));
     };
     match (&client.client_secret, secret) {
         (Some(expected), Some(given)) if bool::from(expected.as_bytes().ct_eq(given.as_bytes())) => Ok(client.clone()),
-        (Some(_), _) => Err(OAuthError::new(401, "invalid_client", "Client authentication failed.")),
+        (Some(_), _) => Err(OAuthError::invalid_client("Client authentication failed.")),
         (None, _) => Ok(client.clone()),
     }
 }

@@ -44,37 +44,183 @@ pub enum AuthError {
 /// Result of the auth crate.
 pub type AuthResult<T> = Result<T, AuthError>;
 
-/// An OAuth error answer.
+/// The closed set of error codes the OAuth, OpenID Connect and MFA endpoints answer with (Auth0's), each with
+/// the status it usually goes with; an endpoint where Auth0 answers another status says so with
+/// [`OAuthError::with_status`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// `invalid_request` (400).
+    InvalidRequest,
+    /// `invalid_client` (401).
+    InvalidClient,
+    /// `invalid_grant` (403, as Auth0 answers it).
+    InvalidGrant,
+    /// `unauthorized_client` (403).
+    UnauthorizedClient,
+    /// `unsupported_grant_type` (400).
+    UnsupportedGrantType,
+    /// `invalid_scope` (403).
+    InvalidScope,
+    /// `access_denied` (403).
+    AccessDenied,
+    /// `mfa_required` (403).
+    MfaRequired,
+    /// `expired_token` (403).
+    ExpiredToken,
+    /// `too_many_attempts` (429).
+    TooManyAttempts,
+    /// `server_error` (500).
+    ServerError,
+    /// `invalid_token` (401).
+    InvalidToken,
+    /// `insufficient_scope` (403).
+    InsufficientScope,
+    /// `unauthorized` (401).
+    Unauthorized,
+    /// `not_found` (404).
+    NotFound,
+    /// `unsupported_challenge_type` (400).
+    UnsupportedChallengeType,
+    /// `association_required` (401).
+    AssociationRequired,
+    /// `interaction_required` (400).
+    InteractionRequired,
+}
+
+impl ErrorCode {
+    /// The `error` member.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidClient => "invalid_client",
+            ErrorCode::InvalidGrant => "invalid_grant",
+            ErrorCode::UnauthorizedClient => "unauthorized_client",
+            ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
+            ErrorCode::InvalidScope => "invalid_scope",
+            ErrorCode::AccessDenied => "access_denied",
+            ErrorCode::MfaRequired => "mfa_required",
+            ErrorCode::ExpiredToken => "expired_token",
+            ErrorCode::TooManyAttempts => "too_many_attempts",
+            ErrorCode::ServerError => "server_error",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::InsufficientScope => "insufficient_scope",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::UnsupportedChallengeType => "unsupported_challenge_type",
+            ErrorCode::AssociationRequired => "association_required",
+            ErrorCode::InteractionRequired => "interaction_required",
+        }
+    }
+
+    /// The status this code usually goes with.
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidRequest
+            | ErrorCode::UnsupportedGrantType
+            | ErrorCode::UnsupportedChallengeType
+            | ErrorCode::InteractionRequired => 400,
+            ErrorCode::InvalidClient
+            | ErrorCode::InvalidToken
+            | ErrorCode::Unauthorized
+            | ErrorCode::AssociationRequired => 401,
+            ErrorCode::InvalidGrant
+            | ErrorCode::UnauthorizedClient
+            | ErrorCode::InvalidScope
+            | ErrorCode::AccessDenied
+            | ErrorCode::MfaRequired
+            | ErrorCode::ExpiredToken
+            | ErrorCode::InsufficientScope => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::TooManyAttempts => 429,
+            ErrorCode::ServerError => 500,
+        }
+    }
+}
+
+/// An OAuth error answer: `{error, error_description}` and its status. Built with one constructor per code, so no
+/// call site pairs a status with a string; a failure of ours carries its cause for the server log only
+/// (the HTTP layer logs it once, never sends it).
 #[derive(Clone, Debug, PartialEq)]
 pub struct OAuthError {
     /// HTTP status.
     pub status: u16,
     /// `error`.
-    pub error: String,
+    pub code: ErrorCode,
     /// `error_description`.
     pub description: String,
     /// Extra members (`mfa_token`, `mfa_requirements`), boxed to keep errors small.
     pub extra: Box<JsonMap>,
+    /// What failed, for the server log (a `server_error` only); never part of the answer.
+    pub cause: Option<String>,
+}
+
+macro_rules! constructors {
+    ($($name:ident => $code:ident),* $(,)?) => {
+        $(
+            #[doc = concat!("`", stringify!($name), "` with its usual status.")]
+            pub fn $name(description: impl Into<String>) -> Self {
+                OAuthError::of(ErrorCode::$code, description)
+            }
+        )*
+    };
 }
 
 impl OAuthError {
-    /// An error with status, code and description.
-    pub fn new(status: u16, error: &str, description: impl Into<String>) -> Self {
-        OAuthError { status, error: error.to_owned(), description: description.into(), extra: Box::default() }
+    /// An error of `code` with its usual status.
+    pub fn of(code: ErrorCode, description: impl Into<String>) -> Self {
+        OAuthError { status: code.status(), code, description: description.into(), extra: Box::default(), cause: None }
     }
 
-    /// `500 server_error` for a failure of ours: the cause goes to the server log, never to the client.
-    pub fn server_error(e: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %e, "request failed");
-        OAuthError::new(500, "server_error", "Internal error")
+    constructors! {
+        invalid_request => InvalidRequest,
+        invalid_client => InvalidClient,
+        invalid_grant => InvalidGrant,
+        unauthorized_client => UnauthorizedClient,
+        unsupported_grant_type => UnsupportedGrantType,
+        invalid_scope => InvalidScope,
+        access_denied => AccessDenied,
+        mfa_required => MfaRequired,
+        expired_token => ExpiredToken,
+        too_many_attempts => TooManyAttempts,
+        invalid_token => InvalidToken,
+        insufficient_scope => InsufficientScope,
+        unauthorized => Unauthorized,
+        not_found => NotFound,
+        unsupported_challenge_type => UnsupportedChallengeType,
+        association_required => AssociationRequired,
+        interaction_required => InteractionRequired,
+    }
+
+    /// The same error with another status (where Auth0 answers this code differently on this endpoint).
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// `500 server_error` for a failure of ours: the answer says "Internal error"; `cause` is kept for the log.
+    pub fn server_error(cause: impl std::fmt::Display) -> Self {
+        OAuthError { cause: Some(cause.to_string()), ..OAuthError::of(ErrorCode::ServerError, "Internal error") }
     }
 
     /// The JSON body.
     pub fn body(&self) -> Value {
         let mut body = JsonMap::new();
-        body.insert("error".into(), Value::from(self.error.clone()));
+        body.insert("error".into(), Value::from(self.code.as_str()));
         body.insert("error_description".into(), Value::from(self.description.clone()));
         body.extend((*self.extra).clone());
         Value::Object(body)
+    }
+}
+
+/// Failures of the store and of the auth crate are ours: `?` turns them into a `500 server_error`.
+impl From<StoreError> for OAuthError {
+    fn from(e: StoreError) -> Self {
+        OAuthError::server_error(e)
+    }
+}
+
+impl From<AuthError> for OAuthError {
+    fn from(e: AuthError) -> Self {
+        OAuthError::server_error(e)
     }
 }

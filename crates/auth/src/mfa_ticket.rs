@@ -60,7 +60,7 @@ pub async fn issue(tenant: &Tenant, ticket: &MfaTicket, now: i64) -> AuthResult<
 
 /// Checks an `mfa_token` and loads its ticket: `(jti, ticket)`.
 pub async fn verify(tenant: &Tenant, token: &str, now: i64) -> Result<(String, MfaTicket), OAuthError> {
-    let malformed = || OAuthError::new(403, "invalid_grant", "Malformed mfa_token");
+    let malformed = || OAuthError::invalid_grant("Malformed mfa_token");
     let header = jsonwebtoken::decode_header(token).map_err(|_| malformed())?;
     if header.typ.as_deref() != Some("mfa+jwt") {
         return Err(malformed());
@@ -69,7 +69,7 @@ pub async fn verify(tenant: &Tenant, token: &str, now: i64) -> Result<(String, M
     let claims = match ring.verify(token, &tenant.config.issuer, Some(&tenant.config.mfa_audience())) {
         Ok(claims) => claims,
         Err(crate::AuthError::InvalidToken(reason)) if reason == "expired" => {
-            return Err(OAuthError::new(403, "expired_token", "mfa_token is expired"));
+            return Err(OAuthError::expired_token("mfa_token is expired"));
         }
         Err(_) => return Err(malformed()),
     };
@@ -79,10 +79,10 @@ pub async fn verify(tenant: &Tenant, token: &str, now: i64) -> Result<(String, M
         .get_ephemeral(Ephemeral::MfaTicket, &secret_key(&jti), now)
         .await
         .map_err(OAuthError::server_error)?
-        .ok_or_else(|| OAuthError::new(403, "expired_token", "mfa_token is expired"))?;
+        .ok_or_else(|| OAuthError::expired_token("mfa_token is expired"))?;
     let ticket: MfaTicket = serde_json::from_slice(&raw).map_err(|_| malformed())?;
     if ticket.expires_at <= now {
-        return Err(OAuthError::new(403, "expired_token", "mfa_token is expired"));
+        return Err(OAuthError::expired_token("mfa_token is expired"));
     }
     Ok((jti, ticket))
 }

@@ -11,15 +11,9 @@ use gatehouse_auth::error::OAuthError;
 pub struct ApiError(pub OAuthError);
 
 impl ApiError {
-    /// An error with status, code and description.
-    pub fn new(status: u16, error: &str, description: impl Into<String>) -> Self {
-        ApiError(OAuthError::new(status, error, description))
-    }
-
-    /// 500: the cause goes to the server log only, never to the client.
+    /// 500: the cause goes to the server log (once, by [`log_failures`]), never to the client.
     pub fn internal(e: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %e, "request failed");
-        ApiError::new(500, "server_error", "Internal error")
+        ApiError(OAuthError::server_error(e))
     }
 
     /// The HTTP status.
@@ -38,12 +32,29 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status_code();
         let mut response = (status, Json(self.0.body())).into_response();
+        if let Some(cause) = self.0.cause {
+            response.extensions_mut().insert(FailureCause(cause));
+        }
         response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if status == StatusCode::UNAUTHORIZED
-            && let Ok(value) = HeaderValue::from_str(&format!("Bearer error=\"{}\"", self.0.error))
+            && let Ok(value) = HeaderValue::from_str(&format!("Bearer error=\"{}\"", self.0.code.as_str()))
         {
             response.headers_mut().insert(WWW_AUTHENTICATE, value);
         }
         response
     }
+}
+
+/// What failed behind a `500`, carried from the error to [`log_failures`] on the response (never in its body).
+#[derive(Clone, Debug)]
+pub struct FailureCause(pub String);
+
+/// Logs every failure of ours once, with the route and status: errors are built without logging.
+pub async fn log_failures(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let response = next.run(request).await;
+    if let Some(FailureCause(cause)) = response.extensions().get::<FailureCause>() {
+        tracing::error!(%method, %path, status = response.status().as_u16(), error = %cause, "request failed");
+    }
+    response
 }

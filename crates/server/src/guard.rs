@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::error::ApiError;
+use gatehouse_auth::error::OAuthError;
 
 /// The largest body read here (axum's own default limit for its extractors).
 const BODY_LIMIT: usize = 2 * 1024 * 1024;
@@ -33,7 +34,7 @@ pub async fn reject_repeated_parameters(request: Request, next: Next) -> Respons
     }
     let (parts, body) = request.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
-        return ApiError::new(413, "invalid_request", "The request body is too large").into_response();
+        return ApiError(OAuthError::invalid_request("The request body is too large").with_status(413)).into_response();
     };
     let repeated = if is_form { first_repeated_form_key(&bytes) } else { first_repeated_json_key(&bytes) };
     if let Some(name) = repeated {
@@ -47,7 +48,7 @@ fn refuse(path: &str, name: &str) -> Response {
     if path.starts_with("/api/v2/") {
         return crate::mgmt::MgmtError::bad_query(description).into_response();
     }
-    ApiError::new(400, "invalid_request", description).into_response()
+    ApiError(OAuthError::invalid_request(description)).into_response()
 }
 
 /// The first name that appears twice in a form-encoded string.

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method};
+use gatehouse_auth::error::OAuthError;
 use gatehouse_auth::tenant::Tenant;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -65,6 +66,7 @@ pub fn app(state: AppState) -> Router {
         .merge(mgmt::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn(guard::reject_repeated_parameters))
+        .layer(axum::middleware::from_fn(error::log_failures))
         .layer(SetResponseHeaderLayer::overriding(
             axum::http::header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -74,7 +76,7 @@ pub fn app(state: AppState) -> Router {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(404, "not_found", "Not found")
+    ApiError(OAuthError::not_found("Not found"))
 }
 
 /// `Cache-Control: no-store` for responses that carry personal data or secrets, unless the handler set its own.

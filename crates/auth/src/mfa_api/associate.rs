@@ -30,14 +30,14 @@ impl MfaApi<'_> {
                 if !credentials.is_empty() {
                     let client = client_auth::authenticate_client(&self.tenant.config, credentials)?;
                     if client.client_id != ticket.client_id {
-                        return Err(OAuthError::new(400, "invalid_request", "mfa_token not issued to this client"));
+                        return Err(OAuthError::invalid_request("mfa_token not issued to this client"));
                     }
                 }
                 Some(ticket.client_id.clone())
             }
             MfaCaller::Access { .. } => {
                 if !caller.has_scope("enroll") {
-                    return Err(OAuthError::new(403, "insufficient_scope", "Insufficient scope, expected: enroll"));
+                    return Err(OAuthError::insufficient_scope("Insufficient scope, expected: enroll"));
                 }
                 body.get("client_id").and_then(Value::as_str).map(str::to_owned)
             }
@@ -59,7 +59,7 @@ impl MfaApi<'_> {
                 Some(&user),
             )
             .await;
-            return Err(OAuthError::new(403, "access_denied", "User is already enrolled."));
+            return Err(OAuthError::access_denied("User is already enrolled."));
         }
         let types: Vec<String> = body
             .get("authenticator_types")
@@ -70,9 +70,7 @@ impl MfaApi<'_> {
         match types.first().map(String::as_str) {
             Some("otp") => {
                 if !self.enabled(FactorType::Otp) {
-                    return Err(OAuthError::new(
-                        400,
-                        "unsupported_challenge_type",
+                    return Err(OAuthError::unsupported_challenge_type(
                         "The otp factor is not enabled on this tenant.",
                     ));
                 }
@@ -97,23 +95,16 @@ impl MfaApi<'_> {
                     .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
                     .unwrap_or_default();
                 if channels.is_empty() {
-                    return Err(OAuthError::new(
-                        400,
-                        "invalid_request",
-                        "oob_channels is required for the oob authenticator type",
-                    ));
+                    return Err(OAuthError::invalid_request("oob_channels is required for the oob authenticator type"));
                 }
                 if channels.iter().any(|c| c != "email") {
-                    return Err(OAuthError::new(
-                        400,
-                        "unsupported_challenge_type",
-                        format!("Unsupported oob channel: {}. This server offers email.", channels.join(", ")),
-                    ));
+                    return Err(OAuthError::unsupported_challenge_type(format!(
+                        "Unsupported oob channel: {}. This server offers email.",
+                        channels.join(", ")
+                    )));
                 }
                 if !self.enabled(FactorType::Email) {
-                    return Err(OAuthError::new(
-                        400,
-                        "unsupported_challenge_type",
+                    return Err(OAuthError::unsupported_challenge_type(
                         "The email factor is not enabled on this tenant.",
                     ));
                 }
@@ -121,9 +112,7 @@ impl MfaApi<'_> {
                 // Codes go only to the account's own address: enrolling another one would hand the factor to
                 // whoever owns it.
                 if !email.eq_ignore_ascii_case(&user.email) {
-                    return Err(OAuthError::new(
-                        400,
-                        "invalid_request",
+                    return Err(OAuthError::invalid_request(
                         "email must be the user's own email address; MFA codes are only sent there",
                     ));
                 }
@@ -138,12 +127,10 @@ impl MfaApi<'_> {
                 self.log("gd_start_enroll", "MFA enrollment started (email)", client_id.as_deref(), Some(&user)).await;
                 Ok(answer)
             }
-            Some(other) => Err(OAuthError::new(
-                400,
-                "unsupported_challenge_type",
-                format!("Unsupported authenticator type: {other}"),
-            )),
-            None => Err(OAuthError::new(400, "invalid_request", "authenticator_types is required")),
+            Some(other) => {
+                Err(OAuthError::unsupported_challenge_type(format!("Unsupported authenticator type: {other}")))
+            }
+            None => Err(OAuthError::invalid_request("authenticator_types is required")),
         }
     }
 

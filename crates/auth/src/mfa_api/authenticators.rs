@@ -13,11 +13,7 @@ impl MfaApi<'_> {
         if let MfaCaller::Access { .. } = caller
             && !caller.has_scope("read:authenticators")
         {
-            return Err(OAuthError::new(
-                403,
-                "insufficient_scope",
-                "Insufficient scope, expected: read:authenticators",
-            ));
+            return Err(OAuthError::insufficient_scope("Insufficient scope, expected: read:authenticators"));
         }
         let user = self.user(caller.user_id()).await?;
         let list: Vec<Value> = self.authenticators(&user).await?.iter().map(authenticator_view).collect();
@@ -27,23 +23,15 @@ impl MfaApi<'_> {
     /// `DELETE /mfa/authenticators/{id}` (an access token with `remove:authenticators`; an mfa_token is not enough).
     pub async fn delete(&self, caller: &MfaCaller, id: &str) -> Result<(), OAuthError> {
         if !caller.has_scope("remove:authenticators") {
-            return Err(OAuthError::new(
-                403,
-                "insufficient_scope",
-                "Insufficient scope, expected: remove:authenticators",
-            ));
+            return Err(OAuthError::insufficient_scope("Insufficient scope, expected: remove:authenticators"));
         }
         let user = self.user(caller.user_id()).await?;
         let list = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
         let Some(target) = list.iter().find(|a| a.id == id) else {
-            return Err(OAuthError::new(404, "not_found", "Authenticator not found"));
+            return Err(OAuthError::not_found("Authenticator not found"));
         };
         if matches!(&target.kind, AuthenticatorKind::Email { email } if *email == user.email && user.email_verified) {
-            return Err(OAuthError::new(
-                400,
-                "invalid_request",
-                "Email authenticators of a verified email cannot be deleted.",
-            ));
+            return Err(OAuthError::invalid_request("Email authenticators of a verified email cannot be deleted."));
         }
         self.tenant.store.delete_authenticator(&user.user_id, id).await.map_err(server_error)?;
         self.log("gd_unenroll", format!("Authenticator {} removed", target.kind.id_prefix()), None, Some(&user)).await;

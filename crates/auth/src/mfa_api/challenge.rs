@@ -16,16 +16,16 @@ impl MfaApi<'_> {
         let token = body
             .get("mfa_token")
             .and_then(Value::as_str)
-            .ok_or_else(|| OAuthError::new(400, "invalid_request", "Missing required parameter: mfa_token"))?;
+            .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: mfa_token"))?;
         let credentials = client_credentials(body, basic);
         if credentials.client_id.is_none() && credentials.basic.is_none() {
-            return Err(OAuthError::new(400, "invalid_request", "Missing required parameter: client_id"));
+            return Err(OAuthError::invalid_request("Missing required parameter: client_id"));
         }
         let client = client_auth::authenticate_client(&self.tenant.config, credentials)?;
         let client_id = client.client_id.as_str();
         let (_, ticket) = mfa_ticket::verify(self.tenant, token, self.now()).await?;
         if ticket.client_id != client_id {
-            return Err(OAuthError::new(400, "invalid_request", "mfa_token not issued to this client"));
+            return Err(OAuthError::invalid_request("mfa_token not issued to this client"));
         }
         let user = self.user(&ticket.user_id).await?;
         let authenticators: Vec<Authenticator> =
@@ -36,9 +36,7 @@ impl MfaApi<'_> {
             .filter(|a| self.enabled(a.kind.factor()))
             .collect();
         if usable.is_empty() {
-            return Err(OAuthError::new(
-                401,
-                "association_required",
+            return Err(OAuthError::association_required(
                 "User is not enrolled. You can use /mfa/associate endpoint to enroll the first authenticator.",
             ));
         }
@@ -51,11 +49,7 @@ impl MfaApi<'_> {
         let chosen = match body.get("authenticator_id").and_then(Value::as_str) {
             Some(id) => {
                 let Some(a) = usable.iter().find(|a| a.id == id) else {
-                    return Err(OAuthError::new(
-                        400,
-                        "invalid_request",
-                        "The authenticator does not exist or is not active.",
-                    ));
+                    return Err(OAuthError::invalid_request("The authenticator does not exist or is not active."));
                 };
                 if !types.iter().any(|t| t == kind_of(a)) {
                     return Err(unsupported(&types, kind_of(a)));
@@ -81,9 +75,9 @@ impl MfaApi<'_> {
 
 fn unsupported(types: &[String], supported: &str) -> OAuthError {
     let what = if types.len() == 1 { "the requested challenge type" } else { "any of the requested challenge types" };
-    OAuthError::new(
-        401,
-        "unsupported_challenge_type",
-        format!("The user does not support {what} ({}). Supported type: {supported}.", types.join(", ")),
-    )
+    OAuthError::unsupported_challenge_type(format!(
+        "The user does not support {what} ({}). Supported type: {supported}.",
+        types.join(", ")
+    ))
+    .with_status(401)
 }

@@ -66,8 +66,7 @@ impl MfaCaller {
 }
 
 pub(crate) fn server_error(e: impl std::fmt::Display) -> OAuthError {
-    tracing::error!(error = %e, "MFA API failure");
-    OAuthError::new(500, "server_error", "Internal error")
+    OAuthError::server_error(e)
 }
 
 /// The MFA API for one request.
@@ -99,9 +98,8 @@ impl<'a> MfaApi<'a> {
 
     /// The caller behind a bearer token: an `mfa_token`, or an access token for the MFA API.
     pub async fn caller(&self, bearer: Option<&str>) -> Result<MfaCaller, OAuthError> {
-        let token = bearer.ok_or_else(|| OAuthError::new(401, "unauthorized", "Missing authentication"))?;
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|_| OAuthError::new(401, "invalid_token", "Malformed token"))?;
+        let token = bearer.ok_or_else(|| OAuthError::unauthorized("Missing authentication"))?;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| OAuthError::invalid_token("Malformed token"))?;
         if header.typ.as_deref() == Some("mfa+jwt") {
             let (jti, ticket) = mfa_ticket::verify(self.tenant, token, self.now()).await?;
             return Ok(MfaCaller::Ticket { jti, ticket: Box::new(ticket) });
@@ -109,9 +107,9 @@ impl<'a> MfaApi<'a> {
         let ring = self.tenant.key_ring().map_err(server_error)?;
         let claims = ring
             .verify(token, &self.tenant.config.issuer, Some(&self.tenant.config.mfa_audience()))
-            .map_err(|_| OAuthError::new(401, "invalid_token", "The access token is invalid or expired"))?;
+            .map_err(|_| OAuthError::invalid_token("The access token is invalid or expired"))?;
         if claims::is_revoked(self.tenant, &claims).await.map_err(server_error)? {
-            return Err(OAuthError::new(401, "invalid_token", "The access token is invalid or expired"));
+            return Err(OAuthError::invalid_token("The access token is invalid or expired"));
         }
         let user_id = claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_owned();
         let scopes = claims::scopes_of(&claims);
@@ -121,8 +119,8 @@ impl<'a> MfaApi<'a> {
     pub(crate) async fn user(&self, user_id: &str) -> Result<User, OAuthError> {
         match self.tenant.store.find_user(user_id).await.map_err(server_error)? {
             Some(user) if !user.blocked => Ok(user),
-            Some(_) => Err(OAuthError::new(401, "unauthorized", "user is blocked")),
-            None => Err(OAuthError::new(403, "invalid_grant", "The user no longer exists")),
+            Some(_) => Err(OAuthError::unauthorized("user is blocked")),
+            None => Err(OAuthError::invalid_grant("The user no longer exists")),
         }
     }
 
@@ -157,7 +155,7 @@ impl<'a> MfaApi<'a> {
     ) -> Result<String, OAuthError> {
         let now = self.now();
         if !email.eq_ignore_ascii_case(&user.email) {
-            return Err(OAuthError::new(403, "access_denied", "Email codes are only sent to the user's own address."));
+            return Err(OAuthError::access_denied("Email codes are only sent to the user's own address."));
         }
         if let Some(retry_after) =
             limits::spend_send(self.tenant.store.as_ref(), &user.user_id, limits::Channel::Email, now)
@@ -166,11 +164,10 @@ impl<'a> MfaApi<'a> {
         {
             self.log("gd_send_email_failure", "Email code not sent: send limit reached", Some(client_id), Some(user))
                 .await;
-            return Err(OAuthError::new(
-                429,
-                "too_many_attempts",
-                format!("Too many codes were sent. Try again in {} minutes.", retry_after.div_euclid(60) + 1),
-            ));
+            return Err(OAuthError::too_many_attempts(format!(
+                "Too many codes were sent. Try again in {} minutes.",
+                retry_after.div_euclid(60) + 1
+            )));
         }
         let code = one_time_code::new_code().map_err(server_error)?;
         let oob_code = ids::secret().map_err(server_error)?;

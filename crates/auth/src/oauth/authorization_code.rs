@@ -20,7 +20,7 @@ impl TokenEndpoint<'_> {
     ) -> Result<TokenResponse, OAuthError> {
         let code = req.require("code")?;
         let key = secret_key(code);
-        let invalid = |description: &str| OAuthError::new(403, "invalid_grant", description);
+        let invalid = |description: &str| OAuthError::invalid_grant(description);
         let now = self.now();
         let record = match self.tenant.store.take_code(&key, now).await.map_err(server_error)? {
             CodeUse::Fresh(record) => record,

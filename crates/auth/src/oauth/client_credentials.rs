@@ -15,13 +15,11 @@ impl TokenEndpoint<'_> {
         client: &ClientConfig,
     ) -> Result<TokenResponse, OAuthError> {
         if client.client_secret.is_none() {
-            return Err(OAuthError::new(401, "invalid_client", "Client credentials need a confidential client."));
+            return Err(OAuthError::invalid_client("Client credentials need a confidential client."));
         }
         let Some(audience) = req.get("audience") else {
             self.log("feccft", "Missing audience", Some(client), None).await;
-            return Err(OAuthError::new(
-                403,
-                "access_denied",
+            return Err(OAuthError::access_denied(
                 "No audience parameter was provided, and no default audience has been configured",
             ));
         };
@@ -30,23 +28,15 @@ impl TokenEndpoint<'_> {
             config.client_grants.iter().find(|g| g.client_id == client.client_id && g.audience == audience)
         else {
             self.log("feccft", format!("Client is not authorized to access {audience}"), Some(client), None).await;
-            return Err(OAuthError::new(
-                403,
-                "access_denied",
-                format!(
-                    "Client is not authorized to access \"{audience}\". You need to create a \"client-grant\" associated to this API."
-                ),
-            ));
+            return Err(OAuthError::access_denied(format!(
+                "Client is not authorized to access \"{audience}\". You need to create a \"client-grant\" associated to this API."
+            )));
         };
         let scope: Vec<String> = match req.get("scope") {
             Some(asked) => {
                 let asked = requested_scopes(asked)?;
                 if let Some(extra) = asked.iter().find(|s| !client_grant.scopes.contains(s)) {
-                    return Err(OAuthError::new(
-                        403,
-                        "access_denied",
-                        format!("Client has not been granted scopes: {extra}"),
-                    ));
+                    return Err(OAuthError::access_denied(format!("Client has not been granted scopes: {extra}")));
                 }
                 asked
             }

@@ -21,11 +21,11 @@ impl TokenEndpoint<'_> {
         grant_type: &str,
     ) -> Result<TokenResponse, OAuthError> {
         let field = |name: &str| req.fields.get(name).map(String::as_str).filter(|s| !s.is_empty());
-        let token = field("mfa_token")
-            .ok_or_else(|| OAuthError::new(400, "invalid_request", "Missing required parameter: mfa_token"))?;
+        let token =
+            field("mfa_token").ok_or_else(|| OAuthError::invalid_request("Missing required parameter: mfa_token"))?;
         let (jti, mut ticket) = mfa_ticket::verify(self.tenant, token, self.now()).await?;
         if ticket.client_id != client.client_id {
-            return Err(OAuthError::new(400, "invalid_request", "mfa_token not issued to this client"));
+            return Err(OAuthError::invalid_request("mfa_token not issued to this client"));
         }
         let user = self.user(&ticket.user_id).await?;
         let (success_log, failure_log) = match grant_type {
@@ -35,19 +35,17 @@ impl TokenEndpoint<'_> {
         };
         let verified = match grant_type {
             "http://auth0.com/oauth/grant-type/mfa-otp" => {
-                let otp = field("otp")
-                    .ok_or_else(|| OAuthError::new(400, "invalid_request", "Missing required parameter: otp"))?;
+                let otp = field("otp").ok_or_else(|| OAuthError::invalid_request("Missing required parameter: otp"))?;
                 self.verify_otp(&user, otp, client).await
             }
             "http://auth0.com/oauth/grant-type/mfa-oob" => {
                 let oob = field("oob_code")
-                    .ok_or_else(|| OAuthError::new(400, "invalid_request", "Missing required parameter: oob_code"))?;
+                    .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: oob_code"))?;
                 self.verify_oob(&user, oob, field("binding_code"), client).await
             }
             _ => {
-                let code = field("recovery_code").ok_or_else(|| {
-                    OAuthError::new(400, "invalid_request", "Missing required parameter: recovery_code")
-                })?;
+                let code = field("recovery_code")
+                    .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: recovery_code"))?;
                 self.verify_recovery(&user, code, client).await
             }
         };
@@ -103,11 +101,10 @@ impl TokenEndpoint<'_> {
                     "gd_otp_rate_limit_exceed"
                 };
                 self.log(kind, "Too many failed MFA attempts", Some(client), Some(user)).await;
-                Err(OAuthError::new(
-                    429,
-                    "too_many_attempts",
-                    format!("Too many failed attempts. Try again in {} minutes.", retry_after.div_euclid(60) + 1),
-                ))
+                Err(OAuthError::too_many_attempts(format!(
+                    "Too many failed attempts. Try again in {} minutes.",
+                    retry_after.div_euclid(60) + 1
+                )))
             }
             attempts::Spend::Missing => Err(wrong_code(found.kind.factor())),
         }
@@ -151,8 +148,8 @@ impl TokenEndpoint<'_> {
 /// The answer to a wrong code, per factor (Auth0's strings).
 pub(super) fn wrong_code(factor: FactorType) -> OAuthError {
     match factor {
-        FactorType::Otp => OAuthError::new(403, "invalid_grant", "Invalid otp_code."),
-        FactorType::RecoveryCode => OAuthError::new(403, "invalid_grant", "Invalid recovery_code."),
-        _ => OAuthError::new(403, "invalid_grant", "MFA Invalid binding code."),
+        FactorType::Otp => OAuthError::invalid_grant("Invalid otp_code."),
+        FactorType::RecoveryCode => OAuthError::invalid_grant("Invalid recovery_code."),
+        _ => OAuthError::invalid_grant("MFA Invalid binding code."),
     }
 }

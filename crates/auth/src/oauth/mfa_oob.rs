@@ -27,21 +27,20 @@ impl TokenEndpoint<'_> {
             .get_ephemeral(Ephemeral::OneTimeCode, &key, now)
             .await
             .map_err(server_error)?
-            .ok_or_else(|| OAuthError::new(403, "invalid_grant", "Invalid oob_code."))?;
+            .ok_or_else(|| OAuthError::invalid_grant("Invalid oob_code."))?;
         let challenge: OobChallenge = serde_json::from_slice(&raw).map_err(server_error)?;
         if challenge.user_id != user.user_id || challenge.client_id != client.client_id {
-            return Err(OAuthError::new(403, "invalid_grant", "Invalid oob_code."));
+            return Err(OAuthError::invalid_grant("Invalid oob_code."));
         }
         if challenge.expires_at <= now {
-            return Err(OAuthError::new(403, "expired_token", "oob_code is expired"));
+            return Err(OAuthError::expired_token("oob_code is expired"));
         }
-        let binding_code =
-            binding_code.ok_or_else(|| OAuthError::new(400, "invalid_request", "binding_code is required"))?;
+        let binding_code = binding_code.ok_or_else(|| OAuthError::invalid_request("binding_code is required"))?;
         let list = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
         let found = list
             .into_iter()
             .find(|a| a.id == challenge.authenticator_id)
-            .ok_or_else(|| OAuthError::new(403, "invalid_grant", "Invalid oob_code."))?;
+            .ok_or_else(|| OAuthError::invalid_grant("Invalid oob_code."))?;
         let factor = found.kind.factor();
         let authenticator = self.spend_attempt(user, &found, client).await?;
         let matched = one_time_code::codes_match(&challenge.code_hash, binding_code, oob_code);
@@ -61,7 +60,7 @@ impl TokenEndpoint<'_> {
             attempts::settle_success(self.tenant.store.as_ref(), &authenticator, now, &|current| Some(current.clone()))
                 .await
                 .map_err(server_error)?
-                .ok_or_else(|| OAuthError::new(403, "invalid_grant", "Invalid oob_code."))?;
+                .ok_or_else(|| OAuthError::invalid_grant("Invalid oob_code."))?;
         self.confirm(user, &stored, client).await?;
         Ok((factor, None))
     }

@@ -23,7 +23,7 @@ impl TokenEndpoint<'_> {
             list.into_iter().filter(|a| matches!(a.kind, AuthenticatorKind::Otp { .. })).collect();
         candidates.sort_by_key(|a| (!a.active, std::cmp::Reverse(a.created_at.clone())));
         let Some(found) = candidates.into_iter().next() else {
-            return Err(OAuthError::new(403, "invalid_grant", "User is not enrolled with an authenticator app."));
+            return Err(OAuthError::invalid_grant("User is not enrolled with an authenticator app."));
         };
         let authenticator = self.spend_attempt(user, &found, client).await?;
         let now = self.now();

@@ -21,7 +21,7 @@ impl TokenEndpoint<'_> {
         let Some(found) =
             list.into_iter().find(|a| a.active && matches!(a.kind, AuthenticatorKind::RecoveryCode { .. }))
         else {
-            return Err(OAuthError::new(403, "invalid_grant", "User does not have a recovery code."));
+            return Err(OAuthError::invalid_grant("User does not have a recovery code."));
         };
         let authenticator = self.spend_attempt(user, &found, client).await?;
         let AuthenticatorKind::RecoveryCode { hash } = authenticator.kind.clone() else {

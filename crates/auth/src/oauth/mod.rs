@@ -30,8 +30,7 @@ use crate::tenant::Tenant;
 use gatehouse_types::merge_metadata;
 
 pub(crate) fn server_error(e: impl std::fmt::Display) -> OAuthError {
-    tracing::error!(error = %e, "token endpoint failure");
-    OAuthError::new(500, "server_error", "Internal error")
+    OAuthError::server_error(e)
 }
 
 /// A token request: form or JSON fields, and HTTP Basic credentials if sent.
@@ -49,8 +48,7 @@ impl TokenRequest {
     }
 
     fn require(&self, name: &str) -> Result<&str, OAuthError> {
-        self.get(name)
-            .ok_or_else(|| OAuthError::new(400, "invalid_request", format!("Missing required parameter: {name}")))
+        self.get(name).ok_or_else(|| OAuthError::invalid_request(format!("Missing required parameter: {name}")))
     }
 }
 
@@ -73,11 +71,9 @@ impl TokenEndpoint<'_> {
         let grant_type = req.require("grant_type")?.to_owned();
         let client = self.authenticate_client(req)?;
         if !client.allows_grant(&grant_type) {
-            return Err(OAuthError::new(
-                403,
-                "unauthorized_client",
-                format!("Grant type '{grant_type}' not allowed for the client."),
-            ));
+            return Err(OAuthError::unauthorized_client(format!(
+                "Grant type '{grant_type}' not allowed for the client."
+            )));
         }
         match grant_type.as_str() {
             "authorization_code" => self.authorization_code(req, &client).await,
@@ -89,7 +85,7 @@ impl TokenEndpoint<'_> {
             "http://auth0.com/oauth/grant-type/mfa-otp"
             | "http://auth0.com/oauth/grant-type/mfa-oob"
             | "http://auth0.com/oauth/grant-type/mfa-recovery-code" => self.mfa_grant(req, &client, &grant_type).await,
-            other => Err(OAuthError::new(400, "unsupported_grant_type", format!("Unsupported grant type: {other}"))),
+            other => Err(OAuthError::unsupported_grant_type(format!("Unsupported grant type: {other}"))),
         }
     }
 
@@ -120,8 +116,8 @@ impl TokenEndpoint<'_> {
     async fn user(&self, user_id: &str) -> Result<User, OAuthError> {
         match self.tenant.store.find_user(user_id).await.map_err(server_error)? {
             Some(user) if !user.blocked => Ok(user),
-            Some(_) => Err(OAuthError::new(401, "unauthorized", "user is blocked")),
-            None => Err(OAuthError::new(403, "invalid_grant", "The user no longer exists")),
+            Some(_) => Err(OAuthError::unauthorized("user is blocked")),
+            None => Err(OAuthError::invalid_grant("The user no longer exists")),
         }
     }
 
@@ -185,11 +181,11 @@ impl TokenEndpoint<'_> {
                         let reason = outcome.reason.clone().unwrap_or_else(|| "Access denied".into());
                         self.save_metadata(user, &outcome).await?;
                         self.log("fertft", reason.clone(), Some(client), Some(user)).await;
-                        Err(OAuthError::new(403, "access_denied", reason))
+                        Err(OAuthError::access_denied(reason))
                     }
                 }
             }
-            Step::Paused(_) => Err(OAuthError::new(403, "mfa_required", "Multifactor authentication required")),
+            Step::Paused(_) => Err(OAuthError::mfa_required("Multifactor authentication required")),
         }
     }
 
@@ -209,7 +205,7 @@ impl TokenEndpoint<'_> {
 
 /// The `scope` of a token request (RFC 6749 §3.3: separated by `%x20` only; anything else is `invalid_scope`).
 pub(crate) fn requested_scopes(value: &str) -> Result<Vec<String>, OAuthError> {
-    scope::parse_list("scope", value).map_err(|e| OAuthError::new(400, "invalid_scope", e.to_string()))
+    scope::parse_list("scope", value).map_err(|e| OAuthError::invalid_scope(e.to_string()).with_status(400))
 }
 
 /// Puts the flow's claims and scope changes into a grant.

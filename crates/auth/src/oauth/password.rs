@@ -27,7 +27,7 @@ impl TokenEndpoint<'_> {
             && let Some(realm) = req.get("realm")
             && realm != event::DATABASE_CONNECTION
         {
-            return Err(OAuthError::new(400, "invalid_request", format!("Unknown realm: {realm}")));
+            return Err(OAuthError::invalid_request(format!("Unknown realm: {realm}")));
         }
         let audience = req.get("audience").map(str::to_owned);
         let mfa_api = audience.as_deref() == Some(self.tenant.config.mfa_audience().as_str());
@@ -35,13 +35,11 @@ impl TokenEndpoint<'_> {
             && self.tenant.config.api(a).is_none()
             && !mfa_api
         {
-            return Err(OAuthError::new(403, "access_denied", format!("Service not found: {a}")));
+            return Err(OAuthError::access_denied(format!("Service not found: {a}")));
         }
         let ip = self.request.ip.clone();
         let blocked = || {
-            OAuthError::new(
-                429,
-                "too_many_attempts",
+            OAuthError::too_many_attempts(
                 "Your account has been blocked after multiple consecutive login attempts. We've sent you an email with instructions on how to unblock it.",
             )
         };
@@ -58,11 +56,11 @@ impl TokenEndpoint<'_> {
                         .await;
                     return Err(blocked());
                 }
-                return Err(OAuthError::new(403, "invalid_grant", "Wrong email or password."));
+                return Err(OAuthError::invalid_grant("Wrong email or password."));
             }
         };
         if user.blocked {
-            return Err(OAuthError::new(401, "unauthorized", "user is blocked"));
+            return Err(OAuthError::unauthorized("user is blocked"));
         }
         let scope = requested_scopes(req.get("scope").unwrap_or("openid"))?;
         let methods = vec![AuthMethod { name: "pwd".into(), timestamp: self.tenant.now_iso(), kind: None }];
@@ -92,7 +90,7 @@ impl TokenEndpoint<'_> {
                 let reason = "The post-login flow redirects the browser (api.redirect.sendUserTo), which the password grant cannot do";
                 self.log("f", reason, Some(client), Some(&user)).await;
                 self.log("fepft", reason, Some(client), Some(&user)).await;
-                return Err(OAuthError::new(400, "interaction_required", reason));
+                return Err(OAuthError::interaction_required(reason));
             }
             Step::Paused(paused) => {
                 // The flow asks for a factor: the MFA API completes it (the flow's later actions do not run in
@@ -110,7 +108,7 @@ impl TokenEndpoint<'_> {
                 self.save_metadata(&user, &outcome).await?;
                 self.log("f", reason.clone(), Some(client), Some(&user)).await;
                 self.log("fepft", reason.clone(), Some(client), Some(&user)).await;
-                return Err(OAuthError::new(403, "access_denied", reason));
+                return Err(OAuthError::access_denied(reason));
             }
             FlowResult::Allow | FlowResult::Paused => {}
         }
@@ -134,7 +132,7 @@ impl TokenEndpoint<'_> {
             };
             let mfa_token = mfa_ticket::issue(self.tenant, &ticket, now).await.map_err(server_error)?;
             self.log("mfar", "Multifactor authentication required", Some(client), Some(&user)).await;
-            let mut error = OAuthError::new(403, "mfa_required", "Multifactor authentication required");
+            let mut error = OAuthError::mfa_required("Multifactor authentication required");
             error.extra.insert("mfa_token".into(), Value::from(mfa_token));
             if !factors.is_empty() {
                 let challenge: Vec<Value> = factors.iter().map(|f| json!({ "type": f.as_str() })).collect();

@@ -18,7 +18,7 @@ impl TokenEndpoint<'_> {
     ) -> Result<TokenResponse, OAuthError> {
         let token = req.require("refresh_token")?;
         let key = secret_key(token);
-        let invalid = OAuthError::new(403, "invalid_grant", "Unknown or invalid refresh token.");
+        let invalid = OAuthError::invalid_grant("Unknown or invalid refresh token.");
         let now = self.now();
         // Another client's token is refused before it is touched: marking it used would make its rightful
         // client's next exchange look like a replay and revoke the family.
@@ -42,7 +42,7 @@ impl TokenEndpoint<'_> {
         if let Some(asked) = &asked
             && let Some(extra) = asked.iter().find(|s| !found.grant.scope.contains(s))
         {
-            return Err(OAuthError::new(403, "invalid_scope", format!("The scope {extra} was not granted")));
+            return Err(OAuthError::invalid_scope(format!("The scope {extra} was not granted")));
         }
         let record = match self.tenant.store.use_refresh_token(&key, now).await.map_err(server_error)? {
             RefreshUse::Fresh(record) => record,
@@ -68,7 +68,7 @@ impl TokenEndpoint<'_> {
         // A refresh may narrow the scopes, never widen them (checked above, against the same record).
         if let Some(asked) = asked {
             if let Some(extra) = asked.iter().find(|s| !grant.scope.contains(s)) {
-                return Err(OAuthError::new(403, "invalid_scope", format!("The scope {extra} was not granted")));
+                return Err(OAuthError::invalid_scope(format!("The scope {extra} was not granted")));
             }
             grant.scope = asked;
         }
@@ -81,7 +81,7 @@ impl TokenEndpoint<'_> {
             .await?;
         let outcome = self.run_flow(event, client, &user).await?;
         if outcome.multifactor.as_ref().is_some_and(|m| m.provider != MfaProvider::None) && !grant.mfa {
-            return Err(OAuthError::new(403, "mfa_required", "Multifactor authentication required"));
+            return Err(OAuthError::mfa_required("Multifactor authentication required"));
         }
         apply_outcome(&mut grant, &outcome, self.tenant, client);
         // Amr is absent on tokens from refresh (Auth0).

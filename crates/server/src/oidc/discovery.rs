@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::error::ApiError;
+use gatehouse_auth::error::OAuthError;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -48,7 +49,7 @@ async fn get_configuration(State(state): State<AppState>) -> Json<serde_json::Va
 
 async fn get_jwks(State(state): State<AppState>) -> Result<Response, ApiError> {
     let tenant = &state.tenant;
-    let ring = tenant.key_ring().map_err(|e| ApiError::new(500, "server_error", e.to_string()))?;
+    let ring = tenant.key_ring().map_err(|e| ApiError(OAuthError::server_error(e.to_string())))?;
     // A retired key stays published as long as a token it signed may still be valid.
     let longest = tenant
         .config

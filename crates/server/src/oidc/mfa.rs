@@ -14,6 +14,7 @@ use crate::error::ApiError;
 use crate::oidc::token::{basic_credentials, fields};
 use crate::oidc::userinfo::bearer;
 use crate::request::Client;
+use gatehouse_auth::error::OAuthError;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -29,7 +30,7 @@ fn body(headers: &HeaderMap, bytes: &[u8]) -> Result<Map<String, Value>, ApiErro
     if content_type.starts_with("application/json") {
         match serde_json::from_slice::<Value>(bytes) {
             Ok(Value::Object(map)) => Ok(map),
-            _ => Err(ApiError::new(400, "invalid_request", "The request body must be a JSON object")),
+            _ => Err(ApiError(OAuthError::invalid_request("The request body must be a JSON object"))),
         }
     } else {
         Ok(fields(headers, bytes)?.into_iter().map(|(k, v)| (k, Value::from(v))).collect())

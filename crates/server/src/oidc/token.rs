@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::request::Client;
+use gatehouse_auth::error::OAuthError;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/oauth/token", post(post_token))
@@ -25,9 +26,9 @@ pub(crate) fn fields(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String,
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if content_type.starts_with("application/json") {
         let value: Value = serde_json::from_slice(body)
-            .map_err(|_| ApiError::new(400, "invalid_request", "The request body is not valid JSON"))?;
+            .map_err(|_| ApiError(OAuthError::invalid_request("The request body is not valid JSON")))?;
         let Value::Object(map) = value else {
-            return Err(ApiError::new(400, "invalid_request", "The request body must be a JSON object"));
+            return Err(ApiError(OAuthError::invalid_request("The request body must be a JSON object")));
         };
         Ok(map
             .into_iter()

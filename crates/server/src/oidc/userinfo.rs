@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::AppState;
 use crate::error::ApiError;
+use gatehouse_auth::error::OAuthError;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/userinfo", get(get_userinfo).post(get_userinfo)).layer(crate::no_store_layer())
@@ -22,7 +23,7 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 async fn get_userinfo(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
     let tenant = &state.tenant;
-    let unauthorized = || ApiError::new(401, "invalid_token", "The access token is missing, expired or invalid");
+    let unauthorized = || ApiError(OAuthError::invalid_token("The access token is missing, expired or invalid"));
     let token = bearer(&headers).ok_or_else(unauthorized)?;
     let audience = format!("{}userinfo", tenant.config.issuer);
     let ring = tenant.key_ring().map_err(ApiError::internal)?;
