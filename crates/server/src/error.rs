@@ -1,7 +1,7 @@
 //! The error of JSON endpoints, in Auth0's `{error, error_description}` shape.
 
 use axum::Json;
-use axum::http::header::{CACHE_CONTROL, WWW_AUTHENTICATE};
+use axum::http::header::WWW_AUTHENTICATE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use gatehouse_auth::error::OAuthError;
@@ -35,7 +35,6 @@ impl IntoResponse for ApiError {
         if let Some(cause) = self.0.cause {
             response.extensions_mut().insert(FailureCause(cause));
         }
-        response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if status == StatusCode::UNAUTHORIZED
             && let Ok(value) = HeaderValue::from_str(&format!("Bearer error=\"{}\"", self.0.code.as_str()))
         {

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use axum::extract::{Query, State};
-use axum::http::header::{CACHE_CONTROL, LOCATION, SET_COOKIE};
+use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -200,7 +200,6 @@ async fn get_logout(State(state): State<AppState>, client: Client, Query(query):
     if let Some(cookie) = cleared.headers().get(SET_COOKIE) {
         headers.insert(SET_COOKIE, cookie.clone());
     }
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     // Without a client_id, any client's logout URL is accepted (Gatehouse has no tenant-level list).
     let allowed: Vec<&String> = match client_config {
         Some(c) => c.allowed_logout_urls.iter().collect(),

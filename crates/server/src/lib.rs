@@ -56,8 +56,9 @@ fn cors(tenant: &Tenant) -> CorsLayer {
         .max_age(std::time::Duration::from_secs(86_400))
 }
 
-/// The whole application: the routers, then what every response carries (`nosniff`), the refusal of repeated
-/// parameters, and CORS.
+/// The whole application: the routers, then, in one place, what every response carries (`nosniff`,
+/// `X-Frame-Options: DENY`, and `Cache-Control: no-store` unless a handler chose otherwise, as the discovery
+/// document and the JWKS do), the refusal of repeated parameters, failure logging, and CORS.
 pub fn app(state: AppState) -> Router {
     let cors = cors(&state.tenant);
     Router::new()
@@ -71,17 +72,30 @@ pub fn app(state: AppState) -> Router {
             axum::http::header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
+        .layer(axum::middleware::from_fn(deny_framing))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            axum::http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
         .layer(cors)
         .with_state(state)
 }
 
-async fn not_found() -> ApiError {
-    ApiError(OAuthError::not_found("Not found"))
+/// Marks the one kind of response that may be framed (a `web_message` answer, inside the application's iframe).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FramingAllowed;
+
+/// `X-Frame-Options: DENY` on every response but those marked [`FramingAllowed`].
+async fn deny_framing(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let mut response = next.run(request).await;
+    if response.extensions().get::<FramingAllowed>().is_none() {
+        response.headers_mut().insert(axum::http::header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    response
 }
 
-/// `Cache-Control: no-store` for responses that carry personal data or secrets, unless the handler set its own.
-pub(crate) fn no_store_layer() -> SetResponseHeaderLayer<HeaderValue> {
-    SetResponseHeaderLayer::if_not_present(axum::http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"))
+async fn not_found() -> ApiError {
+    ApiError(OAuthError::not_found("Not found"))
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves.

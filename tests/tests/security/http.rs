@@ -158,7 +158,7 @@ async fn logout_with_an_unknown_client_id_does_not_fall_back_to_every_client() {
     assert_eq!(client.get(url).send().await.unwrap().status().as_u16(), 302, "a known client still returns");
 }
 
-/// `nosniff` on every response, `no-store` on `/userinfo` and the Management API.
+/// `nosniff` and framing denied on every response; `no-store` on all but the discovery document and the JWKS.
 #[tokio::test]
 async fn security_headers_are_on_every_response() {
     let server = Server::start(&config(MFA_DEFAULT, MGMT), &[]);
@@ -178,8 +178,12 @@ async fn security_headers_are_on_every_response() {
         let response = request.send().await.unwrap();
         let header = |name: &str| response.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
         assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"), "{method} {path}");
-        if path == "userinfo" || path.starts_with("api/v2/") {
-            assert_eq!(header("cache-control").as_deref(), Some("no-store"), "{method} {path}");
+        assert_eq!(header("x-frame-options").as_deref(), Some("DENY"), "{method} {path}");
+        let cache = header("cache-control");
+        if path.starts_with(".well-known/") {
+            assert_eq!(cache.as_deref(), Some("public, max-age=300"), "{method} {path}");
+        } else {
+            assert_eq!(cache.as_deref(), Some("no-store"), "{method} {path}");
         }
     }
 }
@@ -263,4 +267,21 @@ async fn emails_with_control_or_bidi_characters_are_refused() {
         .output()
         .unwrap();
     assert!(!output.status.success(), "the CLI refused the address");
+}
+
+/// The one response that may be framed: a `web_message` answer, which runs in the application's iframe (silent
+/// authentication). Everything else denies framing.
+#[tokio::test]
+async fn only_web_message_answers_may_be_framed() {
+    let server = Server::start(&config(MFA_DEFAULT, ""), &[]);
+    let (_, challenge) = gatehouse_tests::pkce();
+    let url = server.url(&format!(
+        "authorize?client_id=test-spa&response_type=code&redirect_uri={}&scope=openid&state=s&prompt=none&response_mode=web_message&code_challenge={challenge}&code_challenge_method=S256",
+        enc(gatehouse_tests::SPA_CALLBACK)
+    ));
+    let response = reqwest::get(url).await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(response.headers().get("x-frame-options").is_none(), "{:?}", response.headers());
+    let body = response.text().await.unwrap();
+    assert!(body.contains("login_required") && body.contains("postMessage"), "{body}");
 }

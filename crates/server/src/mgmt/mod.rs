@@ -7,7 +7,7 @@ mod users;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
-use axum::http::header::{CACHE_CONTROL, USER_AGENT, WWW_AUTHENTICATE};
+use axum::http::header::{USER_AGENT, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -32,7 +32,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/v2/keys/signing/rotate", post(post_rotate))
         .merge(users::router())
         .merge(authentication_methods::router())
-        .layer(crate::no_store_layer())
 }
 
 /// An error of the Management API: `{"statusCode":404,"error":"Not Found","message":"...","errorCode":"..."}`.
@@ -86,7 +85,6 @@ impl IntoResponse for MgmtError {
             map.insert("errorCode".into(), Value::from(code));
         }
         let mut response = (self.status, Json(body)).into_response();
-        response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

@@ -18,9 +18,9 @@ pub fn router() -> Router<AppState> {
         .route("/.well-known/jwks.json", get(get_jwks))
 }
 
-async fn get_configuration(State(state): State<AppState>) -> Json<serde_json::Value> {
+async fn get_configuration(State(state): State<AppState>) -> Response {
     let issuer = &state.tenant.config.issuer;
-    Json(json!({
+    let mut response = Json(json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}authorize"),
         "token_endpoint": format!("{issuer}oauth/token"),
@@ -45,6 +45,10 @@ async fn get_configuration(State(state): State<AppState>) -> Json<serde_json::Va
             "sid", "sub", "updated_at", "nonce"],
         "request_uri_parameter_supported": false,
     }))
+    .into_response();
+    // Public and stable: clients may cache it (every other response is `no-store`, from the app's layer).
+    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    response
 }
 
 async fn get_jwks(State(state): State<AppState>) -> Result<Response, ApiError> {

@@ -1,8 +1,7 @@
 //! The MFA API: `/mfa/associate`, `/mfa/challenge`, `/mfa/authenticators`.
 
 use axum::extract::{Path, State};
-use axum::http::header::CACHE_CONTROL;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -37,12 +36,6 @@ fn body(headers: &HeaderMap, bytes: &[u8]) -> Result<Map<String, Value>, ApiErro
     }
 }
 
-fn no_store(value: Value) -> Response {
-    let mut response = Json(value).into_response();
-    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
 async fn post_associate(
     State(state): State<AppState>,
     client: Client,
@@ -54,7 +47,7 @@ async fn post_associate(
     let body = body(&headers, &bytes)?;
     let basic = basic_credentials(&headers);
     let basic = basic.as_ref().map(|(id, secret)| (id.as_str(), secret.as_str()));
-    Ok(no_store(api.associate(&caller, &body, basic).await?))
+    Ok(Json(api.associate(&caller, &body, basic).await?).into_response())
 }
 
 async fn post_challenge(
@@ -67,7 +60,7 @@ async fn post_challenge(
     let body = body(&headers, &bytes)?;
     let basic = basic_credentials(&headers);
     let basic = basic.as_ref().map(|(id, secret)| (id.as_str(), secret.as_str()));
-    Ok(no_store(api.challenge(&body, basic).await?))
+    Ok(Json(api.challenge(&body, basic).await?).into_response())
 }
 
 async fn get_authenticators(
@@ -77,7 +70,7 @@ async fn get_authenticators(
 ) -> Result<Response, ApiError> {
     let api = MfaApi::new(&state.tenant, &client.info);
     let caller = api.caller(bearer(&headers)).await?;
-    Ok(no_store(api.list(&caller).await?))
+    Ok(Json(api.list(&caller).await?).into_response())
 }
 
 async fn delete_authenticator(

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use axum::extract::State;
-use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -66,7 +66,7 @@ async fn post_token(
     let endpoint = TokenEndpoint::new(&state.tenant, &client.info);
     let tokens = endpoint.token(&request).await?;
     let mut response = Json(tokens).into_response();
-    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // RFC 6749 §5.1; `Cache-Control: no-store` comes from the app's layer.
     response.headers_mut().insert("pragma", HeaderValue::from_static("no-cache"));
     Ok(response)
 }

@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use gatehouse_auth::error::OAuthError;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/userinfo", get(get_userinfo).post(get_userinfo)).layer(crate::no_store_layer())
+    Router::new().route("/userinfo", get(get_userinfo).post(get_userinfo))
 }
 
 /// The bearer token of a request.

@@ -3,7 +3,7 @@
 
 pub mod i18n;
 
-use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE};
+use axum::http::header::{CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use gatehouse_auth::login::step::{
@@ -356,17 +356,21 @@ pub fn render(response: LoginResponse, cookies: CookiePolicy) -> Response {
                 "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'",
             ),
         );
-        headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
     }
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     for change in &changes {
         if let Ok(value) = HeaderValue::from_str(&cookies.header(change)) {
             headers.append(SET_COOKIE, value);
         }
     }
-    match body {
+    let mut response = match body {
         Some(markup) => (status, headers, markup).into_response(),
         None => (status, headers).into_response(),
+    };
+    // A web_message answer runs in the application's iframe (silent authentication): the one response that may be
+    // framed. Every other response gets `X-Frame-Options: DENY` from the app's layer.
+    if matches!(&step, AuthStep::Respond(answer) if answer.mode == ResponseMode::WebMessage) {
+        response.extensions_mut().insert(crate::FramingAllowed);
     }
+    response
 }
