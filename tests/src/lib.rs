@@ -19,8 +19,9 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// Starts `command` (a `gatehouse serve ...`) with quiet logs, waits for its first stdout line ("gatehouse listening
-/// on ... (issuer URL)") and returns the child and the issuer it announced. Later stdout lines are drained.
-pub fn start_serve(command: &mut Command) -> (Child, String) {
+/// on ... (issuer URL)") and returns the child, the issuer it announced, and its later stdout lines (action
+/// reloads are announced there).
+pub fn start_serve(command: &mut Command) -> (Child, String, std::sync::mpsc::Receiver<String>) {
     let mut child = command
         .env("GATEHOUSE_LOG", "warn")
         .stdout(Stdio::piped())
@@ -30,15 +31,16 @@ pub fn start_serve(command: &mut Command) -> (Child, String) {
     let stdout = child.stdout.take().unwrap();
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        if let Some(Ok(line)) = lines.next() {
-            let _ = sender.send(line);
+        let lines = BufReader::new(stdout).lines();
+        for line in lines.map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
         }
-        for _ in lines {}
     });
     let line = receiver.recv_timeout(Duration::from_secs(60)).expect("gatehouse serve did not start within 60 s");
     let issuer = line.split("(issuer ").nth(1).unwrap().trim_end_matches(')').to_owned();
-    (child, issuer)
+    (child, issuer, receiver)
 }
 
 /// The redirect URI of the `test-spa` client in [`config`].
@@ -156,6 +158,8 @@ pub struct Server {
     pub port: u16,
     /// The temporary folder (config, data, actions).
     pub dir: tempfile::TempDir,
+    /// The server's stdout after its listening line.
+    lines: Option<std::sync::Mutex<std::sync::mpsc::Receiver<String>>>,
 }
 
 impl Server {
@@ -168,7 +172,7 @@ impl Server {
         for (name, code) in actions {
             std::fs::write(post_login.join(name), code).unwrap();
         }
-        let mut server = Server { child: None, issuer: String::new(), port: 0, dir };
+        let mut server = Server { child: None, issuer: String::new(), port: 0, dir, lines: None };
         server.spawn(None);
         server
     }
@@ -176,11 +180,14 @@ impl Server {
     /// A handle on a server started by the test itself (in-process) at `issuer`: the URL helpers, no process.
     pub fn attach(issuer: &str) -> Server {
         let port = url::Url::parse(issuer).unwrap().port().unwrap();
-        Server { child: None, issuer: issuer.to_owned(), port, dir: tempfile::tempdir().unwrap() }
+        Server { child: None, issuer: issuer.to_owned(), port, dir: tempfile::tempdir().unwrap(), lines: None }
     }
 
-    /// Replaces the post-login actions; the server picks them up within its one-second reload poll.
+    /// Replaces the post-login actions and waits until the server announces that it took them (or refused them,
+    /// keeping the previous version): its reload poll runs every second.
     pub fn set_actions(&self, actions: &[(&str, &str)]) {
+        let lines = self.lines.as_ref().expect("a server this test started").lock().unwrap();
+        while lines.try_recv().is_ok() {}
         let post_login = self.dir.path().join("actions").join("post-login");
         for entry in std::fs::read_dir(&post_login).unwrap() {
             std::fs::remove_file(entry.unwrap().path()).unwrap();
@@ -188,7 +195,15 @@ impl Server {
         for (name, code) in actions {
             std::fs::write(post_login.join(name), code).unwrap();
         }
-        std::thread::sleep(Duration::from_millis(2500));
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(line) if line.starts_with("post-login actions") => return,
+                Ok(_) => {}
+                Err(_) => panic!("the server did not announce a reload of the new actions within 30 s"),
+            }
+        }
     }
 
     /// A repository action file's contents (e.g. `actions/examples/step-up-by-scope.js`).
@@ -206,10 +221,11 @@ impl Server {
             let fixed = config.replace("http://127.0.0.1:0/", &format!("http://127.0.0.1:{port}/"));
             std::fs::write(self.dir.path().join("gatehouse.toml"), fixed).unwrap();
         }
-        let (child, issuer) = start_serve(&mut command);
+        let (child, issuer, lines) = start_serve(&mut command);
         self.port = url::Url::parse(&issuer).unwrap().port().unwrap();
         self.issuer = issuer;
         self.child = Some(child);
+        self.lines = Some(std::sync::Mutex::new(lines));
     }
 
     /// Kills the server with SIGKILL (no shutdown code runs).

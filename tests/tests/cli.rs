@@ -109,7 +109,7 @@ impl Serve {
     fn start(tenant: &Tenant) -> Serve {
         let mut command = Command::new(gatehouse_bin());
         command.arg("serve").arg("--config").arg(tenant.config_path());
-        let (child, issuer) = start_serve(&mut command);
+        let (child, issuer, _lines) = start_serve(&mut command);
         let port = url::Url::parse(&issuer).unwrap().port().unwrap();
         let text = std::fs::read_to_string(tenant.config_path()).unwrap();
         if text.contains("http://127.0.0.1:0/") {

@@ -107,9 +107,13 @@ fn spawn_housekeeping(tenant: Arc<Tenant>) {
                 match outcome {
                     Reload::Replaced { trigger, actions } => {
                         tracing::info!(%trigger, actions = ?actions, "actions reloaded");
+                        // On stdout too, after the listening line: what an operator watching the console (and a
+                        // test waiting for the reload) looks for.
+                        output::line(&format!("{trigger} actions reloaded: {}", actions.join(", ")));
                     }
                     Reload::Refused { trigger, errors } => {
                         tracing::error!(%trigger, errors = %errors, "new actions do not load; the previous version keeps running");
+                        output::line(&format!("{trigger} actions not reloaded; the previous version keeps running"));
                     }
                 }
             }
