@@ -1,4 +1,6 @@
-//! What a request brings that every layer needs: the client's facts, taken once by the HTTP layer.
+//! What a request brings that every layer needs: the client's facts, taken once by the HTTP layer, and the
+//! [`RequestContext`] (the tenant, those facts, the tenant's clock) the login, the token endpoint and the MFA API
+//! each get once per request.
 
 /// What the HTTP layer knows about the request.
 #[derive(Clone, Debug, Default)]
@@ -13,4 +15,21 @@ pub struct RequestInfo {
     pub hostname: Option<String>,
     /// HTTP method.
     pub method: String,
+}
+
+/// One request's view of the tenant: built once by the HTTP layer and handed to whichever part of `auth` serves
+/// the route.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestContext<'a> {
+    /// The tenant.
+    pub tenant: &'a crate::tenant::Tenant,
+    /// The client's facts.
+    pub request: &'a RequestInfo,
+}
+
+impl RequestContext<'_> {
+    /// Now, in epoch seconds, on the tenant's clock.
+    pub fn now(&self) -> i64 {
+        self.tenant.now()
+    }
 }

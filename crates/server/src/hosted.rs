@@ -39,7 +39,7 @@ async fn get_authorize(
     client: Client,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let login = Login { tenant: &state.tenant, request: &client.info, cookies: &client.cookies };
+    let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
     render(login.authorize(&to_json_map(query)).await, state.cookie_policy())
 }
 
@@ -50,7 +50,7 @@ struct StateQuery {
 }
 
 async fn get_page(State(state): State<AppState>, client: Client, Query(query): Query<StateQuery>) -> Response {
-    let login = Login { tenant: &state.tenant, request: &client.info, cookies: &client.cookies };
+    let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
     render(login.show(&query.state).await, state.cookie_policy())
 }
 
@@ -67,7 +67,7 @@ struct LoginForm {
 }
 
 async fn post_login(State(state): State<AppState>, client: Client, Form(form): Form<LoginForm>) -> Response {
-    let login = Login { tenant: &state.tenant, request: &client.info, cookies: &client.cookies };
+    let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
     render(login.submit_credentials(&form.state, &form.csrf, &form.email, &form.password).await, state.cookie_policy())
 }
 
@@ -84,23 +84,23 @@ struct MfaForm {
 }
 
 async fn post_code(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
-    let login = Login { tenant: &state.tenant, request: &client.info, cookies: &client.cookies };
+    let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
     render(login.submit_code(&form.state, &form.csrf, &form.code).await, state.cookie_policy())
 }
 
 async fn post_choose(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
-    let login = Login { tenant: &state.tenant, request: &client.info, cookies: &client.cookies };
+    let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
     let factor = form.factor.as_deref().and_then(FactorType::parse);
     render(login.choose_factor(&form.state, &form.csrf, factor).await, state.cookie_policy())
 }
 
 async fn post_resend(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
-    let login = Login { tenant: &state.tenant, request: &client.info, cookies: &client.cookies };
+    let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
     render(login.resend(&form.state, &form.csrf).await, state.cookie_policy())
 }
 
 async fn post_recovery_saved(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
-    let login = Login { tenant: &state.tenant, request: &client.info, cookies: &client.cookies };
+    let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
     render(login.acknowledge_recovery(&form.state, &form.csrf).await, state.cookie_policy())
 }
 
@@ -120,7 +120,7 @@ async fn resume(
         });
         return render(LoginResponse::new(page), state.cookie_policy());
     }
-    let login = Login { tenant: &state.tenant, request: &client.info, cookies: &client.cookies };
+    let login = Login { ctx: client.ctx(state), cookies: &client.cookies };
     render(login.continue_redirect(&handle, to_json_map(query), to_json_map(body)).await, state.cookie_policy())
 }
 

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::{ACCEPT_LANGUAGE, COOKIE, HOST, USER_AGENT};
 use axum::http::request::Parts;
-use gatehouse_auth::context::RequestInfo;
+use gatehouse_auth::context::{RequestContext, RequestInfo};
 use gatehouse_auth::login::BrowserCookies;
 use gatehouse_auth::login::step::cookie_names;
 
@@ -17,6 +17,13 @@ pub struct Client {
     pub info: RequestInfo,
     /// Gatehouse's cookies.
     pub cookies: BrowserCookies,
+}
+
+impl Client {
+    /// The request's context: the tenant and these facts, built once for whichever part of `auth` serves it.
+    pub fn ctx<'a>(&'a self, state: &'a AppState) -> RequestContext<'a> {
+        RequestContext { tenant: &state.tenant, request: &self.info }
+    }
 }
 
 impl FromRequestParts<AppState> for Client {

@@ -182,8 +182,8 @@ fn origin_of(url: &str) -> String {
 impl Login<'_> {
     /// `GET /authorize`.
     pub async fn authorize(&self, query: &JsonMap) -> LoginResponse {
-        let lang = language(&[], self.request.accept_language.as_deref());
-        let request = match authorize_request(self.tenant, query) {
+        let lang = language(&[], self.ctx.request.accept_language.as_deref());
+        let request = match authorize_request(self.ctx.tenant, query) {
             Ok(request) => request,
             Err(Refusal::Page(title, detail)) => {
                 return LoginResponse::new(AuthStep::Error(ErrorPage { lang, title, detail }));
@@ -192,7 +192,7 @@ impl Login<'_> {
                 return LoginResponse::new(app_error(&request, &error, &description));
             }
         };
-        let lang = language(&request.ui_locales, self.request.accept_language.as_deref());
+        let lang = language(&request.ui_locales, self.ctx.request.accept_language.as_deref());
         let now = self.now();
         let (state, binding, csrf, public_id) =
             match (ids::secret(), ids::secret(), ids::secret(), ids::public_id("tx_")) {
@@ -208,7 +208,7 @@ impl Login<'_> {
                 d
             }
         };
-        let lifetime = self.tenant.config.sessions.transaction_lifetime as i64;
+        let lifetime = self.ctx.tenant.config.sessions.transaction_lifetime as i64;
         let slot = public_id.trim_start_matches("tx_")[..8].to_owned();
         let mut tx = LoginTx {
             public_id,
@@ -226,8 +226,8 @@ impl Login<'_> {
             mfa_done: false,
             known_device: false,
             device_hash: secret_key(&device),
-            client_ip: self.request.ip.clone(),
-            user_agent: self.request.user_agent.clone(),
+            client_ip: self.ctx.request.ip.clone(),
+            user_agent: self.ctx.request.user_agent.clone(),
             stage: Stage::Credentials,
         };
         response.cookies.push(CookieChange::SetBinding { slot, value: binding.clone(), max_age: lifetime });
@@ -255,7 +255,7 @@ impl Login<'_> {
                 // The binding cookie is not in this request yet: continue with a view of this browser that has it.
                 let mut cookies = self.cookies.clone();
                 cookies.bindings.insert(tx.slot.clone(), binding);
-                let login = Login { tenant: self.tenant, request: self.request, cookies: &cookies };
+                let login = Login { ctx: self.ctx, cookies: &cookies };
                 let next = login.after_first_factor(&state, tx, user).await;
                 // Hosted pages live under /u/: show them there, so reloads and form posts have a stable URL.
                 response.step = match next.step {
@@ -291,8 +291,8 @@ impl Login<'_> {
         let Some(cookie) = self.cookies.session.as_ref() else { return Ok(None) };
         let key = secret_key(cookie);
         let now = self.now();
-        let Some(session) = self.tenant.store.find_session(&key, now).await? else { return Ok(None) };
-        let idle = self.tenant.config.sessions.idle_lifetime as i64;
+        let Some(session) = self.ctx.tenant.store.find_session(&key, now).await? else { return Ok(None) };
+        let idle = self.ctx.tenant.config.sessions.idle_lifetime as i64;
         if now - session.last_active > idle {
             return Ok(None);
         }
@@ -302,7 +302,7 @@ impl Login<'_> {
         {
             return Ok(None);
         }
-        let Some(user) = self.tenant.store.find_user(&session.user_id).await? else { return Ok(None) };
+        let Some(user) = self.ctx.tenant.store.find_user(&session.user_id).await? else { return Ok(None) };
         if user.blocked {
             return Ok(None);
         }

@@ -82,7 +82,7 @@ impl Login<'_> {
                             Err(e) => return internal(&lang, e),
                         },
                     };
-                    let uri = totp::otpauth_uri(&secret, &self.tenant.config.friendly_name, &user.email);
+                    let uri = totp::otpauth_uri(&secret, &self.ctx.tenant.config.friendly_name, &user.email);
                     let qr_svg = match totp::qr_svg(&uri) {
                         Ok(svg) => svg,
                         Err(e) => return internal(&lang, e),
@@ -143,7 +143,7 @@ impl Login<'_> {
         alternatives: bool,
     ) -> LoginResponse {
         let lang = tx.lang.clone();
-        let destination = match email_destination(self.tenant, user).await {
+        let destination = match email_destination(self.ctx.tenant, user).await {
             Ok(Some(destination)) => destination,
             Ok(None) => {
                 return error_page(
@@ -154,11 +154,11 @@ impl Login<'_> {
             }
             Err(e) => return internal(&lang, e),
         };
-        let live = match self.tenant.store.get_ephemeral(Ephemeral::OneTimeCode, &email_code_key(tx), self.now()).await
-        {
-            Ok(found) => found.is_some(),
-            Err(e) => return internal(&lang, e),
-        };
+        let live =
+            match self.ctx.tenant.store.get_ephemeral(Ephemeral::OneTimeCode, &email_code_key(tx), self.now()).await {
+                Ok(found) => found.is_some(),
+                Err(e) => return internal(&lang, e),
+            };
         if !live {
             match self.send_email_code(tx, user).await {
                 Ok(Sent::Sent) => {}
@@ -180,11 +180,12 @@ impl Login<'_> {
 
     /// Sends a new email code to the account's verified address, within the send limit.
     async fn send_email_code(&self, tx: &LoginTx, user: &User) -> AuthResult<Sent> {
-        let Some(to) = email_destination(self.tenant, user).await? else {
+        let Some(to) = email_destination(self.ctx.tenant, user).await? else {
             return Err(crate::AuthError::Setup("no verified email address to send a code to".into()));
         };
         if let Some(retry_after) =
-            limits::spend_send(self.tenant.store.as_ref(), &user.user_id, limits::Channel::Email, self.now()).await?
+            limits::spend_send(self.ctx.tenant.store.as_ref(), &user.user_id, limits::Channel::Email, self.now())
+                .await?
         {
             self.write_log(
                 "gd_send_email_failure",
@@ -199,24 +200,25 @@ impl Login<'_> {
         let pending = PendingCode { hash: one_time_code::code_hash(&code, &email_code_context(tx, user)) };
         let bytes = serde_json::to_vec(&pending).map_err(|e| crate::AuthError::Setup(e.to_string()))?;
         let expires = self.now() + one_time_code::LIFETIME_SECS;
-        self.tenant.store.put_ephemeral(Ephemeral::OneTimeCode, &email_code_key(tx), &bytes, expires).await?;
+        self.ctx.tenant.store.put_ephemeral(Ephemeral::OneTimeCode, &email_code_key(tx), &bytes, expires).await?;
         let (subject, body) = if tx.lang == "ja" {
             (
-                format!("{} の確認コード", self.tenant.config.friendly_name),
+                format!("{} の確認コード", self.ctx.tenant.config.friendly_name),
                 format!(
                     "確認コード: {code}\r\n\r\nこのコードは5分間有効です。心当たりがない場合は、このメールを無視してください。"
                 ),
             )
         } else {
             (
-                format!("Your {} verification code", self.tenant.config.friendly_name),
+                format!("Your {} verification code", self.ctx.tenant.config.friendly_name),
                 format!(
                     "Your verification code is: {code}\r\n\r\nIt expires in 5 minutes. If you did not try to log in, ignore this email."
                 ),
             )
         };
-        let from = format!("{} <no-reply@gatehouse.invalid>", self.tenant.config.friendly_name);
-        self.tenant
+        let from = format!("{} <no-reply@gatehouse.invalid>", self.ctx.tenant.config.friendly_name);
+        self.ctx
+            .tenant
             .outbox
             .send(&from, &Email { to, subject, body })
             .await
@@ -300,14 +302,14 @@ impl Login<'_> {
                 Ok(a) => a,
                 Err(e) => return internal(&lang, e),
             };
-            if let Err(e) = self.tenant.store.save_authenticator(&authenticator).await {
+            if let Err(e) = self.ctx.tenant.store.save_authenticator(&authenticator).await {
                 return internal(&lang, e);
             }
             self.write_log("gd_enrollment_complete", "Authenticator app enrolled", Some(&tx), Some(&user)).await;
             // multifactor.enable enrolls a recovery code with the first factor; enrollWith does not (Auth0).
             let final_mfa = matches!(tx.stage, Stage::FinalMfa { .. });
-            if final_mfa && self.tenant.config.mfa.factors.contains(&FactorType::RecoveryCode) {
-                let has_recovery = match self.tenant.store.find_authenticators(&user.user_id).await {
+            if final_mfa && self.ctx.tenant.config.mfa.factors.contains(&FactorType::RecoveryCode) {
+                let has_recovery = match self.ctx.tenant.store.find_authenticators(&user.user_id).await {
                     Ok(list) => list.iter().any(|a| matches!(a.kind, AuthenticatorKind::RecoveryCode { .. })),
                     Err(e) => return internal(&lang, e),
                 };
@@ -364,7 +366,7 @@ impl Login<'_> {
             Ok(a) => a,
             Err(e) => return internal(&lang, e),
         };
-        if let Err(e) = self.tenant.store.save_authenticator(&authenticator).await {
+        if let Err(e) = self.ctx.tenant.store.save_authenticator(&authenticator).await {
             return internal(&lang, e);
         }
         let ctx = self.page_context(state, &tx);
@@ -395,7 +397,7 @@ impl Login<'_> {
                 Ok(a) => a,
                 Err(e) => return internal(&lang, e),
             };
-            if let Err(e) = self.tenant.store.save_authenticator(&authenticator).await {
+            if let Err(e) = self.ctx.tenant.store.save_authenticator(&authenticator).await {
                 return internal(&lang, e);
             }
             self.write_log("gd_enrollment_complete", "Recovery code enrolled", Some(&tx), Some(&user)).await;
@@ -414,12 +416,16 @@ impl Login<'_> {
     async fn factor_completed(&self, state: &str, mut tx: LoginTx, user: User, factor: FactorType) -> LoginResponse {
         let lang = tx.lang.clone();
         tx.mfa_done = true;
-        tx.methods.push(AuthMethod { name: "mfa".to_owned(), timestamp: self.tenant.now_iso(), kind: Some(factor) });
+        tx.methods.push(AuthMethod {
+            name: "mfa".to_owned(),
+            timestamp: self.ctx.tenant.now_iso(),
+            kind: Some(factor),
+        });
         let kind = if factor == FactorType::RecoveryCode { "gd_recovery_succeed" } else { "gd_auth_succeed" };
         self.write_log(kind, format!("MFA completed with {factor}"), Some(&tx), Some(&user)).await;
         match std::mem::replace(&mut tx.stage, Stage::Credentials) {
             Stage::Flow { paused, .. } => {
-                match self.tenant.actions.resume_post_login(*paused, Completion::Factor(factor)).await {
+                match self.ctx.tenant.actions.resume_post_login(*paused, Completion::Factor(factor)).await {
                     Ok(step) => self.after_flow_step(state, tx, user, step).await,
                     Err(e) => internal(&lang, e),
                 }
@@ -459,13 +465,13 @@ impl Login<'_> {
         code: &str,
     ) -> AuthResult<Verified> {
         let now = self.now();
-        let mut authenticators = self.tenant.store.find_authenticators(&user.user_id).await?;
+        let mut authenticators = self.ctx.tenant.store.find_authenticators(&user.user_id).await?;
         if factor == FactorType::Email
             && !authenticators.iter().any(|a| matches!(a.kind, AuthenticatorKind::Email { .. }))
         {
             // A verified email is an implicit authenticator; it gets a record to carry its attempt limit.
             let email = new_authenticator(user, AuthenticatorKind::Email { email: user.email.clone() }, now)?;
-            self.tenant.store.save_authenticator(&email).await?;
+            self.ctx.tenant.store.save_authenticator(&email).await?;
             authenticators.push(email);
         }
         let Some(index) = authenticators.iter().position(|a| a.active && a.kind.factor() == factor) else {
@@ -477,7 +483,7 @@ impl Login<'_> {
         } else {
             "gd_otp_rate_limit_exceed"
         };
-        let authenticator = match attempts::spend(self.tenant.store.as_ref(), &found, now).await? {
+        let authenticator = match attempts::spend(self.ctx.tenant.store.as_ref(), &found, now).await? {
             attempts::Spend::Spent(stored) => *stored,
             attempts::Spend::Blocked { .. } => {
                 self.write_log(rate_limited, format!("Too many failed {factor} codes"), Some(tx), Some(user)).await;
@@ -485,7 +491,7 @@ impl Login<'_> {
             }
             attempts::Spend::Missing => return Ok(Verified::Invalid),
         };
-        let store = self.tenant.store.as_ref();
+        let store = self.ctx.tenant.store.as_ref();
         let accepted: Option<Option<String>> = match &authenticator.kind {
             AuthenticatorKind::Otp { secret, last_step } => match totp::verify(secret, code, *last_step, now) {
                 // Consumed only if no parallel request used this step (or a later one) first.
@@ -576,7 +582,7 @@ impl Login<'_> {
             Ok(None) => return error_page(&lang, "access_denied", "The user no longer exists."),
             Err(e) => return internal(&lang, e),
         };
-        match self.tenant.actions.resume_post_login(*paused, Completion::Continue { query, body }).await {
+        match self.ctx.tenant.actions.resume_post_login(*paused, Completion::Continue { query, body }).await {
             Ok(step) => self.after_flow_step(state, tx, user, step).await,
             Err(e) => internal(&lang, e),
         }

@@ -21,7 +21,7 @@ use subtle::ConstantTimeEq;
 
 use crate::claims::PAPE_MFA;
 use crate::claims::granted_scopes;
-use crate::context::RequestInfo;
+use crate::context::RequestContext;
 use crate::credentials::{self, PasswordCheck};
 use crate::error::AuthResult;
 use crate::event;
@@ -31,7 +31,6 @@ use crate::login::step::{
 };
 use crate::login::tx::{LoginTx, MfaState, Stage};
 use crate::mask::mask_email;
-use crate::tenant::Tenant;
 use gatehouse_types::merge_metadata;
 
 pub use authorize::{authorize_request, end_session, language};
@@ -54,10 +53,8 @@ pub struct BrowserCookies {
 
 /// One request of a browser login.
 pub struct Login<'a> {
-    /// The tenant.
-    pub tenant: &'a Tenant,
-    /// The request.
-    pub request: &'a RequestInfo,
+    /// The tenant and the request.
+    pub ctx: RequestContext<'a>,
     /// Its cookies.
     pub cookies: &'a BrowserCookies,
 }
@@ -92,33 +89,34 @@ fn internal(lang: &str, e: impl std::fmt::Display) -> LoginResponse {
 
 impl Login<'_> {
     fn now(&self) -> i64 {
-        self.tenant.now()
+        self.ctx.tenant.now()
     }
 
     fn log(&self, kind: &str, description: impl Into<String>, tx: Option<&LoginTx>, user: Option<&User>) -> LogEntry {
-        let client = tx.and_then(|t| self.tenant.config.client(&t.request.client_id));
-        crate::logs::entry(kind, description, self.request, client, user)
+        let client = tx.and_then(|t| self.ctx.tenant.config.client(&t.request.client_id));
+        crate::logs::entry(kind, description, self.ctx.request, client, user)
     }
 
     async fn write_log(&self, kind: &str, description: impl Into<String>, tx: Option<&LoginTx>, user: Option<&User>) {
         let entry = self.log(kind, description, tx, user);
-        self.tenant.log(entry).await;
+        self.ctx.tenant.log(entry).await;
     }
 
     fn page_context(&self, state: &str, tx: &LoginTx) -> PageContext {
-        let client_name = self.tenant.config.client(&tx.request.client_id).map(|c| c.name.clone()).unwrap_or_default();
+        let client_name =
+            self.ctx.tenant.config.client(&tx.request.client_id).map(|c| c.name.clone()).unwrap_or_default();
         PageContext {
             state: state.to_owned(),
             csrf: tx.csrf.clone(),
             lang: tx.lang.clone(),
             client_name,
-            tenant_name: self.tenant.config.friendly_name.clone(),
+            tenant_name: self.ctx.tenant.config.friendly_name.clone(),
         }
     }
 
     /// Loads the transaction behind `state`, checking that this browser owns it.
     async fn load(&self, state: &str) -> Result<LoginTx, LoginResponse> {
-        let lang = crate::login::authorize::language(&[], self.request.accept_language.as_deref());
+        let lang = crate::login::authorize::language(&[], self.ctx.request.accept_language.as_deref());
         let expired = || {
             error_page(
                 &lang,
@@ -126,11 +124,12 @@ impl Login<'_> {
                 "This login took too long or was already completed. Go back to the application and start again.",
             )
         };
-        let raw = match self.tenant.store.get_ephemeral(Ephemeral::Transaction, &secret_key(state), self.now()).await {
-            Ok(Some(raw)) => raw,
-            Ok(None) => return Err(expired()),
-            Err(e) => return Err(internal(&lang, e)),
-        };
+        let raw =
+            match self.ctx.tenant.store.get_ephemeral(Ephemeral::Transaction, &secret_key(state), self.now()).await {
+                Ok(Some(raw)) => raw,
+                Ok(None) => return Err(expired()),
+                Err(e) => return Err(internal(&lang, e)),
+            };
         let tx: LoginTx = serde_json::from_slice(&raw).map_err(|e| internal(&lang, e))?;
         let owned = self
             .cookies
@@ -160,12 +159,12 @@ impl Login<'_> {
 
     async fn save(&self, state: &str, tx: &LoginTx) -> AuthResult<()> {
         let bytes = serde_json::to_vec(tx).map_err(|e| crate::AuthError::Setup(e.to_string()))?;
-        self.tenant.store.put_ephemeral(Ephemeral::Transaction, &secret_key(state), &bytes, tx.expires_at).await?;
+        self.ctx.tenant.store.put_ephemeral(Ephemeral::Transaction, &secret_key(state), &bytes, tx.expires_at).await?;
         Ok(())
     }
 
     async fn finish_tx(&self, state: &str, tx: &LoginTx, mut response: LoginResponse) -> LoginResponse {
-        if let Err(e) = self.tenant.store.delete_ephemeral(Ephemeral::Transaction, &secret_key(state)).await {
+        if let Err(e) = self.ctx.tenant.store.delete_ephemeral(Ephemeral::Transaction, &secret_key(state)).await {
             tracing::warn!(error = %e, "could not delete a finished login transaction");
         }
         response.cookies.push(CookieChange::ClearBinding { slot: tx.slot.clone() });
@@ -178,7 +177,7 @@ impl Login<'_> {
 
     async fn user(&self, tx: &LoginTx) -> AuthResult<Option<User>> {
         match &tx.user_id {
-            Some(id) => Ok(self.tenant.store.find_user(id).await?),
+            Some(id) => Ok(self.ctx.tenant.store.find_user(id).await?),
             None => Ok(None),
         }
     }
@@ -232,7 +231,7 @@ impl Login<'_> {
         }
         let login = email.trim().to_lowercase();
         let now = self.now();
-        let checked = credentials::check_password(self.tenant, &login, &self.request.ip, password, now).await;
+        let checked = credentials::check_password(self.ctx.tenant, &login, &self.ctx.request.ip, password, now).await;
         let user = match checked {
             Err(e) => return internal(&lang, e),
             Ok(PasswordCheck::Blocked) => return form_again(Notice::LoginBlocked, email, &tx),
@@ -248,7 +247,7 @@ impl Login<'_> {
                 if !now_blocked {
                     return form_again(Notice::WrongCredentials, email, &tx);
                 }
-                let minutes = self.tenant.config.attack_protection.block_seconds / 60;
+                let minutes = self.ctx.tenant.config.attack_protection.block_seconds / 60;
                 let mut entry = self.log(
                     "limit_wc",
                     format!(
@@ -258,7 +257,7 @@ impl Login<'_> {
                     known.as_deref(),
                 );
                 entry.user_name = Some(login.clone());
-                self.tenant.log(entry).await;
+                self.ctx.tenant.log(entry).await;
                 return form_again(Notice::LoginBlocked, email, &tx);
             }
         };
@@ -268,7 +267,7 @@ impl Login<'_> {
         }
         // A password login starts a new session: methods of an earlier session no longer count.
         tx.session_key = None;
-        tx.methods = vec![AuthMethod { name: "pwd".to_owned(), timestamp: self.tenant.now_iso(), kind: None }];
+        tx.methods = vec![AuthMethod { name: "pwd".to_owned(), timestamp: self.ctx.tenant.now_iso(), kind: None }];
         tx.auth_time = Some(now);
         tx.user_id = Some(user.user_id.clone());
         self.after_first_factor(state, tx, user).await
@@ -277,17 +276,17 @@ impl Login<'_> {
     /// Runs the post-login flow once the user is known.
     pub(crate) async fn after_first_factor(&self, state: &str, mut tx: LoginTx, user: User) -> LoginResponse {
         let lang = tx.lang.clone();
-        let authenticators = match self.tenant.store.find_authenticators(&user.user_id).await {
+        let authenticators = match self.ctx.tenant.store.find_authenticators(&user.user_id).await {
             Ok(a) => a,
             Err(e) => return internal(&lang, e),
         };
         let known = self.is_known_device(&user, &tx).await;
         tx.known_device = known;
-        let Some(client) = self.tenant.config.client(&tx.request.client_id).cloned() else {
+        let Some(client) = self.ctx.tenant.config.client(&tx.request.client_id).cloned() else {
             return error_page(&lang, "unauthorized_client", "The application is no longer configured.");
         };
         let event = self.flow_event(&tx, &client, &user, &authenticators);
-        let step = self.tenant.actions.start_post_login(event).await;
+        let step = self.ctx.tenant.actions.start_post_login(event).await;
         self.after_flow_step(state, tx, user, step).await
     }
 
@@ -298,11 +297,11 @@ impl Login<'_> {
         user: &User,
         authenticators: &[gatehouse_types::records::Authenticator],
     ) -> gatehouse_types::PostLoginEvent {
-        let config = &self.tenant.config;
+        let config = &self.ctx.tenant.config;
         let risk = event::risk_assessment(tx.known_device, user.logins_count == 0);
         event::post_login_event(
             config,
-            &self.tenant.secrets,
+            &self.ctx.tenant.secrets,
             client,
             user,
             authenticators,
@@ -313,8 +312,9 @@ impl Login<'_> {
                 method: "GET".to_owned(),
                 query: tx.request.query.clone(),
                 body: JsonMap::new(),
-                hostname: self.request.hostname.clone(),
+                hostname: self.ctx.request.hostname.clone(),
                 language: self
+                    .ctx
                     .request
                     .accept_language
                     .as_deref()
@@ -406,7 +406,7 @@ impl Login<'_> {
         for log in &outcome.tenant_logs {
             self.write_log(&log.kind, log.description.clone(), Some(&tx), Some(&user)).await;
         }
-        let authenticators = match self.tenant.store.find_authenticators(&user.user_id).await {
+        let authenticators = match self.ctx.tenant.store.find_authenticators(&user.user_id).await {
             Ok(a) => a,
             Err(e) => return internal(&lang, e),
         };
@@ -442,7 +442,7 @@ impl Login<'_> {
             Some(_) => true,
             None => false,
         };
-        let by_policy = match self.tenant.config.mfa.policy {
+        let by_policy = match self.ctx.tenant.config.mfa.policy {
             MfaPolicy::Never => false,
             MfaPolicy::Always => true,
             MfaPolicy::Adaptive => !tx.known_device,
@@ -457,8 +457,8 @@ impl Login<'_> {
         authenticators: &[gatehouse_types::records::Authenticator],
         provider: Option<MfaProvider>,
     ) -> Option<MfaState> {
-        let enabled = &self.tenant.config.mfa.factors;
-        let mut enrolled: Vec<FactorType> = event::enrolled_factors(&self.tenant.config, user, authenticators)
+        let enabled = &self.ctx.tenant.config.mfa.factors;
+        let mut enrolled: Vec<FactorType> = event::enrolled_factors(&self.ctx.tenant.config, user, authenticators)
             .into_iter()
             .filter(|f| enabled.contains(f))
             .collect();
@@ -503,11 +503,11 @@ impl Login<'_> {
         if outcome.app_metadata.is_empty() && outcome.user_metadata.is_empty() {
             return Ok(());
         }
-        let Some(mut fresh) = self.tenant.store.find_user(&user.user_id).await? else { return Ok(()) };
+        let Some(mut fresh) = self.ctx.tenant.store.find_user(&user.user_id).await? else { return Ok(()) };
         merge_metadata(&mut fresh.app_metadata, &outcome.app_metadata);
         merge_metadata(&mut fresh.user_metadata, &outcome.user_metadata);
-        fresh.updated_at = self.tenant.now_iso();
-        self.tenant.store.save_user(&fresh).await?;
+        fresh.updated_at = self.ctx.tenant.now_iso();
+        self.ctx.tenant.store.save_user(&fresh).await?;
         Ok(())
     }
 
@@ -515,27 +515,27 @@ impl Login<'_> {
     async fn complete(&self, state: &str, tx: LoginTx, user: User, outcome: Outcome) -> LoginResponse {
         let lang = tx.lang.clone();
         let now = self.now();
-        let Some(client) = self.tenant.config.client(&tx.request.client_id).cloned() else {
+        let Some(client) = self.ctx.tenant.config.client(&tx.request.client_id).cloned() else {
             return error_page(&lang, "unauthorized_client", "The application is no longer configured.");
         };
         if let Err(e) = self.apply_metadata(&user, &outcome).await {
             return internal(&lang, e);
         }
-        let mut fresh = match self.tenant.store.find_user(&user.user_id).await {
+        let mut fresh = match self.ctx.tenant.store.find_user(&user.user_id).await {
             Ok(Some(u)) => u,
             Ok(None) => return error_page(&lang, "access_denied", "The user no longer exists."),
             Err(e) => return internal(&lang, e),
         };
         fresh.logins_count += 1;
-        fresh.last_login = Some(self.tenant.now_iso());
-        if let Err(e) = self.tenant.store.save_user(&fresh).await {
+        fresh.last_login = Some(self.ctx.tenant.now_iso());
+        if let Err(e) = self.ctx.tenant.store.save_user(&fresh).await {
             return internal(&lang, e);
         }
         let mut response = LoginResponse::new(AuthStep::Error(ErrorPage::default_for(&lang)));
 
         // The SSO session: continue the one this transaction came from, or start one.
         let existing = match &tx.session_key {
-            Some(key) => match self.tenant.store.find_session(key, now).await {
+            Some(key) => match self.ctx.tenant.store.find_session(key, now).await {
                 Ok(found) => found.filter(|s| s.user_id == fresh.user_id),
                 Err(e) => return internal(&lang, e),
             },
@@ -552,7 +552,7 @@ impl Login<'_> {
                     Ok(sid) => sid,
                     Err(e) => return internal(&lang, e),
                 };
-                let lifetime = self.tenant.config.sessions.lifetime as i64;
+                let lifetime = self.ctx.tenant.config.sessions.lifetime as i64;
                 response.cookies.push(CookieChange::SetSession { value: cookie.clone(), max_age: lifetime });
                 let session = Session {
                     id: sid,
@@ -580,14 +580,14 @@ impl Login<'_> {
         if !session.clients.contains(&client.client_id) {
             session.clients.push(client.client_id.clone());
         }
-        if let Err(e) = self.tenant.store.save_session(&session_key, &session).await {
+        if let Err(e) = self.ctx.tenant.store.save_session(&session_key, &session).await {
             return internal(&lang, e);
         }
 
         let mfa = tx.methods.iter().any(|m| m.name == "mfa");
         let show_amr = tx.mfa_done || (mfa && !tx.request.is_silent());
         let scope = granted_scopes(
-            &self.tenant.config,
+            &self.ctx.tenant.config,
             &client,
             &tx.request.scope,
             tx.request.audience.as_deref(),
@@ -619,14 +619,14 @@ impl Login<'_> {
             code_challenge: tx.request.code_challenge.clone(),
             expires_at: now + CODE_LIFETIME,
         };
-        if let Err(e) = self.tenant.store.create_code(&secret_key(&code), &record).await {
+        if let Err(e) = self.ctx.tenant.store.create_code(&secret_key(&code), &record).await {
             return internal(&lang, e);
         }
         self.remember_device(&fresh, &tx).await;
         let mut entry = self.log("s", "Successful login", Some(&tx), Some(&fresh));
         entry.details.insert("mfa".into(), serde_json::Value::from(mfa));
         entry.details.insert("session_id".into(), serde_json::Value::from(session.id.clone()));
-        self.tenant.log(entry).await;
+        self.ctx.tenant.log(entry).await;
 
         let mut params = vec![("code".to_owned(), code)];
         if let Some(app_state) = &tx.request.state {
@@ -642,13 +642,13 @@ impl Login<'_> {
 
     async fn is_known_device(&self, user: &User, tx: &LoginTx) -> bool {
         let key = secret_key(&format!("{}\0{}", user.user_id, tx.device_hash));
-        matches!(self.tenant.store.get_ephemeral(Ephemeral::KnownDevice, &key, self.now()).await, Ok(Some(_)))
+        matches!(self.ctx.tenant.store.get_ephemeral(Ephemeral::KnownDevice, &key, self.now()).await, Ok(Some(_)))
     }
 
     async fn remember_device(&self, user: &User, tx: &LoginTx) {
         let key = secret_key(&format!("{}\0{}", user.user_id, tx.device_hash));
         let expires = self.now() + KNOWN_DEVICE_LIFETIME;
-        if let Err(e) = self.tenant.store.put_ephemeral(Ephemeral::KnownDevice, &key, b"1", expires).await {
+        if let Err(e) = self.ctx.tenant.store.put_ephemeral(Ephemeral::KnownDevice, &key, b"1", expires).await {
             tracing::warn!(error = %e, "could not remember a device");
         }
     }

@@ -28,7 +28,7 @@ impl MfaApi<'_> {
                 // client, which authenticated to obtain it.
                 let credentials = client_credentials(body, basic);
                 if !credentials.is_empty() {
-                    let client = client_auth::authenticate_client(&self.tenant.config, credentials)?;
+                    let client = client_auth::authenticate_client(&self.ctx.tenant.config, credentials)?;
                     if client.client_id != ticket.client_id {
                         return Err(OAuthError::invalid_request("mfa_token not issued to this client"));
                     }
@@ -42,12 +42,12 @@ impl MfaApi<'_> {
                 body.get("client_id").and_then(Value::as_str).map(str::to_owned)
             }
         };
-        let existing = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
+        let existing = self.ctx.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
         // Recovery codes come with the first factor beyond email.
         let enrolled = existing.iter().any(|a| a.active && !matches!(a.kind, AuthenticatorKind::Email { .. }));
         // With only an mfa_token (the password), a factor may be added only while the user has none: a verified
         // email counts as one (Auth0), so a stolen password cannot enroll the attacker's factor.
-        let has_factor = !crate::event::enrolled_factors(&self.tenant.config, &user, &existing).is_empty();
+        let has_factor = !crate::event::enrolled_factors(&self.ctx.tenant.config, &user, &existing).is_empty();
         if let MfaCaller::Ticket { ticket, .. } = caller
             && has_factor
             && !ticket.mfa_passed
@@ -77,9 +77,15 @@ impl MfaApi<'_> {
                 // A new association replaces a pending (unconfirmed) one.
                 for pending in existing.iter().filter(|a| !a.active && matches!(a.kind, AuthenticatorKind::Otp { .. }))
                 {
-                    self.tenant.store.delete_authenticator(&user.user_id, &pending.id).await.map_err(server_error)?;
+                    self.ctx
+                        .tenant
+                        .store
+                        .delete_authenticator(&user.user_id, &pending.id)
+                        .await
+                        .map_err(server_error)?;
                 }
-                let (authenticator, uri) = users::enroll_pending_otp(self.tenant, &user).await.map_err(server_error)?;
+                let (authenticator, uri) =
+                    users::enroll_pending_otp(self.ctx.tenant, &user).await.map_err(server_error)?;
                 let AuthenticatorKind::Otp { secret, .. } = &authenticator.kind else {
                     return Err(server_error("otp kind"));
                 };
@@ -119,7 +125,7 @@ impl MfaApi<'_> {
                 let authenticator =
                     users::authenticator(&user, AuthenticatorKind::Email { email: email.clone() }, false, self.now())
                         .map_err(server_error)?;
-                self.tenant.store.save_authenticator(&authenticator).await.map_err(server_error)?;
+                self.ctx.tenant.store.save_authenticator(&authenticator).await.map_err(server_error)?;
                 let oob_code =
                     self.send_oob(&user, &authenticator, client_id.as_deref().unwrap_or_default(), &email).await?;
                 let mut answer = json!({ "authenticator_type": "oob", "binding_method": "prompt", "oob_channel": "email", "oob_code": oob_code });
@@ -146,13 +152,13 @@ impl MfaApi<'_> {
             return Ok(());
         }
         for old in existing.iter().filter(|a| matches!(a.kind, AuthenticatorKind::RecoveryCode { .. })) {
-            self.tenant.store.delete_authenticator(&user.user_id, &old.id).await.map_err(server_error)?;
+            self.ctx.tenant.store.delete_authenticator(&user.user_id, &old.id).await.map_err(server_error)?;
         }
         let code = recovery::new_recovery_code().map_err(server_error)?;
         let hash = recovery::hash_recovery_code(&code).map_err(server_error)?;
         let authenticator = users::authenticator(user, AuthenticatorKind::RecoveryCode { hash }, false, self.now())
             .map_err(server_error)?;
-        self.tenant.store.save_authenticator(&authenticator).await.map_err(server_error)?;
+        self.ctx.tenant.store.save_authenticator(&authenticator).await.map_err(server_error)?;
         if let Some(map) = answer.as_object_mut() {
             map.insert("recovery_codes".into(), json!([code]));
         }

@@ -26,14 +26,14 @@ impl MfaApi<'_> {
             return Err(OAuthError::insufficient_scope("Insufficient scope, expected: remove:authenticators"));
         }
         let user = self.user(caller.user_id()).await?;
-        let list = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
+        let list = self.ctx.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
         let Some(target) = list.iter().find(|a| a.id == id) else {
             return Err(OAuthError::not_found("Authenticator not found"));
         };
         if matches!(&target.kind, AuthenticatorKind::Email { email } if *email == user.email && user.email_verified) {
             return Err(OAuthError::invalid_request("Email authenticators of a verified email cannot be deleted."));
         }
-        self.tenant.store.delete_authenticator(&user.user_id, id).await.map_err(server_error)?;
+        self.ctx.tenant.store.delete_authenticator(&user.user_id, id).await.map_err(server_error)?;
         self.log("gd_unenroll", format!("Authenticator {} removed", target.kind.id_prefix()), None, Some(&user)).await;
         Ok(())
     }

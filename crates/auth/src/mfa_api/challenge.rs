@@ -21,9 +21,9 @@ impl MfaApi<'_> {
         if credentials.client_id.is_none() && credentials.basic.is_none() {
             return Err(OAuthError::invalid_request("Missing required parameter: client_id"));
         }
-        let client = client_auth::authenticate_client(&self.tenant.config, credentials)?;
+        let client = client_auth::authenticate_client(&self.ctx.tenant.config, credentials)?;
         let client_id = client.client_id.as_str();
-        let (_, ticket) = mfa_ticket::verify(self.tenant, token, self.now()).await?;
+        let (_, ticket) = mfa_ticket::verify(self.ctx.tenant, token, self.now()).await?;
         if ticket.client_id != client_id {
             return Err(OAuthError::invalid_request("mfa_token not issued to this client"));
         }

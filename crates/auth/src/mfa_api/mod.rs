@@ -15,14 +15,13 @@ use serde_json::{Map, Value};
 
 use crate::claims::{self};
 use crate::client_auth::ClientCredentials;
-use crate::context::RequestInfo;
+use crate::context::RequestContext;
 use crate::crypto::one_time_code::{self, OobChallenge};
 use crate::error::OAuthError;
 use crate::ids;
 use crate::limits;
 use crate::mfa_ticket::{self, MfaTicket};
 use crate::outbox::Email;
-use crate::tenant::Tenant;
 use crate::users;
 
 /// How long an `oob_code` (and the code it sent) is valid.
@@ -71,18 +70,17 @@ pub(crate) fn server_error(e: impl std::fmt::Display) -> OAuthError {
 
 /// The MFA API for one request.
 pub struct MfaApi<'a> {
-    tenant: &'a Tenant,
-    request: &'a RequestInfo,
+    ctx: RequestContext<'a>,
 }
 
 impl<'a> MfaApi<'a> {
     /// The API for one request.
-    pub fn new(tenant: &'a Tenant, request: &'a RequestInfo) -> Self {
-        MfaApi { tenant, request }
+    pub fn new(ctx: RequestContext<'a>) -> Self {
+        MfaApi { ctx }
     }
 
     pub(crate) fn now(&self) -> i64 {
-        self.tenant.now()
+        self.ctx.tenant.now()
     }
 
     pub(crate) async fn log(
@@ -92,8 +90,8 @@ impl<'a> MfaApi<'a> {
         client_id: Option<&str>,
         user: Option<&User>,
     ) {
-        let client = client_id.and_then(|id| self.tenant.config.client(id));
-        self.tenant.log(crate::logs::entry(kind, description, self.request, client, user)).await;
+        let client = client_id.and_then(|id| self.ctx.tenant.config.client(id));
+        self.ctx.tenant.log(crate::logs::entry(kind, description, self.ctx.request, client, user)).await;
     }
 
     /// The caller behind a bearer token: an `mfa_token`, or an access token for the MFA API.
@@ -101,14 +99,14 @@ impl<'a> MfaApi<'a> {
         let token = bearer.ok_or_else(|| OAuthError::unauthorized("Missing authentication"))?;
         let header = jsonwebtoken::decode_header(token).map_err(|_| OAuthError::invalid_token("Malformed token"))?;
         if header.typ.as_deref() == Some("mfa+jwt") {
-            let (jti, ticket) = mfa_ticket::verify(self.tenant, token, self.now()).await?;
+            let (jti, ticket) = mfa_ticket::verify(self.ctx.tenant, token, self.now()).await?;
             return Ok(MfaCaller::Ticket { jti, ticket: Box::new(ticket) });
         }
-        let ring = self.tenant.key_ring().map_err(server_error)?;
+        let ring = self.ctx.tenant.key_ring().map_err(server_error)?;
         let claims = ring
-            .verify(token, &self.tenant.config.issuer, Some(&self.tenant.config.mfa_audience()))
+            .verify(token, &self.ctx.tenant.config.issuer, Some(&self.ctx.tenant.config.mfa_audience()))
             .map_err(|_| OAuthError::invalid_token("The access token is invalid or expired"))?;
-        if claims::is_revoked(self.tenant, &claims).await.map_err(server_error)? {
+        if claims::is_revoked(self.ctx.tenant, &claims).await.map_err(server_error)? {
             return Err(OAuthError::invalid_token("The access token is invalid or expired"));
         }
         let user_id = claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_owned();
@@ -117,7 +115,7 @@ impl<'a> MfaApi<'a> {
     }
 
     pub(crate) async fn user(&self, user_id: &str) -> Result<User, OAuthError> {
-        match self.tenant.store.find_user(user_id).await.map_err(server_error)? {
+        match self.ctx.tenant.store.find_user(user_id).await.map_err(server_error)? {
             Some(user) if !user.blocked => Ok(user),
             Some(_) => Err(OAuthError::unauthorized("user is blocked")),
             None => Err(OAuthError::invalid_grant("The user no longer exists")),
@@ -126,8 +124,8 @@ impl<'a> MfaApi<'a> {
 
     /// The user's authenticators, with the implicit email authenticator of a verified address materialized.
     pub(crate) async fn authenticators(&self, user: &User) -> Result<Vec<Authenticator>, OAuthError> {
-        let mut list = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
-        let email_enabled = self.tenant.config.mfa.factors.contains(&FactorType::Email);
+        let mut list = self.ctx.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
+        let email_enabled = self.ctx.tenant.config.mfa.factors.contains(&FactorType::Email);
         if email_enabled
             && user.email_verified
             && !list.iter().any(|a| matches!(a.kind, AuthenticatorKind::Email { .. }))
@@ -135,14 +133,14 @@ impl<'a> MfaApi<'a> {
             let email =
                 users::authenticator(user, AuthenticatorKind::Email { email: user.email.clone() }, true, self.now())
                     .map_err(server_error)?;
-            self.tenant.store.save_authenticator(&email).await.map_err(server_error)?;
+            self.ctx.tenant.store.save_authenticator(&email).await.map_err(server_error)?;
             list.push(email);
         }
         Ok(list)
     }
 
     pub(crate) fn enabled(&self, factor: FactorType) -> bool {
-        self.tenant.config.mfa.factors.contains(&factor)
+        self.ctx.tenant.config.mfa.factors.contains(&factor)
     }
 
     /// Sends a code to `email` and stores the `oob_code` that names it.
@@ -158,7 +156,7 @@ impl<'a> MfaApi<'a> {
             return Err(OAuthError::access_denied("Email codes are only sent to the user's own address."));
         }
         if let Some(retry_after) =
-            limits::spend_send(self.tenant.store.as_ref(), &user.user_id, limits::Channel::Email, now)
+            limits::spend_send(self.ctx.tenant.store.as_ref(), &user.user_id, limits::Channel::Email, now)
                 .await
                 .map_err(server_error)?
         {
@@ -179,12 +177,13 @@ impl<'a> MfaApi<'a> {
             expires_at: now + OOB_LIFETIME,
         };
         let bytes = serde_json::to_vec(&challenge).map_err(server_error)?;
-        self.tenant
+        self.ctx
+            .tenant
             .store
             .put_ephemeral(Ephemeral::OneTimeCode, &secret_key(&oob_code), &bytes, now + OOB_LIFETIME + GRACE)
             .await
             .map_err(server_error)?;
-        let name = &self.tenant.config.friendly_name;
+        let name = &self.ctx.tenant.config.friendly_name;
         let message = Email {
             to: email.to_owned(),
             subject: format!("Your {name} verification code"),
@@ -192,7 +191,8 @@ impl<'a> MfaApi<'a> {
                 "Your verification code is: {code}\r\n\r\nIt expires in 5 minutes. If you did not ask for it, ignore this email."
             ),
         };
-        self.tenant
+        self.ctx
+            .tenant
             .outbox
             .send(&format!("{name} <no-reply@gatehouse.invalid>"), &message)
             .await

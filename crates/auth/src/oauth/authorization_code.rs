@@ -22,7 +22,7 @@ impl TokenEndpoint<'_> {
         let key = secret_key(code);
         let invalid = |description: &str| OAuthError::invalid_grant(description);
         let now = self.now();
-        let record = match self.tenant.store.take_code(&key, now).await.map_err(server_error)? {
+        let record = match self.ctx.tenant.store.take_code(&key, now).await.map_err(server_error)? {
             CodeUse::Fresh(record) => record,
             CodeUse::Replayed => {
                 // RFC 6749 §4.1.2: a code used twice revokes what its first exchange issued.
@@ -82,13 +82,13 @@ impl TokenEndpoint<'_> {
         let (family, access_jti) = code_token_ids(&key);
         let issue = Issue {
             access_jti: Some(access_jti),
-            family: Some((family, now + self.tenant.config.sessions.refresh_token_lifetime as i64)),
+            family: Some((family, now + self.ctx.tenant.config.sessions.refresh_token_lifetime as i64)),
         };
-        let response = claims::issue_user_tokens(self.tenant, client, &user, &record.grant, issue, now)
+        let response = claims::issue_user_tokens(self.ctx.tenant, client, &user, &record.grant, issue, now)
             .await
             .map_err(server_error)?;
         // A replay that arrived while these were being issued revoked them before they were stored: look again.
-        if self.tenant.store.is_code_replayed(&key, now).await.map_err(server_error)? {
+        if self.ctx.tenant.store.is_code_replayed(&key, now).await.map_err(server_error)? {
             self.revoke_code_tokens(&key).await?;
             self.log(
                 "feacft",
@@ -106,9 +106,9 @@ impl TokenEndpoint<'_> {
     /// Revokes the refresh family and the access token an authorization code's exchange issued.
     async fn revoke_code_tokens(&self, key: &str) -> Result<(), OAuthError> {
         let (family, access_jti) = code_token_ids(key);
-        let store = &self.tenant.store;
+        let store = &self.ctx.tenant.store;
         store.revoke_refresh_family(&family).await.map_err(server_error)?;
-        let until = self.now() + claims::longest_access_token_lifetime(&self.tenant.config);
+        let until = self.now() + claims::longest_access_token_lifetime(&self.ctx.tenant.config);
         store.put_ephemeral(Ephemeral::RevokedToken, &secret_key(&access_jti), b"1", until).await.map_err(server_error)
     }
 }

@@ -23,7 +23,7 @@ impl TokenEndpoint<'_> {
                 "No audience parameter was provided, and no default audience has been configured",
             ));
         };
-        let config = &self.tenant.config;
+        let config = &self.ctx.tenant.config;
         let Some(client_grant) =
             config.client_grants.iter().find(|g| g.client_id == client.client_id && g.audience == audience)
         else {
@@ -54,7 +54,7 @@ impl TokenEndpoint<'_> {
         };
         let subject = format!("{}@clients", client.client_id);
         let (access_token, expires_in) =
-            claims::access_token(self.tenant, &subject, &grant, Some("client-credentials"), None, now)
+            claims::access_token(self.ctx.tenant, &subject, &grant, Some("client-credentials"), None, now)
                 .map_err(server_error)?;
         self.log("seccft", "Client Credentials for Access Token", Some(client), None).await;
         Ok(TokenResponse {

@@ -23,7 +23,7 @@ impl TokenEndpoint<'_> {
         let field = |name: &str| req.fields.get(name).map(String::as_str).filter(|s| !s.is_empty());
         let token =
             field("mfa_token").ok_or_else(|| OAuthError::invalid_request("Missing required parameter: mfa_token"))?;
-        let (jti, mut ticket) = mfa_ticket::verify(self.tenant, token, self.now()).await?;
+        let (jti, mut ticket) = mfa_ticket::verify(self.ctx.tenant, token, self.now()).await?;
         if ticket.client_id != client.client_id {
             return Err(OAuthError::invalid_request("mfa_token not issued to this client"));
         }
@@ -65,21 +65,22 @@ impl TokenEndpoint<'_> {
         .await;
         // The mfa_token stays valid until it expires, now as proof that a challenge passed (to enroll more).
         ticket.mfa_passed = true;
-        mfa_ticket::save(self.tenant, &jti, &ticket).await.map_err(server_error)?;
+        mfa_ticket::save(self.ctx.tenant, &jti, &ticket).await.map_err(server_error)?;
         if !ticket.app_metadata.is_empty() || !ticket.user_metadata.is_empty() {
             let mut fresh = self.user(&user.user_id).await?;
             merge_metadata(&mut fresh.app_metadata, &ticket.app_metadata);
             merge_metadata(&mut fresh.user_metadata, &ticket.user_metadata);
-            fresh.updated_at = self.tenant.now_iso();
-            self.tenant.store.save_user(&fresh).await.map_err(server_error)?;
+            fresh.updated_at = self.ctx.tenant.now_iso();
+            self.ctx.tenant.store.save_user(&fresh).await.map_err(server_error)?;
         }
         let mut grant = ticket.grant.clone();
         grant.mfa = true;
         grant.amr = vec!["mfa".to_owned()];
         grant.acr = Some(PAPE_MFA.to_owned());
-        let mut response = claims::issue_user_tokens(self.tenant, client, &user, &grant, Issue::default(), self.now())
-            .await
-            .map_err(server_error)?;
+        let mut response =
+            claims::issue_user_tokens(self.ctx.tenant, client, &user, &grant, Issue::default(), self.now())
+                .await
+                .map_err(server_error)?;
         response.recovery_code = new_recovery_code;
         self.log(success_log, "Successful MFA exchange for access token", Some(client), Some(&user)).await;
         Ok(response)
@@ -92,7 +93,7 @@ impl TokenEndpoint<'_> {
         found: &Authenticator,
         client: &ClientConfig,
     ) -> Result<Authenticator, OAuthError> {
-        match attempts::spend(self.tenant.store.as_ref(), found, self.now()).await.map_err(server_error)? {
+        match attempts::spend(self.ctx.tenant.store.as_ref(), found, self.now()).await.map_err(server_error)? {
             attempts::Spend::Spent(stored) => Ok(*stored),
             attempts::Spend::Blocked { retry_after } => {
                 let kind = if found.kind.factor() == FactorType::RecoveryCode {
@@ -128,7 +129,7 @@ impl TokenEndpoint<'_> {
             return Ok(());
         }
         let activate = |current: &Authenticator| Some(Authenticator { active: true, ..current.clone() });
-        let store = self.tenant.store.as_ref();
+        let store = self.ctx.tenant.store.as_ref();
         store.update_authenticator(&user.user_id, &authenticator.id, &activate).await.map_err(server_error)?;
         let list = store.find_authenticators(&user.user_id).await.map_err(server_error)?;
         for pending in list.iter().filter(|a| !a.active && matches!(a.kind, AuthenticatorKind::RecoveryCode { .. })) {

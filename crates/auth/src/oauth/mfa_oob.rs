@@ -22,6 +22,7 @@ impl TokenEndpoint<'_> {
         let now = self.now();
         let key = secret_key(oob_code);
         let raw = self
+            .ctx
             .tenant
             .store
             .get_ephemeral(Ephemeral::OneTimeCode, &key, now)
@@ -36,7 +37,7 @@ impl TokenEndpoint<'_> {
             return Err(OAuthError::expired_token("oob_code is expired"));
         }
         let binding_code = binding_code.ok_or_else(|| OAuthError::invalid_request("binding_code is required"))?;
-        let list = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
+        let list = self.ctx.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
         let found = list
             .into_iter()
             .find(|a| a.id == challenge.authenticator_id)
@@ -47,6 +48,7 @@ impl TokenEndpoint<'_> {
         // Single use: of two requests with the right code, only the one that removes it wins.
         let taken = matched
             && self
+                .ctx
                 .tenant
                 .store
                 .take_ephemeral(Ephemeral::OneTimeCode, &key, now)
@@ -56,11 +58,12 @@ impl TokenEndpoint<'_> {
         if !taken {
             return Err(self.wrong(user, factor, client).await);
         }
-        let stored =
-            attempts::settle_success(self.tenant.store.as_ref(), &authenticator, now, &|current| Some(current.clone()))
-                .await
-                .map_err(server_error)?
-                .ok_or_else(|| OAuthError::invalid_grant("Invalid oob_code."))?;
+        let stored = attempts::settle_success(self.ctx.tenant.store.as_ref(), &authenticator, now, &|current| {
+            Some(current.clone())
+        })
+        .await
+        .map_err(server_error)?
+        .ok_or_else(|| OAuthError::invalid_grant("Invalid oob_code."))?;
         self.confirm(user, &stored, client).await?;
         Ok((factor, None))
     }

@@ -17,7 +17,7 @@ impl TokenEndpoint<'_> {
         code: &str,
         client: &ClientConfig,
     ) -> Result<(FactorType, Option<String>), OAuthError> {
-        let list = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
+        let list = self.ctx.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
         // Active authenticators first, then the newest pending one (its first code confirms it).
         let mut candidates: Vec<Authenticator> =
             list.into_iter().filter(|a| matches!(a.kind, AuthenticatorKind::Otp { .. })).collect();
@@ -33,7 +33,7 @@ impl TokenEndpoint<'_> {
         };
         // The step is consumed only if no parallel request used it (or a later one) first.
         let consumed = match step {
-            Some(step) => attempts::settle_success(self.tenant.store.as_ref(), &authenticator, now, &|current| {
+            Some(step) => attempts::settle_success(self.ctx.tenant.store.as_ref(), &authenticator, now, &|current| {
                 let mut next = current.clone();
                 match &mut next.kind {
                     AuthenticatorKind::Otp { last_step, .. } if *last_step < step => *last_step = step,

@@ -17,7 +17,7 @@ impl TokenEndpoint<'_> {
         code: &str,
         client: &ClientConfig,
     ) -> Result<(FactorType, Option<String>), OAuthError> {
-        let list = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
+        let list = self.ctx.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
         let Some(found) =
             list.into_iter().find(|a| a.active && matches!(a.kind, AuthenticatorKind::RecoveryCode { .. }))
         else {
@@ -40,14 +40,16 @@ impl TokenEndpoint<'_> {
         let fresh = recovery::new_recovery_code().map_err(server_error)?;
         let fresh_hash = recovery::hash_recovery_code(&fresh).map_err(server_error)?;
         let replaced =
-            attempts::settle_success(self.tenant.store.as_ref(), &authenticator, self.now(), &|current| match &current
-                .kind
-            {
-                AuthenticatorKind::RecoveryCode { hash: now_stored } if *now_stored == hash => Some(Authenticator {
-                    kind: AuthenticatorKind::RecoveryCode { hash: fresh_hash.clone() },
-                    ..current.clone()
-                }),
-                _ => None,
+            attempts::settle_success(self.ctx.tenant.store.as_ref(), &authenticator, self.now(), &|current| {
+                match &current.kind {
+                    AuthenticatorKind::RecoveryCode { hash: now_stored } if *now_stored == hash => {
+                        Some(Authenticator {
+                            kind: AuthenticatorKind::RecoveryCode { hash: fresh_hash.clone() },
+                            ..current.clone()
+                        })
+                    }
+                    _ => None,
+                }
             })
             .await
             .map_err(server_error)?;

@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use crate::claims::{TokenResponse, granted_scopes};
 use crate::client_auth::{self, ClientCredentials};
-use crate::context::RequestInfo;
+use crate::context::RequestContext;
 use crate::error::OAuthError;
 use crate::event::{self, RequestFacts, TransactionFacts};
 use crate::scope;
@@ -54,15 +54,14 @@ impl TokenRequest {
 
 impl<'a> TokenEndpoint<'a> {
     /// A token endpoint for one request.
-    pub fn new(tenant: &'a Tenant, request: &'a RequestInfo) -> Self {
-        TokenEndpoint { tenant, request }
+    pub fn new(ctx: RequestContext<'a>) -> Self {
+        TokenEndpoint { ctx }
     }
 }
 
 /// The token endpoint for one request.
 pub struct TokenEndpoint<'a> {
-    tenant: &'a Tenant,
-    request: &'a RequestInfo,
+    ctx: RequestContext<'a>,
 }
 
 impl TokenEndpoint<'_> {
@@ -90,7 +89,7 @@ impl TokenEndpoint<'_> {
     }
 
     fn now(&self) -> i64 {
-        self.tenant.now()
+        self.ctx.tenant.now()
     }
 
     async fn log(
@@ -100,7 +99,7 @@ impl TokenEndpoint<'_> {
         client: Option<&ClientConfig>,
         user: Option<&User>,
     ) {
-        self.tenant.log(crate::logs::entry(kind, description, self.request, client, user)).await;
+        self.ctx.tenant.log(crate::logs::entry(kind, description, self.ctx.request, client, user)).await;
     }
 
     /// Identifies the client: `client_secret_basic`, `client_secret_post`, or `none` for public clients.
@@ -110,11 +109,11 @@ impl TokenEndpoint<'_> {
             client_id: req.get("client_id"),
             client_secret: req.get("client_secret"),
         };
-        client_auth::authenticate_client(&self.tenant.config, credentials)
+        client_auth::authenticate_client(&self.ctx.tenant.config, credentials)
     }
 
     async fn user(&self, user_id: &str) -> Result<User, OAuthError> {
-        match self.tenant.store.find_user(user_id).await.map_err(server_error)? {
+        match self.ctx.tenant.store.find_user(user_id).await.map_err(server_error)? {
             Some(user) if !user.blocked => Ok(user),
             Some(_) => Err(OAuthError::unauthorized("user is blocked")),
             None => Err(OAuthError::invalid_grant("The user no longer exists")),
@@ -132,7 +131,7 @@ impl TokenEndpoint<'_> {
         protocol: &str,
         req: &TokenRequest,
     ) -> Result<PostLoginEvent, OAuthError> {
-        let authenticators = self.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
+        let authenticators = self.ctx.tenant.store.find_authenticators(&user.user_id).await.map_err(server_error)?;
         let mut body = JsonMap::new();
         for (k, v) in &req.fields {
             // Never hand credentials to actions.
@@ -141,21 +140,21 @@ impl TokenEndpoint<'_> {
             }
         }
         Ok(event::post_login_event(
-            &self.tenant.config,
-            &self.tenant.secrets,
+            &self.ctx.tenant.config,
+            &self.ctx.tenant.secrets,
             client,
             user,
             &authenticators,
             methods,
             audience,
             RequestFacts {
-                ip: self.request.ip.clone(),
+                ip: self.ctx.request.ip.clone(),
                 method: "POST".into(),
                 query: JsonMap::new(),
                 body,
-                hostname: self.request.hostname.clone(),
+                hostname: self.ctx.request.hostname.clone(),
                 language: None,
-                user_agent: self.request.user_agent.clone(),
+                user_agent: self.ctx.request.user_agent.clone(),
             },
             TransactionFacts {
                 id: None,
@@ -170,7 +169,7 @@ impl TokenEndpoint<'_> {
 
     /// Runs the post-login flow where no prompt can be shown (refresh): a pause means MFA is needed.
     async fn run_flow(&self, event: PostLoginEvent, client: &ClientConfig, user: &User) -> Result<Outcome, OAuthError> {
-        match self.tenant.actions.start_post_login(event).await {
+        match self.ctx.tenant.actions.start_post_login(event).await {
             Step::Done(outcome) => {
                 for log in &outcome.tenant_logs {
                     self.log(&log.kind, log.description.clone(), Some(client), Some(user)).await;
@@ -193,13 +192,13 @@ impl TokenEndpoint<'_> {
         if outcome.app_metadata.is_empty() && outcome.user_metadata.is_empty() {
             return Ok(());
         }
-        let Some(mut fresh) = self.tenant.store.find_user(&user.user_id).await.map_err(server_error)? else {
+        let Some(mut fresh) = self.ctx.tenant.store.find_user(&user.user_id).await.map_err(server_error)? else {
             return Ok(());
         };
         merge_metadata(&mut fresh.app_metadata, &outcome.app_metadata);
         merge_metadata(&mut fresh.user_metadata, &outcome.user_metadata);
-        fresh.updated_at = self.tenant.now_iso();
-        self.tenant.store.save_user(&fresh).await.map_err(server_error)
+        fresh.updated_at = self.ctx.tenant.now_iso();
+        self.ctx.tenant.store.save_user(&fresh).await.map_err(server_error)
     }
 }
 

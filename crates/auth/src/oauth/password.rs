@@ -30,21 +30,21 @@ impl TokenEndpoint<'_> {
             return Err(OAuthError::invalid_request(format!("Unknown realm: {realm}")));
         }
         let audience = req.get("audience").map(str::to_owned);
-        let mfa_api = audience.as_deref() == Some(self.tenant.config.mfa_audience().as_str());
+        let mfa_api = audience.as_deref() == Some(self.ctx.tenant.config.mfa_audience().as_str());
         if let Some(a) = &audience
-            && self.tenant.config.api(a).is_none()
+            && self.ctx.tenant.config.api(a).is_none()
             && !mfa_api
         {
             return Err(OAuthError::access_denied(format!("Service not found: {a}")));
         }
-        let ip = self.request.ip.clone();
+        let ip = self.ctx.request.ip.clone();
         let blocked = || {
             OAuthError::too_many_attempts(
                 "Your account has been blocked after multiple consecutive login attempts. We've sent you an email with instructions on how to unblock it.",
             )
         };
         let now = self.now();
-        let checked = credentials::check_password(self.tenant, &username, &ip, &password, now).await;
+        let checked = credentials::check_password(self.ctx.tenant, &username, &ip, &password, now).await;
         let user = match checked.map_err(server_error)? {
             PasswordCheck::Blocked => return Err(blocked()),
             PasswordCheck::Valid(user) => *user,
@@ -63,10 +63,10 @@ impl TokenEndpoint<'_> {
             return Err(OAuthError::unauthorized("user is blocked"));
         }
         let scope = requested_scopes(req.get("scope").unwrap_or("openid"))?;
-        let methods = vec![AuthMethod { name: "pwd".into(), timestamp: self.tenant.now_iso(), kind: None }];
+        let methods = vec![AuthMethod { name: "pwd".into(), timestamp: self.ctx.tenant.now_iso(), kind: None }];
         let event =
             self.token_event(client, &user, &methods, audience.as_deref(), &scope, "oauth2-password", req).await?;
-        let step = self.tenant.actions.start_post_login(event).await;
+        let step = self.ctx.tenant.actions.start_post_login(event).await;
         let mut grant = Grant {
             user_id: user.user_id.clone(),
             client_id: client.client_id.clone(),
@@ -112,10 +112,10 @@ impl TokenEndpoint<'_> {
             }
             FlowResult::Allow | FlowResult::Paused => {}
         }
-        apply_outcome(&mut grant, &outcome, self.tenant, client);
+        apply_outcome(&mut grant, &outcome, self.ctx.tenant, client);
         let paused = outcome.result == FlowResult::Paused;
         let by_action = outcome.multifactor.as_ref().is_some_and(|m| m.provider != MfaProvider::None);
-        let by_policy = matches!(self.tenant.config.mfa.policy, gatehouse_types::config::MfaPolicy::Always)
+        let by_policy = matches!(self.ctx.tenant.config.mfa.policy, gatehouse_types::config::MfaPolicy::Always)
             && outcome.multifactor.as_ref().is_none_or(|m| m.provider != MfaProvider::None);
         // The MFA API's own audience is only granted after MFA.
         if paused || by_action || by_policy || mfa_api {
@@ -130,7 +130,7 @@ impl TokenEndpoint<'_> {
                 expires_at: now + mfa_ticket::MFA_TOKEN_LIFETIME,
                 mfa_passed: false,
             };
-            let mfa_token = mfa_ticket::issue(self.tenant, &ticket, now).await.map_err(server_error)?;
+            let mfa_token = mfa_ticket::issue(self.ctx.tenant, &ticket, now).await.map_err(server_error)?;
             self.log("mfar", "Multifactor authentication required", Some(client), Some(&user)).await;
             let mut error = OAuthError::mfa_required("Multifactor authentication required");
             error.extra.insert("mfa_token".into(), Value::from(mfa_token));
@@ -141,7 +141,7 @@ impl TokenEndpoint<'_> {
             return Err(error);
         }
         self.save_metadata(&user, &outcome).await?;
-        let response = claims::issue_user_tokens(self.tenant, client, &user, &grant, Issue::default(), now)
+        let response = claims::issue_user_tokens(self.ctx.tenant, client, &user, &grant, Issue::default(), now)
             .await
             .map_err(server_error)?;
         self.log("sepft", "Successful exchange of password for access token", Some(client), Some(&user)).await;

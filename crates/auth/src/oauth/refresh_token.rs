@@ -22,7 +22,7 @@ impl TokenEndpoint<'_> {
         let now = self.now();
         // Another client's token is refused before it is touched: marking it used would make its rightful
         // client's next exchange look like a replay and revoke the family.
-        let found = match self.tenant.store.find_refresh_token(&key, now).await.map_err(server_error)? {
+        let found = match self.ctx.tenant.store.find_refresh_token(&key, now).await.map_err(server_error)? {
             Some(record) if record.grant.client_id == client.client_id => record,
             Some(_) => {
                 self.log("fertft", "Refresh token of another client", Some(client), None).await;
@@ -44,11 +44,12 @@ impl TokenEndpoint<'_> {
         {
             return Err(OAuthError::invalid_scope(format!("The scope {extra} was not granted")));
         }
-        let record = match self.tenant.store.use_refresh_token(&key, now).await.map_err(server_error)? {
+        let record = match self.ctx.tenant.store.use_refresh_token(&key, now).await.map_err(server_error)? {
             RefreshUse::Fresh(record) => record,
             RefreshUse::Reused(record) => {
                 // A rotated token presented again: someone has a copy. Revoke the whole family.
-                let revoked = self.tenant.store.revoke_refresh_family(&record.family).await.map_err(server_error)?;
+                let revoked =
+                    self.ctx.tenant.store.revoke_refresh_family(&record.family).await.map_err(server_error)?;
                 self.log(
                     "fertft",
                     format!("Refresh token reused; {revoked} token(s) of its family revoked"),
@@ -83,14 +84,15 @@ impl TokenEndpoint<'_> {
         if outcome.multifactor.as_ref().is_some_and(|m| m.provider != MfaProvider::None) && !grant.mfa {
             return Err(OAuthError::mfa_required("Multifactor authentication required"));
         }
-        apply_outcome(&mut grant, &outcome, self.tenant, client);
+        apply_outcome(&mut grant, &outcome, self.ctx.tenant, client);
         // Amr is absent on tokens from refresh (Auth0).
         grant.amr.clear();
         grant.acr = None;
         self.save_metadata(&user, &outcome).await?;
         let issue = Issue { access_jti: None, family: Some((record.family.clone(), record.expires_at)) };
-        let response =
-            claims::issue_user_tokens(self.tenant, client, &user, &grant, issue, now).await.map_err(server_error)?;
+        let response = claims::issue_user_tokens(self.ctx.tenant, client, &user, &grant, issue, now)
+            .await
+            .map_err(server_error)?;
         self.log("sertft", "Successful exchange of refresh token", Some(client), Some(&user)).await;
         Ok(response)
     }

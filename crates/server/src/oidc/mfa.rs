@@ -42,7 +42,7 @@ async fn post_associate(
     headers: HeaderMap,
     bytes: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let api = MfaApi::new(&state.tenant, &client.info);
+    let api = MfaApi::new(client.ctx(&state));
     let caller = api.caller(bearer(&headers)).await?;
     let body = body(&headers, &bytes)?;
     let basic = basic_credentials(&headers);
@@ -56,7 +56,7 @@ async fn post_challenge(
     headers: HeaderMap,
     bytes: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let api = MfaApi::new(&state.tenant, &client.info);
+    let api = MfaApi::new(client.ctx(&state));
     let body = body(&headers, &bytes)?;
     let basic = basic_credentials(&headers);
     let basic = basic.as_ref().map(|(id, secret)| (id.as_str(), secret.as_str()));
@@ -68,7 +68,7 @@ async fn get_authenticators(
     client: Client,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let api = MfaApi::new(&state.tenant, &client.info);
+    let api = MfaApi::new(client.ctx(&state));
     let caller = api.caller(bearer(&headers)).await?;
     Ok(Json(api.list(&caller).await?).into_response())
 }
@@ -79,7 +79,7 @@ async fn delete_authenticator(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let api = MfaApi::new(&state.tenant, &client.info);
+    let api = MfaApi::new(client.ctx(&state));
     let caller = api.caller(bearer(&headers)).await?;
     api.delete(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)

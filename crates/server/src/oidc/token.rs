@@ -63,7 +63,7 @@ async fn post_token(
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let request = TokenRequest { fields: fields(&headers, &body)?, basic: basic_credentials(&headers) };
-    let endpoint = TokenEndpoint::new(&state.tenant, &client.info);
+    let endpoint = TokenEndpoint::new(client.ctx(&state));
     let tokens = endpoint.token(&request).await?;
     let mut response = Json(tokens).into_response();
     // RFC 6749 §5.1; `Cache-Control: no-store` comes from the app's layer.
