@@ -3,8 +3,9 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::header::{ACCEPT_LANGUAGE, COOKIE, HOST, USER_AGENT};
+use axum::http::header::{ACCEPT_LANGUAGE, HOST, USER_AGENT};
 use axum::http::request::Parts;
+use axum_extra::extract::CookieJar;
 use gatehouse_auth::context::{RequestContext, RequestInfo};
 use gatehouse_auth::login::BrowserCookies;
 use gatehouse_auth::login::step::cookie_names;
@@ -46,18 +47,15 @@ impl FromRequestParts<AppState> for Client {
             method: parts.method.to_string(),
         };
         let mut cookies = BrowserCookies::default();
-        for value in parts.headers.get_all(COOKIE) {
-            let Ok(text) = value.to_str() else { continue };
-            for pair in text.split(';') {
-                let Some((name, value)) = pair.trim().split_once('=') else { continue };
-                let Some(name) = name.strip_prefix(prefix) else { continue };
-                if name == cookie_names::SESSION {
-                    cookies.session = Some(value.to_owned());
-                } else if name == cookie_names::DEVICE {
-                    cookies.device = Some(value.to_owned());
-                } else if let Some(slot) = name.strip_prefix(cookie_names::BINDING_PREFIX) {
-                    cookies.bindings.insert(slot.to_owned(), value.to_owned());
-                }
+        for cookie in CookieJar::from_headers(&parts.headers).iter() {
+            let Some(name) = cookie.name().strip_prefix(prefix) else { continue };
+            let value = cookie.value().to_owned();
+            if name == cookie_names::SESSION {
+                cookies.session = Some(value);
+            } else if name == cookie_names::DEVICE {
+                cookies.device = Some(value);
+            } else if let Some(slot) = name.strip_prefix(cookie_names::BINDING_PREFIX) {
+                cookies.bindings.insert(slot.to_owned(), value);
             }
         }
         Ok(Client { info, cookies })

@@ -6,6 +6,7 @@ pub mod i18n;
 use axum::http::header::{CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::{Cookie, SameSite};
 use gatehouse_auth::login::step::{
     AppResponse, AuthStep, ChallengePage, CookieChange, EnrollOtpPage, ErrorPage, LoginPage, LoginResponse,
     PageContext, PickerPage, RecoveryCodePage, ResponseMode, cookie_names,
@@ -216,34 +217,37 @@ pub struct CookiePolicy {
 }
 
 impl CookiePolicy {
-    fn attributes(self) -> &'static str {
-        if self.secure { "Path=/; HttpOnly; Secure; SameSite=None" } else { "Path=/; HttpOnly; SameSite=Lax" }
-    }
-
     /// The prefix of every cookie name: `__Host-` over https, so the browser accepts the cookie only from this
     /// host, with `Secure`, `Path=/` and no `Domain` (a sibling subdomain cannot plant one).
     pub fn prefix(self) -> &'static str {
         if self.secure { "__Host-" } else { "" }
     }
 
+    /// A cookie with Gatehouse's attributes: `HttpOnly`, `Path=/`; over https `Secure` and `SameSite=None` (silent
+    /// authentication across sites), else `SameSite=Lax`.
+    fn cookie(self, name: String, value: String, max_age: i64) -> Cookie<'static> {
+        Cookie::build((format!("{}{name}", self.prefix()), value))
+            .path("/")
+            .http_only(true)
+            .secure(self.secure)
+            .same_site(if self.secure { SameSite::None } else { SameSite::Lax })
+            .max_age(time::Duration::seconds(max_age))
+            .build()
+    }
+
     fn header(self, change: &CookieChange) -> String {
-        let attrs = self.attributes();
-        let prefix = self.prefix();
-        match change {
-            CookieChange::SetSession { value, max_age } => {
-                format!("{prefix}{}={value}; Max-Age={max_age}; {attrs}", cookie_names::SESSION)
-            }
-            CookieChange::ClearSession => format!("{prefix}{}=; Max-Age=0; {attrs}", cookie_names::SESSION),
+        let (name, value, max_age) = match change {
+            CookieChange::SetSession { value, max_age } => (cookie_names::SESSION.to_owned(), value.clone(), *max_age),
+            CookieChange::ClearSession => (cookie_names::SESSION.to_owned(), String::new(), 0),
             CookieChange::SetBinding { slot, value, max_age } => {
-                format!("{prefix}{}{slot}={value}; Max-Age={max_age}; {attrs}", cookie_names::BINDING_PREFIX)
+                (format!("{}{slot}", cookie_names::BINDING_PREFIX), value.clone(), *max_age)
             }
             CookieChange::ClearBinding { slot } => {
-                format!("{prefix}{}{slot}=; Max-Age=0; {attrs}", cookie_names::BINDING_PREFIX)
+                (format!("{}{slot}", cookie_names::BINDING_PREFIX), String::new(), 0)
             }
-            CookieChange::SetDevice { value } => {
-                format!("{prefix}{}={value}; Max-Age=31536000; {attrs}", cookie_names::DEVICE)
-            }
-        }
+            CookieChange::SetDevice { value } => (cookie_names::DEVICE.to_owned(), value.clone(), 31_536_000),
+        };
+        self.cookie(name, value, max_age).encoded().to_string()
     }
 }
 
