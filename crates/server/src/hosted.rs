@@ -186,15 +186,18 @@ async fn get_logout(State(state): State<AppState>, client: Client, Query(query):
             }
             Ok(None) => {}
             Err(e) => {
-                tracing::error!(error = %e, "could not end a session at logout");
-                return error("server_error", "We could not log you out. Please try again.");
+                let mut response = error("server_error", "We could not log you out. Please try again.");
+                response
+                    .extensions_mut()
+                    .insert(crate::error::FailureCause(format!("ending a session at logout: {e}")));
+                return response;
             }
         }
     }
     let clear = state.cookie_policy();
     let mut headers = HeaderMap::new();
     let cleared = render(
-        LoginResponse { step: AuthStep::Redirect("/".into()), cookies: vec![CookieChange::ClearSession] },
+        LoginResponse { step: AuthStep::Redirect("/".into()), cookies: vec![CookieChange::ClearSession], cause: None },
         clear,
     );
     if let Some(cookie) = cleared.headers().get(SET_COOKIE) {

@@ -83,8 +83,9 @@ pub(crate) fn error_page(lang: &str, title: &str, detail: &str) -> LoginResponse
 }
 
 fn internal(lang: &str, e: impl std::fmt::Display) -> LoginResponse {
-    tracing::error!(error = %e, "login step failed");
-    error_page(lang, "server_error", "Something went wrong on our side. Please try again.")
+    let mut page = error_page(lang, "server_error", "Something went wrong on our side. Please try again.");
+    page.cause = Some(e.to_string());
+    page
 }
 
 impl Login<'_> {

@@ -9,12 +9,15 @@ pub struct LoginResponse {
     pub step: AuthStep,
     /// Cookies to set or clear.
     pub cookies: Vec<CookieChange>,
+    /// What failed, when this is a `server_error` page: for the server log (written once by the HTTP layer), never
+    /// shown.
+    pub cause: Option<String>,
 }
 
 impl LoginResponse {
     /// A response without cookie changes.
     pub fn new(step: AuthStep) -> Self {
-        LoginResponse { step, cookies: Vec::new() }
+        LoginResponse { step, cookies: Vec::new(), cause: None }
     }
 }
 

@@ -40,11 +40,13 @@ pub(crate) struct MgmtError {
     status: StatusCode,
     message: String,
     code: Option<&'static str>,
+    /// What failed behind a 500, for the log (written once by `error::log_failures`), never in the body.
+    cause: Option<String>,
 }
 
 impl MgmtError {
     pub(crate) fn new(status: StatusCode, message: impl Into<String>, code: Option<&'static str>) -> Self {
-        MgmtError { status, message: message.into(), code }
+        MgmtError { status, message: message.into(), code, cause: None }
     }
 
     /// 400 `invalid_body`.
@@ -59,8 +61,10 @@ impl MgmtError {
 
     /// 500; the cause goes to the server log only.
     pub(crate) fn internal(e: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %e, "management API failure");
-        MgmtError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal error", None)
+        MgmtError {
+            cause: Some(e.to_string()),
+            ..MgmtError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal error", None)
+        }
     }
 
     /// A failed user operation, where "not found" means the user.
@@ -87,6 +91,9 @@ impl IntoResponse for MgmtError {
         let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(cause) = self.cause {
+            response.extensions_mut().insert(crate::error::FailureCause(cause));
         }
         response
     }

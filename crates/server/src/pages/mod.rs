@@ -328,7 +328,7 @@ fn app_response(answer: &AppResponse) -> (StatusCode, HeaderMap, Option<Markup>)
 
 /// Turns a login step into the HTTP response.
 pub fn render(response: LoginResponse, cookies: CookiePolicy) -> Response {
-    let LoginResponse { step, cookies: changes } = response;
+    let LoginResponse { step, cookies: changes, cause } = response;
     let (status, mut headers, body) = match &step {
         AuthStep::Login(page) => (StatusCode::OK, HeaderMap::new(), Some(login_page(page))),
         AuthStep::Challenge(page) => (StatusCode::OK, HeaderMap::new(), Some(challenge_page(page))),
@@ -375,6 +375,9 @@ pub fn render(response: LoginResponse, cookies: CookiePolicy) -> Response {
     // framed. Every other response gets `X-Frame-Options: DENY` from the app's layer.
     if matches!(&step, AuthStep::Respond(answer) if answer.mode == ResponseMode::WebMessage) {
         response.extensions_mut().insert(crate::FramingAllowed);
+    }
+    if let Some(cause) = cause {
+        response.extensions_mut().insert(crate::error::FailureCause(cause));
     }
     response
 }
