@@ -20,10 +20,14 @@ const WEB_SECRET: &str = "test-web-secret-0123456789";
 
 /// The test tenant with MFA always (authenticator apps and recovery codes), in-process, on `clock`.
 async fn app(clock: Arc<ManualClock>) -> (axum::Router, tempfile::TempDir) {
+    app_with("factors = [\"otp\", \"recovery-code\"]\npolicy = \"always\"", clock).await
+}
+
+/// The test tenant with the `[mfa]` section `mfa`, in-process, on `clock`.
+async fn app_with(mfa: &str, clock: Arc<ManualClock>) -> (axum::Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("actions").join("post-login")).unwrap();
-    let text = config("factors = [\"otp\", \"recovery-code\"]\npolicy = \"always\"", "")
-        .replace("127.0.0.1:0", "127.0.0.1:3999");
+    let text = config(mfa, "").replace("127.0.0.1:0", "127.0.0.1:3999");
     let tenant_config: TenantConfig = toml::from_str(&text).unwrap();
     let sandbox = SandboxConfig {
         program: gatehouse_bin(),
@@ -145,4 +149,78 @@ async fn an_mfa_token_expires_after_ten_minutes() {
     clock.advance(1);
     let (status, body) = mfa_otp(&app, &token, "000000").await;
     assert_eq!((status, body["error"].as_str()), (403, Some("expired_token")), "{body}");
+}
+
+/// A browser for in-process requests: keeps the cookies the app sets.
+#[derive(Default)]
+struct Jar(std::collections::BTreeMap<String, String>);
+
+impl Jar {
+    async fn send(&mut self, app: &axum::Router, mut request: http::Request<Body>) -> http::Response<Body> {
+        let cookies: Vec<String> = self.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        if !cookies.is_empty() {
+            request.headers_mut().insert("cookie", cookies.join("; ").parse().unwrap());
+        }
+        let response = app.clone().oneshot(request).await.unwrap();
+        for value in response.headers().get_all("set-cookie") {
+            let pair = value.to_str().unwrap().split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() {
+                self.0.remove(name);
+            } else {
+                self.0.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        response
+    }
+}
+
+fn location(response: &http::Response<Body>) -> String {
+    response.headers().get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default()
+}
+
+/// `/authorize` for test-spa with `extra` parameters.
+fn authorize(extra: &str) -> http::Request<Body> {
+    let (_, challenge) = gatehouse_tests::pkce();
+    http::Request::get(format!(
+        "/authorize?client_id=test-spa&response_type=code&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&scope=openid&state=s&code_challenge={challenge}&code_challenge_method=S256{extra}"
+    ))
+    .body(Body::empty())
+    .unwrap()
+}
+
+/// OIDC `max_age` counts seconds since the password on the tenant's clock: an SSO session 60 s old passes
+/// `max_age=60`, 61 s old does not (the login page is shown again).
+#[tokio::test]
+async fn max_age_counts_seconds_since_the_password() {
+    let clock = Arc::new(ManualClock::starting_now());
+    let (app, _dir) = app_with("factors = [\"otp\"]\npolicy = \"never\"", clock.clone()).await;
+    let mut browser = Jar::default();
+    let response = browser.send(&app, authorize("")).await;
+    let login = location(&response);
+    assert!(login.starts_with("/u/login?state="), "{login}");
+    let page = browser.send(&app, http::Request::get(&login).body(Body::empty()).unwrap()).await;
+    let html = String::from_utf8(page.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let hidden = gatehouse_tests::hidden_fields(&html);
+    let form_body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("state", hidden["state"].as_str()),
+            ("csrf", hidden["csrf"].as_str()),
+            ("email", "jane@example.com"),
+            ("password", "correct-horse-battery"),
+        ])
+        .finish();
+    let post = http::Request::post("/u/login")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(form_body))
+        .unwrap();
+    let response = browser.send(&app, post).await;
+    assert!(location(&response).contains("code="), "logged in: {:?}", response.headers());
+
+    clock.advance(60);
+    let response = browser.send(&app, authorize("&max_age=60")).await;
+    assert!(location(&response).contains("code="), "SSO within max_age: {}", location(&response));
+    clock.advance(1);
+    let response = browser.send(&app, authorize("&max_age=60")).await;
+    assert!(location(&response).starts_with("/u/login?state="), "max_age passed: {}", location(&response));
 }

@@ -463,23 +463,3 @@ async fn prompt_login_forces_the_password_again() {
             .await;
     assert!(callback_params(&page, SPA_CALLBACK).contains_key("code"));
 }
-
-#[tokio::test]
-async fn max_age_counts_seconds_since_the_password() {
-    let server = Server::start(&config(MFA_DEFAULT, ""), &[]);
-    let browser = Browser::new(&server);
-    let (code, verifier) = fresh_code(&server, &browser).await;
-    let (status, _) = exchange(&server, &code, &verifier).await;
-    assert_eq!(status, 200);
-    std::thread::sleep(std::time::Duration::from_millis(2100));
-
-    // A login 2 s old is recent enough for max_age=60...
-    let (_, challenge) = pkce();
-    let page = browser.get(&authorize_url(&server, &challenge, "sso", "&max_age=60")).await;
-    assert!(callback_params(&page, SPA_CALLBACK).contains_key("code"), "SSO within max_age");
-    // ...but not for max_age=1.
-    let (_, challenge) = pkce();
-    let page =
-        password_login(&browser, &authorize_url(&server, &challenge, "again", "&max_age=1"), "jane@example.com").await;
-    assert!(callback_params(&page, SPA_CALLBACK).contains_key("code"));
-}
