@@ -1,7 +1,8 @@
 //! The Gatehouse Actions runtime.
 //!
 //! Operators' JavaScript runs here, with Auth0's semantics and without trusting it:
-//! - [`actions`] loads a trigger's files and rejects broken ones before they are used;
+//! - [`actions`] loads a trigger's files and rejects broken ones before they are used ([`nesting`] bounds how deep
+//!   their source may nest, before anything parses it);
 //! - [`sandbox`] runs them in pooled worker processes ([`worker`] is the code inside those processes) with a
 //!   deadline and a memory cap;
 //! - [`flow`] applies what they recorded with Auth0's ordering, pause and resume rules;
@@ -15,6 +16,7 @@
 pub mod actions;
 pub mod fixture;
 pub mod flow;
+pub mod nesting;
 pub mod protocol;
 pub mod sandbox;
 pub mod worker;

@@ -28,7 +28,8 @@ use boa_runtime::extensions::{
 };
 use gatehouse_types::Trigger;
 
-use crate::actions::{MAX_NESTING, WRAPPER_HEAD, nesting_over, prove_wrapper, wrap};
+use crate::actions::{MAX_NESTING, WRAPPER_HEAD, prove_wrapper, wrap};
+use crate::nesting::nesting_over;
 use crate::protocol::{ActionError, ActionReport, Entry, FlowSpec, FromWorker, RunReport, RunRequest, ToWorker};
 use crate::worker::executor::Executor;
 use crate::worker::host::{self, FrozenBuilder, HostState, Outbox, RunState};
