@@ -1,6 +1,20 @@
 use gatehouse_store::SledStore;
 
+use jsonwebtoken::{EncodingKey, Header};
+
 use super::*;
+
+/// jsonwebtoken's key for the ring's active key (PKCS#8 PEM), to forge tokens the ring must refuse.
+fn encoding_of(ring: &KeyRing) -> jsonwebtoken::EncodingKey {
+    let record = ring.active();
+    let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
+    for line in record.private_pkcs8.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(line));
+        pem.push('\n');
+    }
+    pem.push_str("-----END PRIVATE KEY-----\n");
+    jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap()
+}
 
 /// A fresh temporary store (sled in memory).
 fn key_store() -> SledStore {
@@ -152,11 +166,11 @@ async fn token_from_a_key_outside_the_ring_fails() {
     // The stranger's key under our kid: found by kid, refused by signature.
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some(ring.active().kid.clone());
-    let forged = jsonwebtoken::encode(&header, &claims(600), &stranger.encoding).unwrap();
+    let forged = jsonwebtoken::encode(&header, &claims(600), &encoding_of(&stranger)).unwrap();
     assert_eq!(reason(ring.verify(&forged, ISSUER, None)), "bad signature");
 
     // No kid at all.
-    let anonymous = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims(600), &ring.encoding).unwrap();
+    let anonymous = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims(600), &encoding_of(&ring)).unwrap();
     assert_eq!(reason(ring.verify(&anonymous, ISSUER, None)), "no kid");
 }
 
@@ -353,4 +367,29 @@ mod proptests {
             let _ = jsonwebtoken::decode_header(&shaped);
         }
     }
+}
+
+/// The ring's own RS256 signatures verify with jsonwebtoken and the public JWK alone, and match what jsonwebtoken
+/// itself produces for the same header and claims (RS256 is deterministic).
+#[tokio::test]
+async fn signatures_match_jsonwebtoken_byte_for_byte() {
+    let ring = KeyRing::load_or_create(&key_store()).await.unwrap();
+    let claims = claims(600);
+    let ours = ring.sign(&claims).unwrap();
+    let key = ring.active();
+    let decoding = DecodingKey::from_rsa_components(&key.n, &key.e).unwrap();
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.set_audience(&[AUDIENCE]);
+    validation.set_issuer(&[ISSUER]);
+    jsonwebtoken::decode::<Value>(&ours, &decoding, &validation).unwrap();
+    let header: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(ours.split('.').next().unwrap()).unwrap()).unwrap();
+    let mut theirs_header = Header::new(Algorithm::RS256);
+    theirs_header.typ = Some("JWT".to_owned());
+    theirs_header.kid = Some(key.kid.clone());
+    assert_eq!(header, json!({ "alg": "RS256", "typ": "JWT", "kid": key.kid }));
+    // Same signing input, same key: the same signature.
+    let signing_input = ours.rsplit_once('.').unwrap().0;
+    let theirs = jsonwebtoken::crypto::sign(signing_input.as_bytes(), &encoding_of(&ring), Algorithm::RS256).unwrap();
+    assert_eq!(ours.rsplit_once('.').unwrap().1, theirs);
 }
