@@ -102,11 +102,11 @@ impl Tenant {
         crate::clock::iso(self.now())
     }
 
-    /// Writes a tenant log entry (dated on the tenant's clock); a failure to log is reported through tracing,
-    /// never to the user.
+    /// Writes a tenant log entry (dated on the tenant's clock), group-committed: the request does not wait for a
+    /// disk flush of its log line. A failure to log is reported through tracing, never to the user.
     pub async fn log(&self, mut entry: LogEntry) {
         entry.date = self.now_iso();
-        if let Err(e) = self.store.append_log(&entry).await {
+        if let Err(e) = self.store.append_log_group_committed(&entry).await {
             tracing::error!(error = %e, kind = %entry.kind, "could not write a tenant log entry");
         }
     }

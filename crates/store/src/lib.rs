@@ -221,8 +221,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn hit_rate_limit(&self, key: &str, limit: RateLimit, now: i64) -> StoreResult<RateDecision>;
 
     // ---- tenant logs ----
-    /// Appends an entry; its `log_id` is assigned by the store (sortable by time) and returned.
+    /// Appends an entry; its `log_id` is assigned by the store (sortable by time) and returned. Durable when it
+    /// returns.
     async fn append_log(&self, entry: &LogEntry) -> StoreResult<String>;
+    /// Appends an entry that may be group-committed: readable at once, durable within the backend's own flush
+    /// interval (sled: 500 ms) rather than before this returns. Tenant log lines are written this way, so a token
+    /// request does not wait for a disk flush of its log line; what a user relies on (a spent code, a rotated
+    /// refresh token, a counter) is never written this way.
+    async fn append_log_group_committed(&self, entry: &LogEntry) -> StoreResult<String> {
+        self.append_log(entry).await
+    }
     /// Entries, newest first.
     async fn list_logs(&self, query: &LogQuery) -> StoreResult<Vec<LogEntry>>;
 

@@ -412,6 +412,19 @@ async fn login_attempts_are_kept_per_login_and_ip() {
 }
 
 #[tokio::test]
+async fn a_group_committed_log_line_is_readable_at_once() {
+    let store = store();
+    let entry: LogEntry = serde_json::from_value(serde_json::json!({
+        "log_id": "", "date": "2026-01-01T00:00:00.000Z", "type": "seccft", "description": "ok"
+    }))
+    .expect("entry");
+    let id = store.append_log_group_committed(&entry).await.expect("append");
+    let page = store.list_logs(&LogQuery { take: 10, ..LogQuery::default() }).await.expect("list");
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].log_id, id);
+}
+
+#[tokio::test]
 async fn log_ids_are_unique_and_sort_in_append_order() {
     let store = store();
     let mut ids = Vec::new();
