@@ -84,6 +84,34 @@ pub fn gatehouse_bin() -> PathBuf {
     bin
 }
 
+/// A tenant opened in-process from the configuration `text`, with `dir` as its folder (an empty
+/// `actions/post-login` is created there), over `store` and `clock`, its actions run by [`gatehouse_bin`]'s workers.
+pub async fn open_tenant(
+    text: &str,
+    dir: &Path,
+    store: std::sync::Arc<dyn gatehouse_store::Store>,
+    clock: std::sync::Arc<dyn gatehouse_auth::clock::Clock>,
+) -> gatehouse_auth::tenant::Tenant {
+    std::fs::create_dir_all(dir.join("actions").join("post-login")).unwrap();
+    let sandbox = gatehouse_engine::sandbox::SandboxConfig {
+        program: gatehouse_bin(),
+        args: vec!["sandbox-worker".to_owned()],
+        max_workers: 2,
+        max_idle: 1,
+        fetch_timeout: Duration::from_secs(5),
+    };
+    gatehouse_auth::tenant::Tenant::open(gatehouse_auth::tenant::TenantOptions {
+        config: toml::from_str(text).unwrap(),
+        base_dir: dir.to_owned(),
+        sandbox,
+        store,
+        data_dir: dir.join("data"),
+        clock,
+    })
+    .await
+    .unwrap()
+}
+
 /// A tenant configuration for tests: port 0, the sample clients, API and users. `extra` is appended.
 pub fn config(mfa: &str, extra: &str) -> String {
     format!(

@@ -6,12 +6,9 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use gatehouse_auth::clock::ManualClock;
-use gatehouse_auth::tenant::{Tenant, TenantOptions};
-use gatehouse_engine::sandbox::SandboxConfig;
 use gatehouse_server::AppState;
 use gatehouse_store::SledStore;
-use gatehouse_tests::{config, gatehouse_bin};
-use gatehouse_types::config::TenantConfig;
+use gatehouse_tests::{config, open_tenant};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -26,26 +23,8 @@ async fn app(clock: Arc<ManualClock>) -> (axum::Router, tempfile::TempDir) {
 /// The test tenant with the `[mfa]` section `mfa`, in-process, on `clock`.
 async fn app_with(mfa: &str, clock: Arc<ManualClock>) -> (axum::Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("actions").join("post-login")).unwrap();
     let text = config(mfa, "").replace("127.0.0.1:0", "127.0.0.1:3999");
-    let tenant_config: TenantConfig = toml::from_str(&text).unwrap();
-    let sandbox = SandboxConfig {
-        program: gatehouse_bin(),
-        args: vec!["sandbox-worker".to_owned()],
-        max_workers: 2,
-        max_idle: 1,
-        fetch_timeout: std::time::Duration::from_secs(5),
-    };
-    let tenant = Tenant::open(TenantOptions {
-        config: tenant_config,
-        base_dir: dir.path().to_owned(),
-        sandbox,
-        store: Arc::new(SledStore::temporary().unwrap()),
-        data_dir: dir.path().join("data"),
-        clock,
-    })
-    .await
-    .unwrap();
+    let tenant = open_tenant(&text, dir.path(), Arc::new(SledStore::temporary().unwrap()), clock).await;
     (gatehouse_server::app(AppState { tenant: Arc::new(tenant) }), dir)
 }
 

@@ -6,15 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
-use gatehouse_auth::tenant::{Tenant, TenantOptions};
-use gatehouse_engine::sandbox::SandboxConfig;
 use gatehouse_server::AppState;
 use gatehouse_store::{
     Change, CodeUse, Ephemeral, LogQuery, RateDecision, RateLimit, RefreshUse, SledStore, Store, StoreError,
     StoreResult,
 };
-use gatehouse_tests::{Browser, MFA_DEFAULT, config, gatehouse_bin};
-use gatehouse_types::config::TenantConfig;
+use gatehouse_tests::{Browser, MFA_DEFAULT, config, open_tenant};
 use gatehouse_types::records::{
     Authenticator, AuthorizationCode, LogEntry, LoginAttempts, RefreshToken, Session, SigningKey, User,
 };
@@ -202,29 +199,11 @@ impl Store for FlakyStore {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_failures_fail_closed() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("actions").join("post-login")).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let text = config(MFA_DEFAULT, "").replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
-    let tenant_config: TenantConfig = toml::from_str(&text).unwrap();
     let store = Arc::new(FlakyStore { inner: SledStore::temporary().unwrap(), failing: AtomicBool::new(false) });
-    let sandbox = SandboxConfig {
-        program: gatehouse_bin(),
-        args: vec!["sandbox-worker".to_owned()],
-        max_workers: 2,
-        max_idle: 1,
-        fetch_timeout: std::time::Duration::from_secs(5),
-    };
-    let tenant = Tenant::open(TenantOptions {
-        config: tenant_config,
-        base_dir: dir.path().to_owned(),
-        sandbox,
-        store: store.clone(),
-        data_dir: dir.path().join("data"),
-        clock: Arc::new(gatehouse_auth::clock::SystemClock),
-    })
-    .await
-    .unwrap();
+    let tenant = open_tenant(&text, dir.path(), store.clone(), Arc::new(gatehouse_auth::clock::SystemClock)).await;
     let state = AppState { tenant: Arc::new(tenant) };
     tokio::spawn(gatehouse_server::serve(state, listener, std::future::pending()));
     let issuer = format!("http://127.0.0.1:{port}/");
