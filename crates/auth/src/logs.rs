@@ -31,3 +31,28 @@ pub fn entry(
         details: JsonMap::new(),
     }
 }
+
+/// Whether an entry of event `kind` may be group-committed (durable within the store's flush interval rather than
+/// before the request is answered): only the success lines of a login or a token exchange (`s`, `se…ft`), the
+/// common path. Failures, warnings, limits and MFA events are the security team's audit trail and are flushed before
+/// the request is answered.
+pub fn may_group_commit(kind: &str) -> bool {
+    kind == "s" || (kind.starts_with("se") && kind.ends_with("ft"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_group_commit;
+
+    #[test]
+    fn only_success_lines_are_group_committed() {
+        for kind in ["s", "seacft", "seccft", "sepft", "sertft", "seoobft", "seotpft", "sercft"] {
+            assert!(may_group_commit(kind), "{kind}");
+        }
+        let durable =
+            "f fp fu feacft feccft fepft fertft limit_wc mfar gd_auth_failed gd_auth_succeed gd_unenroll sapi ss w";
+        for kind in durable.split(' ') {
+            assert!(!may_group_commit(kind), "{kind}");
+        }
+    }
+}

@@ -102,11 +102,17 @@ impl Tenant {
         crate::clock::iso(self.now())
     }
 
-    /// Writes a tenant log entry (dated on the tenant's clock), group-committed: the request does not wait for a
-    /// disk flush of its log line. A failure to log is reported through tracing, never to the user.
+    /// Writes a tenant log entry (dated on the tenant's clock). A success line is group-committed, so the common
+    /// path does not wait for a disk flush of it; any other line is durable before this returns
+    /// ([`crate::logs::may_group_commit`]). A failure to log is reported through tracing, never to the user.
     pub async fn log(&self, mut entry: LogEntry) {
         entry.date = self.now_iso();
-        if let Err(e) = self.store.append_log_group_committed(&entry).await {
+        let written = if crate::logs::may_group_commit(&entry.kind) {
+            self.store.append_log_group_committed(&entry).await
+        } else {
+            self.store.append_log(&entry).await
+        };
+        if let Err(e) = written {
             tracing::error!(error = %e, kind = %entry.kind, "could not write a tenant log entry");
         }
     }

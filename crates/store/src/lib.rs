@@ -225,7 +225,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// returns.
     async fn append_log(&self, entry: &LogEntry) -> StoreResult<String>;
     /// Appends an entry that may be group-committed: readable at once, durable within the backend's own flush
-    /// interval (sled: 500 ms) rather than before this returns. Tenant log lines are written this way, so a token
+    /// interval (sled: 500 ms) rather than before this returns. Success log lines are written this way, so a token
     /// request does not wait for a disk flush of its log line; what a user relies on (a spent code, a rotated
     /// refresh token, a counter) is never written this way.
     async fn append_log_group_committed(&self, entry: &LogEntry) -> StoreResult<String> {
