@@ -58,7 +58,7 @@ pub async fn check_password(
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
     let candidate = password.to_owned();
     // argon2 costs tens of milliseconds of CPU: off the async threads. An unknown account costs the same time.
-    let verified = tokio::task::spawn_blocking(move || match hash {
+    let verified = crate::crypto::password::run_argon2(move || match hash {
         Some(hash) => password::verify_password(&hash, &candidate),
         None => {
             password::burn_password_check();

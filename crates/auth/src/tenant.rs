@@ -146,7 +146,7 @@ async fn seed_users(config: &TenantConfig, store: &dyn Store) -> AuthResult<()> 
             continue;
         }
         let password = seed.password.clone();
-        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        let hash = crate::crypto::password::run_argon2(move || hash_password(&password))
             .await
             .map_err(|e| AuthError::Setup(e.to_string()))??;
         let nickname = seed.email.split('@').next().unwrap_or_default().to_owned();

@@ -5,7 +5,7 @@
 
 use crate::crypto::password;
 use crate::crypto::random;
-use crate::error::AuthResult;
+use crate::error::{AuthError, AuthResult};
 
 /// Characters of a recovery code.
 pub const CODE_LEN: usize = 24;
@@ -28,6 +28,17 @@ pub fn normalize(code: &str) -> String {
 /// The argon2id PHC hash of a (normalized) recovery code, for `AuthenticatorKind::RecoveryCode { hash }`.
 pub fn hash_recovery_code(code: &str) -> AuthResult<String> {
     password::hash_password(&normalize(code))
+}
+
+/// A fresh recovery code and its hash, hashed off the async threads under the argon2 bound
+/// ([`password::run_argon2`]).
+pub async fn new_hashed_recovery_code() -> AuthResult<(String, String)> {
+    let code = new_recovery_code()?;
+    let to_hash = code.clone();
+    let hash = password::run_argon2(move || hash_recovery_code(&to_hash))
+        .await
+        .map_err(|e| AuthError::Crypto(format!("argon2: {e}")))??;
+    Ok((code, hash))
 }
 
 /// Whether `candidate`, as typed, is the code behind `hash`.

@@ -90,14 +90,13 @@ impl Login<'_> {
                     AuthStep::EnrollOtp(EnrollOtpPage { ctx, secret, uri, qr_svg, alternatives, notice })
                 }
                 FactorType::RecoveryCode => {
-                    let code = match recovery::new_recovery_code() {
-                        Ok(code) => code,
+                    let code = match recovery::new_hashed_recovery_code().await {
+                        Ok((code, hash)) => {
+                            mfa.pending_secret = Some(hash);
+                            code
+                        }
                         Err(e) => return internal(&lang, e),
                     };
-                    match recovery::hash_recovery_code(&code) {
-                        Ok(hash) => mfa.pending_secret = Some(hash),
-                        Err(e) => return internal(&lang, e),
-                    }
                     AuthStep::RecoveryCode(RecoveryCodePage { ctx, code })
                 }
                 FactorType::Email => {
@@ -354,12 +353,8 @@ impl Login<'_> {
         completed: FactorType,
     ) -> LoginResponse {
         let lang = tx.lang.clone();
-        let code = match recovery::new_recovery_code() {
-            Ok(c) => c,
-            Err(e) => return internal(&lang, e),
-        };
-        let hash = match recovery::hash_recovery_code(&code) {
-            Ok(h) => h,
+        let (code, hash) = match recovery::new_hashed_recovery_code().await {
+            Ok(pair) => pair,
             Err(e) => return internal(&lang, e),
         };
         let authenticator = match new_authenticator(&user, AuthenticatorKind::RecoveryCode { hash }, self.now()) {
@@ -510,12 +505,12 @@ impl Login<'_> {
             AuthenticatorKind::RecoveryCode { hash } => {
                 let candidate = code.to_owned();
                 let stored = hash.clone();
-                let ok = tokio::task::spawn_blocking(move || recovery::verify_recovery_code(&stored, &candidate))
-                    .await
-                    .unwrap_or(false);
+                let ok =
+                    crate::crypto::password::run_argon2(move || recovery::verify_recovery_code(&stored, &candidate))
+                        .await
+                        .unwrap_or(false);
                 if ok {
-                    let replacement = recovery::new_recovery_code()?;
-                    let new_hash = recovery::hash_recovery_code(&replacement)?;
+                    let (replacement, new_hash) = recovery::new_hashed_recovery_code().await?;
                     // Replaced only if it is still the code that matched: of two parallel uses, one wins.
                     let old_hash = hash.clone();
                     attempts::settle_success(store, &authenticator, now, &|current| match &current.kind {

@@ -154,8 +154,7 @@ impl MfaApi<'_> {
         for old in existing.iter().filter(|a| matches!(a.kind, AuthenticatorKind::RecoveryCode { .. })) {
             self.ctx.tenant.store.delete_authenticator(&user.user_id, &old.id).await.map_err(server_error)?;
         }
-        let code = recovery::new_recovery_code().map_err(server_error)?;
-        let hash = recovery::hash_recovery_code(&code).map_err(server_error)?;
+        let (code, hash) = recovery::new_hashed_recovery_code().await.map_err(server_error)?;
         let authenticator = users::authenticator(user, AuthenticatorKind::RecoveryCode { hash }, false, self.now())
             .map_err(server_error)?;
         self.ctx.tenant.store.save_authenticator(&authenticator).await.map_err(server_error)?;

@@ -29,7 +29,7 @@ impl TokenEndpoint<'_> {
         };
         let candidate = code.to_owned();
         let stored = hash.clone();
-        let matched = tokio::task::spawn_blocking(move || recovery::verify_recovery_code(&stored, &candidate))
+        let matched = crate::crypto::password::run_argon2(move || recovery::verify_recovery_code(&stored, &candidate))
             .await
             .unwrap_or(false);
         if !matched {
@@ -37,8 +37,7 @@ impl TokenEndpoint<'_> {
         }
         // A recovery code is single use: it is replaced in the same atomic write that accepts it (of two parallel
         // uses, one wins), and the new one goes back in the answer.
-        let fresh = recovery::new_recovery_code().map_err(server_error)?;
-        let fresh_hash = recovery::hash_recovery_code(&fresh).map_err(server_error)?;
+        let (fresh, fresh_hash) = recovery::new_hashed_recovery_code().await.map_err(server_error)?;
         let replaced =
             attempts::settle_success(self.ctx.tenant.store.as_ref(), &authenticator, self.now(), &|current| {
                 match &current.kind {

@@ -191,7 +191,7 @@ async fn hash(password: String) -> UserResult<String> {
             "PasswordStrengthError: Password is too weak (at least 8 characters)".into(),
         ));
     }
-    tokio::task::spawn_blocking(move || hash_password(&password))
+    crate::crypto::password::run_argon2(move || hash_password(&password))
         .await
         .map_err(|e| UserError::Internal(e.to_string()))?
         .map_err(UserError::from)
@@ -353,8 +353,7 @@ pub async fn enroll_pending_otp(tenant: &Tenant, user: &User) -> UserResult<(Aut
 
 /// Replaces the user's recovery code with a new one; returns the code (shown once).
 pub async fn regenerate_recovery_code(tenant: &Tenant, user: &User) -> UserResult<String> {
-    let code = recovery::new_recovery_code()?;
-    let hash = recovery::hash_recovery_code(&code)?;
+    let (code, hash) = recovery::new_hashed_recovery_code().await?;
     let existing = tenant.store.find_authenticators(&user.user_id).await?;
     for old in existing.iter().filter(|a| matches!(a.kind, AuthenticatorKind::RecoveryCode { .. })) {
         tenant.store.delete_authenticator(&user.user_id, &old.id).await?;
