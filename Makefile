@@ -16,8 +16,10 @@ test: e2e-deps
 	$(CARGO) test --workspace
 	./target/debug/gatehouse test fixtures/
 
-## Benchmarks (one release build): actions per login, on one and on both cores, against Node's vm where installed.
+## Benchmarks (one release build): actions per login against Node's vm, and the token endpoint against
+## node-oidc-provider under wrk (bench-deps installs both, the peer outside the repository).
 bench:
+	bash scripts/bench-deps.sh
 	$(CARGO) build --release --bin gatehouse
 	./target/release/gatehouse bench
 

@@ -95,8 +95,12 @@ enum Commands {
         #[arg(long)]
         allow_private_networks: bool,
     },
-    /// Benchmark: the example post-login flow per login, on one and on all cores, against Node's vm (`make bench`).
+    /// Benchmarks (`make bench`): the example post-login flow against Node's vm, and the token endpoint against
+    /// node-oidc-provider.
     Bench {
+        /// Which phases to run.
+        #[arg(long, value_enum, default_value = "all")]
+        phase: bench::Phases,
         /// Logins measured in each phase.
         #[arg(long, default_value_t = 3000)]
         logins: usize,
@@ -112,6 +116,28 @@ enum Commands {
         /// Folder with the example actions.
         #[arg(long, default_value = "actions/examples")]
         examples: PathBuf,
+        /// Token endpoint: measured seconds per grant and server.
+        #[arg(long, default_value_t = 20)]
+        token_seconds: u64,
+        /// Token endpoint: unmeasured seconds before each measured run.
+        #[arg(long, default_value_t = 3)]
+        token_warmup_seconds: u64,
+        /// Token endpoint: wrk threads.
+        #[arg(long, default_value_t = 2)]
+        wrk_threads: usize,
+        /// Token endpoint: wrk keep-alive connections.
+        #[arg(long, default_value_t = 8)]
+        wrk_connections: usize,
+        /// Token endpoint: the wrk executable (Debian's `wrk`).
+        #[arg(long, default_value = "wrk")]
+        wrk: String,
+        /// Token endpoint: node-oidc-provider's script.
+        #[arg(long, default_value = "bench/oidc-provider.mjs")]
+        peer_script: PathBuf,
+        /// Token endpoint: where scripts/bench-deps.sh installed node-oidc-provider (default
+        /// ~/.cache/gatehouse/bench-peer).
+        #[arg(long)]
+        peer_modules: Option<PathBuf>,
     },
     /// The sandbox worker process (started by gatehouse itself).
     #[command(hide = true)]
@@ -231,8 +257,33 @@ fn main() -> ExitCode {
                 };
                 testing::run(args).await
             }
-            Commands::Bench { logins, warmup, node, node_harness, examples } => {
-                bench::run(bench::BenchArgs { logins, warmup, node, harness: node_harness, examples }).await
+            Commands::Bench {
+                phase,
+                logins,
+                warmup,
+                node,
+                node_harness,
+                examples,
+                token_seconds,
+                token_warmup_seconds,
+                wrk_threads,
+                wrk_connections,
+                wrk,
+                peer_script,
+                peer_modules,
+            } => {
+                let token = bench::token::TokenArgs {
+                    seconds: token_seconds.max(1),
+                    warmup_seconds: token_warmup_seconds,
+                    threads: wrk_threads.max(1),
+                    connections: wrk_connections.max(wrk_threads.max(1)),
+                    node: node.clone(),
+                    peer_script,
+                    peer_modules: peer_modules.unwrap_or_else(bench::token::default_peer_modules),
+                    wrk,
+                };
+                let actions = bench::actions::BenchArgs { logins, warmup, node, harness: node_harness, examples };
+                bench::run(phase, actions, token).await
             }
             Commands::SandboxWorker { .. } => ExitCode::SUCCESS,
         }

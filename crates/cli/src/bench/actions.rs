@@ -1,4 +1,4 @@
-//! `gatehouse bench` (`make bench`): what a post-login flow costs with the isolation used in production.
+//! The actions phase of `gatehouse bench`: what a post-login flow costs with the isolation used in production.
 //!
 //! Five example actions run as one flow per login through the server's own path: a [`FlowRunner`] over the pooled
 //! `sandbox-worker` processes, each prompt completed with the first factor offered, so every resume is a new sandbox
@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::{ExitCode, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use tokio::task::JoinSet;
 
+use super::{cpu_time, rss_kib};
 use crate::output;
 
 /// The flow: the five post-login examples, in this order.
@@ -48,7 +49,7 @@ const EXPECTED_PROMPTS: [(&str, &str); 3] = [
     ("org-metadata-factors.js", "email"),
 ];
 
-/// Arguments of `gatehouse bench`.
+/// Arguments of the actions phase.
 pub struct BenchArgs {
     /// Logins measured per phase.
     pub logins: usize,
@@ -220,23 +221,6 @@ async fn run_streams(setup: &Arc<Setup>, streams: usize, logins: usize) -> Resul
     Ok(Phase { wall, logins, steps, host_cpu, worker_cpu })
 }
 
-/// CPU time used so far by every thread of process `pid` (`/proc/<pid>/task/*/schedstat`, nanoseconds).
-fn cpu_time(pid: u32) -> Duration {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Duration::ZERO };
-    let nanos = tasks
-        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
-        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
-        .sum();
-    Duration::from_nanos(nanos)
-}
-
-/// Resident memory of process `pid` (`VmRSS` in `/proc/<pid>/status`), KiB.
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 /// Nearest-rank percentile of sorted durations (the same definition as the Node harness).
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
@@ -338,15 +322,8 @@ async fn node_baseline(
     })
 }
 
-/// `gatehouse bench`.
-pub async fn run(args: BenchArgs) -> ExitCode {
-    match bench(args).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => output::fatal(&format!("bench: {e}")),
-    }
-}
-
-async fn bench(args: BenchArgs) -> Result<(), String> {
+/// Runs the phase and prints its figures.
+pub async fn run(args: &BenchArgs) -> Result<(), String> {
     let logins = args.logins.max(1);
     let paths: Vec<PathBuf> = EXAMPLES.iter().map(|name| args.examples.join(name)).collect();
     let flow = load_paths(&paths, Trigger::PostLogin).map_err(|e| e.to_string())?;
@@ -483,7 +460,7 @@ async fn bench(args: BenchArgs) -> Result<(), String> {
 
     output::progress("bench: node...");
     let p50 = ms(percentile(&one.logins, 50.0));
-    let node = node_baseline(&args, &paths, &event_json, &outcome).await;
+    let node = node_baseline(args, &paths, &event_json, &outcome).await;
     match &node {
         Ok(node) => {
             output::line(&format!(

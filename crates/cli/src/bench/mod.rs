@@ -1,0 +1,59 @@
+//! `gatehouse bench` (`make bench`): figures side by side with the peer each is measured against. Two phases:
+//! [`actions`], a post-login flow per login against Node's `vm`, and [`token`], the token endpoint against
+//! node-oidc-provider. A benchmark prints figures; it passes or fails nothing.
+
+pub mod actions;
+pub mod token;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::ValueEnum;
+
+use crate::output;
+
+/// Which phases `gatehouse bench` runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Phases {
+    /// Both, actions first.
+    All,
+    /// The post-login flow against Node's `vm`.
+    Actions,
+    /// The token endpoint against node-oidc-provider.
+    Token,
+}
+
+/// `gatehouse bench`.
+pub async fn run(phases: Phases, actions: actions::BenchArgs, token: token::TokenArgs) -> ExitCode {
+    if matches!(phases, Phases::All | Phases::Actions)
+        && let Err(e) = actions::run(&actions).await
+    {
+        return output::fatal(&format!("bench (actions): {e}"));
+    }
+    if phases == Phases::All {
+        output::line("");
+    }
+    if matches!(phases, Phases::All | Phases::Token)
+        && let Err(e) = token::run(&token).await
+    {
+        return output::fatal(&format!("bench (token endpoint): {e}"));
+    }
+    ExitCode::SUCCESS
+}
+
+/// CPU time used so far by every thread of process `pid` (`/proc/<pid>/task/*/schedstat`, nanoseconds).
+pub(crate) fn cpu_time(pid: u32) -> Duration {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Duration::ZERO };
+    let nanos = tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(nanos)
+}
+
+/// Resident memory of process `pid` (`VmRSS` in `/proc/<pid>/status`), KiB.
+pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
