@@ -759,6 +759,75 @@ interface PostLoginAPI {
   };
 }
 
+// ---- the phone triggers -----------------------------------------------------------------------------------------
+
+/** `event.notification` of custom-phone-provider: the message to deliver. */
+interface PhoneNotification {
+  /** The message rendered for SMS. */
+  readonly as_text: string;
+  /** The message rendered for a voice call (the code spoken digit by digit). */
+  readonly as_voice: string;
+  /** The one-time code. */
+  readonly code: string;
+  /** `text` (SMS) or `voice`. */
+  readonly delivery_method: 'text' | 'voice';
+  /** The sender number configured for this delivery method (`[mfa.phone] from_text` / `from_voice`), or empty. */
+  readonly from: string;
+  /** The user's language, e.g. `ja`. */
+  readonly locale: string;
+  /** Why the message is sent. */
+  readonly message_type: 'otp_enroll' | 'otp_verify' | 'otp_passwordless';
+  /** The phone number, E.164. */
+  readonly recipient: string;
+}
+
+/** The event of custom-phone-provider. */
+interface CustomPhoneProviderEvent {
+  readonly notification: PhoneNotification;
+  readonly client: EventJsonObject;
+  /** The request that caused the message; `language` is the user's language. */
+  readonly request: EventJsonObject & { readonly language?: string };
+  readonly tenant: { readonly id: string };
+  readonly user: EventJsonObject;
+  /** The tenant's secrets (`[secrets]`). */
+  readonly secrets: { readonly [name: string]: string };
+  readonly transaction?: EventJsonObject;
+}
+
+/** The api of custom-phone-provider. The last `drop` or `retry` of a run decides; without either the message is sent. */
+interface CustomPhoneProviderAPI {
+  readonly notification: {
+    /** Do not deliver, and do not try again (reason: at most 1,024 characters kept). */
+    drop(reason?: string): void;
+    /** This try failed: deliver again later (up to 5 tries, with backoff). */
+    retry(reason?: string): void;
+  };
+  readonly cache: PostLoginAPI['cache'];
+}
+
+/** The event of send-phone-message (Auth0's older phone trigger). */
+interface SendPhoneMessageEvent {
+  readonly message_options: {
+    /** `enrollment` or `second-factor-authentication`. */
+    readonly action: string;
+    readonly code: string;
+    /** `sms` or `voice`. */
+    readonly message_type: 'sms' | 'voice';
+    readonly recipient: string;
+    readonly text: string;
+  };
+  readonly client: EventJsonObject;
+  readonly request: EventJsonObject;
+  readonly tenant: { readonly id: string };
+  readonly user: EventJsonObject;
+  readonly secrets: { readonly [name: string]: string };
+}
+
+/** The api of send-phone-message: only the cache. */
+interface SendPhoneMessageAPI {
+  readonly cache: PostLoginAPI['cache'];
+}
+
 // ---- handlers and the CommonJS module ----------------------------------------------------------------------------
 
 /** `exports.onExecutePostLogin`: runs for each login; returns void or a Promise of void (written as a union so `@type` accepts async functions in .js files). */
@@ -771,12 +840,16 @@ type OnContinuePostLogin =
   | ((event: PostLoginEvent, api: PostLoginAPI) => Promise<void>)
   | ((event: PostLoginEvent, api: PostLoginAPI) => void);
 
-/** What a post-login action exports. */
+/** What an action exports (each trigger's folder calls its own handler). */
 interface PostLoginExports {
   /** Handler for each login (required by Gatehouse when the action runs). */
   onExecutePostLogin?: OnExecutePostLogin;
   /** Handler for the return from a redirect. */
   onContinuePostLogin?: OnContinuePostLogin;
+  /** custom-phone-provider: delivers one SMS or voice message. */
+  onExecuteCustomPhoneProvider?: (event: CustomPhoneProviderEvent, api: CustomPhoneProviderAPI) => Promise<void> | void;
+  /** send-phone-message: delivers one SMS or voice message (Auth0's older trigger). */
+  onExecuteSendPhoneMessage?: (event: SendPhoneMessageEvent, api: SendPhoneMessageAPI) => Promise<void> | void;
 }
 
 /** The action's exports object (a fresh one per login). */

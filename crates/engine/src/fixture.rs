@@ -9,12 +9,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use gatehouse_types::phone::NotificationOutcome;
 use gatehouse_types::{FactorType, Outcome, PostLoginEvent, Trigger};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::actions::load_paths;
 use crate::flow::{CacheStore, Completion, FlowRunner, FlowSettings, MemoryCache, Step};
+use crate::phone::{self, PhoneRunner};
 use crate::protocol::{CacheOp, CacheRecord, FetchRequest, FetchResponse};
 use crate::sandbox::{FetchFuture, HostIo, Limits, Sandbox};
 
@@ -112,6 +114,10 @@ pub struct Fixture {
     /// What the fixture shows; not used by the runner.
     #[serde(default)]
     pub description: Option<String>,
+    /// The trigger the actions are written for (default `post-login`; also `custom-phone-provider` and
+    /// `send-phone-message`, whose outcome is `{ "notification": { "result", "reason" }, "requests", ... }`).
+    #[serde(default = "post_login")]
+    pub trigger: Trigger,
     /// Action files or folders, relative to the fixture file, run in order.
     pub actions: Vec<PathBuf>,
     /// Partial event, deep-merged over the default event.
@@ -180,6 +186,10 @@ pub struct HttpStub {
     /// Delay before answering, to exercise timeouts.
     #[serde(default)]
     pub delay_ms: Option<u64>,
+}
+
+fn post_login() -> Trigger {
+    Trigger::PostLogin
 }
 
 fn ok_status() -> u16 {
@@ -252,6 +262,8 @@ pub struct FixtureReport {
     pub problems: Vec<String>,
     /// The outcome of each login.
     pub outcomes: Vec<Outcome>,
+    /// The outcome of each message, for a phone trigger's fixture.
+    pub notifications: Vec<NotificationOutcome>,
 }
 
 impl FixtureReport {
@@ -302,12 +314,39 @@ pub async fn run_file(path: &Path, sandbox: &Sandbox) -> FixtureReport {
                 name: default_name,
                 problems: vec![format!("cannot load {}: {e}", path.display())],
                 outcomes: Vec::new(),
+                notifications: Vec::new(),
             };
         }
     };
     let base = path.parent().unwrap_or(Path::new("."));
     let name = fixture.name.clone().unwrap_or(default_name);
-    let mut report = FixtureReport { name, problems: Vec::new(), outcomes: Vec::new() };
+    let mut report = FixtureReport { name, problems: Vec::new(), outcomes: Vec::new(), notifications: Vec::new() };
+    if matches!(fixture.trigger, Trigger::CustomPhoneProvider | Trigger::SendPhoneMessage) {
+        match run_phone_fixture(&fixture, base, sandbox).await {
+            Ok(outcomes) => {
+                for (i, outcome) in outcomes.iter().enumerate() {
+                    let actual = json!({
+                        "notification": { "result": outcome.result, "reason": outcome.reason,
+                                          "failed_action": outcome.failed_action },
+                        "executed": outcome.executed,
+                        "logs": outcome.logs,
+                        "requests": outcome.requests,
+                    });
+                    let prefix = if outcomes.len() > 1 { format!("message {}: ", i + 1) } else { String::new() };
+                    let mut mismatches = Vec::new();
+                    compare(&fixture.expect, &actual, "outcome", &mut mismatches);
+                    report.problems.extend(mismatches.into_iter().map(|m| format!("{prefix}{m}")));
+                }
+                report.notifications = outcomes;
+            }
+            Err(problem) => report.problems.push(problem),
+        }
+        return report;
+    }
+    if fixture.trigger != Trigger::PostLogin {
+        report.problems.push(format!("fixtures for the {} trigger are not supported", fixture.trigger));
+        return report;
+    }
     match run_fixture(&fixture, base, sandbox).await {
         Ok(outcomes) => {
             for (i, outcome) in outcomes.iter().enumerate() {
@@ -371,6 +410,49 @@ pub async fn run_fixture(fixture: &Fixture, base: &Path, sandbox: &Sandbox) -> R
     let mut outcomes = Vec::new();
     for _ in 0..fixture.logins.unwrap_or(1).max(1) {
         outcomes.push(run_login(&runner, event.clone(), &completions).await?);
+    }
+    let unmatched = io.unmatched();
+    if !unmatched.is_empty() {
+        return Err(format!("requests without a stub in \"http\": {}", unmatched.join(", ")));
+    }
+    Ok(outcomes)
+}
+
+/// Runs a phone trigger's fixture: the trigger's default event with the fixture's `event` merged in, once per
+/// `logins` (here: messages); returns the outcome of each.
+pub async fn run_phone_fixture(
+    fixture: &Fixture,
+    base: &Path,
+    sandbox: &Sandbox,
+) -> Result<Vec<NotificationOutcome>, String> {
+    let paths: Vec<PathBuf> = fixture.actions.iter().map(|p| base.join(p)).collect();
+    let flow = load_paths(&paths, fixture.trigger).map_err(|e| e.to_string())?;
+    let mut event = phone::default_event(fixture.trigger, &fixture.secrets);
+    if !fixture.event.is_null() {
+        merge(&mut event, &fixture.event);
+    }
+    let defaults = Limits::default();
+    let limits = fixture.limits.unwrap_or_default();
+    let limits = Limits {
+        timeout: limits.timeout_ms.map_or(defaults.timeout, Duration::from_millis),
+        memory_mb: limits.memory_mb.unwrap_or(defaults.memory_mb),
+    };
+    let cache = MemoryCache::default();
+    let far = time::OffsetDateTime::now_utc().unix_timestamp() * 1000 + 3_600_000;
+    let ops: Vec<CacheOp> = fixture
+        .cache
+        .iter()
+        .map(|(key, value)| CacheOp::Set {
+            key: key.clone(),
+            record: CacheRecord { value: value.clone(), expires_at: far },
+        })
+        .collect();
+    cache.apply(fixture.trigger, &ops);
+    let io = StubIo::new(fixture.http.clone());
+    let runner = PhoneRunner { flow: &flow, limits, sandbox, io: &io, cache: &cache };
+    let mut outcomes = Vec::new();
+    for _ in 0..fixture.logins.unwrap_or(1).max(1) {
+        outcomes.push(runner.deliver(event.clone()).await);
     }
     let unmatched = io.unmatched();
     if !unmatched.is_empty() {

@@ -17,6 +17,7 @@ pub mod actions;
 pub mod fixture;
 pub mod flow;
 pub mod nesting;
+pub mod phone;
 pub mod protocol;
 pub mod sandbox;
 pub mod worker;

@@ -88,6 +88,16 @@ pub enum Command {
         /// Where to send the browser.
         url: String,
     },
+    /// `api.notification.drop(reason)` (custom-phone-provider): the message is not delivered, and is not tried again.
+    DropNotification {
+        /// Why (at most 1,024 characters).
+        reason: String,
+    },
+    /// `api.notification.retry(reason)` (custom-phone-provider): this try failed; deliver it again later.
+    RetryNotification {
+        /// Why (at most 1,024 characters).
+        reason: String,
+    },
 }
 
 impl Command {

@@ -10,6 +10,7 @@ pub mod config;
 pub mod event;
 pub mod factor;
 pub mod outcome;
+pub mod phone;
 pub mod records;
 pub mod trigger;
 

@@ -13,11 +13,14 @@ pub enum Trigger {
     CustomPhoneProvider,
     /// Runs on the `client_credentials` grant.
     CredentialsExchange,
+    /// Auth0's older phone trigger: delivers SMS and voice messages (`event.message_options`).
+    SendPhoneMessage,
 }
 
 impl Trigger {
     /// Every trigger.
-    pub const ALL: [Trigger; 3] = [Trigger::PostLogin, Trigger::CustomPhoneProvider, Trigger::CredentialsExchange];
+    pub const ALL: [Trigger; 4] =
+        [Trigger::PostLogin, Trigger::CustomPhoneProvider, Trigger::CredentialsExchange, Trigger::SendPhoneMessage];
 
     /// The trigger id Auth0 uses, also the folder name under `actions/`.
     pub fn id(self) -> &'static str {
@@ -25,6 +28,7 @@ impl Trigger {
             Trigger::PostLogin => "post-login",
             Trigger::CustomPhoneProvider => "custom-phone-provider",
             Trigger::CredentialsExchange => "credentials-exchange",
+            Trigger::SendPhoneMessage => "send-phone-message",
         }
     }
 
@@ -34,6 +38,7 @@ impl Trigger {
             Trigger::PostLogin => "onExecutePostLogin",
             Trigger::CustomPhoneProvider => "onExecuteCustomPhoneProvider",
             Trigger::CredentialsExchange => "onExecuteCredentialsExchange",
+            Trigger::SendPhoneMessage => "onExecuteSendPhoneMessage",
         }
     }
 
@@ -41,7 +46,7 @@ impl Trigger {
     pub fn continue_handler(self) -> Option<&'static str> {
         match self {
             Trigger::PostLogin => Some("onContinuePostLogin"),
-            Trigger::CustomPhoneProvider | Trigger::CredentialsExchange => None,
+            Trigger::CustomPhoneProvider | Trigger::CredentialsExchange | Trigger::SendPhoneMessage => None,
         }
     }
 

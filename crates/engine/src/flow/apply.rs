@@ -103,6 +103,8 @@ impl FlowRunner<'_> {
                     };
                     map.insert(key.clone(), value.clone());
                 }
+                // Phone-trigger commands; the post-login api has no way to record them.
+                Command::DropNotification { .. } | Command::RetryNotification { .. } => {}
                 Command::Redirect { .. } => {
                     if deny.is_none() && !has_redirect {
                         has_redirect = true;

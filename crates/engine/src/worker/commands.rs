@@ -34,6 +34,8 @@ const MAX_SCOPE_CHARS: usize = 280;
 const MAX_ADDED_SCOPES: u32 = 1000;
 
 const MAX_PRIMARY_USER_ID: usize = 128;
+/// `api.notification.drop` and `retry` keep this much of their reason (reference §6).
+const MAX_NOTIFICATION_REASON_CHARS: usize = 1024;
 const SESSION_TOKEN_DEFAULT_TTL: i64 = 900;
 
 /// Runs one `api.*` call.
@@ -116,6 +118,20 @@ pub(crate) fn dispatch(name: &str, args: &[JsValue], host: &HostState, context: 
             Ok(JsValue::from(!prompt_none && !no_redirect))
         }
         "transaction.setMetadata" => transaction_metadata(&arg(0), &arg(1), host, context),
+        "notification.drop" | "notification.retry" => {
+            // The reason is optional; Auth0 keeps its first 1,024 characters. The last call of a run wins.
+            let reason = if arg(0).is_null_or_undefined() { String::new() } else { arg_string(args, 0, context)? };
+            let reason = match reason.char_indices().nth(MAX_NOTIFICATION_REASON_CHARS) {
+                Some((at, _)) => reason[..at].to_owned(),
+                None => reason,
+            };
+            let command = if name == "notification.drop" {
+                Command::DropNotification { reason }
+            } else {
+                Command::RetryNotification { reason }
+            };
+            record(host, command)
+        }
         "cache.get" => cache_get(&arg(0), host, context),
         "cache.set" => cache_set(&arg(0), &arg(1), &arg(2), host, context),
         "cache.delete" => cache_delete(&arg(0), host, context),

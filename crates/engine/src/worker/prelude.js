@@ -556,7 +556,27 @@
     return api;
   }
 
-  const apis = { 'post-login': postLoginApi };
+  // custom-phone-provider: `api.notification.drop(reason)` / `retry(reason)` (the last call wins) and the cache.
+  function customPhoneProviderApi() {
+    const api = {};
+    api.notification = {
+      drop: (reason) => { cmd('notification.drop', reason); },
+      retry: (reason) => { cmd('notification.retry', reason); },
+    };
+    api.cache = cacheApi();
+    return api;
+  }
+
+  // send-phone-message (Auth0's older phone trigger): only the cache.
+  function sendPhoneMessageApi() {
+    return { cache: cacheApi() };
+  }
+
+  const apis = {
+    'post-login': postLoginApi,
+    'custom-phone-provider': customPhoneProviderApi,
+    'send-phone-message': sendPhoneMessageApi,
+  };
 
   return {
     apis,
