@@ -776,7 +776,7 @@ interface PhoneNotification {
   /** The user's language, e.g. `ja`. */
   readonly locale: string;
   /** Why the message is sent. */
-  readonly message_type: 'otp_enroll' | 'otp_verify' | 'otp_passwordless';
+  readonly message_type: 'otp_enroll' | 'otp_verify' | 'blocked_account' | 'change_password' | 'password_breach';
   /** The phone number, E.164. */
   readonly recipient: string;
 }

@@ -165,3 +165,28 @@ fn a_missing_file_is_named() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(&path.display().to_string()), "{stderr}");
 }
+
+#[test]
+fn a_phone_provider_that_is_an_action_needs_its_file() {
+    // Said before anything is created, with the folder and the handler it expected.
+    let phone = |body: &str| config("factors = [\"otp\", \"phone\"]", &format!("[mfa.phone]\n{body}\n"));
+    refused(&phone("provider = \"custom-phone-provider\""))
+        .names("mfa.phone.provider", "custom-phone-provider/*.js exporting onExecuteCustomPhoneProvider");
+    refused(&phone("provider = \"send-phone-message\""))
+        .names("mfa.phone.provider", "send-phone-message/*.js exporting onExecuteSendPhoneMessage");
+    refused(&phone("provider = \"twilio\"")).names("provider", "twilio");
+}
+
+#[test]
+fn phone_delivery_settings_are_checked() {
+    let phone = |body: &str| config("factors = [\"otp\", \"phone\"]", &format!("[mfa.phone]\n{body}\n"));
+    refused(&phone("delivery_methods = [\"text\", \"voice\"]"))
+        .names("mfa.phone.delivery_methods", "the default provider sends text only");
+    refused(&phone("delivery_methods = []")).names("mfa.phone.delivery_methods", "must list");
+    refused(&phone("delivery_methods = [\"fax\"]")).names("delivery_methods", "fax");
+    refused(&phone("from_text = \"0312345678\"")).names("mfa.phone.from_text", "E.164");
+    refused(&phone("from_voice = \"+81-3-1234-5678\"")).names("mfa.phone.from_voice", "E.164");
+    // The defaults (the evaluation provider, text) are valid.
+    let parsed: gatehouse_types::config::TenantConfig = toml::from_str(&phone("")).unwrap();
+    assert!(parsed.validate().is_empty(), "{:?}", parsed.validate());
+}

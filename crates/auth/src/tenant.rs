@@ -8,7 +8,8 @@ use std::time::Duration;
 use gatehouse_engine::flow::FlowSettings;
 use gatehouse_engine::sandbox::{Limits, Sandbox, SandboxConfig};
 use gatehouse_store::Store;
-use gatehouse_types::config::TenantConfig;
+use gatehouse_types::Trigger;
+use gatehouse_types::config::{PhoneConfig, TenantConfig};
 use gatehouse_types::records::{LogEntry, User};
 
 use crate::actions::Actions;
@@ -57,6 +58,27 @@ pub struct TenantOptions {
     pub clock: Arc<dyn Clock>,
 }
 
+/// A phone provider that is an action needs its action: without it every SMS or voice code would fail, so the
+/// server refuses to start and names the file it expected.
+fn check_phone_provider(phone: &PhoneConfig, actions_dir: &Path, actions: &Actions) -> AuthResult<()> {
+    let Some(trigger) = phone.provider.trigger() else { return Ok(()) };
+    let flow = actions.flow(trigger);
+    let dir = actions_dir.join(trigger.id());
+    match flow.actions.len() {
+        0 => Err(AuthError::Setup(format!(
+            "[mfa.phone] provider = \"{}\" needs its action: no {}/*.js exporting {} was found",
+            trigger.id(),
+            dir.display(),
+            trigger.handler()
+        ))),
+        n if trigger == Trigger::CustomPhoneProvider && n > 1 => Err(AuthError::Setup(format!(
+            "[mfa.phone] provider = \"custom-phone-provider\" takes one action, as Auth0's does; {} holds {n}",
+            dir.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 impl Tenant {
     /// Opens a tenant: seeds users on first start, loads keys and actions.
     pub async fn open(options: TenantOptions) -> AuthResult<Tenant> {
@@ -80,6 +102,7 @@ impl Tenant {
         let actions_dir = resolve(&base_dir, &config.actions_dir);
         let actions = Actions::load(&actions_dir, settings, Sandbox::new(sandbox), Arc::new(io))
             .map_err(|e| AuthError::Setup(format!("actions did not load:\n{e}")))?;
+        check_phone_provider(&config.mfa.phone, &actions_dir, &actions)?;
         let mut secrets = config.secrets.clone();
         for (name, value) in std::env::vars() {
             if let Some(secret) = name.strip_prefix("GATEHOUSE_SECRET_")

@@ -36,6 +36,23 @@ pub fn load(path: &Path, listen: Option<String>, data_dir: Option<String>) -> Re
     }
     let base_dir =
         path.parent().map(Path::to_owned).filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));
+    // A phone provider that is an action needs its file; said before anything is created (the tenant checks the
+    // loaded flow again).
+    if let Some(trigger) = config.mfa.phone.provider.trigger() {
+        let dir = resolve(&base_dir, &config.actions_dir).join(trigger.id());
+        let has_action = std::fs::read_dir(&dir)
+            .map(|entries| entries.flatten().any(|e| e.path().extension().is_some_and(|x| x == "js")))
+            .unwrap_or(false);
+        if !has_action {
+            return Err(format!(
+                "{}: mfa.phone.provider: \"{}\" needs its action: no {}/*.js exporting {} was found",
+                path.display(),
+                trigger.id(),
+                dir.display(),
+                trigger.handler()
+            ));
+        }
+    }
     Ok(Loaded { config, base_dir })
 }
 

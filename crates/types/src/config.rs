@@ -90,12 +90,84 @@ pub struct MfaConfig {
     /// "Customize MFA Factors using Actions".
     #[serde(default = "yes")]
     pub customize_with_actions: bool,
+    /// `[mfa.phone]`: how SMS and voice codes are delivered.
+    #[serde(default)]
+    pub phone: PhoneConfig,
 }
 
 impl Default for MfaConfig {
     fn default() -> Self {
-        MfaConfig { factors: default_factors(), policy: MfaPolicy::Never, customize_with_actions: true }
+        MfaConfig {
+            factors: default_factors(),
+            policy: MfaPolicy::Never,
+            customize_with_actions: true,
+            phone: PhoneConfig::default(),
+        }
     }
+}
+
+/// Who delivers SMS and voice messages (`[mfa.phone] provider`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PhoneProvider {
+    /// Gatehouse's evaluation provider, as Auth0's: text only, 100 messages in the tenant's lifetime, written to the
+    /// outbox folder.
+    #[default]
+    Default,
+    /// The action in `actions/custom-phone-provider/` (`onExecuteCustomPhoneProvider`).
+    CustomPhoneProvider,
+    /// The actions in `actions/send-phone-message/` (`onExecuteSendPhoneMessage`, Auth0's older trigger).
+    SendPhoneMessage,
+}
+
+impl PhoneProvider {
+    /// The trigger whose actions deliver the messages, for a provider that is an action.
+    pub fn trigger(self) -> Option<crate::Trigger> {
+        match self {
+            PhoneProvider::Default => None,
+            PhoneProvider::CustomPhoneProvider => Some(crate::Trigger::CustomPhoneProvider),
+            PhoneProvider::SendPhoneMessage => Some(crate::Trigger::SendPhoneMessage),
+        }
+    }
+}
+
+/// `[mfa.phone]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneConfig {
+    /// Who delivers the messages.
+    #[serde(default)]
+    pub provider: PhoneProvider,
+    /// `["text"]`, `["voice"]` or `["text", "voice"]` (default text).
+    #[serde(default = "text_only")]
+    pub delivery_methods: Vec<crate::phone::DeliveryMethod>,
+    /// Sender number for SMS (E.164), `event.notification.from` when delivering by text.
+    #[serde(default)]
+    pub from_text: Option<String>,
+    /// Sender number for voice calls (E.164).
+    #[serde(default)]
+    pub from_voice: Option<String>,
+}
+
+impl Default for PhoneConfig {
+    fn default() -> Self {
+        PhoneConfig {
+            provider: PhoneProvider::Default,
+            delivery_methods: text_only(),
+            from_text: None,
+            from_voice: None,
+        }
+    }
+}
+
+fn text_only() -> Vec<crate::phone::DeliveryMethod> {
+    vec![crate::phone::DeliveryMethod::Text]
+}
+
+/// Whether `number` is an E.164 phone number: `+`, a country code that does not start with 0, 8 to 15 digits.
+pub fn is_e164(number: &str) -> bool {
+    let Some(digits) = number.strip_prefix('+') else { return false };
+    (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
 }
 
 fn default_factors() -> Vec<FactorType> {
@@ -408,6 +480,32 @@ impl TenantConfig {
                 problem(format!("mfa.factors[{i}]"), "Gatehouse offers otp, recovery-code, email and phone");
             }
         }
+        let phone = &self.mfa.phone;
+        if phone.delivery_methods.is_empty() {
+            problem("mfa.phone.delivery_methods".into(), "must list \"text\", \"voice\" or both");
+        }
+        if phone.provider == PhoneProvider::Default
+            && phone.delivery_methods.contains(&crate::phone::DeliveryMethod::Voice)
+        {
+            problem(
+                "mfa.phone.delivery_methods".into(),
+                "the default provider sends text only, as Auth0's does; voice needs provider = \"custom-phone-provider\" \
+                 or \"send-phone-message\"",
+            );
+        }
+        let mut seen_methods = std::collections::BTreeSet::new();
+        for method in &phone.delivery_methods {
+            if !seen_methods.insert(format!("{method:?}")) {
+                problem("mfa.phone.delivery_methods".into(), "lists a delivery method twice");
+            }
+        }
+        for (key, number) in [("mfa.phone.from_text", &phone.from_text), ("mfa.phone.from_voice", &phone.from_voice)] {
+            if let Some(number) = number
+                && !is_e164(number)
+            {
+                problem(key.into(), "must be an E.164 number, e.g. +81312345678");
+            }
+        }
         let mut ids = std::collections::BTreeSet::new();
         for (i, client) in self.clients.iter().enumerate() {
             if client.client_id.is_empty() || !ids.insert(client.client_id.clone()) {
@@ -531,4 +629,19 @@ impl TenantConfig {
 fn is_absolute_url(url: &str) -> bool {
     let Some((scheme, rest)) = url.split_once("://") else { return false };
     !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) && !rest.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn e164_numbers() {
+        for good in ["+819012345678", "+14155550123", "+81300000001"] {
+            assert!(is_e164(good), "{good}");
+        }
+        for bad in ["819012345678", "+0312345678", "+81-90-1234-5678", "+1234567", "+1234567890123456", "+", ""] {
+            assert!(!is_e164(bad), "{bad}");
+        }
+    }
 }

@@ -19,7 +19,8 @@ pub enum DeliveryMethod {
     Voice,
 }
 
-/// Why a message is sent (`event.notification.message_type`, reference §6.1).
+/// Why a message is sent (`event.notification.message_type`, reference §6.1). Gatehouse sends the two OTP types;
+/// the others are Auth0's, kept so an action's `switch` over them reads the same.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PhoneMessageType {
@@ -27,8 +28,12 @@ pub enum PhoneMessageType {
     OtpEnroll,
     /// The code of a login's challenge.
     OtpVerify,
-    /// The code of a passwordless login.
-    OtpPasswordless,
+    /// The account was blocked.
+    BlockedAccount,
+    /// A password change.
+    ChangePassword,
+    /// The password was found in a breach.
+    PasswordBreach,
 }
 
 /// `event.notification` of `custom-phone-provider`.
