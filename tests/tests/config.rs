@@ -186,6 +186,8 @@ fn phone_delivery_settings_are_checked() {
     refused(&phone("delivery_methods = [\"fax\"]")).names("delivery_methods", "fax");
     refused(&phone("from_text = \"0312345678\"")).names("mfa.phone.from_text", "E.164");
     refused(&phone("from_voice = \"+81-3-1234-5678\"")).names("mfa.phone.from_voice", "E.164");
+    refused(&phone("verification_template = \"{% if code %}never closed\""))
+        .names("mfa.phone.verification_template", "the Liquid template does not parse");
     // The defaults (the evaluation provider, text) are valid.
     let parsed: gatehouse_types::config::TenantConfig = toml::from_str(&phone("")).unwrap();
     assert!(parsed.validate().is_empty(), "{:?}", parsed.validate());

@@ -24,6 +24,7 @@ pub mod mfa_api;
 pub mod mfa_ticket;
 pub mod oauth;
 pub mod outbox;
+pub mod phone;
 pub mod pkce;
 pub mod scope;
 pub mod tenant;

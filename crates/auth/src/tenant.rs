@@ -19,6 +19,7 @@ use crate::crypto::password::hash_password;
 use crate::error::{AuthError, AuthResult};
 use crate::fetch::{OutboundPolicy, ReqwestIo};
 use crate::outbox::Outbox;
+use crate::phone::templates::PhoneTemplates;
 
 /// Everything a request handler needs.
 #[derive(Debug)]
@@ -39,6 +40,8 @@ pub struct Tenant {
     pub data_dir: PathBuf,
     /// Where request handling reads the time.
     pub clock: Arc<dyn Clock>,
+    /// The text of SMS and voice codes (`[mfa.phone]` templates, parsed at start).
+    pub phone_templates: PhoneTemplates,
 }
 
 /// How the tenant is started.
@@ -103,6 +106,11 @@ impl Tenant {
         let actions = Actions::load(&actions_dir, settings, Sandbox::new(sandbox), Arc::new(io))
             .map_err(|e| AuthError::Setup(format!("actions did not load:\n{e}")))?;
         check_phone_provider(&config.mfa.phone, &actions_dir, &actions)?;
+        let phone_templates = PhoneTemplates::new(
+            config.mfa.phone.enrollment_template.as_deref(),
+            config.mfa.phone.verification_template.as_deref(),
+        )
+        .map_err(AuthError::Setup)?;
         let mut secrets = config.secrets.clone();
         for (name, value) in std::env::vars() {
             if let Some(secret) = name.strip_prefix("GATEHOUSE_SECRET_")
@@ -112,7 +120,17 @@ impl Tenant {
             }
         }
         let outbox = Outbox::new(&data_dir.join("outbox"));
-        Ok(Tenant { config, store, keys: RwLock::new(keys), actions, outbox, secrets, data_dir, clock })
+        Ok(Tenant {
+            config,
+            store,
+            keys: RwLock::new(keys),
+            actions,
+            outbox,
+            secrets,
+            data_dir,
+            clock,
+            phone_templates,
+        })
     }
 
     /// Now, in epoch seconds, on the tenant's clock.

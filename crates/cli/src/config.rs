@@ -36,6 +36,12 @@ pub fn load(path: &Path, listen: Option<String>, data_dir: Option<String>) -> Re
     }
     let base_dir =
         path.parent().map(Path::to_owned).filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));
+    // Phone templates are Liquid: one that does not parse is refused here, with its key.
+    gatehouse_auth::phone::templates::PhoneTemplates::new(
+        config.mfa.phone.enrollment_template.as_deref(),
+        config.mfa.phone.verification_template.as_deref(),
+    )
+    .map_err(|e| format!("{}: {e}", path.display()))?;
     // A phone provider that is an action needs its file; said before anything is created (the tenant checks the
     // loaded flow again).
     if let Some(trigger) = config.mfa.phone.provider.trigger() {

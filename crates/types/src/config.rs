@@ -147,6 +147,12 @@ pub struct PhoneConfig {
     /// Sender number for voice calls (E.164).
     #[serde(default)]
     pub from_voice: Option<String>,
+    /// Liquid template of enrollment messages, replacing the built-in English and Japanese ones.
+    #[serde(default)]
+    pub enrollment_template: Option<String>,
+    /// Liquid template of verification messages.
+    #[serde(default)]
+    pub verification_template: Option<String>,
 }
 
 impl Default for PhoneConfig {
@@ -156,6 +162,8 @@ impl Default for PhoneConfig {
             delivery_methods: text_only(),
             from_text: None,
             from_voice: None,
+            enrollment_template: None,
+            verification_template: None,
         }
     }
 }
