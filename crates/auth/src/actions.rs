@@ -9,8 +9,10 @@ use std::time::UNIX_EPOCH;
 
 use gatehouse_engine::actions::{LoadErrors, action_files, load_folder};
 use gatehouse_engine::flow::{Completion, FlowRunner, FlowSettings, MemoryCache, PausedFlow, ResumeError, Step};
+use gatehouse_engine::phone::PhoneRunner;
 use gatehouse_engine::protocol::FlowSpec;
 use gatehouse_engine::sandbox::{HostIo, Sandbox};
+use gatehouse_types::phone::NotificationOutcome;
 use gatehouse_types::{PostLoginEvent, Trigger};
 
 /// The flows of every trigger and the sandbox that runs them.
@@ -131,6 +133,19 @@ impl Actions {
     pub async fn resume_post_login(&self, paused: PausedFlow, completion: Completion) -> Result<Step, ResumeError> {
         let flow = self.flow(Trigger::PostLogin);
         self.runner(&flow).resume(paused, completion).await
+    }
+
+    /// Runs a phone trigger's actions for one message (`event` in the trigger's shape).
+    pub async fn deliver_phone(&self, trigger: Trigger, event: serde_json::Value) -> NotificationOutcome {
+        let flow = self.flow(trigger);
+        let runner = PhoneRunner {
+            flow: &flow,
+            limits: self.settings.limits,
+            sandbox: &self.sandbox,
+            io: self.io.as_ref(),
+            cache: &self.cache,
+        };
+        runner.deliver(event).await
     }
 
     fn runner<'a>(&'a self, flow: &'a FlowSpec) -> FlowRunner<'a> {
