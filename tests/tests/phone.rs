@@ -143,25 +143,77 @@ async fn the_default_provider_sends_100_messages_in_the_tenants_lifetime_even_in
     assert_eq!(refused, Err(DeliveryError::DefaultProviderExhausted));
 }
 
-/// A provider on 127.0.0.1 that records what it received and answers `status`.
-async fn provider(status: u16) -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
-    let received: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
-    let seen = received.clone();
-    let app = axum::Router::new().route(
+type Received = Arc<Mutex<Vec<serde_json::Value>>>;
+
+/// The seed's SMS endpoint, recording what it received (the `Authorization` header and the JSON body) and answering
+/// `status`.
+fn recording_provider(status: u16, received: Received) -> axum::Router {
+    axum::Router::new().route(
         "/sms/3/messages",
         axum::routing::post(move |headers: http::HeaderMap, body: String| {
-            let seen = seen.clone();
+            let received = received.clone();
             async move {
                 let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-                seen.lock().unwrap().push(serde_json::json!({ "authorization": auth, "body": serde_json::from_str::<serde_json::Value>(&body).unwrap_or_default() }));
+                let body = serde_json::from_str::<serde_json::Value>(&body).unwrap_or_default();
+                received.lock().unwrap().push(serde_json::json!({ "authorization": auth, "body": body }));
                 (http::StatusCode::from_u16(status).unwrap(), "{}")
             }
         }),
-    );
+    )
+}
+
+/// A provider on 127.0.0.1 over plain HTTP.
+async fn provider(status: u16) -> (String, Received) {
+    let received = Received::default();
+    let app = recording_provider(status, received.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (format!("http://{address}"), received)
+}
+
+/// A certificate authority made for this test (rcgen), written to `dir/test-ca.pem`, and an HTTPS provider on
+/// 127.0.0.1 whose certificate for `localhost` it signed.
+async fn https_provider(dir: &std::path::Path) -> (String, Received) {
+    use tokio_rustls::rustls;
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "Gatehouse test CA");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    std::fs::write(dir.join("test-ca.pem"), ca_cert.pem()).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let server_key = rcgen::KeyPair::generate().unwrap();
+    let server_cert =
+        rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap().signed_by(&server_key, &issuer).unwrap();
+    let key = rustls::pki_types::PrivatePkcs8KeyDer::from(server_key.serialize_der());
+    let tls = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![server_cert.der().clone()], key.into())
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    let received = Received::default();
+    let app = recording_provider(200, received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else { return };
+            let (acceptor, app) = (acceptor.clone(), app.clone());
+            tokio::spawn(async move {
+                let Ok(stream) = acceptor.accept(tcp).await else { return };
+                let _ = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection(
+                        hyper_util::rt::TokioIo::new(stream),
+                        hyper_util::service::TowerToHyperService::new(app),
+                    )
+                    .await;
+            });
+        }
+    });
+    (format!("https://localhost:{port}"), received)
 }
 
 const ACTION: &str = r#"
@@ -178,6 +230,10 @@ exports.onExecuteCustomPhoneProvider = async (event, api) => {
 "#;
 
 async fn custom_tenant(url: &str, dir: &std::path::Path) -> Tenant {
+    custom_tenant_with(url, dir, "").await
+}
+
+async fn custom_tenant_with(url: &str, dir: &std::path::Path, outbound: &str) -> Tenant {
     let actions = dir.join("actions").join("custom-phone-provider");
     std::fs::create_dir_all(&actions).unwrap();
     std::fs::write(actions.join("provider.js"), ACTION).unwrap();
@@ -186,10 +242,12 @@ async fn custom_tenant(url: &str, dir: &std::path::Path) -> Tenant {
         "factors = [\"otp\", \"phone\"]",
         &format!(
             "[mfa.phone]\nprovider = \"custom-phone-provider\"\ndelivery_methods = [\"text\", \"voice\"]\n\
-             from_text = \"+81300000001\"\n[outbound]\nallow_private_networks = true\n\
+             from_text = \"+81300000001\"\n[outbound]\nallow_private_networks = true\n{outbound}\n\
              [secrets]\nPROVIDER_URL = \"{url}\"\nPROVIDER_KEY = \"key-0123456789\"\n"
         ),
-    );
+    )
+    // A real port: with port 0 the outbound policy takes every port-less resolution of 127.0.0.1 for the server.
+    .replace("127.0.0.1:0", "127.0.0.1:3999");
     open_tenant(&text, dir, Arc::new(SledStore::temporary().unwrap()), clock).await
 }
 
@@ -232,4 +290,34 @@ async fn a_provider_error_is_a_failed_delivery_never_a_success() {
     let logs = tenant.store.list_logs(&LogQuery::default()).await.unwrap();
     let failure = logs.iter().find(|l| l.kind == "gd_send_sms_failure").expect("gd_send_sms_failure");
     assert!(failure.description.contains("provider answered 500"), "{}", failure.description);
+}
+
+#[tokio::test]
+async fn an_https_provider_behind_the_operators_ca_is_reached_through_outbound_ca_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, received) = https_provider(dir.path()).await;
+    let tenant = custom_tenant_with(&url, dir.path(), "ca_files = [\"test-ca.pem\"]").await;
+    let user = jane(&tenant).await;
+    let request = request();
+    send_code(&tenant, message(&user, &request, "482913")).await.unwrap();
+    let got = received.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["authorization"], "App key-0123456789");
+}
+
+#[tokio::test]
+async fn without_the_ca_the_https_provider_is_not_trusted_and_the_delivery_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, received) = https_provider(dir.path()).await;
+    let tenant = custom_tenant(&url, dir.path()).await;
+    let user = jane(&tenant).await;
+    let request = request();
+    let result = send_code(&tenant, message(&user, &request, "482913")).await;
+    match result {
+        Err(DeliveryError::NotDelivered(reason)) => {
+            assert!(reason.to_lowercase().contains("certificate"), "refused for its certificate: {reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(received.lock().unwrap().is_empty(), "nothing reached the untrusted server");
 }

@@ -173,7 +173,11 @@ pub struct ReqwestIo {
 
 impl ReqwestIo {
     /// A client with a per-request timeout.
-    pub fn new(timeout: Duration, policy: OutboundPolicy) -> Result<Self, reqwest::Error> {
+    pub fn new(
+        timeout: Duration,
+        policy: OutboundPolicy,
+        extra_roots: Vec<reqwest::Certificate>,
+    ) -> Result<Self, reqwest::Error> {
         let policy = Arc::new(policy);
         let for_redirects = policy.clone();
         let redirects = reqwest::redirect::Policy::custom(move |attempt| {
@@ -186,6 +190,7 @@ impl ReqwestIo {
             }
         });
         let client = reqwest::Client::builder()
+            .tls_certs_merge(extra_roots)
             .timeout(timeout)
             .redirect(redirects)
             .no_proxy()
@@ -249,9 +254,38 @@ fn describe(error: reqwest::Error) -> String {
     text
 }
 
+/// Reads `[outbound] ca_files` (paths relative to `base`): every PEM certificate in each file. A file that cannot
+/// be read or holds no certificate is an error naming it.
+pub fn load_ca_files(base: &std::path::Path, files: &[String]) -> Result<Vec<reqwest::Certificate>, String> {
+    let mut roots = Vec::new();
+    for (i, file) in files.iter().enumerate() {
+        let path = base.join(file);
+        let key = format!("outbound.ca_files[{i}]");
+        let pem = std::fs::read(&path).map_err(|e| format!("{key}: {}: {e}", path.display()))?;
+        let certificates = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("{key}: {}: not a PEM certificate bundle: {e}", path.display()))?;
+        if certificates.is_empty() {
+            return Err(format!("{key}: {}: holds no PEM certificate", path.display()));
+        }
+        roots.extend(certificates);
+    }
+    Ok(roots)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ca_files_must_hold_pem_certificates() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = load_ca_files(dir.path(), &["nope.pem".to_owned()]).unwrap_err();
+        assert!(missing.starts_with("outbound.ca_files[0]: ") && missing.contains("nope.pem"), "{missing}");
+        std::fs::write(dir.path().join("empty.pem"), "not a certificate\n").unwrap();
+        let empty = load_ca_files(dir.path(), &["empty.pem".to_owned()]).unwrap_err();
+        assert!(empty.contains("holds no PEM certificate") || empty.contains("not a PEM"), "{empty}");
+        assert!(load_ca_files(dir.path(), &[]).unwrap().is_empty());
+    }
 
     #[test]
     fn private_local_and_reserved_addresses_are_not_public() {
@@ -293,13 +327,17 @@ mod tests {
         assert!(!strict.allows("localhost", "127.0.0.1:8080".parse().unwrap()));
         assert!(strict.allows("example.com", "93.184.216.34:443".parse().unwrap()));
         let listed = OutboundPolicy::new(
-            &OutboundConfig { allow_private_networks: false, allow_hosts: vec!["Provider.internal".into()] },
+            &OutboundConfig {
+                allow_private_networks: false,
+                allow_hosts: vec!["Provider.internal".into()],
+                ca_files: vec![],
+            },
             Some(own),
             None,
         );
         assert!(listed.allows("provider.internal", "10.0.0.5:443".parse().unwrap()));
         assert!(!listed.allows("other.internal", "10.0.0.6:443".parse().unwrap()));
-        let open_config = OutboundConfig { allow_private_networks: true, allow_hosts: vec![] };
+        let open_config = OutboundConfig { allow_private_networks: true, allow_hosts: vec![], ca_files: vec![] };
         let open = OutboundPolicy::new(&open_config, None, Some("http://127.0.0.1:3000/"));
         assert!(open.allows("localhost", "127.0.0.1:8080".parse().unwrap()));
         assert!(!open.allows("localhost", own), "the server's own address stays refused");

@@ -100,7 +100,8 @@ impl Tenant {
             },
         };
         let policy = OutboundPolicy::new(&config.outbound, config.listen.parse().ok(), Some(&config.issuer));
-        let io = ReqwestIo::new(Duration::from_secs(10), policy)
+        let roots = crate::fetch::load_ca_files(&base_dir, &config.outbound.ca_files).map_err(AuthError::Setup)?;
+        let io = ReqwestIo::new(Duration::from_secs(10), policy, roots)
             .map_err(|e| AuthError::Setup(format!("HTTP client: {e}")))?;
         let actions_dir = resolve(&base_dir, &config.actions_dir);
         let actions = Actions::load(&actions_dir, settings, Sandbox::new(sandbox), Arc::new(io))

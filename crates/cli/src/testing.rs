@@ -107,7 +107,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
         let sandbox = sandbox().map_err(|_| "cannot start the sandbox".to_owned())?;
         let policy =
             OutboundPolicy { allow_private_networks: args.allow_private_networks, ..OutboundPolicy::default() };
-        let io = ReqwestIo::new(Duration::from_secs(10), policy).map_err(|e| e.to_string())?;
+        let io = ReqwestIo::new(Duration::from_secs(10), policy, Vec::new()).map_err(|e| e.to_string())?;
         let cache = MemoryCache::default();
         let runner = FlowRunner { flow: &flow, settings: &settings, sandbox: &sandbox, io: &io, cache: &cache };
         let outcome = run_login(&runner, event, &completions).await?;

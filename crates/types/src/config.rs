@@ -434,6 +434,10 @@ pub struct OutboundConfig {
     /// Host names or IP addresses actions may reach even when they resolve to a private address.
     #[serde(default)]
     pub allow_hosts: Vec<String>,
+    /// PEM files of extra certificate authorities actions' HTTPS requests trust, next to the system's (a provider
+    /// behind a private CA; tests). Relative to the configuration file's folder.
+    #[serde(default)]
+    pub ca_files: Vec<String>,
 }
 
 /// `[actions]`.
