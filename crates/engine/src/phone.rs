@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 
-use gatehouse_types::outcome::RecordedRequest;
 use gatehouse_types::phone::{NotificationOutcome, NotificationResult};
 use gatehouse_types::{Command, ConsoleLog};
 use serde_json::Value;
@@ -59,18 +58,9 @@ impl PhoneRunner<'_> {
                 .collect(),
             requests: requests
                 .into_iter()
-                .map(|record| RecordedRequest {
-                    action: self.name(record.action),
-                    method: record.request.method,
-                    url: redact(record.request.url),
-                    headers: record
-                        .request
-                        .headers
-                        .into_iter()
-                        .map(|(k, v)| (k.to_ascii_lowercase(), redact(v)))
-                        .collect(),
-                    body: record.request.body.map(&redact),
-                    status: record.status,
+                .map(|record| {
+                    let action = self.name(record.action);
+                    record.recorded(action, &redact)
                 })
                 .collect(),
         };

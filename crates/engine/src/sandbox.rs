@@ -118,6 +118,25 @@ pub struct FetchRecord {
     pub status: Option<u16>,
 }
 
+impl FetchRecord {
+    /// The request as an outcome shows it: made by `action`, header names lower-cased, URL, header values and body
+    /// passed through `redact` (secrets replaced).
+    pub fn recorded(
+        self,
+        action: String,
+        redact: &dyn Fn(String) -> String,
+    ) -> gatehouse_types::outcome::RecordedRequest {
+        gatehouse_types::outcome::RecordedRequest {
+            action,
+            method: self.request.method,
+            url: redact(self.request.url),
+            headers: self.request.headers.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), redact(v))).collect(),
+            body: self.request.body.map(redact),
+            status: self.status,
+        }
+    }
+}
+
 /// Everything a run produced.
 #[derive(Clone, Debug)]
 pub struct RunOutput {

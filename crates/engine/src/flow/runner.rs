@@ -1,7 +1,6 @@
 //! Running a flow through the sandbox: start, resume after a prompt, and advance action by action.
 
 use gatehouse_types::event::EnrolledFactor;
-use gatehouse_types::outcome::RecordedRequest;
 use gatehouse_types::{AuthMethod, Command, ConsoleLog, FlowResult, PostLoginEvent, Prompt, PromptCommand, TenantLog};
 
 use crate::protocol::{Entry, EventJson, FlowSpec, RunRequest};
@@ -164,19 +163,8 @@ impl FlowRunner<'_> {
                 state.acc.logs.push(ConsoleLog { action: self.name(index), level, message: redact(message) });
             }
             for record in requests {
-                state.acc.requests.push(RecordedRequest {
-                    action: self.name(record.action),
-                    method: record.request.method,
-                    url: redact(record.request.url),
-                    headers: record
-                        .request
-                        .headers
-                        .into_iter()
-                        .map(|(k, v)| (k.to_ascii_lowercase(), redact(v)))
-                        .collect(),
-                    body: record.request.body.map(&redact),
-                    status: record.status,
-                });
+                let action = self.name(record.action);
+                state.acc.requests.push(record.recorded(action, &redact));
             }
             let report = match report {
                 Ok(report) => report,
