@@ -321,3 +321,32 @@ async fn without_the_ca_the_https_provider_is_not_trusted_and_the_delivery_fails
     }
     assert!(received.lock().unwrap().is_empty(), "nothing reached the untrusted server");
 }
+
+#[tokio::test]
+async fn a_provider_that_never_answers_is_cut_by_the_deadline_and_the_delivery_fails() {
+    // Accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = custom_tenant_with(&url, dir.path(), "[actions]\ntimeout_ms = 1500").await;
+    let user = jane(&tenant).await;
+    let request = request();
+    let started = std::time::Instant::now();
+    let result = send_code(&tenant, message(&user, &request, "482913")).await;
+    let took = started.elapsed();
+    match result {
+        Err(DeliveryError::NotDelivered(reason)) => {
+            assert!(reason.contains("exceeded the 1500 ms time limit"), "stopped by the deadline: {reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(took < std::time::Duration::from_secs(10), "the 1.5 s deadline held: {took:?}");
+    let logs = tenant.store.list_logs(&LogQuery::default()).await.unwrap();
+    assert!(logs.iter().any(|l| l.kind == "gd_send_sms_failure"));
+}
