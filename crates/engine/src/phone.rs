@@ -12,12 +12,9 @@ use gatehouse_types::phone::{NotificationOutcome, NotificationResult};
 use gatehouse_types::{Command, ConsoleLog};
 use serde_json::Value;
 
-use crate::flow::CacheStore;
+use crate::flow::{CacheStore, cap_reason, secret_redactor};
 use crate::protocol::{Entry, FlowSpec, RunRequest};
 use crate::sandbox::{HostIo, Limits, RunOutput, Sandbox};
-
-/// Reasons and errors kept in an outcome, at most (Auth0 keeps 1,024 characters of a reason).
-const MAX_REASON_CHARS: usize = 1024;
 
 /// Runs a phone trigger's actions through the sandbox.
 pub struct PhoneRunner<'a> {
@@ -70,7 +67,7 @@ impl PhoneRunner<'_> {
                 let index = last_started.unwrap_or(0);
                 outcome.executed = (0..=index).map(|i| self.name(i)).collect();
                 outcome.result = NotificationResult::Failed;
-                outcome.reason = Some(cap(redact(failure.to_string())));
+                outcome.reason = Some(cap_reason(redact(failure.to_string())));
                 outcome.failed_action = Some(self.name(index));
                 return outcome;
             }
@@ -83,11 +80,11 @@ impl PhoneRunner<'_> {
                 match command {
                     Command::DropNotification { reason } => {
                         outcome.result = NotificationResult::Dropped;
-                        outcome.reason = Some(cap(redact(reason.clone())));
+                        outcome.reason = Some(cap_reason(redact(reason.clone())));
                     }
                     Command::RetryNotification { reason } => {
                         outcome.result = NotificationResult::Retry;
-                        outcome.reason = Some(cap(redact(reason.clone())));
+                        outcome.reason = Some(cap_reason(redact(reason.clone())));
                     }
                     _ => {}
                 }
@@ -99,7 +96,7 @@ impl PhoneRunner<'_> {
                     _ => String::new(),
                 };
                 outcome.result = NotificationResult::Failed;
-                outcome.reason = Some(cap(redact(format!("{}{location}", error.message))));
+                outcome.reason = Some(cap_reason(redact(format!("{}{location}", error.message))));
                 outcome.failed_action = Some(name);
                 break;
             }
@@ -115,21 +112,10 @@ impl PhoneRunner<'_> {
     }
 }
 
-fn cap(mut text: String) -> String {
-    if let Some((at, _)) = text.char_indices().nth(MAX_REASON_CHARS) {
-        text.truncate(at);
-    }
-    text
-}
-
-/// Replaces the values of `event.secrets` (4 characters or more) in captured text.
+/// Replaces the values of `event.secrets` in captured text (the post-login rule, on the phone event's JSON).
 fn redactor(event: &Value) -> impl Fn(String) -> String + use<> {
-    let secrets: Vec<String> = event
-        .get("secrets")
-        .and_then(Value::as_object)
-        .map(|s| s.values().filter_map(Value::as_str).filter(|s| s.len() >= 4).map(str::to_owned).collect())
-        .unwrap_or_default();
-    move |text: String| secrets.iter().fold(text, |t, s| t.replace(s.as_str(), "[REDACTED]"))
+    let secrets = event.get("secrets").and_then(Value::as_object);
+    secret_redactor(secrets.into_iter().flat_map(|s| s.values().filter_map(Value::as_str).map(str::to_owned)).collect())
 }
 
 /// The default event of a phone trigger's fixture, before the fixture's `event` is merged in: Jane Doe on the

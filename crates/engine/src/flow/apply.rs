@@ -135,8 +135,8 @@ impl FlowRunner<'_> {
 /// what an action says goes into a response, a tenant log and the store, and must not grow them without bound.
 pub const MAX_REASON_CHARS: usize = 1024;
 
-/// `reason`, cut to [`MAX_REASON_CHARS`] characters.
-pub(super) fn cap_reason(mut reason: String) -> String {
+/// `reason`, cut to [`MAX_REASON_CHARS`] characters (deny reasons, action errors, phone-trigger reasons).
+pub(crate) fn cap_reason(mut reason: String) -> String {
     if let Some((at, _)) = reason.char_indices().nth(MAX_REASON_CHARS) {
         reason.truncate(at);
     }
@@ -145,6 +145,12 @@ pub(super) fn cap_reason(mut reason: String) -> String {
 
 /// Replaces the values of `event.secrets` (4 characters or more) in captured text.
 pub(super) fn redactor(event: &PostLoginEvent) -> impl Fn(String) -> String + use<> {
-    let secrets: Vec<String> = event.secrets.values().filter(|s| s.len() >= 4).cloned().collect();
+    secret_redactor(event.secrets.values().cloned().collect())
+}
+
+/// Replaces each of `secrets` (4 characters or more) in captured text with `[REDACTED]`: one rule for every
+/// trigger's console output, requests and reasons.
+pub(crate) fn secret_redactor(mut secrets: Vec<String>) -> impl Fn(String) -> String + use<> {
+    secrets.retain(|s| s.len() >= 4);
     move |text: String| secrets.iter().fold(text, |t, s| t.replace(s.as_str(), "[REDACTED]"))
 }

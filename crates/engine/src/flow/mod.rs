@@ -26,6 +26,7 @@ mod outcome;
 mod plan;
 mod runner;
 
+pub(crate) use apply::{cap_reason, secret_redactor};
 pub use cache::{CacheStore, MemoryCache};
 pub use runner::FlowRunner;
 

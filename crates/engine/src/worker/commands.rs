@@ -34,8 +34,7 @@ const MAX_SCOPE_CHARS: usize = 280;
 const MAX_ADDED_SCOPES: u32 = 1000;
 
 const MAX_PRIMARY_USER_ID: usize = 128;
-/// `api.notification.drop` and `retry` keep this much of their reason (reference §6).
-const MAX_NOTIFICATION_REASON_CHARS: usize = 1024;
+
 const SESSION_TOKEN_DEFAULT_TTL: i64 = 900;
 
 /// Runs one `api.*` call.
@@ -121,10 +120,8 @@ pub(crate) fn dispatch(name: &str, args: &[JsValue], host: &HostState, context: 
         "notification.drop" | "notification.retry" => {
             // The reason is optional; Auth0 keeps its first 1,024 characters. The last call of a run wins.
             let reason = if arg(0).is_null_or_undefined() { String::new() } else { arg_string(args, 0, context)? };
-            let reason = match reason.char_indices().nth(MAX_NOTIFICATION_REASON_CHARS) {
-                Some((at, _)) => reason[..at].to_owned(),
-                None => reason,
-            };
+            // Cut here too, so a huge reason does not cross the pipe; cut again after redaction by the host.
+            let reason = crate::flow::cap_reason(reason);
             let command = if name == "notification.drop" {
                 Command::DropNotification { reason }
             } else {
