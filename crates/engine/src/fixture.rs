@@ -152,6 +152,39 @@ pub struct Fixture {
     pub expect: Value,
 }
 
+impl Fixture {
+    /// The run's deadline and memory cap: the fixture's `limits` over the production ones.
+    fn run_limits(&self) -> Limits {
+        let defaults = Limits::default();
+        let limits = self.limits.unwrap_or_default();
+        Limits {
+            timeout: limits.timeout_ms.map_or(defaults.timeout, Duration::from_millis),
+            memory_mb: limits.memory_mb.unwrap_or(defaults.memory_mb),
+        }
+    }
+
+    /// The trigger's `api.cache` as the run starts: the fixture's `cache`, each entry valid for an hour.
+    fn starting_cache(&self, trigger: Trigger) -> MemoryCache {
+        let cache = MemoryCache::default();
+        let far = time::OffsetDateTime::now_utc().unix_timestamp() * 1000 + 3_600_000;
+        let ops: Vec<CacheOp> = self
+            .cache
+            .iter()
+            .map(|(key, value)| CacheOp::Set {
+                key: key.clone(),
+                record: CacheRecord { value: value.clone(), expires_at: far },
+            })
+            .collect();
+        cache.apply(trigger, &ops);
+        cache
+    }
+
+    /// How many times the run is repeated (`logins`, at least once).
+    fn runs(&self) -> u32 {
+        self.logins.unwrap_or(1).max(1)
+    }
+}
+
 /// Per-fixture limits.
 #[derive(Clone, Copy, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -212,6 +245,15 @@ impl StubIo {
     /// Requests that had no stub.
     pub fn unmatched(&self) -> Vec<String> {
         self.unmatched.lock().map(|u| u.clone()).unwrap_or_default()
+    }
+
+    /// `Err` naming the requests no stub answered: a fixture must stub every request its actions make.
+    pub fn all_stubbed(&self) -> Result<(), String> {
+        let unmatched = self.unmatched();
+        if unmatched.is_empty() {
+            return Ok(());
+        }
+        Err(format!("requests without a stub in \"http\": {}", unmatched.join(", ")))
     }
 }
 
@@ -324,19 +366,16 @@ pub async fn run_file(path: &Path, sandbox: &Sandbox) -> FixtureReport {
     if matches!(fixture.trigger, Trigger::CustomPhoneProvider | Trigger::SendPhoneMessage) {
         match run_phone_fixture(&fixture, base, sandbox).await {
             Ok(outcomes) => {
-                for (i, outcome) in outcomes.iter().enumerate() {
-                    let actual = json!({
+                let actual = outcomes.iter().map(|outcome| {
+                    json!({
                         "notification": { "result": outcome.result, "reason": outcome.reason,
                                           "failed_action": outcome.failed_action },
                         "executed": outcome.executed,
                         "logs": outcome.logs,
                         "requests": outcome.requests,
-                    });
-                    let prefix = if outcomes.len() > 1 { format!("message {}: ", i + 1) } else { String::new() };
-                    let mut mismatches = Vec::new();
-                    compare(&fixture.expect, &actual, "outcome", &mut mismatches);
-                    report.problems.extend(mismatches.into_iter().map(|m| format!("{prefix}{m}")));
-                }
+                    })
+                });
+                report.problems.extend(compare_each(&fixture.expect, actual.collect(), "message"));
                 report.notifications = outcomes;
             }
             Err(problem) => report.problems.push(problem),
@@ -349,18 +388,25 @@ pub async fn run_file(path: &Path, sandbox: &Sandbox) -> FixtureReport {
     }
     match run_fixture(&fixture, base, sandbox).await {
         Ok(outcomes) => {
-            for (i, outcome) in outcomes.iter().enumerate() {
-                let actual = serde_json::to_value(outcome).unwrap_or(Value::Null);
-                let prefix = if outcomes.len() > 1 { format!("login {}: ", i + 1) } else { String::new() };
-                let mut mismatches = Vec::new();
-                compare(&fixture.expect, &actual, "outcome", &mut mismatches);
-                report.problems.extend(mismatches.into_iter().map(|m| format!("{prefix}{m}")));
-            }
+            let actual = outcomes.iter().map(|outcome| serde_json::to_value(outcome).unwrap_or(Value::Null));
+            report.problems.extend(compare_each(&fixture.expect, actual.collect(), "login"));
             report.outcomes = outcomes;
         }
         Err(problem) => report.problems.push(problem),
     }
     report
+}
+
+/// Compares `expect` with each run's outcome; with several runs, each mismatch names its run (`login 2: ...`).
+fn compare_each(expect: &Value, actual: Vec<Value>, run: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (i, outcome) in actual.iter().enumerate() {
+        let prefix = if actual.len() > 1 { format!("{run} {}: ", i + 1) } else { String::new() };
+        let mut mismatches = Vec::new();
+        compare(expect, outcome, "outcome", &mut mismatches);
+        problems.extend(mismatches.into_iter().map(|m| format!("{prefix}{m}")));
+    }
+    problems
 }
 
 /// Builds the event of a fixture (or of `gatehouse run --event`): the default event with `partial` merged in.
@@ -380,41 +426,23 @@ pub async fn run_fixture(fixture: &Fixture, base: &Path, sandbox: &Sandbox) -> R
     let paths: Vec<PathBuf> = fixture.actions.iter().map(|p| base.join(p)).collect();
     let flow = load_paths(&paths, Trigger::PostLogin).map_err(|e| e.to_string())?;
     let event = build_event(&fixture.event, &fixture.secrets)?;
-    let defaults = Limits::default();
-    let limits = fixture.limits.unwrap_or_default();
     let settings = FlowSettings {
         factors_enabled: match &fixture.factors_enabled {
             Some(list) => list.iter().copied().collect(),
             None => FactorType::ALL.into_iter().collect::<BTreeSet<_>>(),
         },
         customize_with_actions: fixture.customize_with_actions.unwrap_or(true),
-        limits: Limits {
-            timeout: limits.timeout_ms.map_or(defaults.timeout, Duration::from_millis),
-            memory_mb: limits.memory_mb.unwrap_or(defaults.memory_mb),
-        },
+        limits: fixture.run_limits(),
     };
     let completions = fixture.complete.iter().map(parse_completion).collect::<Result<Vec<_>, _>>()?;
-    let cache = MemoryCache::default();
-    let far = time::OffsetDateTime::now_utc().unix_timestamp() * 1000 + 3_600_000;
-    let ops: Vec<CacheOp> = fixture
-        .cache
-        .iter()
-        .map(|(key, value)| CacheOp::Set {
-            key: key.clone(),
-            record: CacheRecord { value: value.clone(), expires_at: far },
-        })
-        .collect();
-    cache.apply(Trigger::PostLogin, &ops);
+    let cache = fixture.starting_cache(Trigger::PostLogin);
     let io = StubIo::new(fixture.http.clone());
     let runner = FlowRunner { flow: &flow, settings: &settings, sandbox, io: &io, cache: &cache };
     let mut outcomes = Vec::new();
-    for _ in 0..fixture.logins.unwrap_or(1).max(1) {
+    for _ in 0..fixture.runs() {
         outcomes.push(run_login(&runner, event.clone(), &completions).await?);
     }
-    let unmatched = io.unmatched();
-    if !unmatched.is_empty() {
-        return Err(format!("requests without a stub in \"http\": {}", unmatched.join(", ")));
-    }
+    io.all_stubbed()?;
     Ok(outcomes)
 }
 
@@ -431,33 +459,14 @@ pub async fn run_phone_fixture(
     if !fixture.event.is_null() {
         merge(&mut event, &fixture.event);
     }
-    let defaults = Limits::default();
-    let limits = fixture.limits.unwrap_or_default();
-    let limits = Limits {
-        timeout: limits.timeout_ms.map_or(defaults.timeout, Duration::from_millis),
-        memory_mb: limits.memory_mb.unwrap_or(defaults.memory_mb),
-    };
-    let cache = MemoryCache::default();
-    let far = time::OffsetDateTime::now_utc().unix_timestamp() * 1000 + 3_600_000;
-    let ops: Vec<CacheOp> = fixture
-        .cache
-        .iter()
-        .map(|(key, value)| CacheOp::Set {
-            key: key.clone(),
-            record: CacheRecord { value: value.clone(), expires_at: far },
-        })
-        .collect();
-    cache.apply(fixture.trigger, &ops);
+    let cache = fixture.starting_cache(fixture.trigger);
     let io = StubIo::new(fixture.http.clone());
-    let runner = PhoneRunner { flow: &flow, limits, sandbox, io: &io, cache: &cache };
+    let runner = PhoneRunner { flow: &flow, limits: fixture.run_limits(), sandbox, io: &io, cache: &cache };
     let mut outcomes = Vec::new();
-    for _ in 0..fixture.logins.unwrap_or(1).max(1) {
+    for _ in 0..fixture.runs() {
         outcomes.push(runner.deliver(event.clone()).await);
     }
-    let unmatched = io.unmatched();
-    if !unmatched.is_empty() {
-        return Err(format!("requests without a stub in \"http\": {}", unmatched.join(", ")));
-    }
+    io.all_stubbed()?;
     Ok(outcomes)
 }
 
