@@ -1,4 +1,4 @@
-//! Email delivery to an outbox folder: one file per message, for development and tests.
+//! Email and default-provider SMS delivery to an outbox folder: one file per message, for development and tests.
 //!
 //! Gatehouse does not speak SMTP; by default a message is written as `<outbox>/<time>-<n>.eml` (RFC 5322 headers
 //! and a text body), where a mail relay, a developer or a test can pick it up. Writes are atomic (temp file, then
@@ -39,9 +39,6 @@ impl Outbox {
 
     /// Writes a message; returns its file.
     pub async fn send(&self, from: &str, email: &Email) -> std::io::Result<PathBuf> {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
-        let name = format!("{nanos:020}-{n:04}.eml");
         let date =
             time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc2822).unwrap_or_default();
         let text = format!(
@@ -50,6 +47,20 @@ impl Outbox {
             header_safe(&email.subject),
             email.body
         );
+        self.write("eml", text).await
+    }
+
+    /// Writes an SMS of the default phone provider (`<time>-<n>.sms`: `To`, `From`, a blank line, the text);
+    /// returns its file.
+    pub async fn send_sms(&self, from: &str, to: &str, text: &str) -> std::io::Result<PathBuf> {
+        self.write("sms", format!("To: {}\r\nFrom: {}\r\n\r\n{text}\r\n", header_safe(to), header_safe(from))).await
+    }
+
+    /// Writes `text` as `<time>-<n>.<extension>`, atomically (temp file, then rename) and synced.
+    async fn write(&self, extension: &str, text: String) -> std::io::Result<PathBuf> {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+        let name = format!("{nanos:020}-{n:04}.{extension}");
         let dir = self.dir.clone();
         tokio::task::spawn_blocking(move || -> std::io::Result<PathBuf> {
             std::fs::create_dir_all(&dir)?;

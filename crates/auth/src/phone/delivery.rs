@@ -12,9 +12,6 @@
 //! masked; a failed, dropped or refused delivery is an error the caller shows as "we could not send the code",
 //! never a success.
 
-use std::io::Write;
-use std::path::PathBuf;
-
 use gatehouse_store::{RateDecision, RateLimit};
 use gatehouse_types::Trigger;
 use gatehouse_types::config::{ClientConfig, PhoneProvider, is_e164};
@@ -141,15 +138,13 @@ async fn deliver(tenant: &Tenant, message: &CodeMessage<'_>) -> Result<(), Deliv
                 RateDecision::Allowed { .. } => {}
                 RateDecision::Limited { .. } => return Err(DeliveryError::DefaultProviderExhausted),
             }
-            write_outbox(
-                tenant.outbox.dir().to_owned(),
-                message.recipient,
-                phone.from_text.as_deref(),
-                &rendered.as_text,
-            )
-            .await
-            .map(|_| ())
-            .map_err(|e| DeliveryError::NotDelivered(format!("outbox: {e}")))
+            let from = phone.from_text.as_deref().unwrap_or("Gatehouse");
+            tenant
+                .outbox
+                .send_sms(from, message.recipient, &rendered.as_text)
+                .await
+                .map(|_| ())
+                .map_err(|e| DeliveryError::NotDelivered(format!("outbox: {e}")))
         }
         PhoneProvider::CustomPhoneProvider | PhoneProvider::SendPhoneMessage => {
             let trigger = phone.provider.trigger().unwrap_or(Trigger::CustomPhoneProvider);
@@ -243,24 +238,4 @@ fn trigger_event(
         object.insert(key.into(), part);
     }
     event
-}
-
-/// Writes an SMS of the default provider to the outbox folder: `<time>-<n>.sms`, atomically and synced.
-async fn write_outbox(dir: PathBuf, to: &str, from: Option<&str>, text: &str) -> std::io::Result<PathBuf> {
-    let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
-    let random = crate::ids::hex(4).map_err(|e| std::io::Error::other(e.to_string()))?;
-    let name = format!("{nanos:020}-{random}.sms");
-    let body = format!("To: {to}\r\nFrom: {}\r\n\r\n{text}\r\n", from.unwrap_or("Gatehouse"));
-    tokio::task::spawn_blocking(move || {
-        std::fs::create_dir_all(&dir)?;
-        let temp = dir.join(format!(".{name}.tmp"));
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(body.as_bytes())?;
-        file.sync_all()?;
-        let path = dir.join(&name);
-        std::fs::rename(&temp, &path)?;
-        Ok(path)
-    })
-    .await
-    .map_err(std::io::Error::other)?
 }
