@@ -31,7 +31,7 @@ type Job = Box<dyn FnOnce() + Send>;
 /// tokio's blocking pool before, which let a flood of password requests hold up to 512 of them at once, and every
 /// pool thread that had hashed kept its 19 MiB in its own malloc arena: the server grew to 585 MiB resident after
 /// 316 password grants. A fixed set of threads bounds both.
-static ARGON2_THREADS: LazyLock<Mutex<mpsc::Sender<Job>>> = LazyLock::new(|| {
+static ARGON2_THREADS: LazyLock<mpsc::Sender<Job>> = LazyLock::new(|| {
     let (queue, jobs) = mpsc::channel::<Job>();
     let jobs = Arc::new(Mutex::new(jobs));
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
@@ -53,7 +53,7 @@ static ARGON2_THREADS: LazyLock<Mutex<mpsc::Sender<Job>>> = LazyLock::new(|| {
             tracing::error!(error = %e, "cannot start an argon2 thread");
         }
     }
-    Mutex::new(queue)
+    queue
 });
 
 /// Why [`run_argon2`] has no answer: the computation panicked, or no argon2 thread could be started.
@@ -73,7 +73,8 @@ pub async fn run_argon2<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'st
     let job: Job = Box::new(move || {
         let _ = answer.send(work());
     });
-    ARGON2_THREADS.lock().map_err(|_| Argon2Failed)?.send(job).map_err(|_| Argon2Failed)?;
+    // The sender is shared by every caller (std's `Sender` is `Sync`); only the receiving side needs a lock.
+    ARGON2_THREADS.send(job).map_err(|_| Argon2Failed)?;
     answered.await.map_err(|_| Argon2Failed)
 }
 
