@@ -3,6 +3,7 @@
 //! custom-phone-provider action posting to a real HTTP server on 127.0.0.1.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 
 use gatehouse_auth::clock::ManualClock;
@@ -129,7 +130,7 @@ async fn the_default_provider_sends_100_messages_in_the_tenants_lifetime_even_in
     let mut exhausted = 0;
     for task in tasks {
         match task.await.unwrap() {
-            Ok(()) => sent += 1,
+            Ok(_) => sent += 1,
             Err(DeliveryError::DefaultProviderExhausted) => exhausted += 1,
             Err(other) => panic!("unexpected: {other:?}"),
         }
@@ -145,36 +146,61 @@ async fn the_default_provider_sends_100_messages_in_the_tenants_lifetime_even_in
 
 type Received = Arc<Mutex<Vec<serde_json::Value>>>;
 
-/// The seed's SMS endpoint, recording what it received (the `Authorization` header and the JSON body) and answering
-/// `status`.
-fn recording_provider(status: u16, received: Received) -> axum::Router {
-    axum::Router::new().route(
-        "/sms/3/messages",
+/// The key the fake provider expects in `Authorization: App <key>`.
+const PROVIDER_KEY: &str = "key-0123456789";
+
+/// The seed's two endpoints (`POST /sms/3/messages`, `POST /tts/3/advanced`), recording what they received (which
+/// endpoint, the `Authorization` header, the JSON body) and answering `status` (401 without the right key).
+fn recording_provider(status: Arc<AtomicU16>, received: Received) -> axum::Router {
+    let endpoint = |kind: &'static str| {
+        let (status, received) = (status.clone(), received.clone());
         axum::routing::post(move |headers: http::HeaderMap, body: String| {
-            let received = received.clone();
+            let (status, received) = (status.clone(), received.clone());
             async move {
                 let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
                 let body = serde_json::from_str::<serde_json::Value>(&body).unwrap_or_default();
-                received.lock().unwrap().push(serde_json::json!({ "authorization": auth, "body": body }));
-                (http::StatusCode::from_u16(status).unwrap(), "{}")
+                let authorized = auth == format!("App {PROVIDER_KEY}");
+                received
+                    .lock()
+                    .unwrap()
+                    .push(serde_json::json!({ "endpoint": kind, "authorization": auth, "body": body }));
+                let status = if authorized { status.load(Ordering::SeqCst) } else { 401 };
+                (
+                    http::StatusCode::from_u16(status).unwrap(),
+                    "{\"messages\":[{\"status\":{\"groupName\":\"PENDING\"}}]}",
+                )
             }
-        }),
-    )
+        })
+    };
+    axum::Router::new().route("/sms/3/messages", endpoint("sms")).route("/tts/3/advanced", endpoint("voice"))
 }
 
 /// A provider on 127.0.0.1 over plain HTTP.
 async fn provider(status: u16) -> (String, Received) {
+    let (url, received, _) = provider_answering(status).await;
+    (url, received)
+}
+
+/// [`provider`] answering `status` until the test changes it.
+async fn provider_answering(status: u16) -> (String, Received, Arc<AtomicU16>) {
     let received = Received::default();
-    let app = recording_provider(status, received.clone());
+    let status = Arc::new(AtomicU16::new(status));
+    let app = recording_provider(status.clone(), received.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{address}"), received)
+    (format!("http://{address}"), received, status)
 }
 
 /// A certificate authority made for this test (rcgen), written to `dir/test-ca.pem`, and an HTTPS provider on
 /// 127.0.0.1 whose certificate for `localhost` it signed.
 async fn https_provider(dir: &std::path::Path) -> (String, Received) {
+    let (url, received, _) = https_provider_answering(dir, 200).await;
+    (url, received)
+}
+
+/// [`https_provider`] answering `status` until the test changes it.
+async fn https_provider_answering(dir: &std::path::Path, status: u16) -> (String, Received, Arc<AtomicU16>) {
     use tokio_rustls::rustls;
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -195,7 +221,8 @@ async fn https_provider(dir: &std::path::Path) -> (String, Received) {
         .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
     let received = Received::default();
-    let app = recording_provider(200, received.clone());
+    let status = Arc::new(AtomicU16::new(status));
+    let app = recording_provider(status.clone(), received.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
@@ -213,7 +240,7 @@ async fn https_provider(dir: &std::path::Path) -> (String, Received) {
             });
         }
     });
-    (format!("https://localhost:{port}"), received)
+    (format!("https://localhost:{port}"), received, status)
 }
 
 const ACTION: &str = r#"
@@ -275,7 +302,7 @@ async fn a_custom_phone_provider_action_reaches_a_real_provider() {
 }
 
 #[tokio::test]
-async fn a_provider_error_is_a_failed_delivery_never_a_success() {
+async fn a_provider_error_with_retry_is_logged_as_a_failure_and_queued_never_a_success() {
     let (url, received) = provider(500).await;
     let dir = tempfile::tempdir().unwrap();
     let tenant = custom_tenant(&url, dir.path()).await;
@@ -283,13 +310,17 @@ async fn a_provider_error_is_a_failed_delivery_never_a_success() {
     let request = request();
     let result = send_code(&tenant, message(&user, &request, "482913")).await;
     match result {
-        Err(DeliveryError::NotDelivered(reason)) => assert!(reason.contains("provider answered 500"), "{reason}"),
+        Ok(gatehouse_auth::phone::delivery::Delivery::Queued { reason, retry_in }) => {
+            assert!(reason.contains("provider answered 500"), "{reason}");
+            assert_eq!(retry_in, 5);
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!(received.lock().unwrap().len(), 1);
     let logs = tenant.store.list_logs(&LogQuery::default()).await.unwrap();
     let failure = logs.iter().find(|l| l.kind == "gd_send_sms_failure").expect("gd_send_sms_failure");
     assert!(failure.description.contains("provider answered 500"), "{}", failure.description);
+    assert!(!logs.iter().any(|l| l.kind == "gd_send_sms"), "never logged as sent");
 }
 
 #[tokio::test]
@@ -349,4 +380,543 @@ async fn a_provider_that_never_answers_is_cut_by_the_deadline_and_the_delivery_f
     assert!(took < std::time::Duration::from_secs(10), "the 1.5 s deadline held: {took:?}");
     let logs = tenant.store.list_logs(&LogQuery::default()).await.unwrap();
     assert!(logs.iter().any(|l| l.kind == "gd_send_sms_failure"));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The phone factor end to end: the hosted pages and the MFA API, served in-process on a real port, with the seed's
+// action posting to a real HTTPS provider on 127.0.0.1, each code read from what the provider received.
+
+use gatehouse_server::AppState;
+use gatehouse_tests::{Browser, Page, SPA_CALLBACK, Server, callback_code, exchange_code, pkce};
+use serde_json::{Value, json};
+
+/// A tenant served in-process on a real port.
+struct Served {
+    server: Server,
+    tenant: Arc<Tenant>,
+    clock: Arc<ManualClock>,
+    _dir: tempfile::TempDir,
+}
+
+/// Serves the test configuration with `mfa` and `extra`, the actions (`trigger folder`, file, code) written first.
+async fn serve(dir: tempfile::TempDir, mfa: &str, extra: &str, actions: &[(&str, &str, &str)]) -> Served {
+    for (trigger, name, code) in actions {
+        let folder = dir.path().join("actions").join(trigger);
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join(name), code).unwrap();
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let text = config(mfa, extra).replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
+    let clock = Arc::new(ManualClock::starting_now());
+    let store = Arc::new(SledStore::temporary().unwrap());
+    let tenant = Arc::new(open_tenant(&text, dir.path(), store, clock.clone()).await);
+    tokio::spawn(gatehouse_server::serve(AppState { tenant: tenant.clone() }, listener, std::future::pending()));
+    Served { server: Server::attach(&format!("http://127.0.0.1:{port}/")), tenant, clock, _dir: dir }
+}
+
+/// MFA on every login; the phone is the only factor to enroll.
+const PHONE_ALWAYS: &str = "factors = [\"phone\", \"recovery-code\"]\npolicy = \"always\"";
+
+/// Seed 002's action as written (its constants read from secrets), against an HTTPS provider trusted through
+/// `[outbound] ca_files`.
+async fn seed_tenant(methods: &str) -> (Served, Received, Arc<AtomicU16>) {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, received, status) = https_provider_answering(dir.path(), 200).await;
+    let base_url = url.trim_start_matches("https://");
+    let extra = format!(
+        "[mfa.phone]\nprovider = \"custom-phone-provider\"\ndelivery_methods = {methods}\n\
+         [outbound]\nallow_private_networks = true\nca_files = [\"test-ca.pem\"]\n\
+         [secrets]\nNTT_CPAAS_API_KEY = \"{PROVIDER_KEY}\"\nNTT_CPAAS_BASE_URL = \"{base_url}\"\n\
+         NTT_CPAAS_SMS_FROM = \"+81300000001\"\nNTT_CPAAS_VOICE_FROM = \"+81300000002\"\n"
+    );
+    let seed = Server::action("actions/examples/ntt-cpaas-phone-provider.js");
+    let served = serve(dir, PHONE_ALWAYS, &extra, &[("custom-phone-provider", "ntt-cpaas.js", &seed)]).await;
+    (served, received, status)
+}
+
+fn authorize_url(server: &Server, challenge: &str) -> String {
+    server.url(&format!(
+        "authorize?client_id=test-spa&response_type=code&redirect_uri={}&scope=openid&state=app-state&nonce=n-1&code_challenge={challenge}&code_challenge_method=S256",
+        url::form_urlencoded::byte_serialize(SPA_CALLBACK.as_bytes()).collect::<String>()
+    ))
+}
+
+/// Logs in with a password; returns the page after the form and the PKCE verifier.
+async fn password_login(browser: &Browser, server: &Server, email: &str) -> (Page, String) {
+    let (verifier, challenge) = pkce();
+    let page = browser.follow(browser.get(&authorize_url(server, &challenge)).await).await;
+    assert!(page.body.contains("name=\"password\""), "the login form: {}", page.body);
+    let page = browser.submit(&page, "/u/login", &[("email", email), ("password", "correct-horse-battery")]).await;
+    (page, verifier)
+}
+
+/// The first run of exactly six digits in `text`.
+fn code_in(text: &str) -> String {
+    let digits: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < digits.len() {
+        let run: String = digits[i..].iter().take_while(|c| c.is_ascii_digit()).collect();
+        if run.len() == 6 {
+            return run;
+        }
+        i += run.len().max(1);
+    }
+    panic!("no 6-digit code in {text:?}")
+}
+
+/// The n-th message the provider received: its endpoint, recipient and code (the seed sends `as_text` to both).
+fn message_at(received: &Received, n: usize) -> (String, String, String) {
+    let got = received.lock().unwrap().clone();
+    let message = got.get(n).unwrap_or_else(|| panic!("message {n} not received: {got:?}"));
+    assert_eq!(message["authorization"], format!("App {PROVIDER_KEY}"));
+    let body = &message["body"]["messages"][0];
+    let endpoint = message["endpoint"].as_str().unwrap().to_owned();
+    let text = if endpoint == "sms" { &body["content"]["text"] } else { &body["text"] };
+    (endpoint, body["destinations"][0]["to"].as_str().unwrap().to_owned(), code_in(text.as_str().unwrap()))
+}
+
+/// Waits until the provider has received `n` messages: the seed's action does not await its fetch, so the request
+/// may land just after the page answered.
+async fn wait_for(received: &Received, n: usize) {
+    for _ in 0..200 {
+        if received.lock().unwrap().len() >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the provider received {} messages, expected {n}", received.lock().unwrap().len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_002_enrollment_and_login_by_text_and_voice_through_the_hosted_pages() {
+    let (served, received, _) = seed_tenant("[\"text\", \"voice\"]").await;
+    let server = &served.server;
+
+    // Enrollment: the number (as people type it) and text or voice.
+    let browser = Browser::new(server);
+    let (page, verifier) = password_login(&browser, server, "jane@example.com").await;
+    assert!(page.body.contains("name=\"phone_number\""), "the phone enrollment page: {}", page.body);
+    assert!(page.body.contains("value=\"voice\"") && page.body.contains("value=\"text\""), "{}", page.body);
+    let bad = browser.submit(&page, "/u/mfa/phone", &[("phone_number", "090-1234-5678"), ("method", "text")]).await;
+    assert!(bad.body.contains("country code"), "a number without its country code is refused: {}", bad.body);
+    assert!(received.lock().unwrap().is_empty(), "nothing sent to a refused number");
+    let page = browser.submit(&bad, "/u/mfa/phone", &[("phone_number", "+81 90-1234-5678"), ("method", "text")]).await;
+    assert!(page.body.contains("XXXXXXXX5678") && page.body.contains("name=\"code\""), "{}", page.body);
+    assert!(page.body.contains("Call me instead"), "voice is offered too: {}", page.body);
+    wait_for(&received, 1).await;
+    let (endpoint, to, code) = message_at(&received, 0);
+    assert_eq!((endpoint.as_str(), to.as_str()), ("sms", "+819012345678"));
+    let sms = received.lock().unwrap()[0]["body"]["messages"][0].clone();
+    assert_eq!(sms["sender"], "+81300000001");
+    // A wrong code, then the right one.
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let page = browser.submit(&page, "/u/mfa", &[("code", wrong)]).await;
+    assert!(page.body.contains("invalid"), "{}", page.body);
+    let page = browser.submit(&page, "/u/mfa", &[("code", &code)]).await;
+    assert!(page.body.contains("id=\"recovery-code\""), "a recovery code with the first factor: {}", page.body);
+    let page = browser.submit(&page, "/u/mfa/recovery-saved", &[]).await;
+    let tokens = exchange_code(server, &callback_code(&page), &verifier).await;
+    assert!(tokens["id_token"].is_string());
+    let user = jane(&served.tenant).await;
+    let enrolled = served.tenant.store.find_authenticators(&user.user_id).await.unwrap();
+    assert!(
+        enrolled.iter().any(|a| a.active
+            && matches!(&a.kind, gatehouse_types::records::AuthenticatorKind::Phone { phone_number, method }
+                if phone_number == "+819012345678" && method == "sms")),
+        "{enrolled:?}"
+    );
+
+    // The next login: a code by text at once; "Call me instead" calls, and only the newest code works.
+    let browser = Browser::new(server);
+    let (page, verifier) = password_login(&browser, server, "jane@example.com").await;
+    assert!(page.body.contains("We've sent a text message"), "{}", page.body);
+    wait_for(&received, 2).await;
+    let (endpoint, _, sms_code) = message_at(&received, 1);
+    assert_eq!(endpoint, "sms");
+    let page = browser.submit(&page, "/u/mfa/resend", &[("method", "voice")]).await;
+    assert!(page.body.contains("We're calling you"), "{}", page.body);
+    assert!(page.body.contains("Send a text message instead"), "{}", page.body);
+    wait_for(&received, 3).await;
+    let (endpoint, to, voice_code) = message_at(&received, 2);
+    assert_eq!((endpoint.as_str(), to.as_str()), ("voice", "+819012345678"));
+    let call = received.lock().unwrap()[2]["body"]["messages"][0].clone();
+    assert_eq!((call["from"].as_str(), call["language"].as_str()), (Some("+81300000002"), Some("en")));
+    if sms_code != voice_code {
+        let page = browser.submit(&page, "/u/mfa", &[("code", &sms_code)]).await;
+        assert!(page.body.contains("invalid"), "the replaced text code no longer works: {}", page.body);
+    }
+    let page = browser.submit(&page, "/u/mfa", &[("code", &voice_code)]).await;
+    let tokens = exchange_code(server, &callback_code(&page), &verifier).await;
+    assert_eq!(jwt_amr(&tokens), vec!["mfa"]);
+    let logs = served.tenant.store.list_logs(&LogQuery::default()).await.unwrap();
+    for kind in ["gd_send_sms", "gd_send_voice", "gd_enrollment_complete", "gd_auth_succeed"] {
+        assert!(logs.iter().any(|l| l.kind == kind), "{kind} logged");
+    }
+    assert!(!logs.iter().any(|l| l.description.contains(&voice_code)), "no code in the logs");
+}
+
+fn jwt_amr(tokens: &Value) -> Vec<String> {
+    let claims = gatehouse_tests::jwt_payload(tokens["id_token"].as_str().unwrap());
+    claims["amr"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_code_waits_out_the_cooldown_and_ten_an_hour_is_the_limit() {
+    let (served, received, _) = seed_tenant("[\"text\"]").await;
+    let server = &served.server;
+    let user = jane(&served.tenant).await;
+    enroll_directly(&served.tenant, &user, "sms").await;
+    let browser = Browser::new(server);
+    let (page, _) = password_login(&browser, server, "jane@example.com").await;
+    assert!(page.body.contains("XXXXXXXX5678"), "{}", page.body);
+    assert!(!page.body.contains("Call me instead"), "voice is not enabled: {}", page.body);
+    assert!(page.body.contains("You can ask for a new code in 30 seconds"), "the cooldown is shown: {}", page.body);
+    wait_for(&received, 1).await;
+    // At once: refused, nothing sent.
+    let page = browser.submit(&page, "/u/mfa/resend", &[]).await;
+    assert!(page.body.contains("Wait a few seconds"), "{}", page.body);
+    // After each cooldown a new code goes, up to ten an hour (one comes back every 6 minutes: 11 x 31 s is less).
+    let mut page = page;
+    for _ in 0..11 {
+        served.clock.advance(31);
+        page = browser.submit(&page, "/u/mfa/resend", &[]).await;
+    }
+    assert!(page.body.contains("Too many codes were sent"), "the 11th message is refused: {}", page.body);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(received.lock().unwrap().len(), 10, "ten messages an hour");
+    let logs = served.tenant.store.list_logs(&LogQuery::default()).await.unwrap();
+    assert!(logs.iter().any(|l| l.kind == "gd_send_sms_failure" && l.description.contains("Too many")));
+}
+
+/// Enrolls jane's +819012345678 as the Management API would.
+async fn enroll_directly(tenant: &Tenant, user: &User, method: &str) {
+    let body = json!({ "type": "phone", "phone_number": "+819012345678", "preferred_authentication_method": method });
+    gatehouse_auth::users::create_authentication_method(tenant, user, serde_json::from_value(body).unwrap())
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn challenge_with_preferred_method_voice_calls_and_offers_no_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, received, _) = https_provider_answering(dir.path(), 200).await;
+    let extra = format!(
+        "[mfa.phone]\nprovider = \"custom-phone-provider\"\ndelivery_methods = [\"text\", \"voice\"]\n\
+         [outbound]\nallow_private_networks = true\nca_files = [\"test-ca.pem\"]\n\
+         [secrets]\nNTT_CPAAS_API_KEY = \"{PROVIDER_KEY}\"\nNTT_CPAAS_BASE_URL = \"{}\"\n",
+        url.trim_start_matches("https://")
+    );
+    // Seed 001's factor choice: the phone by voice only.
+    let choose = "exports.onExecutePostLogin = async (event, api) => {\n  \
+                  api.authentication.challengeWith({ type: 'phone', options: { preferredMethod: 'voice' } });\n};\n";
+    let seed = Server::action("actions/examples/ntt-cpaas-phone-provider.js");
+    let served = serve(
+        dir,
+        "factors = [\"phone\", \"otp\"]\npolicy = \"never\"\ncustomize_with_actions = true",
+        &extra,
+        &[("post-login", "10-voice.js", choose), ("custom-phone-provider", "ntt-cpaas.js", &seed)],
+    )
+    .await;
+    let user = jane(&served.tenant).await;
+    enroll_directly(&served.tenant, &user, "sms").await;
+    let browser = Browser::new(&served.server);
+    let (page, verifier) = password_login(&browser, &served.server, "jane@example.com").await;
+    assert!(page.body.contains("We're calling you"), "{}", page.body);
+    assert!(!page.body.contains("Send a text message instead"), "text is not offered: {}", page.body);
+    wait_for(&received, 1).await;
+    let (endpoint, _, code) = message_at(&received, 0);
+    assert_eq!(endpoint, "voice", "the enrolled method was sms; the action asked for voice");
+    // Asking for text anyway is not honoured.
+    served.clock.advance(31);
+    let page = browser.submit(&page, "/u/mfa/resend", &[("method", "text")]).await;
+    wait_for(&received, 2).await;
+    let (endpoint, _, code2) = message_at(&received, 1);
+    assert_eq!(endpoint, "voice");
+    let _ = code;
+    let page = browser.submit(&page, "/u/mfa", &[("code", &code2)]).await;
+    exchange_code(&served.server, &callback_code(&page), &verifier).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_that_never_answers_is_told_to_the_user_with_a_way_out() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "[mfa.phone]\nprovider = \"custom-phone-provider\"\n[actions]\ntimeout_ms = 1500\n\
+         [outbound]\nallow_private_networks = true\n\
+         [secrets]\nPROVIDER_URL = \"{url}\"\nPROVIDER_KEY = \"{PROVIDER_KEY}\"\n"
+    );
+    let served = serve(
+        dir,
+        "factors = [\"phone\", \"otp\"]\npolicy = \"always\"",
+        &extra,
+        &[("custom-phone-provider", "provider.js", ACTION)],
+    )
+    .await;
+    let browser = Browser::new(&served.server);
+    let (page, _) = password_login(&browser, &served.server, "jane@example.com").await;
+    // Two factors to enroll: the picker, then the phone.
+    assert!(page.body.contains("value=\"phone\""), "{}", page.body);
+    let page = browser.submit(&page, "/u/mfa/choose", &[("factor", "phone")]).await;
+    let page = browser.submit(&page, "/u/mfa/phone", &[("phone_number", "+819012345678"), ("method", "text")]).await;
+    assert!(page.body.contains("We could not send the code"), "{}", page.body);
+    assert!(page.body.contains("Try another method"), "another factor is offered: {}", page.body);
+    assert!(page.body.contains("name=\"phone_number\""), "and the number can be entered again: {}", page.body);
+    let page = browser.submit(&page, "/u/mfa/choose", &[]).await;
+    assert!(page.body.contains("value=\"otp\""), "the picker: {}", page.body);
+}
+
+/// The MFA API's password-realm grant answering `mfa_required`.
+async fn mfa_token(server: &Server) -> String {
+    let response = reqwest::Client::new()
+        .post(server.url("oauth/token"))
+        .form(&[
+            ("grant_type", "http://auth0.com/oauth/grant-type/password-realm"),
+            ("client_id", "test-web"),
+            ("client_secret", "test-web-secret-0123456789"),
+            ("username", "jane@example.com"),
+            ("password", "correct-horse-battery"),
+            ("realm", "Username-Password-Authentication"),
+            ("scope", "openid"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "mfa_required", "{body}");
+    body["mfa_token"].as_str().unwrap().to_owned()
+}
+
+async fn post_json(server: &Server, path: &str, bearer: Option<&str>, body: Value) -> (u16, Value) {
+    let mut request = reqwest::Client::new().post(server.url(path)).json(&body);
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+}
+
+async fn oob_grant(server: &Server, mfa_token: &str, oob_code: &str, binding_code: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(server.url("oauth/token"))
+        .form(&[
+            ("grant_type", "http://auth0.com/oauth/grant-type/mfa-oob"),
+            ("client_id", "test-web"),
+            ("client_secret", "test-web-secret-0123456789"),
+            ("mfa_token", mfa_token),
+            ("oob_code", oob_code),
+            ("binding_code", binding_code),
+        ])
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mfa_api_enrolls_by_voice_and_challenges_by_sms() {
+    let (served, received, _) = seed_tenant("[\"text\", \"voice\"]").await;
+    let server = &served.server;
+    let token = mfa_token(server).await;
+    let (status, body) = post_json(
+        server,
+        "mfa/associate",
+        Some(&token),
+        json!({ "authenticator_types": ["oob"], "oob_channels": ["voice"], "phone_number": "+81 90 1234 5678" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((body["authenticator_type"].as_str(), body["oob_channel"].as_str()), (Some("oob"), Some("voice")));
+    assert_eq!(body["binding_method"], "prompt");
+    assert!(body["recovery_codes"][0].is_string(), "{body}");
+    wait_for(&received, 1).await;
+    let (endpoint, to, code) = message_at(&received, 0);
+    assert_eq!((endpoint.as_str(), to.as_str()), ("voice", "+819012345678"));
+    let oob_code = body["oob_code"].as_str().unwrap();
+    let (status, answer) = oob_grant(server, &token, oob_code, &code).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer["access_token"].is_string());
+    // Single use.
+    let (status, again) = oob_grant(server, &token, oob_code, &code).await;
+    assert_eq!((status, again["error"].as_str()), (403, Some("invalid_grant")), "{again}");
+
+    // A later login: /mfa/challenge by sms, the listing shows the phone masked.
+    let token = mfa_token(server).await;
+    let listing = reqwest::Client::new()
+        .get(server.url("mfa/authenticators"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let phone = listing.as_array().unwrap().iter().find(|a| a["authenticator_type"] == "oob").expect("{listing}");
+    assert_eq!((phone["oob_channel"].as_str(), phone["name"].as_str()), (Some("voice"), Some("XXXXXXXX5678")));
+    assert_eq!(phone["active"], true);
+    let (status, challenge) = post_json(
+        server,
+        "mfa/challenge",
+        None,
+        json!({ "mfa_token": token, "client_id": "test-web", "client_secret": "test-web-secret-0123456789",
+                "challenge_type": "oob", "oob_channel": "sms" }),
+    )
+    .await;
+    assert_eq!(status, 200, "{challenge}");
+    assert_eq!(
+        (challenge["challenge_type"].as_str(), challenge["binding_method"].as_str()),
+        (Some("oob"), Some("prompt"))
+    );
+    wait_for(&received, 2).await;
+    let (endpoint, _, code) = message_at(&received, 1);
+    assert_eq!(endpoint, "sms");
+    let (status, wrong) = oob_grant(server, &token, challenge["oob_code"].as_str().unwrap(), "000000").await;
+    if code != "000000" {
+        assert_eq!((status, wrong["error"].as_str()), (403, Some("invalid_grant")), "{wrong}");
+    }
+    let (status, answer) = oob_grant(server, &token, challenge["oob_code"].as_str().unwrap(), &code).await;
+    assert_eq!(status, 200, "{answer}");
+    // A number that is not E.164 is refused before anything is sent.
+    let (status, refused) = post_json(
+        server,
+        "mfa/associate",
+        Some(&mfa_token(server).await),
+        json!({ "authenticator_types": ["oob"], "oob_channels": ["sms"], "phone_number": "09012345678" }),
+    )
+    .await;
+    assert!(status == 400 || status == 403, "{status} {refused}");
+}
+
+const LEGACY: &str = r#"
+exports.onExecuteSendPhoneMessage = async (event, api) => {
+  const m = event.message_options;
+  const path = m.message_type === 'voice' ? '/tts/3/advanced' : '/sms/3/messages';
+  const answer = await fetch(event.secrets.PROVIDER_URL + path, {
+    method: 'POST',
+    headers: { Authorization: 'App ' + event.secrets.PROVIDER_KEY, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ messages: [{ destinations: [{ to: m.recipient }], content: { text: m.text }, text: m.text,
+                                        action: m.action }] }),
+  });
+  if (!answer.ok) throw new Error('provider answered ' + answer.status);
+};
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_legacy_send_phone_message_trigger_enrolls_through_the_hosted_pages() {
+    let (url, received) = provider(200).await;
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "[mfa.phone]\nprovider = \"send-phone-message\"\n[outbound]\nallow_private_networks = true\n\
+         [secrets]\nPROVIDER_URL = \"{url}\"\nPROVIDER_KEY = \"{PROVIDER_KEY}\"\n"
+    );
+    let served = serve(dir, PHONE_ALWAYS, &extra, &[("send-phone-message", "legacy.js", LEGACY)]).await;
+    let browser = Browser::new(&served.server);
+    let (page, verifier) = password_login(&browser, &served.server, "jane@example.com").await;
+    assert!(!page.body.contains("value=\"voice\""), "text only by default: {}", page.body);
+    let page = browser.submit(&page, "/u/mfa/phone", &[("phone_number", "+14155550100")]).await;
+    assert!(page.body.contains("XXXXXXXX0100"), "{}", page.body);
+    let got = received.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["body"]["messages"][0]["action"], "enrollment");
+    let code = code_in(got[0]["body"]["messages"][0]["text"].as_str().unwrap());
+    let page = browser.submit(&page, "/u/mfa", &[("code", &code)]).await;
+    let page = browser.submit(&page, "/u/mfa/recovery-saved", &[]).await;
+    exchange_code(&served.server, &callback_code(&page), &verifier).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_error_is_retried_from_the_store_and_the_code_arrives_later() {
+    let (url, received, status) = provider_answering(500).await;
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "[mfa.phone]\nprovider = \"custom-phone-provider\"\n[outbound]\nallow_private_networks = true\n\
+         [secrets]\nPROVIDER_URL = \"{url}\"\nPROVIDER_KEY = \"{PROVIDER_KEY}\"\n"
+    );
+    let served = serve(dir, PHONE_ALWAYS, &extra, &[("custom-phone-provider", "provider.js", ACTION)]).await;
+    let browser = Browser::new(&served.server);
+    let (page, verifier) = password_login(&browser, &served.server, "jane@example.com").await;
+    let page = browser.submit(&page, "/u/mfa/phone", &[("phone_number", "+819012345678")]).await;
+    assert!(page.body.contains("taking longer than usual"), "{}", page.body);
+    assert!(page.body.contains("name=\"code\""), "the code field stays: {}", page.body);
+    assert_eq!(received.lock().unwrap().len(), 1);
+    let retry = gatehouse_auth::phone::retry::run_due;
+    assert_eq!(retry(&served.tenant).await, 0, "not due before 5 s");
+    served.clock.advance(5);
+    // Still failing: put back for the next try.
+    assert_eq!(retry(&served.tenant).await, 1);
+    assert_eq!(received.lock().unwrap().len(), 2);
+    status.store(200, Ordering::SeqCst);
+    served.clock.advance(9);
+    assert_eq!(retry(&served.tenant).await, 0, "the second retry waits 10 s");
+    served.clock.advance(1);
+    assert_eq!(retry(&served.tenant).await, 1);
+    assert_eq!(retry(&served.tenant).await, 0, "sent: nothing left");
+    let (endpoint, _, code) = message_at(&received, 2);
+    assert_eq!(endpoint, "sms");
+    let page = browser.submit(&page, "/u/mfa", &[("code", &code)]).await;
+    let page = browser.submit(&page, "/u/mfa/recovery-saved", &[]).await;
+    exchange_code(&served.server, &callback_code(&page), &verifier).await;
+    let logs = served.tenant.store.list_logs(&LogQuery::default()).await.unwrap();
+    assert!(logs.iter().any(|l| l.kind == "gd_send_sms_failure" && l.description.contains("trying again in 5 s")));
+    assert!(logs.iter().any(|l| l.kind == "gd_send_sms_failure" && l.description.contains("trying again in 10 s")));
+    assert!(logs.iter().any(|l| l.kind == "gd_send_sms" && l.description.contains("retry 2 of 5")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_waiting_for_its_retry_survives_a_restart_and_gives_up_after_five() {
+    let (url, received, _) = provider_answering(500).await;
+    let dir = tempfile::tempdir().unwrap();
+    let actions = dir.path().join("actions").join("custom-phone-provider");
+    std::fs::create_dir_all(&actions).unwrap();
+    std::fs::write(actions.join("provider.js"), ACTION).unwrap();
+    let text = config(
+        "factors = [\"phone\"]",
+        &format!(
+            "[mfa.phone]\nprovider = \"custom-phone-provider\"\n[outbound]\nallow_private_networks = true\n\
+             [secrets]\nPROVIDER_URL = \"{url}\"\nPROVIDER_KEY = \"{PROVIDER_KEY}\"\n"
+        ),
+    )
+    .replace("127.0.0.1:0", "127.0.0.1:3999");
+    let path = dir.path().join("store");
+    let open = |clock: Arc<ManualClock>| {
+        let (text, dir, path) = (text.clone(), dir.path().to_owned(), path.clone());
+        async move { open_tenant(&text, &dir, Arc::new(SledStore::open(&path).unwrap()), clock).await }
+    };
+    let clock = Arc::new(ManualClock::starting_now());
+    let first = open(clock.clone()).await;
+    let user = jane(&first).await;
+    let request = request();
+    let queued = send_code(&first, message(&user, &request, "482913")).await.unwrap();
+    assert!(matches!(queued, gatehouse_auth::phone::delivery::Delivery::Queued { retry_in: 5, .. }), "{queued:?}");
+    drop(first);
+
+    // Another process (the same store): the message is there, and is retried until the provider answers.
+    let second = open(clock.clone()).await;
+    clock.advance(5);
+    assert_eq!(gatehouse_auth::phone::retry::run_due(&second).await, 1);
+    assert_eq!(received.lock().unwrap().len(), 2, "the retry reached the provider after the restart");
+    let body = received.lock().unwrap()[1]["body"].clone();
+    assert!(body["messages"][0]["content"]["text"].as_str().unwrap().contains("482913"), "the same code: {body}");
+    // Four more failures: 10, 20, 40, 80 s apart; then it gives up.
+    for delay in [10, 20, 40, 80] {
+        clock.advance(delay);
+        assert_eq!(gatehouse_auth::phone::retry::run_due(&second).await, 1);
+    }
+    // The fifth retry came 155 s after the first try, within the code's 5 minutes; there is no sixth.
+    clock.advance(200);
+    assert_eq!(gatehouse_auth::phone::retry::run_due(&second).await, 0, "nothing after five retries");
+    assert_eq!(received.lock().unwrap().len(), 6, "one try and five retries");
+    let logs = second.store.list_logs(&LogQuery::default()).await.unwrap();
+    assert!(logs.iter().any(|l| l.kind == "gd_send_sms_failure" && l.description.contains("gave up after 5 retries")));
 }

@@ -3,7 +3,7 @@
 //! each get once per request.
 
 /// What the HTTP layer knows about the request.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct RequestInfo {
     /// Client IP.
     pub ip: String,

@@ -171,12 +171,18 @@ enum UsersArgs {
         /// Email or user id.
         user: String,
     },
-    /// Enroll a factor for a user; `otp` prints the otpauth:// URI and a QR code to scan.
+    /// Enroll a factor for a user: `otp` prints the otpauth:// URI and a QR code to scan; `phone <number>` enrolls
+    /// a number for SMS (or voice calls with `--method voice`).
     Enroll {
         /// Email or user id.
         user: String,
-        /// The factor (`otp`).
+        /// The factor (`otp` or `phone`).
         factor: String,
+        /// The phone number, E.164 (`phone` only).
+        number: Option<String>,
+        /// How phone codes are sent: `sms`, `voice` or `both`.
+        #[arg(long, default_value = "sms")]
+        method: String,
     },
     /// Remove every MFA enrollment of a user.
     ResetMfa {
@@ -234,11 +240,21 @@ fn main() -> ExitCode {
                     }
                     UsersArgs::List => users::UsersCommand::List,
                     UsersArgs::Show { user } => users::UsersCommand::Show { who: user },
-                    UsersArgs::Enroll { user, factor } if factor == "otp" => {
+                    UsersArgs::Enroll { user, factor, number: None, .. } if factor == "otp" => {
                         users::UsersCommand::EnrollOtp { who: user }
                     }
+                    UsersArgs::Enroll { user, factor, number: Some(number), method } if factor == "phone" => {
+                        users::UsersCommand::EnrollPhone { who: user, number, method }
+                    }
+                    UsersArgs::Enroll { factor, number: None, .. } if factor == "phone" => {
+                        return output::fatal(
+                            "enroll phone needs the number: gatehouse users enroll <user> phone +819012345678",
+                        );
+                    }
                     UsersArgs::Enroll { factor, .. } => {
-                        return output::fatal(&format!("cannot enroll '{factor}' from the command line: use otp"));
+                        return output::fatal(&format!(
+                            "cannot enroll '{factor}' from the command line: use otp, or phone <number>"
+                        ));
                     }
                     UsersArgs::ResetMfa { user } => users::UsersCommand::ResetMfa { who: user },
                 };

@@ -94,7 +94,8 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
     }
 }
 
-/// Background work: action reloads (every second), expired-record purges and key reloads (every minute).
+/// Background work: action reloads and phone retries (every second), expired-record purges and key reloads (every
+/// minute).
 fn spawn_housekeeping(tenant: Arc<Tenant>) {
     let actions = tenant.clone();
     tokio::spawn(async move {
@@ -116,6 +117,18 @@ fn spawn_housekeeping(tenant: Arc<Tenant>) {
                         output::line(&format!("{trigger} actions not reloaded; the previous version keeps running"));
                     }
                 }
+            }
+        }
+    });
+    let retries = tenant.clone();
+    tokio::spawn(async move {
+        // Phone messages an action asked to retry, from the store: this process's and any other's.
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let tried = gatehouse_auth::phone::retry::run_due(&retries).await;
+            if tried > 0 {
+                tracing::debug!(tried, "phone retries tried");
             }
         }
     });

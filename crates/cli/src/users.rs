@@ -26,6 +26,8 @@ pub enum UsersCommand {
     Show { who: String },
     /// Enroll an authenticator app for a user: prints the otpauth URI and a QR code.
     EnrollOtp { who: String },
+    /// Enroll a phone number (`sms`, `voice` or `both`).
+    EnrollPhone { who: String, number: String, method: String },
     /// Remove every MFA enrollment of a user.
     ResetMfa { who: String },
 }
@@ -107,6 +109,7 @@ pub async fn run(config_path: &Path, command: UsersCommand) -> ExitCode {
         UsersCommand::List | UsersCommand::Show { .. } => &["read:users"],
         UsersCommand::EnrollOtp { .. } => &["read:users", "create:authentication_methods"],
         UsersCommand::ResetMfa { .. } => &["read:users", "delete:guardian_enrollments"],
+        UsersCommand::EnrollPhone { .. } => &["read:users", "create:authentication_methods"],
     };
     let result = async {
         let backend = backend(config_path, scopes).await?;
@@ -179,6 +182,28 @@ pub async fn run(config_path: &Path, command: UsersCommand) -> ExitCode {
                 output::line(&format!("Enrolled an authenticator app for {email}. Scan this QR code, or add the URI by hand:"));
                 output::line(&terminal_qr(&uri));
                 output::line(&uri);
+            }
+            (UsersCommand::EnrollPhone { who, number, method }, backend) => {
+                // The same rules as POST /api/v2/users/{id}/authentication-methods (one phone, E.164).
+                let body = json!({ "type": "phone", "phone_number": number, "preferred_authentication_method": method, "name": "gatehouse users enroll" });
+                let (email, shown) = match backend {
+                    Backend::Offline(tenant) => {
+                        let user = users::find_user_by_id_or_email(&tenant, &who).await.map_err(|e| e.to_string())?;
+                        let new = serde_json::from_value(body).map_err(|e| e.to_string())?;
+                        let created = users::create_authentication_method(&tenant, &user, new).await.map_err(|e| e.to_string())?;
+                        (user.email, users::authentication_method_view(&created.authenticator))
+                    }
+                    Backend::Online { issuer, token } => {
+                        let user = find_online(&issuer, &token, &who).await?;
+                        let id = user.get("user_id").and_then(Value::as_str).unwrap_or_default().to_owned();
+                        let created = call(&issuer, &token, reqwest::Method::POST, &format!("api/v2/users/{}/authentication-methods", encode(&id)), Some(body))
+                            .await?;
+                        (user.get("email").and_then(Value::as_str).unwrap_or_default().to_owned(), created)
+                    }
+                };
+                let masked = gatehouse_auth::mask::mask_phone(&number);
+                output::line(&format!("Enrolled phone {masked} ({method}) for {email}:"));
+                output::line(&serde_json::to_string_pretty(&shown).unwrap_or_default());
             }
             (UsersCommand::ResetMfa { who }, Backend::Offline(tenant)) => {
                 let user = users::find_user_by_id_or_email(&tenant, &who).await.map_err(|e| e.to_string())?;

@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/u/mfa", get(get_page).post(post_code))
         .route("/u/mfa/choose", post(post_choose))
         .route("/u/mfa/resend", post(post_resend))
+        .route("/u/mfa/phone", post(post_phone))
         .route("/u/mfa/recovery-saved", post(post_recovery_saved))
         .route("/continue", get(get_continue).post(post_continue))
         .route("/v2/logout", get(get_logout))
@@ -81,6 +82,12 @@ struct MfaForm {
     code: String,
     #[serde(default)]
     factor: Option<String>,
+    /// Phone: `text` or `voice`.
+    #[serde(default)]
+    method: Option<String>,
+    /// Phone enrollment: the number as typed.
+    #[serde(default)]
+    phone_number: String,
 }
 
 async fn post_code(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
@@ -96,7 +103,13 @@ async fn post_choose(State(state): State<AppState>, client: Client, Form(form): 
 
 async fn post_resend(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
     let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
-    render(login.resend(&form.state, &form.csrf).await, state.cookie_policy())
+    render(login.resend(&form.state, &form.csrf, form.method.as_deref()).await, state.cookie_policy())
+}
+
+async fn post_phone(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
+    let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
+    let answer = login.enroll_phone(&form.state, &form.csrf, &form.phone_number, form.method.as_deref()).await;
+    render(answer, state.cookie_policy())
 }
 
 async fn post_recovery_saved(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {

@@ -116,6 +116,8 @@ pub enum Ephemeral {
     KnownDevice,
     /// The `jti` of an access token revoked before its expiry (an authorization code was replayed).
     RevokedToken,
+    /// A phone message waiting for its next try (the provider asked for a retry).
+    PhoneDelivery,
     /// Anything else a caller needs with an expiry.
     Other,
 }
@@ -194,6 +196,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn take_ephemeral(&self, namespace: Ephemeral, key: &str, now: i64) -> StoreResult<Option<Vec<u8>>>;
     /// Removes the value.
     async fn delete_ephemeral(&self, namespace: Ephemeral, key: &str) -> StoreResult<()>;
+    /// The unexpired records of a namespace at `now`, as `(key, value)`, at most `limit` (a work queue's scan: the
+    /// caller takes each with [`Store::take_ephemeral`], so of two processes only one handles a record).
+    async fn list_ephemeral(&self, namespace: Ephemeral, now: i64, limit: usize)
+    -> StoreResult<Vec<(String, Vec<u8>)>>;
 
     // ---- signing keys ----
     /// Every signing key, oldest first.

@@ -29,8 +29,8 @@ use crate::{
     Change, CodeUse, Ephemeral, LogQuery, RateDecision, RateLimit, RefreshUse, Store, StoreError, StoreResult,
 };
 use codec::{
-    Expiring, abort, backend, decode, email_key, encode, ephemeral_expiry, ephemeral_key, is_lock_held, pair_key,
-    prefix_key, transaction_error, unexpired_ephemeral,
+    Expiring, abort, backend, decode, email_key, encode, ephemeral_expiry, ephemeral_key, ephemeral_namespace,
+    is_lock_held, pair_key, prefix_key, transaction_error, unexpired_ephemeral,
 };
 
 /// Page size of [`Store::list_logs`] when the query asks for 0 entries.
@@ -641,6 +641,26 @@ impl Store for SledStore {
     async fn delete_ephemeral(&self, namespace: Ephemeral, key: &str) -> StoreResult<()> {
         self.ephemeral.remove(ephemeral_key(namespace, key)).map_err(|e| backend("deleting an ephemeral record", e))?;
         self.flush().await
+    }
+
+    async fn list_ephemeral(
+        &self,
+        namespace: Ephemeral,
+        now: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        let prefix = prefix_key(ephemeral_namespace(namespace));
+        let mut found = Vec::new();
+        for entry in self.ephemeral.scan_prefix(&prefix) {
+            let (key, value) = entry.map_err(|e| backend("listing ephemeral records", e))?;
+            if let Some(value) = unexpired_ephemeral(&value, now)? {
+                found.push((String::from_utf8_lossy(&key[prefix.len()..]).into_owned(), value));
+                if found.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(found)
     }
 
     async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKey>> {

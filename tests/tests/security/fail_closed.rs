@@ -145,6 +145,15 @@ impl Store for FlakyStore {
         self.check()?;
         self.inner.delete_ephemeral(namespace, key).await
     }
+    async fn list_ephemeral(
+        &self,
+        namespace: Ephemeral,
+        now: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        self.check()?;
+        self.inner.list_ephemeral(namespace, now, limit).await
+    }
     async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKey>> {
         self.check()?;
         self.inner.list_signing_keys().await

@@ -262,6 +262,7 @@ impl Login<'_> {
                     AuthStep::Challenge(_)
                     | AuthStep::Picker(_)
                     | AuthStep::EnrollOtp(_)
+                    | AuthStep::EnrollPhone(_)
                     | AuthStep::RecoveryCode(_) => AuthStep::Redirect(format!("/u/mfa?state={state}")),
                     other => other,
                 };

@@ -2,6 +2,7 @@
 
 use gatehouse_engine::flow::Completion;
 use gatehouse_store::{Ephemeral, secret_key};
+use gatehouse_types::phone::DeliveryMethod;
 use gatehouse_types::records::{Authenticator, AuthenticatorKind, User};
 use gatehouse_types::{AuthMethod, FactorType, JsonMap};
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,7 @@ use crate::crypto::totp;
 use crate::error::AuthResult;
 use crate::ids;
 use crate::limits;
+use crate::login::phone;
 use crate::login::step::{AuthStep, ChallengePage, EnrollOtpPage, LoginResponse, Notice, PickerPage, RecoveryCodePage};
 use crate::login::tx::{LoginTx, MfaState, Stage};
 use crate::login::{Login, error_page, internal};
@@ -103,6 +105,7 @@ impl Login<'_> {
                     // Email needs no enrollment: a verified address is already a factor.
                     return self.send_email_and_show(state, tx, user, notice, alternatives).await;
                 }
+                FactorType::Phone => return self.show_phone(state, tx, user, notice, alternatives).await,
                 other => {
                     return error_page(
                         &lang,
@@ -114,9 +117,15 @@ impl Login<'_> {
         } else {
             match factor {
                 FactorType::Email => return self.send_email_and_show(state, tx, user, notice, alternatives).await,
-                FactorType::Otp | FactorType::RecoveryCode => {
-                    AuthStep::Challenge(ChallengePage { ctx, factor, destination: None, alternatives, notice })
-                }
+                FactorType::Phone => return self.show_phone(state, tx, user, notice, alternatives).await,
+                FactorType::Otp | FactorType::RecoveryCode => AuthStep::Challenge(ChallengePage {
+                    ctx,
+                    factor,
+                    destination: None,
+                    alternatives,
+                    notice,
+                    phone: None,
+                }),
                 other => {
                     return error_page(
                         &lang,
@@ -174,6 +183,7 @@ impl Login<'_> {
             destination: Some(mask_email(&destination)),
             alternatives,
             notice,
+            phone: None,
         }))
     }
 
@@ -243,6 +253,10 @@ impl Login<'_> {
                     if mfa.enrolling && f == FactorType::Email {
                         mfa.enrolling = false;
                     }
+                    // Choosing the phone again while enrolling asks for the number again (to fix a typo).
+                    if mfa.enrolling && f == FactorType::Phone {
+                        mfa.phone = None;
+                    }
                 }
                 Some(_) => {}
                 None => mfa.current = None,
@@ -252,7 +266,7 @@ impl Login<'_> {
     }
 
     /// `POST /u/mfa/resend`: a new email code.
-    pub async fn resend(&self, state: &str, csrf: &str) -> LoginResponse {
+    pub async fn resend(&self, state: &str, csrf: &str, method: Option<&str>) -> LoginResponse {
         let (mut tx, user) = match self.load_with_user(state).await {
             Ok(found) => found,
             Err(page) => return page,
@@ -260,6 +274,18 @@ impl Login<'_> {
         let lang = tx.lang.clone();
         if !Self::csrf_ok(&tx, csrf) {
             return self.show_mfa(state, &mut tx, &user, Some(Notice::FormExpired)).await;
+        }
+        if mfa_state(&mut tx).and_then(|m| m.current) == Some(FactorType::Phone) {
+            let switch_to = match method {
+                Some("voice") => Some(DeliveryMethod::Voice),
+                Some("text" | "sms") => Some(DeliveryMethod::Text),
+                _ => None,
+            };
+            let notice = match self.send_phone_code(&mut tx, &user, switch_to, true).await {
+                Ok(sent) => sent.notice().unwrap_or(Notice::CodeSent),
+                Err(e) => return internal(&lang, e),
+            };
+            return self.show_mfa(state, &mut tx, &user, Some(notice)).await;
         }
         let notice = match self.send_email_code(&tx, &user).await {
             Ok(Sent::Sent) => Notice::CodeSent,
@@ -305,18 +331,10 @@ impl Login<'_> {
                 return internal(&lang, e);
             }
             self.write_log("gd_enrollment_complete", "Authenticator app enrolled", Some(&tx), Some(&user)).await;
-            // multifactor.enable enrolls a recovery code with the first factor; enrollWith does not (Auth0).
-            let final_mfa = matches!(tx.stage, Stage::FinalMfa { .. });
-            if final_mfa && self.ctx.tenant.config.mfa.factors.contains(&FactorType::RecoveryCode) {
-                let has_recovery = match self.ctx.tenant.store.find_authenticators(&user.user_id).await {
-                    Ok(list) => list.iter().any(|a| matches!(a.kind, AuthenticatorKind::RecoveryCode { .. })),
-                    Err(e) => return internal(&lang, e),
-                };
-                if !has_recovery {
-                    return self.issue_recovery_code(state, tx, user, FactorType::Otp).await;
-                }
-            }
-            return self.factor_completed(state, tx, user, FactorType::Otp).await;
+            return self.after_enrollment(state, tx, user, FactorType::Otp).await;
+        }
+        if mfa.enrolling && factor == FactorType::Phone {
+            return self.confirm_phone_enrollment(state, tx, user, code).await;
         }
         match self.verify_factor(&tx, &user, factor, code).await {
             Ok(Verified::Ok(replacement)) => match replacement {
@@ -332,6 +350,10 @@ impl Login<'_> {
             },
             Ok(Verified::Invalid) => self.show_mfa(state, &mut tx, &user, Some(Notice::InvalidCode)).await,
             Ok(Verified::Blocked) => self.show_mfa(state, &mut tx, &user, Some(Notice::FactorBlocked)).await,
+            Ok(Verified::Expired) if factor == FactorType::Phone => {
+                // show_mfa sends a new code: none is live.
+                self.show_mfa(state, &mut tx, &user, Some(Notice::CodeExpired)).await
+            }
             Ok(Verified::Expired) => {
                 let notice = match self.send_email_code(&tx, &user).await {
                     Ok(Sent::Sent) => Notice::CodeExpired,
@@ -342,6 +364,28 @@ impl Login<'_> {
             }
             Err(e) => internal(&lang, e),
         }
+    }
+
+    /// A factor was just enrolled: `multifactor.enable` enrolls a recovery code with the first factor (shown once
+    /// before the login goes on); `enrollWith` does not (Auth0).
+    pub(crate) async fn after_enrollment(
+        &self,
+        state: &str,
+        tx: LoginTx,
+        user: User,
+        factor: FactorType,
+    ) -> LoginResponse {
+        let final_mfa = matches!(tx.stage, Stage::FinalMfa { .. });
+        if final_mfa && self.ctx.tenant.config.mfa.factors.contains(&FactorType::RecoveryCode) {
+            let has_recovery = match self.ctx.tenant.store.find_authenticators(&user.user_id).await {
+                Ok(list) => list.iter().any(|a| matches!(a.kind, AuthenticatorKind::RecoveryCode { .. })),
+                Err(e) => return internal(&tx.lang, e),
+            };
+            if !has_recovery {
+                return self.issue_recovery_code(state, tx, user, factor).await;
+            }
+        }
+        self.factor_completed(state, tx, user, factor).await
     }
 
     /// Generates a recovery code for a user who just enrolled their first factor, and shows it once.
@@ -426,18 +470,13 @@ impl Login<'_> {
                 }
             }
             Stage::FinalMfa { outcome, mfa } => match mfa.then_enroll {
-                // The existing factor is passed: now the authenticator app is enrolled.
+                // The existing factor is passed: now a factor is enrolled.
                 Some(next) => {
-                    tx.stage = Stage::FinalMfa {
-                        outcome,
-                        mfa: MfaState {
-                            offered: vec![next],
-                            enrolling: true,
-                            current: Some(next),
-                            pending_secret: None,
-                            then_enroll: None,
-                        },
-                    };
+                    let mut factors = self.enrollable_factors();
+                    if !factors.contains(&next) {
+                        factors = vec![next];
+                    }
+                    tx.stage = Stage::FinalMfa { outcome, mfa: Self::enrollment_state(factors) };
                     self.show_mfa(state, &mut tx, &user, None).await
                 }
                 None => self.complete(state, tx, user, *outcome).await,
@@ -546,7 +585,31 @@ impl Login<'_> {
                     None
                 }
             }
-            AuthenticatorKind::Phone { .. } => None,
+            AuthenticatorKind::Phone { .. } => {
+                let number = match &tx.stage {
+                    Stage::Flow { mfa, .. } | Stage::FinalMfa { mfa, .. } => {
+                        mfa.phone.as_ref().map(|p| p.number.clone())
+                    }
+                    _ => None,
+                };
+                let checked = match number {
+                    Some(number) => phone::check_phone_code(store, tx, user, &number, code, now).await?,
+                    None => None,
+                };
+                match checked {
+                    Some(true) => {
+                        attempts::settle_success(store, &authenticator, now, &|current| Some(current.clone()))
+                            .await?
+                            .map(|_| None)
+                    }
+                    Some(false) => None,
+                    None => {
+                        // Nothing was checked: the attempt goes back.
+                        attempts::settle_success(store, &authenticator, now, &|current| Some(current.clone())).await?;
+                        return Ok(Verified::Expired);
+                    }
+                }
+            }
         };
         match accepted {
             Some(replacement) => Ok(Verified::Ok(replacement)),

@@ -7,6 +7,7 @@
 
 mod authorize;
 mod mfa;
+pub mod phone;
 pub mod step;
 pub mod tx;
 
@@ -370,6 +371,7 @@ impl Login<'_> {
                     return LoginResponse::new(AuthStep::Redirect(with_state(&url, state)));
                 }
                 let offered: Vec<FactorType> = prompt.offered().collect();
+                let phone_methods = phone::preferred_methods(&prompt);
                 let enrolling = prompt.command.is_enrollment();
                 let current = match prompt.command {
                     PromptCommand::ChallengeWith | PromptCommand::EnrollWith => offered.first().copied(),
@@ -378,7 +380,7 @@ impl Login<'_> {
                 };
                 tx.stage = Stage::Flow {
                     paused,
-                    mfa: MfaState { offered, enrolling, current, pending_secret: None, then_enroll: None },
+                    mfa: MfaState { offered, enrolling, current, phone_methods, ..MfaState::default() },
                 };
                 self.write_log("gd_start_auth", "Second factor started", Some(&tx), Some(&user)).await;
                 self.show_mfa(state, &mut tx, &user, None).await
@@ -470,32 +472,38 @@ impl Login<'_> {
         let order = [FactorType::Otp, FactorType::Phone, FactorType::Email, FactorType::RecoveryCode];
         enrolled.sort_by_key(|f| order.iter().position(|o| o == f));
         let strong = enrolled.iter().any(|f| *f != FactorType::Email);
-        if !strong && enabled.contains(&FactorType::Otp) {
+        let enrollable = self.enrollable_factors();
+        if !strong && let Some(first) = enrollable.first().copied() {
             if has_email {
-                // The verified email is a factor the user has: it is passed first, and only then is an
-                // authenticator app enrolled. Otherwise a stolen password alone could enroll the attacker's app.
+                // The verified email is a factor the user has: it is passed first, and only then is a factor
+                // enrolled. Otherwise a stolen password alone could enroll the attacker's app or number.
                 return Some(MfaState {
                     offered: vec![FactorType::Email],
-                    enrolling: false,
                     current: Some(FactorType::Email),
-                    pending_secret: None,
-                    then_enroll: Some(FactorType::Otp),
+                    then_enroll: Some(first),
+                    ..MfaState::default()
                 });
             }
-            // No factor at all: enroll an authenticator app.
-            return Some(MfaState {
-                offered: vec![FactorType::Otp],
-                enrolling: true,
-                current: Some(FactorType::Otp),
-                pending_secret: None,
-                then_enroll: None,
-            });
+            // No factor at all: enroll one (the picker when several can be).
+            return Some(Self::enrollment_state(enrollable));
         }
         if enrolled.is_empty() {
             return None;
         }
         let current = enrolled.first().copied();
-        Some(MfaState { offered: enrolled, enrolling: false, current, pending_secret: None, then_enroll: None })
+        Some(MfaState { offered: enrolled, current, ..MfaState::default() })
+    }
+
+    /// The factors a user without one enrolls at the end of the flow: an authenticator app, a phone.
+    pub(crate) fn enrollable_factors(&self) -> Vec<FactorType> {
+        let enabled = &self.ctx.tenant.config.mfa.factors;
+        [FactorType::Otp, FactorType::Phone].into_iter().filter(|f| enabled.contains(f)).collect()
+    }
+
+    /// A prompt enrolling one of `factors` (straight to it when there is one).
+    pub(crate) fn enrollment_state(factors: Vec<FactorType>) -> MfaState {
+        let current = if factors.len() == 1 { factors.first().copied() } else { None };
+        MfaState { offered: factors, enrolling: true, current, ..MfaState::default() }
     }
 
     /// Saves the actions' metadata changes; a store failure is returned so the login does not go on as if they

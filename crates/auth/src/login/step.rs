@@ -1,6 +1,7 @@
 //! What a login step asks of the browser: one enum, rendered by the server in one place.
 
 use gatehouse_types::FactorType;
+use gatehouse_types::phone::DeliveryMethod;
 
 /// The answer to one request of a browser login.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,6 +33,8 @@ pub enum AuthStep {
     Picker(PickerPage),
     /// TOTP enrollment: QR code, secret, code field.
     EnrollOtp(EnrollOtpPage),
+    /// Phone enrollment: the number, and text or voice.
+    EnrollPhone(EnrollPhonePage),
     /// A new recovery code, shown once.
     RecoveryCode(RecoveryCodePage),
     /// Send the browser to another URL (a hosted page, or an action's `sendUserTo`).
@@ -78,6 +81,16 @@ pub enum Notice {
     FormExpired,
     /// The send limit was reached: no new code was sent.
     TooManySends,
+    /// The provider did not deliver the code (failed, dropped, timed out).
+    NotSent,
+    /// The evaluation phone provider has sent its 100 messages.
+    ProviderExhausted,
+    /// A new code was asked for before the cooldown ended.
+    ResendTooSoon,
+    /// The phone number is not a full international number.
+    InvalidPhoneNumber,
+    /// The provider asked for a retry: the code is on its way, later than usual.
+    Delayed,
 }
 
 /// The login form.
@@ -101,6 +114,34 @@ pub struct ChallengePage {
     /// Where a code went (masked), for email and phone.
     pub destination: Option<String>,
     /// Whether "Try another method" is offered.
+    pub alternatives: bool,
+    /// Notice to show.
+    pub notice: Option<Notice>,
+    /// For a phone code: how it was sent, the other methods the user may switch to, the resend cooldown.
+    pub phone: Option<PhoneChallenge>,
+}
+
+/// What a phone challenge page shows beside the code field.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PhoneChallenge {
+    /// How the last code was sent.
+    pub method: DeliveryMethod,
+    /// Methods the user may switch to ("Call me instead").
+    pub switch_to: Vec<DeliveryMethod>,
+    /// Seconds until "Resend" is accepted (0: now).
+    pub resend_in: i64,
+}
+
+/// Phone enrollment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnrollPhonePage {
+    /// Context.
+    pub ctx: PageContext,
+    /// Methods the user may choose from (one: no choice shown).
+    pub methods: Vec<DeliveryMethod>,
+    /// The number typed before, when the page is shown again.
+    pub number: Option<String>,
+    /// Whether another method can be chosen.
     pub alternatives: bool,
     /// Notice to show.
     pub notice: Option<Notice>,

@@ -5,6 +5,7 @@
 //! Universal Login transaction (10 minutes by default).
 
 use gatehouse_engine::flow::PausedFlow;
+use gatehouse_types::phone::DeliveryMethod;
 use gatehouse_types::{AuthMethod, FactorType, JsonMap, Outcome};
 use serde::{Deserialize, Serialize};
 
@@ -108,6 +109,25 @@ pub struct MfaState {
     /// A factor to enroll once this prompt is passed (end-of-flow MFA for a user whose only factor is email).
     #[serde(default)]
     pub then_enroll: Option<FactorType>,
+    /// Phone: the delivery methods the prompt allows (`challengeWith`'s `preferredMethod`); empty means every
+    /// method of `[mfa.phone] delivery_methods`.
+    #[serde(default)]
+    pub phone_methods: Vec<DeliveryMethod>,
+    /// Phone: where codes go (the number being enrolled, or the enrolled one) and how.
+    #[serde(default)]
+    pub phone: Option<PhoneTarget>,
+    /// When the last phone code was sent (epoch seconds), for the resend cooldown.
+    #[serde(default)]
+    pub last_sent_at: Option<i64>,
+}
+
+/// Where a login's phone codes go.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneTarget {
+    /// The number, E.164.
+    pub number: String,
+    /// Text or voice.
+    pub method: DeliveryMethod,
 }
 
 /// A browser login in progress.

@@ -2,6 +2,7 @@
 //! counting as one) or with an access token carrying `enroll`; recovery codes with the first factor.
 
 use gatehouse_types::FactorType;
+use gatehouse_types::phone::DeliveryMethod;
 use gatehouse_types::records::{Authenticator, AuthenticatorKind, User};
 use serde_json::{Map, Value, json};
 
@@ -10,7 +11,9 @@ use crate::crypto::recovery;
 use crate::error::OAuthError;
 use crate::users;
 
-use crate::mfa_api::{MfaApi, MfaCaller, client_credentials, server_error};
+use crate::mfa_api::{MfaApi, MfaCaller, OobDelivery, client_credentials, server_error};
+use crate::phone;
+use crate::phone::templates::PhoneTemplate;
 
 impl MfaApi<'_> {
     /// `POST /mfa/associate`. `basic` is the request's HTTP Basic client credentials, if any.
@@ -100,37 +103,87 @@ impl MfaApi<'_> {
                     .and_then(Value::as_array)
                     .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
                     .unwrap_or_default();
-                if channels.is_empty() {
-                    return Err(OAuthError::invalid_request("oob_channels is required for the oob authenticator type"));
-                }
-                if channels.iter().any(|c| c != "email") {
-                    return Err(OAuthError::unsupported_challenge_type(format!(
-                        "Unsupported oob channel: {}. This server offers email.",
-                        channels.join(", ")
-                    )));
-                }
-                if !self.enabled(FactorType::Email) {
-                    return Err(OAuthError::unsupported_challenge_type(
-                        "The email factor is not enabled on this tenant.",
-                    ));
-                }
-                let email = body.get("email").and_then(Value::as_str).unwrap_or(&user.email).to_owned();
-                // Codes go only to the account's own address: enrolling another one would hand the factor to
-                // whoever owns it.
-                if !email.eq_ignore_ascii_case(&user.email) {
-                    return Err(OAuthError::invalid_request(
-                        "email must be the user's own email address; MFA codes are only sent there",
-                    ));
-                }
-                let authenticator =
-                    users::authenticator(&user, AuthenticatorKind::Email { email: email.clone() }, false, self.now())
+                let channel = match channels.as_slice() {
+                    [] => {
+                        return Err(OAuthError::invalid_request(
+                            "oob_channels is required for the oob authenticator type",
+                        ));
+                    }
+                    [one] if matches!(one.as_str(), "email" | "sms" | "voice") => one.as_str(),
+                    _ => {
+                        return Err(OAuthError::unsupported_challenge_type(format!(
+                            "Unsupported oob channel: {}. This server offers one of: sms, voice, email.",
+                            channels.join(", ")
+                        )));
+                    }
+                };
+                let (kind, delivery) = if channel == "email" {
+                    if !self.enabled(FactorType::Email) {
+                        return Err(OAuthError::unsupported_challenge_type(
+                            "The email factor is not enabled on this tenant.",
+                        ));
+                    }
+                    let email = body.get("email").and_then(Value::as_str).unwrap_or(&user.email).to_owned();
+                    // Codes go only to the account's own address: enrolling another one would hand the factor to
+                    // whoever owns it.
+                    if !email.eq_ignore_ascii_case(&user.email) {
+                        return Err(OAuthError::invalid_request(
+                            "email must be the user's own email address; MFA codes are only sent there",
+                        ));
+                    }
+                    (AuthenticatorKind::Email { email: email.clone() }, OobDelivery::Email(email))
+                } else {
+                    let method = if channel == "voice" { DeliveryMethod::Voice } else { DeliveryMethod::Text };
+                    if !self.enabled(FactorType::Phone) {
+                        return Err(OAuthError::unsupported_challenge_type(
+                            "The phone factor is not enabled on this tenant.",
+                        ));
+                    }
+                    if !self.ctx.tenant.config.mfa.phone.delivery_methods.contains(&method) {
+                        return Err(OAuthError::unsupported_challenge_type(format!(
+                            "The {channel} channel is not enabled on this tenant ([mfa.phone] delivery_methods)."
+                        )));
+                    }
+                    let typed = body.get("phone_number").and_then(Value::as_str).ok_or_else(|| {
+                        OAuthError::invalid_request("phone_number is required for the sms and voice channels")
+                    })?;
+                    let number = phone::normalize_number(typed).ok_or_else(|| {
+                        OAuthError::invalid_request("phone_number must be an E.164 number such as +819012345678")
+                    })?;
+                    (
+                        AuthenticatorKind::Phone { phone_number: number.clone(), method: channel.to_owned() },
+                        OobDelivery::Phone { number, method, which: PhoneTemplate::Enrollment },
+                    )
+                };
+                // A new association replaces a pending (unconfirmed) one of the same kind.
+                for pending in existing.iter().filter(|a| !a.active && a.kind.factor() == kind.factor()) {
+                    self.ctx
+                        .tenant
+                        .store
+                        .delete_authenticator(&user.user_id, &pending.id)
+                        .await
                         .map_err(server_error)?;
+                }
+                let authenticator = users::authenticator(&user, kind, false, self.now()).map_err(server_error)?;
                 self.ctx.tenant.store.save_authenticator(&authenticator).await.map_err(server_error)?;
-                let oob_code =
-                    self.send_oob(&user, &authenticator, client_id.as_deref().unwrap_or_default(), &email).await?;
-                let mut answer = json!({ "authenticator_type": "oob", "binding_method": "prompt", "oob_channel": "email", "oob_code": oob_code });
+                let client = client_id.as_deref().unwrap_or_default();
+                let oob_code = match self.send_oob(&user, &authenticator, client, delivery).await {
+                    Ok(code) => code,
+                    Err(e) => {
+                        // Nothing reached the user: the pending authenticator goes too.
+                        let _ = self.ctx.tenant.store.delete_authenticator(&user.user_id, &authenticator.id).await;
+                        return Err(e);
+                    }
+                };
+                let mut answer = json!({ "authenticator_type": "oob", "binding_method": "prompt", "oob_channel": channel, "oob_code": oob_code });
                 self.attach_recovery_codes(&user, first, &existing, &mut answer).await?;
-                self.log("gd_start_enroll", "MFA enrollment started (email)", client_id.as_deref(), Some(&user)).await;
+                self.log(
+                    "gd_start_enroll",
+                    format!("MFA enrollment started ({channel})"),
+                    client_id.as_deref(),
+                    Some(&user),
+                )
+                .await;
                 Ok(answer)
             }
             Some(other) => {

@@ -7,7 +7,10 @@ use crate::client_auth::{self};
 use crate::error::OAuthError;
 use crate::mfa_ticket::{self};
 
-use crate::mfa_api::{MfaApi, client_credentials};
+use crate::mfa_api::{MfaApi, OobDelivery, client_credentials};
+use crate::phone;
+use crate::phone::templates::PhoneTemplate;
+use gatehouse_types::phone::DeliveryMethod;
 
 impl MfaApi<'_> {
     /// `POST /mfa/challenge`: the client authenticates as at the token endpoint (a confidential client with its
@@ -65,7 +68,30 @@ impl MfaApi<'_> {
         match &chosen.kind {
             AuthenticatorKind::Otp { .. } => Ok(json!({ "challenge_type": "otp" })),
             AuthenticatorKind::Email { email } => {
-                let oob_code = self.send_oob(&user, chosen, client_id, email).await?;
+                let oob_code = self.send_oob(&user, chosen, client_id, OobDelivery::Email(email.clone())).await?;
+                Ok(json!({ "challenge_type": "oob", "oob_code": oob_code, "binding_method": "prompt" }))
+            }
+            AuthenticatorKind::Phone { phone_number, method } => {
+                // `oob_channel` picks text or voice where the tenant offers both; else the enrolled method.
+                let enabled = &self.ctx.tenant.config.mfa.phone.delivery_methods;
+                let asked = match body.get("oob_channel").and_then(Value::as_str) {
+                    Some("sms") => Some(DeliveryMethod::Text),
+                    Some("voice") => Some(DeliveryMethod::Voice),
+                    Some(other) => {
+                        return Err(OAuthError::invalid_request(format!(
+                            "oob_channel must be sms or voice for a phone authenticator (not {other})"
+                        )));
+                    }
+                    None => None,
+                };
+                let method = asked
+                    .or_else(|| phone::enrolled_method(method))
+                    .filter(|m| enabled.contains(m))
+                    .or_else(|| enabled.first().copied())
+                    .ok_or_else(|| unsupported(&types, "otp"))?;
+                let delivery =
+                    OobDelivery::Phone { number: phone_number.clone(), method, which: PhoneTemplate::Verification };
+                let oob_code = self.send_oob(&user, chosen, client_id, delivery).await?;
                 Ok(json!({ "challenge_type": "oob", "oob_code": oob_code, "binding_method": "prompt" }))
             }
             _ => Err(unsupported(&types, "otp")),

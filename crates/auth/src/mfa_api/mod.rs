@@ -22,7 +22,10 @@ use crate::ids;
 use crate::limits;
 use crate::mfa_ticket::{self, MfaTicket};
 use crate::outbox::Email;
+use crate::phone::delivery::{self, CodeMessage, DeliveryError};
+use crate::phone::templates::PhoneTemplate;
 use crate::users;
+use gatehouse_types::phone::DeliveryMethod;
 
 /// How long an `oob_code` (and the code it sent) is valid.
 const OOB_LIFETIME: i64 = 300;
@@ -143,29 +146,34 @@ impl<'a> MfaApi<'a> {
         self.ctx.tenant.config.mfa.factors.contains(&factor)
     }
 
-    /// Sends a code to `email` and stores the `oob_code` that names it.
+    /// Sends a code by email or phone and stores the `oob_code` that names it (5 minutes, single use, bound to
+    /// the user, the client and the authenticator). Nothing is stored when nothing was sent.
     pub(crate) async fn send_oob(
         &self,
         user: &User,
         authenticator: &Authenticator,
         client_id: &str,
-        email: &str,
+        delivery: OobDelivery,
     ) -> Result<String, OAuthError> {
         let now = self.now();
-        if !email.eq_ignore_ascii_case(&user.email) {
-            return Err(OAuthError::access_denied("Email codes are only sent to the user's own address."));
-        }
-        if let Some(retry_after) =
-            limits::spend_send(self.ctx.tenant.store.as_ref(), &user.user_id, limits::Channel::Email, now)
-                .await
-                .map_err(server_error)?
-        {
-            self.log("gd_send_email_failure", "Email code not sent: send limit reached", Some(client_id), Some(user))
+        if let OobDelivery::Email(email) = &delivery {
+            if !email.eq_ignore_ascii_case(&user.email) {
+                return Err(OAuthError::access_denied("Email codes are only sent to the user's own address."));
+            }
+            if let Some(retry_after) =
+                limits::spend_send(self.ctx.tenant.store.as_ref(), &user.user_id, limits::Channel::Email, now)
+                    .await
+                    .map_err(server_error)?
+            {
+                self.log(
+                    "gd_send_email_failure",
+                    "Email code not sent: send limit reached",
+                    Some(client_id),
+                    Some(user),
+                )
                 .await;
-            return Err(OAuthError::too_many_attempts(format!(
-                "Too many codes were sent. Try again in {} minutes.",
-                retry_after.div_euclid(60) + 1
-            )));
+                return Err(too_many_sends(retry_after));
+            }
         }
         let code = one_time_code::new_code().map_err(server_error)?;
         let oob_code = ids::secret().map_err(server_error)?;
@@ -177,12 +185,41 @@ impl<'a> MfaApi<'a> {
             expires_at: now + OOB_LIFETIME,
         };
         let bytes = serde_json::to_vec(&challenge).map_err(server_error)?;
+        let key = secret_key(&oob_code);
         self.ctx
             .tenant
             .store
-            .put_ephemeral(Ephemeral::OneTimeCode, &secret_key(&oob_code), &bytes, now + OOB_LIFETIME + GRACE)
+            .put_ephemeral(Ephemeral::OneTimeCode, &key, &bytes, now + OOB_LIFETIME + GRACE)
             .await
             .map_err(server_error)?;
+        let sent = match delivery {
+            OobDelivery::Email(email) => self.mail_code(user, client_id, &email, &code).await,
+            OobDelivery::Phone { number, method, which } => {
+                let client = self.ctx.tenant.config.client(client_id);
+                let locale = crate::login::language(&[], self.ctx.request.accept_language.as_deref());
+                let message = CodeMessage {
+                    user,
+                    recipient: &number,
+                    method,
+                    which,
+                    code: &code,
+                    locale: &locale,
+                    client,
+                    request: self.ctx.request,
+                };
+                // Sent, or queued for a retry (the code comes later): either way the oob_code stands.
+                delivery::send_code(self.ctx.tenant, message).await.map(|_| ()).map_err(phone_error)
+            }
+        };
+        if let Err(e) = sent {
+            // The oob_code names a code nobody received: withdrawn.
+            let _ = self.ctx.tenant.store.take_ephemeral(Ephemeral::OneTimeCode, &key, now).await;
+            return Err(e);
+        }
+        Ok(oob_code)
+    }
+
+    async fn mail_code(&self, user: &User, client_id: &str, email: &str, code: &str) -> Result<(), OAuthError> {
         let name = &self.ctx.tenant.config.friendly_name;
         let message = Email {
             to: email.to_owned(),
@@ -198,7 +235,45 @@ impl<'a> MfaApi<'a> {
             .await
             .map_err(server_error)?;
         self.log("gd_send_email", "MFA email sent", Some(client_id), Some(user)).await;
-        Ok(oob_code)
+        Ok(())
+    }
+}
+
+/// Where an `oob_code`'s code goes.
+pub(crate) enum OobDelivery {
+    /// The user's own email address.
+    Email(String),
+    /// A phone number, by text or voice, with the enrollment or the verification message.
+    Phone {
+        /// E.164.
+        number: String,
+        /// Text or voice.
+        method: DeliveryMethod,
+        /// Which message.
+        which: PhoneTemplate,
+    },
+}
+
+fn too_many_sends(retry_after: i64) -> OAuthError {
+    OAuthError::too_many_attempts(format!(
+        "Too many codes were sent. Try again in {} minutes.",
+        retry_after.div_euclid(60) + 1
+    ))
+}
+
+/// A phone delivery's failure as the MFA API answers it (the provider's reason is in the tenant log, not here).
+fn phone_error(e: DeliveryError) -> OAuthError {
+    match e {
+        DeliveryError::TooMany { retry_after } => too_many_sends(retry_after),
+        DeliveryError::DefaultProviderExhausted => OAuthError::too_many_attempts(
+            "This tenant has sent the 100 messages of the default phone provider; no more codes can be sent by SMS.",
+        ),
+        DeliveryError::Refused(reason) => OAuthError::invalid_request(reason),
+        DeliveryError::NotDelivered(reason) => {
+            let mut error = OAuthError::server_error(format!("phone delivery: {reason}")).with_status(502);
+            error.description = "The code could not be sent. Try again later, or use another factor.".into();
+            error
+        }
     }
 }
 

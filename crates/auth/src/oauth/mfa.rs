@@ -135,6 +135,14 @@ impl TokenEndpoint<'_> {
         for pending in list.iter().filter(|a| !a.active && matches!(a.kind, AuthenticatorKind::RecoveryCode { .. })) {
             store.update_authenticator(&user.user_id, &pending.id, &activate).await.map_err(server_error)?;
         }
+        // One phone per user: a confirmed new number replaces the old one.
+        if matches!(authenticator.kind, AuthenticatorKind::Phone { .. }) {
+            for old in
+                list.iter().filter(|a| a.id != authenticator.id && matches!(a.kind, AuthenticatorKind::Phone { .. }))
+            {
+                store.delete_authenticator(&user.user_id, &old.id).await.map_err(server_error)?;
+            }
+        }
         self.log(
             "gd_enrollment_complete",
             format!("{} enrollment confirmed", authenticator.kind.factor()),

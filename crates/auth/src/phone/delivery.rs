@@ -23,6 +23,7 @@ use crate::context::RequestInfo;
 use crate::limits::{self, Channel};
 use crate::logs;
 use crate::mask::mask_phone;
+use crate::phone::retry::PendingDelivery;
 use crate::phone::templates::{MessageContext, PhoneTemplate, RenderedMessage};
 use crate::tenant::Tenant;
 
@@ -75,23 +76,59 @@ pub enum DeliveryError {
     NotDelivered(String),
 }
 
+/// What became of a code that was not refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// The provider took it.
+    Sent,
+    /// The action asked for a retry: the message waits in the store ([`crate::phone::retry`]) and is tried again
+    /// in `retry_in` seconds. The code stays valid; the user may be told it is delayed.
+    Queued {
+        /// The action's reason.
+        reason: String,
+        /// Seconds to the next try.
+        retry_in: i64,
+    },
+}
+
 /// Sends `message` through the tenant's phone provider.
-pub async fn send_code(tenant: &Tenant, message: CodeMessage<'_>) -> Result<(), DeliveryError> {
+pub async fn send_code(tenant: &Tenant, message: CodeMessage<'_>) -> Result<Delivery, DeliveryError> {
     let result = deliver(tenant, &message).await;
-    let (kind, what) = match message.method {
-        DeliveryMethod::Text => ("gd_send_sms", "SMS"),
-        DeliveryMethod::Voice => ("gd_send_voice", "voice call"),
-    };
     let to = mask_phone(message.recipient);
     let (kind, description) = match &result {
-        Ok(()) => (kind.to_owned(), format!("MFA {what} sent to {to}")),
-        Err(e) => (format!("{kind}_failure"), format!("MFA {what} to {to} not sent: {e}")),
+        Ok(Delivery::Sent) => (log_kind(message.method, true), format!("MFA {} sent to {to}", what(message.method))),
+        Ok(Delivery::Queued { reason, retry_in }) => (
+            log_kind(message.method, false),
+            format!(
+                "MFA {} to {to} not sent: the action asked for a retry: {reason}; trying again in {retry_in} s (retry 1 of {})",
+                what(message.method),
+                crate::phone::retry::MAX_RETRIES
+            ),
+        ),
+        Err(e) => (log_kind(message.method, false), format!("MFA {} to {to} not sent: {e}", what(message.method))),
     };
     tenant.log(logs::entry(&kind, description, message.request, message.client, Some(message.user))).await;
     result
 }
 
-async fn deliver(tenant: &Tenant, message: &CodeMessage<'_>) -> Result<(), DeliveryError> {
+/// `gd_send_sms`, `gd_send_voice`, and their `_failure`.
+pub(crate) fn log_kind(method: DeliveryMethod, sent: bool) -> String {
+    let kind = match method {
+        DeliveryMethod::Text => "gd_send_sms",
+        DeliveryMethod::Voice => "gd_send_voice",
+    };
+    if sent { kind.to_owned() } else { format!("{kind}_failure") }
+}
+
+/// "SMS" or "voice call", for log descriptions.
+pub(crate) fn what(method: DeliveryMethod) -> &'static str {
+    match method {
+        DeliveryMethod::Text => "SMS",
+        DeliveryMethod::Voice => "voice call",
+    }
+}
+
+async fn deliver(tenant: &Tenant, message: &CodeMessage<'_>) -> Result<Delivery, DeliveryError> {
     let phone = &tenant.config.mfa.phone;
     if !is_e164(message.recipient) {
         return Err(DeliveryError::Refused(format!("{} is not an E.164 phone number", mask_phone(message.recipient))));
@@ -143,26 +180,42 @@ async fn deliver(tenant: &Tenant, message: &CodeMessage<'_>) -> Result<(), Deliv
                 .outbox
                 .send_sms(from, message.recipient, &rendered.as_text)
                 .await
-                .map(|_| ())
+                .map(|_| Delivery::Sent)
                 .map_err(|e| DeliveryError::NotDelivered(format!("outbox: {e}")))
         }
         PhoneProvider::CustomPhoneProvider | PhoneProvider::SendPhoneMessage => {
             let trigger = phone.provider.trigger().unwrap_or(Trigger::CustomPhoneProvider);
             let event = trigger_event(tenant, message, trigger, &rendered, user);
-            let outcome = tenant.actions.deliver_phone(trigger, event).await;
+            let outcome = tenant.actions.deliver_phone(trigger, with_secrets(tenant, event.clone())).await;
             let reason = outcome.reason.clone().unwrap_or_default();
             match outcome.result {
-                NotificationResult::Sent => Ok(()),
+                NotificationResult::Sent => Ok(Delivery::Sent),
                 NotificationResult::Dropped => {
                     Err(DeliveryError::NotDelivered(format!("dropped by the action: {reason}")))
                 }
                 NotificationResult::Retry => {
-                    Err(DeliveryError::NotDelivered(format!("the action asked for a retry: {reason}")))
+                    let pending = PendingDelivery::first(trigger, event, message, tenant.now());
+                    let retry_in = pending.next_at - tenant.now();
+                    match crate::phone::retry::enqueue(tenant, &pending).await {
+                        Ok(()) => Ok(Delivery::Queued { reason, retry_in }),
+                        // A message that cannot be kept for its retry failed: the user is told so.
+                        Err(e) => Err(DeliveryError::NotDelivered(format!(
+                            "the action asked for a retry ({reason}) and the retry could not be stored: {e}"
+                        ))),
+                    }
                 }
                 NotificationResult::Failed => Err(DeliveryError::NotDelivered(format!("the action failed: {reason}"))),
             }
         }
     }
+}
+
+/// The event with the tenant's secrets, added at each run: a message kept for a retry is stored without them.
+pub(crate) fn with_secrets(tenant: &Tenant, mut event: Value) -> Value {
+    if let Some(object) = event.as_object_mut() {
+        object.insert("secrets".into(), json!(tenant.secrets));
+    }
+    event
 }
 
 /// The phone trigger's event: `notification` (custom-phone-provider) or `message_options` (send-phone-message),
@@ -191,7 +244,6 @@ fn trigger_event(
         "tenant": { "id": tenant.config.tenant.clone().unwrap_or_else(|| "gatehouse".into()),
                     "friendly_name": tenant.config.friendly_name },
         "user": user,
-        "secrets": tenant.secrets,
         "transaction": {},
     });
     let (key, part) = if trigger == Trigger::SendPhoneMessage {

@@ -32,6 +32,19 @@ pub enum Text {
     ErrorTitle,
     BackToApp,
     Redirecting,
+    EnrollPhoneTitle,
+    EnrollPhoneExplain,
+    PhoneNumber,
+    PhoneNumberHint,
+    PhoneNumberExample,
+    SendCodeBy,
+    ByText,
+    ByVoice,
+    SendCode,
+    SmsInstructions,
+    VoiceInstructions,
+    CallMeInstead,
+    TextMeInstead,
 }
 
 /// The text in `lang` (`ja`, else English).
@@ -220,6 +233,97 @@ pub fn t(lang: &str, text: Text) -> &'static str {
                 "Returning to the application…"
             }
         }
+        Text::EnrollPhoneTitle => {
+            if ja {
+                "電話番号を登録"
+            } else {
+                "Add your phone number"
+            }
+        }
+        Text::EnrollPhoneExplain => {
+            if ja {
+                "ログインのたびに、この番号に確認コードをお送りします。"
+            } else {
+                "We'll send a verification code to this number when you log in."
+            }
+        }
+        Text::PhoneNumber => {
+            if ja {
+                "電話番号"
+            } else {
+                "Phone number"
+            }
+        }
+        Text::PhoneNumberHint => {
+            if ja {
+                "国番号から入力してください。日本の携帯電話なら先頭の 0 を除いて +81 を付けます（090-1234-5678 → +81 90-1234-5678）。"
+            } else {
+                "Include the country code, starting with + (for example +1 415 555 0100)."
+            }
+        }
+        Text::PhoneNumberExample => {
+            if ja {
+                "+81 90-1234-5678"
+            } else {
+                "+1 415 555 0100"
+            }
+        }
+        Text::SendCodeBy => {
+            if ja {
+                "コードの受け取り方法"
+            } else {
+                "How should we send the code?"
+            }
+        }
+        Text::ByText => {
+            if ja {
+                "SMS（テキストメッセージ）"
+            } else {
+                "Text message (SMS)"
+            }
+        }
+        Text::ByVoice => {
+            if ja {
+                "音声通話"
+            } else {
+                "Voice call"
+            }
+        }
+        Text::SendCode => {
+            if ja {
+                "コードを送信"
+            } else {
+                "Send code"
+            }
+        }
+        Text::SmsInstructions => {
+            if ja {
+                "確認コードを SMS で送信しました:"
+            } else {
+                "We've sent a text message with a verification code to"
+            }
+        }
+        Text::VoiceInstructions => {
+            if ja {
+                "確認コードを音声通話でお伝えします:"
+            } else {
+                "We're calling you to read a verification code at"
+            }
+        }
+        Text::CallMeInstead => {
+            if ja {
+                "音声通話で受け取る"
+            } else {
+                "Call me instead"
+            }
+        }
+        Text::TextMeInstead => {
+            if ja {
+                "SMS で受け取る"
+            } else {
+                "Send a text message instead"
+            }
+        }
     }
 }
 
@@ -290,6 +394,50 @@ pub fn notice(lang: &str, notice: Notice) -> &'static str {
                 "Too many codes were sent. Wait a few minutes before asking for another one."
             }
         }
+        Notice::NotSent => {
+            if ja {
+                "コードを送信できませんでした。しばらくしてからもう一度お試しいただくか、別の方法を選択してください。"
+            } else {
+                "We could not send the code. Try again in a moment, or choose another method."
+            }
+        }
+        Notice::ProviderExhausted => {
+            if ja {
+                "現在、このサービスからは SMS を送信できません。別の方法を選択してください。"
+            } else {
+                "This service cannot send text messages at the moment. Choose another method."
+            }
+        }
+        Notice::ResendTooSoon => {
+            if ja {
+                "コードを送信したばかりです。少し待ってから再送信してください。"
+            } else {
+                "We just sent a code. Wait a few seconds before asking for another one."
+            }
+        }
+        Notice::Delayed => {
+            if ja {
+                "コードの送信に時間がかかっています。引き続き送信を試みています。届かない場合は、再送信するか別の方法を選択してください。"
+            } else {
+                "The code is taking longer than usual to arrive; we keep trying. If it does not come, ask for a new one or choose another method."
+            }
+        }
+        Notice::InvalidPhoneNumber => {
+            if ja {
+                "電話番号を国番号から入力してください（例: +81 90-1234-5678）。"
+            } else {
+                "Enter the number with its country code, starting with + (for example +81 90 1234 5678)."
+            }
+        }
+    }
+}
+
+/// "You can ask for a new code in N seconds", in `lang`.
+pub fn resend_in(lang: &str, seconds: i64) -> String {
+    if lang == "ja" {
+        format!("{seconds} 秒後にコードを再送信できます。")
+    } else {
+        format!("You can ask for a new code in {seconds} seconds.")
     }
 }
 

@@ -8,10 +8,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use gatehouse_auth::login::step::{
-    AppResponse, AuthStep, ChallengePage, CookieChange, EnrollOtpPage, ErrorPage, LoginPage, LoginResponse,
-    PageContext, PickerPage, RecoveryCodePage, ResponseMode, cookie_names,
+    AppResponse, AuthStep, ChallengePage, CookieChange, EnrollOtpPage, EnrollPhonePage, ErrorPage, LoginPage,
+    LoginResponse, PageContext, PhoneChallenge, PickerPage, RecoveryCodePage, ResponseMode, cookie_names,
 };
 use gatehouse_types::FactorType;
+use gatehouse_types::phone::DeliveryMethod;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use i18n::{Text, factor_name, notice, t};
@@ -20,7 +21,7 @@ const STYLE: &str = "
 *{box-sizing:border-box}body{margin:0;font-family:system-ui,-apple-system,'Segoe UI',sans-serif;background:#f3f4f6;color:#111827}
 main{max-width:400px;margin:48px auto;background:#fff;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.12);padding:32px}
 h1{font-size:22px;margin:0 0 8px}p{line-height:1.5;color:#374151}.sub{color:#6b7280;margin-top:0}
-label{display:block;font-size:14px;margin:16px 0 4px}input[type=email],input[type=password],input[type=text]{width:100%;padding:10px;border:1px solid #d1d5db;border-radius:6px;font-size:16px}
+label{display:block;font-size:14px;margin:16px 0 4px}input[type=email],input[type=password],input[type=text],input[type=tel]{width:100%;padding:10px;border:1px solid #d1d5db;border-radius:6px;font-size:16px}
 button{width:100%;margin-top:20px;padding:11px;border:0;border-radius:6px;background:#4f46e5;color:#fff;font-size:16px;cursor:pointer}
 button.link{background:none;color:#4f46e5;margin-top:12px;padding:4px;font-size:14px}
 .notice{background:#fef2f2;color:#991b1b;border-radius:6px;padding:10px;margin:12px 0;font-size:14px}.info{background:#eff6ff;color:#1e40af}
@@ -28,6 +29,9 @@ button.link{background:none;color:#4f46e5;margin-top:12px;padding:4px;font-size:
 .qr{display:flex;justify-content:center;margin:12px 0}.qr svg{width:200px;height:200px}
 .code{font-family:ui-monospace,monospace;font-size:20px;letter-spacing:1px;text-align:center;word-break:break-all;background:#f9fafb;padding:16px;border-radius:6px}
 footer{text-align:center;color:#9ca3af;font-size:12px;margin-top:16px}
+.choice{display:flex;gap:8px;align-items:center;margin:8px 0}.hint{font-size:13px;color:#6b7280;margin:6px 0 0}
+.later{visibility:hidden;animation:reveal 0s linear forwards}@keyframes reveal{to{visibility:visible}}
+.wait{font-size:13px;color:#6b7280;text-align:center;animation:conceal 0s linear forwards}@keyframes conceal{to{display:none;visibility:hidden}}
 ";
 
 fn layout(lang: &str, title: &str, body: Markup) -> Markup {
@@ -57,7 +61,7 @@ fn notice_box(lang: &str, n: Option<gatehouse_auth::login::step::Notice>) -> Mar
     use gatehouse_auth::login::step::Notice;
     html! {
         @if let Some(n) = n {
-            @let class = if matches!(n, Notice::CodeSent) { "notice info" } else { "notice" };
+            @let class = if matches!(n, Notice::CodeSent | Notice::Delayed) { "notice info" } else { "notice" };
             div class=(class) role="alert" { (notice(lang, n)) }
         }
     }
@@ -98,10 +102,17 @@ fn try_another(ctx: &PageContext, alternatives: bool) -> Markup {
 
 fn challenge_page(page: &ChallengePage) -> Markup {
     let lang = page.ctx.lang.as_str();
+    let by_voice = page.phone.as_ref().is_some_and(|p| p.method == DeliveryMethod::Voice);
     let (instructions, label, autocomplete, pattern) = match page.factor {
         FactorType::RecoveryCode => (t(lang, Text::RecoveryInstructions), t(lang, Text::RecoveryCode), "off", None),
         FactorType::Email => {
             (t(lang, Text::EmailInstructions), t(lang, Text::Code), "one-time-code", Some("[0-9 ]{6,7}"))
+        }
+        FactorType::Phone if by_voice => {
+            (t(lang, Text::VoiceInstructions), t(lang, Text::Code), "one-time-code", Some("[0-9 ]{6,7}"))
+        }
+        FactorType::Phone => {
+            (t(lang, Text::SmsInstructions), t(lang, Text::Code), "one-time-code", Some("[0-9 ]{6,7}"))
         }
         _ => (t(lang, Text::OtpInstructions), t(lang, Text::Code), "one-time-code", Some("[0-9 ]{6,7}")),
     };
@@ -125,6 +136,76 @@ fn challenge_page(page: &ChallengePage) -> Markup {
                     (hidden(&page.ctx))
                     button class="link" type="submit" { (t(lang, Text::ResendCode)) }
                 }
+            }
+            @if let Some(phone) = &page.phone {
+                (phone_resend(&page.ctx, phone))
+            }
+            (try_another(&page.ctx, page.alternatives))
+        },
+    )
+}
+
+/// A phone challenge's "Resend" (shown once the cooldown is over, without JavaScript: a CSS animation delay) and
+/// its "Call me instead" / "Send a text message instead".
+fn phone_resend(ctx: &PageContext, phone: &PhoneChallenge) -> Markup {
+    let lang = ctx.lang.as_str();
+    let delay = format!("animation-delay:{}s", phone.resend_in);
+    html! {
+        @if phone.resend_in > 0 {
+            p class="wait" style=(delay) { (i18n::resend_in(lang, phone.resend_in)) }
+        }
+        form method="post" action="/u/mfa/resend" class=[(phone.resend_in > 0).then_some("later")] style=[(phone.resend_in > 0).then_some(&delay)] {
+            (hidden(ctx))
+            button class="link" type="submit" { (t(lang, Text::ResendCode)) }
+        }
+        @for method in &phone.switch_to {
+            form method="post" action="/u/mfa/resend" {
+                (hidden(ctx))
+                input type="hidden" name="method" value=(method_value(*method));
+                button class="link" type="submit" {
+                    (t(lang, if *method == DeliveryMethod::Voice { Text::CallMeInstead } else { Text::TextMeInstead }))
+                }
+            }
+        }
+    }
+}
+
+fn method_value(method: DeliveryMethod) -> &'static str {
+    match method {
+        DeliveryMethod::Text => "text",
+        DeliveryMethod::Voice => "voice",
+    }
+}
+
+fn enroll_phone_page(page: &EnrollPhonePage) -> Markup {
+    let lang = page.ctx.lang.as_str();
+    layout(
+        lang,
+        t(lang, Text::EnrollPhoneTitle),
+        html! {
+            h1 { (t(lang, Text::EnrollPhoneTitle)) }
+            p { (t(lang, Text::EnrollPhoneExplain)) }
+            (notice_box(lang, page.notice))
+            form method="post" action="/u/mfa/phone" {
+                (hidden(&page.ctx))
+                label for="phone_number" { (t(lang, Text::PhoneNumber)) }
+                input id="phone_number" type="tel" name="phone_number" autocomplete="tel" inputmode="tel" required autofocus
+                    placeholder=(t(lang, Text::PhoneNumberExample)) value=[page.number.as_deref()];
+                p class="hint" { (t(lang, Text::PhoneNumberHint)) }
+                @if page.methods.len() > 1 {
+                    label { (t(lang, Text::SendCodeBy)) }
+                    @for (i, method) in page.methods.iter().enumerate() {
+                        div class="choice" {
+                            input type="radio" id=(method_value(*method)) name="method" value=(method_value(*method)) checked[i == 0];
+                            label for=(method_value(*method)) style="margin:0" {
+                                (t(lang, if *method == DeliveryMethod::Voice { Text::ByVoice } else { Text::ByText }))
+                            }
+                        }
+                    }
+                } @else if let Some(method) = page.methods.first() {
+                    input type="hidden" name="method" value=(method_value(*method));
+                }
+                button type="submit" { (t(lang, Text::SendCode)) }
             }
             (try_another(&page.ctx, page.alternatives))
         },
@@ -334,6 +415,7 @@ pub fn render(response: LoginResponse, cookies: CookiePolicy) -> Response {
         AuthStep::Challenge(page) => (StatusCode::OK, HeaderMap::new(), Some(challenge_page(page))),
         AuthStep::Picker(page) => (StatusCode::OK, HeaderMap::new(), Some(picker_page(page))),
         AuthStep::EnrollOtp(page) => (StatusCode::OK, HeaderMap::new(), Some(enroll_otp_page(page))),
+        AuthStep::EnrollPhone(page) => (StatusCode::OK, HeaderMap::new(), Some(enroll_phone_page(page))),
         AuthStep::RecoveryCode(page) => (StatusCode::OK, HeaderMap::new(), Some(recovery_page(page))),
         AuthStep::Error(page) => {
             // Our failure is a 500 (clients and monitors must not read it as their mistake); the rest are 400.

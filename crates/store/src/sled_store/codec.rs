@@ -35,15 +35,19 @@ pub(super) fn prefix_key(a: &str) -> Vec<u8> {
 }
 
 pub(super) fn ephemeral_key(namespace: Ephemeral, key: &str) -> Vec<u8> {
-    let namespace = match namespace {
+    pair_key(ephemeral_namespace(namespace), key)
+}
+
+pub(super) fn ephemeral_namespace(namespace: Ephemeral) -> &'static str {
+    match namespace {
         Ephemeral::Transaction => "transaction",
         Ephemeral::OneTimeCode => "one_time_code",
         Ephemeral::MfaTicket => "mfa_ticket",
         Ephemeral::KnownDevice => "known_device",
         Ephemeral::RevokedToken => "revoked_token",
+        Ephemeral::PhoneDelivery => "phone_delivery",
         Ephemeral::Other => "other",
-    };
-    pair_key(namespace, key)
+    }
 }
 
 pub(super) fn ephemeral_expiry(stored: &[u8]) -> StoreResult<i64> {
