@@ -435,17 +435,22 @@ async fn seed_tenant(methods: &str) -> (Served, Received, Arc<AtomicU16>) {
     (served, received, status)
 }
 
-fn authorize_url(server: &Server, challenge: &str) -> String {
+fn authorize_url(server: &Server, challenge: &str, extra: &str) -> String {
     server.url(&format!(
-        "authorize?client_id=test-spa&response_type=code&redirect_uri={}&scope=openid&state=app-state&nonce=n-1&code_challenge={challenge}&code_challenge_method=S256",
+        "authorize?client_id=test-spa&response_type=code&redirect_uri={}&scope=openid&state=app-state&nonce=n-1&code_challenge={challenge}&code_challenge_method=S256{extra}",
         url::form_urlencoded::byte_serialize(SPA_CALLBACK.as_bytes()).collect::<String>()
     ))
 }
 
 /// Logs in with a password; returns the page after the form and the PKCE verifier.
 async fn password_login(browser: &Browser, server: &Server, email: &str) -> (Page, String) {
+    password_login_with(browser, server, email, "").await
+}
+
+/// [`password_login`] with more `/authorize` parameters (`&ui_locales=ja`).
+async fn password_login_with(browser: &Browser, server: &Server, email: &str, extra: &str) -> (Page, String) {
     let (verifier, challenge) = pkce();
-    let page = browser.follow(browser.get(&authorize_url(server, &challenge)).await).await;
+    let page = browser.follow(browser.get(&authorize_url(server, &challenge, extra)).await).await;
     assert!(page.body.contains("name=\"password\""), "the login form: {}", page.body);
     let page = browser.submit(&page, "/u/login", &[("email", email), ("password", "correct-horse-battery")]).await;
     (page, verifier)
@@ -504,6 +509,8 @@ async fn seed_002_enrollment_and_login_by_text_and_voice_through_the_hosted_page
     let page = browser.submit(&bad, "/u/mfa/phone", &[("phone_number", "+81 90-1234-5678"), ("method", "text")]).await;
     assert!(page.body.contains("XXXXXXXX5678") && page.body.contains("name=\"code\""), "{}", page.body);
     assert!(page.body.contains("Call me instead"), "voice is offered too: {}", page.body);
+    assert!(page.body.contains("Use a different number"), "{}", page.body);
+    assert!(!page.body.contains("Try another method"), "the phone is the only factor to enroll: {}", page.body);
     wait_for(&received, 1).await;
     let (endpoint, to, code) = message_at(&received, 0);
     assert_eq!((endpoint.as_str(), to.as_str()), ("sms", "+819012345678"));
@@ -554,6 +561,28 @@ async fn seed_002_enrollment_and_login_by_text_and_voice_through_the_hosted_page
         assert!(logs.iter().any(|l| l.kind == kind), "{kind} logged");
     }
     assert!(!logs.iter().any(|l| l.description.contains(&voice_code)), "no code in the logs");
+
+    // Enrollment by voice, in Japanese: the page, the call's language and the message.
+    let browser = Browser::new(server);
+    let (page, verifier) = password_login_with(&browser, server, "taro@example.com", "&ui_locales=ja").await;
+    assert!(page.body.contains("電話番号を登録") && page.body.contains("音声通話"), "{}", page.body);
+    let page =
+        browser.submit(&page, "/u/mfa/phone", &[("phone_number", "+81 80 0000 1234"), ("method", "voice")]).await;
+    assert!(page.body.contains("音声通話でお伝えします") && page.body.contains("XXXXXXXX1234"), "{}", page.body);
+    assert!(page.body.contains("SMS で受け取る"), "text is offered instead: {}", page.body);
+    wait_for(&received, 4).await;
+    let (endpoint, to, code) = message_at(&received, 3);
+    assert_eq!((endpoint.as_str(), to.as_str()), ("voice", "+818000001234"));
+    let call = received.lock().unwrap()[3]["body"]["messages"][0].clone();
+    assert_eq!(call["language"], "ja");
+    assert!(call["text"].as_str().unwrap().contains("の登録コードは"), "the Japanese enrollment message: {call}");
+    let page = browser.submit(&page, "/u/mfa", &[("code", &code)]).await;
+    let page = browser.submit(&page, "/u/mfa/recovery-saved", &[]).await;
+    exchange_code(server, &callback_code(&page), &verifier).await;
+    let taro = served.tenant.store.find_user_by_email("taro@example.com").await.unwrap().unwrap();
+    let enrolled = served.tenant.store.find_authenticators(&taro.user_id).await.unwrap();
+    assert!(enrolled.iter().any(|a| matches!(&a.kind,
+        gatehouse_types::records::AuthenticatorKind::Phone { method, .. } if method == "voice")));
 }
 
 fn jwt_amr(tokens: &Value) -> Vec<String> {

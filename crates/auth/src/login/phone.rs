@@ -171,9 +171,8 @@ impl Login<'_> {
         };
         let resend_in =
             mfa.last_sent_at.map_or(0, |at| (at + RESEND_COOLDOWN_SECS - now).clamp(0, RESEND_COOLDOWN_SECS));
-        // A failed delivery always leaves a way out: another factor, or another number while enrolling.
+        // A failed delivery always leaves a way out: another factor (and, while enrolling, another number).
         let alternatives = alternatives
-            || mfa.enrolling
             || notice.is_some_and(|n| {
                 matches!(n, Notice::NotSent | Notice::ProviderExhausted | Notice::TooManySends | Notice::Delayed)
             });
@@ -187,6 +186,7 @@ impl Login<'_> {
                 method: target.method,
                 switch_to: methods.into_iter().filter(|m| *m != target.method).collect(),
                 resend_in,
+                change_number: mfa.enrolling,
             }),
         }))
     }

@@ -130,6 +130,8 @@ pub struct PhoneChallenge {
     pub switch_to: Vec<DeliveryMethod>,
     /// Seconds until "Resend" is accepted (0: now).
     pub resend_in: i64,
+    /// While enrolling: "Use a different number".
+    pub change_number: bool,
 }
 
 /// Phone enrollment.

@@ -45,6 +45,7 @@ pub enum Text {
     VoiceInstructions,
     CallMeInstead,
     TextMeInstead,
+    ChangeNumber,
 }
 
 /// The text in `lang` (`ja`, else English).
@@ -308,6 +309,13 @@ pub fn t(lang: &str, text: Text) -> &'static str {
                 "確認コードを音声通話でお伝えします:"
             } else {
                 "We're calling you to read a verification code at"
+            }
+        }
+        Text::ChangeNumber => {
+            if ja {
+                "別の電話番号を使う"
+            } else {
+                "Use a different number"
             }
         }
         Text::CallMeInstead => {

@@ -158,6 +158,13 @@ fn phone_resend(ctx: &PageContext, phone: &PhoneChallenge) -> Markup {
             (hidden(ctx))
             button class="link" type="submit" { (t(lang, Text::ResendCode)) }
         }
+        @if phone.change_number {
+            form method="post" action="/u/mfa/choose" {
+                (hidden(ctx))
+                input type="hidden" name="factor" value="phone";
+                button class="link" type="submit" { (t(lang, Text::ChangeNumber)) }
+            }
+        }
         @for method in &phone.switch_to {
             form method="post" action="/u/mfa/resend" {
                 (hidden(ctx))
