@@ -353,9 +353,8 @@ async fn without_the_ca_the_https_provider_is_not_trusted_and_the_delivery_fails
     assert!(received.lock().unwrap().is_empty(), "nothing reached the untrusted server");
 }
 
-#[tokio::test]
-async fn a_provider_that_never_answers_is_cut_by_the_deadline_and_the_delivery_fails() {
-    // Accepts connections and never answers.
+/// A provider on 127.0.0.1 that accepts connections and never answers.
+async fn silent_provider() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
@@ -364,6 +363,12 @@ async fn a_provider_that_never_answers_is_cut_by_the_deadline_and_the_delivery_f
             held.push(socket);
         }
     });
+    url
+}
+
+#[tokio::test]
+async fn a_provider_that_never_answers_is_cut_by_the_deadline_and_the_delivery_fails() {
+    let url = silent_provider().await;
     let dir = tempfile::tempdir().unwrap();
     let tenant = custom_tenant_with(&url, dir.path(), "[actions]\ntimeout_ms = 1500").await;
     let user = jane(&tenant).await;
@@ -672,14 +677,7 @@ async fn challenge_with_preferred_method_voice_calls_and_offers_no_text() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_that_never_answers_is_told_to_the_user_with_a_way_out() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
+    let url = silent_provider().await;
     let dir = tempfile::tempdir().unwrap();
     let extra = format!(
         "[mfa.phone]\nprovider = \"custom-phone-provider\"\n[actions]\ntimeout_ms = 1500\n\
