@@ -32,6 +32,19 @@ pub struct OutboundPolicy {
     pub own: Option<SocketAddr>,
     /// The issuer's host and port (lower-cased): the server by name, refused likewise.
     pub own_origin: Option<(String, u16)>,
+    /// The server's `Via` pseudonym ([`via_pseudonym`]), sent with every request, so the server refuses its own
+    /// actions' requests whatever name, address or port reached it.
+    pub via: Option<String>,
+}
+
+/// The `Via` pseudonym (RFC 9110 §7.6.3) of the servers of one issuer: actions' requests carry it, and every
+/// process of that issuer refuses a request that does (`server::guard::refuse_own_actions`): an action cannot make
+/// its own server run a login inside a login, by a name that resolves to it, an alias, or a proxy in between.
+pub fn via_pseudonym(issuer: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(issuer.as_bytes());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("gatehouse-{hex}")
 }
 
 impl OutboundPolicy {
@@ -52,6 +65,7 @@ impl OutboundPolicy {
             allow_hosts: config.allow_hosts.iter().map(|h| h.trim().to_lowercase()).collect(),
             own: own.filter(|o| o.port() != 0).or(from_issuer),
             own_origin,
+            via: issuer.as_ref().map(|u| via_pseudonym(u.as_str())),
         }
     }
 
@@ -67,7 +81,13 @@ impl OutboundPolicy {
         }) {
             return false;
         }
-        self.allow_private_networks || self.host_allowed(host) || is_public(addr.ip())
+        self.allows_address(host, addr.ip())
+    }
+
+    /// Whether `ip`, resolved from `host`, may be reached. A resolution has no port, so it cannot tell the server
+    /// from a neighbour on the same address: the server's `Via` pseudonym catches that case at the server.
+    fn allows_address(&self, host: &str, ip: IpAddr) -> bool {
+        self.allow_private_networks || self.host_allowed(host) || is_public(ip)
     }
 
     /// Checks a URL whose host is an IP literal (names are checked when they are resolved).
@@ -155,7 +175,8 @@ impl Resolve for GuardedResolver {
         Box::pin(async move {
             let host = name.as_str().to_owned();
             let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let allowed: Vec<SocketAddr> = resolved.into_iter().filter(|addr| policy.allows(&host, *addr)).collect();
+            let allowed: Vec<SocketAddr> =
+                resolved.into_iter().filter(|addr| policy.allows_address(&host, addr.ip())).collect();
             if allowed.is_empty() {
                 return Err(refusal(&host).into());
             }
@@ -212,6 +233,10 @@ impl HostIo for ReqwestIo {
             let mut builder = client.request(method, url);
             for (name, value) in &request.headers {
                 builder = builder.header(name, value);
+            }
+            // Appended after the action's own headers, so an action cannot leave it out.
+            if let Some(via) = &policy.via {
+                builder = builder.header(reqwest::header::VIA, format!("1.1 {via}"));
             }
             if let Some(body) = request.body {
                 builder = builder.body(body);

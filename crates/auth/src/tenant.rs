@@ -42,6 +42,8 @@ pub struct Tenant {
     pub clock: Arc<dyn Clock>,
     /// The text of SMS and voice codes (`[mfa.phone]` templates, parsed at start).
     pub phone_templates: PhoneTemplates,
+    /// The `Via` pseudonym its actions' requests carry (`fetch::via_pseudonym`), refused when it comes back.
+    pub via_pseudonym: String,
 }
 
 /// How the tenant is started.
@@ -121,6 +123,7 @@ impl Tenant {
             }
         }
         let outbox = Outbox::new(&data_dir.join("outbox"));
+        let via_pseudonym = crate::fetch::via_pseudonym(&config.issuer);
         Ok(Tenant {
             config,
             store,
@@ -131,6 +134,7 @@ impl Tenant {
             data_dir,
             clock,
             phone_templates,
+            via_pseudonym,
         })
     }
 

@@ -1,22 +1,43 @@
 //! What every request goes through before its handler: repeated parameters are refused, in the query string, a
 //! form body and a JSON body alike (`grant_type=password&grant_type=client_credentials` is `invalid_request`, not
-//! "the last one wins"), as node-oidc-provider's `reject_dupes` does. One place, so no endpoint can forget it.
+//! "the last one wins"), as node-oidc-provider's `reject_dupes` does; and a request from this server's own actions
+//! (its `Via` pseudonym) is refused. One place, so no endpoint can forget it.
 
 use std::collections::HashSet;
 use std::fmt;
 
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use crate::AppState;
 use crate::error::ApiError;
 use gatehouse_auth::error::OAuthError;
 
 /// The largest body read here (axum's own default limit for its extractors).
 const BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// Refuses, with `508 Loop Detected`, a request that carries this server's `Via` pseudonym: it comes from one of
+/// its own actions (`auth::fetch` adds the pseudonym to every action request), whatever name, address, port or
+/// proxy brought it here. A login inside a login could otherwise exhaust the workers or replay the user's state.
+pub async fn refuse_own_actions(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let own = state.tenant.via_pseudonym.as_str();
+    let looped = request
+        .headers()
+        .get_all(axum::http::header::VIA)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|v| v.split(',').any(|hop| hop.split_whitespace().nth(1) == Some(own))));
+    if looped {
+        return ApiError(
+            OAuthError::invalid_request("Requests from this server's own actions are refused").with_status(508),
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
 
 /// The middleware.
 pub async fn reject_repeated_parameters(request: Request, next: Next) -> Response {

@@ -67,6 +67,7 @@ pub fn app(state: AppState) -> Router {
         .merge(mgmt::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn(guard::reject_repeated_parameters))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::refuse_own_actions))
         .layer(axum::middleware::from_fn(error::log_failures))
         .layer(SetResponseHeaderLayer::overriding(
             axum::http::header::X_CONTENT_TYPE_OPTIONS,
