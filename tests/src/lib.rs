@@ -220,16 +220,24 @@ impl Server {
         for entry in std::fs::read_dir(&post_login).unwrap() {
             std::fs::remove_file(entry.unwrap().path()).unwrap();
         }
+        // Each file appears whole (written beside the folder, then renamed in): the server's reload poll may run
+        // between two writes, and must never read half a file.
         for (name, code) in actions {
-            std::fs::write(post_login.join(name), code).unwrap();
+            let staged = self.dir.path().join(format!(".staged-{name}"));
+            std::fs::write(&staged, code).unwrap();
+            std::fs::rename(&staged, post_login.join(name)).unwrap();
         }
+        // The reload of exactly these files (a poll between two renames announces a partial set), or a refusal.
+        let mut names: Vec<&str> = actions.iter().map(|(name, _)| *name).collect();
+        names.sort_unstable();
+        let expected = format!("post-login actions reloaded: {}", names.join(", "));
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match lines.recv_timeout(left) {
-                Ok(line) if line.starts_with("post-login actions") => return,
+                Ok(line) if line == expected || line.starts_with("post-login actions not reloaded") => return,
                 Ok(_) => {}
-                Err(_) => panic!("the server did not announce a reload of the new actions within 30 s"),
+                Err(_) => panic!("the server did not announce a reload of the new actions within 30 s ({expected})"),
             }
         }
     }
