@@ -12,6 +12,7 @@ use gatehouse_types::records::{Grant, RefreshToken, User};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use crate::authorization;
 use crate::error::AuthResult;
 use crate::ids;
 use crate::tenant::Tenant;
@@ -48,25 +49,34 @@ pub struct TokenResponse {
     pub recovery_code: Option<String>,
 }
 
-/// The scopes a user grant receives: requested OIDC scopes and the requested scopes the API defines, then the
-/// actions' changes (a later add or remove wins). `offline_access` only when the client may refresh and the API
-/// allows it.
+/// The scopes a user grant receives: requested OIDC scopes and the requested scopes the API defines (with the
+/// API's `enforce_policies`, only those the user's `roles` give a permission for), then the actions' changes (a
+/// later add or remove wins, over RBAC too, as in Auth0). `offline_access` only when the client may refresh and
+/// the API allows it.
 pub fn granted_scopes(
     config: &TenantConfig,
     client: &ClientConfig,
     requested: &[String],
     audience: Option<&str>,
+    roles: &[String],
     changes: &ScopeChanges,
 ) -> Vec<String> {
     let api = audience.and_then(|a| config.api(a));
     let mfa_api = audience == Some(config.mfa_audience().as_str());
+    let held = match api {
+        Some(api) if api.enforce_policies => Some(authorization::permissions(config, roles, &api.identifier)),
+        _ => None,
+    };
     let mut scopes: Vec<String> = Vec::new();
     for scope in requested {
         let allowed = match scope.as_str() {
             s if mfa_api && crate::scope::MFA_SCOPES.contains(&s) => true,
             "offline_access" => client.allows_grant("refresh_token") && api.is_none_or(|a| a.allow_offline_access),
             s if OIDC_SCOPES.contains(&s) => true,
-            s => api.is_some_and(|a| a.scopes.iter().any(|x| x == s)),
+            s => {
+                api.is_some_and(|a| a.scopes.iter().any(|x| x == s))
+                    && held.as_ref().is_none_or(|held| held.iter().any(|p| p == s))
+            }
         };
         if allowed && !scopes.contains(scope) {
             scopes.push(scope.clone());
@@ -155,17 +165,20 @@ pub fn id_token(tenant: &Tenant, client: &ClientConfig, user: &User, grant: &Gra
     tenant.key_ring()?.sign(&Value::Object(claims))
 }
 
-/// Signs an access token. `subject` is the user id, or `<client_id>@clients` for client credentials; `jti` is
-/// chosen by the caller when it must be able to revoke the token later, else random.
+/// Signs an access token in its API's dialect. `subject` is the user id, or `<client_id>@clients` for client
+/// credentials; `permissions` what an `*_authz` dialect lists (the user's permissions for the API, or a client's
+/// granted scopes); `jti` is chosen by the caller when it must be able to revoke the token later, else random.
 pub fn access_token(
     tenant: &Tenant,
     subject: &str,
     grant: &Grant,
     gty: Option<&str>,
+    permissions: &[String],
     jti: Option<&str>,
     now: i64,
 ) -> AuthResult<(String, u64)> {
     let config = &tenant.config;
+    let dialect = grant.audience.as_deref().and_then(|a| config.api(a)).map(|a| a.dialect()).unwrap_or_default();
     let userinfo = format!("{}userinfo", config.issuer);
     let lifetime = grant
         .audience
@@ -204,7 +217,19 @@ pub fn access_token(
     if let Some(org) = &grant.organization {
         claims.insert("org_id".into(), Value::from(org.clone()));
     }
-    Ok((tenant.key_ring()?.sign(&Value::Object(claims))?, lifetime))
+    if dialect.with_permissions() {
+        claims.insert("permissions".into(), json!(permissions));
+    }
+    let ring = tenant.key_ring()?;
+    let token = if dialect.rfc9068() {
+        // RFC 9068 §2.2: `client_id` names the client; the header says what the token is.
+        claims.insert("client_id".into(), Value::from(grant.client_id.clone()));
+        claims.remove("azp");
+        ring.sign_with_typ(&Value::Object(claims), "at+jwt")?
+    } else {
+        ring.sign(&Value::Object(claims))?
+    };
+    Ok((token, lifetime))
 }
 
 /// The longest lifetime of any access token this tenant issues (a revocation must outlive every token it names).
@@ -263,7 +288,13 @@ pub async fn issue_user_tokens(
     now: i64,
 ) -> AuthResult<TokenResponse> {
     let Issue { access_jti, family } = issue;
-    let (access_token, expires_in) = access_token(tenant, &user.user_id, grant, None, access_jti.as_deref(), now)?;
+    let permissions = grant
+        .audience
+        .as_deref()
+        .map(|audience| authorization::permissions(&tenant.config, &user.roles, audience))
+        .unwrap_or_default();
+    let (access_token, expires_in) =
+        access_token(tenant, &user.user_id, grant, None, &permissions, access_jti.as_deref(), now)?;
     let id_token = if grant.scope.iter().any(|s| s == "openid") {
         Some(id_token(tenant, client, user, grant, now)?)
     } else {

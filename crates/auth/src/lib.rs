@@ -6,6 +6,7 @@
 
 pub mod actions;
 pub mod attempts;
+pub mod authorization;
 pub mod claims;
 pub mod client_auth;
 pub mod clock;

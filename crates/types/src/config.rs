@@ -44,6 +44,9 @@ pub struct TenantConfig {
     /// Which machine-to-machine clients may ask for which API and scopes.
     #[serde(default)]
     pub client_grants: Vec<ClientGrantConfig>,
+    /// Roles and the permissions they grant (RBAC).
+    #[serde(default)]
+    pub roles: Vec<RoleConfig>,
     /// Users seeded into `Username-Password-Authentication` on first start.
     #[serde(default)]
     pub users: Vec<UserSeed>,
@@ -295,15 +298,73 @@ pub struct ApiConfig {
     /// Access token lifetime, seconds (default 86400).
     #[serde(default = "default_token_lifetime")]
     pub token_lifetime: u64,
-    /// Role-based access control: limit scopes to the user's permissions.
+    /// Role-based access control ("Enable RBAC"): the API scopes a user is granted are the requested ones their
+    /// roles give them a permission for (`[[roles]]`). `rbac` is accepted for it.
+    #[serde(default, alias = "rbac")]
+    pub enforce_policies: bool,
+    /// The access token's shape: `access_token` (Auth0's), `access_token_authz` (with `permissions`),
+    /// `rfc9068_profile` (RFC 9068: `typ: at+jwt`, `client_id`, `jti`) or `rfc9068_profile_authz`.
     #[serde(default)]
-    pub rbac: bool,
-    /// Add a `permissions` claim with the user's permissions (with `rbac`).
+    pub token_dialect: TokenDialect,
+    /// "Add Permissions in the Access Token": the same as an `*_authz` dialect.
     #[serde(default)]
     pub add_permissions: bool,
     /// Whether a refresh token may be issued for this API (`offline_access`).
     #[serde(default = "yes")]
     pub allow_offline_access: bool,
+}
+
+impl ApiConfig {
+    /// The dialect, with `add_permissions` turning a plain one into its `_authz` variant.
+    pub fn dialect(&self) -> TokenDialect {
+        match (self.token_dialect, self.add_permissions) {
+            (TokenDialect::AccessToken, true) => TokenDialect::AccessTokenAuthz,
+            (TokenDialect::Rfc9068Profile, true) => TokenDialect::Rfc9068ProfileAuthz,
+            (dialect, _) => dialect,
+        }
+    }
+}
+
+/// An API's access token profile (reference §9.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenDialect {
+    /// Auth0's profile: `azp`, `gty`, `scope`.
+    #[default]
+    AccessToken,
+    /// Auth0's profile with `permissions`.
+    AccessTokenAuthz,
+    /// RFC 9068: header `typ: at+jwt`, `client_id`, `jti`.
+    Rfc9068Profile,
+    /// RFC 9068 with `permissions`.
+    Rfc9068ProfileAuthz,
+}
+
+impl TokenDialect {
+    /// Whether the access token lists the permissions.
+    pub fn with_permissions(self) -> bool {
+        matches!(self, TokenDialect::AccessTokenAuthz | TokenDialect::Rfc9068ProfileAuthz)
+    }
+
+    /// Whether it is RFC 9068's profile.
+    pub fn rfc9068(self) -> bool {
+        matches!(self, TokenDialect::Rfc9068Profile | TokenDialect::Rfc9068ProfileAuthz)
+    }
+}
+
+/// `[[roles]]`: a role and the permissions it grants, per API. Users get roles by name (`[[users]] roles`, the
+/// Management API); `event.authorization.roles` lists them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleConfig {
+    /// The role's name.
+    pub name: String,
+    /// What it is for.
+    #[serde(default)]
+    pub description: String,
+    /// API identifier to the permissions (scopes of that API) the role grants.
+    #[serde(default)]
+    pub permissions: BTreeMap<String, Vec<String>>,
 }
 
 fn default_token_lifetime() -> u64 {
@@ -577,6 +638,26 @@ impl TenantConfig {
             }
             if api.token_lifetime == 0 || api.token_lifetime > 2_592_000 {
                 problem(format!("apis[{i}].token_lifetime"), "must be between 1 and 2592000 seconds");
+            }
+        }
+        let mut role_names = std::collections::BTreeSet::new();
+        for (i, role) in self.roles.iter().enumerate() {
+            if role.name.trim().is_empty() || !role_names.insert(role.name.clone()) {
+                problem(format!("roles[{i}].name"), "must be non-empty and unique");
+            }
+            for (audience, permissions) in &role.permissions {
+                let Some(api) = self.api(audience) else {
+                    problem(format!("roles[{i}].permissions.\"{audience}\""), "names no API ([[apis]] identifier)");
+                    continue;
+                };
+                for (j, permission) in permissions.iter().enumerate() {
+                    if !api.scopes.contains(permission) {
+                        problem(
+                            format!("roles[{i}].permissions.\"{audience}\"[{j}]"),
+                            "is not one of that API's scopes",
+                        );
+                    }
+                }
             }
         }
         for (i, grant) in self.client_grants.iter().enumerate() {

@@ -600,6 +600,7 @@ impl Login<'_> {
             &client,
             &tx.request.scope,
             tx.request.audience.as_deref(),
+            &fresh.roles,
             &outcome.scopes,
         );
         let grant = Grant {

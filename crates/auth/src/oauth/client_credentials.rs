@@ -53,9 +53,16 @@ impl TokenEndpoint<'_> {
             ..Grant::default()
         };
         let subject = format!("{}@clients", client.client_id);
-        let (access_token, expires_in) =
-            claims::access_token(self.ctx.tenant, &subject, &grant, Some("client-credentials"), None, now)
-                .map_err(server_error)?;
+        let (access_token, expires_in) = claims::access_token(
+            self.ctx.tenant,
+            &subject,
+            &grant,
+            Some("client-credentials"),
+            &grant.scope,
+            None,
+            now,
+        )
+        .map_err(server_error)?;
         self.log("seccft", "Client Credentials for Access Token", Some(client), None).await;
         Ok(TokenResponse {
             access_token,

@@ -207,9 +207,16 @@ pub(crate) fn requested_scopes(value: &str) -> Result<Vec<String>, OAuthError> {
     scope::parse_list("scope", value).map_err(|e| OAuthError::invalid_scope(e.to_string()).with_status(400))
 }
 
-/// Puts the flow's claims and scope changes into a grant.
-pub(crate) fn apply_outcome(grant: &mut Grant, outcome: &Outcome, tenant: &Tenant, client: &ClientConfig) {
-    grant.scope = granted_scopes(&tenant.config, client, &grant.scope, grant.audience.as_deref(), &outcome.scopes);
+/// Puts the flow's claims and scope changes into a grant (RBAC with the user's current `roles`).
+pub(crate) fn apply_outcome(
+    grant: &mut Grant,
+    outcome: &Outcome,
+    tenant: &Tenant,
+    client: &ClientConfig,
+    roles: &[String],
+) {
+    grant.scope =
+        granted_scopes(&tenant.config, client, &grant.scope, grant.audience.as_deref(), roles, &outcome.scopes);
     grant.id_token_claims = outcome.id_token_claims.clone();
     grant.access_token_claims = outcome.access_token_claims.clone();
 }

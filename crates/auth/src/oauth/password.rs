@@ -112,7 +112,7 @@ impl TokenEndpoint<'_> {
             }
             FlowResult::Allow | FlowResult::Paused => {}
         }
-        apply_outcome(&mut grant, &outcome, self.ctx.tenant, client);
+        apply_outcome(&mut grant, &outcome, self.ctx.tenant, client, &user.roles);
         let paused = outcome.result == FlowResult::Paused;
         let by_action = outcome.multifactor.as_ref().is_some_and(|m| m.provider != MfaProvider::None);
         let by_policy = matches!(self.ctx.tenant.config.mfa.policy, gatehouse_types::config::MfaPolicy::Always)

@@ -1,0 +1,205 @@
+//! RBAC (seed 004, reference §9.1), in-process: `[[roles]]` grant permissions per API; an API with
+//! `enforce_policies` grants the requested scopes the user's roles permit; the `*_authz` dialects list the
+//! permissions, the RFC 9068 ones change the token's shape; actions that change scopes win; a refresh sees the
+//! user's current roles.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use gatehouse_auth::clock::ManualClock;
+use gatehouse_auth::tenant::Tenant;
+use gatehouse_server::AppState;
+use gatehouse_store::SledStore;
+use gatehouse_tests::{MFA_DEFAULT, config, jwt_payload, open_tenant};
+use gatehouse_types::config::TenantConfig;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+const API: &str = "https://api.example.com/";
+
+/// The test tenant with its API under RBAC in `dialect`, two roles (admin: read and write; viewer: read), and the
+/// post-login actions given.
+fn rbac_config(dialect: &str) -> String {
+    config(
+        MFA_DEFAULT,
+        r#"
+[[roles]]
+name = "admin"
+description = "Reads and writes data"
+permissions = { "https://api.example.com/" = ["read:data", "write:data"] }
+
+[[roles]]
+name = "viewer"
+permissions = { "https://api.example.com/" = ["read:data"] }
+"#,
+    )
+    .replace(
+        "scopes = [\"read:data\", \"write:data\"]",
+        &format!("scopes = [\"read:data\", \"write:data\"]\nenforce_policies = true\ntoken_dialect = \"{dialect}\""),
+    )
+}
+
+async fn tenant(text: &str, actions: &[(&str, &str)]) -> (Arc<Tenant>, axum::Router, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let post_login = dir.path().join("actions").join("post-login");
+    std::fs::create_dir_all(&post_login).unwrap();
+    for (name, code) in actions {
+        std::fs::write(post_login.join(name), code).unwrap();
+    }
+    let clock = Arc::new(ManualClock::starting_now());
+    let tenant = Arc::new(open_tenant(text, dir.path(), Arc::new(SledStore::temporary().unwrap()), clock).await);
+    let app = gatehouse_server::app(AppState { tenant: tenant.clone() });
+    (tenant, app, dir)
+}
+
+async fn token(app: &axum::Router, fields: &[(&str, &str)]) -> (u16, Value) {
+    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+    let request = http::Request::post("/oauth/token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+async fn password(app: &axum::Router, email: &str, scope: &str) -> Value {
+    let (status, body) = token(
+        app,
+        &[
+            ("grant_type", "password"),
+            ("client_id", "test-web"),
+            ("client_secret", "test-web-secret-0123456789"),
+            ("username", email),
+            ("password", "correct-horse-battery"),
+            ("audience", API),
+            ("scope", scope),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+fn header(token: &str) -> Value {
+    let part = token.split('.').next().unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value.as_array().map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn rbac_grants_the_scopes_the_roles_permit_and_the_authz_dialect_lists_the_permissions() {
+    let (_, app, _dir) = tenant(&rbac_config("access_token_authz"), &[]).await;
+    // jane is an admin: both scopes; taro a viewer: read only, whatever he asks for.
+    let jane = password(&app, "jane@example.com", "openid read:data write:data").await;
+    assert_eq!(jane["scope"], "openid read:data write:data");
+    let claims = jwt_payload(jane["access_token"].as_str().unwrap());
+    assert_eq!(strings(&claims["permissions"]), ["read:data", "write:data"]);
+    assert_eq!(header(jane["access_token"].as_str().unwrap())["typ"], "JWT");
+    assert_eq!(claims["azp"], "test-web");
+
+    let taro = password(&app, "taro@example.com", "openid read:data write:data").await;
+    assert_eq!(taro["scope"], "openid read:data");
+    let claims = jwt_payload(taro["access_token"].as_str().unwrap());
+    assert_eq!(claims["scope"], "openid read:data");
+    assert_eq!(strings(&claims["permissions"]), ["read:data"], "every permission, requested or not");
+    // Asking for nothing of the API: no API scope, and still the permissions (Auth0 lists all of them).
+    let taro = password(&app, "taro@example.com", "openid").await;
+    assert_eq!(taro["scope"], "openid");
+    assert_eq!(strings(&jwt_payload(taro["access_token"].as_str().unwrap())["permissions"]), ["read:data"]);
+}
+
+#[tokio::test]
+async fn the_rfc9068_dialect_has_its_type_client_id_and_jti() {
+    let (_, app, _dir) = tenant(&rbac_config("rfc9068_profile"), &[]).await;
+    let jane = password(&app, "jane@example.com", "read:data").await;
+    let access = jane["access_token"].as_str().unwrap();
+    assert_eq!(header(access)["typ"], "at+jwt");
+    let claims = jwt_payload(access);
+    assert_eq!(claims["client_id"], "test-web");
+    assert!(claims["jti"].as_str().is_some_and(|j| !j.is_empty()));
+    assert!(claims.get("azp").is_none(), "{claims}");
+    assert!(claims.get("permissions").is_none(), "not an authz dialect: {claims}");
+    // Client credentials in the authz variant: the client's granted scopes are its permissions.
+    let (_, app, _dir) = tenant(&rbac_config("rfc9068_profile_authz"), &[]).await;
+    let (status, body) = token(
+        &app,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "test-m2m"),
+            ("client_secret", "test-m2m-secret-0123456789"),
+            ("audience", API),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let access = body["access_token"].as_str().unwrap();
+    assert_eq!(header(access)["typ"], "at+jwt");
+    let claims = jwt_payload(access);
+    assert_eq!((claims["sub"].as_str(), claims["client_id"].as_str()), (Some("test-m2m@clients"), Some("test-m2m")));
+    assert_eq!(strings(&claims["permissions"]), ["read:data"]);
+}
+
+#[tokio::test]
+async fn an_action_that_adds_a_scope_wins_over_rbac() {
+    let add = "exports.onExecutePostLogin = async (event, api) => {\n  \
+               if (event.authorization.roles.includes('viewer')) api.accessToken.addScope('write:data');\n};\n";
+    let (_, app, _dir) = tenant(&rbac_config("access_token_authz"), &[("10-add.js", add)]).await;
+    let taro = password(&app, "taro@example.com", "read:data").await;
+    assert_eq!(taro["scope"], "read:data write:data");
+    // Permissions stay what the roles grant.
+    assert_eq!(strings(&jwt_payload(taro["access_token"].as_str().unwrap())["permissions"]), ["read:data"]);
+}
+
+#[tokio::test]
+async fn a_refresh_sees_the_users_current_roles() {
+    let (tenant, app, _dir) = tenant(&rbac_config("access_token_authz"), &[]).await;
+    let jane = password(&app, "jane@example.com", "openid offline_access read:data write:data").await;
+    let refresh = jane["refresh_token"].as_str().unwrap().to_owned();
+    let mut user = tenant.store.find_user_by_email("jane@example.com").await.unwrap().unwrap();
+    user.roles = vec!["viewer".to_owned()];
+    tenant.store.save_user(&user).await.unwrap();
+    let (status, body) = token(
+        &app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", "test-web"),
+            ("client_secret", "test-web-secret-0123456789"),
+            ("refresh_token", &refresh),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["scope"], "openid offline_access read:data", "write:data went with the admin role");
+    assert_eq!(strings(&jwt_payload(body["access_token"].as_str().unwrap())["permissions"]), ["read:data"]);
+}
+
+#[test]
+fn roles_naming_an_unknown_api_or_scope_are_refused_with_the_key() {
+    let text = rbac_config("access_token").replace(
+        "permissions = { \"https://api.example.com/\" = [\"read:data\"] }",
+        "permissions = { \"https://api.example.com/\" = [\"read:everything\"], \"https://nowhere.example/\" = [\"x\"] }",
+    );
+    let config: TenantConfig = toml::from_str(&text).unwrap();
+    let problems: Vec<String> = config.validate().into_iter().map(|p| format!("{}: {}", p.key, p.reason)).collect();
+    assert!(
+        problems
+            .contains(&"roles[1].permissions.\"https://api.example.com/\"[0]: is not one of that API's scopes".into()),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .contains(&"roles[1].permissions.\"https://nowhere.example/\": names no API ([[apis]] identifier)".into()),
+        "{problems:?}"
+    );
+    let dialect = rbac_config("jwt");
+    assert!(toml::from_str::<TenantConfig>(&dialect).is_err(), "an unknown dialect is refused");
+}
