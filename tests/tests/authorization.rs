@@ -44,11 +44,18 @@ permissions = { "https://api.example.com/" = ["read:data"] }
 }
 
 async fn tenant(text: &str, actions: &[(&str, &str)]) -> (Arc<Tenant>, axum::Router, tempfile::TempDir) {
+    let actions: Vec<(&str, &str, &str)> = actions.iter().map(|(name, code)| ("post-login", *name, *code)).collect();
+    tenant_with(text, &actions).await
+}
+
+/// A tenant with actions in any trigger's folder: (folder, file, code).
+async fn tenant_with(text: &str, actions: &[(&str, &str, &str)]) -> (Arc<Tenant>, axum::Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let post_login = dir.path().join("actions").join("post-login");
-    std::fs::create_dir_all(&post_login).unwrap();
-    for (name, code) in actions {
-        std::fs::write(post_login.join(name), code).unwrap();
+    std::fs::create_dir_all(dir.path().join("actions").join("post-login")).unwrap();
+    for (folder, name, code) in actions {
+        let folder = dir.path().join("actions").join(folder);
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join(name), code).unwrap();
     }
     let clock = Arc::new(ManualClock::starting_now());
     let tenant = Arc::new(open_tenant(text, dir.path(), Arc::new(SledStore::temporary().unwrap()), clock).await);
@@ -202,4 +209,93 @@ fn roles_naming_an_unknown_api_or_scope_are_refused_with_the_key() {
     );
     let dialect = rbac_config("jwt");
     assert!(toml::from_str::<TenantConfig>(&dialect).is_err(), "an unknown dialect is refused");
+}
+
+/// The IP allow-list of Auth0's marketplace for this trigger, in its shape: `?.` on a missing secret,
+/// `return api.access.deny(code, reason)`.
+const IP_ALLOW_LIST: &str = r#"
+exports.onExecuteCredentialsExchange = async (event, api) => {
+  const allowed = event.secrets.ALLOW_LIST?.split(',');
+  if (!allowed) {
+    return api.access.deny('server_error', 'Invalid configuration');
+  }
+  if (!allowed.includes(event.request.ip)) {
+    return api.access.deny('invalid_request', 'Access denied for this IP address');
+  }
+};
+"#;
+
+async fn m2m(app: &axum::Router) -> (u16, Value) {
+    token(
+        app,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "test-m2m"),
+            ("client_secret", "test-m2m-secret-0123456789"),
+            ("audience", API),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_credentials_exchange_trigger_denies_by_ip_as_the_marketplace_allow_list_does() {
+    let action = [("credentials-exchange", "ip-allow-list.js", IP_ALLOW_LIST)];
+    // No ALLOW_LIST secret: the action's own server_error.
+    let (tenant, app, _dir) = tenant_with(&config(MFA_DEFAULT, ""), &action).await;
+    let (status, body) = m2m(&app).await;
+    assert_eq!((status, body["error"].as_str()), (500, Some("server_error")), "{body}");
+    assert_eq!(body["error_description"], "Invalid configuration");
+    // Another address only: invalid_request.
+    let (_, app, _dir) =
+        tenant_with(&config(MFA_DEFAULT, "[secrets]\nALLOW_LIST = \"203.0.113.1,203.0.113.2\""), &action).await;
+    let (status, body) = m2m(&app).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")), "{body}");
+    assert_eq!(body["error_description"], "Access denied for this IP address");
+    // The caller's address listed (in-process requests come from 127.0.0.1): the token.
+    let (_, app, _dir) =
+        tenant_with(&config(MFA_DEFAULT, "[secrets]\nALLOW_LIST = \"203.0.113.1,127.0.0.1\""), &action).await;
+    let (status, body) = m2m(&app).await;
+    assert_eq!(status, 200, "{body}");
+    let logs = tenant.store.list_logs(&gatehouse_store::LogQuery::default()).await.unwrap();
+    assert!(logs.iter().any(|l| l.kind == "feccft" && l.description.contains("Invalid configuration")));
+}
+
+#[tokio::test]
+async fn the_credentials_exchange_trigger_adds_claims_sees_the_request_and_fails_closed() {
+    let claims = r#"
+exports.onExecuteCredentialsExchange = async (event, api) => {
+  api.accessToken.setCustomClaim('https://gatehouse.test/api', event.resource_server.identifier);
+  api.accessToken.setCustomClaim('https://gatehouse.test/scopes', event.transaction.requested_scopes);
+  api.accessToken.setCustomClaim('https://gatehouse.test/client', event.client.name);
+  api.accessToken.setCustomClaim('https://gatehouse.test/secret-seen', event.request.body.client_secret === undefined);
+  api.accessToken.setCustomClaim('gty', 'forged');
+};
+"#;
+    let (tenant, app, _dir) =
+        tenant_with(&config(MFA_DEFAULT, ""), &[("credentials-exchange", "10-claims.js", claims)]).await;
+    let (status, body) = m2m(&app).await;
+    assert_eq!(status, 200, "{body}");
+    let access = jwt_payload(body["access_token"].as_str().unwrap());
+    assert_eq!(access["https://gatehouse.test/api"], API);
+    assert_eq!(strings(&access["https://gatehouse.test/scopes"]), ["read:data"]);
+    assert_eq!(access["https://gatehouse.test/client"], "Test M2M");
+    assert_eq!(access["https://gatehouse.test/secret-seen"], true, "the client secret never reaches actions");
+    assert_eq!(
+        (access["gty"].as_str(), access["sub"].as_str()),
+        (Some("client-credentials"), Some("test-m2m@clients"))
+    );
+    let logs = tenant.store.list_logs(&gatehouse_store::LogQuery::default()).await.unwrap();
+    assert!(logs.iter().any(|l| l.kind == "w" && l.description.contains("'gty' is a restricted claim")), "{logs:?}");
+
+    let throws = "exports.onExecuteCredentialsExchange = async () => { throw new Error('boom with detail'); };";
+    let bad_code =
+        "exports.onExecuteCredentialsExchange = async (event, api) => { api.access.deny('access_denied', 'x'); };";
+    for code in [throws, bad_code] {
+        let (_, app, _dir) =
+            tenant_with(&config(MFA_DEFAULT, ""), &[("credentials-exchange", "10-bad.js", code)]).await;
+        let (status, body) = m2m(&app).await;
+        assert_eq!((status, body["error"].as_str()), (500, Some("server_error")), "fails closed: {body}");
+        assert!(!body.to_string().contains("boom"), "the cause stays in the log: {body}");
+    }
 }

@@ -8,10 +8,12 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::UNIX_EPOCH;
 
 use gatehouse_engine::actions::{LoadErrors, action_files, load_folder};
+use gatehouse_engine::credentials::CredentialsRunner;
 use gatehouse_engine::flow::{Completion, FlowRunner, FlowSettings, MemoryCache, PausedFlow, ResumeError, Step};
 use gatehouse_engine::phone::PhoneRunner;
 use gatehouse_engine::protocol::FlowSpec;
 use gatehouse_engine::sandbox::{HostIo, Sandbox};
+use gatehouse_types::credentials::CredentialsOutcome;
 use gatehouse_types::phone::NotificationOutcome;
 use gatehouse_types::{PostLoginEvent, Trigger};
 
@@ -146,6 +148,19 @@ impl Actions {
             cache: &self.cache,
         };
         runner.deliver(event).await
+    }
+
+    /// Runs the credentials-exchange actions for one `client_credentials` request.
+    pub async fn exchange_credentials(&self, event: serde_json::Value) -> CredentialsOutcome {
+        let flow = self.flow(Trigger::CredentialsExchange);
+        let runner = CredentialsRunner {
+            flow: &flow,
+            limits: self.settings.limits,
+            sandbox: &self.sandbox,
+            io: self.io.as_ref(),
+            cache: &self.cache,
+        };
+        runner.exchange(event).await
     }
 
     fn runner<'a>(&'a self, flow: &'a FlowSpec) -> FlowRunner<'a> {

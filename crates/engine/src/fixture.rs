@@ -9,12 +9,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use gatehouse_types::credentials::CredentialsOutcome;
 use gatehouse_types::phone::NotificationOutcome;
 use gatehouse_types::{FactorType, Outcome, PostLoginEvent, Trigger};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::actions::load_paths;
+use crate::credentials::CredentialsRunner;
 use crate::flow::{CacheStore, Completion, FlowRunner, FlowSettings, MemoryCache, Step};
 use crate::phone::{self, PhoneRunner};
 use crate::protocol::{CacheOp, CacheRecord, FetchRequest, FetchResponse};
@@ -306,6 +308,8 @@ pub struct FixtureReport {
     pub outcomes: Vec<Outcome>,
     /// The outcome of each message, for a phone trigger's fixture.
     pub notifications: Vec<NotificationOutcome>,
+    /// Each request's outcome (credentials-exchange fixtures).
+    pub exchanges: Vec<CredentialsOutcome>,
 }
 
 impl FixtureReport {
@@ -357,12 +361,19 @@ pub async fn run_file(path: &Path, sandbox: &Sandbox) -> FixtureReport {
                 problems: vec![format!("cannot load {}: {e}", path.display())],
                 outcomes: Vec::new(),
                 notifications: Vec::new(),
+                exchanges: Vec::new(),
             };
         }
     };
     let base = path.parent().unwrap_or(Path::new("."));
     let name = fixture.name.clone().unwrap_or(default_name);
-    let mut report = FixtureReport { name, problems: Vec::new(), outcomes: Vec::new(), notifications: Vec::new() };
+    let mut report = FixtureReport {
+        name,
+        problems: Vec::new(),
+        outcomes: Vec::new(),
+        notifications: Vec::new(),
+        exchanges: Vec::new(),
+    };
     if matches!(fixture.trigger, Trigger::CustomPhoneProvider | Trigger::SendPhoneMessage) {
         match run_phone_fixture(&fixture, base, sandbox).await {
             Ok(outcomes) => {
@@ -377,6 +388,17 @@ pub async fn run_file(path: &Path, sandbox: &Sandbox) -> FixtureReport {
                 });
                 report.problems.extend(compare_each(&fixture.expect, actual.collect(), "message"));
                 report.notifications = outcomes;
+            }
+            Err(problem) => report.problems.push(problem),
+        }
+        return report;
+    }
+    if fixture.trigger == Trigger::CredentialsExchange {
+        match run_credentials_fixture(&fixture, base, sandbox).await {
+            Ok(outcomes) => {
+                let actual = outcomes.iter().map(|outcome| serde_json::to_value(outcome).unwrap_or(Value::Null));
+                report.problems.extend(compare_each(&fixture.expect, actual.collect(), "request"));
+                report.exchanges = outcomes;
             }
             Err(problem) => report.problems.push(problem),
         }
@@ -468,6 +490,50 @@ pub async fn run_phone_fixture(
     }
     io.all_stubbed()?;
     Ok(outcomes)
+}
+
+/// Runs a credentials-exchange fixture: a `client_credentials` request of the sample's machine-to-machine client
+/// with the fixture's `event` merged in, once per `logins` (here: requests); returns the outcome of each.
+pub async fn run_credentials_fixture(
+    fixture: &Fixture,
+    base: &Path,
+    sandbox: &Sandbox,
+) -> Result<Vec<CredentialsOutcome>, String> {
+    let paths: Vec<PathBuf> = fixture.actions.iter().map(|p| base.join(p)).collect();
+    let flow = load_paths(&paths, fixture.trigger).map_err(|e| e.to_string())?;
+    let mut event = credentials_default_event(&fixture.secrets);
+    if !fixture.event.is_null() {
+        merge(&mut event, &fixture.event);
+    }
+    let cache = fixture.starting_cache(fixture.trigger);
+    let io = StubIo::new(fixture.http.clone());
+    let runner = CredentialsRunner { flow: &flow, limits: fixture.run_limits(), sandbox, io: &io, cache: &cache };
+    let mut outcomes = Vec::new();
+    for _ in 0..fixture.runs() {
+        outcomes.push(runner.exchange(event.clone()).await);
+    }
+    io.all_stubbed()?;
+    Ok(outcomes)
+}
+
+/// The default event of a credentials-exchange fixture: the sample's machine-to-machine client asking for the
+/// sample API's `read:data` from 203.0.113.7.
+fn credentials_default_event(secrets: &BTreeMap<String, String>) -> Value {
+    json!({
+        "accessToken": { "customClaims": {}, "scope": ["read:data"] },
+        "client": { "client_id": "sample-m2m", "name": "Sample Management Client", "metadata": {} },
+        "request": {
+            "ip": "203.0.113.7",
+            "hostname": "127.0.0.1",
+            "method": "POST",
+            "user_agent": "curl/8.0",
+            "body": { "grant_type": "client_credentials", "client_id": "sample-m2m", "audience": "https://api.example.com/" },
+        },
+        "resource_server": { "identifier": "https://api.example.com/" },
+        "tenant": { "id": "gatehouse" },
+        "transaction": { "requested_scopes": ["read:data"] },
+        "secrets": secrets,
+    })
 }
 
 /// What a fixture's `complete` entry means.

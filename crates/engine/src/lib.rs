@@ -14,6 +14,7 @@
 //! (`worker/commands.rs`), as Auth0's API does inside the action; the tenant's RS256 keys never reach this crate.
 
 pub mod actions;
+pub mod credentials;
 pub mod fixture;
 pub mod flow;
 pub mod nesting;

@@ -88,6 +88,14 @@ pub enum Command {
         /// Where to send the browser.
         url: String,
     },
+    /// `api.access.deny(code, reason)` (credentials-exchange): the token request is refused with the OAuth error
+    /// `code` (`invalid_scope`, `invalid_request` or `server_error`).
+    DenyCredentials {
+        /// The OAuth error code.
+        code: String,
+        /// Why (at most 1,024 characters).
+        reason: String,
+    },
     /// `api.notification.drop(reason)` (custom-phone-provider): the message is not delivered, and is not tried again.
     DropNotification {
         /// Why (at most 1,024 characters).
@@ -114,7 +122,8 @@ impl Command {
 
     /// Whether the flow stops or pauses after the action that recorded this command.
     pub fn stops_after_action(&self) -> bool {
-        self.is_mfa_step() || matches!(self, Command::Deny { .. } | Command::Redirect { .. })
+        self.is_mfa_step()
+            || matches!(self, Command::Deny { .. } | Command::DenyCredentials { .. } | Command::Redirect { .. })
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod command;
 pub mod config;
+pub mod credentials;
 pub mod event;
 pub mod factor;
 pub mod outcome;

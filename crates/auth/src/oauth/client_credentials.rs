@@ -4,8 +4,12 @@
 use gatehouse_types::config::ClientConfig;
 use gatehouse_types::records::Grant;
 
+use gatehouse_types::JsonMap;
+use gatehouse_types::credentials::CredentialsResult;
+use serde_json::{Value, json};
+
 use crate::claims::{self, TokenResponse};
-use crate::error::OAuthError;
+use crate::error::{ErrorCode, OAuthError};
 use crate::oauth::{TokenEndpoint, TokenRequest, requested_scopes, server_error};
 
 impl TokenEndpoint<'_> {
@@ -43,7 +47,7 @@ impl TokenEndpoint<'_> {
             None => client_grant.scopes.clone(),
         };
         let now = self.now();
-        let grant = Grant {
+        let mut grant = Grant {
             user_id: String::new(),
             client_id: client.client_id.clone(),
             scope,
@@ -52,6 +56,7 @@ impl TokenEndpoint<'_> {
             auth_time: now,
             ..Grant::default()
         };
+        grant.access_token_claims = self.credentials_exchange(req, client, audience, &grant.scope).await?;
         let subject = format!("{}@clients", client.client_id);
         let (access_token, expires_in) = claims::access_token(
             self.ctx.tenant,
@@ -73,5 +78,76 @@ impl TokenEndpoint<'_> {
             token_type: "Bearer",
             recovery_code: None,
         })
+    }
+
+    /// Runs the `credentials-exchange` actions: a denial answers the action's OAuth error, a failure fails the
+    /// request closed (its cause goes to the log, not to the client); otherwise the actions' access-token claims.
+    async fn credentials_exchange(
+        &self,
+        req: &TokenRequest,
+        client: &ClientConfig,
+        audience: &str,
+        scope: &[String],
+    ) -> Result<JsonMap, OAuthError> {
+        let tenant = self.ctx.tenant;
+        let mut body = JsonMap::new();
+        for (k, v) in &req.fields {
+            // Never hand credentials to actions.
+            if !matches!(k.as_str(), "client_secret" | "client_assertion") {
+                body.insert(k.clone(), Value::from(v.clone()));
+            }
+        }
+        let request = self.ctx.request;
+        let event = json!({
+            "accessToken": { "customClaims": {}, "scope": scope },
+            "client": { "client_id": client.client_id, "name": client.name, "metadata": client.metadata },
+            "request": {
+                "ip": request.ip,
+                "hostname": request.hostname,
+                "method": request.method,
+                "user_agent": request.user_agent,
+                "language": request.accept_language.as_deref().map(|l| crate::login::language(&[], Some(l))),
+                "body": body,
+            },
+            "resource_server": { "identifier": audience },
+            "tenant": { "id": tenant.config.tenant_name() },
+            "transaction": { "requested_scopes": scope },
+            "secrets": tenant.secrets,
+        });
+        let outcome = tenant.actions.exchange_credentials(event).await;
+        for log in &outcome.tenant_logs {
+            self.log(&log.kind, log.description.clone(), Some(client), None).await;
+        }
+        let reason = outcome.reason.clone().unwrap_or_default();
+        match outcome.result {
+            CredentialsResult::Allow => Ok(outcome.access_token_claims),
+            CredentialsResult::Deny => {
+                let code = outcome.code.as_deref().unwrap_or("invalid_request");
+                self.log(
+                    "feccft",
+                    format!("Denied by the credentials-exchange flow ({code}): {reason}"),
+                    Some(client),
+                    None,
+                )
+                .await;
+                let code = match code {
+                    "invalid_scope" => ErrorCode::InvalidScope,
+                    "server_error" => ErrorCode::ServerError,
+                    _ => ErrorCode::InvalidRequest,
+                };
+                Err(OAuthError::of(code, reason))
+            }
+            CredentialsResult::Failed => {
+                let action = outcome.failed_action.as_deref().unwrap_or("an action");
+                self.log(
+                    "feccft",
+                    format!("The credentials-exchange flow failed in {action}: {reason}"),
+                    Some(client),
+                    None,
+                )
+                .await;
+                Err(server_error(format!("credentials-exchange flow failed in {action}: {reason}")))
+            }
+        }
     }
 }

@@ -103,8 +103,10 @@ impl FlowRunner<'_> {
                     };
                     map.insert(key.clone(), value.clone());
                 }
-                // Phone-trigger commands; the post-login api has no way to record them.
-                Command::DropNotification { .. } | Command::RetryNotification { .. } => {}
+                // Other triggers' commands; the post-login api has no way to record them.
+                Command::DropNotification { .. }
+                | Command::RetryNotification { .. }
+                | Command::DenyCredentials { .. } => {}
                 Command::Redirect { .. } => {
                     if deny.is_none() && !has_redirect {
                         has_redirect = true;

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 mod apply;
 mod cache;
-mod outcome;
+pub(crate) mod outcome;
 mod plan;
 mod runner;
 

@@ -69,7 +69,7 @@ pub(super) fn merged_size(changes: &JsonMap, current: &JsonMap) -> usize {
 }
 
 /// Whether a claim name uses a namespace Auth0 reserves (`auth0.com`, `webtask.io`, `webtask.run`, `urn:auth0`).
-pub(super) fn is_auth0_namespace(name: &str) -> bool {
+pub(crate) fn is_auth0_namespace(name: &str) -> bool {
     if name.starts_with("urn:auth0") {
         return true;
     }

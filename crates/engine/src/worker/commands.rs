@@ -129,6 +129,14 @@ pub(crate) fn dispatch(name: &str, args: &[JsValue], host: &HostState, context: 
             };
             record(host, command)
         }
+        "credentials.deny" => {
+            let code = arg_string(args, 0, context)?;
+            if !matches!(code.as_str(), "invalid_scope" | "invalid_request" | "server_error") {
+                return Err(type_error("The code must be one of: invalid_scope, invalid_request, server_error."));
+            }
+            let reason = if arg(1).is_null_or_undefined() { String::new() } else { arg_string(args, 1, context)? };
+            record(host, Command::DenyCredentials { code, reason: crate::flow::cap_reason(reason) })
+        }
         "cache.get" => cache_get(&arg(0), host, context),
         "cache.set" => cache_set(&arg(0), &arg(1), &arg(2), host, context),
         "cache.delete" => cache_delete(&arg(0), host, context),

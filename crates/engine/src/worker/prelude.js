@@ -567,6 +567,15 @@
     return api;
   }
 
+  // credentials-exchange: `api.access.deny(code, reason)`, `api.accessToken.setCustomClaim` and the cache.
+  function credentialsExchangeApi() {
+    const api = {};
+    api.access = { deny: (code, reason) => (cmd('credentials.deny', code, reason), api) };
+    api.accessToken = { setCustomClaim: (key, value) => (cmd('accessToken.setCustomClaim', key, value), api) };
+    api.cache = cacheApi();
+    return api;
+  }
+
   // send-phone-message (Auth0's older phone trigger): only the cache.
   function sendPhoneMessageApi() {
     return { cache: cacheApi() };
@@ -576,6 +585,7 @@
     'post-login': postLoginApi,
     'custom-phone-provider': customPhoneProviderApi,
     'send-phone-message': sendPhoneMessageApi,
+    'credentials-exchange': credentialsExchangeApi,
   };
 
   return {
