@@ -299,3 +299,164 @@ exports.onExecuteCredentialsExchange = async (event, api) => {
         assert!(!body.to_string().contains("boom"), "the cause stays in the log: {body}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Organizations (reference §9.3), in-process on a real port, logged in through the hosted pages.
+
+use gatehouse_tests::{Browser, Page, SPA_CALLBACK, Server, callback_code, exchange_code, pkce};
+
+/// Two organizations: jane is an admin in acme (whose metadata allows email as the MFA factor) and a viewer in
+/// globex; taro is in globex only.
+const ORGANIZATIONS: &str = r#"
+[[organizations]]
+id = "org_acme01"
+name = "acme"
+display_name = "Acme Corporation"
+metadata = { factors = "email", plan = "enterprise" }
+members = [{ email = "jane@example.com", roles = ["admin"] }]
+
+[[organizations]]
+id = "org_globex02"
+name = "globex"
+display_name = "Globex"
+members = [{ email = "jane@example.com", roles = ["viewer"] }, { email = "taro@example.com", roles = ["viewer"] }]
+"#;
+
+const SHOW_ORGANIZATION: &str = "exports.onExecutePostLogin = async (event, api) => {\n  \
+    api.idToken.setCustomClaim('https://gatehouse.test/org', event.organization ?? null);\n  \
+    api.idToken.setCustomClaim('https://gatehouse.test/roles', event.authorization.roles);\n};\n";
+
+/// Serves `text` in-process on a real port, with post-login actions; returns the server handle and the folder.
+async fn serve_orgs(text: &str, actions: &[(&str, &str)]) -> (Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let post_login = dir.path().join("actions").join("post-login");
+    std::fs::create_dir_all(&post_login).unwrap();
+    for (name, code) in actions {
+        std::fs::write(post_login.join(name), code).unwrap();
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let text = text.replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
+    let clock = Arc::new(gatehouse_auth::clock::SystemClock);
+    let tenant = Arc::new(open_tenant(&text, dir.path(), Arc::new(SledStore::temporary().unwrap()), clock).await);
+    tokio::spawn(gatehouse_server::serve(AppState { tenant }, listener, std::future::pending()));
+    (Server::attach(&format!("http://127.0.0.1:{port}/")), dir)
+}
+
+fn org_config(usage: &str) -> String {
+    // A top-level key, so before the first table.
+    "organization_names_in_tokens = true\n".to_owned()
+        + &rbac_config("access_token_authz").replace(
+            "client_id = \"test-spa\"\nname = \"Test SPA\"",
+            &format!("client_id = \"test-spa\"\nname = \"Test SPA\"\norganization_usage = \"{usage}\""),
+        )
+        + ORGANIZATIONS
+}
+
+/// Starts a login of test-spa with `extra` parameters and submits the password; returns the page and verifier.
+async fn login(browser: &Browser, server: &Server, email: &str, extra: &str) -> (Page, String) {
+    let (verifier, challenge) = pkce();
+    let url = server.url(&format!(
+        "authorize?client_id=test-spa&response_type=code&redirect_uri={}&scope=openid%20read:data%20write:data&audience={}&state=app-state&code_challenge={challenge}&code_challenge_method=S256{extra}",
+        url::form_urlencoded::byte_serialize(SPA_CALLBACK.as_bytes()).collect::<String>(),
+        url::form_urlencoded::byte_serialize(API.as_bytes()).collect::<String>(),
+    ));
+    let page = browser.follow(browser.get(&url).await).await;
+    if !page.body.contains("name=\"password\"") {
+        return (page, verifier);
+    }
+    let page = browser.submit(&page, "/u/login", &[("email", email), ("password", "correct-horse-battery")]).await;
+    (page, verifier)
+}
+
+/// The code of the newest email in `dir`'s outbox.
+fn latest_email_code(dir: &std::path::Path) -> String {
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("data").join("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .collect();
+    files.sort();
+    let text = std::fs::read_to_string(files.last().expect("an email")).unwrap();
+    let at = text.find("code is: ").expect("a code");
+    text[at..].chars().filter(char::is_ascii_digit).take(6).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_through_an_organization_carries_it_to_actions_and_tokens() {
+    let seed = Server::action("actions/examples/org-metadata-factors.js");
+    let (server, dir) =
+        serve_orgs(&org_config("allow"), &[("10-org-factors.js", &seed), ("20-show.js", SHOW_ORGANIZATION)]).await;
+
+    // jane through acme, by name: seed 001's action reads the organization's metadata and challenges email.
+    let browser = Browser::new(&server);
+    let (page, verifier) = login(&browser, &server, "jane@example.com", "&organization=acme").await;
+    assert!(page.body.contains("j***@example.com"), "the email challenge the org's metadata chose: {}", page.body);
+    let page = browser.submit(&page, "/u/mfa", &[("code", &latest_email_code(dir.path()))]).await;
+    let tokens = exchange_code(&server, &callback_code(&page), &verifier).await;
+    let id = jwt_payload(tokens["id_token"].as_str().unwrap());
+    assert_eq!((id["org_id"].as_str(), id["org_name"].as_str()), (Some("org_acme01"), Some("acme")));
+    let org = &id["https://gatehouse.test/org"];
+    assert_eq!((org["id"].as_str(), org["display_name"].as_str()), (Some("org_acme01"), Some("Acme Corporation")));
+    assert_eq!(org["metadata"]["plan"], "enterprise");
+    assert_eq!(strings(&id["https://gatehouse.test/roles"]), ["admin"]);
+    let access = jwt_payload(tokens["access_token"].as_str().unwrap());
+    assert_eq!(access["org_id"], "org_acme01");
+    assert_eq!(strings(&access["permissions"]), ["read:data", "write:data"], "jane's roles in acme");
+
+    // jane through globex, by id (a tenant without the seed's action, which denies logins whose organization has
+    // no `factors` metadata): her role there is viewer, and so are her permissions and scopes.
+    let (server, _dir) = serve_orgs(&org_config("allow"), &[("20-show.js", SHOW_ORGANIZATION)]).await;
+    let browser = Browser::new(&server);
+    let (page, verifier) = login(&browser, &server, "jane@example.com", "&organization=org_globex02").await;
+    let tokens = exchange_code(&server, &callback_code(&page), &verifier).await;
+    assert_eq!(tokens["scope"], "openid read:data");
+    let access = jwt_payload(tokens["access_token"].as_str().unwrap());
+    assert_eq!((access["org_id"].as_str(), access["org_name"].as_str()), (Some("org_globex02"), Some("globex")));
+    assert_eq!(strings(&access["permissions"]), ["read:data"]);
+
+    // Without an organization: no org claims, jane's own roles (jane's own role is admin).
+    let browser = Browser::new(&server);
+    let (page, verifier) = login(&browser, &server, "jane@example.com", "").await;
+    let tokens = exchange_code(&server, &callback_code(&page), &verifier).await;
+    let id = jwt_payload(tokens["id_token"].as_str().unwrap());
+    assert!(id.get("org_id").is_none() && id["https://gatehouse.test/org"].is_null(), "{id}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organizations_refuse_non_members_unknown_names_and_clients_that_do_not_use_them() {
+    let (server, _dir) = serve_orgs(&org_config("allow"), &[]).await;
+    // taro is not in acme: access_denied to the application, as Auth0 answers.
+    let browser = Browser::new(&server);
+    let (page, _) = login(&browser, &server, "taro@example.com", "&organization=acme").await;
+    let params = page.location_params();
+    assert_eq!(params.get("error").map(String::as_str), Some("access_denied"), "{page:?}");
+    assert!(params["error_description"].contains("not a member"), "{params:?}");
+    // An organization that does not exist.
+    let (page, _) = login(&Browser::new(&server), &server, "jane@example.com", "&organization=initech").await;
+    let params = page.location_params();
+    assert_eq!(params.get("error").map(String::as_str), Some("invalid_request"));
+    assert!(params["error_description"].contains("no organization found"), "{params:?}");
+
+    // A client that does not use organizations, and one that requires them.
+    let (server, _dir) = serve_orgs(&org_config("deny"), &[]).await;
+    let (page, _) = login(&Browser::new(&server), &server, "jane@example.com", "&organization=acme").await;
+    assert!(page.location_params()["error_description"].contains("not allowed for this client"), "{page:?}");
+    let (server, _dir) = serve_orgs(&org_config("require"), &[]).await;
+    let (page, _) = login(&Browser::new(&server), &server, "jane@example.com", "").await;
+    assert!(page.location_params()["error_description"].contains("required for this client"), "{page:?}");
+    let (page, _) = login(&Browser::new(&server), &server, "jane@example.com", "&organization=globex").await;
+    assert_eq!(page.status, 302);
+    assert!(page.location_params().contains_key("code"), "{page:?}");
+}
+
+#[test]
+fn organization_ids_and_names_are_checked_at_start() {
+    let text = org_config("allow")
+        .replace("id = \"org_acme01\"", "id = \"acme01\"")
+        .replace("name = \"globex\"", "name = \"Globex Inc\"");
+    let config: TenantConfig = toml::from_str(&text).unwrap();
+    let keys: Vec<String> = config.validate().into_iter().map(|p| p.key).collect();
+    assert!(keys.contains(&"organizations[0].id".to_owned()), "{keys:?}");
+    assert!(keys.contains(&"organizations[1].name".to_owned()), "{keys:?}");
+}

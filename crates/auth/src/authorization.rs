@@ -4,6 +4,7 @@
 //! the access token lists every permission the user holds for that API.
 
 use gatehouse_types::config::TenantConfig;
+use gatehouse_types::records::User;
 
 /// The permissions `roles` grant for the API `audience`, sorted and without repeats. A role name the
 /// configuration does not define grants nothing (roles are also plain labels for actions,
@@ -20,6 +21,19 @@ pub fn permissions(config: &TenantConfig, roles: &[String], audience: &str) -> V
     found.sort_unstable();
     found.dedup();
     found
+}
+
+/// The roles that count for `user` in a login: their roles in `organization` when the login goes through one
+/// (reference §9.1: permissions reflect only the roles within that organization), else their own.
+pub fn roles(config: &TenantConfig, user: &User, organization: Option<&str>) -> Vec<String> {
+    match organization {
+        Some(id) => config
+            .organization(id)
+            .and_then(|org| org.member(&user.email))
+            .map(|member| member.roles.clone())
+            .unwrap_or_default(),
+        None => user.roles.clone(),
+    }
 }
 
 #[cfg(test)]

@@ -159,9 +159,7 @@ pub fn id_token(tenant: &Tenant, client: &ClientConfig, user: &User, grant: &Gra
     if !grant.amr.is_empty() {
         claims.insert("amr".into(), json!(grant.amr));
     }
-    if let Some(org) = &grant.organization {
-        claims.insert("org_id".into(), Value::from(org.clone()));
-    }
+    organization_claims(&tenant.config, grant, &mut claims);
     tenant.key_ring()?.sign(&Value::Object(claims))
 }
 
@@ -214,9 +212,7 @@ pub fn access_token(
     if let Some(gty) = gty {
         claims.insert("gty".into(), Value::from(gty));
     }
-    if let Some(org) = &grant.organization {
-        claims.insert("org_id".into(), Value::from(org.clone()));
-    }
+    organization_claims(config, grant, &mut claims);
     if dialect.with_permissions() {
         claims.insert("permissions".into(), json!(permissions));
     }
@@ -230,6 +226,17 @@ pub fn access_token(
         ring.sign(&Value::Object(claims))?
     };
     Ok((token, lifetime))
+}
+
+/// `org_id` of a grant through an organization, and `org_name` when the tenant puts names in tokens.
+fn organization_claims(config: &TenantConfig, grant: &Grant, claims: &mut Map<String, Value>) {
+    let Some(id) = &grant.organization else { return };
+    claims.insert("org_id".into(), Value::from(id.clone()));
+    if config.organization_names_in_tokens
+        && let Some(org) = config.organization(id)
+    {
+        claims.insert("org_name".into(), Value::from(org.name.clone()));
+    }
 }
 
 /// The longest lifetime of any access token this tenant issues (a revocation must outlive every token it names).
@@ -288,10 +295,11 @@ pub async fn issue_user_tokens(
     now: i64,
 ) -> AuthResult<TokenResponse> {
     let Issue { access_jti, family } = issue;
+    let roles = authorization::roles(&tenant.config, user, grant.organization.as_deref());
     let permissions = grant
         .audience
         .as_deref()
-        .map(|audience| authorization::permissions(&tenant.config, &user.roles, audience))
+        .map(|audience| authorization::permissions(&tenant.config, &roles, audience))
         .unwrap_or_default();
     let (access_token, expires_in) =
         access_token(tenant, &user.user_id, grant, None, &permissions, access_jti.as_deref(), now)?;

@@ -47,6 +47,12 @@ pub struct TenantConfig {
     /// Roles and the permissions they grant (RBAC).
     #[serde(default)]
     pub roles: Vec<RoleConfig>,
+    /// Organizations (B2B): members log in through them.
+    #[serde(default)]
+    pub organizations: Vec<OrganizationConfig>,
+    /// Put `org_name` in tokens beside `org_id` ("Organization Names in Authentication API").
+    #[serde(default)]
+    pub organization_names_in_tokens: bool,
     /// Users seeded into `Username-Password-Authentication` on first start.
     #[serde(default)]
     pub users: Vec<UserSeed>,
@@ -250,6 +256,60 @@ pub struct ClientConfig {
     /// `event.client.metadata`.
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
+    /// Whether users log in through an organization: `deny` (never), `allow` (when `/authorize` names one),
+    /// `require` (every login names one).
+    #[serde(default)]
+    pub organization_usage: OrganizationUsage,
+}
+
+/// A client's `organization_usage`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrganizationUsage {
+    /// `/authorize?organization=` is refused.
+    #[default]
+    Deny,
+    /// An organization may be named.
+    Allow,
+    /// An organization must be named.
+    Require,
+}
+
+/// `[[organizations]]`: an organization, its members and their roles in it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationConfig {
+    /// `org_` followed by letters and digits.
+    pub id: String,
+    /// Machine name: lower-case letters, digits, `-` and `_`.
+    pub name: String,
+    /// Shown to people.
+    #[serde(default)]
+    pub display_name: String,
+    /// `event.organization.metadata`.
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    /// Members by email, with their roles in this organization.
+    #[serde(default)]
+    pub members: Vec<OrganizationMember>,
+}
+
+/// A member of an organization.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationMember {
+    /// The user's email.
+    pub email: String,
+    /// Role names in this organization (`[[roles]]`).
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+impl OrganizationConfig {
+    /// The member with `email` (case-insensitive).
+    pub fn member(&self, email: &str) -> Option<&OrganizationMember> {
+        self.members.iter().find(|m| m.email.eq_ignore_ascii_case(email))
+    }
 }
 
 /// Every grant type Gatehouse implements.
@@ -660,6 +720,21 @@ impl TenantConfig {
                 }
             }
         }
+        let mut org_keys = std::collections::BTreeSet::new();
+        for (i, org) in self.organizations.iter().enumerate() {
+            let id_ok = org
+                .id
+                .strip_prefix("org_")
+                .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric()));
+            if !id_ok || !org_keys.insert(org.id.clone()) {
+                problem(format!("organizations[{i}].id"), "must be unique, org_ followed by letters and digits");
+            }
+            let name_ok = !org.name.is_empty()
+                && org.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+            if !name_ok || !org_keys.insert(org.name.clone()) {
+                problem(format!("organizations[{i}].name"), "must be unique, lower-case letters, digits, '-' and '_'");
+            }
+        }
         for (i, grant) in self.client_grants.iter().enumerate() {
             if !ids.contains(&grant.client_id) {
                 problem(format!("client_grants[{i}].client_id"), "names no client");
@@ -716,6 +791,11 @@ impl TenantConfig {
     /// The API with `identifier`.
     pub fn api(&self, identifier: &str) -> Option<&ApiConfig> {
         self.apis.iter().find(|a| a.identifier == identifier)
+    }
+
+    /// The organization with this id or name.
+    pub fn organization(&self, id_or_name: &str) -> Option<&OrganizationConfig> {
+        self.organizations.iter().find(|o| o.id == id_or_name || o.name == id_or_name)
     }
 }
 

@@ -2,6 +2,7 @@
 
 use gatehouse_store::secret_key;
 use gatehouse_types::JsonMap;
+use gatehouse_types::config::OrganizationUsage;
 use gatehouse_types::records::User;
 use serde_json::Value;
 
@@ -104,6 +105,7 @@ pub fn authorize_request(tenant: &crate::tenant::Tenant, query: &JsonMap) -> Res
         login_hint: param(query, "login_hint").map(str::to_owned),
         ui_locales: ui_locales.clone().unwrap_or_default(),
         query: query.clone(),
+        organization: None,
     };
     let refuse =
         |error: &str, description: String| Err(Refusal::App(Box::new(request.clone()), error.to_owned(), description));
@@ -162,6 +164,25 @@ pub fn authorize_request(tenant: &crate::tenant::Tenant, query: &JsonMap) -> Res
             return refuse("invalid_request", format!("Unsupported prompt value: {prompt}"));
         }
     }
+    // Organizations (reference §9.3): named by id or name, as the client's organization_usage allows.
+    let organization = match (param(query, "organization"), client.organization_usage) {
+        (Some(_), OrganizationUsage::Deny) => {
+            return refuse("invalid_request", "parameter organization is not allowed for this client".into());
+        }
+        (Some(named), _) => match config.organization(named) {
+            Some(org) => Some(org.id.clone()),
+            None => {
+                return refuse(
+                    "invalid_request",
+                    "parameter organization is invalid: no organization found by that name or identifier".into(),
+                );
+            }
+        },
+        (None, OrganizationUsage::Require) => {
+            return refuse("invalid_request", "parameter organization is required for this client".into());
+        }
+        (None, _) => None,
+    };
     let max_age = match param(query, "max_age") {
         Some(v) => match v.parse::<i64>() {
             Ok(n) if n >= 0 => Some(n),
@@ -169,7 +190,7 @@ pub fn authorize_request(tenant: &crate::tenant::Tenant, query: &JsonMap) -> Res
         },
         None => None,
     };
-    Ok(AuthorizeRequest { max_age, ..request })
+    Ok(AuthorizeRequest { max_age, organization, ..request })
 }
 
 fn origin_of(url: &str) -> String {

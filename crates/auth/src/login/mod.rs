@@ -20,6 +20,7 @@ use gatehouse_types::records::{AuthorizationCode, Grant, LogEntry, Session, User
 use gatehouse_types::{AuthMethod, FactorType, FlowResult, JsonMap, MfaProvider, Outcome, PromptCommand};
 use subtle::ConstantTimeEq;
 
+use crate::authorization;
 use crate::claims::PAPE_MFA;
 use crate::claims::granted_scopes;
 use crate::context::RequestContext;
@@ -287,6 +288,17 @@ impl Login<'_> {
         let Some(client) = self.ctx.tenant.config.client(&tx.request.client_id).cloned() else {
             return error_page(&lang, "unauthorized_client", "The application is no longer configured.");
         };
+        // A login through an organization is for its members only (Auth0 answers access_denied to the callback).
+        if let Some(org_id) = &tx.request.organization {
+            let member =
+                self.ctx.tenant.config.organization(org_id).is_some_and(|org| org.member(&user.email).is_some());
+            if !member {
+                let reason = format!("User is not a member of the organization {org_id}");
+                self.write_log("f", reason.clone(), Some(&tx), Some(&user)).await;
+                let step = app_error(&tx.request, "access_denied", &reason);
+                return self.finish_tx(state, &tx, LoginResponse::new(step)).await;
+            }
+        }
         let event = self.flow_event(&tx, &client, &user, &authenticators);
         let step = self.ctx.tenant.actions.start_post_login(event).await;
         self.after_flow_step(state, tx, user, step).await
@@ -301,7 +313,7 @@ impl Login<'_> {
     ) -> gatehouse_types::PostLoginEvent {
         let config = &self.ctx.tenant.config;
         let risk = event::risk_assessment(tx.known_device, user.logins_count == 0);
-        event::post_login_event(
+        let mut event = event::post_login_event(
             config,
             &self.ctx.tenant.secrets,
             client,
@@ -340,7 +352,17 @@ impl Login<'_> {
             },
             Some(risk),
             None,
-        )
+        );
+        if let Some(org) = tx.request.organization.as_deref().and_then(|id| config.organization(id)) {
+            event.organization = Some(gatehouse_types::event::Organization {
+                id: org.id.clone(),
+                name: org.name.clone(),
+                display_name: org.display_name.clone(),
+                metadata: org.metadata.clone(),
+            });
+            event.authorization.roles = authorization::roles(config, user, Some(&org.id));
+        }
+        event
     }
 
     /// Turns a flow step into the next page.
@@ -600,7 +622,7 @@ impl Login<'_> {
             &client,
             &tx.request.scope,
             tx.request.audience.as_deref(),
-            &fresh.roles,
+            &authorization::roles(&self.ctx.tenant.config, &fresh, tx.request.organization.as_deref()),
             &outcome.scopes,
         );
         let grant = Grant {
@@ -615,7 +637,7 @@ impl Login<'_> {
             amr: if show_amr { vec!["mfa".to_owned()] } else { Vec::new() },
             id_token_claims: outcome.id_token_claims.clone(),
             access_token_claims: outcome.access_token_claims.clone(),
-            organization: None,
+            organization: tx.request.organization.clone(),
             mfa,
         };
         let code = match ids::secret() {

@@ -46,6 +46,9 @@ pub struct AuthorizeRequest {
     pub ui_locales: Vec<String>,
     /// The raw query, as actions see it in `event.request.query`.
     pub query: JsonMap,
+    /// The organization the login goes through (its id), from `organization=<id or name>`.
+    #[serde(default)]
+    pub organization: Option<String>,
 }
 
 impl AuthorizeRequest {

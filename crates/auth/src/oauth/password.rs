@@ -112,7 +112,8 @@ impl TokenEndpoint<'_> {
             }
             FlowResult::Allow | FlowResult::Paused => {}
         }
-        apply_outcome(&mut grant, &outcome, self.ctx.tenant, client, &user.roles);
+        let roles = crate::authorization::roles(&self.ctx.tenant.config, &user, grant.organization.as_deref());
+        apply_outcome(&mut grant, &outcome, self.ctx.tenant, client, &roles);
         let paused = outcome.result == FlowResult::Paused;
         let by_action = outcome.multifactor.as_ref().is_some_and(|m| m.provider != MfaProvider::None);
         let by_policy = matches!(self.ctx.tenant.config.mfa.policy, gatehouse_types::config::MfaPolicy::Always)

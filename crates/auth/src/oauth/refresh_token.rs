@@ -84,7 +84,8 @@ impl TokenEndpoint<'_> {
         if outcome.multifactor.as_ref().is_some_and(|m| m.provider != MfaProvider::None) && !grant.mfa {
             return Err(OAuthError::mfa_required("Multifactor authentication required"));
         }
-        apply_outcome(&mut grant, &outcome, self.ctx.tenant, client, &user.roles);
+        let roles = crate::authorization::roles(&self.ctx.tenant.config, &user, grant.organization.as_deref());
+        apply_outcome(&mut grant, &outcome, self.ctx.tenant, client, &roles);
         // Amr is absent on tokens from refresh (Auth0).
         grant.amr.clear();
         grant.acr = None;
