@@ -357,7 +357,7 @@ fn org_config(usage: &str) -> String {
 async fn login(browser: &Browser, server: &Server, email: &str, extra: &str) -> (Page, String) {
     let (verifier, challenge) = pkce();
     let url = server.url(&format!(
-        "authorize?client_id=test-spa&response_type=code&redirect_uri={}&scope=openid%20read:data%20write:data&audience={}&state=app-state&code_challenge={challenge}&code_challenge_method=S256{extra}",
+        "authorize?client_id=test-spa&response_type=code&redirect_uri={}&scope=openid%20offline_access%20read:data%20write:data&audience={}&state=app-state&code_challenge={challenge}&code_challenge_method=S256{extra}",
         url::form_urlencoded::byte_serialize(SPA_CALLBACK.as_bytes()).collect::<String>(),
         url::form_urlencoded::byte_serialize(API.as_bytes()).collect::<String>(),
     ));
@@ -410,10 +410,28 @@ async fn a_login_through_an_organization_carries_it_to_actions_and_tokens() {
     let browser = Browser::new(&server);
     let (page, verifier) = login(&browser, &server, "jane@example.com", "&organization=org_globex02").await;
     let tokens = exchange_code(&server, &callback_code(&page), &verifier).await;
-    assert_eq!(tokens["scope"], "openid read:data");
+    assert_eq!(tokens["scope"], "openid offline_access read:data");
     let access = jwt_payload(tokens["access_token"].as_str().unwrap());
     assert_eq!((access["org_id"].as_str(), access["org_name"].as_str()), (Some("org_globex02"), Some("globex")));
     assert_eq!(strings(&access["permissions"]), ["read:data"]);
+    // A refresh stays in globex: the flow sees it again, and so do the tokens.
+    let refreshed: Value = reqwest::Client::new()
+        .post(server.url("oauth/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", "test-spa"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = jwt_payload(refreshed["id_token"].as_str().expect("an ID token on refresh"));
+    assert_eq!(id["https://gatehouse.test/org"]["id"], "org_globex02", "{id}");
+    assert_eq!(strings(&id["https://gatehouse.test/roles"]), ["viewer"]);
+    assert_eq!(jwt_payload(refreshed["access_token"].as_str().unwrap())["org_id"], "org_globex02");
 
     // Without an organization: no org claims, jane's own roles (jane's own role is admin).
     let browser = Browser::new(&server);
@@ -459,4 +477,57 @@ fn organization_ids_and_names_are_checked_at_start() {
     let keys: Vec<String> = config.validate().into_iter().map(|p| p.key).collect();
     assert!(keys.contains(&"organizations[0].id".to_owned()), "{keys:?}");
     assert!(keys.contains(&"organizations[1].name".to_owned()), "{keys:?}");
+}
+
+#[tokio::test]
+async fn client_credentials_name_an_organization_their_grant_allows() {
+    let text = org_config("allow").replace(
+        "audience = \"https://api.example.com/\"\nscopes = [\"read:data\"]",
+        "audience = \"https://api.example.com/\"\nscopes = [\"read:data\"]\norganization_usage = \"allow\"\norganizations = [\"acme\"]",
+    );
+    let show = "exports.onExecuteCredentialsExchange = async (event, api) => {\n  \
+                api.accessToken.setCustomClaim('https://gatehouse.test/org', event.organization?.display_name ?? null);\n};\n";
+    let (_, app, _dir) = tenant_with(&text, &[("credentials-exchange", "10-org.js", show)]).await;
+    let request = |org: Option<&'static str>| {
+        let app = app.clone();
+        async move {
+            let mut fields = vec![
+                ("grant_type", "client_credentials"),
+                ("client_id", "test-m2m"),
+                ("client_secret", "test-m2m-secret-0123456789"),
+                ("audience", API),
+            ];
+            if let Some(org) = org {
+                fields.push(("organization", org));
+            }
+            token(&app, &fields).await
+        }
+    };
+    let (status, body) = request(Some("acme")).await;
+    assert_eq!(status, 200, "{body}");
+    let access = jwt_payload(body["access_token"].as_str().unwrap());
+    assert_eq!((access["org_id"].as_str(), access["org_name"].as_str()), (Some("org_acme01"), Some("acme")));
+    assert_eq!(access["https://gatehouse.test/org"], "Acme Corporation");
+    assert_eq!(access["sub"], "test-m2m@clients");
+    let (status, body) = request(Some("org_globex02")).await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("access_denied")), "not in the grant: {body}");
+    let (status, body) = request(Some("initech")).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")), "{body}");
+    let (status, body) = request(None).await;
+    assert_eq!(status, 200, "allow: an organization is optional: {body}");
+    assert!(jwt_payload(body["access_token"].as_str().unwrap()).get("org_id").is_none());
+    // A grant that does not allow organizations refuses the parameter.
+    let (_, app, _dir) = tenant_with(&org_config("allow"), &[]).await;
+    let (status, body) = token(
+        &app,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "test-m2m"),
+            ("client_secret", "test-m2m-secret-0123456789"),
+            ("audience", API),
+            ("organization", "acme"),
+        ],
+    )
+    .await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")), "{body}");
 }

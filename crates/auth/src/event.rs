@@ -213,3 +213,16 @@ pub fn risk_assessment(known_device: bool, first_login: bool) -> Value {
         }
     })
 }
+
+/// Puts the organization a login goes through in its event: `event.organization`, and the member's roles in it as
+/// `event.authorization.roles` (reference §1.6, §9.1).
+pub fn set_organization(config: &TenantConfig, event: &mut PostLoginEvent, user: &User, organization: Option<&str>) {
+    let Some(org) = organization.and_then(|id| config.organization(id)) else { return };
+    event.organization = Some(gatehouse_types::event::Organization {
+        id: org.id.clone(),
+        name: org.name.clone(),
+        display_name: org.display_name.clone(),
+        metadata: org.metadata.clone(),
+    });
+    event.authorization.roles = crate::authorization::roles(config, user, Some(&org.id));
+}

@@ -442,6 +442,15 @@ pub struct ClientGrantConfig {
     /// Scopes granted.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// Tokens for an organization (`organization=` on `client_credentials`): `deny` (default), `allow`, `require`.
+    #[serde(default)]
+    pub organization_usage: OrganizationUsage,
+    /// Any organization may be named.
+    #[serde(default)]
+    pub allow_any_organization: bool,
+    /// The organizations (ids or names) that may be named, without `allow_any_organization`.
+    #[serde(default)]
+    pub organizations: Vec<String>,
 }
 
 /// `[[users]]`: seeded on first start.
@@ -741,6 +750,11 @@ impl TenantConfig {
             }
             if !audiences.contains(&grant.audience) && grant.audience != self.management_audience() {
                 problem(format!("client_grants[{i}].audience"), "names no API");
+            }
+            for (j, org) in grant.organizations.iter().enumerate() {
+                if self.organization(org).is_none() {
+                    problem(format!("client_grants[{i}].organizations[{j}]"), "names no organization");
+                }
             }
         }
         let mut emails = std::collections::BTreeSet::new();

@@ -353,15 +353,7 @@ impl Login<'_> {
             Some(risk),
             None,
         );
-        if let Some(org) = tx.request.organization.as_deref().and_then(|id| config.organization(id)) {
-            event.organization = Some(gatehouse_types::event::Organization {
-                id: org.id.clone(),
-                name: org.name.clone(),
-                display_name: org.display_name.clone(),
-                metadata: org.metadata.clone(),
-            });
-            event.authorization.roles = authorization::roles(config, user, Some(&org.id));
-        }
+        event::set_organization(config, &mut event, user, tx.request.organization.as_deref());
         event
     }
 

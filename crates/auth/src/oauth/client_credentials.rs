@@ -1,7 +1,7 @@
 //! `grant_type=client_credentials` (RFC 6749 §4.4): a confidential client's own token for an API it has a
 //! client grant for.
 
-use gatehouse_types::config::ClientConfig;
+use gatehouse_types::config::{ClientConfig, ClientGrantConfig, OrganizationUsage};
 use gatehouse_types::records::Grant;
 
 use gatehouse_types::JsonMap;
@@ -46,6 +46,7 @@ impl TokenEndpoint<'_> {
             }
             None => client_grant.scopes.clone(),
         };
+        let organization = self.organization_of(req, client, client_grant).await?;
         let now = self.now();
         let mut grant = Grant {
             user_id: String::new(),
@@ -54,9 +55,11 @@ impl TokenEndpoint<'_> {
             audience: Some(audience.to_owned()),
             session_id: None,
             auth_time: now,
+            organization,
             ..Grant::default()
         };
-        grant.access_token_claims = self.credentials_exchange(req, client, audience, &grant.scope).await?;
+        grant.access_token_claims =
+            self.credentials_exchange(req, client, audience, &grant.scope, grant.organization.as_deref()).await?;
         let subject = format!("{}@clients", client.client_id);
         let (access_token, expires_in) = claims::access_token(
             self.ctx.tenant,
@@ -80,6 +83,41 @@ impl TokenEndpoint<'_> {
         })
     }
 
+    /// The organization a `client_credentials` request names, as its client grant allows (reference §9.3).
+    async fn organization_of(
+        &self,
+        req: &TokenRequest,
+        client: &ClientConfig,
+        client_grant: &ClientGrantConfig,
+    ) -> Result<Option<String>, OAuthError> {
+        let config = &self.ctx.tenant.config;
+        let refused = match (req.get("organization"), client_grant.organization_usage) {
+            (None, OrganizationUsage::Require) => {
+                OAuthError::invalid_request("The organization parameter is required for this client grant")
+            }
+            (None, _) => return Ok(None),
+            (Some(_), OrganizationUsage::Deny) => {
+                OAuthError::invalid_request("The organization parameter is not allowed for this client grant")
+            }
+            (Some(named), _) => match config.organization(named) {
+                None => OAuthError::invalid_request(
+                    "parameter organization is invalid: no organization found by that name or identifier",
+                ),
+                Some(org)
+                    if client_grant.allow_any_organization
+                        || client_grant.organizations.iter().any(|o| *o == org.id || *o == org.name) =>
+                {
+                    return Ok(Some(org.id.clone()));
+                }
+                Some(org) => {
+                    OAuthError::access_denied(format!("Client is not authorized to access the organization {}", org.id))
+                }
+            },
+        };
+        self.log("feccft", refused.description.clone(), Some(client), None).await;
+        Err(refused)
+    }
+
     /// Runs the `credentials-exchange` actions: a denial answers the action's OAuth error, a failure fails the
     /// request closed (its cause goes to the log, not to the client); otherwise the actions' access-token claims.
     async fn credentials_exchange(
@@ -88,6 +126,7 @@ impl TokenEndpoint<'_> {
         client: &ClientConfig,
         audience: &str,
         scope: &[String],
+        organization: Option<&str>,
     ) -> Result<JsonMap, OAuthError> {
         let tenant = self.ctx.tenant;
         let mut body = JsonMap::new();
@@ -114,6 +153,15 @@ impl TokenEndpoint<'_> {
             "transaction": { "requested_scopes": scope },
             "secrets": tenant.secrets,
         });
+        let mut event = event;
+        if let Some(org) = organization.and_then(|id| tenant.config.organization(id))
+            && let Some(object) = event.as_object_mut()
+        {
+            object.insert(
+                "organization".into(),
+                json!({ "id": org.id, "name": org.name, "display_name": org.display_name, "metadata": org.metadata }),
+            );
+        }
         let outcome = tenant.actions.exchange_credentials(event).await;
         for log in &outcome.tenant_logs {
             self.log(&log.kind, log.description.clone(), Some(client), None).await;

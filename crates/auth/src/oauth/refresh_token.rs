@@ -77,9 +77,11 @@ impl TokenEndpoint<'_> {
         if grant.mfa {
             methods.push(AuthMethod { name: "mfa".into(), timestamp: clock::iso(grant.auth_time), kind: None });
         }
-        let event = self
+        let mut event = self
             .token_event(client, &user, &methods, grant.audience.as_deref(), &grant.scope, "oauth2-refresh-token", req)
             .await?;
+        // A refresh stays in the organization the tokens were issued for.
+        crate::event::set_organization(&self.ctx.tenant.config, &mut event, &user, grant.organization.as_deref());
         let outcome = self.run_flow(event, client, &user).await?;
         if outcome.multifactor.as_ref().is_some_and(|m| m.provider != MfaProvider::None) && !grant.mfa {
             return Err(OAuthError::mfa_required("Multifactor authentication required"));
