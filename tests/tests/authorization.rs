@@ -531,3 +531,40 @@ async fn client_credentials_name_an_organization_their_grant_allows() {
     .await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_requires_an_organization_lets_the_user_pick_one_after_the_password() {
+    let text = org_config("require")
+        .replace(
+            "organization_usage = \"require\"",
+            "organization_usage = \"require\"\norganization_require_behavior = \"post_login_prompt\"",
+        )
+        // taro belongs to no organization here.
+        .replace(", { email = \"taro@example.com\", roles = [\"viewer\"] }", "");
+    let (server, _dir) = serve_orgs(&text, &[("20-show.js", SHOW_ORGANIZATION)]).await;
+    let browser = Browser::new(&server);
+    let (page, verifier) = login(&browser, &server, "jane@example.com", "").await;
+    assert!(page.body.contains("Select your organization"), "{}", page.body);
+    assert!(page.body.contains("Acme Corporation") && page.body.contains("value=\"org_globex02\""), "{}", page.body);
+    // A choice that is not one of hers shows the picker again.
+    let again = browser.submit(&page, "/u/organization", &[("organization", "org_nope")]).await;
+    assert!(again.body.contains("Select your organization"), "{}", again.body);
+    let page = browser.submit(&again, "/u/organization", &[("organization", "org_globex02")]).await;
+    let tokens = exchange_code(&server, &callback_code(&page), &verifier).await;
+    let id = jwt_payload(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id["org_id"], "org_globex02");
+    assert_eq!(strings(&id["https://gatehouse.test/roles"]), ["viewer"]);
+    // Someone in no organization is refused.
+    let browser = Browser::new(&server);
+    let (page, _) = login(&browser, &server, "taro@example.com", "").await;
+    let params = page.location_params();
+    assert_eq!(params.get("error").map(String::as_str), Some("access_denied"), "{page:?}");
+    assert!(params["error_description"].contains("not a member of any organization"), "{params:?}");
+    // pre_login_prompt is refused at start, naming the key.
+    let text = org_config("require").replace(
+        "organization_usage = \"require\"",
+        "organization_usage = \"require\"\norganization_require_behavior = \"pre_login_prompt\"",
+    );
+    let config: TenantConfig = toml::from_str(&text).unwrap();
+    assert!(config.validate().iter().any(|p| p.key == "clients[0].organization_require_behavior"));
+}

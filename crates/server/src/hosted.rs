@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/u/mfa/choose", post(post_choose))
         .route("/u/mfa/resend", post(post_resend))
         .route("/u/mfa/phone", post(post_phone))
+        .route("/u/organization", post(post_organization))
         .route("/u/mfa/recovery-saved", post(post_recovery_saved))
         .route("/continue", get(get_continue).post(post_continue))
         .route("/v2/logout", get(get_logout))
@@ -88,6 +89,9 @@ struct MfaForm {
     /// Phone enrollment: the number as typed.
     #[serde(default)]
     phone_number: String,
+    /// The organization picked.
+    #[serde(default)]
+    organization: String,
 }
 
 async fn post_code(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
@@ -104,6 +108,11 @@ async fn post_choose(State(state): State<AppState>, client: Client, Form(form): 
 async fn post_resend(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
     let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
     render(login.resend(&form.state, &form.csrf, form.method.as_deref()).await, state.cookie_policy())
+}
+
+async fn post_organization(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
+    let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
+    render(login.choose_organization(&form.state, &form.csrf, &form.organization).await, state.cookie_policy())
 }
 
 async fn post_phone(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {

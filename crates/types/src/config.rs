@@ -260,6 +260,23 @@ pub struct ClientConfig {
     /// `require` (every login names one).
     #[serde(default)]
     pub organization_usage: OrganizationUsage,
+    /// With `organization_usage = "require"`, a login that names none: `no_prompt` (refused) or
+    /// `post_login_prompt` (after the password the user picks one of their organizations).
+    #[serde(default)]
+    pub organization_require_behavior: OrganizationPrompt,
+}
+
+/// A client's `organization_require_behavior`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrganizationPrompt {
+    /// `/authorize` without `organization` is refused.
+    #[default]
+    NoPrompt,
+    /// Ask for the organization's name before the login (not built yet: refused at start).
+    PreLoginPrompt,
+    /// After the password, the user picks one of their organizations.
+    PostLoginPrompt,
 }
 
 /// A client's `organization_usage`.
@@ -682,6 +699,12 @@ impl TenantConfig {
                         "must be an origin like https://app.example.com",
                     );
                 }
+            }
+            if client.organization_require_behavior == OrganizationPrompt::PreLoginPrompt {
+                problem(
+                    format!("clients[{i}].organization_require_behavior"),
+                    "pre_login_prompt is not built yet; use post_login_prompt (a picker after the password) or no_prompt",
+                );
             }
             for (j, grant) in client.grant_types.iter().flatten().enumerate() {
                 if !GRANT_TYPES.contains(&grant.as_str()) {

@@ -2,7 +2,7 @@
 
 use gatehouse_store::secret_key;
 use gatehouse_types::JsonMap;
-use gatehouse_types::config::OrganizationUsage;
+use gatehouse_types::config::{OrganizationPrompt, OrganizationUsage};
 use gatehouse_types::records::User;
 use serde_json::Value;
 
@@ -178,6 +178,12 @@ pub fn authorize_request(tenant: &crate::tenant::Tenant, query: &JsonMap) -> Res
                 );
             }
         },
+        // The picker after the password asks for it.
+        (None, OrganizationUsage::Require)
+            if client.organization_require_behavior == OrganizationPrompt::PostLoginPrompt =>
+        {
+            None
+        }
         (None, OrganizationUsage::Require) => {
             return refuse("invalid_request", "parameter organization is required for this client".into());
         }
@@ -284,6 +290,7 @@ impl Login<'_> {
                     | AuthStep::Picker(_)
                     | AuthStep::EnrollOtp(_)
                     | AuthStep::EnrollPhone(_)
+                    | AuthStep::Organizations(_)
                     | AuthStep::RecoveryCode(_) => AuthStep::Redirect(format!("/u/mfa?state={state}")),
                     other => other,
                 };

@@ -7,6 +7,7 @@
 
 mod authorize;
 mod mfa;
+mod organization;
 pub mod phone;
 pub mod step;
 pub mod tx;
@@ -201,6 +202,14 @@ impl Login<'_> {
                 let url = paused.prompt().and_then(|p| p.url.clone()).unwrap_or_default();
                 LoginResponse::new(AuthStep::Redirect(with_state(&url, state)))
             }
+            Stage::OrganizationPicker => {
+                let lang = tx.lang.clone();
+                match self.user(&tx).await {
+                    Ok(Some(user)) => self.show_organizations(state, tx, &user).await,
+                    Ok(None) => error_page(&lang, "access_denied", "The user no longer exists."),
+                    Err(e) => internal(&lang, e),
+                }
+            }
             Stage::Flow { .. } | Stage::FinalMfa { .. } | Stage::RecoveryShown { .. } => {
                 let lang = tx.lang.clone();
                 match self.user(&tx).await {
@@ -288,6 +297,9 @@ impl Login<'_> {
         let Some(client) = self.ctx.tenant.config.client(&tx.request.client_id).cloned() else {
             return error_page(&lang, "unauthorized_client", "The application is no longer configured.");
         };
+        if self.needs_organization(&tx) {
+            return self.show_organizations(state, tx, &user).await;
+        }
         // A login through an organization is for its members only (Auth0 answers access_denied to the callback).
         if let Some(org_id) = &tx.request.organization {
             let member =
@@ -541,6 +553,9 @@ impl Login<'_> {
         let Some(client) = self.ctx.tenant.config.client(&tx.request.client_id).cloned() else {
             return error_page(&lang, "unauthorized_client", "The application is no longer configured.");
         };
+        if self.needs_organization(&tx) {
+            return self.show_organizations(state, tx, &user).await;
+        }
         if let Err(e) = self.apply_metadata(&user, &outcome).await {
             return internal(&lang, e);
         }

@@ -35,6 +35,8 @@ pub enum AuthStep {
     EnrollOtp(EnrollOtpPage),
     /// Phone enrollment: the number, and text or voice.
     EnrollPhone(EnrollPhonePage),
+    /// The organization picker.
+    Organizations(OrganizationsPage),
     /// A new recovery code, shown once.
     RecoveryCode(RecoveryCodePage),
     /// Send the browser to another URL (a hosted page, or an action's `sendUserTo`).
@@ -147,6 +149,15 @@ pub struct EnrollPhonePage {
     pub alternatives: bool,
     /// Notice to show.
     pub notice: Option<Notice>,
+}
+
+/// The organizations a user may log in through.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrganizationsPage {
+    /// Context.
+    pub ctx: PageContext,
+    /// `(id, display name)` of each, in the configuration's order.
+    pub organizations: Vec<(String, String)>,
 }
 
 /// The factor picker.

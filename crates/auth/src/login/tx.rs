@@ -88,6 +88,8 @@ pub enum Stage {
         /// What the user is doing about it.
         mfa: MfaState,
     },
+    /// The password is checked; the user picks one of their organizations (a client that requires one).
+    OrganizationPicker,
     /// A recovery code was shown; the user acknowledges it, then `after` continues.
     RecoveryShown {
         /// Where the login goes next.

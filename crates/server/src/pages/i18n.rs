@@ -46,6 +46,7 @@ pub enum Text {
     CallMeInstead,
     TextMeInstead,
     ChangeNumber,
+    ChooseOrganization,
 }
 
 /// The text in `lang` (`ja`, else English).
@@ -309,6 +310,13 @@ pub fn t(lang: &str, text: Text) -> &'static str {
                 "確認コードを音声通話でお伝えします:"
             } else {
                 "We're calling you to read a verification code at"
+            }
+        }
+        Text::ChooseOrganization => {
+            if ja {
+                "組織を選択してください"
+            } else {
+                "Select your organization"
             }
         }
         Text::ChangeNumber => {

@@ -9,7 +9,8 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use gatehouse_auth::login::step::{
     AppResponse, AuthStep, ChallengePage, CookieChange, EnrollOtpPage, EnrollPhonePage, ErrorPage, LoginPage,
-    LoginResponse, PageContext, PhoneChallenge, PickerPage, RecoveryCodePage, ResponseMode, cookie_names,
+    LoginResponse, OrganizationsPage, PageContext, PhoneChallenge, PickerPage, RecoveryCodePage, ResponseMode,
+    cookie_names,
 };
 use gatehouse_types::FactorType;
 use gatehouse_types::phone::DeliveryMethod;
@@ -219,6 +220,25 @@ fn enroll_phone_page(page: &EnrollPhonePage) -> Markup {
     )
 }
 
+fn organizations_page(page: &OrganizationsPage) -> Markup {
+    let lang = page.ctx.lang.as_str();
+    layout(
+        lang,
+        t(lang, Text::ChooseOrganization),
+        html! {
+            h1 { (t(lang, Text::ChooseOrganization)) }
+            p class="sub" { (t(lang, Text::ToContinueTo)) " " strong { (page.ctx.client_name) } }
+            @for (id, name) in &page.organizations {
+                form method="post" action="/u/organization" {
+                    (hidden(&page.ctx))
+                    input type="hidden" name="organization" value=(id);
+                    button type="submit" { (name) }
+                }
+            }
+        },
+    )
+}
+
 fn picker_page(page: &PickerPage) -> Markup {
     let lang = page.ctx.lang.as_str();
     let title = if page.enrolling { t(lang, Text::ChooseEnrollMethod) } else { t(lang, Text::ChooseMethod) };
@@ -423,6 +443,7 @@ pub fn render(response: LoginResponse, cookies: CookiePolicy) -> Response {
         AuthStep::Picker(page) => (StatusCode::OK, HeaderMap::new(), Some(picker_page(page))),
         AuthStep::EnrollOtp(page) => (StatusCode::OK, HeaderMap::new(), Some(enroll_otp_page(page))),
         AuthStep::EnrollPhone(page) => (StatusCode::OK, HeaderMap::new(), Some(enroll_phone_page(page))),
+        AuthStep::Organizations(page) => (StatusCode::OK, HeaderMap::new(), Some(organizations_page(page))),
         AuthStep::RecoveryCode(page) => (StatusCode::OK, HeaderMap::new(), Some(recovery_page(page))),
         AuthStep::Error(page) => {
             // Our failure is a 500 (clients and monitors must not read it as their mistake); the rest are 400.

@@ -1,0 +1,75 @@
+//! The organization picker (`organization_require_behavior = "post_login_prompt"`): a client that requires an
+//! organization, reached without one, asks the user after the password to pick one of their organizations. The
+//! choice is checked again when it comes back (a member, of an organization that exists), then the login goes on
+//! through it.
+
+use gatehouse_types::config::{OrganizationUsage, TenantConfig};
+use gatehouse_types::records::User;
+
+use crate::login::step::{AuthStep, LoginResponse, OrganizationsPage};
+use crate::login::tx::{LoginTx, Stage};
+use crate::login::{Login, app_error, internal};
+
+/// The organizations `user` is a member of: `(id, display name)`.
+fn memberships(config: &TenantConfig, user: &User) -> Vec<(String, String)> {
+    config
+        .organizations
+        .iter()
+        .filter(|org| org.member(&user.email).is_some())
+        .map(|org| {
+            let shown = if org.display_name.is_empty() { org.name.clone() } else { org.display_name.clone() };
+            (org.id.clone(), shown)
+        })
+        .collect()
+}
+
+impl Login<'_> {
+    /// Whether this login still owes an organization (its client requires one and none was named).
+    pub(crate) fn needs_organization(&self, tx: &LoginTx) -> bool {
+        tx.request.organization.is_none()
+            && self
+                .ctx
+                .tenant
+                .config
+                .client(&tx.request.client_id)
+                .is_some_and(|c| c.organization_usage == OrganizationUsage::Require)
+    }
+
+    /// Shows the picker (or refuses a user who belongs to no organization).
+    pub(crate) async fn show_organizations(&self, state: &str, mut tx: LoginTx, user: &User) -> LoginResponse {
+        let organizations = memberships(&self.ctx.tenant.config, user);
+        if organizations.is_empty() {
+            let reason = "User is not a member of any organization";
+            self.write_log("f", reason, Some(&tx), Some(user)).await;
+            let step = app_error(&tx.request, "access_denied", reason);
+            return self.finish_tx(state, &tx, LoginResponse::new(step)).await;
+        }
+        tx.stage = Stage::OrganizationPicker;
+        if let Err(e) = self.save(state, &tx).await {
+            return internal(&tx.lang, e);
+        }
+        LoginResponse::new(AuthStep::Organizations(OrganizationsPage {
+            ctx: self.page_context(state, &tx),
+            organizations,
+        }))
+    }
+
+    /// `POST /u/organization`: the organization picked.
+    pub async fn choose_organization(&self, state: &str, csrf: &str, organization: &str) -> LoginResponse {
+        let (mut tx, user) = match self.load_with_user(state).await {
+            Ok(found) => found,
+            Err(page) => return page,
+        };
+        if !Self::csrf_ok(&tx, csrf) || tx.stage != Stage::OrganizationPicker {
+            return self.show(state).await;
+        }
+        let chosen = memberships(&self.ctx.tenant.config, &user).into_iter().find(|(id, _)| id == organization);
+        let Some((id, _)) = chosen else {
+            // Not one of the user's organizations: the picker again.
+            return self.show_organizations(state, tx, &user).await;
+        };
+        tx.request.organization = Some(id);
+        tx.stage = Stage::Credentials;
+        self.after_first_factor(state, tx, user).await
+    }
+}
