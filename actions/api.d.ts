@@ -828,6 +828,48 @@ interface SendPhoneMessageAPI {
   readonly cache: PostLoginAPI['cache'];
 }
 
+/** The event of credentials-exchange: one `client_credentials` token request. */
+interface CredentialsExchangeEvent {
+  /** The token being issued: its custom claims so far and its scopes. */
+  readonly accessToken: { readonly customClaims: EventJsonObject; readonly scope: readonly string[] };
+  readonly client: { readonly client_id: string; readonly name: string; readonly metadata: { readonly [key: string]: string } };
+  /** The organization the request names (`organization=`), when its client grant allows one. */
+  readonly organization?: {
+    readonly id: string;
+    readonly name: string;
+    readonly display_name: string;
+    readonly metadata: { readonly [key: string]: string };
+  };
+  /** The request: `body` has its fields without the client secret. */
+  readonly request: {
+    readonly ip: string;
+    readonly hostname?: string;
+    readonly method: string;
+    readonly user_agent?: string;
+    readonly language?: string;
+    readonly body: { readonly [field: string]: string };
+  };
+  /** The API the token is for. */
+  readonly resource_server: { readonly identifier: string };
+  readonly tenant: { readonly id: string };
+  readonly transaction: { readonly requested_scopes: readonly string[] };
+  /** The tenant's secrets (`[secrets]`). */
+  readonly secrets: { readonly [name: string]: string };
+}
+
+/** The api of credentials-exchange. */
+interface CredentialsExchangeAPI {
+  readonly access: {
+    /** Refuses the request with this OAuth error (any other code throws); stops the flow after this action. */
+    deny(code: 'invalid_scope' | 'invalid_request' | 'server_error', reason?: string): CredentialsExchangeAPI;
+  };
+  readonly accessToken: {
+    /** Adds a claim to the access token (restricted names such as `gty` are dropped with a warning). */
+    setCustomClaim(name: string, value: unknown): CredentialsExchangeAPI;
+  };
+  readonly cache: PostLoginAPI['cache'];
+}
+
 // ---- handlers and the CommonJS module ----------------------------------------------------------------------------
 
 /** `exports.onExecutePostLogin`: runs for each login; returns void or a Promise of void (written as a union so `@type` accepts async functions in .js files). */
@@ -850,6 +892,8 @@ interface PostLoginExports {
   onExecuteCustomPhoneProvider?: (event: CustomPhoneProviderEvent, api: CustomPhoneProviderAPI) => Promise<void> | void;
   /** send-phone-message: delivers one SMS or voice message (Auth0's older trigger). */
   onExecuteSendPhoneMessage?: (event: SendPhoneMessageEvent, api: SendPhoneMessageAPI) => Promise<void> | void;
+  /** credentials-exchange: runs on each `client_credentials` token request. */
+  onExecuteCredentialsExchange?: (event: CredentialsExchangeEvent, api: CredentialsExchangeAPI) => Promise<void> | void;
 }
 
 /** The action's exports object (a fresh one per login). */
