@@ -8,11 +8,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::UNIX_EPOCH;
 
 use gatehouse_engine::actions::{LoadErrors, action_files, load_folder};
-use gatehouse_engine::credentials::CredentialsRunner;
 use gatehouse_engine::flow::{Completion, FlowRunner, FlowSettings, MemoryCache, PausedFlow, ResumeError, Step};
-use gatehouse_engine::phone::PhoneRunner;
 use gatehouse_engine::protocol::FlowSpec;
 use gatehouse_engine::sandbox::{HostIo, Sandbox};
+use gatehouse_engine::trigger_run::TriggerRunner;
 use gatehouse_types::credentials::CredentialsOutcome;
 use gatehouse_types::phone::NotificationOutcome;
 use gatehouse_types::{PostLoginEvent, Trigger};
@@ -140,7 +139,7 @@ impl Actions {
     /// Runs a phone trigger's actions for one message (`event` in the trigger's shape).
     pub async fn deliver_phone(&self, trigger: Trigger, event: serde_json::Value) -> NotificationOutcome {
         let flow = self.flow(trigger);
-        let runner = PhoneRunner {
+        let runner = TriggerRunner {
             flow: &flow,
             limits: self.settings.limits,
             sandbox: &self.sandbox,
@@ -153,7 +152,7 @@ impl Actions {
     /// Runs the credentials-exchange actions for one `client_credentials` request.
     pub async fn exchange_credentials(&self, event: serde_json::Value) -> CredentialsOutcome {
         let flow = self.flow(Trigger::CredentialsExchange);
-        let runner = CredentialsRunner {
+        let runner = TriggerRunner {
             flow: &flow,
             limits: self.settings.limits,
             sandbox: &self.sandbox,

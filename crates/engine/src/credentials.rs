@@ -8,36 +8,16 @@
 
 use gatehouse_types::command::TokenKind;
 use gatehouse_types::credentials::{CredentialsOutcome, CredentialsResult};
-use gatehouse_types::{Command, ConsoleLog, JsonMap, TenantLog};
+use gatehouse_types::{Command, JsonMap};
 use serde_json::Value;
 
-use crate::flow::outcome::is_auth0_namespace;
-use crate::flow::{CacheStore, MAX_CLAIMS_BYTES, RESTRICTED_CLAIMS, cap_reason, secret_redactor};
-use crate::protocol::{Entry, FlowSpec, RunRequest};
-use crate::sandbox::{HostIo, Limits, RunOutput, Sandbox};
+use crate::flow::{MAX_CLAIMS_BYTES, action_error_reason, cap_reason, drop_reserved_claims};
+use crate::trigger_run::{Ran, TriggerRunner};
 
-/// Runs the credentials-exchange actions through the sandbox.
-pub struct CredentialsRunner<'a> {
-    /// The trigger's actions.
-    pub flow: &'a FlowSpec,
-    /// Deadline and memory of the run.
-    pub limits: Limits,
-    /// The sandbox pool.
-    pub sandbox: &'a Sandbox,
-    /// Performs `fetch`.
-    pub io: &'a dyn HostIo,
-    /// The trigger's cache.
-    pub cache: &'a dyn CacheStore,
-}
-
-impl CredentialsRunner<'_> {
-    /// Runs the actions for one request. `event` has the trigger's shape (`client`, `resource_server`,
-    /// `request`, `transaction`, `tenant`, `secrets`).
+impl TriggerRunner<'_> {
+    /// Runs the credentials-exchange actions for one request. `event` has the trigger's shape (`client`,
+    /// `resource_server`, `request`, `transaction`, `tenant`, `secrets`).
     pub async fn exchange(&self, event: Value) -> CredentialsOutcome {
-        let secrets = event.get("secrets").and_then(Value::as_object);
-        let redact = secret_redactor(
-            secrets.into_iter().flat_map(|s| s.values().filter_map(Value::as_str).map(str::to_owned)).collect(),
-        );
         let mut outcome = CredentialsOutcome {
             result: CredentialsResult::Allow,
             code: None,
@@ -52,38 +32,19 @@ impl CredentialsRunner<'_> {
         if self.flow.actions.is_empty() {
             return outcome;
         }
-        let request = RunRequest {
-            run_id: 0,
-            flow: self.flow.clone(),
-            start: 0,
-            entry: Entry::Execute,
-            event: event.into(),
-            cache: self.cache.load(self.flow.trigger),
-        };
-        let RunOutput { report, last_started, logs, requests } = self.sandbox.run(request, self.limits, self.io).await;
-        outcome.logs = logs
-            .into_iter()
-            .map(|(index, level, message)| ConsoleLog { action: self.name(index), level, message: redact(message) })
-            .collect();
-        outcome.requests = requests
-            .into_iter()
-            .map(|record| {
-                let action = self.name(record.action);
-                record.recorded(action, &redact)
-            })
-            .collect();
+        let Ran { report, logs, requests, redact } = self.run(event).await;
+        outcome.logs = logs;
+        outcome.requests = requests;
         let report = match report {
             Ok(report) => report,
-            Err(failure) => {
-                let index = last_started.unwrap_or(0);
-                outcome.executed = (0..=index).map(|i| self.name(i)).collect();
+            Err(stopped) => {
+                outcome.executed = stopped.executed;
                 outcome.result = CredentialsResult::Failed;
-                outcome.reason = Some(cap_reason(redact(failure.to_string())));
-                outcome.failed_action = Some(self.name(index));
+                outcome.reason = Some(stopped.reason);
+                outcome.failed_action = Some(stopped.action);
                 return outcome;
             }
         };
-        self.cache.apply(self.flow.trigger, &report.cache_ops);
         for action in &report.actions {
             let name = self.name(action.index);
             outcome.executed.push(name.clone());
@@ -102,14 +63,9 @@ impl CredentialsRunner<'_> {
                 }
             }
             if let Some(error) = &action.error {
-                let location = match (error.line, error.column) {
-                    (Some(line), Some(column)) => format!(" ({name}:{line}:{column})"),
-                    (Some(line), None) => format!(" ({name}:{line})"),
-                    _ => String::new(),
-                };
                 outcome.result = CredentialsResult::Failed;
                 outcome.code = None;
-                outcome.reason = Some(cap_reason(redact(format!("{}{location}", error.message))));
+                outcome.reason = Some(action_error_reason(&name, error, &redact));
                 outcome.failed_action = Some(name);
                 return outcome;
             }
@@ -117,20 +73,7 @@ impl CredentialsRunner<'_> {
                 return outcome;
             }
         }
-        let mut warnings = Vec::new();
-        outcome.access_token_claims.retain(|name, _| {
-            let restricted = RESTRICTED_CLAIMS.contains(&name.as_str());
-            let auth0_namespace = is_auth0_namespace(name);
-            if restricted || auth0_namespace {
-                let why = if restricted { "is a restricted claim name" } else { "uses an Auth0 namespace" };
-                warnings.push(TenantLog::new(
-                    "w",
-                    format!("Custom claim '{name}' {why} and was not added to the access token."),
-                ));
-            }
-            !restricted && !auth0_namespace
-        });
-        outcome.tenant_logs = warnings;
+        outcome.tenant_logs = drop_reserved_claims(&mut outcome.access_token_claims, "access");
         let size = Value::Object(outcome.access_token_claims.clone()).to_string().len();
         if size > MAX_CLAIMS_BYTES {
             outcome.result = CredentialsResult::Failed;
@@ -139,9 +82,5 @@ impl CredentialsRunner<'_> {
             ));
         }
         outcome
-    }
-
-    fn name(&self, index: usize) -> String {
-        self.flow.actions.get(index).map(|a| a.name.clone()).unwrap_or_else(|| format!("action #{index}"))
     }
 }

@@ -16,11 +16,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::actions::load_paths;
-use crate::credentials::CredentialsRunner;
 use crate::flow::{CacheStore, Completion, FlowRunner, FlowSettings, MemoryCache, Step};
-use crate::phone::{self, PhoneRunner};
+use crate::phone;
 use crate::protocol::{CacheOp, CacheRecord, FetchRequest, FetchResponse};
 use crate::sandbox::{FetchFuture, HostIo, Limits, Sandbox};
+use crate::trigger_run::TriggerRunner;
 
 /// The event every fixture starts from: a database user logging in to a regular web application with a
 /// password, asking for `openid profile email` and an API audience, enrolled in OTP.
@@ -483,7 +483,7 @@ pub async fn run_phone_fixture(
     }
     let cache = fixture.starting_cache(fixture.trigger);
     let io = StubIo::new(fixture.http.clone());
-    let runner = PhoneRunner { flow: &flow, limits: fixture.run_limits(), sandbox, io: &io, cache: &cache };
+    let runner = TriggerRunner { flow: &flow, limits: fixture.run_limits(), sandbox, io: &io, cache: &cache };
     let mut outcomes = Vec::new();
     for _ in 0..fixture.runs() {
         outcomes.push(runner.deliver(event.clone()).await);
@@ -507,7 +507,7 @@ pub async fn run_credentials_fixture(
     }
     let cache = fixture.starting_cache(fixture.trigger);
     let io = StubIo::new(fixture.http.clone());
-    let runner = CredentialsRunner { flow: &flow, limits: fixture.run_limits(), sandbox, io: &io, cache: &cache };
+    let runner = TriggerRunner { flow: &flow, limits: fixture.run_limits(), sandbox, io: &io, cache: &cache };
     let mut outcomes = Vec::new();
     for _ in 0..fixture.runs() {
         outcomes.push(runner.exchange(event.clone()).await);

@@ -21,6 +21,7 @@ pub mod nesting;
 pub mod phone;
 pub mod protocol;
 pub mod sandbox;
+pub mod trigger_run;
 pub mod worker;
 
 pub use worker::run_process as run_sandbox_worker;

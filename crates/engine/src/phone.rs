@@ -8,71 +8,36 @@
 
 use std::collections::BTreeMap;
 
+use gatehouse_types::Command;
 use gatehouse_types::phone::{NotificationOutcome, NotificationResult};
-use gatehouse_types::{Command, ConsoleLog};
 use serde_json::Value;
 
-use crate::flow::{CacheStore, cap_reason, secret_redactor};
-use crate::protocol::{Entry, FlowSpec, RunRequest};
-use crate::sandbox::{HostIo, Limits, RunOutput, Sandbox};
+use crate::flow::{action_error_reason, cap_reason};
+use crate::trigger_run::{Ran, TriggerRunner};
 
-/// Runs a phone trigger's actions through the sandbox.
-pub struct PhoneRunner<'a> {
-    /// The trigger's actions.
-    pub flow: &'a FlowSpec,
-    /// Deadline and memory of the run.
-    pub limits: Limits,
-    /// The sandbox pool.
-    pub sandbox: &'a Sandbox,
-    /// Performs `fetch`.
-    pub io: &'a dyn HostIo,
-    /// The trigger's cache.
-    pub cache: &'a dyn CacheStore,
-}
-
-impl PhoneRunner<'_> {
-    /// Runs the actions for one message. `event` has the trigger's shape (`notification` or `message_options`,
-    /// with `client`, `request`, `tenant`, `user`, `secrets`...).
+impl TriggerRunner<'_> {
+    /// Runs a phone trigger's actions for one message. `event` has the trigger's shape (`notification` or
+    /// `message_options`, with `client`, `request`, `tenant`, `user`, `secrets`...).
     pub async fn deliver(&self, event: Value) -> NotificationOutcome {
-        let redact = redactor(&event);
-        let request = RunRequest {
-            run_id: 0,
-            flow: self.flow.clone(),
-            start: 0,
-            entry: Entry::Execute,
-            event: event.into(),
-            cache: self.cache.load(self.flow.trigger),
-        };
-        let RunOutput { report, last_started, logs, requests } = self.sandbox.run(request, self.limits, self.io).await;
+        let Ran { report, logs, requests, redact } = self.run(event).await;
         let mut outcome = NotificationOutcome {
             result: NotificationResult::Sent,
             reason: None,
             failed_action: None,
             executed: Vec::new(),
-            logs: logs
-                .into_iter()
-                .map(|(index, level, message)| ConsoleLog { action: self.name(index), level, message: redact(message) })
-                .collect(),
-            requests: requests
-                .into_iter()
-                .map(|record| {
-                    let action = self.name(record.action);
-                    record.recorded(action, &redact)
-                })
-                .collect(),
+            logs,
+            requests,
         };
         let report = match report {
             Ok(report) => report,
-            Err(failure) => {
-                let index = last_started.unwrap_or(0);
-                outcome.executed = (0..=index).map(|i| self.name(i)).collect();
+            Err(stopped) => {
+                outcome.executed = stopped.executed;
                 outcome.result = NotificationResult::Failed;
-                outcome.reason = Some(cap_reason(redact(failure.to_string())));
-                outcome.failed_action = Some(self.name(index));
+                outcome.reason = Some(stopped.reason);
+                outcome.failed_action = Some(stopped.action);
                 return outcome;
             }
         };
-        self.cache.apply(self.flow.trigger, &report.cache_ops);
         for action in &report.actions {
             let name = self.name(action.index);
             outcome.executed.push(name.clone());
@@ -90,13 +55,8 @@ impl PhoneRunner<'_> {
                 }
             }
             if let Some(error) = &action.error {
-                let location = match (error.line, error.column) {
-                    (Some(line), Some(column)) => format!(" ({name}:{line}:{column})"),
-                    (Some(line), None) => format!(" ({name}:{line})"),
-                    _ => String::new(),
-                };
                 outcome.result = NotificationResult::Failed;
-                outcome.reason = Some(cap_reason(redact(format!("{}{location}", error.message))));
+                outcome.reason = Some(action_error_reason(&name, error, &redact));
                 outcome.failed_action = Some(name);
                 break;
             }
@@ -106,16 +66,6 @@ impl PhoneRunner<'_> {
         }
         outcome
     }
-
-    fn name(&self, index: usize) -> String {
-        self.flow.actions.get(index).map(|a| a.name.clone()).unwrap_or_else(|| format!("action #{index}"))
-    }
-}
-
-/// Replaces the values of `event.secrets` in captured text (the post-login rule, on the phone event's JSON).
-fn redactor(event: &Value) -> impl Fn(String) -> String + use<> {
-    let secrets = event.get("secrets").and_then(Value::as_object);
-    secret_redactor(secrets.into_iter().flat_map(|s| s.values().filter_map(Value::as_str).map(str::to_owned)).collect())
 }
 
 /// The default event of a phone trigger's fixture, before the fixture's `event` is merged in: Jane Doe on the

@@ -4,7 +4,7 @@ use gatehouse_types::command::{MetadataTarget, TokenKind};
 use gatehouse_types::outcome::MultifactorRequest;
 use gatehouse_types::{AuthMethod, Command, FlowResult, Outcome, PostLoginEvent, TenantLog};
 
-use crate::protocol::ActionReport;
+use crate::protocol::{ActionError, ActionReport};
 
 use super::outcome::{build_outcome, fail};
 use super::*;
@@ -19,13 +19,7 @@ impl FlowRunner<'_> {
         redact: &dyn Fn(String) -> String,
     ) -> Option<Step> {
         if let Some(error) = &report.error {
-            let location = match (error.line, error.column) {
-                (Some(line), Some(column)) => format!(" ({name}:{line}:{column})"),
-                (Some(line), None) => format!(" ({name}:{line})"),
-                _ => String::new(),
-            };
-            // Redacted first, then cut: a cut could leave half a secret that the redaction would no longer find.
-            let reason = cap_reason(redact(format!("{}{location}", error.message)));
+            let reason = action_error_reason(name, error, redact);
             state
                 .acc
                 .tenant_logs
@@ -131,6 +125,17 @@ impl FlowRunner<'_> {
         state.queue.extend(queued);
         None
     }
+}
+
+/// An action's error as a reason: its message with `(file:line:column)` when known, redacted, then cut (a cut
+/// first could leave half a secret that the redaction would no longer find).
+pub(crate) fn action_error_reason(name: &str, error: &ActionError, redact: &dyn Fn(String) -> String) -> String {
+    let location = match (error.line, error.column) {
+        (Some(line), Some(column)) => format!(" ({name}:{line}:{column})"),
+        (Some(line), None) => format!(" ({name}:{line})"),
+        _ => String::new(),
+    };
+    cap_reason(redact(format!("{}{location}", error.message)))
 }
 
 /// Longest deny reason or action error message kept, in characters (Auth0 cuts provider reasons at 1,024 too):

@@ -22,12 +22,13 @@ use serde::{Deserialize, Serialize};
 
 mod apply;
 mod cache;
-pub(crate) mod outcome;
+mod outcome;
 mod plan;
 mod runner;
 
-pub(crate) use apply::{cap_reason, secret_redactor};
+pub(crate) use apply::{action_error_reason, cap_reason, secret_redactor};
 pub use cache::{CacheStore, MemoryCache};
+pub(crate) use outcome::drop_reserved_claims;
 pub use runner::FlowRunner;
 
 use outcome::build_outcome;

@@ -15,21 +15,8 @@ pub(super) fn finish(state: PausedFlow) -> Outcome {
     if acc.mfa_commands > 0 {
         acc.multifactor = None;
     }
-    let mut warnings = Vec::new();
-    for (token, claims) in [("ID", &mut acc.id_token_claims), ("access", &mut acc.access_token_claims)] {
-        claims.retain(|name, _| {
-            let restricted = RESTRICTED_CLAIMS.contains(&name.as_str());
-            let auth0_namespace = is_auth0_namespace(name);
-            if restricted || auth0_namespace {
-                let why = if restricted { "is a restricted claim name" } else { "uses an Auth0 namespace" };
-                warnings.push(TenantLog::new(
-                    "w",
-                    format!("Custom claim '{name}' {why} and was not added to the {token} token."),
-                ));
-            }
-            !restricted && !auth0_namespace
-        });
-    }
+    let mut warnings = drop_reserved_claims(&mut acc.id_token_claims, "ID");
+    warnings.extend(drop_reserved_claims(&mut acc.access_token_claims, "access"));
     acc.tenant_logs.extend(warnings);
     let sizes = [
         ("ID", serde_json::Value::Object(acc.id_token_claims.clone()).to_string().len()),
@@ -68,8 +55,27 @@ pub(super) fn merged_size(changes: &JsonMap, current: &JsonMap) -> usize {
     serde_json::Value::Object(merged).to_string().len()
 }
 
+/// Removes the custom claims Auth0 would not add to the `token` token (restricted names, Auth0's namespaces): "the
+/// transaction won't fail, but your custom claim won't be added", with a `w` warning for each.
+pub(crate) fn drop_reserved_claims(claims: &mut JsonMap, token: &str) -> Vec<TenantLog> {
+    let mut warnings = Vec::new();
+    claims.retain(|name, _| {
+        let restricted = RESTRICTED_CLAIMS.contains(&name.as_str());
+        let auth0_namespace = is_auth0_namespace(name);
+        if restricted || auth0_namespace {
+            let why = if restricted { "is a restricted claim name" } else { "uses an Auth0 namespace" };
+            warnings.push(TenantLog::new(
+                "w",
+                format!("Custom claim '{name}' {why} and was not added to the {token} token."),
+            ));
+        }
+        !restricted && !auth0_namespace
+    });
+    warnings
+}
+
 /// Whether a claim name uses a namespace Auth0 reserves (`auth0.com`, `webtask.io`, `webtask.run`, `urn:auth0`).
-pub(crate) fn is_auth0_namespace(name: &str) -> bool {
+pub(super) fn is_auth0_namespace(name: &str) -> bool {
     if name.starts_with("urn:auth0") {
         return true;
     }
