@@ -139,27 +139,23 @@ impl Actions {
     /// Runs a phone trigger's actions for one message (`event` in the trigger's shape).
     pub async fn deliver_phone(&self, trigger: Trigger, event: serde_json::Value) -> NotificationOutcome {
         let flow = self.flow(trigger);
-        let runner = TriggerRunner {
-            flow: &flow,
-            limits: self.settings.limits,
-            sandbox: &self.sandbox,
-            io: self.io.as_ref(),
-            cache: &self.cache,
-        };
-        runner.deliver(event).await
+        self.trigger_runner(&flow).deliver(event).await
     }
 
     /// Runs the credentials-exchange actions for one `client_credentials` request.
     pub async fn exchange_credentials(&self, event: serde_json::Value) -> CredentialsOutcome {
         let flow = self.flow(Trigger::CredentialsExchange);
-        let runner = TriggerRunner {
-            flow: &flow,
+        self.trigger_runner(&flow).exchange(event).await
+    }
+
+    fn trigger_runner<'a>(&'a self, flow: &'a FlowSpec) -> TriggerRunner<'a> {
+        TriggerRunner {
+            flow,
             limits: self.settings.limits,
             sandbox: &self.sandbox,
             io: self.io.as_ref(),
             cache: &self.cache,
-        };
-        runner.exchange(event).await
+        }
     }
 
     fn runner<'a>(&'a self, flow: &'a FlowSpec) -> FlowRunner<'a> {

@@ -468,6 +468,31 @@ pub async fn run_fixture(fixture: &Fixture, base: &Path, sandbox: &Sandbox) -> R
     Ok(outcomes)
 }
 
+/// What a fixture of a never-pausing trigger runs with: its actions, its event (the trigger's default with the
+/// fixture's `event` merged in), its starting cache and its stubbed `fetch`.
+struct TriggerFixture {
+    flow: crate::protocol::FlowSpec,
+    event: Value,
+    cache: MemoryCache,
+    io: StubIo,
+}
+
+impl TriggerFixture {
+    fn prepare(fixture: &Fixture, base: &Path, mut event: Value) -> Result<Self, String> {
+        let paths: Vec<PathBuf> = fixture.actions.iter().map(|p| base.join(p)).collect();
+        let flow = load_paths(&paths, fixture.trigger).map_err(|e| e.to_string())?;
+        if !fixture.event.is_null() {
+            merge(&mut event, &fixture.event);
+        }
+        let cache = fixture.starting_cache(fixture.trigger);
+        Ok(TriggerFixture { flow, event, cache, io: StubIo::new(fixture.http.clone()) })
+    }
+
+    fn runner<'a>(&'a self, fixture: &Fixture, sandbox: &'a Sandbox) -> TriggerRunner<'a> {
+        TriggerRunner { flow: &self.flow, limits: fixture.run_limits(), sandbox, io: &self.io, cache: &self.cache }
+    }
+}
+
 /// Runs a phone trigger's fixture: the trigger's default event with the fixture's `event` merged in, once per
 /// `logins` (here: messages); returns the outcome of each.
 pub async fn run_phone_fixture(
@@ -475,20 +500,13 @@ pub async fn run_phone_fixture(
     base: &Path,
     sandbox: &Sandbox,
 ) -> Result<Vec<NotificationOutcome>, String> {
-    let paths: Vec<PathBuf> = fixture.actions.iter().map(|p| base.join(p)).collect();
-    let flow = load_paths(&paths, fixture.trigger).map_err(|e| e.to_string())?;
-    let mut event = phone::default_event(fixture.trigger, &fixture.secrets);
-    if !fixture.event.is_null() {
-        merge(&mut event, &fixture.event);
-    }
-    let cache = fixture.starting_cache(fixture.trigger);
-    let io = StubIo::new(fixture.http.clone());
-    let runner = TriggerRunner { flow: &flow, limits: fixture.run_limits(), sandbox, io: &io, cache: &cache };
+    let run = TriggerFixture::prepare(fixture, base, phone::default_event(fixture.trigger, &fixture.secrets))?;
+    let runner = run.runner(fixture, sandbox);
     let mut outcomes = Vec::new();
     for _ in 0..fixture.runs() {
-        outcomes.push(runner.deliver(event.clone()).await);
+        outcomes.push(runner.deliver(run.event.clone()).await);
     }
-    io.all_stubbed()?;
+    run.io.all_stubbed()?;
     Ok(outcomes)
 }
 
@@ -499,20 +517,13 @@ pub async fn run_credentials_fixture(
     base: &Path,
     sandbox: &Sandbox,
 ) -> Result<Vec<CredentialsOutcome>, String> {
-    let paths: Vec<PathBuf> = fixture.actions.iter().map(|p| base.join(p)).collect();
-    let flow = load_paths(&paths, fixture.trigger).map_err(|e| e.to_string())?;
-    let mut event = credentials_default_event(&fixture.secrets);
-    if !fixture.event.is_null() {
-        merge(&mut event, &fixture.event);
-    }
-    let cache = fixture.starting_cache(fixture.trigger);
-    let io = StubIo::new(fixture.http.clone());
-    let runner = TriggerRunner { flow: &flow, limits: fixture.run_limits(), sandbox, io: &io, cache: &cache };
+    let run = TriggerFixture::prepare(fixture, base, credentials_default_event(&fixture.secrets))?;
+    let runner = run.runner(fixture, sandbox);
     let mut outcomes = Vec::new();
     for _ in 0..fixture.runs() {
-        outcomes.push(runner.exchange(event.clone()).await);
+        outcomes.push(runner.exchange(run.event.clone()).await);
     }
-    io.all_stubbed()?;
+    run.io.all_stubbed()?;
     Ok(outcomes)
 }
 
