@@ -65,6 +65,22 @@ impl TokenEndpoint<'_> {
             }
         };
         let user = self.user(&record.grant.user_id).await?;
+        // Tokens issued through an organization are refreshed only while the user is still a member of it: a
+        // removed member must not keep getting tokens that name the organization.
+        if let Some(org_id) = record.grant.organization.as_deref() {
+            let member =
+                self.ctx.tenant.config.organization(org_id).is_some_and(|org| org.member(&user.email).is_some());
+            if !member {
+                self.log(
+                    "fertft",
+                    format!("The user is no longer a member of the organization {org_id}"),
+                    Some(client),
+                    Some(&user),
+                )
+                .await;
+                return Err(invalid);
+            }
+        }
         let mut grant = record.grant.clone();
         // A refresh may narrow the scopes, never widen them (checked above, against the same record).
         if let Some(asked) = asked {
