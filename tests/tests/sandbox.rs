@@ -188,17 +188,27 @@ async fn fetch_cannot_reach_the_server_or_the_local_network() {
     // An operator who allows private networks reaches the local server, but never the server itself.
     let (canary, hits) = local_server("127.0.0.1:0", std::time::Duration::ZERO, None).await;
     let mut open = Server::start(&config(MFA_DEFAULT, "[outbound]\nallow_private_networks = true"), &[]);
+    // A server elsewhere on the network that redirects back to this one by name.
+    let (bouncer, _) = local_server(
+        "127.0.0.1:0",
+        std::time::Duration::ZERO,
+        Some(format!("http://localhost:{}/.well-known/openid-configuration", open.port)),
+    )
+    .await;
     let urls = vec![
         format!("http://127.0.0.1:{canary}/"),
         format!("{}.well-known/openid-configuration", open.issuer),
         // By a name that resolves to it: the connection is made, and the server refuses its own action's request.
         format!("http://localhost:{}/.well-known/openid-configuration", open.port),
+        // Through a redirect: the Via header follows, and is refused the same way.
+        format!("http://127.0.0.1:{bouncer}/"),
     ];
     open.set_actions(&[("10-probe.js", &probing_action(&urls))]);
     let seen = outcome_claim(&mut open).await;
     assert!(seen[0].as_str().unwrap().ends_with(" 200"), "{seen:?}");
     assert!(seen[1].as_str().unwrap().contains("refused: "), "the server's own address: {seen:?}");
     assert!(seen[2].as_str().unwrap().ends_with(" 508"), "the server by another name: {seen:?}");
+    assert!(seen[3].as_str().unwrap().ends_with(" 508"), "the server through a redirect: {seen:?}");
     assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
 
