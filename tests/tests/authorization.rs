@@ -137,16 +137,7 @@ async fn the_rfc9068_dialect_has_its_type_client_id_and_jti() {
     assert!(claims.get("permissions").is_none(), "not an authz dialect: {claims}");
     // Client credentials in the authz variant: the client's granted scopes are its permissions.
     let (_, app, _dir) = tenant(&rbac_config("rfc9068_profile_authz"), &[]).await;
-    let (status, body) = token(
-        &app,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", "test-m2m"),
-            ("client_secret", "test-m2m-secret-0123456789"),
-            ("audience", API),
-        ],
-    )
-    .await;
+    let (status, body) = m2m(&app, None).await;
     assert_eq!(status, 200, "{body}");
     let access = body["access_token"].as_str().unwrap();
     assert_eq!(header(access)["typ"], "at+jwt");
@@ -225,17 +216,18 @@ exports.onExecuteCredentialsExchange = async (event, api) => {
 };
 "#;
 
-async fn m2m(app: &axum::Router) -> (u16, Value) {
-    token(
-        app,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", "test-m2m"),
-            ("client_secret", "test-m2m-secret-0123456789"),
-            ("audience", API),
-        ],
-    )
-    .await
+/// A `client_credentials` request of test-m2m for the API, naming `organization` when given.
+async fn m2m(app: &axum::Router, organization: Option<&str>) -> (u16, Value) {
+    let mut fields = vec![
+        ("grant_type", "client_credentials"),
+        ("client_id", "test-m2m"),
+        ("client_secret", "test-m2m-secret-0123456789"),
+        ("audience", API),
+    ];
+    if let Some(organization) = organization {
+        fields.push(("organization", organization));
+    }
+    token(app, &fields).await
 }
 
 #[tokio::test]
@@ -243,19 +235,19 @@ async fn the_credentials_exchange_trigger_denies_by_ip_as_the_marketplace_allow_
     let action = [("credentials-exchange", "ip-allow-list.js", IP_ALLOW_LIST)];
     // No ALLOW_LIST secret: the action's own server_error.
     let (tenant, app, _dir) = tenant_with(&config(MFA_DEFAULT, ""), &action).await;
-    let (status, body) = m2m(&app).await;
+    let (status, body) = m2m(&app, None).await;
     assert_eq!((status, body["error"].as_str()), (500, Some("server_error")), "{body}");
     assert_eq!(body["error_description"], "Invalid configuration");
     // Another address only: invalid_request.
     let (_, app, _dir) =
         tenant_with(&config(MFA_DEFAULT, "[secrets]\nALLOW_LIST = \"203.0.113.1,203.0.113.2\""), &action).await;
-    let (status, body) = m2m(&app).await;
+    let (status, body) = m2m(&app, None).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")), "{body}");
     assert_eq!(body["error_description"], "Access denied for this IP address");
     // The caller's address listed (in-process requests come from 127.0.0.1): the token.
     let (_, app, _dir) =
         tenant_with(&config(MFA_DEFAULT, "[secrets]\nALLOW_LIST = \"203.0.113.1,127.0.0.1\""), &action).await;
-    let (status, body) = m2m(&app).await;
+    let (status, body) = m2m(&app, None).await;
     assert_eq!(status, 200, "{body}");
     let logs = tenant.store.list_logs(&gatehouse_store::LogQuery::default()).await.unwrap();
     assert!(logs.iter().any(|l| l.kind == "feccft" && l.description.contains("Invalid configuration")));
@@ -274,7 +266,7 @@ exports.onExecuteCredentialsExchange = async (event, api) => {
 "#;
     let (tenant, app, _dir) =
         tenant_with(&config(MFA_DEFAULT, ""), &[("credentials-exchange", "10-claims.js", claims)]).await;
-    let (status, body) = m2m(&app).await;
+    let (status, body) = m2m(&app, None).await;
     assert_eq!(status, 200, "{body}");
     let access = jwt_payload(body["access_token"].as_str().unwrap());
     assert_eq!(access["https://gatehouse.test/api"], API);
@@ -294,7 +286,7 @@ exports.onExecuteCredentialsExchange = async (event, api) => {
     for code in [throws, bad_code] {
         let (_, app, _dir) =
             tenant_with(&config(MFA_DEFAULT, ""), &[("credentials-exchange", "10-bad.js", code)]).await;
-        let (status, body) = m2m(&app).await;
+        let (status, body) = m2m(&app, None).await;
         assert_eq!((status, body["error"].as_str()), (500, Some("server_error")), "fails closed: {body}");
         assert!(!body.to_string().contains("boom"), "the cause stays in the log: {body}");
     }
@@ -488,47 +480,22 @@ async fn client_credentials_name_an_organization_their_grant_allows() {
     let show = "exports.onExecuteCredentialsExchange = async (event, api) => {\n  \
                 api.accessToken.setCustomClaim('https://gatehouse.test/org', event.organization?.display_name ?? null);\n};\n";
     let (_, app, _dir) = tenant_with(&text, &[("credentials-exchange", "10-org.js", show)]).await;
-    let request = |org: Option<&'static str>| {
-        let app = app.clone();
-        async move {
-            let mut fields = vec![
-                ("grant_type", "client_credentials"),
-                ("client_id", "test-m2m"),
-                ("client_secret", "test-m2m-secret-0123456789"),
-                ("audience", API),
-            ];
-            if let Some(org) = org {
-                fields.push(("organization", org));
-            }
-            token(&app, &fields).await
-        }
-    };
-    let (status, body) = request(Some("acme")).await;
+    let (status, body) = m2m(&app, Some("acme")).await;
     assert_eq!(status, 200, "{body}");
     let access = jwt_payload(body["access_token"].as_str().unwrap());
     assert_eq!((access["org_id"].as_str(), access["org_name"].as_str()), (Some("org_acme01"), Some("acme")));
     assert_eq!(access["https://gatehouse.test/org"], "Acme Corporation");
     assert_eq!(access["sub"], "test-m2m@clients");
-    let (status, body) = request(Some("org_globex02")).await;
+    let (status, body) = m2m(&app, Some("org_globex02")).await;
     assert_eq!((status, body["error"].as_str()), (403, Some("access_denied")), "not in the grant: {body}");
-    let (status, body) = request(Some("initech")).await;
+    let (status, body) = m2m(&app, Some("initech")).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")), "{body}");
-    let (status, body) = request(None).await;
+    let (status, body) = m2m(&app, None).await;
     assert_eq!(status, 200, "allow: an organization is optional: {body}");
     assert!(jwt_payload(body["access_token"].as_str().unwrap()).get("org_id").is_none());
     // A grant that does not allow organizations refuses the parameter.
     let (_, app, _dir) = tenant_with(&org_config("allow"), &[]).await;
-    let (status, body) = token(
-        &app,
-        &[
-            ("grant_type", "client_credentials"),
-            ("client_id", "test-m2m"),
-            ("client_secret", "test-m2m-secret-0123456789"),
-            ("audience", API),
-            ("organization", "acme"),
-        ],
-    )
-    .await;
+    let (status, body) = m2m(&app, Some("acme")).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")), "{body}");
 }
 
