@@ -87,8 +87,8 @@ fn code_key(tx: &LoginTx) -> String {
     secret_key(&format!("phone-code\0{}", tx.public_id))
 }
 
-fn code_context(tx: &LoginTx, user: &User, number: &str) -> String {
-    format!("{}\0{}\0{}", tx.public_id, user.user_id, number)
+fn code_context(public_id: &str, user: &User, number: &str) -> String {
+    format!("{public_id}\0{}\0{number}", user.user_id)
 }
 
 impl Login<'_> {
@@ -202,7 +202,10 @@ impl Login<'_> {
     ) -> AuthResult<PhoneSent> {
         let now = self.now();
         let key = code_key(tx);
-        let context_tx = tx.clone();
+        // What the message needs of the transaction, read before its MFA state is borrowed.
+        let public_id = tx.public_id.clone();
+        let locale = tx.lang.clone();
+        let client = self.ctx.tenant.config.client(&tx.request.client_id);
         let Some(mfa) = mfa_of(tx) else { return Ok(PhoneSent::NotSent) };
         let offered = self.offered_methods(mfa);
         let enrolling = mfa.enrolling;
@@ -223,9 +226,8 @@ impl Login<'_> {
         }
         let target = target.clone();
         let code = one_time_code::new_code()?;
-        let pending = PendingPhoneCode {
-            hash: one_time_code::code_hash(&code, &code_context(&context_tx, user, &target.number)),
-        };
+        let pending =
+            PendingPhoneCode { hash: one_time_code::code_hash(&code, &code_context(&public_id, user, &target.number)) };
         let bytes = serde_json::to_vec(&pending).map_err(|e| crate::AuthError::Setup(e.to_string()))?;
         // The new code replaces the old one before it is sent: only the last code sent works.
         self.ctx
@@ -233,7 +235,6 @@ impl Login<'_> {
             .store
             .put_ephemeral(Ephemeral::OneTimeCode, &key, &bytes, now + one_time_code::LIFETIME_SECS)
             .await?;
-        let client = self.ctx.tenant.config.client(&context_tx.request.client_id);
         let result = delivery::send_code(
             self.ctx.tenant,
             CodeMessage {
@@ -242,7 +243,7 @@ impl Login<'_> {
                 method: target.method,
                 which: if enrolling { PhoneTemplate::Enrollment } else { PhoneTemplate::Verification },
                 code: &code,
-                locale: &context_tx.lang,
+                locale: &locale,
                 client,
                 request: self.ctx.request,
             },
@@ -368,7 +369,8 @@ impl Login<'_> {
         let Some(pending) = pending else {
             return self.show_mfa(state, &mut tx, &user, Some(Notice::CodeExpired)).await;
         };
-        let matched = one_time_code::codes_match(&pending.hash, code, &code_context(&tx, &user, &target.number));
+        let matched =
+            one_time_code::codes_match(&pending.hash, code, &code_context(&tx.public_id, &user, &target.number));
         let taken = matched
             && match store.take_ephemeral(Ephemeral::OneTimeCode, &key, now).await {
                 Ok(found) => found.is_some(),
@@ -421,7 +423,7 @@ pub(crate) async fn check_phone_code(
     let Some(raw) = store.get_ephemeral(Ephemeral::OneTimeCode, &key, now).await? else { return Ok(None) };
     let pending: PendingPhoneCode = serde_json::from_slice(&raw).map_err(|e| crate::AuthError::Setup(e.to_string()))?;
     Ok(Some(
-        one_time_code::codes_match(&pending.hash, code, &code_context(tx, user, number))
+        one_time_code::codes_match(&pending.hash, code, &code_context(&tx.public_id, user, number))
             && store.take_ephemeral(Ephemeral::OneTimeCode, &key, now).await?.is_some(),
     ))
 }
