@@ -122,6 +122,29 @@ pub enum Ephemeral {
     Other,
 }
 
+/// Kinds of documents: the authorization directory (reference §9) and users' consents, each a JSON value under a
+/// key chosen by its owner (`auth::directory`). A document is read and written whole; a change that must not be lost
+/// to a concurrent one goes through [`Store::update_document`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Collection {
+    /// A role, by id (`rol_…`).
+    Role,
+    /// A role's name → its id: the unique index a create claims first.
+    RoleName,
+    /// An organization, by id (`org_…`).
+    Organization,
+    /// An organization's name → its id.
+    OrganizationName,
+    /// A membership, by `org_id\0user_id`: the member's roles in that organization.
+    Member,
+    /// A client grant (`cgr_…`): which API a machine-to-machine client may call, with which scopes.
+    ClientGrant,
+    /// An API (resource server), by identifier.
+    ResourceServer,
+    /// A user's consent to a client for an audience, by `user_id\0client_id\0audience`.
+    Consent,
+}
+
 /// The store.
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {
@@ -200,6 +223,30 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// caller takes each with [`Store::take_ephemeral`], so of two processes only one handles a record).
     async fn list_ephemeral(&self, namespace: Ephemeral, now: i64, limit: usize)
     -> StoreResult<Vec<(String, Vec<u8>)>>;
+
+    // ---- documents (authorization directory, consents) ----
+    /// The document under `key`.
+    async fn find_document(&self, collection: Collection, key: &str) -> StoreResult<Option<Vec<u8>>>;
+    /// The documents whose key starts with `prefix` (`""`: all of them), as `(key, value)` in key order.
+    async fn list_documents(&self, collection: Collection, prefix: &str) -> StoreResult<Vec<(String, Vec<u8>)>>;
+    /// Creates or replaces a document.
+    async fn save_document(&self, collection: Collection, key: &str, value: &[u8]) -> StoreResult<()>;
+    /// Creates a document only when `key` is free, atomically: of two concurrent creates exactly one gets `true`
+    /// (a unique name claimed by its index entry).
+    async fn create_document(&self, collection: Collection, key: &str, value: &[u8]) -> StoreResult<bool>;
+    /// Changes a stored document atomically: `change` sees the stored value and returns the new one. Returns what
+    /// was stored; `None` when there is no such document or `change` refused.
+    async fn update_document(
+        &self,
+        collection: Collection,
+        key: &str,
+        change: &Change<'_, Vec<u8>>,
+    ) -> StoreResult<Option<Vec<u8>>>;
+    /// Deletes a document; `false` when there was none.
+    async fn delete_document(&self, collection: Collection, key: &str) -> StoreResult<bool>;
+    /// A number that changes with every document write, so a process holding a copy of the directory knows when
+    /// to read it again.
+    async fn documents_version(&self) -> StoreResult<u64>;
 
     // ---- signing keys ----
     /// Every signing key, oldest first.

@@ -26,11 +26,12 @@ use sled::{IVec, Transactional, Tree};
 
 use crate::rate_limit::{self, Bucket};
 use crate::{
-    Change, CodeUse, Ephemeral, LogQuery, RateDecision, RateLimit, RefreshUse, Store, StoreError, StoreResult,
+    Change, CodeUse, Collection, Ephemeral, LogQuery, RateDecision, RateLimit, RefreshUse, Store, StoreError,
+    StoreResult,
 };
 use codec::{
-    Expiring, abort, backend, decode, email_key, encode, ephemeral_expiry, ephemeral_key, ephemeral_namespace,
-    is_lock_held, pair_key, prefix_key, transaction_error, unexpired_ephemeral,
+    Expiring, abort, backend, collection_name, decode, email_key, encode, ephemeral_expiry, ephemeral_key,
+    ephemeral_namespace, is_lock_held, pair_key, prefix_key, transaction_error, unexpired_ephemeral,
 };
 
 /// Page size of [`Store::list_logs`] when the query asks for 0 entries.
@@ -42,6 +43,8 @@ const LOCK_WAIT: Duration = Duration::from_secs(2);
 const LOCK_RETRY: Duration = Duration::from_millis(10);
 /// The `meta` key recording that the configuration's users were seeded.
 const SEEDED: &[u8] = b"seeded";
+/// The `meta` key of [`Store::documents_version`]: 8 bytes, big-endian.
+const DOCUMENTS_VERSION: &[u8] = b"documents_version";
 
 /// The sled-backed [`Store`]. Its write methods need a tokio runtime: they flush on its blocking pool.
 pub struct SledStore {
@@ -67,6 +70,8 @@ pub struct SledStore {
     /// `log_id` → entry; ids sort by time, so iteration order is time order.
     logs: Tree,
     meta: Tree,
+    /// `collection\0key` → a document (JSON chosen by its owner).
+    documents: Tree,
     /// Serializes `delete_user` with `save_authenticator`. A sled transaction cannot scan, so `delete_user` lists the
     /// user's authenticators before its transaction; without this lock an authenticator saved in between would
     /// outlive its user. sled locks its directory, so one process is the only writer and a process lock suffices.
@@ -137,6 +142,7 @@ impl SledStore {
             rate_limits: tree("rate_limits")?,
             logs: tree("logs")?,
             meta: tree("meta")?,
+            documents: tree("documents")?,
             user_authenticators: Mutex::new(()),
             last_log_nanos: AtomicU64::new(0),
             path,
@@ -152,6 +158,17 @@ impl SledStore {
     /// which adds threads only when more than 7 jobs wait. A few concurrent flushes occupy every thread and hang
     /// forever (sled issue #1308, fixed on sled's main branch but never released; the 16-task race tests hung this
     /// way). Off sled's pool, the queued log writes always find a thread.
+    /// Counts a document write (atomic: sled's `update_and_fetch` retries on a concurrent one).
+    fn bump_documents_version(&self) -> StoreResult<()> {
+        self.meta
+            .update_and_fetch(DOCUMENTS_VERSION, |old| {
+                let n = old.and_then(|v| v.first_chunk::<8>().map(|b| u64::from_be_bytes(*b))).unwrap_or(0);
+                Some(n.wrapping_add(1).to_be_bytes().to_vec())
+            })
+            .map(drop)
+            .map_err(|e| backend("counting a document write", e))
+    }
+
     async fn flush(&self) -> StoreResult<()> {
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || db.flush())
@@ -661,6 +678,84 @@ impl Store for SledStore {
             }
         }
         Ok(found)
+    }
+
+    async fn find_document(&self, collection: Collection, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        let key = pair_key(collection_name(collection), key);
+        Ok(self.documents.get(key).map_err(|e| backend("reading a document", e))?.map(|v| v.to_vec()))
+    }
+
+    async fn list_documents(&self, collection: Collection, prefix: &str) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        let head = prefix_key(collection_name(collection));
+        let mut found = Vec::new();
+        for entry in self.documents.scan_prefix(pair_key(collection_name(collection), prefix)) {
+            let (key, value) = entry.map_err(|e| backend("listing documents", e))?;
+            found.push((String::from_utf8_lossy(&key[head.len()..]).into_owned(), value.to_vec()));
+        }
+        Ok(found)
+    }
+
+    async fn save_document(&self, collection: Collection, key: &str, value: &[u8]) -> StoreResult<()> {
+        let key = pair_key(collection_name(collection), key);
+        self.documents.insert(key, value).map_err(|e| backend("saving a document", e))?;
+        self.bump_documents_version()?;
+        self.flush().await
+    }
+
+    async fn create_document(&self, collection: Collection, key: &str, value: &[u8]) -> StoreResult<bool> {
+        let key = pair_key(collection_name(collection), key);
+        let swapped = self
+            .documents
+            .compare_and_swap(key, None::<&[u8]>, Some(value))
+            .map_err(|e| backend("creating a document", e))?;
+        if swapped.is_err() {
+            return Ok(false);
+        }
+        self.bump_documents_version()?;
+        self.flush().await?;
+        Ok(true)
+    }
+
+    async fn update_document(
+        &self,
+        collection: Collection,
+        key: &str,
+        change: &Change<'_, Vec<u8>>,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        let key = pair_key(collection_name(collection), key);
+        let updated = loop {
+            let Some(current) = self.documents.get(&key).map_err(|e| backend("reading a document", e))? else {
+                break None;
+            };
+            let Some(next) = change(&current.to_vec()) else { break None };
+            let swapped = self
+                .documents
+                .compare_and_swap(&key, Some(&current), Some(next.as_slice()))
+                .map_err(|e| backend("updating a document", e))?;
+            if swapped.is_ok() {
+                break Some(next);
+            }
+        };
+        if updated.is_some() {
+            self.bump_documents_version()?;
+            self.flush().await?;
+        }
+        Ok(updated)
+    }
+
+    async fn delete_document(&self, collection: Collection, key: &str) -> StoreResult<bool> {
+        let key = pair_key(collection_name(collection), key);
+        let old = self.documents.remove(key).map_err(|e| backend("deleting a document", e))?;
+        if old.is_some() {
+            self.bump_documents_version()?;
+            self.flush().await?;
+        }
+        Ok(old.is_some())
+    }
+
+    async fn documents_version(&self) -> StoreResult<u64> {
+        let value = self.meta.get(DOCUMENTS_VERSION).map_err(|e| backend("reading the documents version", e))?;
+        Ok(value.and_then(|v| v.first_chunk::<8>().map(|b| u64::from_be_bytes(*b))).unwrap_or(0))
     }
 
     async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKey>> {

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use async_trait::async_trait;
 use gatehouse_server::AppState;
 use gatehouse_store::{
-    Change, CodeUse, Ephemeral, LogQuery, RateDecision, RateLimit, RefreshUse, SledStore, Store, StoreError,
-    StoreResult,
+    Change, CodeUse, Collection, Ephemeral, LogQuery, RateDecision, RateLimit, RefreshUse, SledStore, Store,
+    StoreError, StoreResult,
 };
 use gatehouse_tests::{Browser, MFA_DEFAULT, config, open_tenant};
 use gatehouse_types::records::{
@@ -153,6 +153,39 @@ impl Store for FlakyStore {
     ) -> StoreResult<Vec<(String, Vec<u8>)>> {
         self.check()?;
         self.inner.list_ephemeral(namespace, now, limit).await
+    }
+    async fn find_document(&self, collection: Collection, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.check()?;
+        self.inner.find_document(collection, key).await
+    }
+    async fn list_documents(&self, collection: Collection, prefix: &str) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        self.check()?;
+        self.inner.list_documents(collection, prefix).await
+    }
+    async fn save_document(&self, collection: Collection, key: &str, value: &[u8]) -> StoreResult<()> {
+        self.check()?;
+        self.inner.save_document(collection, key, value).await
+    }
+    async fn create_document(&self, collection: Collection, key: &str, value: &[u8]) -> StoreResult<bool> {
+        self.check()?;
+        self.inner.create_document(collection, key, value).await
+    }
+    async fn update_document(
+        &self,
+        collection: Collection,
+        key: &str,
+        change: &Change<'_, Vec<u8>>,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        self.check()?;
+        self.inner.update_document(collection, key, change).await
+    }
+    async fn delete_document(&self, collection: Collection, key: &str) -> StoreResult<bool> {
+        self.check()?;
+        self.inner.delete_document(collection, key).await
+    }
+    async fn documents_version(&self) -> StoreResult<u64> {
+        self.check()?;
+        self.inner.documents_version().await
     }
     async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKey>> {
         self.check()?;

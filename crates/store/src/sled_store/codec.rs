@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-use crate::{Ephemeral, StoreError, StoreResult};
+use crate::{Collection, Ephemeral, StoreError, StoreResult};
 
 /// The expiry every expiring JSON record carries (sessions, codes, refresh tokens).
 #[derive(serde::Deserialize)]
@@ -36,6 +36,19 @@ pub(super) fn prefix_key(a: &str) -> Vec<u8> {
 
 pub(super) fn ephemeral_key(namespace: Ephemeral, key: &str) -> Vec<u8> {
     pair_key(ephemeral_namespace(namespace), key)
+}
+
+pub(super) fn collection_name(collection: Collection) -> &'static str {
+    match collection {
+        Collection::Role => "role",
+        Collection::RoleName => "role_name",
+        Collection::Organization => "organization",
+        Collection::OrganizationName => "organization_name",
+        Collection::Member => "member",
+        Collection::ClientGrant => "client_grant",
+        Collection::ResourceServer => "resource_server",
+        Collection::Consent => "consent",
+    }
 }
 
 pub(super) fn ephemeral_namespace(namespace: Ephemeral) -> &'static str {

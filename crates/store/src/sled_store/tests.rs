@@ -749,3 +749,73 @@ async fn a_user_deleted_while_authenticators_are_enrolled_leaves_none_behind() {
         assert!(store.find_authenticators(&user_id).await.expect("find").is_empty(), "round {round}");
     }
 }
+
+#[tokio::test]
+async fn documents_are_kept_by_collection_listed_by_prefix_and_counted() {
+    let store = store();
+    let v0 = store.documents_version().await.expect("version");
+    store.save_document(Collection::Consent, "u1\0app\0api", b"one").await.expect("save");
+    store.save_document(Collection::Consent, "u1\0other\0api", b"two").await.expect("save");
+    store.save_document(Collection::Consent, "u10\0app\0api", b"three").await.expect("save");
+    store.save_document(Collection::Role, "u1\0app\0api", b"a role").await.expect("save");
+    assert!(store.documents_version().await.expect("version") > v0, "every write moves the version");
+
+    let listed = store.list_documents(Collection::Consent, "u1\0").await.expect("list");
+    let keys: Vec<&str> = listed.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["u1\0app\0api", "u1\0other\0api"], "a prefix stops at its separator, collections apart");
+    assert_eq!(store.list_documents(Collection::Consent, "").await.expect("all").len(), 3);
+    assert_eq!(store.find_document(Collection::Role, "u1\0app\0api").await.expect("find"), Some(b"a role".to_vec()));
+
+    assert!(store.delete_document(Collection::Consent, "u1\0app\0api").await.expect("delete"));
+    assert!(!store.delete_document(Collection::Consent, "u1\0app\0api").await.expect("delete again"));
+    assert_eq!(store.find_document(Collection::Consent, "u1\0app\0api").await.expect("find"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn a_unique_document_is_created_once_under_parallel_creates() {
+    let store = Arc::new(store());
+    let barrier = Arc::new(Barrier::new(16));
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let (store, barrier) = (store.clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            store.create_document(Collection::RoleName, "admin", format!("rol_{i}").as_bytes()).await
+        }));
+    }
+    let mut won = 0;
+    for task in tasks {
+        if task.await.expect("task").expect("create") {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1, "exactly one create claims the name");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn parallel_document_updates_lose_nothing() {
+    let store = Arc::new(store());
+    store.save_document(Collection::Member, "org\0user", b"").await.expect("save");
+    let barrier = Arc::new(Barrier::new(20));
+    let mut tasks = Vec::new();
+    for i in 0..20u8 {
+        let (store, barrier) = (store.clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let change = move |old: &Vec<u8>| {
+                let mut next = old.clone();
+                next.push(i);
+                Some(next)
+            };
+            store.update_document(Collection::Member, "org\0user", &change).await
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task").expect("update").expect("stored");
+    }
+    let mut stored = store.find_document(Collection::Member, "org\0user").await.expect("find").expect("present");
+    stored.sort_unstable();
+    assert_eq!(stored, (0..20u8).collect::<Vec<_>>(), "every update is in");
+    let none = |_: &Vec<u8>| Some(Vec::new());
+    assert_eq!(store.update_document(Collection::Member, "missing", &none).await.expect("update"), None);
+}
