@@ -201,20 +201,28 @@ async function run(issuer, port, clientId) {
     await page.locator('#recovery-code').waitFor({ state: 'visible' });
     result.recovery_code_shown = true;
     step('recovery code');
+    await page.locator('form[action="/u/mfa/recovery-saved"] button[type="submit"]').click();
+
+    // 5. The application's redirect URI is on 127.0.0.1, which no one can verify as first-party: the consent page,
+    // listing what the SDK asked for, even for this first-party application (as Auth0 does on localhost).
+    const accept = page.locator('form[action="/u/consent"] input[value="accept"] ~ button');
+    await accept.waitFor({ state: 'visible' });
+    result.consent_scopes = await page.locator('ul.scopes li').allInnerTexts();
+    step('consent');
     await Promise.all([
       page.waitForURL((u) => u.origin === appOrigin && u.pathname === '/callback'),
-      page.locator('form[action="/u/mfa/recovery-saved"] button[type="submit"]').click(),
+      accept.click(),
     ]);
     step('callback');
     result.callback_params = Object.keys(Object.fromEntries(new URL(page.url()).searchParams)).sort();
 
-    // 5. The callback page: handleRedirectCallback, then the SDK's cached tokens.
+    // 6. The callback page: handleRedirectCallback, then the SDK's cached tokens.
     await page.waitForFunction(() => window.__result !== undefined);
     result.sdk = await page.evaluate(() => window.__result);
     step('sdk');
     if (!result.sdk.ok) throw new Error(`the SDK failed on the callback page: ${result.sdk.error}: ${result.sdk.error_description}`);
 
-    // 6. The step-up: write:data granted, MFA in the ID token.
+    // 7. The step-up: write:data granted, MFA in the ID token.
     const access = result.sdk.access_token ?? {};
     const id = result.sdk.id_token ?? {};
     const scopes = String(access.scope ?? '').split(' ');

@@ -44,7 +44,7 @@ pub fn start_serve(command: &mut Command) -> (Child, String, std::sync::mpsc::Re
 }
 
 /// The redirect URI of the `test-spa` client in [`config`].
-pub const SPA_CALLBACK: &str = "http://127.0.0.1:9/callback";
+pub const SPA_CALLBACK: &str = "https://spa.example.com/callback";
 
 /// The authorization code of a redirect back to the application, checking that `state` came back as `app-state`.
 pub fn callback_code(page: &Page) -> String {
@@ -128,8 +128,8 @@ friendly_name = "Gatehouse Test"
 client_id = "test-spa"
 name = "Test SPA"
 app_type = "spa"
-callbacks = ["http://127.0.0.1:9/callback", "http://localhost:9/callback"]
-allowed_origins = ["http://127.0.0.1:9"]
+callbacks = ["https://spa.example.com/callback", "http://localhost:9/callback"]
+allowed_origins = ["http://127.0.0.1:9", "https://spa.example.com"]
 allowed_logout_urls = ["http://127.0.0.1:9/"]
 
 [[clients]]
@@ -137,7 +137,7 @@ client_id = "test-web"
 name = "Test Web"
 app_type = "regular_web"
 client_secret = "test-web-secret-0123456789"
-callbacks = ["http://127.0.0.1:9/web/callback"]
+callbacks = ["https://web.example.com/callback"]
 grant_types = ["authorization_code", "refresh_token", "password", "http://auth0.com/oauth/grant-type/password-realm", "http://auth0.com/oauth/grant-type/mfa-otp", "http://auth0.com/oauth/grant-type/mfa-oob", "http://auth0.com/oauth/grant-type/mfa-recovery-code"]
 
 [[clients]]

@@ -88,8 +88,8 @@ fn an_unknown_key_is_refused() {
 
     // Inside a table: a misspelt client key.
     let text = base().replacen(
-        "callbacks = [\"http://127.0.0.1:9/web/callback\"]",
-        "callback = [\"http://127.0.0.1:9/web/callback\"]",
+        "callbacks = [\"https://web.example.com/callback\"]",
+        "callback = [\"https://web.example.com/callback\"]",
         1,
     );
     refused(&text).names("callback", "unknown field");

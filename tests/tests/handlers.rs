@@ -162,7 +162,7 @@ fn location(response: &http::Response<Body>) -> String {
 fn authorize(extra: &str) -> http::Request<Body> {
     let (_, challenge) = gatehouse_tests::pkce();
     http::Request::get(format!(
-        "/authorize?client_id=test-spa&response_type=code&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&scope=openid&state=s&code_challenge={challenge}&code_challenge_method=S256{extra}"
+        "/authorize?client_id=test-spa&response_type=code&redirect_uri=https%3A%2F%2Fspa.example.com%2Fcallback&scope=openid&state=s&code_challenge={challenge}&code_challenge_method=S256{extra}"
     ))
     .body(Body::empty())
     .unwrap()

@@ -307,9 +307,11 @@ async fn an_unregistered_redirect_uri_gets_an_error_page_never_a_redirect() {
     let server = Server::start(&config(MFA_DEFAULT, ""), &[]);
     let browser = Browser::new(&server);
     let (_, challenge) = pkce();
-    for bad in
-        ["https://evil.example/callback", "http://127.0.0.1:9/callback/../evil", "http://127.0.0.1:9/callback?x=1"]
-    {
+    for bad in [
+        "https://evil.example/callback",
+        "https://spa.example.com/callback/../evil",
+        "https://spa.example.com/callback?x=1",
+    ] {
         for mode in ["", "&response_mode=form_post", "&prompt=none"] {
             let url = server.url(&format!(
                 "authorize?client_id=test-spa&response_type=code&redirect_uri={}&scope=openid&state=s&code_challenge={challenge}&code_challenge_method=S256{mode}",

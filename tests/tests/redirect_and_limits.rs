@@ -4,11 +4,11 @@
 use gatehouse_tests::{Browser, MFA_DEFAULT, Server, config, jwt_payload, otp_secret, pkce, totp};
 use serde_json::json;
 
-const CALLBACK: &str = "http://127.0.0.1:9/callback";
+const CALLBACK: &str = "https://spa.example.com/callback";
 
 fn authorize(server: &Server, challenge: &str, extra: &str) -> String {
     server.url(&format!(
-        "authorize?client_id=test-spa&response_type=code&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&scope=openid&state=s1&code_challenge={challenge}&code_challenge_method=S256{extra}"
+        "authorize?client_id=test-spa&response_type=code&redirect_uri=https%3A%2F%2Fspa.example.com%2Fcallback&scope=openid&state=s1&code_challenge={challenge}&code_challenge_method=S256{extra}"
     ))
 }
 

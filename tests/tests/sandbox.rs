@@ -11,7 +11,7 @@ const ALLOW: &str = "exports.onExecutePostLogin = async (event, api) => { api.id
 fn authorize(server: &Server) -> String {
     let (_, challenge) = pkce();
     server.url(&format!(
-        "authorize?client_id=test-spa&response_type=code&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&scope=openid&state=s1&code_challenge={challenge}&code_challenge_method=S256"
+        "authorize?client_id=test-spa&response_type=code&redirect_uri=https%3A%2F%2Fspa.example.com%2Fcallback&scope=openid&state=s1&code_challenge={challenge}&code_challenge_method=S256"
     ))
 }
 
@@ -236,7 +236,7 @@ async fn outcome_claim(server: &mut Server) -> Vec<serde_json::Value> {
     let browser = Browser::new(server);
     let (verifier, challenge) = pkce();
     let url = server.url(&format!(
-        "authorize?client_id=test-spa&response_type=code&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback&scope=openid&state=app-state&code_challenge={challenge}&code_challenge_method=S256"
+        "authorize?client_id=test-spa&response_type=code&redirect_uri=https%3A%2F%2Fspa.example.com%2Fcallback&scope=openid&state=app-state&code_challenge={challenge}&code_challenge_method=S256"
     ));
     let page = browser.follow(browser.get(&url).await).await;
     let page = browser

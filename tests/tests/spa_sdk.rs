@@ -129,6 +129,9 @@ fn seed_000_spa_sdk_step_up_with_enrollment_in_chromium() {
     assert_eq!(authorize["code_challenge_method"], "S256", "{transcript}");
     assert_eq!(authorize["response_mode"], "query", "{transcript}");
     assert_eq!(result["recovery_code_shown"], json!(true), "{transcript}");
+    // A first-party application on 127.0.0.1 is asked for consent all the same (seed 004), for what it asked.
+    let consent: Vec<&str> = result["consent_scopes"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(consent.iter().any(|s| s.contains("write:data")), "{transcript}");
     // The SDK's cross-origin token request (CORS with the auth0-client header) succeeded.
     assert_eq!(result["token_status"], json!(200), "{transcript}");
 

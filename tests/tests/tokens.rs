@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 const API: &str = "https://api.example.com/";
 const PASSWORD: &str = "correct-horse-battery";
-const WEB_CALLBACK: &str = "http://127.0.0.1:9/web/callback";
+const WEB_CALLBACK: &str = "https://web.example.com/callback";
 const WEB_SECRET: &str = "test-web-secret-0123456789";
 const M2M_SECRET: &str = "test-m2m-secret-0123456789";
 const MFA_ACR: &str = "http://schemas.openid.net/pape/policies/2007/06/multi-factor";

@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::authorization;
+use crate::directory::Directory;
 use crate::error::AuthResult;
 use crate::ids;
 use crate::tenant::Tenant;
@@ -55,16 +56,17 @@ pub struct TokenResponse {
 /// the API allows it.
 pub fn granted_scopes(
     config: &TenantConfig,
+    directory: &Directory,
     client: &ClientConfig,
     requested: &[String],
     audience: Option<&str>,
     roles: &[String],
     changes: &ScopeChanges,
 ) -> Vec<String> {
-    let api = audience.and_then(|a| config.api(a));
+    let api = audience.and_then(|a| directory.api(a));
     let mfa_api = audience == Some(config.mfa_audience().as_str());
     let held = match api {
-        Some(api) if api.enforce_policies => Some(authorization::permissions(config, roles, &api.identifier)),
+        Some(api) if api.enforce_policies => Some(directory.permissions(roles, &api.identifier)),
         _ => None,
     };
     let mut scopes: Vec<String> = Vec::new();
@@ -159,7 +161,7 @@ pub fn id_token(tenant: &Tenant, client: &ClientConfig, user: &User, grant: &Gra
     if !grant.amr.is_empty() {
         claims.insert("amr".into(), json!(grant.amr));
     }
-    organization_claims(&tenant.config, grant, &mut claims);
+    organization_claims(&tenant.config, &tenant.directory(), grant, &mut claims);
     tenant.key_ring()?.sign(&Value::Object(claims))
 }
 
@@ -176,12 +178,11 @@ pub fn access_token(
     now: i64,
 ) -> AuthResult<(String, u64)> {
     let config = &tenant.config;
-    let dialect = grant.audience.as_deref().and_then(|a| config.api(a)).map(|a| a.dialect()).unwrap_or_default();
+    let directory = tenant.directory();
+    let api = grant.audience.as_deref().and_then(|a| directory.api(a));
+    let dialect = api.map(|a| a.dialect()).unwrap_or_default();
     let userinfo = format!("{}userinfo", config.issuer);
-    let lifetime = grant
-        .audience
-        .as_deref()
-        .and_then(|a| config.api(a))
+    let lifetime = api
         .map(|a| a.token_lifetime)
         .unwrap_or(if grant.audience.as_deref() == Some(config.mfa_audience().as_str()) { 600 } else { 86_400 });
     let audience: Value = match (&grant.audience, grant.scope.iter().any(|s| s == "openid")) {
@@ -212,7 +213,7 @@ pub fn access_token(
     if let Some(gty) = gty {
         claims.insert("gty".into(), Value::from(gty));
     }
-    organization_claims(config, grant, &mut claims);
+    organization_claims(config, &directory, grant, &mut claims);
     if dialect.with_permissions() {
         claims.insert("permissions".into(), json!(permissions));
     }
@@ -229,19 +230,19 @@ pub fn access_token(
 }
 
 /// `org_id` of a grant through an organization, and `org_name` when the tenant puts names in tokens.
-fn organization_claims(config: &TenantConfig, grant: &Grant, claims: &mut Map<String, Value>) {
+fn organization_claims(config: &TenantConfig, directory: &Directory, grant: &Grant, claims: &mut Map<String, Value>) {
     let Some(id) = &grant.organization else { return };
     claims.insert("org_id".into(), Value::from(id.clone()));
     if config.organization_names_in_tokens
-        && let Some(org) = config.organization(id)
+        && let Some(org) = directory.organization(id)
     {
         claims.insert("org_name".into(), Value::from(org.name.clone()));
     }
 }
 
 /// The longest lifetime of any access token this tenant issues (a revocation must outlive every token it names).
-pub fn longest_access_token_lifetime(config: &TenantConfig) -> i64 {
-    config.apis.iter().map(|a| a.token_lifetime as i64).chain([86_400]).max().unwrap_or(86_400)
+pub fn longest_access_token_lifetime(directory: &Directory) -> i64 {
+    directory.apis.iter().map(|a| a.token_lifetime as i64).chain([86_400]).max().unwrap_or(86_400)
 }
 
 /// Whether the access token with these (verified) claims was revoked before its expiry (its authorization code
@@ -295,12 +296,10 @@ pub async fn issue_user_tokens(
     now: i64,
 ) -> AuthResult<TokenResponse> {
     let Issue { access_jti, family } = issue;
-    let roles = authorization::roles(&tenant.config, user, grant.organization.as_deref());
-    let permissions = grant
-        .audience
-        .as_deref()
-        .map(|audience| authorization::permissions(&tenant.config, &roles, audience))
-        .unwrap_or_default();
+    let directory = tenant.directory();
+    let roles = authorization::roles(&directory, user, grant.organization.as_deref());
+    let permissions =
+        grant.audience.as_deref().map(|audience| directory.permissions(&roles, audience)).unwrap_or_default();
     let (access_token, expires_in) =
         access_token(tenant, &user.user_id, grant, None, &permissions, access_jti.as_deref(), now)?;
     let id_token = if grant.scope.iter().any(|s| s == "openid") {

@@ -9,6 +9,8 @@ use gatehouse_types::records::{Authenticator, AuthenticatorKind, User};
 use gatehouse_types::{AuthMethod, FactorType, JsonMap, PostLoginEvent};
 use serde_json::{Value, json};
 
+use crate::directory::Directory;
+
 /// The database connection every Gatehouse user belongs to.
 pub const DATABASE_CONNECTION: &str = "Username-Password-Authentication";
 /// Its id.
@@ -216,13 +218,13 @@ pub fn risk_assessment(known_device: bool, first_login: bool) -> Value {
 
 /// Puts the organization a login goes through in its event: `event.organization`, and the member's roles in it as
 /// `event.authorization.roles` (reference §1.6, §9.1).
-pub fn set_organization(config: &TenantConfig, event: &mut PostLoginEvent, user: &User, organization: Option<&str>) {
-    let Some(org) = organization.and_then(|id| config.organization(id)) else { return };
+pub fn set_organization(directory: &Directory, event: &mut PostLoginEvent, user: &User, organization: Option<&str>) {
+    let Some(org) = organization.and_then(|id| directory.organization(id)) else { return };
     event.organization = Some(gatehouse_types::event::Organization {
         id: org.id.clone(),
         name: org.name.clone(),
         display_name: org.display_name.clone(),
         metadata: org.metadata.clone(),
     });
-    event.authorization.roles = crate::authorization::roles(config, user, Some(&org.id));
+    event.authorization.roles = crate::authorization::roles(directory, user, Some(&org.id));
 }

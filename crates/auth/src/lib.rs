@@ -13,6 +13,7 @@ pub mod clock;
 pub mod context;
 pub mod credentials;
 pub mod crypto;
+pub mod directory;
 pub mod error;
 pub mod event;
 pub mod fetch;

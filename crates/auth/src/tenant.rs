@@ -16,6 +16,7 @@ use crate::actions::Actions;
 use crate::clock::Clock;
 use crate::crypto::keys::KeyRing;
 use crate::crypto::password::hash_password;
+use crate::directory::Directory;
 use crate::error::{AuthError, AuthResult};
 use crate::fetch::{OutboundPolicy, ReqwestIo};
 use crate::outbox::Outbox;
@@ -44,6 +45,10 @@ pub struct Tenant {
     pub phone_templates: PhoneTemplates,
     /// The `Via` pseudonym its actions' requests carry (`fetch::via_pseudonym`), refused when it comes back.
     pub via_pseudonym: String,
+    /// The authorization directory as last read from the store.
+    directory: RwLock<Arc<Directory>>,
+    /// Serializes directory reloads, so the copy installed last was read after the last change.
+    directory_reload: tokio::sync::Mutex<()>,
 }
 
 /// How the tenant is started.
@@ -93,6 +98,8 @@ impl Tenant {
             seed_users(&config, store.as_ref()).await?;
             store.mark_seeded().await?;
         }
+        crate::directory::apply_config(&config, store.as_ref()).await.map_err(AuthError::Setup)?;
+        let directory = Directory::load(store.as_ref()).await?;
         let settings = FlowSettings {
             factors_enabled: config.mfa.factors.iter().copied().collect(),
             customize_with_actions: config.mfa.customize_with_actions,
@@ -135,6 +142,8 @@ impl Tenant {
             clock,
             phone_templates,
             via_pseudonym,
+            directory: RwLock::new(Arc::new(directory)),
+            directory_reload: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -161,6 +170,28 @@ impl Tenant {
         if let Err(e) = written {
             tracing::error!(error = %e, kind = %entry.kind, "could not write a tenant log entry");
         }
+    }
+
+    /// The authorization directory (roles, organizations, client grants, APIs).
+    pub fn directory(&self) -> Arc<Directory> {
+        self.directory.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Reads the directory again (after a change through the Management API or the CLI).
+    pub async fn reload_directory(&self) -> AuthResult<()> {
+        let _one_at_a_time = self.directory_reload.lock().await;
+        let fresh = Directory::load(self.store.as_ref()).await?;
+        *self.directory.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(fresh);
+        Ok(())
+    }
+
+    /// Reads the directory again when another process changed it (called every second by the server).
+    pub async fn refresh_directory(&self) -> AuthResult<()> {
+        let stored = self.store.documents_version().await?;
+        if stored != self.directory().version {
+            self.reload_directory().await?;
+        }
+        Ok(())
     }
 
     /// The ring of signing keys (a snapshot).

@@ -94,7 +94,7 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
     }
 }
 
-/// Background work: action reloads and phone retries (every second), expired-record purges and key reloads (every
+/// Background work: action reloads, phone retries and directory changes (every second), expired-record purges and key reloads (every
 /// minute).
 fn spawn_housekeeping(tenant: Arc<Tenant>) {
     let actions = tenant.clone();
@@ -129,6 +129,10 @@ fn spawn_housekeeping(tenant: Arc<Tenant>) {
             let tried = gatehouse_auth::phone::retry::run_due(&retries).await;
             if tried > 0 {
                 tracing::debug!(tried, "phone retries tried");
+            }
+            // Roles, organizations and grants another process changed.
+            if let Err(e) = retries.refresh_directory().await {
+                tracing::warn!(error = %e, "directory refresh failed");
             }
         }
     });

@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/u/mfa/resend", post(post_resend))
         .route("/u/mfa/phone", post(post_phone))
         .route("/u/organization", post(post_organization))
+        .route("/u/consent", post(post_consent))
         .route("/u/mfa/recovery-saved", post(post_recovery_saved))
         .route("/continue", get(get_continue).post(post_continue))
         .route("/v2/logout", get(get_logout))
@@ -92,6 +93,9 @@ struct MfaForm {
     /// The organization picked.
     #[serde(default)]
     organization: String,
+    /// Consent: `accept` or `deny`.
+    #[serde(default)]
+    action: String,
 }
 
 async fn post_code(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
@@ -113,6 +117,11 @@ async fn post_resend(State(state): State<AppState>, client: Client, Form(form): 
 async fn post_organization(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
     let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
     render(login.choose_organization(&form.state, &form.csrf, &form.organization).await, state.cookie_policy())
+}
+
+async fn post_consent(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
+    let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
+    render(login.answer_consent(&form.state, &form.csrf, form.action == "accept").await, state.cookie_policy())
 }
 
 async fn post_phone(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {

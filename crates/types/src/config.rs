@@ -264,6 +264,10 @@ pub struct ClientConfig {
     /// `post_login_prompt` (after the password the user picks one of their organizations).
     #[serde(default)]
     pub organization_require_behavior: OrganizationPrompt,
+    /// A first-party application (the default) is the tenant's own; a third-party one (`false`) always shows
+    /// users a consent page before it gets their data or API access.
+    #[serde(default = "yes")]
+    pub is_first_party: bool,
 }
 
 /// A client's `organization_require_behavior`.
@@ -389,6 +393,13 @@ pub struct ApiConfig {
     /// Whether a refresh token may be issued for this API (`offline_access`).
     #[serde(default = "yes")]
     pub allow_offline_access: bool,
+    /// "Allow Skipping User Consent": first-party clients get tokens for this API without a consent page, unless
+    /// their redirect URI is on `localhost` or a loopback address (which no one can verify as first-party).
+    #[serde(default = "yes")]
+    pub skip_consent_for_verifiable_first_party_clients: bool,
+    /// What each scope lets a client do, shown on the consent page (`"read:data" = "Read your data"`).
+    #[serde(default)]
+    pub scope_descriptions: BTreeMap<String, String>,
 }
 
 impl ApiConfig {

@@ -8,6 +8,7 @@
 pub mod command;
 pub mod config;
 pub mod credentials;
+pub mod directory;
 pub mod event;
 pub mod factor;
 pub mod outcome;

@@ -6,7 +6,7 @@ use serde_json::Value;
 pub const API: &str = "https://api.example.com/";
 pub const PASSWORD: &str = "correct-horse-battery";
 pub const WEB_SECRET: &str = "test-web-secret-0123456789";
-pub const WEB_CALLBACK: &str = "http://127.0.0.1:9/web/callback";
+pub const WEB_CALLBACK: &str = "https://web.example.com/callback";
 /// Email as the only factor besides an authenticator app to enroll; MFA always.
 pub const EMAIL_ALWAYS: &str = "factors = [\"otp\", \"recovery-code\", \"email\"]\npolicy = \"always\"";
 

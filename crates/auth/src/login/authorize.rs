@@ -62,6 +62,7 @@ pub fn language(ui_locales: &[String], accept_language: Option<&str>) -> String 
 /// Validates an authorization request against the tenant's clients and APIs.
 pub fn authorize_request(tenant: &crate::tenant::Tenant, query: &JsonMap) -> Result<AuthorizeRequest, Refusal> {
     let config = &tenant.config;
+    let directory = tenant.directory();
     let Some(client_id) = param(query, "client_id") else {
         return Err(Refusal::Page("invalid_request".into(), "Missing required parameter: client_id".into()));
     };
@@ -155,7 +156,7 @@ pub fn authorize_request(tenant: &crate::tenant::Tenant, query: &JsonMap) -> Res
         (None, _) => {}
     }
     if let Some(audience) = &request.audience
-        && config.api(audience).is_none()
+        && directory.api(audience).is_none()
     {
         return refuse("access_denied", format!("Service not found: {audience}"));
     }
@@ -169,7 +170,16 @@ pub fn authorize_request(tenant: &crate::tenant::Tenant, query: &JsonMap) -> Res
         (Some(_), OrganizationUsage::Deny) => {
             return refuse("invalid_request", "parameter organization is not allowed for this client".into());
         }
-        (Some(named), _) => match config.organization(named) {
+        (Some(named), _) => match directory.organization(named) {
+            // Auth0 logs members in only through the connections an organization enables.
+            Some(org)
+                if !org.enabled_connections.iter().any(|c| c.connection_id == crate::event::DATABASE_CONNECTION_ID) =>
+            {
+                return refuse(
+                    "invalid_request",
+                    format!("the organization {} has no enabled connection to log in with", org.id),
+                );
+            }
             Some(org) => Some(org.id.clone()),
             None => {
                 return refuse(
@@ -256,6 +266,7 @@ impl Login<'_> {
             client_ip: self.ctx.request.ip.clone(),
             user_agent: self.ctx.request.user_agent.clone(),
             stage: Stage::Credentials,
+            consented: false,
         };
         response.cookies.push(CookieChange::SetBinding { slot, value: binding.clone(), max_age: lifetime });
 

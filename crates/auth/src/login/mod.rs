@@ -6,6 +6,7 @@
 //! `acr_values` → an authorization code for the application.
 
 mod authorize;
+mod consent;
 mod mfa;
 mod organization;
 pub mod phone;
@@ -21,9 +22,7 @@ use gatehouse_types::records::{AuthorizationCode, Grant, LogEntry, Session, User
 use gatehouse_types::{AuthMethod, FactorType, FlowResult, JsonMap, MfaProvider, Outcome, PromptCommand};
 use subtle::ConstantTimeEq;
 
-use crate::authorization;
 use crate::claims::PAPE_MFA;
-use crate::claims::granted_scopes;
 use crate::context::RequestContext;
 use crate::credentials::{self, PasswordCheck};
 use crate::error::AuthResult;
@@ -202,6 +201,15 @@ impl Login<'_> {
                 let url = paused.prompt().and_then(|p| p.url.clone()).unwrap_or_default();
                 LoginResponse::new(AuthStep::Redirect(with_state(&url, state)))
             }
+            Stage::Consent { outcome, scopes } => {
+                let (outcome, scopes) = (outcome.clone(), scopes.clone());
+                let lang = tx.lang.clone();
+                match self.user(&tx).await {
+                    Ok(Some(user)) => self.show_consent(state, tx, &user, *outcome, scopes).await,
+                    Ok(None) => error_page(&lang, "access_denied", "The user no longer exists."),
+                    Err(e) => internal(&lang, e),
+                }
+            }
             Stage::OrganizationPicker => {
                 let lang = tx.lang.clone();
                 match self.user(&tx).await {
@@ -302,8 +310,7 @@ impl Login<'_> {
         }
         // A login through an organization is for its members only (Auth0 answers access_denied to the callback).
         if let Some(org_id) = &tx.request.organization {
-            let member =
-                self.ctx.tenant.config.organization(org_id).is_some_and(|org| org.member(&user.email).is_some());
+            let member = self.ctx.tenant.directory().membership(org_id, &user.user_id).is_some();
             if !member {
                 let reason = format!("User is not a member of the organization {org_id}");
                 self.write_log("f", reason.clone(), Some(&tx), Some(&user)).await;
@@ -365,7 +372,7 @@ impl Login<'_> {
             Some(risk),
             None,
         );
-        event::set_organization(config, &mut event, user, tx.request.organization.as_deref());
+        event::set_organization(&self.ctx.tenant.directory(), &mut event, user, tx.request.organization.as_deref());
         event
     }
 
@@ -556,6 +563,11 @@ impl Login<'_> {
         if self.needs_organization(&tx) {
             return self.show_organizations(state, tx, &user).await;
         }
+        match self.consent_needed(&tx, &client, &user, &outcome).await {
+            Ok(Some(scopes)) => return self.show_consent(state, tx, &user, outcome, scopes).await,
+            Ok(None) => {}
+            Err(e) => return internal(&lang, e),
+        }
         if let Err(e) = self.apply_metadata(&user, &outcome).await {
             return internal(&lang, e);
         }
@@ -624,14 +636,7 @@ impl Login<'_> {
 
         let mfa = tx.methods.iter().any(|m| m.name == "mfa");
         let show_amr = tx.mfa_done || (mfa && !tx.request.is_silent());
-        let scope = granted_scopes(
-            &self.ctx.tenant.config,
-            &client,
-            &tx.request.scope,
-            tx.request.audience.as_deref(),
-            &authorization::roles(&self.ctx.tenant.config, &fresh, tx.request.organization.as_deref()),
-            &outcome.scopes,
-        );
+        let scope = self.login_scopes(&tx, &client, &fresh, &outcome);
         let grant = Grant {
             user_id: fresh.user_id.clone(),
             client_id: client.client_id.clone(),

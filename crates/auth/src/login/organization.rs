@@ -3,19 +3,19 @@
 //! choice is checked again when it comes back (a member, of an organization that exists), then the login goes on
 //! through it.
 
-use gatehouse_types::config::{OrganizationUsage, TenantConfig};
+use gatehouse_types::config::OrganizationUsage;
 use gatehouse_types::records::User;
 
+use crate::directory::Directory;
 use crate::login::step::{AuthStep, LoginResponse, OrganizationsPage};
 use crate::login::tx::{LoginTx, Stage};
 use crate::login::{Login, app_error, internal};
 
 /// The organizations `user` is a member of: `(id, display name)`.
-fn memberships(config: &TenantConfig, user: &User) -> Vec<(String, String)> {
-    config
-        .organizations
-        .iter()
-        .filter(|org| org.member(&user.email).is_some())
+fn memberships(directory: &Directory, user: &User) -> Vec<(String, String)> {
+    directory
+        .organizations_of(&user.user_id)
+        .into_iter()
         .map(|org| {
             let shown = if org.display_name.is_empty() { org.name.clone() } else { org.display_name.clone() };
             (org.id.clone(), shown)
@@ -37,7 +37,7 @@ impl Login<'_> {
 
     /// Shows the picker (or refuses a user who belongs to no organization).
     pub(crate) async fn show_organizations(&self, state: &str, mut tx: LoginTx, user: &User) -> LoginResponse {
-        let organizations = memberships(&self.ctx.tenant.config, user);
+        let organizations = memberships(&self.ctx.tenant.directory(), user);
         if organizations.is_empty() {
             let reason = "User is not a member of any organization";
             self.write_log("f", reason, Some(&tx), Some(user)).await;
@@ -63,7 +63,7 @@ impl Login<'_> {
         if !Self::csrf_ok(&tx, csrf) || tx.stage != Stage::OrganizationPicker {
             return self.show(state).await;
         }
-        let chosen = memberships(&self.ctx.tenant.config, &user).into_iter().find(|(id, _)| id == organization);
+        let chosen = memberships(&self.ctx.tenant.directory(), &user).into_iter().find(|(id, _)| id == organization);
         let Some((id, _)) = chosen else {
             // Not one of the user's organizations: the picker again.
             return self.show_organizations(state, tx, &user).await;

@@ -37,6 +37,8 @@ pub enum AuthStep {
     EnrollPhone(EnrollPhonePage),
     /// The organization picker.
     Organizations(OrganizationsPage),
+    /// What the application asks to do, to accept or decline.
+    Consent(ConsentPage),
     /// A new recovery code, shown once.
     RecoveryCode(RecoveryCodePage),
     /// Send the browser to another URL (a hosted page, or an action's `sendUserTo`).
@@ -158,6 +160,17 @@ pub struct OrganizationsPage {
     pub ctx: PageContext,
     /// `(id, display name)` of each, in the configuration's order.
     pub organizations: Vec<(String, String)>,
+}
+
+/// The consent page.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConsentPage {
+    /// Context.
+    pub ctx: PageContext,
+    /// The API asked for, by name.
+    pub api_name: Option<String>,
+    /// Each scope asked for, with the API's description of it (OIDC scopes are described by the page).
+    pub scopes: Vec<(String, Option<String>)>,
 }
 
 /// The factor picker.

@@ -90,6 +90,13 @@ pub enum Stage {
     },
     /// The password is checked; the user picks one of their organizations (a client that requires one).
     OrganizationPicker,
+    /// The flow allowed the login (and MFA is done); the user allows or declines what the application asks for.
+    Consent {
+        /// The flow's outcome, applied once the user accepts.
+        outcome: Box<Outcome>,
+        /// The scopes shown (recorded as consented on accept).
+        scopes: Vec<String>,
+    },
     /// A recovery code was shown; the user acknowledges it, then `after` continues.
     RecoveryShown {
         /// Where the login goes next.
@@ -174,4 +181,7 @@ pub struct LoginTx {
     pub user_agent: Option<String>,
     /// Where the login stands.
     pub stage: Stage,
+    /// The user accepted the consent page in this login.
+    #[serde(default)]
+    pub consented: bool,
 }

@@ -108,7 +108,7 @@ impl TokenEndpoint<'_> {
         let (family, access_jti) = code_token_ids(key);
         let store = &self.ctx.tenant.store;
         store.revoke_refresh_family(&family).await.map_err(server_error)?;
-        let until = self.now() + claims::longest_access_token_lifetime(&self.ctx.tenant.config);
+        let until = self.now() + claims::longest_access_token_lifetime(&self.ctx.tenant.directory());
         store.put_ephemeral(Ephemeral::RevokedToken, &secret_key(&access_jti), b"1", until).await.map_err(server_error)
     }
 }

@@ -1,7 +1,8 @@
 //! `grant_type=client_credentials` (RFC 6749 §4.4): a confidential client's own token for an API it has a
 //! client grant for.
 
-use gatehouse_types::config::{ClientConfig, ClientGrantConfig, OrganizationUsage};
+use gatehouse_types::config::{ClientConfig, OrganizationUsage};
+use gatehouse_types::directory::ClientGrant;
 use gatehouse_types::records::Grant;
 
 use gatehouse_types::JsonMap;
@@ -27,10 +28,8 @@ impl TokenEndpoint<'_> {
                 "No audience parameter was provided, and no default audience has been configured",
             ));
         };
-        let config = &self.ctx.tenant.config;
-        let Some(client_grant) =
-            config.client_grants.iter().find(|g| g.client_id == client.client_id && g.audience == audience)
-        else {
+        let directory = self.ctx.tenant.directory();
+        let Some(client_grant) = directory.client_grant(&client.client_id, audience) else {
             self.log("feccft", format!("Client is not authorized to access {audience}"), Some(client), None).await;
             return Err(OAuthError::access_denied(format!(
                 "Client is not authorized to access \"{audience}\". You need to create a \"client-grant\" associated to this API."
@@ -39,12 +38,12 @@ impl TokenEndpoint<'_> {
         let scope: Vec<String> = match req.get("scope") {
             Some(asked) => {
                 let asked = requested_scopes(asked)?;
-                if let Some(extra) = asked.iter().find(|s| !client_grant.scopes.contains(s)) {
+                if let Some(extra) = asked.iter().find(|s| !client_grant.scope.contains(s)) {
                     return Err(OAuthError::access_denied(format!("Client has not been granted scopes: {extra}")));
                 }
                 asked
             }
-            None => client_grant.scopes.clone(),
+            None => client_grant.scope.clone(),
         };
         let organization = self.organization_of(req, client, client_grant).await?;
         let now = self.now();
@@ -88,9 +87,9 @@ impl TokenEndpoint<'_> {
         &self,
         req: &TokenRequest,
         client: &ClientConfig,
-        client_grant: &ClientGrantConfig,
+        client_grant: &ClientGrant,
     ) -> Result<Option<String>, OAuthError> {
-        let config = &self.ctx.tenant.config;
+        let directory = self.ctx.tenant.directory();
         let refused = match (req.get("organization"), client_grant.organization_usage) {
             (None, OrganizationUsage::Require) => {
                 OAuthError::invalid_request("The organization parameter is required for this client grant")
@@ -99,13 +98,13 @@ impl TokenEndpoint<'_> {
             (Some(_), OrganizationUsage::Deny) => {
                 OAuthError::invalid_request("The organization parameter is not allowed for this client grant")
             }
-            (Some(named), _) => match config.organization(named) {
+            (Some(named), _) => match directory.organization(named) {
                 None => OAuthError::invalid_request(
                     "parameter organization is invalid: no organization found by that name or identifier",
                 ),
                 Some(org)
                     if client_grant.allow_any_organization
-                        || client_grant.organizations.iter().any(|o| *o == org.id || *o == org.name) =>
+                        || client_grant.organizations.contains(&org.id) =>
                 {
                     return Ok(Some(org.id.clone()));
                 }
@@ -154,7 +153,7 @@ impl TokenEndpoint<'_> {
             "secrets": tenant.secrets,
         });
         let mut event = event;
-        if let Some(org) = organization.and_then(|id| tenant.config.organization(id))
+        if let Some(org) = organization.and_then(|id| tenant.directory().organization(id).cloned())
             && let Some(object) = event.as_object_mut()
         {
             object.insert(

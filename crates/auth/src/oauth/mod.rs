@@ -215,8 +215,15 @@ pub(crate) fn apply_outcome(
     client: &ClientConfig,
     roles: &[String],
 ) {
-    grant.scope =
-        granted_scopes(&tenant.config, client, &grant.scope, grant.audience.as_deref(), roles, &outcome.scopes);
+    grant.scope = granted_scopes(
+        &tenant.config,
+        &tenant.directory(),
+        client,
+        &grant.scope,
+        grant.audience.as_deref(),
+        roles,
+        &outcome.scopes,
+    );
     grant.id_token_claims = outcome.id_token_claims.clone();
     grant.access_token_claims = outcome.access_token_claims.clone();
 }

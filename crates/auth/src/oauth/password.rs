@@ -32,7 +32,7 @@ impl TokenEndpoint<'_> {
         let audience = req.get("audience").map(str::to_owned);
         let mfa_api = audience.as_deref() == Some(self.ctx.tenant.config.mfa_audience().as_str());
         if let Some(a) = &audience
-            && self.ctx.tenant.config.api(a).is_none()
+            && self.ctx.tenant.directory().api(a).is_none()
             && !mfa_api
         {
             return Err(OAuthError::access_denied(format!("Service not found: {a}")));
@@ -112,7 +112,7 @@ impl TokenEndpoint<'_> {
             }
             FlowResult::Allow | FlowResult::Paused => {}
         }
-        let roles = crate::authorization::roles(&self.ctx.tenant.config, &user, grant.organization.as_deref());
+        let roles = crate::authorization::roles(&self.ctx.tenant.directory(), &user, grant.organization.as_deref());
         apply_outcome(&mut grant, &outcome, self.ctx.tenant, client, &roles);
         let paused = outcome.result == FlowResult::Paused;
         let by_action = outcome.multifactor.as_ref().is_some_and(|m| m.provider != MfaProvider::None);

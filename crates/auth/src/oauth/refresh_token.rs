@@ -68,8 +68,7 @@ impl TokenEndpoint<'_> {
         // Tokens issued through an organization are refreshed only while the user is still a member of it: a
         // removed member must not keep getting tokens that name the organization.
         if let Some(org_id) = record.grant.organization.as_deref() {
-            let member =
-                self.ctx.tenant.config.organization(org_id).is_some_and(|org| org.member(&user.email).is_some());
+            let member = self.ctx.tenant.directory().membership(org_id, &user.user_id).is_some();
             if !member {
                 self.log(
                     "fertft",
@@ -97,12 +96,12 @@ impl TokenEndpoint<'_> {
             .token_event(client, &user, &methods, grant.audience.as_deref(), &grant.scope, "oauth2-refresh-token", req)
             .await?;
         // A refresh stays in the organization the tokens were issued for.
-        crate::event::set_organization(&self.ctx.tenant.config, &mut event, &user, grant.organization.as_deref());
+        crate::event::set_organization(&self.ctx.tenant.directory(), &mut event, &user, grant.organization.as_deref());
         let outcome = self.run_flow(event, client, &user).await?;
         if outcome.multifactor.as_ref().is_some_and(|m| m.provider != MfaProvider::None) && !grant.mfa {
             return Err(OAuthError::mfa_required("Multifactor authentication required"));
         }
-        let roles = crate::authorization::roles(&self.ctx.tenant.config, &user, grant.organization.as_deref());
+        let roles = crate::authorization::roles(&self.ctx.tenant.directory(), &user, grant.organization.as_deref());
         apply_outcome(&mut grant, &outcome, self.ctx.tenant, client, &roles);
         // Amr is absent on tokens from refresh (Auth0).
         grant.amr.clear();

@@ -319,10 +319,19 @@ pub async fn update_user(tenant: &Tenant, user_id: &str, patch: UserPatch) -> Us
     }
 }
 
-/// Deletes a user, their authenticators, sessions and refresh tokens.
+/// Deletes a user, their authenticators, sessions, refresh tokens, consents and memberships.
 pub async fn delete_user(tenant: &Tenant, user_id: &str) -> UserResult<()> {
     tenant.store.delete_user_sessions(user_id).await?;
     tenant.store.revoke_user_refresh_tokens(user_id, None).await?;
+    crate::directory::consents::delete_user_consents(tenant, user_id)
+        .await
+        .map_err(|e| UserError::Internal(e.to_string()))?;
+    let orgs: Vec<String> = tenant.directory().organizations_of(user_id).iter().map(|o| o.id.clone()).collect();
+    for org in orgs {
+        crate::directory::organizations::remove_members(tenant, &org, &[user_id.to_owned()])
+            .await
+            .map_err(|e| UserError::Internal(e.to_string()))?;
+    }
     tenant.store.delete_user(user_id).await?;
     Ok(())
 }

@@ -2,6 +2,11 @@
 //! the [`Caller`] extractor, and errors in the Management API's own shape ([`MgmtError`]).
 
 mod authentication_methods;
+mod client_grants;
+mod grants;
+mod organizations;
+mod resource_servers;
+mod roles;
 mod users;
 
 use std::net::SocketAddr;
@@ -14,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use gatehouse_auth::claims;
+use gatehouse_auth::directory::DirectoryError;
 use gatehouse_auth::users::UserError;
 use gatehouse_store::LogQuery;
 use gatehouse_types::JsonMap;
@@ -31,6 +37,11 @@ pub fn router() -> Router<AppState> {
         .route("/api/v2/keys/signing", get(get_signing_keys))
         .route("/api/v2/keys/signing/rotate", post(post_rotate))
         .merge(users::router())
+        .merge(roles::router())
+        .merge(organizations::router())
+        .merge(client_grants::router())
+        .merge(resource_servers::router())
+        .merge(grants::router())
         .merge(authentication_methods::router())
 }
 
@@ -64,6 +75,16 @@ impl MgmtError {
         MgmtError {
             cause: Some(e.to_string()),
             ..MgmtError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal error", None)
+        }
+    }
+
+    /// A failed change to roles, organizations, grants or APIs.
+    pub(crate) fn from_directory(e: DirectoryError) -> Self {
+        match e {
+            DirectoryError::NotFound { code, message } => MgmtError::new(StatusCode::NOT_FOUND, message, Some(code)),
+            DirectoryError::Conflict(m) => MgmtError::new(StatusCode::CONFLICT, m, Some("conflict")),
+            DirectoryError::BadRequest(m) => MgmtError::bad_body(m),
+            DirectoryError::Internal(m) => MgmtError::internal(m),
         }
     }
 
@@ -248,6 +269,62 @@ impl FieldsQuery {
             }
             other => other,
         }
+    }
+}
+
+pub(crate) fn number(name: &str, value: Option<&str>, default: usize) -> Result<usize, MgmtError> {
+    match value {
+        None | Some("") => Ok(default),
+        Some(text) => text.parse().map_err(|_| {
+            MgmtError::bad_query(format!(
+                "Query validation error: 'Expected type integer but found type string' on property {name}."
+            ))
+        }),
+    }
+}
+
+pub(crate) fn flag(name: &str, value: Option<&str>) -> Result<bool, MgmtError> {
+    match value {
+        None | Some("") | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(MgmtError::bad_query(format!(
+            "Query validation error: 'Expected type boolean but found type string' on property {name}."
+        ))),
+    }
+}
+
+/// `page` (from 0), `per_page` (default 50, at most 100) and `include_totals` of Auth0's list endpoints.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub(crate) struct PageQuery {
+    #[serde(default)]
+    page: Option<String>,
+    #[serde(default)]
+    per_page: Option<String>,
+    #[serde(default)]
+    include_totals: Option<String>,
+}
+
+impl PageQuery {
+    /// One page of `items`: a plain array, or with `include_totals=true` `{start, limit, total, <key>: [...]}`.
+    pub(crate) fn paginate(&self, items: Vec<Value>, key: &str) -> Result<Json<Value>, MgmtError> {
+        let page = number("page", self.page.as_deref(), 0)?;
+        let per_page = number("per_page", self.per_page.as_deref(), 50)?;
+        if per_page == 0 || per_page > 100 {
+            return Err(MgmtError::bad_query(
+                "Query validation error: 'per_page' must be between 1 and 100 (Number of results per page).",
+            ));
+        }
+        let total = items.len();
+        let start = page.saturating_mul(per_page);
+        let shown: Vec<Value> = items.into_iter().skip(start).take(per_page).collect();
+        if flag("include_totals", self.include_totals.as_deref())? {
+            let mut body = json!({ "start": start, "limit": per_page, "total": total });
+            if let Some(map) = body.as_object_mut() {
+                map.insert(key.to_owned(), Value::Array(shown));
+            }
+            return Ok(Json(body));
+        }
+        Ok(Json(Value::Array(shown)))
     }
 }
 

@@ -9,7 +9,7 @@ use gatehouse_auth::users::{self, NewUser, UserPatch, UserSearch};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Caller, FieldsQuery, MgmtError, parse_body};
+use super::{Caller, FieldsQuery, MgmtError, flag, number, parse_body};
 use crate::AppState;
 
 pub(super) fn router() -> Router<AppState> {
@@ -39,27 +39,6 @@ struct ListQuery {
     search_engine: Option<String>,
     #[serde(flatten)]
     fields: FieldsQuery,
-}
-
-fn number(name: &str, value: Option<&str>, default: usize) -> Result<usize, MgmtError> {
-    match value {
-        None | Some("") => Ok(default),
-        Some(text) => text.parse().map_err(|_| {
-            MgmtError::bad_query(format!(
-                "Query validation error: 'Expected type integer but found type string' on property {name}."
-            ))
-        }),
-    }
-}
-
-fn flag(name: &str, value: Option<&str>) -> Result<bool, MgmtError> {
-    match value {
-        None | Some("") | Some("false") => Ok(false),
-        Some("true") => Ok(true),
-        Some(_) => Err(MgmtError::bad_query(format!(
-            "Query validation error: 'Expected type boolean but found type string' on property {name}."
-        ))),
-    }
 }
 
 /// `GET /api/v2/users`: `q` (a subset of Auth0's search syntax, see `gatehouse_auth::users::UserQuery`), `email`,

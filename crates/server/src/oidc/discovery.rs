@@ -56,7 +56,7 @@ async fn get_jwks(State(state): State<AppState>) -> Result<Response, ApiError> {
     let ring = tenant.key_ring().map_err(|e| ApiError(OAuthError::server_error(e.to_string())))?;
     // A retired key stays published as long as a token it signed may still be valid.
     let longest = tenant
-        .config
+        .directory()
         .apis
         .iter()
         .map(|a| a.token_lifetime)

@@ -47,6 +47,15 @@ pub enum Text {
     TextMeInstead,
     ChangeNumber,
     ChooseOrganization,
+    ConsentTitle,
+    ConsentIntro,
+    ConsentApi,
+    Accept,
+    Decline,
+    ScopeProfile,
+    ScopeEmail,
+    ScopePhone,
+    ScopeOfflineAccess,
 }
 
 /// The text in `lang` (`ja`, else English).
@@ -310,6 +319,69 @@ pub fn t(lang: &str, text: Text) -> &'static str {
                 "確認コードを音声通話でお伝えします:"
             } else {
                 "We're calling you to read a verification code at"
+            }
+        }
+        Text::ConsentTitle => {
+            if ja {
+                "アクセスの許可"
+            } else {
+                "Authorize App"
+            }
+        }
+        Text::ConsentIntro => {
+            if ja {
+                "次のアプリケーションがあなたのアカウントへのアクセスを求めています:"
+            } else {
+                "This application is requesting access to your account:"
+            }
+        }
+        Text::ConsentApi => {
+            if ja {
+                "対象の API:"
+            } else {
+                "On the API:"
+            }
+        }
+        Text::Accept => {
+            if ja {
+                "許可する"
+            } else {
+                "Accept"
+            }
+        }
+        Text::Decline => {
+            if ja {
+                "拒否する"
+            } else {
+                "Decline"
+            }
+        }
+        Text::ScopeProfile => {
+            if ja {
+                "プロフィール (名前、ニックネーム、画像)"
+            } else {
+                "Your profile: name, nickname and picture"
+            }
+        }
+        Text::ScopeEmail => {
+            if ja {
+                "メールアドレス"
+            } else {
+                "Your email address"
+            }
+        }
+        Text::ScopePhone => {
+            if ja {
+                "電話番号"
+            } else {
+                "Your phone number"
+            }
+        }
+        Text::ScopeOfflineAccess => {
+            if ja {
+                "ログインしていない間もアクセスする (リフレッシュトークン)"
+            } else {
+                "Access while you are not logged in (refresh tokens)"
             }
         }
         Text::ChooseOrganization => {

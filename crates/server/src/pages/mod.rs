@@ -8,9 +8,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use gatehouse_auth::login::step::{
-    AppResponse, AuthStep, ChallengePage, CookieChange, EnrollOtpPage, EnrollPhonePage, ErrorPage, LoginPage,
-    LoginResponse, OrganizationsPage, PageContext, PhoneChallenge, PickerPage, RecoveryCodePage, ResponseMode,
-    cookie_names,
+    AppResponse, AuthStep, ChallengePage, ConsentPage, CookieChange, EnrollOtpPage, EnrollPhonePage, ErrorPage,
+    LoginPage, LoginResponse, OrganizationsPage, PageContext, PhoneChallenge, PickerPage, RecoveryCodePage,
+    ResponseMode, cookie_names,
 };
 use gatehouse_types::FactorType;
 use gatehouse_types::phone::DeliveryMethod;
@@ -239,6 +239,46 @@ fn organizations_page(page: &OrganizationsPage) -> Markup {
     )
 }
 
+fn consent_page(page: &ConsentPage) -> Markup {
+    let lang = page.ctx.lang.as_str();
+    let describe = |scope: &str, description: &Option<String>| -> String {
+        match (scope, description) {
+            (_, Some(d)) => format!("{d} ({scope})"),
+            ("profile", None) => t(lang, Text::ScopeProfile).to_owned(),
+            ("email", None) => t(lang, Text::ScopeEmail).to_owned(),
+            ("phone", None) => t(lang, Text::ScopePhone).to_owned(),
+            ("offline_access", None) => t(lang, Text::ScopeOfflineAccess).to_owned(),
+            (other, None) => other.to_owned(),
+        }
+    };
+    layout(
+        lang,
+        t(lang, Text::ConsentTitle),
+        html! {
+            h1 { (t(lang, Text::ConsentTitle)) }
+            p class="sub" { (t(lang, Text::ConsentIntro)) " " strong { (page.ctx.client_name) } }
+            @if let Some(api) = &page.api_name {
+                p { (t(lang, Text::ConsentApi)) " " strong { (api) } }
+            }
+            ul class="scopes" {
+                @for (scope, description) in &page.scopes {
+                    li { (describe(scope, description)) }
+                }
+            }
+            form method="post" action="/u/consent" {
+                (hidden(&page.ctx))
+                input type="hidden" name="action" value="accept";
+                button type="submit" { (t(lang, Text::Accept)) }
+            }
+            form method="post" action="/u/consent" {
+                (hidden(&page.ctx))
+                input type="hidden" name="action" value="deny";
+                button class="link" type="submit" { (t(lang, Text::Decline)) }
+            }
+        },
+    )
+}
+
 fn picker_page(page: &PickerPage) -> Markup {
     let lang = page.ctx.lang.as_str();
     let title = if page.enrolling { t(lang, Text::ChooseEnrollMethod) } else { t(lang, Text::ChooseMethod) };
@@ -444,6 +484,7 @@ pub fn render(response: LoginResponse, cookies: CookiePolicy) -> Response {
         AuthStep::EnrollOtp(page) => (StatusCode::OK, HeaderMap::new(), Some(enroll_otp_page(page))),
         AuthStep::EnrollPhone(page) => (StatusCode::OK, HeaderMap::new(), Some(enroll_phone_page(page))),
         AuthStep::Organizations(page) => (StatusCode::OK, HeaderMap::new(), Some(organizations_page(page))),
+        AuthStep::Consent(page) => (StatusCode::OK, HeaderMap::new(), Some(consent_page(page))),
         AuthStep::RecoveryCode(page) => (StatusCode::OK, HeaderMap::new(), Some(recovery_page(page))),
         AuthStep::Error(page) => {
             // Our failure is a 500 (clients and monitors must not read it as their mistake); the rest are 400.
