@@ -3,13 +3,18 @@
 //! action or the tenant's policy asks for MFA; then the MFA API the way a Python application drives it after that
 //! error (auth0-python 6.8.0 has no MFA API client nor MFA grant, so those are plain HTTP calls).
 //!
-//! `tests/py/password_realm.py` and `tests/py/mfa_api.py` do the calls and print one JSON line, asserted on here. auth0-python comes from
+//! Then seed 004's authorization set up through auth0-python's Management API client (`auth0.management.Auth0`):
+//! roles, permissions, organizations, members, client grants, and their effects on tokens and on actions.
+//!
+//! `tests/py/password_realm.py`, `tests/py/mfa_api.py` and `tests/py/authorization_mgmt.py` do the calls and print one JSON line, asserted on here. auth0-python comes from
 //! `scripts/e2e-deps.sh` (which `.ci/run` calls): when it is missing this test fails, it does not skip.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Command;
 
-use gatehouse_tests::{MFA_DEFAULT, Server, config, repo_root};
+use gatehouse_tests::{
+    Browser, MFA_DEFAULT, SPA_CALLBACK, Server, callback_code, config, exchange_code, jwt_payload, pkce, repo_root,
+};
 use serde_json::{Value, json};
 
 /// Fails (never skips) when python3 or auth0-python is missing.
@@ -140,4 +145,86 @@ fn auth0_python_mfa_api_after_mfa_required() {
         !confirm_keys.contains(&json!("recovery_code")),
         "only the recovery-code grant returns one: {confirm_keys:?}"
     );
+}
+
+/// Seed 004's set-up through auth0-python's Management API client: `rbac`, `role`, `user_role`, `organization`
+/// and `client_grant` steps; then the effects: `reporting`'s token carries the organization, taro's the role's
+/// permissions, and jane's browser login through the organization shows it and her role in it to the actions.
+#[test]
+fn auth0_python_management_sets_up_roles_organizations_and_client_grants() {
+    require_dependencies();
+    const SHOW: &str = "exports.onExecutePostLogin = async (event, api) => {\n  \
+        api.idToken.setCustomClaim('https://gatehouse.test/org', event.organization ?? null);\n  \
+        api.idToken.setCustomClaim('https://gatehouse.test/roles', event.authorization.roles);\n};\n";
+    let scopes = [
+        "read:users",
+        "update:users",
+        "read:roles",
+        "create:roles",
+        "update:roles",
+        "read:resource_servers",
+        "update:resource_servers",
+        "read:organizations",
+        "create:organizations",
+        "read:organization_members",
+        "create:organization_members",
+        "create:organization_member_roles",
+        "create:organization_client_grants",
+        "read:client_grants",
+        "create:client_grants",
+    ];
+    let listed: Vec<String> = scopes.iter().map(|s| format!("\"{s}\"")).collect();
+    let text = config(
+        MFA_DEFAULT,
+        &format!(
+            "[[clients]]\nclient_id = \"test-admin\"\nname = \"Test Admin\"\napp_type = \"non_interactive\"\n\
+             client_secret = \"test-admin-secret-0123456789\"\n\n\
+             [[client_grants]]\nclient_id = \"test-admin\"\naudience = \"http://127.0.0.1:0/api/v2/\"\nscopes = [{}]\n\n\
+             [[clients]]\nclient_id = \"reporting\"\nname = \"Reporting job\"\napp_type = \"non_interactive\"\n\
+             client_secret = \"reporting-secret-0123456789\"\n",
+            listed.join(", ")
+        ),
+    )
+    .replace("client_id = \"test-spa\"\nname = \"Test SPA\"", "client_id = \"test-spa\"\nname = \"Test SPA\"\norganization_usage = \"allow\"");
+    let server = Server::start(&text, &[("10-show.js", SHOW)]);
+    let (result, transcript, code) = run_python("authorization_mgmt.py", &["--issuer", &server.issuer]);
+    let checks = &result["checks"];
+    for name in ["token", "rbac", "role", "user_role", "organization", "client_grant", "m2m_token", "password_token"] {
+        assert_eq!(
+            checks[name]["ok"],
+            json!(true),
+            "authorization_mgmt.py step `{name}` failed: {}\n{transcript}",
+            checks[name]
+        );
+    }
+    assert_eq!(code, Some(0), "{transcript}");
+    let org_id = result["org_id"].as_str().unwrap();
+    assert_eq!(checks["role"]["permissions"], json!(["read:data", "write:data"]));
+    assert_eq!(checks["user_role"]["roles"], json!(["editor"]));
+    assert_eq!(checks["organization"]["members"], json!(["jane@example.com"]));
+    assert_eq!(checks["organization"]["by_name"], org_id);
+    assert_eq!(checks["m2m_token"]["org_id"], org_id);
+    assert_eq!(checks["m2m_token"]["sub"], "reporting@clients");
+    assert_eq!(checks["password_token"]["scope"], "openid read:data write:data");
+    assert_eq!(checks["password_token"]["permissions"], json!(["read:data", "write:data"]));
+
+    // jane logs in through the organization the SDK made: the actions see it and her role in it.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let browser = Browser::new(&server);
+        let (verifier, challenge) = pkce();
+        let url = server.url(&format!(
+            "authorize?client_id=test-spa&response_type=code&redirect_uri={}&scope=openid&state=app-state&code_challenge={challenge}&code_challenge_method=S256&organization=initech",
+            url::form_urlencoded::byte_serialize(SPA_CALLBACK.as_bytes()).collect::<String>()
+        ));
+        let page = browser.follow(browser.get(&url).await).await;
+        let page =
+            browser.submit(&page, "/u/login", &[("email", "jane@example.com"), ("password", "correct-horse-battery")]).await;
+        let tokens = exchange_code(&server, &callback_code(&page), &verifier).await;
+        let id = jwt_payload(tokens["id_token"].as_str().unwrap());
+        assert_eq!(id["org_id"], org_id, "{id}");
+        assert_eq!(id["https://gatehouse.test/org"]["display_name"], "Initech", "{id}");
+        assert_eq!(id["https://gatehouse.test/org"]["metadata"]["plan"], "pro", "{id}");
+        assert_eq!(id["https://gatehouse.test/roles"], json!(["editor"]), "{id}");
+    });
 }

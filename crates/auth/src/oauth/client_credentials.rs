@@ -102,10 +102,7 @@ impl TokenEndpoint<'_> {
                 None => OAuthError::invalid_request(
                     "parameter organization is invalid: no organization found by that name or identifier",
                 ),
-                Some(org)
-                    if client_grant.allow_any_organization
-                        || client_grant.organizations.contains(&org.id) =>
-                {
+                Some(org) if client_grant.allow_any_organization || client_grant.organizations.contains(&org.id) => {
                     return Ok(Some(org.id.clone()));
                 }
                 Some(org) => {

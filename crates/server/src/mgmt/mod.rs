@@ -293,7 +293,9 @@ pub(crate) fn flag(name: &str, value: Option<&str>) -> Result<bool, MgmtError> {
     }
 }
 
-/// `page` (from 0), `per_page` (default 50, at most 100) and `include_totals` of Auth0's list endpoints.
+/// Paging of Auth0's list endpoints: by offset, `page` (from 0), `per_page` (default 50, at most 100) and
+/// `include_totals`; or by checkpoint, `take` (at most 100) and `from` (the `next` of the previous page), which the
+/// organization, member and client-grant lists of Auth0's SDKs use.
 #[derive(Clone, Debug, Default, Deserialize)]
 pub(crate) struct PageQuery {
     #[serde(default)]
@@ -302,29 +304,49 @@ pub(crate) struct PageQuery {
     per_page: Option<String>,
     #[serde(default)]
     include_totals: Option<String>,
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    take: Option<String>,
 }
 
 impl PageQuery {
-    /// One page of `items`: a plain array, or with `include_totals=true` `{start, limit, total, <key>: [...]}`.
+    /// One page of `items`: a plain array; with `include_totals=true` `{start, limit, total, <key>: [...]}`; by
+    /// checkpoint `{<key>: [...], next}` (`next` only while more remain).
     pub(crate) fn paginate(&self, items: Vec<Value>, key: &str) -> Result<Json<Value>, MgmtError> {
-        let page = number("page", self.page.as_deref(), 0)?;
-        let per_page = number("per_page", self.per_page.as_deref(), 50)?;
-        if per_page == 0 || per_page > 100 {
+        let checkpoint = self.from.is_some() || self.take.is_some();
+        let (start, limit) = if checkpoint {
+            let start = match self.from.as_deref() {
+                None | Some("") => 0,
+                Some(from) => from.parse().map_err(|_| {
+                    MgmtError::bad_query("Query validation error: 'from' is not a checkpoint this API returned.")
+                })?,
+            };
+            (start, number("take", self.take.as_deref(), 50)?)
+        } else {
+            let page = number("page", self.page.as_deref(), 0)?;
+            let per_page = number("per_page", self.per_page.as_deref(), 50)?;
+            (page.saturating_mul(per_page), per_page)
+        };
+        if limit == 0 || limit > 100 {
             return Err(MgmtError::bad_query(
                 "Query validation error: 'per_page' must be between 1 and 100 (Number of results per page).",
             ));
         }
         let total = items.len();
-        let start = page.saturating_mul(per_page);
-        let shown: Vec<Value> = items.into_iter().skip(start).take(per_page).collect();
-        if flag("include_totals", self.include_totals.as_deref())? {
-            let mut body = json!({ "start": start, "limit": per_page, "total": total });
-            if let Some(map) = body.as_object_mut() {
-                map.insert(key.to_owned(), Value::Array(shown));
-            }
-            return Ok(Json(body));
+        let shown: Vec<Value> = items.into_iter().skip(start).take(limit).collect();
+        let mut body = if checkpoint {
+            let end = start.saturating_add(shown.len());
+            if end < total { json!({ "next": end.to_string() }) } else { json!({}) }
+        } else if flag("include_totals", self.include_totals.as_deref())? {
+            json!({ "start": start, "limit": limit, "total": total })
+        } else {
+            return Ok(Json(Value::Array(shown)));
+        };
+        if let Some(map) = body.as_object_mut() {
+            map.insert(key.to_owned(), Value::Array(shown));
         }
-        Ok(Json(Value::Array(shown)))
+        Ok(Json(body))
     }
 }
 
