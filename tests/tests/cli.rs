@@ -33,7 +33,7 @@ client_secret = "cli-admin-secret-0123456789"
 [[client_grants]]
 client_id = "cli-admin"
 audience = "http://127.0.0.1:0/api/v2/"
-scopes = ["read:users", "create:users", "create:authentication_methods", "delete:guardian_enrollments"]
+scopes = ["read:users", "create:users", "update:users", "create:authentication_methods", "delete:guardian_enrollments", "read:roles", "create:roles", "update:roles", "delete:roles", "read:organizations", "create:organizations", "delete:organizations", "read:organization_members", "create:organization_members", "delete:organization_members", "create:organization_member_roles"]
 "#;
 
 const WEB: &str = "test-web";
@@ -84,15 +84,20 @@ impl Tenant {
 
     /// `gatehouse users --config <tenant> <args>`.
     fn users(&self, args: &[&str]) -> Run {
+        self.cli("users", args)
+    }
+
+    /// `gatehouse <command> --config <tenant> <args>`.
+    fn cli(&self, command: &str, args: &[&str]) -> Run {
         Command::new(gatehouse_bin())
-            .arg("users")
+            .arg(command)
             .arg("--config")
             .arg(self.config_path())
             .args(args)
             .env("GATEHOUSE_LOG", "warn")
             .current_dir(self.dir.path())
             .output()
-            .expect("run gatehouse users")
+            .expect("run gatehouse")
             .into()
     }
 }
@@ -393,4 +398,49 @@ async fn users_online_enroll_and_reset_mfa_go_through_the_management_api() {
     run.ok("users reset-mfa (online)");
     no_factor_left(&server, email, password, &secret).await;
     server.stop();
+}
+
+/// `gatehouse roles` and `gatehouse orgs`: offline on the store, then through the running server's Management API;
+/// what one path wrote, the other reads.
+#[tokio::test]
+async fn roles_and_orgs_offline_and_online() {
+    let tenant = Tenant::new();
+    tenant.cli("roles", &["add", "editor", "--description", "Edits data"]).ok("roles add");
+    tenant.cli("roles", &["grant", "editor", "https://api.example.com/", "read:data", "write:data"]).ok("roles grant");
+    let refused = tenant.cli("roles", &["grant", "editor", "https://api.example.com/", "fly:data"]);
+    assert_eq!(refused.code, Some(1), "{refused:?}");
+    assert!(refused.stderr.contains("fly:data does not exist"), "{refused:?}");
+    tenant.cli("roles", &["assign", "taro@example.com", "editor"]).ok("roles assign");
+    tenant.cli("orgs", &["add", "initech", "--display-name", "Initech"]).ok("orgs add");
+    tenant.cli("orgs", &["add-member", "initech", "jane@example.com", "--roles", "editor"]).ok("orgs add-member");
+    let run = tenant.cli("roles", &["list"]);
+    assert!(
+        run.ok("roles list")
+            .contains("editor  Edits data  [https://api.example.com/read:data, https://api.example.com/write:data]"),
+        "{run:?}"
+    );
+    let run = tenant.cli("orgs", &["list"]);
+    assert!(run.ok("orgs list").contains("initech  Initech  jane@example.com [editor]"), "{run:?}");
+    let show: Value = serde_json::from_str(tenant.users(&["show", "taro@example.com"]).ok("users show")).unwrap();
+    assert!(show["roles"].as_array().unwrap().contains(&json!("editor")), "{show}");
+
+    let server = Serve::start(&tenant);
+    let run = tenant.cli("orgs", &["list"]);
+    assert!(run.ok("orgs list (online)").contains("initech  Initech  jane@example.com"), "{run:?}");
+    tenant.cli("roles", &["unassign", "taro@example.com", "editor"]).ok("roles unassign (online)");
+    tenant.cli("orgs", &["remove-member", "initech", "jane@example.com"]).ok("orgs remove-member (online)");
+    tenant.cli("roles", &["delete", "editor"]).ok("roles delete (online)");
+    let run = tenant.cli("orgs", &["list"]);
+    assert!(!run.ok("orgs list (online)").contains("jane@example.com"), "{run:?}");
+    let run = tenant.cli("roles", &["list"]);
+    assert!(!run.ok("roles list (online)").contains("editor"), "{run:?}");
+    let run = tenant.cli("orgs", &["delete", "nowhere"]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    server.stop();
+
+    // Offline again: the server's changes are in the store.
+    let show: Value = serde_json::from_str(tenant.users(&["show", "taro@example.com"]).ok("users show")).unwrap();
+    assert!(!show["roles"].as_array().into_iter().flatten().any(|r| r == "editor"), "{show}");
+    tenant.cli("orgs", &["delete", "initech"]).ok("orgs delete");
+    assert!(tenant.cli("orgs", &["list"]).ok("orgs list").trim().is_empty());
 }

@@ -4,6 +4,7 @@
 mod admin;
 mod bench;
 mod config;
+mod directory;
 mod output;
 mod serve;
 mod testing;
@@ -50,6 +51,22 @@ enum Commands {
         config: PathBuf,
         #[command(subcommand)]
         command: UsersArgs,
+    },
+    /// Manage roles: list, add, grant permissions, assign to users, delete.
+    Roles {
+        /// The tenant configuration.
+        #[arg(long, default_value = "gatehouse.toml", global = true)]
+        config: PathBuf,
+        #[command(subcommand)]
+        command: RolesArgs,
+    },
+    /// Manage organizations: list, add, add and remove members (with their roles), delete.
+    Orgs {
+        /// The tenant configuration.
+        #[arg(long, default_value = "gatehouse.toml", global = true)]
+        config: PathBuf,
+        #[command(subcommand)]
+        command: OrgsArgs,
     },
     /// Print the newest tenant log entries.
     Logs {
@@ -192,6 +209,85 @@ enum UsersArgs {
 }
 
 #[derive(Subcommand)]
+enum RolesArgs {
+    /// List roles with their permissions.
+    List,
+    /// Create a role.
+    Add {
+        /// Its name (unique).
+        name: String,
+        /// What it is for.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Give a role permissions of an API (scopes the API defines).
+    Grant {
+        /// The role (name or id).
+        role: String,
+        /// The API's identifier.
+        api: String,
+        /// The permissions.
+        #[arg(required = true)]
+        permissions: Vec<String>,
+    },
+    /// Give a user a role.
+    Assign {
+        /// Email or user id.
+        user: String,
+        /// The role (name or id).
+        role: String,
+    },
+    /// Take a role from a user.
+    Unassign {
+        /// Email or user id.
+        user: String,
+        /// The role (name or id).
+        role: String,
+    },
+    /// Delete a role (its holders lose it).
+    Delete {
+        /// The role (name or id).
+        role: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrgsArgs {
+    /// List organizations with their members.
+    List,
+    /// Create an organization whose members log in with the database connection.
+    Add {
+        /// Its name: lower-case letters, digits, `-` and `_`.
+        name: String,
+        /// Shown to people.
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// Make a user a member, with roles in the organization.
+    AddMember {
+        /// The organization (name or id).
+        org: String,
+        /// Email or user id.
+        user: String,
+        /// Role names or ids, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+    },
+    /// Remove a member.
+    RemoveMember {
+        /// The organization (name or id).
+        org: String,
+        /// Email or user id.
+        user: String,
+    },
+    /// Delete an organization and its memberships.
+    Delete {
+        /// The organization (name or id).
+        org: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum KeysCommand {
     /// Generate a new signing key; the previous one stays in the JWKS until its tokens expire.
     Rotate {
@@ -259,6 +355,29 @@ fn main() -> ExitCode {
                     UsersArgs::ResetMfa { user } => users::UsersCommand::ResetMfa { who: user },
                 };
                 users::run(&config, command).await
+            }
+            Commands::Roles { config, command } => {
+                let command = match command {
+                    RolesArgs::List => directory::RolesCommand::List,
+                    RolesArgs::Add { name, description } => directory::RolesCommand::Add { name, description },
+                    RolesArgs::Grant { role, api, permissions } => {
+                        directory::RolesCommand::Grant { role, api, permissions }
+                    }
+                    RolesArgs::Assign { user, role } => directory::RolesCommand::Assign { user, role, add: true },
+                    RolesArgs::Unassign { user, role } => directory::RolesCommand::Assign { user, role, add: false },
+                    RolesArgs::Delete { role } => directory::RolesCommand::Delete { role },
+                };
+                directory::roles(&config, command).await
+            }
+            Commands::Orgs { config, command } => {
+                let command = match command {
+                    OrgsArgs::List => directory::OrgsCommand::List,
+                    OrgsArgs::Add { name, display_name } => directory::OrgsCommand::Add { name, display_name },
+                    OrgsArgs::AddMember { org, user, roles } => directory::OrgsCommand::AddMember { org, user, roles },
+                    OrgsArgs::RemoveMember { org, user } => directory::OrgsCommand::RemoveMember { org, user },
+                    OrgsArgs::Delete { org } => directory::OrgsCommand::Delete { org },
+                };
+                directory::orgs(&config, command).await
             }
             Commands::Test { paths } => testing::test(paths).await,
             Commands::Run { actions, event, complete, secrets, timeout_ms, memory_mb, allow_private_networks } => {

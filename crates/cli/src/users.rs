@@ -32,12 +32,12 @@ pub enum UsersCommand {
     ResetMfa { who: String },
 }
 
-enum Backend {
+pub(crate) enum Backend {
     Offline(Arc<Tenant>),
     Online { issuer: String, token: String },
 }
 
-async fn backend(config_path: &Path, scopes: &[&str]) -> Result<Backend, String> {
+pub(crate) async fn backend(config_path: &Path, scopes: &[&str]) -> Result<Backend, String> {
     let loaded = config::load(config_path, None, None)?;
     match open_store(&loaded.base_dir, &loaded.config.data_dir) {
         Ok((store, data_dir)) => {
@@ -62,7 +62,7 @@ async fn backend(config_path: &Path, scopes: &[&str]) -> Result<Backend, String>
     }
 }
 
-async fn call(
+pub(crate) async fn call(
     issuer: &str,
     token: &str,
     method: reqwest::Method,
@@ -81,11 +81,11 @@ async fn call(
     if status.is_success() { Ok(value) } else { Err(format!("the server answered {status}: {value}")) }
 }
 
-fn encode(id: &str) -> String {
+pub(crate) fn encode(id: &str) -> String {
     url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
 }
 
-async fn find_online(issuer: &str, token: &str, who: &str) -> Result<Value, String> {
+pub(crate) async fn find_online(issuer: &str, token: &str, who: &str) -> Result<Value, String> {
     if who.contains('@') {
         let found =
             call(issuer, token, reqwest::Method::GET, &format!("api/v2/users-by-email?email={}", encode(who)), None)
