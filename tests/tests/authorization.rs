@@ -527,13 +527,48 @@ async fn a_client_that_requires_an_organization_lets_the_user_pick_one_after_the
     let params = page.location_params();
     assert_eq!(params.get("error").map(String::as_str), Some("access_denied"), "{page:?}");
     assert!(params["error_description"].contains("not a member of any organization"), "{params:?}");
-    // pre_login_prompt is refused at start, naming the key.
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_with_the_pre_login_prompt_asks_for_the_organization_name_first() {
     let text = org_config("require").replace(
         "organization_usage = \"require\"",
         "organization_usage = \"require\"\norganization_require_behavior = \"pre_login_prompt\"",
     );
     let config: TenantConfig = toml::from_str(&text).unwrap();
-    assert!(config.validate().iter().any(|p| p.key == "clients[0].organization_require_behavior"));
+    assert!(config.validate().is_empty(), "{:?}", config.validate());
+    let (server, _dir) = serve_orgs(&text, &[("20-show.js", SHOW_ORGANIZATION)]).await;
+    let browser = Browser::new(&server);
+    let (page, verifier) = login(&browser, &server, "jane@example.com", "").await;
+    assert!(page.body.contains("Enter your organization name"), "{}", page.body);
+    assert!(!page.body.contains("name=\"password\""), "no password before the organization: {}", page.body);
+    // A password posted straight to /u/login is not checked: the same page again.
+    let posted = browser
+        .submit(&page, "/u/login", &[("email", "jane@example.com"), ("password", "correct-horse-battery")])
+        .await;
+    assert!(posted.body.contains("Enter your organization name"), "{}", posted.body);
+    let unknown = browser.submit(&page, "/u/organization-name", &[("organization_name", "initrode")]).await;
+    assert!(
+        unknown.body.contains("We couldn&#39;t find an organization")
+            || unknown.body.contains("We couldn't find an organization"),
+        "{}",
+        unknown.body
+    );
+    assert!(unknown.body.contains("value=\"initrode\""), "what was typed stays: {}", unknown.body);
+    // The name, in any case: the login page, then through globex.
+    let page = browser.submit(&unknown, "/u/organization-name", &[("organization_name", " Globex ")]).await;
+    assert!(page.body.contains("name=\"password\""), "{}", page.body);
+    let page = browser
+        .submit(&page, "/u/login", &[("email", "jane@example.com"), ("password", "correct-horse-battery")])
+        .await;
+    let tokens = exchange_code(&server, &callback_code(&page), &verifier).await;
+    let id = jwt_payload(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id["org_id"], "org_globex02");
+    assert_eq!(id["https://gatehouse.test/org"]["name"], "globex");
+    // In Japanese too.
+    let browser = Browser::new(&server);
+    let (page, _) = login(&browser, &server, "jane@example.com", "&ui_locales=ja").await;
+    assert!(page.body.contains("組織名を入力してください"), "{}", page.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

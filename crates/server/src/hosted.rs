@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/u/mfa/resend", post(post_resend))
         .route("/u/mfa/phone", post(post_phone))
         .route("/u/organization", post(post_organization))
+        .route("/u/organization-name", post(post_organization_name))
         .route("/u/consent", post(post_consent))
         .route("/u/mfa/recovery-saved", post(post_recovery_saved))
         .route("/continue", get(get_continue).post(post_continue))
@@ -93,6 +94,9 @@ struct MfaForm {
     /// The organization picked.
     #[serde(default)]
     organization: String,
+    /// The organization's name typed before the login (`pre_login_prompt`).
+    #[serde(default)]
+    organization_name: String,
     /// Consent: `accept` or `deny`.
     #[serde(default)]
     action: String,
@@ -117,6 +121,11 @@ async fn post_resend(State(state): State<AppState>, client: Client, Form(form): 
 async fn post_organization(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
     let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
     render(login.choose_organization(&form.state, &form.csrf, &form.organization).await, state.cookie_policy())
+}
+
+async fn post_organization_name(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
+    let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
+    render(login.name_organization(&form.state, &form.csrf, &form.organization_name).await, state.cookie_policy())
 }
 
 async fn post_consent(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {

@@ -260,8 +260,9 @@ pub struct ClientConfig {
     /// `require` (every login names one).
     #[serde(default)]
     pub organization_usage: OrganizationUsage,
-    /// With `organization_usage = "require"`, a login that names none: `no_prompt` (refused) or
-    /// `post_login_prompt` (after the password the user picks one of their organizations).
+    /// With `organization_usage = "require"`, a login that names none: `no_prompt` (refused), `pre_login_prompt`
+    /// (the user types the organization's name before the login page) or `post_login_prompt` (after the password
+    /// the user picks one of their organizations).
     #[serde(default)]
     pub organization_require_behavior: OrganizationPrompt,
     /// A first-party application (the default) is the tenant's own; a third-party one (`false`) always shows
@@ -277,7 +278,7 @@ pub enum OrganizationPrompt {
     /// `/authorize` without `organization` is refused.
     #[default]
     NoPrompt,
-    /// Ask for the organization's name before the login (not built yet: refused at start).
+    /// Ask for the organization's name before the login page.
     PreLoginPrompt,
     /// After the password, the user picks one of their organizations.
     PostLoginPrompt,
@@ -710,12 +711,6 @@ impl TenantConfig {
                         "must be an origin like https://app.example.com",
                     );
                 }
-            }
-            if client.organization_require_behavior == OrganizationPrompt::PreLoginPrompt {
-                problem(
-                    format!("clients[{i}].organization_require_behavior"),
-                    "pre_login_prompt is not built yet; use post_login_prompt (a picker after the password) or no_prompt",
-                );
             }
             for (j, grant) in client.grant_types.iter().flatten().enumerate() {
                 if !GRANT_TYPES.contains(&grant.as_str()) {

@@ -188,10 +188,8 @@ pub fn authorize_request(tenant: &crate::tenant::Tenant, query: &JsonMap) -> Res
                 );
             }
         },
-        // The picker after the password asks for it.
-        (None, OrganizationUsage::Require)
-            if client.organization_require_behavior == OrganizationPrompt::PostLoginPrompt =>
-        {
+        // A page asks for it: its name before the login page, or a picker after the password.
+        (None, OrganizationUsage::Require) if client.organization_require_behavior != OrganizationPrompt::NoPrompt => {
             None
         }
         (None, OrganizationUsage::Require) => {

@@ -192,6 +192,7 @@ impl Login<'_> {
             Err(page) => return page,
         };
         match &tx.stage {
+            Stage::Credentials if self.needs_organization_name(&tx) => self.organization_name_page(state, &tx, None),
             Stage::Credentials => LoginResponse::new(AuthStep::Login(LoginPage {
                 ctx: self.page_context(state, &tx),
                 email: tx.request.login_hint.clone(),
@@ -246,7 +247,8 @@ impl Login<'_> {
         if !Self::csrf_ok(&tx, csrf) {
             return form_again(Notice::FormExpired, email, &tx);
         }
-        if !matches!(tx.stage, Stage::Credentials) {
+        // Not before the organization is known (pre_login_prompt), nor at another stage.
+        if !matches!(tx.stage, Stage::Credentials) || self.needs_organization_name(&tx) {
             return self.show(state).await;
         }
         let login = email.trim().to_lowercase();

@@ -3,11 +3,11 @@
 //! choice is checked again when it comes back (a member, of an organization that exists), then the login goes on
 //! through it.
 
-use gatehouse_types::config::OrganizationUsage;
+use gatehouse_types::config::{OrganizationPrompt, OrganizationUsage};
 use gatehouse_types::records::User;
 
 use crate::directory::Directory;
-use crate::login::step::{AuthStep, LoginResponse, OrganizationsPage};
+use crate::login::step::{AuthStep, LoginResponse, Notice, OrganizationNamePage, OrganizationsPage};
 use crate::login::tx::{LoginTx, Stage};
 use crate::login::{Login, app_error, internal};
 
@@ -33,6 +33,53 @@ impl Login<'_> {
                 .config
                 .client(&tx.request.client_id)
                 .is_some_and(|c| c.organization_usage == OrganizationUsage::Require)
+    }
+
+    /// Whether the login page must first ask for the organization's name (`pre_login_prompt`, none named yet).
+    pub(crate) fn needs_organization_name(&self, tx: &LoginTx) -> bool {
+        self.needs_organization(tx)
+            && self
+                .ctx
+                .tenant
+                .config
+                .client(&tx.request.client_id)
+                .is_some_and(|c| c.organization_require_behavior == OrganizationPrompt::PreLoginPrompt)
+    }
+
+    /// The page asking for the organization's name.
+    pub(crate) fn organization_name_page(&self, state: &str, tx: &LoginTx, name: Option<&str>) -> LoginResponse {
+        LoginResponse::new(AuthStep::OrganizationName(OrganizationNamePage {
+            ctx: self.page_context(state, tx),
+            name: name.map(str::to_owned),
+            notice: name.map(|_| Notice::UnknownOrganization),
+        }))
+    }
+
+    /// `POST /u/organization-name`: the organization typed before the login. An unknown name, or an organization
+    /// without the database connection, asks again; a known one goes on to the login page through it (membership
+    /// is checked after the password, as for a named organization).
+    pub async fn name_organization(&self, state: &str, csrf: &str, name: &str) -> LoginResponse {
+        let mut tx = match self.load(state).await {
+            Ok(tx) => tx,
+            Err(page) => return page,
+        };
+        if !Self::csrf_ok(&tx, csrf) || tx.stage != Stage::Credentials || !self.needs_organization_name(&tx) {
+            return self.show(state).await;
+        }
+        let typed = name.trim().to_lowercase();
+        let directory = self.ctx.tenant.directory();
+        let found = directory.organization(&typed).filter(|org| {
+            org.name == typed
+                && org.enabled_connections.iter().any(|c| c.connection_id == crate::event::DATABASE_CONNECTION_ID)
+        });
+        let Some(org) = found else {
+            return self.organization_name_page(state, &tx, Some(name.trim()));
+        };
+        tx.request.organization = Some(org.id.clone());
+        if let Err(e) = self.save(state, &tx).await {
+            return internal(&tx.lang, e);
+        }
+        self.show(state).await
     }
 
     /// Shows the picker (or refuses a user who belongs to no organization).

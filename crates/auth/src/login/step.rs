@@ -43,6 +43,8 @@ pub enum AuthStep {
     RecoveryCode(RecoveryCodePage),
     /// Send the browser to another URL (a hosted page, or an action's `sendUserTo`).
     Redirect(String),
+    /// The organization's name, asked before the login page (`pre_login_prompt`).
+    OrganizationName(OrganizationNamePage),
     /// Answer the application, in its response mode.
     Respond(AppResponse),
     /// Show an error page (the application cannot be told, or the transaction is gone).
@@ -95,6 +97,8 @@ pub enum Notice {
     InvalidPhoneNumber,
     /// The provider asked for a retry: the code is on its way, later than usual.
     Delayed,
+    /// No organization has the name typed (or it cannot be logged in through).
+    UnknownOrganization,
 }
 
 /// The login form.
@@ -160,6 +164,17 @@ pub struct OrganizationsPage {
     pub ctx: PageContext,
     /// `(id, display name)` of each, in the configuration's order.
     pub organizations: Vec<(String, String)>,
+}
+
+/// The page asking for the organization's name.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OrganizationNamePage {
+    /// Context.
+    pub ctx: PageContext,
+    /// What was typed before (after a name that was not found).
+    pub name: Option<String>,
+    /// Notice to show.
+    pub notice: Option<Notice>,
 }
 
 /// The consent page.

@@ -47,6 +47,8 @@ pub enum Text {
     TextMeInstead,
     ChangeNumber,
     ChooseOrganization,
+    EnterOrganization,
+    OrganizationName,
     ConsentTitle,
     ConsentIntro,
     ConsentApi,
@@ -384,6 +386,20 @@ pub fn t(lang: &str, text: Text) -> &'static str {
                 "Access while you are not logged in (refresh tokens)"
             }
         }
+        Text::EnterOrganization => {
+            if ja {
+                "組織名を入力してください"
+            } else {
+                "Enter your organization name"
+            }
+        }
+        Text::OrganizationName => {
+            if ja {
+                "組織名"
+            } else {
+                "Organization name"
+            }
+        }
         Text::ChooseOrganization => {
             if ja {
                 "組織を選択してください"
@@ -501,6 +517,13 @@ pub fn notice(lang: &str, notice: Notice) -> &'static str {
                 "コードを送信したばかりです。少し待ってから再送信してください。"
             } else {
                 "We just sent a code. Wait a few seconds before asking for another one."
+            }
+        }
+        Notice::UnknownOrganization => {
+            if ja {
+                "その名前の組織は見つかりません。"
+            } else {
+                "We couldn't find an organization with that name."
             }
         }
         Notice::Delayed => {

@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use gatehouse_auth::login::step::{
     AppResponse, AuthStep, ChallengePage, ConsentPage, CookieChange, EnrollOtpPage, EnrollPhonePage, ErrorPage,
-    LoginPage, LoginResponse, OrganizationsPage, PageContext, PhoneChallenge, PickerPage, RecoveryCodePage,
-    ResponseMode, cookie_names,
+    LoginPage, LoginResponse, OrganizationNamePage, OrganizationsPage, PageContext, PhoneChallenge, PickerPage,
+    RecoveryCodePage, ResponseMode, cookie_names,
 };
 use gatehouse_types::FactorType;
 use gatehouse_types::phone::DeliveryMethod;
@@ -234,6 +234,25 @@ fn organizations_page(page: &OrganizationsPage) -> Markup {
                     input type="hidden" name="organization" value=(id);
                     button type="submit" { (name) }
                 }
+            }
+        },
+    )
+}
+
+fn organization_name_page(page: &OrganizationNamePage) -> Markup {
+    let lang = page.ctx.lang.as_str();
+    layout(
+        lang,
+        t(lang, Text::EnterOrganization),
+        html! {
+            h1 { (t(lang, Text::EnterOrganization)) }
+            p class="sub" { (t(lang, Text::ToContinueTo)) " " strong { (page.ctx.client_name) } }
+            (notice_box(lang, page.notice))
+            form method="post" action="/u/organization-name" {
+                (hidden(&page.ctx))
+                label for="organization_name" { (t(lang, Text::OrganizationName)) }
+                input id="organization_name" type="text" name="organization_name" autocomplete="organization" required autocapitalize="none" value=[page.name.as_deref()];
+                button type="submit" { (t(lang, Text::Continue)) }
             }
         },
     )
@@ -484,6 +503,7 @@ pub fn render(response: LoginResponse, cookies: CookiePolicy) -> Response {
         AuthStep::EnrollOtp(page) => (StatusCode::OK, HeaderMap::new(), Some(enroll_otp_page(page))),
         AuthStep::EnrollPhone(page) => (StatusCode::OK, HeaderMap::new(), Some(enroll_phone_page(page))),
         AuthStep::Organizations(page) => (StatusCode::OK, HeaderMap::new(), Some(organizations_page(page))),
+        AuthStep::OrganizationName(page) => (StatusCode::OK, HeaderMap::new(), Some(organization_name_page(page))),
         AuthStep::Consent(page) => (StatusCode::OK, HeaderMap::new(), Some(consent_page(page))),
         AuthStep::RecoveryCode(page) => (StatusCode::OK, HeaderMap::new(), Some(recovery_page(page))),
         AuthStep::Error(page) => {
