@@ -852,7 +852,11 @@ interface CredentialsExchangeEvent {
   /** The API the token is for. */
   readonly resource_server: { readonly identifier: string };
   readonly tenant: { readonly id: string };
-  readonly transaction: { readonly requested_scopes: readonly string[] };
+  readonly transaction: {
+    readonly requested_scopes: readonly string[];
+    /** The scopes the token will get, as `api.transaction` calls change them (read it again after a call). */
+    readonly target_scopes: readonly string[];
+  };
   /** The tenant's secrets (`[secrets]`). */
   readonly secrets: { readonly [name: string]: string };
 }
@@ -868,6 +872,14 @@ interface CredentialsExchangeAPI {
     setCustomClaim(name: string, value: unknown): CredentialsExchangeAPI;
   };
   readonly cache: PostLoginAPI['cache'];
+  /** The target scopes: each call changes `event.transaction.target_scopes` at once; scopes the client grant does
+   * not authorize are dropped when the token is issued. */
+  readonly transaction: {
+    addTargetScope(scope: string): CredentialsExchangeAPI;
+    removeTargetScope(scope: string): CredentialsExchangeAPI;
+    setTargetScopes(scopes: readonly string[]): CredentialsExchangeAPI;
+    clearTargetScopes(): CredentialsExchangeAPI;
+  };
 }
 
 // ---- handlers and the CommonJS module ----------------------------------------------------------------------------

@@ -253,6 +253,46 @@ async fn the_credentials_exchange_trigger_denies_by_ip_as_the_marketplace_allow_
     assert!(logs.iter().any(|l| l.kind == "feccft" && l.description.contains("Invalid configuration")));
 }
 
+/// `api.transaction` target scopes (credentials-exchange): each call shows at once in
+/// `event.transaction.target_scopes`, later actions see it, and the token gets the target set minus what the
+/// client grant does not authorize.
+#[tokio::test]
+async fn the_credentials_exchange_target_scopes_change_the_token_within_the_client_grant() {
+    let first = r#"
+exports.onExecuteCredentialsExchange = async (event, api) => {
+  api.transaction.addTargetScope('write:data');
+  api.accessToken.setCustomClaim('https://gatehouse.test/after-add', event.transaction.target_scopes);
+};
+"#;
+    let second = r#"
+exports.onExecuteCredentialsExchange = async (event, api) => {
+  api.accessToken.setCustomClaim('https://gatehouse.test/seen-next', event.transaction.target_scopes);
+  api.accessToken.setCustomClaim('https://gatehouse.test/requested', event.transaction.requested_scopes);
+};
+"#;
+    let actions = [("credentials-exchange", "10-add.js", first), ("credentials-exchange", "20-see.js", second)];
+    let (_, app, _dir) = tenant_with(&config(MFA_DEFAULT, ""), &actions).await;
+    let (status, body) = m2m(&app, None).await;
+    assert_eq!(status, 200, "{body}");
+    let claims = jwt_payload(body["access_token"].as_str().unwrap());
+    assert_eq!(strings(&claims["https://gatehouse.test/after-add"]), ["read:data", "write:data"], "at once");
+    assert_eq!(strings(&claims["https://gatehouse.test/seen-next"]), ["read:data", "write:data"], "and later");
+    assert_eq!(strings(&claims["https://gatehouse.test/requested"]), ["read:data"], "requested_scopes stays");
+    // The client grant authorizes read:data only: write:data is dropped silently.
+    assert_eq!((body["scope"].as_str(), claims["scope"].as_str()), (Some("read:data"), Some("read:data")));
+
+    // Cleared: a token without scopes. A bad argument fails the request closed.
+    let clear =
+        "exports.onExecuteCredentialsExchange = async (event, api) => { api.transaction.clearTargetScopes(); };";
+    let (_, app, _dir) = tenant_with(&config(MFA_DEFAULT, ""), &[("credentials-exchange", "10-clear.js", clear)]).await;
+    let (status, body) = m2m(&app, None).await;
+    assert_eq!((status, body["scope"].as_str()), (200, Some("")), "{body}");
+    let bad = "exports.onExecuteCredentialsExchange = async (event, api) => { api.transaction.setTargetScopes('read:data'); };";
+    let (_, app, _dir) = tenant_with(&config(MFA_DEFAULT, ""), &[("credentials-exchange", "10-bad.js", bad)]).await;
+    let (status, body) = m2m(&app, None).await;
+    assert_eq!((status, body["error"].as_str()), (500, Some("server_error")), "{body}");
+}
+
 #[tokio::test]
 async fn the_credentials_exchange_trigger_adds_claims_sees_the_request_and_fails_closed() {
     let claims = r#"

@@ -24,6 +24,7 @@ impl TriggerRunner<'_> {
             reason: None,
             failed_action: None,
             access_token_claims: JsonMap::new(),
+            target_scopes: None,
             tenant_logs: Vec::new(),
             executed: Vec::new(),
             logs: Vec::new(),
@@ -53,6 +54,7 @@ impl TriggerRunner<'_> {
                     Command::SetCustomClaim { token: TokenKind::Access, name: claim, value } => {
                         outcome.access_token_claims.insert(claim.clone(), value.clone());
                     }
+                    Command::SetTargetScopes { scopes } => outcome.target_scopes = Some(scopes.clone()),
                     Command::DenyCredentials { code, reason } => {
                         outcome.result = CredentialsResult::Deny;
                         outcome.code = Some(code.clone());

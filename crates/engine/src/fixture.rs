@@ -542,7 +542,7 @@ fn credentials_default_event(secrets: &BTreeMap<String, String>) -> Value {
         },
         "resource_server": { "identifier": "https://api.example.com/" },
         "tenant": { "id": "gatehouse" },
-        "transaction": { "requested_scopes": ["read:data"] },
+        "transaction": { "requested_scopes": ["read:data"], "target_scopes": ["read:data"] },
         "secrets": secrets,
     })
 }

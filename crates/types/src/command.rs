@@ -96,6 +96,13 @@ pub enum Command {
         /// Why (at most 1,024 characters).
         reason: String,
     },
+    /// `api.transaction.addTargetScope`, `removeTargetScope`, `setTargetScopes` or `clearTargetScopes`
+    /// (credentials-exchange): the target set of scopes after the call. The last one of a run is the target; scopes
+    /// the client grant does not authorize are dropped from it when the token is issued.
+    SetTargetScopes {
+        /// The whole target set, in order.
+        scopes: Vec<String>,
+    },
     /// `api.notification.drop(reason)` (custom-phone-provider): the message is not delivered, and is not tried again.
     DropNotification {
         /// Why (at most 1,024 characters).

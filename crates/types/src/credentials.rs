@@ -33,6 +33,10 @@ pub struct CredentialsOutcome {
     pub failed_action: Option<String>,
     /// `api.accessToken.setCustomClaim` claims kept (restricted names and Auth0 namespaces dropped with a warning).
     pub access_token_claims: JsonMap,
+    /// The target scopes after the actions' `api.transaction` calls, when they made any (before the client grant
+    /// filters them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_scopes: Option<Vec<String>>,
     /// Warnings for the tenant log.
     pub tenant_logs: Vec<TenantLog>,
     /// Actions that ran, in order.

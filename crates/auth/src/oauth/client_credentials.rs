@@ -57,8 +57,14 @@ impl TokenEndpoint<'_> {
             organization,
             ..Grant::default()
         };
-        grant.access_token_claims =
+        let (claims, target) =
             self.credentials_exchange(req, client, audience, &grant.scope, grant.organization.as_deref()).await?;
+        grant.access_token_claims = claims;
+        if let Some(target) = target {
+            // The actions' target set, filtered by what the client grant authorizes (an unauthorized addition is
+            // dropped silently, as Auth0 does).
+            grant.scope = target.into_iter().filter(|s| client_grant.scope.contains(s)).collect();
+        }
         let subject = format!("{}@clients", client.client_id);
         let (access_token, expires_in) = claims::access_token(
             self.ctx.tenant,
@@ -115,7 +121,8 @@ impl TokenEndpoint<'_> {
     }
 
     /// Runs the `credentials-exchange` actions: a denial answers the action's OAuth error, a failure fails the
-    /// request closed (its cause goes to the log, not to the client); otherwise the actions' access-token claims.
+    /// request closed (its cause goes to the log, not to the client); otherwise the actions' access-token claims and
+    /// their target scopes (when an action changed them through `api.transaction`).
     async fn credentials_exchange(
         &self,
         req: &TokenRequest,
@@ -123,7 +130,7 @@ impl TokenEndpoint<'_> {
         audience: &str,
         scope: &[String],
         organization: Option<&str>,
-    ) -> Result<JsonMap, OAuthError> {
+    ) -> Result<(JsonMap, Option<Vec<String>>), OAuthError> {
         let tenant = self.ctx.tenant;
         let mut body = JsonMap::new();
         for (k, v) in &req.fields {
@@ -146,7 +153,7 @@ impl TokenEndpoint<'_> {
             },
             "resource_server": { "identifier": audience },
             "tenant": { "id": tenant.config.tenant_name() },
-            "transaction": { "requested_scopes": scope },
+            "transaction": { "requested_scopes": scope, "target_scopes": scope },
             "secrets": tenant.secrets,
         });
         let mut event = event;
@@ -164,7 +171,7 @@ impl TokenEndpoint<'_> {
         }
         let reason = outcome.reason.clone().unwrap_or_default();
         match outcome.result {
-            CredentialsResult::Allow => Ok(outcome.access_token_claims),
+            CredentialsResult::Allow => Ok((outcome.access_token_claims, outcome.target_scopes)),
             CredentialsResult::Deny => {
                 let code = outcome.code.as_deref().unwrap_or("invalid_request");
                 self.log(

@@ -100,7 +100,8 @@ impl FlowRunner<'_> {
                 // Other triggers' commands; the post-login api has no way to record them.
                 Command::DropNotification { .. }
                 | Command::RetryNotification { .. }
-                | Command::DenyCredentials { .. } => {}
+                | Command::DenyCredentials { .. }
+                | Command::SetTargetScopes { .. } => {}
                 Command::Redirect { .. } => {
                     if deny.is_none() && !has_redirect {
                         has_redirect = true;

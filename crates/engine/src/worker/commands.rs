@@ -117,6 +117,33 @@ pub(crate) fn dispatch(name: &str, args: &[JsValue], host: &HostState, context: 
             Ok(JsValue::from(!prompt_none && !no_redirect))
         }
         "transaction.setMetadata" => transaction_metadata(&arg(0), &arg(1), host, context),
+        "transaction.addTargetScope" | "transaction.removeTargetScope" => {
+            let scope = scope_value(&arg(0))?;
+            let mut next = host.run.borrow().target_scopes.clone();
+            next.retain(|s| *s != scope);
+            if name == "transaction.addTargetScope" {
+                next.push(scope);
+            }
+            target_scopes(next, host)
+        }
+        "transaction.setTargetScopes" => {
+            let list = to_json(&arg(0), host, context)?.unwrap_or(Value::Null);
+            let Value::Array(items) = list else {
+                return Err(type_error("setTargetScopes takes an array of scope strings."));
+            };
+            let mut next: Vec<String> = Vec::with_capacity(items.len());
+            for item in items {
+                let Value::String(raw) = item else {
+                    return Err(type_error("setTargetScopes takes an array of scope strings."));
+                };
+                let scope = check_scope(&raw)?;
+                if !next.contains(&scope) {
+                    next.push(scope);
+                }
+            }
+            target_scopes(next, host)
+        }
+        "transaction.clearTargetScopes" => target_scopes(Vec::new(), host),
         "notification.drop" | "notification.retry" => {
             // The reason is optional; Auth0 keeps its first 1,024 characters. The last call of a run wins.
             let reason = if arg(0).is_null_or_undefined() { String::new() } else { arg_string(args, 0, context)? };
@@ -170,11 +197,41 @@ fn custom_claim(
     record(host, Command::SetCustomClaim { token, name, value })
 }
 
+/// Replaces the run's target scopes (credentials-exchange) and records the new set.
+fn target_scopes(next: Vec<String>, host: &HostState) -> JsResult<JsValue> {
+    if next.len() > MAX_ADDED_SCOPES as usize {
+        return Err(error(format!("The number of scopes exceeds the allowed maximum of {MAX_ADDED_SCOPES}.")));
+    }
+    {
+        let mut run = host.run.borrow_mut();
+        run.target_scopes = next.clone();
+        run.target_scopes_object = None;
+    }
+    record(host, Command::SetTargetScopes { scopes: next })
+}
+
 fn scope(change: ScopeChange, value: &JsValue, host: &HostState) -> JsResult<JsValue> {
+    let scope = scope_value(value)?;
+    if change == ScopeChange::Add {
+        let mut run = host.run.borrow_mut();
+        run.added_scopes += 1;
+        if run.added_scopes > MAX_ADDED_SCOPES {
+            return Err(error(format!("The number of scopes exceeds the allowed maximum of {MAX_ADDED_SCOPES}.")));
+        }
+    }
+    record(host, Command::ModifyScope { change, scope })
+}
+
+/// A scope an action names: a string, trimmed, non-empty, without whitespace, at most 280 characters.
+fn scope_value(value: &JsValue) -> JsResult<String> {
     let Some(raw) = value.as_string() else {
         return Err(type_error("The value for the scope must be a string."));
     };
-    let scope = raw.to_std_string_escaped().trim().to_owned();
+    check_scope(&raw.to_std_string_escaped())
+}
+
+fn check_scope(raw: &str) -> JsResult<String> {
+    let scope = raw.trim().to_owned();
     if scope.is_empty() {
         return Err(error("The value for the scope is required."));
     }
@@ -186,14 +243,7 @@ fn scope(change: ScopeChange, value: &JsValue, host: &HostState) -> JsResult<JsV
     if scope.chars().any(char::is_whitespace) {
         return Err(error("The value for the scope must not have whitespace."));
     }
-    if change == ScopeChange::Add {
-        let mut run = host.run.borrow_mut();
-        run.added_scopes += 1;
-        if run.added_scopes > MAX_ADDED_SCOPES {
-            return Err(error(format!("The number of scopes exceeds the allowed maximum of {MAX_ADDED_SCOPES}.")));
-        }
-    }
-    record(host, Command::ModifyScope { change, scope })
+    Ok(scope)
 }
 
 fn multifactor(provider: &JsValue, options: &JsValue, host: &HostState, context: &mut Context) -> JsResult<JsValue> {

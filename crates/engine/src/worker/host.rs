@@ -38,6 +38,9 @@ pub(crate) struct RunState {
     pub event: serde_json::Value,
     pub tx_metadata: JsonMap,
     pub tx_metadata_object: Option<JsObject>,
+    /// `event.transaction.target_scopes` (credentials-exchange), changed by `api.transaction`.
+    pub target_scopes: Vec<String>,
+    pub target_scopes_object: Option<JsObject>,
     pub cache: BTreeMap<String, CacheRecord>,
     pub cache_ops: Vec<CacheOp>,
     pub cache_writes: u32,
@@ -222,6 +225,32 @@ pub(crate) fn define_transaction_metadata(transaction: &JsObject, context: &mut 
         context,
     )?;
     Ok(())
+}
+
+/// Defines `event.transaction.target_scopes` as a getter reading the run's live target scopes (credentials-exchange).
+pub(crate) fn define_target_scopes(transaction: &JsObject, context: &mut Context) -> JsResult<()> {
+    let getter = NativeFunction::from_fn_ptr(target_scopes_getter).to_js_function(context.realm());
+    transaction.delete_property_or_throw(js_string!("target_scopes"), context)?;
+    transaction.define_property_or_throw(
+        js_string!("target_scopes"),
+        PropertyDescriptor::builder().get(getter).enumerable(true).configurable(false),
+        context,
+    )?;
+    Ok(())
+}
+
+fn target_scopes_getter(_this: &JsValue, _args: &[JsValue], context: &mut Context) -> JsResult<JsValue> {
+    let host = state(context)?;
+    if let Some(object) = host.run.borrow().target_scopes_object.clone() {
+        return Ok(object.into());
+    }
+    let json = serde_json::Value::from(host.run.borrow().target_scopes.clone());
+    let value = JsValue::from_json(&json, context)?;
+    if let Some(object) = value.as_object() {
+        object.set_integrity_level(IntegrityLevel::Frozen, context)?;
+        host.run.borrow_mut().target_scopes_object = Some(object.clone());
+    }
+    Ok(value)
 }
 
 fn transaction_metadata_getter(_this: &JsValue, _args: &[JsValue], context: &mut Context) -> JsResult<JsValue> {

@@ -573,6 +573,14 @@
     api.access = { deny: (code, reason) => (cmd('credentials.deny', code, reason), api) };
     api.accessToken = { setCustomClaim: (key, value) => (cmd('accessToken.setCustomClaim', key, value), api) };
     api.cache = cacheApi();
+    // The target scopes: each call changes event.transaction.target_scopes at once; scopes the client grant does
+    // not authorize are dropped when the token is issued.
+    api.transaction = {
+      addTargetScope: (scope) => (cmd('transaction.addTargetScope', scope), api),
+      removeTargetScope: (scope) => (cmd('transaction.removeTargetScope', scope), api),
+      setTargetScopes: (scopes) => (cmd('transaction.setTargetScopes', scopes), api),
+      clearTargetScopes: () => (cmd('transaction.clearTargetScopes'), api),
+    };
     return api;
   }
 

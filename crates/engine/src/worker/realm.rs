@@ -280,8 +280,19 @@ impl FlowContext {
         let event_json = event_json.into_value().unwrap_or(serde_json::Value::Null);
         let tx_metadata =
             event_json.pointer("/transaction/metadata").and_then(|m| m.as_object()).cloned().unwrap_or_default();
-        *self.host.run.borrow_mut() =
-            RunState { run_id, is_continue: first_entry == Entry::Continue, tx_metadata, cache, ..RunState::default() };
+        let target_scopes = event_json
+            .pointer("/transaction/target_scopes")
+            .and_then(|s| s.as_array())
+            .map(|list| list.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        *self.host.run.borrow_mut() = RunState {
+            run_id,
+            is_continue: first_entry == Entry::Continue,
+            tx_metadata,
+            target_scopes,
+            cache,
+            ..RunState::default()
+        };
         let built = self.build_event(&event_json);
         self.host.run.borrow_mut().event = event_json;
 
@@ -322,7 +333,8 @@ impl FlowContext {
     }
 
     /// Builds the deep-frozen `event` from its JSON. On post-login, `event.transaction.metadata` is a getter over the
-    /// run's live transaction metadata, defined after the transaction's other properties.
+    /// run's live transaction metadata, and on credentials-exchange `event.transaction.target_scopes` one over the
+    /// live target scopes, defined after the transaction's other properties.
     fn build_event(&mut self, event: &serde_json::Value) -> JsResult<JsValue> {
         let Some(fields) = event.as_object() else {
             return Err(JsNativeError::typ().with_message("the event must be an object").into());
@@ -341,6 +353,18 @@ impl FlowContext {
                         builder.insert(&built, key, value);
                     }
                     host::define_transaction_metadata(&built, context)?;
+                    builder.seal_inserted(&built, context)?;
+                    built.into()
+                }
+                serde_json::Value::Object(transaction)
+                    if self.trigger == Trigger::CredentialsExchange && key == "transaction" =>
+                {
+                    let built = JsObject::with_object_proto(context.intrinsics());
+                    for (key, value) in transaction.iter().filter(|(key, _)| *key != "target_scopes") {
+                        let value = builder.value(value, context)?;
+                        builder.insert(&built, key, value);
+                    }
+                    host::define_target_scopes(&built, context)?;
                     builder.seal_inserted(&built, context)?;
                     built.into()
                 }
