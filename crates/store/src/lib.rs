@@ -2,14 +2,23 @@
 //!
 //! Everything the server must not lose goes through [`Store`]: users and their authenticators, SSO sessions,
 //! authorization codes, refresh tokens, paused logins, signing keys, brute-force counters and tenant logs. A write
-//! method returns only once the write is durable (the sled implementation flushes before returning), so a record
-//! acknowledged to a user survives `kill -9`. Keeping sled behind the trait lets another backend replace it.
+//! method returns only once the write is durable, so a record acknowledged to a user survives `kill -9`.
+//!
+//! Two backends implement it, with the same semantics (one test suite runs against both):
+//! - [`SledStore`]: an embedded sled database in a local directory, for one process; it flushes before a write
+//!   returns.
+//! - [`PgStore`]: PostgreSQL through a connection pool, for any number of processes sharing one database; a write
+//!   returns once committed, and every atomic operation is atomic in the database.
 //!
 //! Keys of bearer secrets are SHA-256 hashes computed by the caller ([`secret_key`]); the store never sees a usable
 //! session cookie, code or token.
 
+mod codec;
+mod pg_store;
 pub mod rate_limit;
 mod sled_store;
+#[cfg(test)]
+mod store_tests;
 
 use async_trait::async_trait;
 use gatehouse_types::records::{
@@ -17,6 +26,7 @@ use gatehouse_types::records::{
 };
 use sha2::{Digest, Sha256};
 
+pub use pg_store::PgStore;
 pub use sled_store::SledStore;
 
 /// What can go wrong in a store.
