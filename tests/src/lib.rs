@@ -350,6 +350,12 @@ impl Browser {
         Browser { client, base: server.issuer.clone() }
     }
 
+    /// The same browser (its cookies) talking to another server: a load balancer sending the next request of a
+    /// login to another process.
+    pub fn with_base(&self, base: &str) -> Browser {
+        Browser { client: self.client.clone(), base: base.to_owned() }
+    }
+
     fn absolute(&self, url: &str) -> String {
         if url.starts_with("http") { url.to_owned() } else { format!("{}{}", self.base, url.trim_start_matches('/')) }
     }
@@ -485,4 +491,29 @@ pub async fn join_all<F: std::future::Future>(futures: impl IntoIterator<Item = 
     })
     .await;
     outputs.into_iter().map(|o| o.unwrap()).collect()
+}
+
+/// The PostgreSQL the tests use: `GATEHOUSE_TEST_PG_URL`, else the development machines' (trust authentication,
+/// database `test`). `scripts/e2e-deps.sh` starts one where none answers.
+pub fn test_pg_url() -> String {
+    std::env::var("GATEHOUSE_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// A fresh, empty schema in the test database, as a store URL selecting it (`options=-c search_path=...`): each
+/// test gets its own tenant, as with a temporary sled folder. Fails (never skips) when PostgreSQL does not answer.
+pub async fn pg_schema() -> String {
+    let base = test_pg_url();
+    let (client, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await.unwrap_or_else(|e| {
+        panic!("PostgreSQL does not answer at {base}: {e}; run scripts/e2e-deps.sh (make test does) to start one")
+    });
+    tokio::spawn(connection);
+    let schema = format!("gh_e2e_{}", uuid::Uuid::new_v4().simple());
+    client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
+    let separator = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{separator}options=-c%20search_path%3D{schema}")
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

@@ -250,8 +250,12 @@ async fn seed_users(config: &TenantConfig, store: &dyn Store) -> AuthResult<()> 
             last_password_reset: None,
             blocked: false,
         };
-        store.create_user(&user).await?;
-        tracing::info!(user_id = %user.user_id, "seeded a user from the configuration");
+        match store.create_user(&user).await {
+            Ok(()) => tracing::info!(user_id = %user.user_id, "seeded a user from the configuration"),
+            // Another process sharing the store seeded it meanwhile.
+            Err(gatehouse_store::StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(())
 }

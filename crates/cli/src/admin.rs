@@ -16,11 +16,9 @@ use crate::output;
 use crate::serve::open_store;
 
 /// The store, or `None` when a running server holds it.
-fn store_or_busy(
-    config_path: &Path,
-) -> Result<(config::Loaded, Option<std::sync::Arc<gatehouse_store::SledStore>>), String> {
+async fn store_or_busy(config_path: &Path) -> Result<(config::Loaded, Option<std::sync::Arc<dyn Store>>), String> {
     let loaded = config::load(config_path, None, None)?;
-    match open_store(&loaded.base_dir, &loaded.config.data_dir) {
+    match open_store(&loaded.base_dir, &loaded.config).await {
         Ok((store, _)) => Ok((loaded, Some(store))),
         Err(e)
             if e.to_lowercase().contains("lock")
@@ -72,7 +70,7 @@ pub(crate) async fn management_token(config: &TenantConfig, scopes: &[&str]) -> 
 /// `gatehouse keys rotate`.
 pub async fn rotate_keys(config_path: &Path) -> ExitCode {
     let result: Result<String, String> = async {
-        let (loaded, store) = store_or_busy(config_path)?;
+        let (loaded, store) = store_or_busy(config_path).await?;
         match store {
             Some(store) => {
                 let mut ring = KeyRing::load_or_create(store.as_ref()).await.map_err(|e| e.to_string())?;
@@ -108,7 +106,7 @@ pub async fn rotate_keys(config_path: &Path) -> ExitCode {
 /// `gatehouse logs`: the newest tenant log entries, one per line.
 pub async fn logs(config_path: &Path, take: usize, types: Vec<String>, json: bool) -> ExitCode {
     let result: Result<Vec<Value>, String> = async {
-        let (loaded, store) = store_or_busy(config_path)?;
+        let (loaded, store) = store_or_busy(config_path).await?;
         match store {
             Some(store) => {
                 let entries = store

@@ -28,6 +28,12 @@ pub fn load(path: &Path, listen: Option<String>, data_dir: Option<String>) -> Re
     if let Some(data_dir) = data_dir {
         config.data_dir = data_dir;
     }
+    // The store's URL may carry a password: the environment keeps it out of the file.
+    if let Ok(url) = std::env::var("GATEHOUSE_STORE_URL")
+        && !url.is_empty()
+    {
+        config.store.url = Some(url);
+    }
     let problems = config.validate();
     if !problems.is_empty() {
         let lines: Vec<String> =

@@ -9,7 +9,8 @@ use gatehouse_auth::actions::Reload;
 use gatehouse_auth::tenant::{Tenant, TenantOptions};
 use gatehouse_engine::sandbox::SandboxConfig;
 use gatehouse_server::AppState;
-use gatehouse_store::SledStore;
+use gatehouse_store::{PgStore, SledStore, Store};
+use gatehouse_types::config::TenantConfig;
 
 use crate::config;
 use crate::output;
@@ -21,12 +22,22 @@ pub struct ServeArgs {
     pub data_dir: Option<String>,
 }
 
-/// Opens the store of a configuration (`<data_dir>/store`).
-pub fn open_store(base: &std::path::Path, data_dir: &str) -> Result<(Arc<SledStore>, PathBuf), String> {
-    let data_dir = config::resolve(base, data_dir);
+/// Opens the store of a configuration: PostgreSQL when `[store] url` (or `GATEHOUSE_STORE_URL`) names one, else
+/// sled in `<data_dir>/store`. The data folder is created either way (the outbox lives there).
+pub async fn open_store(base: &std::path::Path, config: &TenantConfig) -> Result<(Arc<dyn Store>, PathBuf), String> {
+    let data_dir = config::resolve(base, &config.data_dir);
     std::fs::create_dir_all(&data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
-    let store = SledStore::open(&data_dir.join("store")).map_err(|e| format!("{}: {e}", data_dir.display()))?;
-    Ok((Arc::new(store), data_dir))
+    let store: Arc<dyn Store> = match &config.store.url {
+        Some(url) => {
+            let store = PgStore::connect(url, config.store.pool_size).await.map_err(|e| format!("[store] url: {e}"))?;
+            Arc::new(store)
+        }
+        None => {
+            let store = SledStore::open(&data_dir.join("store")).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+            Arc::new(store)
+        }
+    };
+    Ok((store, data_dir))
 }
 
 pub async fn serve(args: ServeArgs) -> ExitCode {
@@ -53,7 +64,7 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
         }
         config.issuer = issuer;
     }
-    let (store, data_dir) = match open_store(&loaded.base_dir, &config.data_dir) {
+    let (store, data_dir) = match open_store(&loaded.base_dir, &config).await {
         Ok(opened) => opened,
         Err(e) => return output::fatal(&e),
     };
@@ -94,8 +105,8 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
     }
 }
 
-/// Background work: action reloads, phone retries and directory changes (every second), expired-record purges and key reloads (every
-/// minute).
+/// Background work: action reloads, phone retries, directory and signing-key changes (every second), expired-record
+/// purges (every minute).
 fn spawn_housekeeping(tenant: Arc<Tenant>) {
     let actions = tenant.clone();
     tokio::spawn(async move {
@@ -130,9 +141,12 @@ fn spawn_housekeeping(tenant: Arc<Tenant>) {
             if tried > 0 {
                 tracing::debug!(tried, "phone retries tried");
             }
-            // Roles, organizations and grants another process changed.
+            // Roles, organizations and grants, and signing keys, another process changed (a shared store).
             if let Err(e) = retries.refresh_directory().await {
                 tracing::warn!(error = %e, "directory refresh failed");
+            }
+            if let Err(e) = retries.reload_keys().await {
+                tracing::warn!(error = %e, "key reload failed");
             }
         }
     });
@@ -144,9 +158,6 @@ fn spawn_housekeeping(tenant: Arc<Tenant>) {
                 Ok(n) if n > 0 => tracing::debug!(purged = n, "expired records purged"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "purge failed"),
-            }
-            if let Err(e) = tenant.reload_keys().await {
-                tracing::warn!(error = %e, "key reload failed");
             }
         }
     });

@@ -39,7 +39,7 @@ pub(crate) enum Backend {
 
 pub(crate) async fn backend(config_path: &Path, scopes: &[&str]) -> Result<Backend, String> {
     let loaded = config::load(config_path, None, None)?;
-    match open_store(&loaded.base_dir, &loaded.config.data_dir) {
+    match open_store(&loaded.base_dir, &loaded.config).await {
         Ok((store, data_dir)) => {
             let sandbox = SandboxConfig::current_exe().map_err(|e| e.to_string())?;
             let tenant = Tenant::open(TenantOptions {

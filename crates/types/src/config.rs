@@ -71,6 +71,32 @@ pub struct TenantConfig {
     /// Where actions' `fetch` may go.
     #[serde(default)]
     pub outbound: OutboundConfig,
+    /// Where the tenant's state lives: sled in `data_dir` (the default) or PostgreSQL.
+    #[serde(default)]
+    pub store: StoreConfig,
+}
+
+/// `[store]`: without a `url`, sled in `data_dir` (one process); with `url = "postgres://..."` (or
+/// `GATEHOUSE_STORE_URL`), PostgreSQL, which any number of server processes share.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `postgres://user:password@host:port/database`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Connections per process.
+    #[serde(default = "default_pool_size")]
+    pub pool_size: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { url: None, pool_size: default_pool_size() }
+    }
+}
+
+fn default_pool_size() -> usize {
+    16
 }
 
 fn default_listen() -> String {
@@ -643,6 +669,14 @@ impl TenantConfig {
         }
         if self.listen.parse::<std::net::SocketAddr>().is_err() {
             problem("listen".into(), "must be an address like 127.0.0.1:3000");
+        }
+        if let Some(url) = &self.store.url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            problem("store.url".into(), "must be a PostgreSQL URL: postgres://user@host:5432/database");
+        }
+        if self.store.pool_size == 0 || self.store.pool_size > 1000 {
+            problem("store.pool_size".into(), "must be 1 to 1000 connections");
         }
         const SUPPORTED: [FactorType; 4] =
             [FactorType::Otp, FactorType::RecoveryCode, FactorType::Email, FactorType::Phone];

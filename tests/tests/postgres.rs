@@ -1,0 +1,332 @@
+//! Two `gatehouse serve` processes on one PostgreSQL store (issue 13), behind nothing: each test starts A and B on
+//! a fresh schema with one issuer and sends the steps of one login, one code, one refresh token or one password
+//! attack to both. Every guarantee must hold across the processes, by the database.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use gatehouse_tests::{
+    Browser, MFA_DEFAULT, SPA_CALLBACK, Server, callback_code, config, free_port, gatehouse_bin, join_all, jwt_payload,
+    otp_secret, pg_schema, pkce, start_serve, totp,
+};
+use serde_json::Value;
+
+const PASSWORD: &str = "correct-horse-battery";
+const OTP_ALWAYS: &str = "factors = [\"otp\", \"recovery-code\"]\npolicy = \"always\"";
+
+/// Processes A and B of one tenant: one configuration (issuer = A's address), one data folder, one store.
+struct Pair {
+    dir: tempfile::TempDir,
+    a: Option<Child>,
+    b: Option<Child>,
+    /// A's address, which is also the issuer.
+    a_url: String,
+    b_url: String,
+}
+
+impl Pair {
+    async fn start(mfa: &str, extra: &str) -> Pair {
+        let store = pg_schema().await;
+        let dir = tempfile::tempdir().unwrap();
+        let (pa, pb) = (free_port(), free_port());
+        let text = config(mfa, &format!("{extra}\n[store]\nurl = \"{store}\"\npool_size = 4\n"))
+            .replace("http://127.0.0.1:0/", &format!("http://127.0.0.1:{pa}/"))
+            .replace("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{pa}\""));
+        std::fs::write(dir.path().join("gatehouse.toml"), text).unwrap();
+        std::fs::create_dir_all(dir.path().join("actions").join("post-login")).unwrap();
+        let mut pair = Pair {
+            dir,
+            a: None,
+            b: None,
+            a_url: format!("http://127.0.0.1:{pa}/"),
+            b_url: format!("http://127.0.0.1:{pb}/"),
+        };
+        pair.a = Some(pair.spawn(None));
+        pair.b = Some(pair.spawn(Some(pb)));
+        pair
+    }
+
+    fn spawn(&self, port: Option<u16>) -> Child {
+        let mut command = Command::new(gatehouse_bin());
+        command.arg("serve").arg("--config").arg(self.dir.path().join("gatehouse.toml"));
+        if let Some(port) = port {
+            command.arg("--listen").arg(format!("127.0.0.1:{port}"));
+        }
+        let (child, issuer, _lines) = start_serve(&mut command);
+        assert_eq!(issuer, self.a_url, "one issuer for both processes");
+        child
+    }
+
+    fn a(&self) -> Server {
+        Server::attach(&self.a_url)
+    }
+
+    /// Kills A with SIGKILL: nothing of its shutdown runs.
+    fn kill9_a(&mut self) {
+        if let Some(mut child) = self.a.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        for child in [self.a.take(), self.b.take()].into_iter().flatten() {
+            let mut child = child;
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn authorize_url(scope: &str, challenge: &str) -> String {
+    format!(
+        "authorize?client_id=test-spa&response_type=code&redirect_uri={}&scope={}&state=app-state&code_challenge={challenge}&code_challenge_method=S256",
+        enc(SPA_CALLBACK),
+        enc(scope)
+    )
+}
+
+/// `POST /oauth/token` at `base`.
+async fn token(http: &reqwest::Client, base: &str, fields: &[(&str, &str)]) -> (u16, Value) {
+    let response = http.post(format!("{base}oauth/token")).form(fields).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn exchange(http: &reqwest::Client, base: &str, code: &str, verifier: &str) -> (u16, Value) {
+    token(
+        http,
+        base,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", "test-spa"),
+            ("code", code),
+            ("code_verifier", verifier),
+            ("redirect_uri", SPA_CALLBACK),
+        ],
+    )
+    .await
+}
+
+/// A login started on A, its MFA enrollment completed on B, its recovery code acknowledged on A, its code exchanged
+/// on A: the paused login lives in the store, not in a process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_started_on_a_finishes_on_b_and_its_code_is_exchanged_on_a() {
+    let pair = Pair::start(OTP_ALWAYS, "").await;
+    let on_a = Browser::new(&pair.a());
+    let on_b = on_a.with_base(&pair.b_url);
+    let (verifier, challenge) = pkce();
+    let page = on_a.follow(on_a.get(&authorize_url("openid offline_access", &challenge)).await).await;
+    let page = on_a.submit(&page, "/u/login", &[("email", "jane@example.com"), ("password", PASSWORD)]).await;
+    let secret = otp_secret(&page);
+    let page = on_b.submit(&page, "/u/mfa", &[("code", &totp(&secret, 0))]).await;
+    assert!(page.body.contains("recovery"), "B took the enrollment and shows the recovery code: {}", page.body);
+    let page = on_a.submit(&page, "/u/mfa/recovery-saved", &[]).await;
+    let code = callback_code(&page);
+    let http = reqwest::Client::new();
+    let (status, tokens) = exchange(&http, &pair.a_url, &code, &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(jwt_payload(tokens["id_token"].as_str().unwrap())["amr"], serde_json::json!(["mfa"]));
+    // The enrollment B made is the one A checks next time.
+    let on_a = Browser::new(&pair.a());
+    let (_, challenge) = pkce();
+    let page = on_a.follow(on_a.get(&format!("{}&prompt=login", authorize_url("openid", &challenge))).await).await;
+    let page = on_a.submit(&page, "/u/login", &[("email", "jane@example.com"), ("password", PASSWORD)]).await;
+    assert!(page.body.contains("name=\"code\"") && !page.body.contains("class=\"secret\""), "{}", page.body);
+}
+
+/// The same authorization code sent to A and B at once, 200 times: never two token sets. A code presented twice is
+/// refused (RFC 6749 §4.1.2), and what its first exchange issued is revoked: the exchange still running when the
+/// replay lands refuses too (both answer `invalid_grant`), and one that had already answered sees its access token
+/// refused at `/userinfo`. Either way no usable tokens come out of a double-spent code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_code_sent_to_both_processes_at_once_never_yields_two_token_sets_200_times() {
+    let pair = Pair::start(MFA_DEFAULT, "").await;
+    let browser = Browser::new(&pair.a());
+    let http = reqwest::Client::new();
+    let (_, challenge) = pkce();
+    let page = browser.follow(browser.get(&authorize_url("openid", &challenge)).await).await;
+    browser.submit(&page, "/u/login", &[("email", "jane@example.com"), ("password", PASSWORD)]).await;
+    let (mut one, mut none) = (0, 0);
+    for round in 0..200 {
+        // The SSO session: a code at once, from either process.
+        let (verifier, challenge) = pkce();
+        let start = if round % 2 == 0 { browser.with_base(&pair.a_url) } else { browser.with_base(&pair.b_url) };
+        let code = callback_code(&start.get(&authorize_url("openid", &challenge)).await);
+        let (on_a, on_b) = tokio::join!(
+            exchange(&http, &pair.a_url, &code, &verifier),
+            exchange(&http, &pair.b_url, &code, &verifier)
+        );
+        for (status, body) in [&on_a, &on_b] {
+            assert!(*status == 200 || (*status == 403 && body["error"] == "invalid_grant"), "round {round}: {body}");
+        }
+        match [&on_a, &on_b].iter().filter(|(s, _)| *s == 200).collect::<Vec<_>>().as_slice() {
+            [] => none += 1,
+            [(_, tokens)] => {
+                one += 1;
+                let access = tokens["access_token"].as_str().unwrap();
+                let base = if on_a.0 == 200 { &pair.b_url } else { &pair.a_url };
+                let userinfo = http.get(format!("{base}userinfo")).bearer_auth(access).send().await.unwrap();
+                assert_eq!(
+                    userinfo.status().as_u16(),
+                    401,
+                    "round {round}: the replay revoked the first exchange's token"
+                );
+            }
+            both => panic!("round {round}: two token sets from one code: {both:?}"),
+        }
+    }
+    assert_eq!(one + none, 200);
+    eprintln!("200 rounds of one code at A and B at once: {one} answered once (then revoked), {none} refused by both");
+}
+
+/// A refresh token rotated on B and replayed on A is refused, and its whole family with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_token_rotated_on_b_and_replayed_on_a_revokes_its_family() {
+    let pair = Pair::start(MFA_DEFAULT, "").await;
+    let browser = Browser::new(&pair.a());
+    let http = reqwest::Client::new();
+    let (verifier, challenge) = pkce();
+    let page = browser.follow(browser.get(&authorize_url("openid offline_access", &challenge)).await).await;
+    let page = browser.submit(&page, "/u/login", &[("email", "jane@example.com"), ("password", PASSWORD)]).await;
+    let (_, tokens) = exchange(&http, &pair.a_url, &callback_code(&page), &verifier).await;
+    let first = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let refresh = |base: String, rt: String| {
+        let http = http.clone();
+        async move {
+            token(&http, &base, &[("grant_type", "refresh_token"), ("client_id", "test-spa"), ("refresh_token", &rt)])
+                .await
+        }
+    };
+    let (status, rotated) = refresh(pair.b_url.clone(), first.clone()).await;
+    assert_eq!(status, 200, "{rotated}");
+    let second = rotated["refresh_token"].as_str().unwrap().to_owned();
+    let (status, replay) = refresh(pair.a_url.clone(), first).await;
+    assert_eq!((status, replay["error"].as_str()), (403, Some("invalid_grant")), "{replay}");
+    let (status, body) = refresh(pair.a_url.clone(), second).await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("invalid_grant")), "the family is revoked: {body}");
+}
+
+/// 40 wrong passwords at once, alternately on A and B: the account locks at the count one process gives (nine
+/// "wrong password" answers, then blocked), and the right password is refused on both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_wrong_passwords_split_across_processes_lock_at_the_same_count() {
+    let pair = Pair::start(MFA_DEFAULT, "").await;
+    let http = reqwest::Client::new();
+    let guess = |base: String, password: String| {
+        let http = http.clone();
+        async move {
+            token(
+                &http,
+                &base,
+                &[
+                    ("grant_type", "password"),
+                    ("client_id", "test-web"),
+                    ("client_secret", "test-web-secret-0123456789"),
+                    ("username", "jane@example.com"),
+                    ("password", &password),
+                    ("scope", "openid"),
+                ],
+            )
+            .await
+        }
+    };
+    let guesses = (0..40).map(|i| {
+        let base = if i % 2 == 0 { pair.a_url.clone() } else { pair.b_url.clone() };
+        guess(base, format!("wrong-{i}"))
+    });
+    let answers = join_all(guesses).await;
+    let wrong = answers.iter().filter(|(s, b)| *s == 403 && b["error"] == "invalid_grant").count();
+    let blocked = answers.iter().filter(|(s, b)| *s == 429 && b["error"] == "too_many_attempts").count();
+    assert_eq!((wrong, blocked), (9, 31), "{answers:?}");
+    for base in [&pair.a_url, &pair.b_url] {
+        let (status, _) = guess(base.clone(), PASSWORD.to_owned()).await;
+        assert_eq!(status, 429, "the right password is refused on {base} too");
+    }
+}
+
+/// `gatehouse keys rotate` (here straight on the shared store) is in B's JWKS and B's new tokens within seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_rotation_reaches_the_other_process_within_seconds() {
+    let pair = Pair::start(MFA_DEFAULT, "").await;
+    let http = reqwest::Client::new();
+    let kid_of = |token: &str| -> String {
+        let header = token.split('.').next().unwrap();
+        let header: Value = serde_json::from_slice(
+            &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, header).unwrap(),
+        )
+        .unwrap();
+        header["kid"].as_str().unwrap().to_owned()
+    };
+    let m2m = || {
+        let http = http.clone();
+        let base = pair.b_url.clone();
+        async move {
+            let (status, body) = token(
+                &http,
+                &base,
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", "test-m2m"),
+                    ("client_secret", "test-m2m-secret-0123456789"),
+                    ("audience", "https://api.example.com/"),
+                ],
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+            body["access_token"].as_str().unwrap().to_owned()
+        }
+    };
+    let before = kid_of(&m2m().await);
+    let output = Command::new(gatehouse_bin())
+        .args(["keys", "rotate", "--config"])
+        .arg(pair.dir.path().join("gatehouse.toml"))
+        .env("GATEHOUSE_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let said = String::from_utf8_lossy(&output.stdout);
+    let new_kid = said.split_whitespace().nth(3).unwrap().trim_end_matches(';').to_owned();
+    assert_ne!(new_kid, before, "{said}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let jwks: Value =
+            http.get(format!("{}.well-known/jwks.json", pair.b_url)).send().await.unwrap().json().await.unwrap();
+        let published = jwks["keys"].as_array().unwrap().iter().any(|k| k["kid"] == new_kid.as_str());
+        if published && kid_of(&m2m().await) == new_kid {
+            break;
+        }
+        assert!(Instant::now() < deadline, "B still signs with {before} and publishes {jwks}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The old key stays published: tokens it signed are still valid.
+    let jwks: Value =
+        http.get(format!("{}.well-known/jwks.json", pair.b_url)).send().await.unwrap().json().await.unwrap();
+    assert!(jwks["keys"].as_array().unwrap().iter().any(|k| k["kid"] == before.as_str()), "{jwks}");
+}
+
+/// A killed with SIGKILL in the middle of a login: what A acknowledged is on B, and B finishes the login.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_kill9_of_a_b_finishes_the_logins_a_started() {
+    let mut pair = Pair::start(OTP_ALWAYS, "").await;
+    let on_a = Browser::new(&pair.a());
+    let (verifier, challenge) = pkce();
+    let page = on_a.follow(on_a.get(&authorize_url("openid", &challenge)).await).await;
+    let page = on_a.submit(&page, "/u/login", &[("email", "jane@example.com"), ("password", PASSWORD)]).await;
+    let secret = otp_secret(&page);
+    pair.kill9_a();
+    let on_b = on_a.with_base(&pair.b_url);
+    let page = on_b.submit(&page, "/u/mfa", &[("code", &totp(&secret, 0))]).await;
+    let page = on_b.submit(&page, "/u/mfa/recovery-saved", &[]).await;
+    let code = callback_code(&page);
+    let (status, tokens) = exchange(&reqwest::Client::new(), &pair.b_url, &code, &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(jwt_payload(tokens["id_token"].as_str().unwrap())["iss"], pair.a_url.as_str(), "one issuer");
+}
