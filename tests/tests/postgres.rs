@@ -1,7 +1,7 @@
 //! Two `gatehouse serve` processes on one PostgreSQL store (issue 13), behind nothing: each test starts A and B on
 //! a fresh schema with one issuer and sends the steps of one login, one code, one refresh token or one password
 //! attack to both. Every guarantee must hold across the processes, by the database.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
