@@ -330,3 +330,64 @@ async fn after_kill9_of_a_b_finishes_the_logins_a_started() {
     assert_eq!(status, 200, "{tokens}");
     assert_eq!(jwt_payload(tokens["id_token"].as_str().unwrap())["iss"], pair.a_url.as_str(), "one issuer");
 }
+
+/// A tenant that started on sled moves to PostgreSQL with `gatehouse store migrate`: the same server (issuer,
+/// configuration) restarted on PostgreSQL takes the refresh token issued on sled, asks for the authenticator app
+/// enrolled on sled, and the copy is idempotent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sled_tenant_moves_to_postgresql_without_loss() {
+    let mut server = Server::start(&config(OTP_ALWAYS, ""), &[]);
+    let browser = Browser::new(&server);
+    let http = reqwest::Client::new();
+    let (verifier, challenge) = pkce();
+    let page = browser.follow(browser.get(&authorize_url("openid offline_access", &challenge)).await).await;
+    let page = browser.submit(&page, "/u/login", &[("email", "jane@example.com"), ("password", PASSWORD)]).await;
+    let secret = otp_secret(&page);
+    let page = browser.submit(&page, "/u/mfa", &[("code", &totp(&secret, 0))]).await;
+    let page = browser.submit(&page, "/u/mfa/recovery-saved", &[]).await;
+    let (status, tokens) = exchange(&http, &server.issuer, &callback_code(&page), &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    server.kill9();
+
+    let store = pg_schema().await;
+    let migrate = |dry_run: bool| {
+        let mut command = Command::new(gatehouse_bin());
+        command.args(["store", "migrate", "--from"]).arg(server.dir.path().join("data")).args(["--to", &store]);
+        if dry_run {
+            command.arg("--dry-run");
+        }
+        let output = command.env("GATEHOUSE_LOG", "warn").output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let said = migrate(true);
+    assert!(said.starts_with("would move 2 users (0 already there), 2 authenticators, 1 signing keys"), "{said}");
+    let said = migrate(false);
+    assert!(said.starts_with("moved 2 users (0 already there), 2 authenticators, 1 signing keys"), "{said}");
+    assert!(said.contains("1 refresh tokens") && said.contains("1 sessions"), "{said}");
+    let again = migrate(false);
+    assert!(again.starts_with("moved 0 users (2 already there)") && again.contains(" 0 log entries ("), "{again}");
+
+    // The same server on PostgreSQL.
+    let path = server.dir.path().join("gatehouse.toml");
+    let text = std::fs::read_to_string(&path).unwrap() + &format!("\n[store]\nurl = \"{store}\"\n");
+    std::fs::write(&path, text).unwrap();
+    std::fs::remove_dir_all(server.dir.path().join("data").join("store")).unwrap();
+    server.restart();
+    let (status, body) = token(
+        &http,
+        &server.issuer,
+        &[("grant_type", "refresh_token"), ("client_id", "test-spa"), ("refresh_token", &refresh)],
+    )
+    .await;
+    assert_eq!(status, 200, "the refresh token issued on sled: {body}");
+    let browser = Browser::new(&server);
+    let (verifier, challenge) = pkce();
+    let page = browser.follow(browser.get(&authorize_url("openid", &challenge)).await).await;
+    let page = browser.submit(&page, "/u/login", &[("email", "jane@example.com"), ("password", PASSWORD)]).await;
+    assert!(!page.body.contains("class=\"secret\""), "no new enrollment: {}", page.body);
+    let page = browser.submit(&page, "/u/mfa", &[("code", &totp(&secret, 1))]).await;
+    let (status, _) = exchange(&http, &server.issuer, &callback_code(&page), &verifier).await;
+    assert_eq!(status, 200);
+}

@@ -7,6 +7,7 @@ mod config;
 mod directory;
 mod output;
 mod serve;
+mod store_migrate;
 mod testing;
 mod users;
 
@@ -51,6 +52,11 @@ enum Commands {
         config: PathBuf,
         #[command(subcommand)]
         command: UsersArgs,
+    },
+    /// The store itself: move a tenant from the embedded store to PostgreSQL.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
     },
     /// Manage roles: list, add, grant permissions, assign to users, delete.
     Roles {
@@ -288,6 +294,26 @@ enum OrgsArgs {
 }
 
 #[derive(Subcommand)]
+enum StoreCommand {
+    /// Copy a tenant from a sled store to PostgreSQL (the server stopped): users and their enrollments, keys,
+    /// roles, organizations and grants, sessions, refresh tokens and logs. Says what it moved.
+    Migrate {
+        /// The sled store: the data folder (`data`) or its `store` folder.
+        #[arg(long)]
+        from: PathBuf,
+        /// The PostgreSQL URL (`postgres://user@host:5432/database`).
+        #[arg(long)]
+        to: String,
+        /// Count what would be moved; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Connections to PostgreSQL.
+        #[arg(long, default_value_t = 4)]
+        pool_size: usize,
+    },
+}
+
+#[derive(Subcommand)]
 enum KeysCommand {
     /// Generate a new signing key; the previous one stays in the JWKS until its tokens expire.
     Rotate {
@@ -355,6 +381,9 @@ fn main() -> ExitCode {
                     UsersArgs::ResetMfa { user } => users::UsersCommand::ResetMfa { who: user },
                 };
                 users::run(&config, command).await
+            }
+            Commands::Store { command: StoreCommand::Migrate { from, to, dry_run, pool_size } } => {
+                store_migrate::migrate(&from, &to, dry_run, pool_size.max(1)).await
             }
             Commands::Roles { config, command } => {
                 let command = match command {

@@ -155,6 +155,33 @@ pub enum Collection {
     Consent,
 }
 
+impl Collection {
+    /// Every collection, for copying a whole store.
+    pub const ALL: [Collection; 8] = [
+        Collection::Role,
+        Collection::RoleName,
+        Collection::Organization,
+        Collection::OrganizationName,
+        Collection::Member,
+        Collection::ClientGrant,
+        Collection::ResourceServer,
+        Collection::Consent,
+    ];
+}
+
+impl Ephemeral {
+    /// Every namespace, for copying a whole store.
+    pub const ALL: [Ephemeral; 7] = [
+        Ephemeral::Transaction,
+        Ephemeral::OneTimeCode,
+        Ephemeral::MfaTicket,
+        Ephemeral::KnownDevice,
+        Ephemeral::RevokedToken,
+        Ephemeral::PhoneDelivery,
+        Ephemeral::Other,
+    ];
+}
+
 /// The store.
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {
@@ -296,6 +323,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     }
     /// Entries, newest first.
     async fn list_logs(&self, query: &LogQuery) -> StoreResult<Vec<LogEntry>>;
+
+    // ---- moving a tenant to another store (`gatehouse store migrate`) ----
+    /// Every SSO session, as `(key, session)`.
+    async fn export_sessions(&self) -> StoreResult<Vec<(String, Session)>>;
+    /// Every refresh token (used or not, until it is purged), as `(key, token)`.
+    async fn export_refresh_tokens(&self) -> StoreResult<Vec<(String, RefreshToken)>>;
+    /// The unexpired records of a namespace at `now`, as `(key, value, expires_at)`.
+    async fn export_ephemeral(&self, namespace: Ephemeral, now: i64) -> StoreResult<Vec<(String, Vec<u8>, i64)>>;
+    /// Stores a log entry under its own `log_id` (a copy from another store); `false` when that id is there already.
+    async fn import_log(&self, entry: &LogEntry) -> StoreResult<bool>;
 
     // ---- housekeeping ----
     /// Whether the `[[users]]` of the configuration were seeded (done once, on first start).

@@ -679,6 +679,40 @@ impl Store for PgStore {
         }
     }
 
+    async fn export_sessions(&self) -> StoreResult<Vec<(String, Session)>> {
+        let rows = self.query("listing sessions", "SELECT key, body::text FROM sessions ORDER BY key", &[]).await?;
+        rows.iter().map(|row| Ok((column::<String>(row, 0, "session")?, json_column(row, 1, "session")?))).collect()
+    }
+
+    async fn export_refresh_tokens(&self) -> StoreResult<Vec<(String, RefreshToken)>> {
+        let sql = "SELECT body::text, used_at, key FROM refresh_tokens ORDER BY key";
+        let rows = self.query("listing refresh tokens", sql, &[]).await?;
+        rows.iter().map(|row| Ok((column::<String>(row, 2, "refresh token")?, refresh_token(row)?))).collect()
+    }
+
+    async fn export_ephemeral(&self, namespace: Ephemeral, now: i64) -> StoreResult<Vec<(String, Vec<u8>, i64)>> {
+        let sql = "SELECT key, value, expires_at FROM ephemeral WHERE namespace = $1 AND expires_at > $2 ORDER BY key";
+        let rows = self.query("listing ephemeral records", sql, &[&ephemeral_namespace(namespace), &now]).await?;
+        rows.iter()
+            .map(|row| {
+                let key: Vec<u8> = column(row, 0, "ephemeral record")?;
+                Ok((
+                    String::from_utf8_lossy(&key).into_owned(),
+                    column(row, 1, "ephemeral record")?,
+                    column(row, 2, "ephemeral record")?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn import_log(&self, entry: &LogEntry) -> StoreResult<bool> {
+        let body = encode_string("log entry", entry)?;
+        let sql = "INSERT INTO logs (log_id, kind, user_id, body) VALUES ($1, $2, $3, $4::text::json)
+                   ON CONFLICT (log_id) DO NOTHING";
+        let params: &Params<'_> = &[&entry.log_id, &entry.kind, &entry.user_id, &body];
+        Ok(self.execute("importing a log entry", sql, params).await? == 1)
+    }
+
     async fn list_logs(&self, query: &LogQuery) -> StoreResult<Vec<LogEntry>> {
         let take = match query.take {
             0 => DEFAULT_LOG_PAGE,

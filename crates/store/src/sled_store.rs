@@ -839,6 +839,46 @@ impl Store for SledStore {
         self.list_logs_now(query)
     }
 
+    async fn export_sessions(&self) -> StoreResult<Vec<(String, Session)>> {
+        let mut found = Vec::new();
+        for entry in self.sessions.iter() {
+            let (key, value) = entry.map_err(|e| backend("listing sessions", e))?;
+            found.push((String::from_utf8_lossy(&key).into_owned(), decode("session", &value)?));
+        }
+        Ok(found)
+    }
+
+    async fn export_refresh_tokens(&self) -> StoreResult<Vec<(String, RefreshToken)>> {
+        let mut found = Vec::new();
+        for entry in self.refresh_tokens.iter() {
+            let (key, value) = entry.map_err(|e| backend("listing refresh tokens", e))?;
+            found.push((String::from_utf8_lossy(&key).into_owned(), decode("refresh token", &value)?));
+        }
+        Ok(found)
+    }
+
+    async fn export_ephemeral(&self, namespace: Ephemeral, now: i64) -> StoreResult<Vec<(String, Vec<u8>, i64)>> {
+        let prefix = prefix_key(ephemeral_namespace(namespace));
+        let mut found = Vec::new();
+        for entry in self.ephemeral.scan_prefix(&prefix) {
+            let (key, value) = entry.map_err(|e| backend("listing ephemeral records", e))?;
+            let expires_at = ephemeral_expiry(&value)?;
+            if let Some(value) = unexpired_ephemeral(&value, now)? {
+                found.push((String::from_utf8_lossy(&key[prefix.len()..]).into_owned(), value, expires_at));
+            }
+        }
+        Ok(found)
+    }
+
+    async fn import_log(&self, entry: &LogEntry) -> StoreResult<bool> {
+        let inserted = self
+            .logs
+            .compare_and_swap(entry.log_id.as_bytes(), None::<&[u8]>, Some(encode("log entry", entry)?))
+            .map_err(|e| backend("importing a log entry", e))?;
+        self.flush().await?;
+        Ok(inserted.is_ok())
+    }
+
     async fn is_seeded(&self) -> StoreResult<bool> {
         self.meta.contains_key(SEEDED).map_err(|e| backend("reading meta", e))
     }

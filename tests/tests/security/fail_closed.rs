@@ -187,6 +187,22 @@ impl Store for FlakyStore {
         self.check()?;
         self.inner.documents_version().await
     }
+    async fn export_sessions(&self) -> StoreResult<Vec<(String, Session)>> {
+        self.check()?;
+        self.inner.export_sessions().await
+    }
+    async fn export_refresh_tokens(&self) -> StoreResult<Vec<(String, RefreshToken)>> {
+        self.check()?;
+        self.inner.export_refresh_tokens().await
+    }
+    async fn export_ephemeral(&self, namespace: Ephemeral, now: i64) -> StoreResult<Vec<(String, Vec<u8>, i64)>> {
+        self.check()?;
+        self.inner.export_ephemeral(namespace, now).await
+    }
+    async fn import_log(&self, entry: &LogEntry) -> StoreResult<bool> {
+        self.check()?;
+        self.inner.import_log(entry).await
+    }
     async fn list_signing_keys(&self) -> StoreResult<Vec<SigningKey>> {
         self.check()?;
         self.inner.list_signing_keys().await
