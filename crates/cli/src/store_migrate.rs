@@ -143,9 +143,7 @@ async fn copy(source: &dyn Store, target: &dyn Store, dry_run: bool) -> Result<C
         let Some(last) = page.last() else { break };
         from = Some(last.log_id.clone());
         for entry in &page {
-            if dry_run {
-                counts.logs += 1;
-            } else if target.import_log(entry).await? {
+            if dry_run || target.import_log(entry).await? {
                 counts.logs += 1;
             } else {
                 counts.logs_present += 1;
