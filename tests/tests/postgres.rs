@@ -391,3 +391,94 @@ async fn a_sled_tenant_moves_to_postgresql_without_loss() {
     let (status, _) = exchange(&http, &server.issuer, &callback_code(&page), &verifier).await;
     assert_eq!(status, 200);
 }
+
+/// PostgreSQL drops every connection of a server in the middle of traffic (what a database restart does to it):
+/// requests answer 200 or fail closed with the OAuth error shape, never anything else; the pool reconnects by itself;
+/// and the refresh token acknowledged before still works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dropped_database_connections_fail_closed_and_the_pool_reconnects() {
+    let store = pg_schema().await;
+    let name = format!("gh_drop_{}", std::process::id());
+    let store = format!("{store}&application_name={name}");
+    let server = Server::start(&config(MFA_DEFAULT, &format!("[store]\nurl = \"{store}\"\npool_size = 4\n")), &[]);
+    let browser = Browser::new(&server);
+    let http = reqwest::Client::new();
+    let (verifier, challenge) = pkce();
+    let page = browser.follow(browser.get(&authorize_url("openid offline_access", &challenge)).await).await;
+    let page = browser.submit(&page, "/u/login", &[("email", "jane@example.com"), ("password", PASSWORD)]).await;
+    let (_, tokens) = exchange(&http, &server.issuer, &callback_code(&page), &verifier).await;
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+
+    let base = server.issuer.clone();
+    let m2m = move || {
+        let (http, base) = (reqwest::Client::new(), base.clone());
+        async move {
+            token(
+                &http,
+                &base,
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", "test-m2m"),
+                    ("client_secret", "test-m2m-secret-0123456789"),
+                    ("audience", "https://api.example.com/"),
+                ],
+            )
+            .await
+        }
+    };
+    let (admin, connection) =
+        tokio_postgres::connect(&gatehouse_tests::test_pg_url(), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    // Password grants: each reads the user and reserves a login attempt in the database.
+    let base = server.issuer.clone();
+    let traffic = tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        join_all((0..8).map(|_| {
+            let (http, base) = (http.clone(), base.clone());
+            async move {
+                token(
+                    &http,
+                    &base,
+                    &[
+                        ("grant_type", "password"),
+                        ("client_id", "test-web"),
+                        ("client_secret", "test-web-secret-0123456789"),
+                        ("username", "taro@example.com"),
+                        ("password", PASSWORD),
+                        ("scope", "openid"),
+                    ],
+                )
+                .await
+            }
+        }))
+        .await
+    });
+    let killed = admin
+        .query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", &[&name])
+        .await
+        .unwrap();
+    assert!(!killed.is_empty(), "the server had connections to drop");
+    let answers = traffic.await.unwrap();
+    let failed = answers.iter().filter(|(status, _)| *status != 200).count();
+    eprintln!("8 password logins while the connections dropped: {} answered, {failed} failed closed", 8 - failed);
+    for (status, body) in answers {
+        assert!(
+            status == 200
+                || (status >= 500 && body["error"] == "server_error" && body["error_description"].is_string()),
+            "{status} {body}"
+        );
+    }
+    // Reconnected: requests succeed again within seconds, without a restart.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while m2m().await.0 != 200 {
+        assert!(Instant::now() < deadline, "the pool did not reconnect");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, body) = token(
+        &http,
+        &server.issuer,
+        &[("grant_type", "refresh_token"), ("client_id", "test-spa"), ("refresh_token", &refresh)],
+    )
+    .await;
+    assert_eq!(status, 200, "the refresh token acknowledged before the drop: {body}");
+}

@@ -63,6 +63,9 @@ const POOL_WAIT: Duration = Duration::from_secs(30);
 
 type Params<'a> = [&'a (dyn ToSql + Sync)];
 
+/// The advisory lock one process holds while it sweeps expired records ("gh-sweep" in ASCII).
+const SWEEP_LOCK_KEY: i64 = 0x6768_2d73_7765_6570;
+
 /// The PostgreSQL-backed [`Store`]. Its methods need a tokio runtime (the pool's connections run on it).
 pub struct PgStore {
     pool: Pool,
@@ -742,17 +745,25 @@ impl Store for PgStore {
     }
 
     async fn purge_expired(&self, now: i64) -> StoreResult<usize> {
-        // One statement, so one transaction. A row locked by a concurrent update is waited for and then judged by
-        // its new expiry (a bucket just spent is no longer expired).
-        let sql = "WITH sessions AS (DELETE FROM sessions WHERE expires_at <= $1 RETURNING 1),
-                        codes AS (DELETE FROM codes WHERE expires_at <= $1 RETURNING 1),
-                        rate_limits AS (DELETE FROM rate_limits WHERE expires_at <= $1 RETURNING 1),
-                        refresh_tokens AS (DELETE FROM refresh_tokens WHERE expires_at <= $1 RETURNING 1),
-                        ephemeral AS (DELETE FROM ephemeral WHERE expires_at <= $1 RETURNING 1)
+        // One statement, so one transaction, run by one process at a time: the others find the advisory lock taken
+        // and delete nothing (the sweep runs every minute in every process). A row locked by a concurrent update is
+        // waited for and then judged by its new expiry (a bucket just spent is no longer expired).
+        let sql = "WITH sweeper AS (SELECT pg_try_advisory_xact_lock($2) AS mine),
+                        sessions AS (DELETE FROM sessions
+                                     WHERE expires_at <= $1 AND (SELECT mine FROM sweeper) RETURNING 1),
+                        codes AS (DELETE FROM codes WHERE expires_at <= $1 AND (SELECT mine FROM sweeper) RETURNING 1),
+                        rate_limits AS (DELETE FROM rate_limits
+                                        WHERE expires_at <= $1 AND (SELECT mine FROM sweeper) RETURNING 1),
+                        refresh_tokens AS (DELETE FROM refresh_tokens
+                                           WHERE expires_at <= $1 AND (SELECT mine FROM sweeper) RETURNING 1),
+                        ephemeral AS (DELETE FROM ephemeral
+                                      WHERE expires_at <= $1 AND (SELECT mine FROM sweeper) RETURNING 1)
                    SELECT (SELECT count(*) FROM sessions) + (SELECT count(*) FROM codes)
                         + (SELECT count(*) FROM rate_limits) + (SELECT count(*) FROM refresh_tokens)
                         + (SELECT count(*) FROM ephemeral)";
-        let Some(row) = self.query_opt("purging expired records", sql, &[&now]).await? else { return Ok(0) };
+        let Some(row) = self.query_opt("purging expired records", sql, &[&now, &SWEEP_LOCK_KEY]).await? else {
+            return Ok(0);
+        };
         let removed: i64 = column(&row, 0, "purge count")?;
         Ok(usize::try_from(removed).unwrap_or(0))
     }
