@@ -393,8 +393,8 @@ async fn a_sled_tenant_moves_to_postgresql_without_loss() {
 }
 
 /// PostgreSQL drops every connection of a server in the middle of traffic (what a database restart does to it):
-/// requests answer 200 or fail closed with the OAuth error shape, never anything else; the pool reconnects by itself;
-/// and the refresh token acknowledged before still works.
+/// requests answer 200 or fail closed with a clean `503 temporarily_unavailable` (`Retry-After`), never anything
+/// else; the pool reconnects by itself; and the refresh token acknowledged before still works.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dropped_database_connections_fail_closed_and_the_pool_reconnects() {
     let store = pg_schema().await;
@@ -464,7 +464,9 @@ async fn dropped_database_connections_fail_closed_and_the_pool_reconnects() {
     for (status, body) in answers {
         assert!(
             status == 200
-                || (status >= 500 && body["error"] == "server_error" && body["error_description"].is_string()),
+                || (status == 503
+                    && body["error"] == "temporarily_unavailable"
+                    && body["error_description"].is_string()),
             "{status} {body}"
         );
     }

@@ -71,6 +71,8 @@ pub enum ErrorCode {
     TooManyAttempts,
     /// `server_error` (500).
     ServerError,
+    /// `temporarily_unavailable` (503): the store cannot be reached for now; the client may try again.
+    TemporarilyUnavailable,
     /// `invalid_token` (401).
     InvalidToken,
     /// `insufficient_scope` (403).
@@ -102,6 +104,7 @@ impl ErrorCode {
             ErrorCode::ExpiredToken => "expired_token",
             ErrorCode::TooManyAttempts => "too_many_attempts",
             ErrorCode::ServerError => "server_error",
+            ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::Unauthorized => "unauthorized",
@@ -133,6 +136,7 @@ impl ErrorCode {
             ErrorCode::NotFound => 404,
             ErrorCode::TooManyAttempts => 429,
             ErrorCode::ServerError => 500,
+            ErrorCode::TemporarilyUnavailable => 503,
         }
     }
 }
@@ -198,8 +202,16 @@ impl OAuthError {
     }
 
     /// `500 server_error` for a failure of ours: the answer says "Internal error"; `cause` is kept for the log.
+    /// When the cause is the store being unreachable for now, `503 temporarily_unavailable` instead: the request
+    /// failed closed and may be tried again.
     pub fn server_error(cause: impl std::fmt::Display) -> Self {
-        OAuthError { cause: Some(cause.to_string()), ..OAuthError::of(ErrorCode::ServerError, "Internal error") }
+        let cause = cause.to_string();
+        let answer = if gatehouse_store::is_unavailable(&cause) {
+            OAuthError::of(ErrorCode::TemporarilyUnavailable, "The service is temporarily unavailable; try again.")
+        } else {
+            OAuthError::of(ErrorCode::ServerError, "Internal error")
+        };
+        OAuthError { cause: Some(cause), ..answer }
     }
 
     /// The JSON body.

@@ -35,6 +35,9 @@ impl IntoResponse for ApiError {
         if let Some(cause) = self.0.cause {
             response.extensions_mut().insert(FailureCause(cause));
         }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         if status == StatusCode::UNAUTHORIZED
             && let Ok(value) = HeaderValue::from_str(&format!("Bearer error=\"{}\"", self.0.code.as_str()))
         {

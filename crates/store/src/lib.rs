@@ -41,6 +41,19 @@ pub enum StoreError {
     /// The backend failed (I/O, lock, disk full).
     #[error("storage failure: {0}")]
     Backend(String),
+    /// The store cannot be reached for now (the database restarts, the network dropped, every connection is
+    /// busy): the request may be tried again. Its message starts with [`UNAVAILABLE`].
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// How the message of [`StoreError::Unavailable`] starts. Errors reach HTTP answers as text (a cause kept for the
+/// log), so the answer's status is chosen from it: [`is_unavailable`].
+pub const UNAVAILABLE: &str = "store unavailable: ";
+
+/// Whether an error's text is the store being unreachable for now (`503`, try again) rather than a failure (`500`).
+pub fn is_unavailable(message: &str) -> bool {
+    message.starts_with(UNAVAILABLE)
 }
 
 /// Result of store operations.

@@ -85,8 +85,13 @@ pub(crate) fn error_page(lang: &str, title: &str, detail: &str) -> LoginResponse
 }
 
 fn internal(lang: &str, e: impl std::fmt::Display) -> LoginResponse {
-    let mut page = error_page(lang, "server_error", "Something went wrong on our side. Please try again.");
-    page.cause = Some(e.to_string());
+    let cause = e.to_string();
+    let mut page = if gatehouse_store::is_unavailable(&cause) {
+        error_page(lang, "temporarily_unavailable", "The service is briefly unavailable. Please try again in a moment.")
+    } else {
+        error_page(lang, "server_error", "Something went wrong on our side. Please try again.")
+    };
+    page.cause = Some(cause);
     page
 }
 

@@ -70,12 +70,15 @@ impl MgmtError {
         MgmtError::new(StatusCode::BAD_REQUEST, message, Some("invalid_query_string"))
     }
 
-    /// 500; the cause goes to the server log only.
+    /// 500; the cause goes to the server log only. 503 when the store cannot be reached for now.
     pub(crate) fn internal(e: impl std::fmt::Display) -> Self {
-        MgmtError {
-            cause: Some(e.to_string()),
-            ..MgmtError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal error", None)
-        }
+        let cause = e.to_string();
+        let answer = if gatehouse_store::is_unavailable(&cause) {
+            MgmtError::new(StatusCode::SERVICE_UNAVAILABLE, "The service is temporarily unavailable; try again.", None)
+        } else {
+            MgmtError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal error", None)
+        };
+        MgmtError { cause: Some(cause), ..answer }
     }
 
     /// A failed change to roles, organizations, grants or APIs.
@@ -112,6 +115,9 @@ impl IntoResponse for MgmtError {
         let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         if let Some(cause) = self.cause {
             response.extensions_mut().insert(crate::error::FailureCause(cause));

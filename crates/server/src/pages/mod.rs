@@ -507,9 +507,13 @@ pub fn render(response: LoginResponse, cookies: CookiePolicy) -> Response {
         AuthStep::Consent(page) => (StatusCode::OK, HeaderMap::new(), Some(consent_page(page))),
         AuthStep::RecoveryCode(page) => (StatusCode::OK, HeaderMap::new(), Some(recovery_page(page))),
         AuthStep::Error(page) => {
-            // Our failure is a 500 (clients and monitors must not read it as their mistake); the rest are 400.
-            let status =
-                if page.title == "server_error" { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::BAD_REQUEST };
+            // Our failure is a 500 (clients and monitors must not read it as their mistake), an unreachable store a
+            // 503 (try again); the rest are 400.
+            let status = match page.title.as_str() {
+                "server_error" => StatusCode::INTERNAL_SERVER_ERROR,
+                "temporarily_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::BAD_REQUEST,
+            };
             (status, HeaderMap::new(), Some(error_page(page)))
         }
         AuthStep::Redirect(url) => {

@@ -14,7 +14,20 @@ use crate::{StoreError, StoreResult};
 /// A failure of the database or of the connection to it, as [`StoreError::Backend`]. A server error keeps its
 /// message and SQLSTATE but not its DETAIL, which can quote a row (an email address, a key).
 pub(super) fn pg_error(doing: &str, error: &tokio_postgres::Error) -> StoreError {
-    StoreError::Backend(format!("{doing}: {}", describe(error)))
+    let message = format!("{doing}: {}", describe(error));
+    if is_connection_failure(error) { StoreError::Unavailable(message) } else { StoreError::Backend(message) }
+}
+
+/// A lost or refused connection, or the server shutting down or starting (SQLSTATE classes 08 and 57P): the next
+/// try, on a new connection, may work.
+fn is_connection_failure(error: &tokio_postgres::Error) -> bool {
+    match error.as_db_error() {
+        Some(db) => {
+            let code = db.code().code();
+            code.starts_with("08") || code.starts_with("57P")
+        }
+        None => error.is_closed() || error.source().is_some_and(|cause| cause.is::<std::io::Error>()),
+    }
 }
 
 /// What went wrong, with its cause: tokio-postgres' own `Display` names only the kind ("error connecting to
@@ -32,6 +45,8 @@ pub(super) fn describe(error: &tokio_postgres::Error) -> String {
 pub(super) fn pool_error(doing: &str, error: PoolError) -> StoreError {
     match error {
         PoolError::Backend(error) => pg_error(doing, &error),
+        // Every connection busy past the wait, or none could be opened: for now.
+        other @ (PoolError::Timeout(_) | PoolError::Closed) => StoreError::Unavailable(format!("{doing}: {other}")),
         other => StoreError::Backend(format!("{doing}: {other}")),
     }
 }
