@@ -1,8 +1,9 @@
-//! `gatehouse bench` (`make bench`): figures side by side with the peer each is measured against. Two phases:
-//! [`actions`], a post-login flow per login against Node's `vm`, and [`token`], the token endpoint against
-//! node-oidc-provider. A benchmark prints figures; it passes or fails nothing.
+//! `gatehouse bench` (`make bench`): figures side by side with the peer each is measured against. Three phases:
+//! [`actions`], a post-login flow per login against Node's `vm`; [`token`], the token endpoint against
+//! node-oidc-provider; and [`store`], the token endpoint on sled against PostgreSQL with one and two processes. A benchmark prints figures; it passes or fails nothing.
 
 pub mod actions;
+pub mod store;
 pub mod token;
 
 use std::process::ExitCode;
@@ -15,12 +16,14 @@ use crate::output;
 /// Which phases `gatehouse bench` runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Phases {
-    /// Both, actions first.
+    /// All three: actions, token endpoint, store.
     All,
     /// The post-login flow against Node's `vm`.
     Actions,
     /// The token endpoint against node-oidc-provider.
     Token,
+    /// The token endpoint on sled, on PostgreSQL, and on PostgreSQL with two processes.
+    Store,
 }
 
 /// `gatehouse bench`.
@@ -37,6 +40,14 @@ pub async fn run(phases: Phases, actions: actions::BenchArgs, token: token::Toke
         && let Err(e) = token::run(&token).await
     {
         return output::fatal(&format!("bench (token endpoint): {e}"));
+    }
+    if phases == Phases::All {
+        output::line("");
+    }
+    if matches!(phases, Phases::All | Phases::Store)
+        && let Err(e) = store::run(&token).await
+    {
+        return output::fatal(&format!("bench (store): {e}"));
     }
     ExitCode::SUCCESS
 }

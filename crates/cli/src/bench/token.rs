@@ -63,26 +63,26 @@ pub fn default_peer_modules() -> PathBuf {
 }
 
 /// A server under test, as its discovery document describes it.
-struct Server {
-    name: &'static str,
+pub(super) struct Server {
+    pub(super) name: &'static str,
     issuer: String,
-    token_endpoint: String,
+    pub(super) token_endpoint: String,
     jwks_uri: String,
     /// How the API is named in a token request (`audience` for Gatehouse as for Auth0, `resource` for RFC 8707).
     api_param: &'static str,
-    pid: u32,
+    pub(super) pid: u32,
     _child: Child,
 }
 
 /// One wrk run, as wrk printed it.
 #[derive(Clone, Debug, Default, PartialEq)]
-struct WrkFigures {
-    requests: u64,
-    per_second: f64,
-    p50: Duration,
-    p99: Duration,
+pub(super) struct WrkFigures {
+    pub(super) requests: u64,
+    pub(super) per_second: f64,
+    pub(super) p50: Duration,
+    pub(super) p99: Duration,
     /// Non-2xx answers plus socket errors: each counted request must be a success.
-    errors: u64,
+    pub(super) errors: u64,
 }
 
 /// One row of the table: a grant on one server.
@@ -174,7 +174,7 @@ struct Checked {
     signatures: [usize; 3],
 }
 
-fn wrk_version(wrk: &str) -> Result<String, String> {
+pub(super) fn wrk_version(wrk: &str) -> Result<String, String> {
     // `wrk -v` prints its version and usage, and exits with 1.
     let out = std::process::Command::new(wrk).arg("-v").output().map_err(|e| {
         format!("cannot run '{wrk}' ({e}); the token-endpoint phase needs Debian's wrk: `apt-get install wrk` (make bench does it)")
@@ -184,12 +184,12 @@ fn wrk_version(wrk: &str) -> Result<String, String> {
 }
 
 /// Picks a free port on 127.0.0.1.
-fn free_port() -> Result<u16, String> {
+pub(super) fn free_port() -> Result<u16, String> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
     listener.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
 }
 
-fn bench_config(port: u16, dir: &Path) -> String {
+pub(super) fn bench_config(port: u16, dir: &Path) -> String {
     let dir = dir.display();
     format!(
         r#"# Written by `gatehouse bench` for its token-endpoint phase.
@@ -296,7 +296,7 @@ async fn start_peer(args: &TokenArgs, http: &reqwest::Client, dir: &Path) -> Res
 
 /// Waits for the server's discovery document (polling: the server says nothing when it is ready) and reads its
 /// endpoints from it.
-async fn discover(
+pub(super) async fn discover(
     name: &'static str,
     http: &reqwest::Client,
     base: &str,
@@ -436,7 +436,7 @@ async fn seed_refresh_tokens(http: &reqwest::Client, server: &Server, count: usi
 }
 
 /// A fixed request body: wrk sends the same request on every connection, with no Lua per request.
-const FIXED_LUA: &str = r#"-- Written by gatehouse bench: POST the form given after `--`.
+pub(super) const FIXED_LUA: &str = r#"-- Written by gatehouse bench: POST the form given after `--`.
 function init(args)
   wrk.method = "POST"
   wrk.body = args[1]
@@ -475,7 +475,7 @@ function response(status, headers, body)
 end
 "#;
 
-async fn run_wrk(
+pub(super) async fn run_wrk(
     args: &TokenArgs,
     http: &reqwest::Client,
     dir: &Path,
@@ -603,11 +603,11 @@ async fn argon2_rate(cores: usize, time: Duration) -> Result<f64, String> {
     Ok(total as f64 / started.elapsed().as_secs_f64())
 }
 
-fn ms(d: Duration) -> String {
+pub(super) fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
-fn thousands(n: f64) -> String {
+pub(super) fn thousands(n: f64) -> String {
     let digits = format!("{:.0}", n);
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
