@@ -1,4 +1,5 @@
-//! Phone codes through `[mfa.phone]`'s provider, in-process with a real sled store and the real sandbox: the
+//! Phone codes through `[mfa.phone]`'s provider, in-process with a real sled store (and PostgreSQL, for the cap shared by two
+//! servers) and the real sandbox: the
 //! default provider's outbox and its 100-message lifetime cap (in parallel), the user's hourly limit, and a
 //! custom-phone-provider action posting to a real HTTP server on 127.0.0.1.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -11,7 +12,7 @@ use gatehouse_auth::context::RequestInfo;
 use gatehouse_auth::phone::delivery::{CodeMessage, DeliveryError, send_code};
 use gatehouse_auth::phone::templates::PhoneTemplate;
 use gatehouse_auth::tenant::Tenant;
-use gatehouse_store::{LogQuery, SledStore};
+use gatehouse_store::{LogQuery, PgStore, SledStore, Store};
 use gatehouse_tests::{config, open_tenant};
 use gatehouse_types::phone::DeliveryMethod;
 use gatehouse_types::records::User;
@@ -27,12 +28,16 @@ fn request() -> RequestInfo {
 }
 
 async fn tenant(phone: &str, dir: &std::path::Path) -> (Tenant, Arc<ManualClock>) {
+    tenant_on(phone, dir, Arc::new(SledStore::temporary().unwrap())).await
+}
+
+async fn tenant_on(phone: &str, dir: &std::path::Path, store: Arc<dyn Store>) -> (Tenant, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::starting_now());
     let text = config(
         "factors = [\"otp\", \"phone\"]",
         &format!("[mfa.phone]\n{phone}\n[outbound]\nallow_private_networks = true\n"),
     );
-    let tenant = open_tenant(&text, dir, Arc::new(SledStore::temporary().unwrap()), clock.clone()).await;
+    let tenant = open_tenant(&text, dir, store, clock.clone()).await;
     (tenant, clock)
 }
 
@@ -142,6 +147,45 @@ async fn the_default_provider_sends_100_messages_in_the_tenants_lifetime_even_in
     let request = request();
     let refused = send_code(&tenant, message(&users[0], &request, "333333")).await;
     assert_eq!(refused, Err(DeliveryError::DefaultProviderExhausted));
+}
+
+/// The cap is the database's, not a process's: two servers (two tenants, each with its own connection pool, as two
+/// processes have) on one PostgreSQL schema share the 100 messages, 120 tries split between them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_default_providers_100_messages_are_shared_by_two_servers_on_postgresql() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = gatehouse_tests::pg_schema().await;
+    let (a, _) = tenant_on("", dir.path(), Arc::new(PgStore::connect(&url, 8).await.unwrap())).await;
+    let (b, _) = tenant_on("", dir.path(), Arc::new(PgStore::connect(&url, 8).await.unwrap())).await;
+    let (a, b) = (Arc::new(a), Arc::new(b));
+    let jane = jane(&a).await;
+    let mut users = Vec::new();
+    for i in 0..12 {
+        let user = User { user_id: format!("auth0|phone{i}"), email: format!("phone{i}@example.com"), ..jane.clone() };
+        a.store.create_user(&user).await.unwrap();
+        users.push(user);
+    }
+    let mut tasks = Vec::new();
+    for (i, user) in users.iter().enumerate() {
+        for j in 0..10 {
+            let tenant = if (i + j) % 2 == 0 { a.clone() } else { b.clone() };
+            let user = user.clone();
+            tasks.push(tokio::spawn(async move {
+                let request = request();
+                send_code(&tenant, message(&user, &request, "222222")).await
+            }));
+        }
+    }
+    let (mut sent, mut exhausted) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => sent += 1,
+            Err(DeliveryError::DefaultProviderExhausted) => exhausted += 1,
+            Err(other) => panic!("unexpected: {other:?}"),
+        }
+    }
+    assert_eq!((sent, exhausted), (100, 20));
+    assert_eq!(outbox_sms(dir.path()).len(), 100);
 }
 
 type Received = Arc<Mutex<Vec<serde_json::Value>>>;
