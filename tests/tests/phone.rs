@@ -1,7 +1,6 @@
-//! Phone codes through `[mfa.phone]`'s provider, in-process with a real sled store (and PostgreSQL, for the cap shared by two
-//! servers) and the real sandbox: the
-//! default provider's outbox and its 100-message lifetime cap (in parallel), the user's hourly limit, and a
-//! custom-phone-provider action posting to a real HTTP server on 127.0.0.1.
+//! Phone codes through `[mfa.phone]`'s provider, in-process with a real store and the real sandbox: the default
+//! provider's outbox and its 100-message lifetime cap (in parallel on sled, and shared by two servers on PostgreSQL),
+//! the user's hourly limit, and a custom-phone-provider action posting to a real HTTP server on 127.0.0.1.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::atomic::{AtomicU16, Ordering};
