@@ -27,6 +27,11 @@ struct Pair {
 
 impl Pair {
     async fn start(mfa: &str, extra: &str) -> Pair {
+        Pair::with_actions(mfa, extra, &[]).await
+    }
+
+    /// Both processes run these post-login actions (one `actions/` folder, as a deployment copies it to each).
+    async fn with_actions(mfa: &str, extra: &str, actions: &[(&str, &str)]) -> Pair {
         let store = pg_schema().await;
         let dir = tempfile::tempdir().unwrap();
         let (pa, pb) = (free_port(), free_port());
@@ -34,7 +39,11 @@ impl Pair {
             .replace("http://127.0.0.1:0/", &format!("http://127.0.0.1:{pa}/"))
             .replace("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{pa}\""));
         std::fs::write(dir.path().join("gatehouse.toml"), text).unwrap();
-        std::fs::create_dir_all(dir.path().join("actions").join("post-login")).unwrap();
+        let post_login = dir.path().join("actions").join("post-login");
+        std::fs::create_dir_all(&post_login).unwrap();
+        for (name, code) in actions {
+            std::fs::write(post_login.join(name), code).unwrap();
+        }
         let mut pair = Pair {
             dir,
             a: None,
@@ -483,4 +492,41 @@ async fn dropped_database_connections_fail_closed_and_the_pool_reconnects() {
     )
     .await;
     assert_eq!(status, 200, "the refresh token acknowledged before the drop: {body}");
+}
+
+/// A post-login flow paused by an action on A (`challengeWith` email) resumes on B: B verifies the code, runs the
+/// next action, which sees the completed method, and issues the code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_paused_by_an_action_on_a_resumes_on_b() {
+    const CHALLENGE: &str = "exports.onExecutePostLogin = async (event, api) => {\n  \
+        api.authentication.challengeWith({ type: 'email' });\n};\n";
+    const AFTER: &str = "exports.onExecutePostLogin = async (event, api) => {\n  \
+        api.idToken.setCustomClaim('https://gatehouse.test/methods', event.authentication.methods.map(m => m.name));\n};\n";
+    let pair = Pair::with_actions(MFA_DEFAULT, "", &[("10-challenge.js", CHALLENGE), ("20-after.js", AFTER)]).await;
+    let on_a = Browser::new(&pair.a());
+    let (verifier, challenge) = pkce();
+    let page = on_a.follow(on_a.get(&authorize_url("openid", &challenge)).await).await;
+    let page = on_a.submit(&page, "/u/login", &[("email", "jane@example.com"), ("password", PASSWORD)]).await;
+    assert!(page.body.contains("name=\"code\""), "A paused the flow at the email challenge: {}", page.body);
+    // The email went to the tenant's outbox (one data folder for both processes here).
+    let code = latest_code(&pair.dir.path().join("data").join("outbox"));
+    let on_b = on_a.with_base(&pair.b_url);
+    let page = on_b.submit(&page, "/u/mfa", &[("code", &code)]).await;
+    let (status, tokens) = exchange(&reqwest::Client::new(), &pair.a_url, &callback_code(&page), &verifier).await;
+    assert_eq!(status, 200, "{tokens}");
+    let methods = jwt_payload(tokens["id_token"].as_str().unwrap())["https://gatehouse.test/methods"].clone();
+    assert_eq!(methods, serde_json::json!(["pwd", "mfa"]), "B ran the next action with the email method");
+}
+
+/// The code of the newest email in `outbox`.
+fn latest_code(outbox: &std::path::Path) -> String {
+    let mut files: Vec<_> = std::fs::read_dir(outbox)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .collect();
+    files.sort();
+    let text = std::fs::read_to_string(files.last().expect("an email")).unwrap();
+    let at = text.find("code is: ").expect("a code");
+    text[at..].chars().filter(char::is_ascii_digit).take(6).collect()
 }
