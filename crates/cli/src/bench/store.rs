@@ -124,12 +124,14 @@ async fn load(
     for (server, result) in setup.servers.iter().zip(runs) {
         let figures = result?;
         if figures.errors > 0 {
+            let first = std::fs::read_to_string(dir.join("failures.txt")).unwrap_or_default();
             return Err(format!(
-                "{grant} on {} ({}): {} of {} answers were errors; its log is in {}",
+                "{grant} on {} ({}): {} of {} answers were errors (first: {}); the logs are in {}",
                 setup.name,
                 server.token_endpoint,
                 figures.errors,
                 figures.requests,
+                first.lines().next().unwrap_or("a socket error"),
                 dir.display()
             ));
         }

@@ -436,11 +436,23 @@ async fn seed_refresh_tokens(http: &reqwest::Client, server: &Server, count: usi
 }
 
 /// A fixed request body: wrk sends the same request on every connection, with no Lua per request.
-pub(super) const FIXED_LUA: &str = r#"-- Written by gatehouse bench: POST the form given after `--`.
+pub(super) const FIXED_LUA: &str = r#"-- Written by gatehouse bench: POST the form given after `--`; the first answer that is
+-- not a success (status and body) goes to the file given second, so an error count can be explained.
 function init(args)
   wrk.method = "POST"
   wrk.body = args[1]
   wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+  failures = args[2]
+end
+function response(status, headers, body)
+  if status >= 300 and failures and not reported then
+    reported = true
+    local file = io.open(failures, "a")
+    if file then
+      file:write(status .. " " .. body .. "\n")
+      file:close()
+    end
+  end
 end
 "#;
 
@@ -488,7 +500,9 @@ pub(super) async fn run_wrk(
         .arg(format!("-t{}", args.threads))
         .arg(format!("-c{}", args.connections))
         .arg(format!("-d{seconds}s"))
-        .arg("--latency");
+        .arg("--latency")
+        // wrk's default 2 s would count a slow answer as an error; the percentiles show slowness.
+        .args(["--timeout", "10s"]);
     if grant == "refresh_token" {
         // Fresh chains for every run: a run leaves its tokens rotated, and presenting them again is a replay.
         let tokens = seed_refresh_tokens(http, server, args.threads * TOKENS_PER_THREAD).await?;
@@ -504,7 +518,8 @@ pub(super) async fn run_wrk(
             .arg(dir.join("fixed.lua"))
             .arg(&server.token_endpoint)
             .arg("--")
-            .arg(encode(&form(server, grant)));
+            .arg(encode(&form(server, grant)))
+            .arg(dir.join("failures.txt"));
     }
     let out = command.stdin(Stdio::null()).output().await.map_err(|e| format!("wrk: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout);
