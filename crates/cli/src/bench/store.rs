@@ -118,6 +118,13 @@ async fn load(
         for result in warmups {
             result?;
         }
+        if grant == "password" {
+            // When wrk stops, its last requests may still wait behind argon2 in the server, each holding one of the
+            // account's 10 login-attempt reservations (parallel checks of one account are bounded, so parallel
+            // guesses cannot overrun the lockout); the measured run's first requests would be refused. Let them
+            // finish.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
     }
     let runs = each(&setup.servers, |s| token::run_wrk(&share, http, dir, s, grant, share.seconds)).await;
     let mut total = WrkFigures::default();
