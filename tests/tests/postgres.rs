@@ -109,6 +109,30 @@ async fn token(http: &reqwest::Client, base: &str, fields: &[(&str, &str)]) -> (
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// The password grant of `test-web` for `username` at `base`.
+async fn password_grant(http: &reqwest::Client, base: &str, username: &str, password: &str) -> (u16, Value) {
+    let fields = [
+        ("grant_type", "password"),
+        ("client_id", "test-web"),
+        ("client_secret", "test-web-secret-0123456789"),
+        ("username", username),
+        ("password", password),
+        ("scope", "openid"),
+    ];
+    token(http, base, &fields).await
+}
+
+/// `client_credentials` of `test-m2m` for the test API at `base`.
+async fn client_credentials(http: &reqwest::Client, base: &str) -> (u16, Value) {
+    let fields = [
+        ("grant_type", "client_credentials"),
+        ("client_id", "test-m2m"),
+        ("client_secret", "test-m2m-secret-0123456789"),
+        ("audience", "https://api.example.com/"),
+    ];
+    token(http, base, &fields).await
+}
+
 async fn exchange(http: &reqwest::Client, base: &str, code: &str, verifier: &str) -> (u16, Value) {
     token(
         http,
@@ -231,21 +255,7 @@ async fn parallel_wrong_passwords_split_across_processes_lock_at_the_same_count(
     let http = reqwest::Client::new();
     let guess = |base: String, password: String| {
         let http = http.clone();
-        async move {
-            token(
-                &http,
-                &base,
-                &[
-                    ("grant_type", "password"),
-                    ("client_id", "test-web"),
-                    ("client_secret", "test-web-secret-0123456789"),
-                    ("username", "jane@example.com"),
-                    ("password", &password),
-                    ("scope", "openid"),
-                ],
-            )
-            .await
-        }
+        async move { password_grant(&http, &base, "jane@example.com", &password).await }
     };
     let guesses = (0..40).map(|i| {
         let base = if i % 2 == 0 { pair.a_url.clone() } else { pair.b_url.clone() };
@@ -278,17 +288,7 @@ async fn a_key_rotation_reaches_the_other_process_within_seconds() {
         let http = http.clone();
         let base = pair.b_url.clone();
         async move {
-            let (status, body) = token(
-                &http,
-                &base,
-                &[
-                    ("grant_type", "client_credentials"),
-                    ("client_id", "test-m2m"),
-                    ("client_secret", "test-m2m-secret-0123456789"),
-                    ("audience", "https://api.example.com/"),
-                ],
-            )
-            .await;
+            let (status, body) = client_credentials(&http, &base).await;
             assert_eq!(status, 200, "{body}");
             body["access_token"].as_str().unwrap().to_owned()
         }
@@ -420,20 +420,8 @@ async fn dropped_database_connections_fail_closed_and_the_pool_reconnects() {
 
     let base = server.issuer.clone();
     let m2m = move || {
-        let (http, base) = (reqwest::Client::new(), base.clone());
-        async move {
-            token(
-                &http,
-                &base,
-                &[
-                    ("grant_type", "client_credentials"),
-                    ("client_id", "test-m2m"),
-                    ("client_secret", "test-m2m-secret-0123456789"),
-                    ("audience", "https://api.example.com/"),
-                ],
-            )
-            .await
-        }
+        let base = base.clone();
+        async move { client_credentials(&reqwest::Client::new(), &base).await }
     };
     let (admin, connection) =
         tokio_postgres::connect(&gatehouse_tests::test_pg_url(), tokio_postgres::NoTls).await.unwrap();
@@ -444,21 +432,7 @@ async fn dropped_database_connections_fail_closed_and_the_pool_reconnects() {
         let http = reqwest::Client::new();
         join_all((0..8).map(|_| {
             let (http, base) = (http.clone(), base.clone());
-            async move {
-                token(
-                    &http,
-                    &base,
-                    &[
-                        ("grant_type", "password"),
-                        ("client_id", "test-web"),
-                        ("client_secret", "test-web-secret-0123456789"),
-                        ("username", "taro@example.com"),
-                        ("password", PASSWORD),
-                        ("scope", "openid"),
-                    ],
-                )
-                .await
-            }
+            async move { password_grant(&http, &base, "taro@example.com", PASSWORD).await }
         }))
         .await
     });
