@@ -42,10 +42,16 @@ pub(super) async fn migrate(pool: &Pool) -> StoreResult<()> {
 async fn apply(client: &mut Object) -> StoreResult<()> {
     client
         .batch_execute(
-            "CREATE TABLE IF NOT EXISTS gatehouse_migrations (
-                version    integer PRIMARY KEY,
-                applied_at timestamptz NOT NULL DEFAULT now()
-            )",
+            // Without the table only: CREATE TABLE IF NOT EXISTS would send a NOTICE on every start, which the
+            // driver logs.
+            "DO $$ BEGIN
+                IF to_regclass('gatehouse_migrations') IS NULL THEN
+                    CREATE TABLE gatehouse_migrations (
+                        version    integer PRIMARY KEY,
+                        applied_at timestamptz NOT NULL DEFAULT now()
+                    );
+                END IF;
+            END $$",
         )
         .await
         .map_err(|e| pg_error("creating the migrations table", &e))?;
