@@ -504,3 +504,88 @@ fn latest_code(outbox: &std::path::Path) -> String {
     let at = text.find("code is: ").expect("a code");
     text[at..].chars().filter(char::is_ascii_digit).take(6).collect()
 }
+
+/// A PostgreSQL that speaks TLS only, with a certificate for `localhost` from a test CA: a proxy on 127.0.0.1 that
+/// answers the client's SSLRequest, completes the TLS handshake and passes the decrypted protocol to the local
+/// server (which this machine runs without a certificate a test can trust). Returns its port and the CA's PEM file.
+async fn tls_only_postgres(dir: &std::path::Path) -> (u16, std::path::PathBuf) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls;
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "Gatehouse test database CA");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let ca_file = dir.join("database-ca.pem");
+    std::fs::write(&ca_file, ca_cert.pem()).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let server_key = rcgen::KeyPair::generate().unwrap();
+    let server_cert =
+        rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap().signed_by(&server_key, &issuer).unwrap();
+    let key = rustls::pki_types::PrivatePkcs8KeyDer::from(server_key.serialize_der());
+    let tls =
+        rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![server_cert.der().clone()], key.into())
+            .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(tls));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let upstream = url::Url::parse(&gatehouse_tests::test_pg_url()).unwrap();
+    let upstream = format!("{}:{}", upstream.host_str().unwrap(), upstream.port().unwrap_or(5432));
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut tcp, _)) = listener.accept().await else { return };
+            let (acceptor, upstream) = (acceptor.clone(), upstream.clone());
+            tokio::spawn(async move {
+                // PostgreSQL's SSLRequest: length 8, code 80877103. Anything else (a plain startup) is refused.
+                let mut request = [0u8; 8];
+                if tcp.read_exact(&mut request).await.is_err() || request != [0, 0, 0, 8, 4, 210, 22, 47] {
+                    return;
+                }
+                if tcp.write_all(b"S").await.is_err() {
+                    return;
+                }
+                let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else { return };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut server).await;
+            });
+        }
+    });
+    (port, ca_file)
+}
+
+/// `sslmode=require`: the store talks TLS, verifies the database's certificate (with `[store] ca_file` for a
+/// private CA) and its name, and refuses a database it cannot verify; a server configured so serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sslmode_require_encrypts_and_verifies_the_database() {
+    use gatehouse_store::{Collection, PgStore, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let (port, ca_file) = tls_only_postgres(dir.path()).await;
+    let schema_url = pg_schema().await;
+    let options = schema_url.split_once('?').unwrap().1;
+    let url = format!("postgres://postgres@localhost:{port}/test?sslmode=require&{options}");
+
+    let store = PgStore::connect_with_ca(&url, 2, Some(&ca_file)).await.unwrap();
+    store.save_document(Collection::RoleName, "over-tls", b"rol_tls").await.unwrap();
+    assert_eq!(store.find_document(Collection::RoleName, "over-tls").await.unwrap(), Some(b"rol_tls".to_vec()));
+
+    // The system's roots alone do not know the test CA: refused, and said why.
+    let unverified = PgStore::connect_with_ca(&url, 2, None).await.map(drop);
+    let message = format!("{unverified:?}");
+    assert!(unverified.is_err() && message.to_lowercase().contains("certificate"), "{message}");
+    // The proxy speaks TLS only: a plain connection gets nowhere.
+    let plain = url.replace("sslmode=require", "sslmode=disable");
+    assert!(PgStore::connect(&plain, 2).await.is_err());
+
+    // A server with [store] ca_file.
+    let server = Server::start(
+        &config(MFA_DEFAULT, &format!("[store]\nurl = \"{url}\"\nca_file = \"{}\"\n", ca_file.display())),
+        &[],
+    );
+    let http = reqwest::Client::new();
+    let (status, body) = client_credentials(&http, &server.issuer).await;
+    assert_eq!(status, 200, "{body}");
+}

@@ -29,7 +29,10 @@ pub async fn open_store(base: &std::path::Path, config: &TenantConfig) -> Result
     std::fs::create_dir_all(&data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
     let store: Arc<dyn Store> = match &config.store.url {
         Some(url) => {
-            let store = PgStore::connect(url, config.store.pool_size).await.map_err(|e| format!("[store] url: {e}"))?;
+            let ca_file = config.store.ca_file.as_deref().map(|file| config::resolve(base, file));
+            let store = PgStore::connect_with_ca(url, config.store.pool_size, ca_file.as_deref())
+                .await
+                .map_err(|e| format!("[store] url: {e}"))?;
             Arc::new(store)
         }
         None => {

@@ -22,16 +22,20 @@
 //! `synchronous_commit = on`, a commit is durable before it is acknowledged). `append_log_group_committed` is the
 //! trait's default, a plain `append_log`.
 //!
-//! Connections are plain TCP (`NoTls`): use a database on the same host or a trusted network until TLS is wired in.
+//! Connections are encrypted with `sslmode=require` in the URL: TLS (rustls), the server's certificate verified
+//! against the system's roots and an optional CA file, and its name against the URL's host. Without it they are
+//! plain TCP (a database on the same host or a private network).
 
 mod migrations;
 mod support;
 #[cfg(test)]
 pub(crate) mod tests;
+mod tls;
 
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -40,9 +44,11 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, R
 use gatehouse_types::records::{
     Authenticator, AuthorizationCode, LogEntry, LoginAttempts, RefreshToken, Session, SigningKey, User,
 };
+use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Config, NoTls, Row};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::codec::{collection_name, email_key, encode_string, ephemeral_namespace};
 use crate::rate_limit::{self, Bucket};
@@ -86,19 +92,38 @@ impl PgStore {
     /// `key=value` form) with a pool of at most `pool_size` connections, checks that a connection can be opened and
     /// applies the migrations it lacks.
     pub async fn connect(url: &str, pool_size: usize) -> StoreResult<PgStore> {
+        PgStore::connect_with_ca(url, pool_size, None).await
+    }
+
+    /// [`PgStore::connect`], trusting the PEM certificates of `ca_file` besides the system's roots when the URL
+    /// asks for TLS (`sslmode=require`).
+    pub async fn connect_with_ca(url: &str, pool_size: usize, ca_file: Option<&Path>) -> StoreResult<PgStore> {
         let config: Config = url.parse().map_err(|e| {
             StoreError::Backend(format!("invalid PostgreSQL connection URL: {}", support::describe(&e)))
         })?;
-        PgStore::with_config(config, pool_size).await
+        let tls = match config.get_ssl_mode() {
+            SslMode::Require => Some(tls::client_config(ca_file)?),
+            _ => None,
+        };
+        PgStore::build(config, pool_size, tls).await
     }
 
     /// [`PgStore::connect`] with a parsed configuration (tests set the schema this way).
-    pub(crate) async fn with_config(mut config: Config, pool_size: usize) -> StoreResult<PgStore> {
+    #[cfg(test)]
+    pub(crate) async fn with_config(config: Config, pool_size: usize) -> StoreResult<PgStore> {
+        PgStore::build(config, pool_size, None).await
+    }
+
+    async fn build(mut config: Config, pool_size: usize, tls: Option<rustls::ClientConfig>) -> StoreResult<PgStore> {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
         let target = describe_target(&config);
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+        let manager = match tls {
+            Some(tls) => Manager::from_config(config, MakeRustlsConnect::new(tls), manager_config),
+            None => Manager::from_config(config, NoTls, manager_config),
+        };
         let pool = Pool::builder(manager)
             .max_size(pool_size.max(1))
             .runtime(Runtime::Tokio1)

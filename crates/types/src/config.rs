@@ -87,11 +87,15 @@ pub struct StoreConfig {
     /// Connections per process.
     #[serde(default = "default_pool_size")]
     pub pool_size: usize,
+    /// PEM certificates trusted, besides the system's roots, to verify the database's certificate when the URL has
+    /// `sslmode=require` (relative to the configuration file's folder).
+    #[serde(default)]
+    pub ca_file: Option<String>,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { url: None, pool_size: default_pool_size() }
+        StoreConfig { url: None, pool_size: default_pool_size(), ca_file: None }
     }
 }
 
