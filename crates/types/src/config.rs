@@ -357,13 +357,6 @@ pub struct OrganizationMember {
     pub roles: Vec<String>,
 }
 
-impl OrganizationConfig {
-    /// The member with `email` (case-insensitive).
-    pub fn member(&self, email: &str) -> Option<&OrganizationMember> {
-        self.members.iter().find(|m| m.email.eq_ignore_ascii_case(email))
-    }
-}
-
 /// Every grant type Gatehouse implements.
 pub const GRANT_TYPES: &[&str] = &[
     "authorization_code",

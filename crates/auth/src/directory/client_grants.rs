@@ -20,8 +20,14 @@ pub struct GrantChange {
     pub allow_any_organization: Option<bool>,
 }
 
-fn missing(id: &str) -> DirectoryError {
+/// The grant `id` does not exist (Auth0's 404).
+pub(crate) fn missing(id: &str) -> DirectoryError {
     not_found("inexistent_client_grant", format!("The client grant {id} does not exist."))
+}
+
+/// The grant with this id.
+pub fn find_grant(tenant: &Tenant, id: &str) -> DirectoryResult<ClientGrant> {
+    tenant.directory().client_grants.iter().find(|g| g.id == id).cloned().ok_or_else(|| missing(id))
 }
 
 /// Scopes must be the API's own (the Management API's audience takes any of its scopes).
@@ -69,7 +75,7 @@ pub async fn create_grant(
 
 /// Changes a grant's scopes or organization settings.
 pub async fn update_grant(tenant: &Tenant, id: &str, change: GrantChange) -> DirectoryResult<ClientGrant> {
-    let current = tenant.directory().client_grants.iter().find(|g| g.id == id).cloned().ok_or_else(|| missing(id))?;
+    let current = find_grant(tenant, id)?;
     if let Some(scope) = &change.scope {
         check_scopes(tenant, &current.audience, scope)?;
     }

@@ -228,12 +228,18 @@ pub async fn enable_connection(tenant: &Tenant, id: &str, connection: EnabledCon
     .await
 }
 
+/// The organization's enabled connection `connection_id` (Auth0's 404 when it is not enabled).
+pub fn enabled_connection<'a>(org: &'a Organization, connection_id: &str) -> DirectoryResult<&'a EnabledConnection> {
+    org.enabled_connections
+        .iter()
+        .find(|c| c.connection_id == connection_id)
+        .ok_or_else(|| not_found("inexistent_connection", format!("The connection {connection_id} is not enabled.")))
+}
+
 /// Disables a connection.
 pub async fn disable_connection(tenant: &Tenant, id: &str, connection_id: &str) -> DirectoryResult<()> {
     let org = find_organization(tenant, id).await?;
-    if !org.enabled_connections.iter().any(|c| c.connection_id == connection_id) {
-        return Err(not_found("inexistent_connection", format!("The connection {connection_id} is not enabled.")));
-    }
+    enabled_connection(&org, connection_id)?;
     change_connections(tenant, id, |list| list.retain(|c| c.connection_id != connection_id)).await
 }
 
@@ -260,7 +266,7 @@ async fn change_connections(
 pub async fn set_grant_organization(tenant: &Tenant, grant_id: &str, id: &str, add: bool) -> DirectoryResult<()> {
     let grant: ClientGrant = find(tenant.store.as_ref(), Collection::ClientGrant, grant_id)
         .await?
-        .ok_or_else(|| not_found("inexistent_client_grant", format!("The client grant {grant_id} does not exist.")))?;
+        .ok_or_else(|| super::client_grants::missing(grant_id))?;
     if add && grant.organization_usage == OrganizationUsage::Deny {
         return Err(DirectoryError::BadRequest(
             "The client grant's organization_usage must be allow or require to be associated with organizations."

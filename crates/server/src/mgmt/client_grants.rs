@@ -148,19 +148,13 @@ async fn get_grant_organizations(
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Value>, MgmtError> {
     caller.require(&["read:organization_client_grants"])?;
+    let grant = client_grants::find_grant(&state.tenant, &id).map_err(MgmtError::from_directory)?;
     let directory = state.tenant.directory();
-    let Some(grant) = directory.client_grants.iter().find(|g| g.id == id) else {
-        return Err(MgmtError::new(
-            StatusCode::NOT_FOUND,
-            format!("The client grant {id} does not exist."),
-            Some("inexistent_client_grant"),
-        ));
-    };
     let views = grant
         .organizations
         .iter()
         .filter_map(|o| directory.organization(o))
-        .map(|o| json!({ "id": o.id, "name": o.name, "display_name": o.display_name, "metadata": o.metadata }))
+        .map(super::organizations::organization_view)
         .collect();
     page.paginate(views, "organizations")
 }

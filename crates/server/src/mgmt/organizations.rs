@@ -42,7 +42,8 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v2/organizations/{id}/client-grants/{grant_id}", delete(delete_client_grant))
 }
 
-fn organization_view(org: &Organization) -> Value {
+/// An organization as the Management API shows it.
+pub(super) fn organization_view(org: &Organization) -> Value {
     json!({ "id": org.id, "name": org.name, "display_name": org.display_name, "metadata": org.metadata })
 }
 
@@ -302,14 +303,8 @@ async fn get_connection(
 ) -> Result<Json<Value>, MgmtError> {
     caller.require(&["read:organization_connections"])?;
     let org = organizations::find_organization(&state.tenant, &id).await.map_err(fail)?;
-    match org.enabled_connections.iter().find(|c| c.connection_id == connection_id) {
-        Some(c) => Ok(Json(connection_view(c))),
-        None => Err(MgmtError::new(
-            StatusCode::NOT_FOUND,
-            format!("The connection {connection_id} is not enabled."),
-            Some("inexistent_connection"),
-        )),
-    }
+    let connection = organizations::enabled_connection(&org, &connection_id).map_err(fail)?;
+    Ok(Json(connection_view(connection)))
 }
 
 /// `POST /api/v2/organizations/{id}/enabled_connections`: `connection_id` (the database connection,
@@ -344,13 +339,7 @@ async fn post_connection_patch(
     caller.require(&["update:organization_connections"])?;
     let (body, raw): (ConnectionBody, Value) = parse_body(&body)?;
     let org = organizations::find_organization(&state.tenant, &id).await.map_err(fail)?;
-    if !org.enabled_connections.iter().any(|c| c.connection_id == connection_id) {
-        return Err(MgmtError::new(
-            StatusCode::NOT_FOUND,
-            format!("The connection {connection_id} is not enabled."),
-            Some("inexistent_connection"),
-        ));
-    }
+    organizations::enabled_connection(&org, &connection_id).map_err(fail)?;
     let connection = EnabledConnection {
         connection_id,
         assign_membership_on_login: body.assign_membership_on_login.unwrap_or(false),
