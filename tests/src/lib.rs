@@ -503,14 +503,9 @@ pub fn test_pg_url() -> String {
 /// test gets its own tenant, as with a temporary sled folder. Fails (never skips) when PostgreSQL does not answer.
 pub async fn pg_schema() -> String {
     let base = test_pg_url();
-    let (client, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await.unwrap_or_else(|e| {
+    gatehouse_store::create_schema(&base, "gh_e2e_").await.unwrap_or_else(|e| {
         panic!("PostgreSQL does not answer at {base}: {e}; run scripts/e2e-deps.sh (make test does) to start one")
-    });
-    tokio::spawn(connection);
-    let schema = format!("gh_e2e_{}", uuid::Uuid::new_v4().simple());
-    client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.unwrap();
-    let separator = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{separator}options=-c%20search_path%3D{schema}")
+    })
 }
 
 /// A port that was free a moment ago.

@@ -26,7 +26,7 @@ use gatehouse_types::records::{
 };
 use sha2::{Digest, Sha256};
 
-pub use pg_store::PgStore;
+pub use pg_store::{PgStore, create_schema};
 pub use sled_store::SledStore;
 
 /// What can go wrong in a store.

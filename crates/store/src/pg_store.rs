@@ -191,6 +191,23 @@ impl PgStore {
     }
 }
 
+/// Creates a new, empty schema named `<prefix><random hex>` in the database at `base` and returns `base` selecting
+/// it (`options=-c search_path=...`): a tenant of its own in a shared database, for tests and `gatehouse bench`.
+pub async fn create_schema(base: &str, prefix: &str) -> StoreResult<String> {
+    let (client, connection) =
+        tokio_postgres::connect(base, NoTls).await.map_err(|e| pg_error("connecting to create a schema", &e))?;
+    let connected = tokio::spawn(connection);
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    let schema = format!("{prefix}{:016x}", hasher.finish());
+    let created = client.batch_execute(&format!("CREATE SCHEMA {schema}")).await;
+    drop(client);
+    let _ = connected.await;
+    created.map_err(|e| pg_error(&format!("creating the schema {schema}"), &e))?;
+    let separator = if base.contains('?') { '&' } else { '?' };
+    Ok(format!("{base}{separator}options=-c%20search_path%3D{schema}"))
+}
+
 /// `host:port/dbname` of a configuration, without its user, password or options.
 fn describe_target(config: &Config) -> String {
     let hosts: Vec<String> = config

@@ -174,14 +174,7 @@ where
 
 /// A fresh schema in the bench database, as a store URL selecting it.
 async fn fresh_schema(base: &str) -> Result<String, String> {
-    let (client, connection) = tokio_postgres::connect(base, tokio_postgres::NoTls)
-        .await
-        .map_err(|e| format!("PostgreSQL at {base}: {e} (set GATEHOUSE_BENCH_PG_URL)"))?;
-    tokio::spawn(connection);
-    let schema = format!("gh_bench_{}", uuid::Uuid::new_v4().simple());
-    client.batch_execute(&format!("CREATE SCHEMA {schema}")).await.map_err(|e| format!("creating {schema}: {e}"))?;
-    let separator = if base.contains('?') { '&' } else { '?' };
-    Ok(format!("{base}{separator}options=-c%20search_path%3D{schema}"))
+    gatehouse_store::create_schema(base, "gh_bench_").await.map_err(|e| format!("{e} (set GATEHOUSE_BENCH_PG_URL)"))
 }
 
 /// Starts `gatehouse serve` in `dir` on the store `url` (sled in `dir` when `None`). With `beside`, a second
