@@ -202,8 +202,9 @@ impl Tenant {
     /// Picks up keys rotated by another process.
     pub async fn reload_keys(&self) -> AuthResult<()> {
         let mut ring = self.key_ring()?;
-        ring.reload(self.store.as_ref()).await?;
-        if let Ok(mut keys) = self.keys.write() {
+        if ring.reload(self.store.as_ref()).await?
+            && let Ok(mut keys) = self.keys.write()
+        {
             *keys = ring;
         }
         Ok(())

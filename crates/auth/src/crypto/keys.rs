@@ -72,10 +72,16 @@ impl KeyRing {
         KeyRing::from_records(store.list_signing_keys().await?)
     }
 
-    /// Re-reads the store, to pick up a rotation made by another process. On error the ring is left as it was.
-    pub async fn reload(&mut self, store: &dyn Store) -> AuthResult<()> {
-        *self = KeyRing::load(store).await?;
-        Ok(())
+    /// Re-reads the store, to pick up a rotation made by another process; returns whether anything changed. The
+    /// keys are parsed again only then (the server checks every second). On error the ring is left as it was.
+    pub async fn reload(&mut self, store: &dyn Store) -> AuthResult<bool> {
+        let records = store.list_signing_keys().await?;
+        let same = records.len() == self.keys.len() && records.iter().zip(&self.keys).all(|(r, k)| *r == k.record);
+        if same {
+            return Ok(false);
+        }
+        *self = KeyRing::from_records(records)?;
+        Ok(true)
     }
 
     /// Generates a new active key and retires, at `now`, every key that was still active. Works from the store's

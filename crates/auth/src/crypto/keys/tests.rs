@@ -267,8 +267,10 @@ async fn reload_picks_up_a_rotation_from_another_process() {
     let token = cli.sign(&claims(600)).unwrap();
     assert_eq!(reason(server.verify(&token, ISSUER, None)), "unknown kid");
 
-    server.reload(&store).await.unwrap();
+    assert!(server.reload(&store).await.unwrap(), "a rotation is a change");
     assert_eq!(server.active().kid, new_key.kid);
+    assert!(server.verify(&token, ISSUER, None).is_ok());
+    assert!(!server.reload(&store).await.unwrap(), "nothing new: the keys are not parsed again");
     assert!(server.verify(&token, ISSUER, None).is_ok());
 }
 
