@@ -6,13 +6,15 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use boa_engine::Source;
 use gatehouse_types::Trigger;
 use sha2::{Digest, Sha256};
 
+use crate::modules::{self, ActionRequires};
 use crate::nesting::nesting_over;
-use crate::protocol::{ActionSource, FlowSpec};
+use crate::protocol::{ActionSource, FlowSpec, ModuleGraph};
 
 /// Largest action file accepted (Auth0: 100 kB).
 pub const MAX_ACTION_BYTES: usize = 100 * 1024;
@@ -131,18 +133,31 @@ fn load_files(files: &[PathBuf], trigger: Trigger) -> Result<FlowSpec, LoadError
         let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         actions.push(ActionSource { name, path: file.display().to_string(), code });
     }
-    let spec = flow_spec(trigger, actions);
-    for (action, file) in spec.actions.iter().zip(files) {
-        if let Err(mut e) = check_syntax(action) {
-            e.file = file.clone();
-            errors.push(e);
+    let mut requires = Vec::new();
+    for (action, file) in actions.iter().zip(files) {
+        match check_syntax(action) {
+            Ok(names) => requires.push(ActionRequires { file: file.clone(), names }),
+            Err(mut e) => {
+                e.file = file.clone();
+                errors.push(e);
+            }
         }
     }
-    if errors.is_empty() { Ok(spec) } else { Err(LoadErrors(errors)) }
+    if !errors.is_empty() {
+        return Err(LoadErrors(errors));
+    }
+    let modules = modules::link(requires).map_err(LoadErrors)?;
+    Ok(flow_spec_with_modules(trigger, actions, modules))
 }
 
-/// A flow from sources already in memory.
+/// A flow from sources already in memory, with no modules.
 pub fn flow_spec(trigger: Trigger, actions: Vec<ActionSource>) -> FlowSpec {
+    let modules = ModuleGraph { modules: Vec::new(), actions: actions.iter().map(|_| Default::default()).collect() };
+    flow_spec_with_modules(trigger, actions, modules)
+}
+
+/// A flow with the modules its actions require.
+pub fn flow_spec_with_modules(trigger: Trigger, actions: Vec<ActionSource>, modules: ModuleGraph) -> FlowSpec {
     let mut hash = Sha256::new();
     hash.update(trigger.id());
     for action in &actions {
@@ -151,7 +166,20 @@ pub fn flow_spec(trigger: Trigger, actions: Vec<ActionSource>) -> FlowSpec {
             hash.update(part.as_bytes());
         }
     }
-    FlowSpec { hash: hex::encode(hash.finalize()), trigger, actions }
+    if !modules.is_empty() {
+        for module in &modules.modules {
+            for part in [&module.path, &module.code] {
+                hash.update((part.len() as u64).to_be_bytes());
+                hash.update(part.as_bytes());
+            }
+        }
+        // The links too: the same files can resolve differently.
+        hash.update(
+            serde_json::to_vec(&(&modules.actions, modules.modules.iter().map(|m| &m.links).collect::<Vec<_>>()))
+                .unwrap_or_default(),
+        );
+    }
+    FlowSpec { hash: hex::encode(hash.finalize()), trigger, actions, modules: Arc::new(modules) }
 }
 
 /// Node's CommonJS wrapper, kept on the first line so line numbers in errors match the file.
@@ -164,7 +192,7 @@ pub const MAX_NESTING: usize = 256;
 
 /// Stack of the thread that parses an action on the host. The limit above keeps a parse far below it; the size is
 /// only reserved address space, touched as deep as a parse goes.
-const PARSE_STACK: usize = 256 * 1024 * 1024;
+pub(crate) const PARSE_STACK: usize = 256 * 1024 * 1024;
 
 /// An action's code wrapped as the function expression that runs it. The text is only ever compiled after
 /// [`check_syntax`] (on the host) or [`prove_wrapper`] (in the worker) has shown, with the engine's own parser,
@@ -176,8 +204,8 @@ pub(crate) fn wrap(code: &str) -> String {
 
 /// Parses an action as the CommonJS module it runs as: the nesting bound, then the engine's parser on a thread
 /// with its own large stack (an action file must never overflow the host's stack), then the proof that the
-/// wrapped text is one function expression.
-pub fn check_syntax(action: &ActionSource) -> Result<(), LoadError> {
+/// wrapped text is one function expression. Answers the names its `require` calls pass as a string literal.
+pub fn check_syntax(action: &ActionSource) -> Result<Vec<String>, LoadError> {
     let at = |line: Option<u32>, column: Option<u32>, message: String| LoadError {
         file: PathBuf::from(&action.path),
         line,
@@ -203,13 +231,40 @@ pub fn check_syntax(action: &ActionSource) -> Result<(), LoadError> {
     parsed.map_err(|(line, column, message)| at(line, column, message))
 }
 
-/// Parses `text` (a wrapped action) and proves it is exactly one parenthesized function expression. Errors are
-/// `(line, column, message)` in the action file's coordinates.
-pub(crate) fn prove_wrapper(text: &str, path: &str) -> Result<(), (Option<u32>, Option<u32>, String)> {
+/// Parses `text` (a wrapped action or module) and proves it is exactly one parenthesized function expression.
+/// Answers the names its `require` calls pass as a string literal, in source order. Errors are
+/// `(line, column, message)` in the file's coordinates.
+pub(crate) fn prove_wrapper(text: &str, path: &str) -> Result<Vec<String>, (Option<u32>, Option<u32>, String)> {
+    use std::ops::ControlFlow;
+
+    use boa_engine::ast::expression::Call;
+    use boa_engine::ast::expression::literal::LiteralKind;
     use boa_engine::ast::scope::Scope;
+    use boa_engine::ast::visitor::{VisitWith, Visitor};
     use boa_engine::ast::{Expression, Statement, StatementListItem};
     use boa_engine::interner::Interner;
     use boa_engine::parser::Parser;
+
+    /// Collects `require("literal")`.
+    struct Requires<'i> {
+        interner: &'i Interner,
+        names: Vec<String>,
+    }
+    impl<'ast> Visitor<'ast> for Requires<'_> {
+        type BreakTy = std::convert::Infallible;
+        fn visit_call(&mut self, node: &'ast Call) -> ControlFlow<Self::BreakTy> {
+            if let (Expression::Identifier(function), [Expression::Literal(literal)]) = (node.function(), node.args())
+                && self.interner.resolve_expect(function.sym()).to_string() == "require"
+                && let LiteralKind::String(sym) = literal.kind()
+            {
+                let name = self.interner.resolve_expect(*sym).to_string();
+                if !self.names.contains(&name) {
+                    self.names.push(name);
+                }
+            }
+            node.visit_with(self)
+        }
+    }
 
     let mut interner = Interner::default();
     let source = Source::from_bytes(text).with_path(Path::new(path));
@@ -241,7 +296,11 @@ pub(crate) fn prove_wrapper(text: &str, path: &str) -> Result<(), (Option<u32>, 
         expression = Some(inner.expression());
     }
     match expression {
-        Some(Expression::FunctionExpression(_)) => Ok(()),
+        Some(Expression::FunctionExpression(function)) => {
+            let mut requires = Requires { interner: &interner, names: Vec::new() };
+            let _ = function.visit_with(&mut requires);
+            Ok(requires.names)
+        }
         _ => Err((
             None,
             None,

@@ -3,6 +3,7 @@
 //! Operators' JavaScript runs here, with Auth0's semantics and without trusting it:
 //! - [`actions`] loads a trigger's files and rejects broken ones before they are used ([`nesting`] bounds how deep
 //!   their source may nest, before anything parses it);
+//! - [`modules`] resolves what they `require` (npm dependencies, relative files, Node built-ins) when they load;
 //! - [`sandbox`] runs them in pooled worker processes ([`worker`] is the code inside those processes) with a
 //!   deadline and a memory cap;
 //! - [`flow`] applies what they recorded with Auth0's ordering, pause and resume rules;
@@ -17,6 +18,7 @@ pub mod actions;
 pub mod credentials;
 pub mod fixture;
 pub mod flow;
+pub mod modules;
 pub mod nesting;
 pub mod phone;
 pub mod protocol;

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
+use std::sync::Arc;
 
 use gatehouse_types::{Command, JsonMap, Trigger};
 use serde::{Deserialize, Serialize};
@@ -36,6 +37,64 @@ pub struct FlowSpec {
     pub trigger: Trigger,
     /// The actions.
     pub actions: Vec<ActionSource>,
+    /// The npm dependencies and relative files the actions `require`, resolved by the host when the flow loads
+    /// (`crate::modules`). Shared, so the per-run copy of a flow does not copy their sources.
+    #[serde(default)]
+    pub modules: Arc<ModuleGraph>,
+}
+
+/// What one `require(specifier)` call with a literal name resolves to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "to", rename_all = "snake_case")]
+pub enum Link {
+    /// A module of [`ModuleGraph::modules`], by index.
+    Module(usize),
+    /// A Node built-in the sandbox provides (`crypto`, `util`, ...).
+    Builtin(String),
+    /// A Node built-in the sandbox does not provide (`fs`, `http`, ...): a stub whose every call throws.
+    Unavailable(String),
+    /// Could not be resolved: `require` throws `MODULE_NOT_FOUND` with this reason, as Node would when the call
+    /// runs (only ever inside a dependency; an action's own unresolved `require` fails the flow's load).
+    Missing(String),
+}
+
+/// How a module's source is evaluated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModuleKind {
+    /// A CommonJS module.
+    Js,
+    /// A `.json` file: `require` returns its parsed value.
+    Json,
+}
+
+/// One file a flow's actions load through `require`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModuleSource {
+    /// Its path (`__filename`, and what stack traces show).
+    pub path: String,
+    /// JavaScript or JSON.
+    pub kind: ModuleKind,
+    /// The source.
+    pub code: String,
+    /// Its own `require` calls with a literal name.
+    pub links: BTreeMap<String, Link>,
+}
+
+/// The modules of a flow and how each action's `require` calls resolve.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModuleGraph {
+    /// Every module reachable from the actions, each once.
+    pub modules: Vec<ModuleSource>,
+    /// Per action (by index), its `require` calls with a literal name.
+    pub actions: Vec<BTreeMap<String, Link>>,
+}
+
+impl ModuleGraph {
+    /// Whether no action requires anything.
+    pub fn is_empty(&self) -> bool {
+        self.modules.is_empty() && self.actions.iter().all(BTreeMap::is_empty)
+    }
 }
 
 /// Which handler starts the run.

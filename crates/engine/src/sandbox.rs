@@ -317,7 +317,7 @@ impl Sandbox {
         // A flow the worker was sent before goes without its code; kept here in case the worker asks for it.
         let mut withheld = None;
         let message = if worker.known_flows.contains(&request.flow.hash) {
-            withheld = Some(std::mem::take(&mut request.flow.actions));
+            withheld = Some((std::mem::take(&mut request.flow.actions), std::mem::take(&mut request.flow.modules)));
             ToWorker::RunKnownFlow(Box::new(request))
         } else {
             if worker.known_flows.len() >= KNOWN_FLOWS {
@@ -345,11 +345,12 @@ impl Sandbox {
                         return output;
                     }
                     Some(FromWorker::NeedFlow { run_id: id }) if id == run_id => {
-                        let (Some(ToWorker::RunKnownFlow(mut request)), Some(actions)) = (message.take(), withheld.take()) else {
+                        let (Some(ToWorker::RunKnownFlow(mut request)), Some((actions, modules))) = (message.take(), withheld.take()) else {
                             output.report = Err(self.bury(worker, "the worker asked twice for a flow".to_owned(), limits).await);
                             return output;
                         };
                         request.flow.actions = actions;
+                        request.flow.modules = modules;
                         if let Err(e) = send(&mut worker.stdin, &ToWorker::Run(request)).await {
                             output.report = Err(self.bury(worker, format!("could not send the run: {e}"), limits).await);
                             return output;

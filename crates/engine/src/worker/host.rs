@@ -16,7 +16,7 @@ use boa_engine::{Context, JsError, JsNativeError, JsObject, JsResult, JsString, 
 use gatehouse_types::{Command, JsonMap};
 
 use crate::protocol::{CacheOp, CacheRecord, FetchRequest, FetchResponse, FromWorker};
-use crate::worker::commands;
+use crate::worker::{commands, node_crypto};
 
 /// Where a worker's messages to the host go (stdout in a sandbox process, a channel in tests).
 pub(crate) trait Outbox {
@@ -83,6 +83,13 @@ pub(crate) const HOST_FUNCTIONS: &[(&str, HostFn, usize)] = &[
     ("fetch", host_fetch, 1),
     ("randomUUID", host_random_uuid, 0),
     ("randomBytes", host_random_bytes, 1),
+    ("digestAlgorithm", node_crypto::host_digest_algorithm, 1),
+    ("digest", node_crypto::host_digest, 2),
+    ("hmac", node_crypto::host_hmac, 3),
+    ("parseKey", node_crypto::host_parse_key, 2),
+    ("keyJwk", node_crypto::host_key_jwk, 1),
+    ("rsaSign", node_crypto::host_rsa_sign, 3),
+    ("rsaVerify", node_crypto::host_rsa_verify, 4),
 ];
 
 /// Builds the object handed to the prelude.

@@ -7,6 +7,7 @@
 mod commands;
 mod executor;
 pub(crate) mod host;
+mod node_crypto;
 mod realm;
 
 use std::io::{self, BufReader, BufWriter, Write};
@@ -143,3 +144,5 @@ pub fn run_process(memory_mb: u64) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_modules;

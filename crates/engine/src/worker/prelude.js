@@ -213,6 +213,12 @@
         buf.set(bytes);
         return buf;
       }
+      if (ArrayBuffer.isView(value)) {
+        const view = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+        const buf = new Buffer(view.length);
+        buf.set(view);
+        return buf;
+      }
       if (value instanceof ArrayBuffer) {
         const view = new Uint8Array(value, encodingOrOffset || 0, length);
         const buf = new Buffer(view.length);
@@ -233,6 +239,15 @@
       return buf;
     }
     static allocUnsafe(size) { return new Buffer(size); }
+    static allocUnsafeSlow(size) { return new Buffer(size); }
+    static isEncoding(encoding) {
+      return ['utf8', 'utf-8', 'base64', 'base64url', 'hex', 'latin1', 'binary', 'ascii'].includes(String(encoding).toLowerCase());
+    }
+    static compare(a, b) {
+      const n = Math.min(a.length, b.length);
+      for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
+      return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
+    }
     static isBuffer(v) { return v instanceof Buffer; }
     static byteLength(v, encoding) {
       return typeof v === 'string' ? encodeString(v, encoding).length : v.byteLength;
@@ -264,6 +279,22 @@
     }
     toJSON() { return { type: 'Buffer', data: Array.from(this) }; }
     equals(other) { return this.length === other.length && this.every((b, i) => b === other[i]); }
+    compare(other) { return Buffer.compare(this, other); }
+    copy(target, targetStart = 0, sourceStart = 0, sourceEnd = this.length) {
+      const part = this.subarray(sourceStart, Math.min(sourceEnd, sourceStart + target.length - targetStart));
+      target.set(part, targetStart);
+      return part.length;
+    }
+    readUInt8(offset = 0) { return this[offset]; }
+    readUInt16BE(offset = 0) { return (this[offset] << 8) | this[offset + 1]; }
+    readUInt32BE(offset = 0) { return ((this[offset] << 24) >>> 0) + ((this[offset + 1] << 16) | (this[offset + 2] << 8) | this[offset + 3]); }
+    readInt32BE(offset = 0) { return (this[offset] << 24) | (this[offset + 1] << 16) | (this[offset + 2] << 8) | this[offset + 3]; }
+    writeUInt8(value, offset = 0) { this[offset] = value; return offset + 1; }
+    writeUInt16BE(value, offset = 0) { this[offset] = value >>> 8; this[offset + 1] = value; return offset + 2; }
+    writeUInt32BE(value, offset = 0) {
+      this[offset] = value >>> 24; this[offset + 1] = value >>> 16; this[offset + 2] = value >>> 8; this[offset + 3] = value;
+      return offset + 4;
+    }
     write() { throw new Error('Buffer.prototype.write is not available in Gatehouse actions'); }
   }
 
@@ -422,16 +453,202 @@
     keys() { return [...this.entries()].map(([k]) => k)[Symbol.iterator](); }
     values() { return [...this.entries()].map(([, v]) => v)[Symbol.iterator](); }
     [Symbol.iterator]() { return this.entries(); }
+    get [Symbol.toStringTag]() { return 'Headers'; }
     _raw() { return this.#list.map(([k, v]) => [k, v]); }
   }
+
+  // ---- events, abort signals, blobs and forms (Node 18+ globals) --------------------------------------------
+
+  class DOMException extends Error {
+    #name;
+    constructor(message = '', name = 'Error') {
+      super(message);
+      this.#name = String(name);
+    }
+    get name() { return this.#name; }
+    get code() { return { AbortError: 20, TimeoutError: 23 }[this.#name] || 0; }
+  }
+
+  class Event {
+    #type;
+    constructor(type) { this.#type = String(type); }
+    get type() { return this.#type; }
+  }
+
+  class EventTarget {
+    #listeners = new Map();
+    addEventListener(type, listener, options) {
+      if (typeof listener !== 'function' && !(listener && typeof listener.handleEvent === 'function')) return;
+      const list = this.#listeners.get(type) || [];
+      if (list.some((l) => l.listener === listener)) return;
+      list.push({ listener, once: !!(options && typeof options === 'object' && options.once) });
+      this.#listeners.set(type, list);
+    }
+    removeEventListener(type, listener) {
+      const list = this.#listeners.get(type);
+      if (list) this.#listeners.set(type, list.filter((l) => l.listener !== listener));
+    }
+    dispatchEvent(event) {
+      const list = (this.#listeners.get(event.type) || []).slice();
+      for (const l of list) {
+        if (l.once) this.removeEventListener(event.type, l.listener);
+        if (typeof l.listener === 'function') l.listener.call(this, event);
+        else l.listener.handleEvent(event);
+      }
+      return true;
+    }
+  }
+
+  class AbortSignal extends EventTarget {
+    #aborted = false;
+    #reason = undefined;
+    #onabort = null;
+    get aborted() { return this.#aborted; }
+    get reason() { return this.#reason; }
+    get onabort() { return this.#onabort; }
+    set onabort(handler) { this.#onabort = typeof handler === 'function' ? handler : null; }
+    get [Symbol.toStringTag]() { return 'AbortSignal'; }
+    throwIfAborted() { if (this.#aborted) throw this.#reason; }
+    static _abort(signal, reason) {
+      if (signal.#aborted) return;
+      signal.#aborted = true;
+      signal.#reason = reason === undefined ? new DOMException('This operation was aborted', 'AbortError') : reason;
+      const event = new Event('abort');
+      if (signal.#onabort) signal.#onabort.call(signal, event);
+      signal.dispatchEvent(event);
+    }
+    static abort(reason) {
+      const signal = new AbortSignal();
+      abortSignal(signal, reason);
+      return signal;
+    }
+    static timeout(ms) {
+      const signal = new AbortSignal();
+      setTimeout(() => abortSignal(signal, new DOMException('The operation was aborted due to timeout', 'TimeoutError')), ms);
+      return signal;
+    }
+    static any(signals) {
+      const signal = new AbortSignal();
+      for (const s of signals) {
+        if (s.aborted) {
+          abortSignal(signal, s.reason);
+          return signal;
+        }
+      }
+      for (const s of signals) s.addEventListener('abort', () => abortSignal(signal, s.reason), { once: true });
+      return signal;
+    }
+  }
+  const abortSignal = AbortSignal._abort;
+  delete AbortSignal._abort;
+
+  class AbortController {
+    #signal = new AbortSignal();
+    get signal() { return this.#signal; }
+    abort(reason) { abortSignal(this.#signal, reason); }
+  }
+
+  function bytesOf(part) {
+    if (typeof part === 'string') return utf8Encoder.encode(part);
+    if (part instanceof Blob) return part._bytes();
+    if (part instanceof ArrayBuffer) return new Uint8Array(part);
+    if (ArrayBuffer.isView(part)) return new Uint8Array(part.buffer, part.byteOffset, part.byteLength);
+    return utf8Encoder.encode(String(part));
+  }
+
+  function concatBytes(chunks) {
+    const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  }
+
+  class Blob {
+    #bytes;
+    #type;
+    constructor(parts = [], options = {}) {
+      this.#bytes = concatBytes(Array.from(parts, bytesOf));
+      this.#type = options && options.type ? String(options.type).toLowerCase() : '';
+    }
+    get size() { return this.#bytes.length; }
+    get type() { return this.#type; }
+    get [Symbol.toStringTag]() { return 'Blob'; }
+    _bytes() { return this.#bytes; }
+    text() { return Promise.resolve(utf8Decoder.decode(this.#bytes)); }
+    arrayBuffer() { return Promise.resolve(this.#bytes.slice().buffer); }
+    bytes() { return Promise.resolve(this.#bytes.slice()); }
+    slice(start, end, type) { return new Blob([this.#bytes.slice(start, end)], { type }); }
+  }
+
+  class FormData {
+    #entries = [];
+    get [Symbol.toStringTag]() { return 'FormData'; }
+    #entry(name, value, filename) {
+      if (value instanceof Blob) return [String(name), value, filename === undefined ? 'blob' : String(filename)];
+      return [String(name), String(value), undefined];
+    }
+    append(name, value, filename) { this.#entries.push(this.#entry(name, value, filename)); }
+    set(name, value, filename) {
+      const key = String(name);
+      const i = this.#entries.findIndex(([k]) => k === key);
+      const entry = this.#entry(name, value, filename);
+      if (i < 0) this.#entries.push(entry);
+      else {
+        this.#entries[i] = entry;
+        this.#entries = this.#entries.filter(([k], j) => j <= i || k !== key);
+      }
+    }
+    get(name) { const e = this.#entries.find(([k]) => k === String(name)); return e ? e[1] : null; }
+    getAll(name) { return this.#entries.filter(([k]) => k === String(name)).map(([, v]) => v); }
+    has(name) { return this.#entries.some(([k]) => k === String(name)); }
+    delete(name) { this.#entries = this.#entries.filter(([k]) => k !== String(name)); }
+    forEach(cb, thisArg) { for (const [k, v] of this.#entries) cb.call(thisArg, v, k, this); }
+    entries() { return this.#entries.map(([k, v]) => [k, v])[Symbol.iterator](); }
+    keys() { return this.#entries.map(([k]) => k)[Symbol.iterator](); }
+    values() { return this.#entries.map(([, v]) => v)[Symbol.iterator](); }
+    [Symbol.iterator]() { return this.entries(); }
+    _multipart() {
+      const boundary = '----GatehouseFormBoundary' + host.randomUUID().replace(/-/g, '');
+      const escape = (s) => s.replace(/\r/g, '%0D').replace(/\n/g, '%0A').replace(/"/g, '%22');
+      const chunks = [];
+      for (const [name, value, filename] of this.#entries) {
+        let head = '--' + boundary + '\r\nContent-Disposition: form-data; name="' + escape(name) + '"';
+        if (filename !== undefined) head += '; filename="' + escape(filename) + '"\r\nContent-Type: ' + (value.type || 'application/octet-stream');
+        chunks.push(utf8Encoder.encode(head + '\r\n\r\n'), bytesOf(value), utf8Encoder.encode('\r\n'));
+      }
+      chunks.push(utf8Encoder.encode('--' + boundary + '--\r\n'));
+      return { body: utf8Decoder.decode(concatBytes(chunks)), type: 'multipart/form-data; boundary=' + boundary };
+    }
+  }
+
+  // ---- fetch ------------------------------------------------------------------------------------------------
 
   function bodyText(body) {
     if (body === undefined || body === null) return null;
     if (typeof body === 'string') return body;
     if (body instanceof URLSearchParams) return body.toString();
+    if (body instanceof Blob) return utf8Decoder.decode(body._bytes());
     if (body instanceof ArrayBuffer) return utf8Decoder.decode(new Uint8Array(body));
     if (ArrayBuffer.isView(body)) return utf8Decoder.decode(new Uint8Array(body.buffer, body.byteOffset, body.byteLength));
     return String(body);
+  }
+
+  // The content type a body implies when the caller set none.
+  function encodeBody(body, headers) {
+    if (body instanceof FormData) {
+      const { body: text, type } = body._multipart();
+      if (!headers.has('content-type')) headers.set('content-type', type);
+      return text;
+    }
+    if (body instanceof URLSearchParams && !headers.has('content-type')) {
+      headers.set('content-type', 'application/x-www-form-urlencoded;charset=UTF-8');
+    }
+    if (body instanceof Blob && body.type && !headers.has('content-type')) headers.set('content-type', body.type);
+    if (typeof body === 'string' && !headers.has('content-type')) headers.set('content-type', 'text/plain;charset=UTF-8');
+    return bodyText(body);
   }
 
   class Response {
@@ -455,7 +672,9 @@
     get url() { return this.#url; }
     get redirected() { return false; }
     get type() { return 'basic'; }
+    get body() { return null; }
     get bodyUsed() { return this.#used; }
+    get [Symbol.toStringTag]() { return 'Response'; }
     #consume() {
       if (this.#used) return Promise.reject(new TypeError('Body is unusable: Body has already been read'));
       this.#used = true;
@@ -464,6 +683,7 @@
     text() { return this.#consume(); }
     json() { return this.#consume().then((t) => JSON.parse(t)); }
     arrayBuffer() { return this.#consume().then((t) => utf8Encoder.encode(t).buffer); }
+    blob() { return this.#consume().then((t) => new Blob([t], { type: this.#headers.get('content-type') || '' })); }
     clone() {
       if (this.#used) throw new TypeError('Response.clone: Body has already been consumed.');
       return new Response(this.#body, { status: this.#status, statusText: this.#statusText, headers: this.#headers, url: this.#url });
@@ -473,23 +693,82 @@
       if (!headers.has('content-type')) headers.set('content-type', 'application/json');
       return new Response(JSON.stringify(data), { ...init, headers });
     }
+    static error() { return new Response(null, { status: 0 }); }
   }
 
-  function fetch(input, init) {
-    const options = init || {};
-    const url = input instanceof URL ? input.href : String(input);
-    const method = String(options.method || 'GET').toUpperCase();
-    const headers = new Headers(options.headers);
-    if (options.body instanceof URLSearchParams && !headers.has('content-type')) {
-      headers.set('content-type', 'application/x-www-form-urlencoded;charset=UTF-8');
+  class Request {
+    #url;
+    #method;
+    #headers;
+    #body;
+    #signal;
+    #used = false;
+    #credentials;
+    #redirect;
+    constructor(input, init = {}) {
+      const from = input instanceof Request ? input : null;
+      const options = init || {};
+      this.#url = from ? from.url : new URL(input instanceof URL ? input.href : String(input)).href;
+      this.#method = String(options.method || (from ? from.method : 'GET')).toUpperCase();
+      this.#headers = new Headers(options.headers || (from ? from.headers : undefined));
+      const body = 'body' in options ? options.body : from ? from._text() : null;
+      if (body !== null && body !== undefined && (this.#method === 'GET' || this.#method === 'HEAD')) {
+        throw new TypeError('Request with GET/HEAD method cannot have body.');
+      }
+      this.#body = body === null || body === undefined ? null : encodeBody(body, this.#headers);
+      this.#signal = options.signal || (from ? from.signal : new AbortSignal());
+      this.#credentials = options.credentials || (from ? from.credentials : 'same-origin');
+      this.#redirect = options.redirect || (from ? from.redirect : 'follow');
     }
-    const body = bodyText(options.body);
-    return host.fetch({ method, url, headers: headers._raw(), body }).then(
+    get url() { return this.#url; }
+    get method() { return this.#method; }
+    get headers() { return this.#headers; }
+    get signal() { return this.#signal; }
+    get credentials() { return this.#credentials; }
+    get redirect() { return this.#redirect; }
+    get mode() { return 'cors'; }
+    get cache() { return 'default'; }
+    get body() { return null; }
+    get bodyUsed() { return this.#used; }
+    get [Symbol.toStringTag]() { return 'Request'; }
+    _text() { return this.#body; }
+    #consume() {
+      if (this.#used) return Promise.reject(new TypeError('Body is unusable: Body has already been read'));
+      this.#used = true;
+      return Promise.resolve(this.#body ?? '');
+    }
+    text() { return this.#consume(); }
+    json() { return this.#consume().then((t) => JSON.parse(t)); }
+    arrayBuffer() { return this.#consume().then((t) => utf8Encoder.encode(t).buffer); }
+    clone() { return new Request(this); }
+  }
+
+  // fetch(url | URL | Request, init): the host performs the request within the outbound policy and the deadline.
+  // An aborted signal rejects the promise with its reason (the host's request is not cancelled; its answer is
+  // dropped).
+  function fetch(input, init) {
+    let request;
+    try {
+      request = new Request(input, init);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const signal = request.signal;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    const sent = host.fetch({ method: request.method, url: request.url, headers: request.headers._raw(), body: request._text() }).then(
       (r) => new Response(r.body, { status: r.status, statusText: r.status_text, headers: r.headers, url: r.url }),
     );
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      sent.then(
+        (r) => { signal.removeEventListener('abort', onAbort); resolve(r); },
+        (e) => { signal.removeEventListener('abort', onAbort); reject(e); },
+      );
+    });
   }
 
-  // ---- crypto, require ----------------------------------------------------------------------------------
+  // ---- crypto ----------------------------------------------------------------------------------
 
   const crypto = {
     randomUUID: () => host.randomUUID(),
@@ -500,15 +779,6 @@
       return array;
     },
   };
-
-  function require(name) {
-    const err = new Error(
-      "Cannot find module '" + name + "': Gatehouse actions cannot load modules; " +
-        'use the globals (fetch, URL, Buffer, crypto.randomUUID) and api.*',
-    );
-    err.code = 'MODULE_NOT_FOUND';
-    throw err;
-  }
 
   // ---- api objects, one shape per trigger ------------------------------------------------------------------
 
@@ -596,13 +866,17 @@
     'credentials-exchange': credentialsExchangeApi,
   };
 
+  function setImmediate(callback, ...args) { return setTimeout(callback, 0, ...args); }
+
   return {
     apis,
     globals: {
-      console, Buffer, URL, URLSearchParams, Headers, Response, fetch, crypto, global: undefined,
-      setTimeout, setInterval, clearTimeout, clearInterval: clearTimeout,
+      console, Buffer, URL, URLSearchParams, Headers, Response, Request, fetch, crypto, global: undefined,
+      setTimeout, setInterval, clearTimeout, clearInterval: clearTimeout, setImmediate, clearImmediate: clearTimeout,
+      AbortController, AbortSignal, Blob, FormData, Event, EventTarget, DOMException,
     },
-    require,
+    // What node.js builds Node's built-in modules from.
+    internals: { inspect, format, Buffer, URL, URLSearchParams, Blob, concatBytes, TextEncoder, TextDecoder },
     resetRun,
   };
 })

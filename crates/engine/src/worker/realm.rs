@@ -30,11 +30,14 @@ use gatehouse_types::Trigger;
 
 use crate::actions::{MAX_NESTING, WRAPPER_HEAD, prove_wrapper, wrap};
 use crate::nesting::nesting_over;
-use crate::protocol::{ActionError, ActionReport, Entry, FlowSpec, FromWorker, RunReport, RunRequest, ToWorker};
+use crate::protocol::{
+    ActionError, ActionReport, Entry, FlowSpec, FromWorker, ModuleKind, RunReport, RunRequest, ToWorker,
+};
 use crate::worker::executor::Executor;
 use crate::worker::host::{self, FrozenBuilder, HostState, Outbox, RunState};
 
 const PRELUDE: &str = include_str!("prelude.js");
+const NODE: &str = include_str!("node.js");
 const LOCKDOWN: &str = include_str!("lockdown.js");
 
 /// Deepest JavaScript call nesting before an action fails with a stack overflow.
@@ -79,10 +82,11 @@ pub(crate) struct FlowContext {
     hash: String,
     actions: Vec<CompiledAction>,
     api: JsObject,
-    require: JsFunction,
+    /// Each action's `require` (`node.js`'s `link`), by action index.
+    requires: Vec<JsFunction>,
     global_keys: HashSet<PropertyKey>,
-    /// The prelude's per-login reset (console counters, timer ids).
-    reset_run: JsFunction,
+    /// The prelude's per-login reset (console counters, timer ids) and `node.js`'s (the module cache).
+    reset_run: [JsFunction; 2],
     /// The global object's prototype after lockdown: a run that replaced it (`Object.setPrototypeOf(globalThis,
     /// ...)` puts new names in scope for every later login) taints the context.
     global_prototype: Option<JsObject>,
@@ -147,21 +151,34 @@ impl FlowContext {
         let prelude = prelude.as_object().and_then(JsFunction::from_object).ok_or_else(|| internal("prelude"))?;
         let native_url = global.get(js_string!("URL"), &mut context).map_err(internal)?;
         let host_object = host::host_object(&mut context);
-        let exported =
-            prelude.call(&JsValue::undefined(), &[host_object.into(), native_url], &mut context).map_err(internal)?;
+        let exported = prelude
+            .call(&JsValue::undefined(), &[host_object.clone().into(), native_url], &mut context)
+            .map_err(internal)?;
         let exported = exported.as_object().ok_or_else(|| internal("prelude result"))?;
+        let internals = exported.get(js_string!("internals"), &mut context).map_err(internal)?;
+        let node = context.eval(Source::from_bytes(NODE).with_path(Path::new("gatehouse:node"))).map_err(internal)?;
+        let node = node.as_object().and_then(JsFunction::from_object).ok_or_else(|| internal("node.js"))?;
+        let node =
+            node.call(&JsValue::undefined(), &[host_object.into(), internals], &mut context).map_err(internal)?;
+        let node = node.as_object().ok_or_else(|| internal("node.js result"))?;
 
-        let globals = exported.get(js_string!("globals"), &mut context).map_err(internal)?;
-        let globals = globals.as_object().ok_or_else(|| internal("prelude globals"))?;
-        for key in globals.own_property_keys(&mut context).map_err(internal)? {
-            let value = globals.get(key.clone(), &mut context).map_err(internal)?;
-            let value = if value.is_undefined() { global.clone().into() } else { value };
-            global.set(key, value, true, &mut context).map_err(internal)?;
+        for source in [&exported, &node] {
+            let globals = source.get(js_string!("globals"), &mut context).map_err(internal)?;
+            let globals = globals.as_object().ok_or_else(|| internal("prelude globals"))?;
+            for key in globals.own_property_keys(&mut context).map_err(internal)? {
+                let value = globals.get(key.clone(), &mut context).map_err(internal)?;
+                let value = if value.is_undefined() { global.clone().into() } else { value };
+                global.set(key, value, true, &mut context).map_err(internal)?;
+            }
         }
-        let reset_run = exported.get(js_string!("resetRun"), &mut context).map_err(internal)?;
-        let reset_run = reset_run.as_object().and_then(JsFunction::from_object).ok_or_else(|| internal("resetRun"))?;
-        let require = exported.get(js_string!("require"), &mut context).map_err(internal)?;
-        let require = require.as_object().and_then(JsFunction::from_object).ok_or_else(|| internal("require"))?;
+        let function = |object: &JsObject, name: JsString, context: &mut Context| -> Result<JsFunction, String> {
+            let value = object.get(name.clone(), context).map_err(internal)?;
+            value.as_object().and_then(JsFunction::from_object).ok_or_else(|| internal(name.to_std_string_escaped()))
+        };
+        let reset_run = [
+            function(&exported, js_string!("resetRun"), &mut context)?,
+            function(&node, js_string!("resetModules"), &mut context)?,
+        ];
         let apis = exported.get(js_string!("apis"), &mut context).map_err(internal)?;
         let make_api = apis
             .as_object()
@@ -173,43 +190,31 @@ impl FlowContext {
         let api = make_api.call(&JsValue::undefined(), &[], &mut context).map_err(internal)?;
         let api = api.as_object().ok_or_else(|| internal("api"))?;
 
-        let mut actions = Vec::with_capacity(flow.actions.len());
-        for action in &flow.actions {
-            let text = wrap(&action.code);
-            // The host checked every file at load; the worker proves it again before compiling, so a flow that
-            // reached it another way still cannot close the wrapper or nest past what the stacks hold.
-            let proven = match nesting_over(&action.code, MAX_NESTING) {
-                Some((line, column)) => Err(ActionError {
-                    message: format!("SyntaxError: the code is nested more than {MAX_NESTING} levels deep"),
-                    line: Some(line),
-                    column: Some(column),
-                }),
-                None => prove_wrapper(&text, &action.path).map_err(|(line, column, message)| ActionError {
-                    message,
-                    line,
-                    column,
-                }),
-            };
-            let wrapper = proven
-                .and_then(|()| {
-                    context
-                        .eval(Source::from_bytes(&text).with_path(Path::new(&action.path)))
-                        .map_err(|e| describe_error(&e, &action.path, &mut context))
-                })
-                .and_then(|v| {
-                    v.as_object().and_then(JsFunction::from_object).ok_or_else(|| ActionError {
-                        message: "The action did not compile to a module".to_owned(),
-                        line: None,
-                        column: None,
-                    })
-                });
-            actions.push(CompiledAction { path: action.path.clone(), wrapper });
-        }
+        let actions: Vec<CompiledAction> = flow
+            .actions
+            .iter()
+            .map(|action| CompiledAction {
+                path: action.path.clone(),
+                wrapper: compile(&action.code, &action.path, &mut context),
+            })
+            .collect();
+        let (linked, defs) = link_modules(flow, &node, &mut context)?;
+        let requires = (0..flow.actions.len())
+            .map(|i| {
+                linked
+                    .get(js_string!("actions"), &mut context)
+                    .and_then(|list| list.as_object().map(|l| l.get(i, &mut context)).transpose())
+                    .map_err(internal)?
+                    .and_then(|f| f.as_object().and_then(JsFunction::from_object))
+                    .ok_or_else(|| internal("an action's require"))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
 
         let lockdown =
             context.eval(Source::from_bytes(LOCKDOWN).with_path(Path::new("gatehouse:lockdown"))).map_err(internal)?;
         let lockdown = lockdown.as_object().and_then(JsFunction::from_object).ok_or_else(|| internal("lockdown"))?;
-        let mut roots: Vec<JsValue> = vec![api.clone().into(), require.clone().into(), exported.clone().into()];
+        let mut roots: Vec<JsValue> =
+            vec![api.clone().into(), exported.clone().into(), node.into(), linked.into(), defs.into()];
         roots.extend(actions.iter().filter_map(|a| a.wrapper.as_ref().ok()).map(|f| JsValue::from(f.clone())));
         let roots = JsArray::from_iter(roots, &mut context);
         lockdown.call(&JsValue::undefined(), &[roots.into()], &mut context).map_err(internal)?;
@@ -235,7 +240,7 @@ impl FlowContext {
             hash: flow.hash.clone(),
             actions,
             api,
-            require,
+            requires,
             global_keys,
             globals_fixed,
             frozen: FrozenBuilder::new(prevent_extensions),
@@ -403,7 +408,7 @@ impl FlowContext {
         let dirname = Path::new(&path).parent().map(|p| p.display().to_string()).unwrap_or_default();
         let args = [
             exports.clone().into(),
-            self.require.clone().into(),
+            self.requires[index].clone().into(),
             module.clone().into(),
             JsString::from(path.as_str()).into(),
             JsString::from(dirname).into(),
@@ -506,13 +511,97 @@ impl FlowContext {
                 (None, None) => true,
                 _ => false,
             };
-            self.reset_run.call(&JsValue::undefined(), &[], &mut self.context)?;
+            for reset in &self.reset_run {
+                reset.call(&JsValue::undefined(), &[], &mut self.context)?;
+            }
             Ok(same_prototype && global.is_extensible(&mut self.context)?)
         })();
         if !matches!(ok, Ok(true)) {
             self.tainted = true;
         }
     }
+}
+
+/// Compiles an action's or a module's code as the body of its CommonJS wrapper function. The host checked every
+/// file at load; the worker proves it again before compiling, so a flow that reached it another way still cannot
+/// close the wrapper or nest past what the stacks hold.
+fn compile(code: &str, path: &str, context: &mut Context) -> Result<JsFunction, ActionError> {
+    let text = wrap(code);
+    match nesting_over(code, MAX_NESTING) {
+        Some((line, column)) => Err(ActionError {
+            message: format!("SyntaxError: the code is nested more than {MAX_NESTING} levels deep"),
+            line: Some(line),
+            column: Some(column),
+        }),
+        None => prove_wrapper(&text, path).map(|_| ()).map_err(|(line, column, message)| ActionError {
+            message,
+            line,
+            column,
+        }),
+    }?;
+    let value = context
+        .eval(Source::from_bytes(&text).with_path(Path::new(path)))
+        .map_err(|e| describe_error(&e, path, context))?;
+    value.as_object().and_then(JsFunction::from_object).ok_or_else(|| ActionError {
+        message: "The action did not compile to a module".to_owned(),
+        line: None,
+        column: None,
+    })
+}
+
+/// Compiles the flow's modules and links them (`node.js`'s `link`): answers the link result (each action's and
+/// module's `require`) and the module definitions, both lockdown roots.
+fn link_modules(flow: &FlowSpec, node: &JsObject, context: &mut Context) -> Result<(JsObject, JsObject), String> {
+    let mut defs = Vec::with_capacity(flow.modules.modules.len());
+    for module in &flow.modules.modules {
+        let dirname = Path::new(&module.path).parent().map(|p| p.display().to_string()).unwrap_or_default();
+        let links = serde_json::to_value(&module.links).map_err(internal)?;
+        let links = JsValue::from_json(&links, context).map_err(internal)?;
+        let mut def = ObjectInitializer::new(context);
+        def.property(js_string!("filename"), JsString::from(module.path.as_str()), Attribute::all())
+            .property(js_string!("dirname"), JsString::from(dirname), Attribute::all())
+            .property(js_string!("links"), links, Attribute::all());
+        let def = def.build();
+        match module.kind {
+            ModuleKind::Json => {
+                let value = serde_json::from_str::<serde_json::Value>(&module.code)
+                    .map_err(|e| e.to_string())
+                    .and_then(|v| JsValue::from_json(&v, context).map_err(|e| e.to_string()));
+                def.set(js_string!("kind"), js_string!("json"), false, context).map_err(internal)?;
+                match value {
+                    Ok(value) => def.set(js_string!("value"), value, false, context),
+                    Err(e) => def.set(js_string!("error"), JsString::from(e), false, context),
+                }
+                .map_err(internal)?;
+            }
+            ModuleKind::Js => {
+                def.set(js_string!("kind"), js_string!("js"), false, context).map_err(internal)?;
+                match compile(&module.code, &module.path, context) {
+                    Ok(function) => def.set(js_string!("fn"), function, false, context),
+                    Err(e) => {
+                        let at = e.line.map(|l| format!(" ({}:{l})", module.path)).unwrap_or_default();
+                        def.set(js_string!("error"), JsString::from(format!("{}{at}", e.message)), false, context)
+                    }
+                }
+                .map_err(internal)?;
+            }
+        }
+        defs.push(JsValue::from(def));
+    }
+    let defs = JsArray::from_iter(defs, context);
+    let mut action_links = Vec::with_capacity(flow.actions.len());
+    for i in 0..flow.actions.len() {
+        let links = flow.modules.actions.get(i).cloned().unwrap_or_default();
+        let links = serde_json::to_value(&links).map_err(internal)?;
+        action_links.push(JsValue::from_json(&links, context).map_err(internal)?);
+    }
+    let action_links = JsArray::from_iter(action_links, context);
+    let link = node.get(js_string!("link"), context).map_err(internal)?;
+    let link = link.as_object().and_then(JsFunction::from_object).ok_or_else(|| internal("link"))?;
+    let linked =
+        link.call(&JsValue::undefined(), &[defs.clone().into(), action_links.into()], context).map_err(internal)?;
+    let linked = linked.as_object().ok_or_else(|| internal("link result"))?;
+    Ok((linked, defs.into()))
 }
 
 /// Turns a script error into a message and a position in the action file.

@@ -22,7 +22,7 @@ impl Outbox for Collect {
     }
 }
 
-struct Harness {
+pub(super) struct Harness {
     context: FlowContext,
     outbox: Rc<Collect>,
     inbox: mpsc::Receiver<ToWorker>,
@@ -31,6 +31,15 @@ struct Harness {
 }
 
 impl Harness {
+    /// A harness over a flow loaded from disk the way the host loads it (modules resolved and read).
+    pub(super) fn load(dir: &std::path::Path) -> Harness {
+        let flow = crate::actions::load_folder(dir, Trigger::PostLogin).expect("the flow loads");
+        let outbox = Rc::new(Collect::default());
+        let context = FlowContext::new(&flow, outbox.clone()).expect("context");
+        let (sender, inbox) = mpsc::channel();
+        Harness { context, outbox, inbox, _sender: sender, flow }
+    }
+
     fn new(actions: &[&str]) -> Harness {
         let sources = actions
             .iter()
@@ -48,7 +57,7 @@ impl Harness {
         Harness { context, outbox, inbox, _sender: sender, flow }
     }
 
-    fn run(&mut self, event: serde_json::Value) -> RunReport {
+    pub(super) fn run(&mut self, event: serde_json::Value) -> RunReport {
         let request = RunRequest {
             run_id: 1,
             flow: self.flow.clone(),
@@ -73,7 +82,7 @@ impl Harness {
     }
 }
 
-fn event() -> serde_json::Value {
+pub(super) fn event() -> serde_json::Value {
     json!({
         "user": { "user_id": "auth0|1", "app_metadata": {}, "user_metadata": {}, "enrolledFactors": [{"type": "otp"}] },
         "transaction": { "requested_scopes": ["openid"], "acr_values": [], "prompt": [], "metadata": {} },
