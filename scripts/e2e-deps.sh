@@ -6,6 +6,8 @@
 #   - openssl, which makes the throwaway certificate of the TLS proxy in tests/js/mfa-auth-js.mjs;
 #   - tests/js/node_modules from tests/js/package-lock.json (@auth0/auth0-spa-js, @auth0/auth0-auth-js,
 #     playwright-core);
+#   - tests/npm/node_modules from tests/npm/package-lock.json (axios, auth0, jsonwebtoken, lodash, uuid,
+#     ua-parser-js: the published packages actions require in tests/tests/npm_packages.rs);
 #   - tests/py/requirements.txt (auth0-python) into the python3 the tests run;
 #   - PostgreSQL on 127.0.0.1:5432 with trust authentication and a database `test` (the store tests of the
 #     PostgreSQL backend): when none answers, Debian's postgresql is installed and its cluster started.
@@ -38,6 +40,16 @@ else
     echo "e2e-deps: npm ci in tests/js"
     npm ci --prefix tests/js --no-audit --no-fund
 fi
+
+for dir in tests/npm; do
+    if [ $dir/node_modules/.package-lock.json -nt $dir/package-lock.json ] \
+        && [ $dir/node_modules/.package-lock.json -nt $dir/package.json ]; then
+        echo "e2e-deps: $dir/node_modules is up to date"
+    else
+        echo "e2e-deps: npm ci in $dir"
+        npm ci --prefix $dir --no-audit --no-fund
+    fi
+done
 
 echo "e2e-deps: pip install -r tests/py/requirements.txt"
 python3 -m pip install --disable-pip-version-check --quiet --root-user-action=ignore -r tests/py/requirements.txt

@@ -90,13 +90,18 @@ impl OutboundPolicy {
         self.allow_private_networks || self.host_allowed(host) || is_public(ip)
     }
 
-    /// Checks a URL whose host is an IP literal (names are checked when they are resolved).
+    /// Checks a URL whose host is an IP literal (names are checked when they are resolved). The server's own
+    /// origin is refused except its Management API (`/api/v2/`), which runs no action: an action may manage users
+    /// the way Auth0's `ManagementClient` does, never make its server run a login (or any trigger) inside a login.
     fn check_url(&self, url: &reqwest::Url) -> Result<(), String> {
         let Some(host) = url.host_str() else { return Err("the URL has no host".to_owned()) };
         if let Some((own_host, own_port)) = &self.own_origin
             && host.eq_ignore_ascii_case(own_host)
             && url.port_or_known_default() == Some(*own_port)
         {
+            if is_management_path(url.path()) {
+                return Ok(());
+            }
             return Err(refusal(host));
         }
         let literal = host.trim_start_matches('[').trim_end_matches(']');
@@ -108,6 +113,11 @@ impl OutboundPolicy {
         }
         Ok(())
     }
+}
+
+/// Whether `path` is on the Management API, the one part of its own server an action may call.
+pub fn is_management_path(path: &str) -> bool {
+    path.starts_with("/api/v2/") && !path.split('/').any(|segment| segment == ".." || segment == ".")
 }
 
 fn refusal(host: &str) -> String {

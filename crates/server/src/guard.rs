@@ -30,9 +30,13 @@ pub async fn refuse_own_actions(State(state): State<AppState>, request: Request,
         .get_all(axum::http::header::VIA)
         .iter()
         .any(|v| v.to_str().is_ok_and(|v| v.split(',').any(|hop| hop.split_whitespace().nth(1) == Some(own))));
-    if looped {
+    // The Management API runs no action, so an action may call it (Auth0's ManagementClient in an action).
+    if looped && !gatehouse_auth::fetch::is_management_path(request.uri().path()) {
         return ApiError(
-            OAuthError::invalid_request("Requests from this server's own actions are refused").with_status(508),
+            OAuthError::invalid_request(
+                "Requests from this server's own actions are refused, except to the Management API",
+            )
+            .with_status(508),
         )
         .into_response();
     }

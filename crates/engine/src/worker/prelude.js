@@ -375,6 +375,7 @@
     entries() { return this.#list.map(([k, v]) => [k, v])[Symbol.iterator](); }
     [Symbol.iterator]() { return this.entries(); }
     toString() { return this.#list.map(([k, v]) => formEncode(k) + '=' + formEncode(v)).join('&'); }
+    get [Symbol.toStringTag]() { return 'URLSearchParams'; }
   }
   const bindSearchParams = URLSearchParams._bind;
   delete URLSearchParams._bind;
@@ -417,6 +418,7 @@
     #sync() { if (this.#params) bindSearchParams(this.#params, this.#url.search, (text) => { this.#url.search = text; }); }
     toString() { return this.#url.href; }
     toJSON() { return this.#url.href; }
+    get [Symbol.toStringTag]() { return 'URL'; }
   }
 
   // ---- fetch ------------------------------------------------------------------------------------------------
