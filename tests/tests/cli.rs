@@ -444,3 +444,58 @@ async fn roles_and_orgs_offline_and_online() {
     tenant.cli("orgs", &["delete", "initech"]).ok("orgs delete");
     assert!(tenant.cli("orgs", &["list"]).ok("orgs list").trim().is_empty());
 }
+
+/// `gatehouse actions install` runs npm in the actions folder (a `file:` dependency here, so no registry is
+/// needed), then loads every flow with what it installed; without npm on the PATH it says what to run instead.
+#[test]
+fn actions_install_runs_npm_and_checks_the_flows() {
+    let dir = tempfile::tempdir().unwrap();
+    let actions = dir.path().join("actions");
+    std::fs::create_dir_all(actions.join("post-login")).unwrap();
+    std::fs::create_dir_all(dir.path().join("greeter")).unwrap();
+    std::fs::write(dir.path().join("greeter/package.json"), r#"{"name":"greeter","version":"1.0.0","main":"greet.js"}"#).unwrap();
+    std::fs::write(dir.path().join("greeter/greet.js"), "module.exports = (name) => `hello ${name}`;").unwrap();
+    std::fs::write(
+        actions.join("package.json"),
+        r#"{"name":"a","version":"1.0.0","private":true,"dependencies":{"greeter":"file:../greeter"}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        actions.join("post-login/10-greet.js"),
+        "const greet = require('greeter');\nexports.onExecutePostLogin = async (event, api) => { api.idToken.setCustomClaim('greeting', greet('jane')); };",
+    )
+    .unwrap();
+
+    let before = std::process::Command::new(gatehouse_bin())
+        .args(["run", "--actions"])
+        .arg(actions.join("post-login"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&before.stderr);
+    assert!(!before.status.success());
+    assert!(stderr.contains("cannot find module 'greeter'") && stderr.contains("gatehouse actions install"), "{stderr}");
+
+    let install =
+        std::process::Command::new(gatehouse_bin()).args(["actions", "install", "--dir"]).arg(&actions).output().unwrap();
+    let stdout = String::from_utf8_lossy(&install.stdout);
+    assert!(install.status.success(), "{}{}", stdout, String::from_utf8_lossy(&install.stderr));
+    assert!(stdout.contains("post-login: 1 action(s), 1 module(s)"), "{stdout}");
+
+    let after = std::process::Command::new(gatehouse_bin())
+        .args(["run", "--actions"])
+        .arg(actions.join("post-login"))
+        .output()
+        .unwrap();
+    let outcome: serde_json::Value = serde_json::from_slice(&after.stdout).unwrap();
+    assert_eq!(outcome["id_token_claims"]["greeting"], "hello jane", "{outcome}");
+
+    let no_npm = std::process::Command::new(gatehouse_bin())
+        .args(["actions", "install", "--dir"])
+        .arg(&actions)
+        .env("PATH", dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&no_npm.stderr);
+    assert!(!no_npm.status.success());
+    assert!(stderr.contains("npm is not installed here") && stderr.contains("npm ci --omit=dev"), "{stderr}");
+}

@@ -64,7 +64,7 @@ impl Actions {
         let mut fingerprints = BTreeMap::new();
         for trigger in Trigger::ALL {
             let dir = root.join(trigger.id());
-            fingerprints.insert(trigger, fingerprint(&dir));
+            fingerprints.insert(trigger, fingerprint(root, &dir));
             flows.insert(trigger, Arc::new(load_folder(&dir, trigger)?));
         }
         Ok(Actions {
@@ -83,7 +83,7 @@ impl Actions {
         let mut outcomes = Vec::new();
         for trigger in Trigger::ALL {
             let dir = self.root.join(trigger.id());
-            let print = fingerprint(&dir);
+            let print = fingerprint(&self.root, &dir);
             {
                 let Ok(mut prints) = self.fingerprints.lock() else { continue };
                 if prints.get(&trigger) == Some(&print) {
@@ -163,9 +163,18 @@ impl Actions {
     }
 }
 
-/// Names, sizes and modification times of a trigger folder's files: cheap to compute every second.
-fn fingerprint(dir: &Path) -> String {
-    let Ok(files) = action_files(dir) else { return String::from("missing") };
+/// Names, sizes and modification times of a trigger folder's files (its actions and the files under its
+/// subfolders they may `require`), and of the npm install beside it (`package.json`, and the lockfile npm writes
+/// into `node_modules` on every install): cheap to compute every second.
+fn fingerprint(root: &Path, dir: &Path) -> String {
+    if action_files(dir).is_err() {
+        return String::from("missing");
+    }
+    let mut files = Vec::new();
+    collect_files(dir, &mut files, 0);
+    files.sort();
+    files.push(root.join("package.json"));
+    files.push(root.join("node_modules").join(".package-lock.json"));
     let mut print = String::new();
     for file in files {
         let meta = std::fs::metadata(&file).ok();
@@ -178,4 +187,23 @@ fn fingerprint(dir: &Path) -> String {
         print.push_str(&format!("{}:{len}:{modified};", file.display()));
     }
     print
+}
+
+/// The files under `dir`, a few levels and a thousand files deep at most (`node_modules` is watched through its
+/// lockfile instead).
+fn collect_files(dir: &Path, files: &mut Vec<PathBuf>, depth: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        if files.len() >= 1000 {
+            return;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            if depth < 4 && entry.file_name() != "node_modules" {
+                collect_files(&path, files, depth + 1);
+            }
+        } else {
+            files.push(path);
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! The `gatehouse` binary: the login server, the offline fixture runner, and the sandbox worker the server and
 //! runner start for every action execution.
 
+mod actions_install;
 mod admin;
 mod bench;
 mod config;
@@ -21,6 +22,17 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Commands,
+}
+
+#[derive(Subcommand)]
+enum ActionsCommand {
+    /// Install the npm dependencies actions require (npm ci with a lockfile, npm install without) and check that
+    /// every trigger's flow loads with them.
+    Install {
+        /// The actions folder (the one with package.json and the trigger folders).
+        #[arg(long, default_value = "actions")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -88,6 +100,11 @@ enum Commands {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+    },
+    /// The actions folder: `install` runs npm for the dependencies its package.json lists, then loads every flow.
+    Actions {
+        #[command(subcommand)]
+        command: ActionsCommand,
     },
     /// Run every fixture (*.json) under the given files or folders.
     Test {
@@ -408,6 +425,7 @@ fn main() -> ExitCode {
                 };
                 directory::orgs(&config, command).await
             }
+            Commands::Actions { command: ActionsCommand::Install { dir } } => actions_install::install(&dir).await,
             Commands::Test { paths } => testing::test(paths).await,
             Commands::Run { actions, event, complete, secrets, timeout_ms, memory_mb, allow_private_networks } => {
                 let args = testing::RunArgs {
