@@ -425,6 +425,8 @@ interface PostLoginUser {
   readonly multifactor: readonly string[];
   /** Active enrolled factors (always an array); refreshed only when an action starts. */
   readonly enrolledFactors: readonly EnrolledFactor[];
+  /** Other root attributes the identity provider supplied (an enterprise directory's `groups`, SAML or social profile attributes), as they are. */
+  readonly [attribute: string]: unknown;
 }
 
 /** `event.session` (passed through as supplied; most fields are Enterprise-only in Auth0). */
@@ -757,6 +759,66 @@ interface PostLoginAPI {
     /** Always false: Gatehouse has no Rules. */
     wasExecuted(ruleId: string): boolean;
   };
+  /**
+   * The SSO session (Auth0 Enterprise). `revoke` denies the login; the rest are checked as Auth0 checks them and
+   * recorded in the outcome (`recorded`): Gatehouse has no session store to apply them to.
+   */
+  readonly session: {
+    revoke(reason: string, options?: { preserveRefreshTokens?: boolean }): PostLoginAPI;
+    setExpiresAt(epochMs: number): PostLoginAPI;
+    setIdleExpiresAt(epochMs: number): PostLoginAPI;
+    setCookieMode(mode: 'persistent' | 'non-persistent'): PostLoginAPI;
+    /** Key `^[a-zA-Z0-9_-]{1,255}$`, value a string of at most 255 characters or null. */
+    setMetadata(key: string, value: string | null): PostLoginAPI;
+    deleteMetadata(key: string): PostLoginAPI;
+    evictMetadata(): PostLoginAPI;
+  };
+  /** The refresh token being exchanged (Auth0 Enterprise): `revoke` denies a refresh token exchange; the rest is recorded. */
+  readonly refreshToken: {
+    revoke(reason: string): PostLoginAPI;
+    setExpiresAt(epochMs: number): PostLoginAPI;
+    setIdleExpiresAt(epochMs: number): PostLoginAPI;
+    setMetadata(key: string, value: string | null): PostLoginAPI;
+    deleteMetadata(key: string): PostLoginAPI;
+    evictMetadata(): PostLoginAPI;
+  };
+  /** Forms: recorded (Gatehouse has no Forms); once per action, never with a redirect in the same action. */
+  readonly prompt: {
+    render(promptId: string, options?: { fields?: Record<string, unknown>; vars?: Record<string, unknown> }): PostLoginAPI;
+  };
+  /** Refuses the login with `errorMessage` (both at most 100 characters); the code is recorded. */
+  readonly validation: {
+    error(errorCode: string, errorMessage: string): PostLoginAPI;
+  };
+  /** The SAML response's attributes and settings: checked and recorded (Gatehouse issues no SAML responses). */
+  readonly samlResponse: {
+    setAttribute(attribute: string, value: unknown): PostLoginAPI;
+    setAudience(audience: string): PostLoginAPI;
+    setRecipient(recipient: string): PostLoginAPI;
+    setCreateUpnClaim(create: boolean): PostLoginAPI;
+    setPassthroughClaimsWithNoMapping(passthrough: boolean): PostLoginAPI;
+    setMapUnknownClaimsAsIs(map: boolean): PostLoginAPI;
+    setMapIdentities(map: boolean): PostLoginAPI;
+    setSignatureAlgorithm(algorithm: 'rsa-sha256' | 'rsa-sha1'): PostLoginAPI;
+    setDigestAlgorithm(algorithm: 'sha256' | 'sha1'): PostLoginAPI;
+    setDestination(destination: string): PostLoginAPI;
+    setLifetimeInSeconds(seconds: number): PostLoginAPI;
+    setSignResponse(sign: boolean): PostLoginAPI;
+    setNameIdentifierFormat(format: string): PostLoginAPI;
+    setNameIdentifierProbes(probes: string[]): PostLoginAPI;
+    setAuthnContextClassRef(ref: string): PostLoginAPI;
+    setSigningCert(pem: string): PostLoginAPI;
+    setIncludeAttributeNameFormat(include: boolean): PostLoginAPI;
+    setTypedAttributes(typed: boolean): PostLoginAPI;
+    setEncryptionCert(pem: string): PostLoginAPI;
+    setEncryptionPublicKey(pem: string): PostLoginAPI;
+    setCert(pem: string): PostLoginAPI;
+    /** The key is recorded as "[redacted]". */
+    setKey(pem: string): PostLoginAPI;
+    setRelayState(state: string): PostLoginAPI;
+    setIssuer(issuer: string): PostLoginAPI;
+    setEncryptionAlgorithm(algorithm: 'aes256-gcm' | 'aes256-cbc'): PostLoginAPI;
+  };
 }
 
 // ---- the phone triggers -----------------------------------------------------------------------------------------
@@ -919,8 +981,13 @@ declare var module: {
   readonly id: string;
 };
 
-/** Modules are not available in Gatehouse actions: always throws `Cannot find module` (code MODULE_NOT_FOUND); use the globals and `api.*`. */
-declare var require: (name: string) => never;
+/**
+ * Loads an npm package from `actions/node_modules` (`gatehouse actions install`), a relative file, or a Node
+ * built-in actions have (crypto, buffer, events, stream, util, assert, path, querystring, url, string_decoder,
+ * timers, process). Names are resolved when the flow loads, so they must be string literals; fs, http, net,
+ * child_process and the like are not available (docs/ACTIONS.md). Install `@types/node` for the built-ins' types.
+ */
+declare var require: (name: string) => any;
 
 /** The action's path. */
 declare var __filename: string;

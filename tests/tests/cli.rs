@@ -453,7 +453,11 @@ fn actions_install_runs_npm_and_checks_the_flows() {
     let actions = dir.path().join("actions");
     std::fs::create_dir_all(actions.join("post-login")).unwrap();
     std::fs::create_dir_all(dir.path().join("greeter")).unwrap();
-    std::fs::write(dir.path().join("greeter/package.json"), r#"{"name":"greeter","version":"1.0.0","main":"greet.js"}"#).unwrap();
+    std::fs::write(
+        dir.path().join("greeter/package.json"),
+        r#"{"name":"greeter","version":"1.0.0","main":"greet.js"}"#,
+    )
+    .unwrap();
     std::fs::write(dir.path().join("greeter/greet.js"), "module.exports = (name) => `hello ${name}`;").unwrap();
     std::fs::write(
         actions.join("package.json"),
@@ -473,10 +477,16 @@ fn actions_install_runs_npm_and_checks_the_flows() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&before.stderr);
     assert!(!before.status.success());
-    assert!(stderr.contains("cannot find module 'greeter'") && stderr.contains("gatehouse actions install"), "{stderr}");
+    assert!(
+        stderr.contains("cannot find module 'greeter'") && stderr.contains("gatehouse actions install"),
+        "{stderr}"
+    );
 
-    let install =
-        std::process::Command::new(gatehouse_bin()).args(["actions", "install", "--dir"]).arg(&actions).output().unwrap();
+    let install = std::process::Command::new(gatehouse_bin())
+        .args(["actions", "install", "--dir"])
+        .arg(&actions)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&install.stdout);
     assert!(install.status.success(), "{}{}", stdout, String::from_utf8_lossy(&install.stderr));
     assert!(stdout.contains("post-login: 1 action(s), 1 module(s)"), "{stdout}");

@@ -95,6 +95,29 @@ pub fn multifactor_providers(authenticators: &[Authenticator]) -> Vec<String> {
     }
 }
 
+/// `event.user`'s typed fields: an identity provider's attribute of one of these names never replaces them.
+const TYPED_USER_FIELDS: &[&str] = &[
+    "user_id",
+    "email",
+    "email_verified",
+    "username",
+    "name",
+    "nickname",
+    "given_name",
+    "family_name",
+    "picture",
+    "phone_number",
+    "phone_verified",
+    "created_at",
+    "updated_at",
+    "last_password_reset",
+    "app_metadata",
+    "user_metadata",
+    "identities",
+    "multifactor",
+    "enrolledFactors",
+];
+
 /// The user part of the event.
 pub fn user_part(config: &TenantConfig, user: &User, authenticators: &[Authenticator]) -> UserPart {
     let enrolled = enrolled_factors(config, user, authenticators)
@@ -126,6 +149,13 @@ pub fn user_part(config: &TenantConfig, user: &User, authenticators: &[Authentic
         })],
         multifactor: multifactor_providers(authenticators),
         enrolled_factors: enrolled,
+        // The typed fields above win over an attribute of the same name.
+        extra: user
+            .attributes
+            .iter()
+            .filter(|(k, _)| !TYPED_USER_FIELDS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     }
 }
 

@@ -242,6 +242,7 @@ async fn seed_users(config: &TenantConfig, store: &dyn Store) -> AuthResult<()> 
             password_hash: Some(hash),
             connection: crate::DATABASE_CONNECTION.to_owned(),
             roles: seed.roles.clone(),
+            attributes: seed.attributes.clone(),
             app_metadata: seed.app_metadata.clone(),
             user_metadata: seed.user_metadata.clone(),
             created_at: now.clone(),

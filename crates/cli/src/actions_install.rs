@@ -33,7 +33,9 @@ pub async fn install(dir: &Path) -> ExitCode {
         .await;
     match status {
         Ok(status) if status.success() => {}
-        Ok(status) => return output::fatal(&format!("npm {verb} failed ({status}); run it yourself to see why: {suggestion}")),
+        Ok(status) => {
+            return output::fatal(&format!("npm {verb} failed ({status}); run it yourself to see why: {suggestion}"));
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return output::fatal(&format!(
                 "npm is not installed here (it comes with Node.js 18 or later). Install Node.js, or run this where \
@@ -63,7 +65,7 @@ fn check(dir: &Path) -> ExitCode {
             )),
             Err(errors) => {
                 failed = true;
-                eprintln!("{errors}");
+                output::progress(&errors.to_string());
             }
         }
     }

@@ -11,6 +11,15 @@ use crate::factor::FactorSelector;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Command {
+    /// A call Gatehouse checks and keeps but has nothing to apply to (`api.session.setExpiresAt`,
+    /// `api.refreshToken.setMetadata`, `api.samlResponse.*`, `api.prompt.render`, ...): recorded in the outcome
+    /// and logged, never an error.
+    Record {
+        /// The call, e.g. `session.setExpiresAt`.
+        api: String,
+        /// Its arguments as JSON (a key's material is replaced by `"[redacted]"`).
+        args: Vec<serde_json::Value>,
+    },
     /// `api.access.deny(reason)`: stop the flow after this action.
     Deny {
         /// Reason given to the application as `error_description`.

@@ -528,6 +528,10 @@ pub struct UserSeed {
     /// `user_metadata`.
     #[serde(default)]
     pub user_metadata: JsonMap,
+    /// Other root attributes, as an identity provider would supply them (`groups = ["admins"]`), for trying
+    /// actions that read them.
+    #[serde(default)]
+    pub attributes: JsonMap,
 }
 
 /// `[sessions]`: lifetimes in seconds.

@@ -260,9 +260,9 @@ pub struct Transaction {
     pub metadata: JsonMap,
 }
 
-/// `event.user`.
+/// `event.user`: the fields Auth0 documents, typed, and whatever other root attributes the identity provider
+/// supplied (`groups`, SAML or social profile attributes) in [`User::extra`], kept as they are.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct User {
     /// `auth0|...`.
     #[serde(default)]
@@ -321,6 +321,9 @@ pub struct User {
     /// Active enrolled factors.
     #[serde(rename = "enrolledFactors", default)]
     pub enrolled_factors: Vec<EnrolledFactor>,
+    /// Other root attributes (an enterprise directory's `groups`, SAML or social profile attributes).
+    #[serde(flatten)]
+    pub extra: JsonMap,
 }
 
 /// One active factor: `{ type: 'phone', options: {...} }`.

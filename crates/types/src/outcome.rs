@@ -62,6 +62,21 @@ pub struct Outcome {
     pub logs: Vec<ConsoleLog>,
     /// `fetch` calls made, in order.
     pub requests: Vec<RecordedRequest>,
+    /// Calls kept but not applied: Gatehouse has no enterprise session store, Forms or SAML responses to apply
+    /// them to (`api.session.*`, `api.refreshToken.*`, `api.prompt.render`, `api.samlResponse.*`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recorded: Vec<RecordedCall>,
+}
+
+/// One `api.*` call recorded without an effect.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecordedCall {
+    /// Action file name.
+    pub action: String,
+    /// The call, e.g. `session.setExpiresAt`.
+    pub api: String,
+    /// Its arguments.
+    pub args: Vec<serde_json::Value>,
 }
 
 impl Outcome {
@@ -86,6 +101,7 @@ impl Outcome {
             tenant_logs: Vec::new(),
             logs: Vec::new(),
             requests: Vec::new(),
+            recorded: Vec::new(),
         }
     }
 }

@@ -69,6 +69,10 @@ pub struct User {
     /// Blocked by an administrator.
     #[serde(default)]
     pub blocked: bool,
+    /// Other root attributes an identity provider supplied (an enterprise directory's `groups`, SAML or social
+    /// profile attributes), kept as they are; actions read them on `event.user`.
+    #[serde(default, skip_serializing_if = "JsonMap::is_empty")]
+    pub attributes: JsonMap,
 }
 
 /// What kind of authenticator, with its secret material (redacted from `Debug`).

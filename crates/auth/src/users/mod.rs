@@ -241,6 +241,7 @@ pub async fn create_user(tenant: &Tenant, new: NewUser) -> UserResult<User> {
         logins_count: 0,
         last_password_reset: None,
         blocked: new.blocked,
+        attributes: Default::default(),
     };
     match tenant.store.create_user(&user).await {
         Ok(()) => Ok(user),
@@ -567,6 +568,7 @@ mod tests {
             logins_count: 0,
             last_password_reset: None,
             blocked: false,
+            attributes: Default::default(),
         };
         assert!(!user_view(&user).to_string().contains("argon2"));
         let otp = authenticator(

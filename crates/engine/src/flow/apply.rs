@@ -1,7 +1,7 @@
 //! Applying one action's commands to the flow: deny, claims, scopes, metadata, MFA commands and redirects.
 
 use gatehouse_types::command::{MetadataTarget, TokenKind};
-use gatehouse_types::outcome::MultifactorRequest;
+use gatehouse_types::outcome::{MultifactorRequest, RecordedCall};
 use gatehouse_types::{AuthMethod, Command, FlowResult, Outcome, PostLoginEvent, TenantLog};
 
 use crate::protocol::{ActionError, ActionReport};
@@ -96,6 +96,14 @@ impl FlowRunner<'_> {
                         MetadataTarget::User => &mut state.acc.user_metadata,
                     };
                     map.insert(key.clone(), value.clone());
+                }
+                Command::Record { api, args } => {
+                    tracing::info!(action = %name, api = %api, "api.{api} recorded: Gatehouse has nothing to apply it to");
+                    state.acc.recorded.push(RecordedCall {
+                        action: name.to_owned(),
+                        api: api.clone(),
+                        args: args.clone(),
+                    });
                 }
                 // Other triggers' commands; the post-login api has no way to record them.
                 Command::DropNotification { .. }

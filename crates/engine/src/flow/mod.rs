@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use gatehouse_types::outcome::{MultifactorRequest, RecordedRequest};
+use gatehouse_types::outcome::{MultifactorRequest, RecordedCall, RecordedRequest};
 use gatehouse_types::{
     Command, ConsoleLog, FactorType, FlowResult, JsonMap, Outcome, PostLoginEvent, Prompt, PromptCommand, ScopeChange,
     TenantLog,
@@ -156,6 +156,8 @@ struct Accumulated {
     tenant_logs: Vec<TenantLog>,
     logs: Vec<ConsoleLog>,
     requests: Vec<RecordedRequest>,
+    #[serde(default)]
+    recorded: Vec<RecordedCall>,
 }
 
 /// A flow waiting for the user: serializable, resumable on any process that has the same flow loaded.

@@ -130,5 +130,6 @@ pub(super) fn build_outcome(
         tenant_logs: acc.tenant_logs,
         logs: acc.logs,
         requests: acc.requests,
+        recorded: acc.recorded,
     }
 }

@@ -164,10 +164,207 @@ pub(crate) fn dispatch(name: &str, args: &[JsValue], host: &HostState, context: 
             let reason = if arg(1).is_null_or_undefined() { String::new() } else { arg_string(args, 1, context)? };
             record(host, Command::DenyCredentials { code, reason: crate::flow::cap_reason(reason) })
         }
+        name if is_recorded_call(name) => record_call(name, args, host, context),
         "cache.get" => cache_get(&arg(0), host, context),
         "cache.set" => cache_set(&arg(0), &arg(1), &arg(2), host, context),
         "cache.delete" => cache_delete(&arg(0), host, context),
         _ => Err(error(format!("unknown host command '{name}'"))),
+    }
+}
+
+/// The calls of reference §2.10 to §2.14 that [`record_call`] handles.
+fn is_recorded_call(name: &str) -> bool {
+    name.starts_with("session.")
+        || name.starts_with("refreshToken.")
+        || name.starts_with("samlResponse.")
+        || name == "prompt.render"
+        || name == "validation.error"
+}
+
+const SESSION_METADATA_KEYS: usize = 25;
+const SAML_MAX_ATTRIBUTES: usize = 100;
+const PROMPT_MAX_OPTIONS_BYTES: usize = 24 * 1024;
+
+/// `api.session.*`, `api.refreshToken.*`, `api.prompt.render`, `api.samlResponse.*` and `api.validation.error`
+/// (reference §2.10 to §2.14), with the argument checks of Auth0's wrapper. Each is recorded in the outcome
+/// ([`Command::Record`]); `session.revoke`, `validation.error`, and `refreshToken.revoke` during a refresh token
+/// exchange also deny the login (the flow stops after the action), which is all Gatehouse can apply of them: it
+/// has no enterprise session store, Forms or SAML responses.
+fn record_call(name: &str, args: &[JsValue], host: &HostState, context: &mut Context) -> JsResult<JsValue> {
+    let mut values = Vec::with_capacity(args.len());
+    for arg in args {
+        values.push(to_json(arg, host, context)?.unwrap_or(Value::Null));
+    }
+    let value = |i: usize| values.get(i).cloned().unwrap_or(Value::Null);
+    let string = |i: usize, what: &str| -> JsResult<String> {
+        value(i).as_str().map(str::to_owned).ok_or_else(|| type_error(format!("{what} must be a string.")))
+    };
+    let metadata_key = |key: &str| -> JsResult<()> {
+        let ok =
+            (1..=255).contains(&key.len()) && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if ok { Ok(()) } else { Err(type_error("Metadata keys are 1 to 255 characters of a-z, A-Z, 0-9, _ and -.")) }
+    };
+    let same_calls = |api: &str| {
+        host.run.borrow().commands.iter().filter(|c| matches!(c, Command::Record { api: a, .. } if a == api)).count()
+    };
+    let mut deny = None;
+    let (namespace, method) = name.split_once('.').unwrap_or((name, ""));
+    match (namespace, method) {
+        ("session" | "refreshToken", "revoke") => {
+            let reason = string(0, "The reason")?;
+            if namespace == "session" {
+                match value(1) {
+                    Value::Null => {}
+                    Value::Object(options) => match options.get("preserveRefreshTokens") {
+                        None | Some(Value::Null | Value::Bool(_)) => {}
+                        Some(_) => return Err(type_error("preserveRefreshTokens must be a boolean.")),
+                    },
+                    _ => return Err(type_error("The options must be an object.")),
+                }
+                deny = Some(reason);
+            } else {
+                let run = host.run.borrow();
+                if run.event.pointer("/transaction/protocol").and_then(Value::as_str) == Some("oauth2-refresh-token") {
+                    deny = Some(reason);
+                }
+            }
+        }
+        ("session" | "refreshToken", "setExpiresAt" | "setIdleExpiresAt") => {
+            if !value(0).as_f64().is_some_and(|ms| ms.is_finite() && ms > 0.0) {
+                return Err(type_error("The expiry must be a time in milliseconds since the epoch."));
+            }
+        }
+        ("session", "setCookieMode") => {
+            let mode = string(0, "The cookie mode")?;
+            if mode != "persistent" && mode != "non-persistent" {
+                return Err(type_error("The cookie mode must be 'persistent' or 'non-persistent'."));
+            }
+        }
+        ("session" | "refreshToken", "setMetadata") => {
+            let key = string(0, "The metadata key")?;
+            metadata_key(&key)?;
+            match value(1) {
+                Value::Null => {}
+                Value::String(v) if v.chars().count() <= 255 => {}
+                _ => return Err(type_error("Metadata values are strings of at most 255 characters, or null.")),
+            }
+            if same_calls(name) >= SESSION_METADATA_KEYS {
+                return Err(error(format!("At most {SESSION_METADATA_KEYS} metadata keys may be set.")));
+            }
+        }
+        ("session" | "refreshToken", "deleteMetadata") => metadata_key(&string(0, "The metadata key")?)?,
+        ("session" | "refreshToken", "evictMetadata") => {}
+        ("prompt", "render") => {
+            if string(0, "The prompt id")?.is_empty() {
+                return Err(type_error("The prompt id must be a non-empty string."));
+            }
+            match value(1) {
+                Value::Null => {}
+                Value::Object(options) => {
+                    for part in ["fields", "vars"] {
+                        if !matches!(options.get(part), None | Some(Value::Null | Value::Object(_))) {
+                            return Err(type_error(format!("options.{part} must be an object.")));
+                        }
+                    }
+                    if serde_json::to_vec(&options).map_or(0, |b| b.len()) > PROMPT_MAX_OPTIONS_BYTES {
+                        return Err(error("The prompt options exceed 24 KiB."));
+                    }
+                }
+                _ => return Err(type_error("The options must be an object.")),
+            }
+            if same_calls(name) > 0 {
+                return Err(error("api.prompt.render can be called once per action."));
+            }
+            if host.run.borrow().commands.iter().any(|c| matches!(c, Command::Redirect { .. })) {
+                return Err(error("api.prompt.render cannot be combined with api.redirect.sendUserTo in one action."));
+            }
+        }
+        ("validation", "error") => {
+            let code = string(0, "The error code")?;
+            let message = string(1, "The error message")?;
+            if code.chars().count() > 100 || message.chars().count() > 100 {
+                return Err(type_error("The error code and message are at most 100 characters each."));
+            }
+            deny = Some(message);
+        }
+        ("samlResponse", "setAttribute") => {
+            let attribute = string(0, "The attribute name")?;
+            if attribute.is_empty() || attribute.len() > 1024 {
+                return Err(type_error("The attribute name is 1 to 1024 bytes."));
+            }
+            if serde_json::to_vec(&value(1)).map_or(0, |b| b.len()) > 2048 {
+                return Err(type_error("The attribute value is at most 2048 bytes."));
+            }
+            if same_calls(name) >= SAML_MAX_ATTRIBUTES {
+                return Err(error(format!("At most {SAML_MAX_ATTRIBUTES} SAML attributes may be changed.")));
+            }
+        }
+        ("samlResponse", setter) => saml_setter(setter, &value(0))?,
+        _ => return Err(error(format!("unknown host command '{name}'"))),
+    }
+    if name == "samlResponse.setKey" {
+        values = vec![json!("[redacted]")];
+    }
+    let mut run = host.run.borrow_mut();
+    if let Some(reason) = deny {
+        run.commands.push(Command::Deny { reason });
+    }
+    run.commands.push(Command::Record { api: name.to_owned(), args: values });
+    Ok(JsValue::undefined())
+}
+
+/// The `api.samlResponse` configuration setters and the argument each takes.
+fn saml_setter(setter: &str, value: &Value) -> JsResult<()> {
+    let enumerated = |allowed: &[&str]| -> JsResult<()> {
+        match value.as_str() {
+            Some(v) if allowed.contains(&v) => Ok(()),
+            _ => Err(type_error(format!("The value must be one of {}.", allowed.join(", ")))),
+        }
+    };
+    match setter {
+        "setAudience"
+        | "setRecipient"
+        | "setDestination"
+        | "setNameIdentifierFormat"
+        | "setAuthnContextClassRef"
+        | "setSigningCert"
+        | "setEncryptionCert"
+        | "setEncryptionPublicKey"
+        | "setCert"
+        | "setKey"
+        | "setRelayState"
+        | "setIssuer" => {
+            if value.is_string() {
+                Ok(())
+            } else {
+                Err(type_error("The value must be a string."))
+            }
+        }
+        "setCreateUpnClaim"
+        | "setPassthroughClaimsWithNoMapping"
+        | "setMapUnknownClaimsAsIs"
+        | "setMapIdentities"
+        | "setSignResponse"
+        | "setIncludeAttributeNameFormat"
+        | "setTypedAttributes" => {
+            if value.is_boolean() {
+                Ok(())
+            } else {
+                Err(type_error("The value must be a boolean."))
+            }
+        }
+        "setLifetimeInSeconds" => match value.as_f64() {
+            Some(s) if s.is_finite() && s > 0.0 => Ok(()),
+            _ => Err(type_error("The lifetime must be a positive number of seconds.")),
+        },
+        "setNameIdentifierProbes" => match value.as_array() {
+            Some(list) if list.iter().all(Value::is_string) => Ok(()),
+            _ => Err(type_error("The probes must be an array of strings.")),
+        },
+        "setSignatureAlgorithm" => enumerated(&["rsa-sha256", "rsa-sha1"]),
+        "setDigestAlgorithm" => enumerated(&["sha256", "sha1"]),
+        "setEncryptionAlgorithm" => enumerated(&["aes256-gcm", "aes256-cbc"]),
+        _ => Err(error(format!("unknown host command 'samlResponse.{setter}'"))),
     }
 }
 

@@ -825,6 +825,26 @@
     api.transaction = { setMetadata: (key, value) => { cmd('transaction.setMetadata', key, value); } };
     api.cache = cacheApi();
     api.rules = { wasExecuted: () => false };
+    // Reference §2.10 to §2.14: checked like Auth0's wrapper, recorded in the outcome (session.revoke,
+    // validation.error and refreshToken.revoke during a refresh token exchange deny the login).
+    const recorder = (namespace, methods) => {
+      const object = {};
+      for (const method of methods) object[method] = (...args) => (cmd(namespace + '.' + method, ...args), api);
+      return object;
+    };
+    const metadataMethods = ['setExpiresAt', 'setIdleExpiresAt', 'setMetadata', 'deleteMetadata', 'evictMetadata', 'revoke'];
+    api.session = recorder('session', metadataMethods.concat(['setCookieMode']));
+    api.refreshToken = recorder('refreshToken', metadataMethods);
+    api.prompt = recorder('prompt', ['render']);
+    api.validation = recorder('validation', ['error']);
+    api.samlResponse = recorder('samlResponse', [
+      'setAttribute', 'setAudience', 'setRecipient', 'setCreateUpnClaim', 'setPassthroughClaimsWithNoMapping',
+      'setMapUnknownClaimsAsIs', 'setMapIdentities', 'setSignatureAlgorithm', 'setDigestAlgorithm', 'setDestination',
+      'setLifetimeInSeconds', 'setSignResponse', 'setNameIdentifierFormat', 'setNameIdentifierProbes',
+      'setAuthnContextClassRef', 'setSigningCert', 'setIncludeAttributeNameFormat', 'setTypedAttributes',
+      'setEncryptionCert', 'setEncryptionPublicKey', 'setCert', 'setKey', 'setRelayState', 'setIssuer',
+      'setEncryptionAlgorithm',
+    ]);
     return api;
   }
 
