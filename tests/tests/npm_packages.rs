@@ -181,65 +181,71 @@ async fn published_packages_run_unmodified_in_actions() {
     assert_eq!(axios["aborted"], "TimeoutError");
 }
 
-/// The `auth0` package's ManagementClient in an action updates the user's metadata through Gatehouse's own
-/// Management API while the user logs in: the one part of its own server an action may call (it runs no action).
+/// The `auth0` package's ManagementClient in an action, as Auth0's docs show it (the client credentials in the
+/// action's secrets), updates the user's metadata through Gatehouse's own Management API while the user logs in.
+/// Its token request runs the credentials-exchange actions with the server out of their reach, so actions never
+/// chain; every other route of its own server stays refused to an action.
 #[tokio::test]
 async fn the_auth0_management_client_updates_a_user_through_gatehouses_management_api() {
     let port = free_port();
     let issuer = format!("http://127.0.0.1:{port}/");
-    let grant = format!(
-        "[[client_grants]]\nclient_id = \"test-m2m\"\naudience = \"{issuer}api/v2/\"\nscopes = [\"read:users\", \"update:users\"]\n"
+    let extra = format!(
+        "[[client_grants]]\nclient_id = \"test-m2m\"\naudience = \"{issuer}api/v2/\"\nscopes = [\"read:users\", \"update:users\"]\n\n\
+         [secrets]\nDOMAIN = \"127.0.0.1:{port}\"\nCLIENT_ID = \"test-m2m\"\nCLIENT_SECRET = \"test-m2m-secret-0123456789\"\n"
     );
-    let text = config(MFA_DEFAULT, &grant).replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
-    let mut server = Server::start(&text, &[]);
-    // No pooled connections: the server restarts in between.
-    let http = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
-    let token_url = server.url("oauth/token");
-    let management_token = || async {
-        let token: Value = http
-            .post(&token_url)
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", "test-m2m"),
-                ("client_secret", "test-m2m-secret-0123456789"),
-                ("audience", &format!("{issuer}api/v2/")),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        token["access_token"].as_str().unwrap().to_owned()
-    };
-    // The action's secrets: where the tenant is and a Management API token for it.
-    let token = management_token().await;
-    let secrets = format!("{text}\n[secrets]\nDOMAIN = \"127.0.0.1:{port}\"\nMANAGEMENT_TOKEN = \"{token}\"\n");
-    std::fs::write(server.dir.path().join("gatehouse.toml"), secrets).unwrap();
-    server.restart();
-    std::os::unix::fs::symlink(node_modules(), server.dir.path().join("actions").join("node_modules")).unwrap();
+    let text = config(MFA_DEFAULT, &extra).replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
+    let server = Server::start(&text, &[]);
+    let actions = server.dir.path().join("actions");
+    std::os::unix::fs::symlink(node_modules(), actions.join("node_modules")).unwrap();
+    // A credentials-exchange action that tries to reach its server from a request an action made.
+    std::fs::create_dir_all(actions.join("credentials-exchange")).unwrap();
+    std::fs::write(
+        actions.join("credentials-exchange/10-nested.js"),
+        r#"exports.onExecuteCredentialsExchange = async (event, api) => {
+  let nested = 'reached';
+  try { await fetch(`http://${event.secrets.DOMAIN}/api/v2/users`); } catch (e) { nested = e.message; }
+  api.accessToken.setCustomClaim('https://gatehouse.test/nested', nested);
+};"#,
+    )
+    .unwrap();
     let action = r#"
 const { ManagementClient } = require('auth0');
 
 exports.onExecutePostLogin = async (event, api) => {
   const management = new ManagementClient({
     domain: event.secrets.DOMAIN,
-    token: event.secrets.MANAGEMENT_TOKEN,
-    // The SDK always builds https:// URLs; this test server speaks plain http on 127.0.0.1.
+    clientId: event.secrets.CLIENT_ID,
+    clientSecret: event.secrets.CLIENT_SECRET,
+    // The SDK builds https:// URLs and audience; this test server speaks plain http on 127.0.0.1.
+    audience: `http://${event.secrets.DOMAIN}/api/v2/`,
     fetch: (url, init) => fetch(String(url).replace(/^https:/, 'http:'), init),
   });
   await management.users.update({ id: event.user.user_id }, { user_metadata: { favourite_colour: 'teal' } });
   const { data } = await management.users.get({ id: event.user.user_id });
   api.idToken.setCustomClaim('https://gatehouse.test/colour', data.user_metadata.favourite_colour);
-  let refused;
-  try {
-    await fetch(`http://${event.secrets.DOMAIN}/oauth/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'client_credentials' }) });
-  } catch (e) { refused = e.message; }
-  api.idToken.setCustomClaim('https://gatehouse.test/token_endpoint', refused);
+
+  // What the token's credentials-exchange action met when it tried to reach the server.
+  const token = await fetch(`http://${event.secrets.DOMAIN}/oauth/token`, {
+    method: 'POST',
+    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: event.secrets.CLIENT_ID,
+      client_secret: event.secrets.CLIENT_SECRET, audience: `http://${event.secrets.DOMAIN}/api/v2/` }),
+  }).then((r) => r.json());
+  const claims = JSON.parse(Buffer.from(token.access_token.split('.')[1], 'base64url').toString());
+  api.idToken.setCustomClaim('https://gatehouse.test/nested', claims['https://gatehouse.test/nested']);
+
+  // A login inside a login stays refused.
+  const password = await fetch(`http://${event.secrets.DOMAIN}/oauth/token`, {
+    method: 'POST',
+    body: new URLSearchParams({ grant_type: 'password', client_id: 'test-web', username: 'jane@example.com', password: 'x' }),
+  });
+  let authorize;
+  try { await fetch(`http://${event.secrets.DOMAIN}/authorize?client_id=test-spa`); } catch (e) { authorize = e.message; }
+  api.idToken.setCustomClaim('https://gatehouse.test/refused', [password.status, authorize]);
 };
 "#;
     server.set_actions(&[("10-management.js", action)]);
 
+    let http = reqwest::Client::new();
     let response = http
         .post(server.url("oauth/token"))
         .form(&[
@@ -258,14 +264,30 @@ exports.onExecutePostLogin = async (event, api) => {
     assert!(status.is_success(), "{body}");
     let claims = jwt_payload(body["id_token"].as_str().unwrap());
     assert_eq!(claims["https://gatehouse.test/colour"], "teal");
-    // Anything else on its own server stays out of an action's reach (a login inside a login).
-    let refused = claims["https://gatehouse.test/token_endpoint"].as_str().unwrap();
-    assert!(refused.contains("not allowed"), "{refused}");
+    let nested = claims["https://gatehouse.test/nested"].as_str().unwrap();
+    assert!(nested.contains("not allowed"), "{nested}");
+    let refused = &claims["https://gatehouse.test/refused"];
+    assert_eq!(refused[0], 508, "the server refuses any other grant from an action");
+    assert!(refused[1].as_str().unwrap().contains("are not allowed"), "other routes never leave the host: {refused}");
 
     // The change is in the store, as the Management API shows it.
+    let token: Value = http
+        .post(server.url("oauth/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "test-m2m"),
+            ("client_secret", "test-m2m-secret-0123456789"),
+            ("audience", &format!("{issuer}api/v2/")),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let users: Value = http
         .get(server.url("api/v2/users-by-email?email=jane%40example.com"))
-        .bearer_auth(management_token().await)
+        .bearer_auth(token["access_token"].as_str().unwrap())
         .send()
         .await
         .unwrap()

@@ -23,6 +23,8 @@ pub struct Actions {
     fingerprints: Mutex<BTreeMap<Trigger, String>>,
     sandbox: Sandbox,
     io: Arc<dyn HostIo>,
+    /// The same, with the server itself out of reach: for actions a request from an action started.
+    nested_io: Arc<dyn HostIo>,
     cache: MemoryCache,
     settings: FlowSettings,
 }
@@ -59,6 +61,7 @@ impl Actions {
         settings: FlowSettings,
         sandbox: Sandbox,
         io: Arc<dyn HostIo>,
+        nested_io: Arc<dyn HostIo>,
     ) -> Result<Actions, LoadErrors> {
         let mut flows = BTreeMap::new();
         let mut fingerprints = BTreeMap::new();
@@ -73,6 +76,7 @@ impl Actions {
             fingerprints: Mutex::new(fingerprints),
             sandbox,
             io,
+            nested_io,
             cache: MemoryCache::default(),
             settings,
         })
@@ -142,10 +146,15 @@ impl Actions {
         self.trigger_runner(&flow).deliver(event).await
     }
 
-    /// Runs the credentials-exchange actions for one `client_credentials` request.
-    pub async fn exchange_credentials(&self, event: serde_json::Value) -> CredentialsOutcome {
+    /// Runs the credentials-exchange actions for one `client_credentials` request. For a request one of this
+    /// server's actions made (`nested`), their `fetch` cannot reach this server at all, so actions never chain.
+    pub async fn exchange_credentials(&self, event: serde_json::Value, nested: bool) -> CredentialsOutcome {
         let flow = self.flow(Trigger::CredentialsExchange);
-        self.trigger_runner(&flow).exchange(event).await
+        let mut runner = self.trigger_runner(&flow);
+        if nested {
+            runner.io = self.nested_io.as_ref();
+        }
+        runner.exchange(event).await
     }
 
     fn trigger_runner<'a>(&'a self, flow: &'a FlowSpec) -> TriggerRunner<'a> {

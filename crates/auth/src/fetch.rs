@@ -35,6 +35,10 @@ pub struct OutboundPolicy {
     /// The server's `Via` pseudonym ([`via_pseudonym`]), sent with every request, so the server refuses its own
     /// actions' requests whatever name, address or port reached it.
     pub via: Option<String>,
+    /// Whether actions may call their own server's Management API and token endpoint (`client_credentials` only,
+    /// checked by the server): Auth0's `ManagementClient` in an action. Off for the credentials-exchange runs such
+    /// a request starts, so an action can never make its server run actions in a chain.
+    pub own_routes: bool,
 }
 
 /// The `Via` pseudonym (RFC 9110 §7.6.3) of the servers of one issuer: actions' requests carry it, and every
@@ -66,7 +70,13 @@ impl OutboundPolicy {
             own: own.filter(|o| o.port() != 0).or(from_issuer),
             own_origin,
             via: issuer.as_ref().map(|u| via_pseudonym(u.as_str())),
+            own_routes: true,
         }
+    }
+
+    /// This policy for the actions a request from an action starts: the server itself is out of reach entirely.
+    pub fn nested(&self) -> Self {
+        OutboundPolicy { own_routes: false, ..self.clone() }
     }
 
     fn host_allowed(&self, host: &str) -> bool {
@@ -91,15 +101,16 @@ impl OutboundPolicy {
     }
 
     /// Checks a URL whose host is an IP literal (names are checked when they are resolved). The server's own
-    /// origin is refused except its Management API (`/api/v2/`), which runs no action: an action may manage users
-    /// the way Auth0's `ManagementClient` does, never make its server run a login (or any trigger) inside a login.
+    /// origin is refused except its Management API (`/api/v2/`) and token endpoint, which the server then accepts
+    /// only for `client_credentials` ([`is_own_route`]): an action may manage users the way Auth0's
+    /// `ManagementClient` does, never make its server run a login inside a login.
     fn check_url(&self, url: &reqwest::Url) -> Result<(), String> {
         let Some(host) = url.host_str() else { return Err("the URL has no host".to_owned()) };
         if let Some((own_host, own_port)) = &self.own_origin
             && host.eq_ignore_ascii_case(own_host)
             && url.port_or_known_default() == Some(*own_port)
         {
-            if is_management_path(url.path()) {
+            if self.own_routes && is_own_route(url.path()) {
                 return Ok(());
             }
             return Err(refusal(host));
@@ -115,9 +126,12 @@ impl OutboundPolicy {
     }
 }
 
-/// Whether `path` is on the Management API, the one part of its own server an action may call.
-pub fn is_management_path(path: &str) -> bool {
-    path.starts_with("/api/v2/") && !path.split('/').any(|segment| segment == ".." || segment == ".")
+/// Whether `path` is one an action may call on its own server: the Management API (which runs no action) and the
+/// token endpoint (where the server accepts only `client_credentials` from an action, and runs that request's
+/// credentials-exchange actions with the server out of their reach).
+pub fn is_own_route(path: &str) -> bool {
+    path == "/oauth/token"
+        || (path.starts_with("/api/v2/") && !path.split('/').any(|segment| segment == ".." || segment == "."))
 }
 
 fn refusal(host: &str) -> String {
@@ -377,7 +391,18 @@ mod tests {
         assert!(open.allows("localhost", "127.0.0.1:8080".parse().unwrap()));
         assert!(!open.allows("localhost", own), "the server's own address stays refused");
         let by_name = OutboundPolicy::new(&open_config, None, Some("https://login.example.com/"));
-        assert!(by_name.check_url(&"https://LOGIN.example.com/oauth/token".parse().unwrap()).is_err());
+        assert!(by_name.check_url(&"https://LOGIN.example.com/authorize".parse().unwrap()).is_err());
+        assert!(by_name.check_url(&"https://login.example.com/u/login".parse().unwrap()).is_err());
         assert!(by_name.check_url(&"https://login.example.com:8443/".parse().unwrap()).is_ok());
+        // Its Management API and token endpoint (where the server takes only client_credentials from an action),
+        // but never from the actions such a request starts.
+        assert!(by_name.check_url(&"https://LOGIN.example.com/oauth/token".parse().unwrap()).is_ok());
+        assert!(by_name.check_url(&"https://login.example.com/api/v2/users/x".parse().unwrap()).is_ok());
+        let nested = by_name.nested();
+        assert!(nested.check_url(&"https://login.example.com/oauth/token".parse().unwrap()).is_err());
+        assert!(nested.check_url(&"https://login.example.com/api/v2/users/x".parse().unwrap()).is_err());
+        assert!(
+            !is_own_route("/api/v2/../authorize") && !is_own_route("/oauth/token/x") && is_own_route("/api/v2/roles")
+        );
     }
 }

@@ -110,10 +110,13 @@ impl Tenant {
         };
         let policy = OutboundPolicy::new(&config.outbound, config.listen.parse().ok(), Some(&config.issuer));
         let roots = crate::fetch::load_ca_files(&base_dir, &config.outbound.ca_files).map_err(AuthError::Setup)?;
-        let io = ReqwestIo::new(Duration::from_secs(10), policy, roots)
+        let nested = policy.nested();
+        let io = ReqwestIo::new(Duration::from_secs(10), policy, roots.clone())
+            .map_err(|e| AuthError::Setup(format!("HTTP client: {e}")))?;
+        let nested_io = ReqwestIo::new(Duration::from_secs(10), nested, roots)
             .map_err(|e| AuthError::Setup(format!("HTTP client: {e}")))?;
         let actions_dir = resolve(&base_dir, &config.actions_dir);
-        let actions = Actions::load(&actions_dir, settings, Sandbox::new(sandbox), Arc::new(io))
+        let actions = Actions::load(&actions_dir, settings, Sandbox::new(sandbox), Arc::new(io), Arc::new(nested_io))
             .map_err(|e| AuthError::Setup(format!("actions did not load:\n{e}")))?;
         check_phone_provider(&config.mfa.phone, &actions_dir, &actions)?;
         let phone_templates = PhoneTemplates::new(

@@ -23,24 +23,37 @@ const BODY_LIMIT: usize = 2 * 1024 * 1024;
 /// Refuses, with `508 Loop Detected`, a request that carries this server's `Via` pseudonym: it comes from one of
 /// its own actions (`auth::fetch` adds the pseudonym to every action request), whatever name, address, port or
 /// proxy brought it here. A login inside a login could otherwise exhaust the workers or replay the user's state.
-pub async fn refuse_own_actions(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn refuse_own_actions(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let own = state.tenant.via_pseudonym.as_str();
     let looped = request
         .headers()
         .get_all(axum::http::header::VIA)
         .iter()
         .any(|v| v.to_str().is_ok_and(|v| v.split(',').any(|hop| hop.split_whitespace().nth(1) == Some(own))));
-    // The Management API runs no action, so an action may call it (Auth0's ManagementClient in an action).
-    if looped && !gatehouse_auth::fetch::is_management_path(request.uri().path()) {
-        return ApiError(
-            OAuthError::invalid_request(
-                "Requests from this server's own actions are refused, except to the Management API",
-            )
-            .with_status(508),
-        )
-        .into_response();
+    if looped {
+        // The Management API runs no action, and the token endpoint takes only client_credentials from an action
+        // (oidc/token.rs): Auth0's ManagementClient in an action.
+        if !gatehouse_auth::fetch::is_own_route(request.uri().path()) {
+            return own_action_refused();
+        }
+        request.extensions_mut().insert(FromOwnAction);
     }
     next.run(request).await
+}
+
+/// Marks a request one of this server's own actions made (it carries the server's `Via` pseudonym).
+#[derive(Clone, Copy, Debug)]
+pub struct FromOwnAction;
+
+/// The answer to a request from an action to a route of its own server it may not use.
+pub fn own_action_refused() -> Response {
+    ApiError(
+        OAuthError::invalid_request(
+            "Requests from this server's own actions are refused, except to the Management API and client_credentials",
+        )
+        .with_status(508),
+    )
+    .into_response()
 }
 
 /// The middleware.

@@ -165,7 +165,7 @@ impl TokenEndpoint<'_> {
                 json!({ "id": org.id, "name": org.name, "display_name": org.display_name, "metadata": org.metadata }),
             );
         }
-        let outcome = tenant.actions.exchange_credentials(event).await;
+        let outcome = tenant.actions.exchange_credentials(event, req.from_own_action).await;
         for log in &outcome.tenant_logs {
             self.log(&log.kind, log.description.clone(), Some(client), None).await;
         }

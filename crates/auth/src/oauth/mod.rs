@@ -40,6 +40,9 @@ pub struct TokenRequest {
     pub fields: HashMap<String, String>,
     /// `Authorization: Basic` credentials.
     pub basic: Option<(String, String)>,
+    /// Made by one of this server's own actions (`client_credentials` only): the credentials-exchange actions it
+    /// runs cannot reach the server.
+    pub from_own_action: bool,
 }
 
 impl TokenRequest {

@@ -7,13 +7,14 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use base64::Engine;
 use gatehouse_auth::oauth::{TokenEndpoint, TokenRequest};
 use serde_json::Value;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::guard::{FromOwnAction, own_action_refused};
 use crate::request::Client;
 use gatehouse_auth::error::OAuthError;
 
@@ -59,10 +60,16 @@ pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)>
 async fn post_token(
     State(state): State<AppState>,
     client: Client,
+    own_action: Option<Extension<FromOwnAction>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let request = TokenRequest { fields: fields(&headers, &body)?, basic: basic_credentials(&headers) };
+    let from_own_action = own_action.is_some();
+    let request =
+        TokenRequest { fields: fields(&headers, &body)?, basic: basic_credentials(&headers), from_own_action };
+    if from_own_action && request.fields.get("grant_type").map(String::as_str) != Some("client_credentials") {
+        return Ok(own_action_refused());
+    }
     let endpoint = TokenEndpoint::new(client.ctx(&state));
     let tokens = endpoint.token(&request).await?;
     let mut response = Json(tokens).into_response();
