@@ -109,6 +109,24 @@ impl Actions {
         outcomes
     }
 
+    /// Whether a sandbox worker runs JavaScript: an empty flow, run on a worker within a few seconds (`/readyz`).
+    pub async fn check_sandbox(&self) -> Result<(), String> {
+        use gatehouse_engine::protocol::{Entry, EventJson, RunRequest};
+        let request = RunRequest {
+            run_id: 0,
+            flow: gatehouse_engine::actions::flow_spec(Trigger::PostLogin, Vec::new()),
+            start: 0,
+            entry: Entry::Execute,
+            event: EventJson::Parsed(serde_json::json!({})),
+            cache: BTreeMap::new(),
+        };
+        let limits = gatehouse_engine::sandbox::Limits {
+            timeout: std::time::Duration::from_secs(5),
+            memory_mb: self.settings.limits.memory_mb,
+        };
+        self.sandbox.run(request, limits, self.io.as_ref()).await.report.map(|_| ()).map_err(|e| e.to_string())
+    }
+
     /// The live flow of `trigger`.
     pub fn flow(&self, trigger: Trigger) -> Arc<FlowSpec> {
         self.flows

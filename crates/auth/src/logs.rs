@@ -1,8 +1,9 @@
 //! Tenant log entries, shaped once for every place that writes one.
 
-use gatehouse_types::JsonMap;
 use gatehouse_types::config::ClientConfig;
 use gatehouse_types::records::{LogEntry, User};
+use gatehouse_types::{JsonMap, Outcome};
+use serde_json::{Value, json};
 
 use crate::clock;
 use crate::context::RequestInfo;
@@ -30,6 +31,67 @@ pub fn entry(
         connection: user.map(|u| u.connection.clone()),
         details: JsonMap::new(),
     }
+}
+
+/// Console output one log entry keeps of a login's actions, in bytes of message text (Auth0 caps an execution's
+/// logs too); what is cut is said.
+const MAX_ACTION_OUTPUT: usize = 16 * 1024;
+
+/// Adds `details.actions` to a login's entry: each action that ran, when and how long, the `api.*` calls it made
+/// (named, never with the values they set), its error and its console output, which the flow already redacted of
+/// the actions' secrets.
+pub fn add_actions(entry: &mut LogEntry, outcome: &Outcome) {
+    if outcome.executions.is_empty() {
+        return;
+    }
+    let mut budget = MAX_ACTION_OUTPUT;
+    let mut seen = std::collections::BTreeSet::new();
+    let executions: Vec<Value> = outcome
+        .executions
+        .iter()
+        .map(|execution| {
+            // An action that ran twice (onContinuePostLogin) shows its output with its first run.
+            let logs: Vec<Value> = if seen.insert(execution.action.as_str()) {
+                outcome
+                    .logs
+                    .iter()
+                    .filter(|line| line.action == execution.action)
+                    .filter_map(|line| {
+                        if budget == 0 {
+                            return None;
+                        }
+                        let mut message = line.message.clone();
+                        if message.len() > budget {
+                            let mut cut = budget;
+                            while !message.is_char_boundary(cut) {
+                                cut -= 1;
+                            }
+                            message.truncate(cut);
+                            message.push_str("... (truncated: a login's entry keeps 16 KB of action output)");
+                        }
+                        budget = budget.saturating_sub(line.message.len());
+                        Some(json!({ "level": line.level, "message": message }))
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let mut value = json!({
+                "action_name": execution.action,
+                "duration_ms": execution.duration_ms,
+                "commands": execution.commands,
+                "logs": logs,
+            });
+            if let Some(started_at) = &execution.started_at {
+                value["started_at"] = json!(started_at);
+            }
+            if let Some(error) = &execution.error {
+                value["error"] = json!({ "message": error });
+            }
+            value
+        })
+        .collect();
+    entry.details.insert("actions".into(), json!({ "executions": executions }));
 }
 
 /// Whether an entry of event `kind` may be group-committed (durable within the store's flush interval rather than

@@ -165,6 +165,7 @@ impl Tenant {
     /// ([`crate::logs::may_group_commit`]). A failure to log is reported through tracing, never to the user.
     pub async fn log(&self, mut entry: LogEntry) {
         entry.date = self.now_iso();
+        metrics::counter!("gatehouse_tenant_log_events_total", "type" => entry.kind.clone()).increment(1);
         let written = if crate::logs::may_group_commit(&entry.kind) {
             self.store.append_log_group_committed(&entry).await
         } else {

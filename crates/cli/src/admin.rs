@@ -148,10 +148,40 @@ pub async fn logs(config_path: &Path, take: usize, types: Vec<String>, json: boo
                         field("user_name"),
                         field("client_name")
                     ));
+                    for line in action_lines(&entry) {
+                        output::line(&line);
+                    }
                 }
             }
             ExitCode::SUCCESS
         }
         Err(e) => output::fatal(&e),
     }
+}
+
+/// The indented lines under an entry for its login's actions: each action's time and calls, its error, its output.
+fn action_lines(entry: &Value) -> Vec<String> {
+    let executions =
+        entry.pointer("/details/actions/executions").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut lines = Vec::new();
+    for execution in executions {
+        let text = |k: &str| execution.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let commands: Vec<&str> = execution
+            .get("commands")
+            .and_then(Value::as_array)
+            .map(|list| list.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let duration = execution.get("duration_ms").and_then(Value::as_f64).unwrap_or_default();
+        let calls = if commands.is_empty() { String::new() } else { format!(": {}", commands.join(", ")) };
+        lines.push(format!("    action {} ({duration:.1} ms){calls}", text("action_name")));
+        if let Some(error) = execution.pointer("/error/message").and_then(Value::as_str) {
+            lines.push(format!("      error: {error}"));
+        }
+        for log in execution.get("logs").and_then(Value::as_array).cloned().unwrap_or_default() {
+            let level = log.get("level").and_then(Value::as_str).unwrap_or("log");
+            let message = log.get("message").and_then(Value::as_str).unwrap_or_default();
+            lines.push(format!("      console.{level}: {message}"));
+        }
+    }
+    lines
 }

@@ -354,8 +354,14 @@ fn main() -> ExitCode {
         }
         _ => ("warn", false),
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| default_level.into());
-    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // sled's own tracing stays at warn unless GATEHOUSE_LOG names it: `GATEHOUSE_LOG=debug` is about Gatehouse.
+    let wanted = std::env::var("GATEHOUSE_LOG").unwrap_or_else(|_| default_level.to_owned());
+    let wanted = if wanted.contains("sled") { wanted } else { format!("{wanted},sled=warn") };
+    let filter = tracing_subscriber::EnvFilter::try_new(&wanted)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default_level},sled=warn")));
+    // Colour only for a person at a terminal: a file, a pipe or journald gets plain text.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(colour).with_writer(std::io::stderr);
     if json {
         logs.json().init();
     } else {

@@ -44,6 +44,7 @@ pub async fn open_store(base: &std::path::Path, config: &TenantConfig) -> Result
 }
 
 pub async fn serve(args: ServeArgs) -> ExitCode {
+    gatehouse_server::install_metrics();
     let loaded = match config::load(&args.config, args.listen, args.data_dir) {
         Ok(loaded) => loaded,
         Err(e) => return output::fatal(&e),
@@ -103,7 +104,11 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
         tracing::info!("shutting down");
     };
     match gatehouse_server::serve(AppState { tenant }, listener, shutdown).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            tracing::info!("stopped");
+            output::line("gatehouse stopped");
+            ExitCode::SUCCESS
+        }
         Err(e) => output::fatal(&format!("server error: {e}")),
     }
 }

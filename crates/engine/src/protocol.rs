@@ -266,6 +266,12 @@ pub struct ActionReport {
     pub commands: Vec<Command>,
     /// Set when it threw (or a limit stopped it).
     pub error: Option<ActionError>,
+    /// When it started, epoch milliseconds (the worker's clock).
+    #[serde(default)]
+    pub started_at_ms: i64,
+    /// How long it ran, milliseconds: its module code, its handler and what it awaited.
+    #[serde(default)]
+    pub duration_ms: f64,
 }
 
 /// The result of a run.

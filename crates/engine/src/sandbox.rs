@@ -310,6 +310,7 @@ impl Sandbox {
                 }
             },
         };
+        let _busy = Busy::new();
         request.run_id = self.next_run.fetch_add(1, Ordering::Relaxed);
         let run_id = request.run_id;
         let start = request.start;
@@ -399,6 +400,7 @@ impl Sandbox {
                     }
                 }
                 _ = tokio::time::sleep_until(deadline.into()) => {
+                    metrics::counter!("gatehouse_sandbox_workers_killed_total", "reason" => "timeout").increment(1);
                     let _ = worker.child.start_kill();
                     let _ = worker.child.wait().await;
                     output.report = Err(SandboxFailure::Timeout { limit_ms: limits.timeout.as_millis() });
@@ -440,8 +442,10 @@ impl Sandbox {
             || stderr.contains("out of memory")
             || stderr.contains("Cannot allocate memory")
         {
+            metrics::counter!("gatehouse_sandbox_workers_killed_total", "reason" => "memory").increment(1);
             return SandboxFailure::Memory { limit_mb: limits.memory_mb };
         }
+        metrics::counter!("gatehouse_sandbox_workers_killed_total", "reason" => "crash").increment(1);
         let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default().trim().to_owned();
         let status = status.map(|s| s.to_string()).unwrap_or_else(|| "unknown status".to_owned());
         let detail = [context, last, format!("worker exited: {status}")]
@@ -465,6 +469,7 @@ impl Sandbox {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| SandboxFailure::Crashed(format!("cannot start {}: {e}", self.config.program.display())))?;
+        metrics::counter!("gatehouse_sandbox_workers_started_total").increment(1);
         let (Some(stdin), Some(mut stdout), Some(mut stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
@@ -527,4 +532,21 @@ impl Sandbox {
 async fn send(stdin: &mut ChildStdin, message: &ToWorker) -> std::io::Result<()> {
     stdin.write_all(&encode_frame(message)?).await?;
     stdin.flush().await
+}
+
+/// Counts a worker as busy (`gatehouse_sandbox_workers_busy`) for as long as it runs actions, whichever way the run
+/// ends.
+struct Busy;
+
+impl Busy {
+    fn new() -> Busy {
+        metrics::gauge!("gatehouse_sandbox_workers_busy").increment(1.0);
+        Busy
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        metrics::gauge!("gatehouse_sandbox_workers_busy").decrement(1.0);
+    }
 }

@@ -7,6 +7,7 @@ mod error;
 mod guard;
 mod hosted;
 mod mgmt;
+mod observe;
 mod oidc;
 pub mod pages;
 mod request;
@@ -60,11 +61,13 @@ fn cors(tenant: &Tenant) -> CorsLayer {
 /// `X-Frame-Options: DENY`, and `Cache-Control: no-store` unless a handler chose otherwise, as the discovery
 /// document and the JWKS do), the refusal of repeated parameters, failure logging, and CORS.
 pub fn app(state: AppState) -> Router {
+    observe::install();
     let cors = cors(&state.tenant);
     Router::new()
         .merge(oidc::router())
         .merge(hosted::router())
         .merge(mgmt::router())
+        .merge(observe::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn(guard::reject_repeated_parameters))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::refuse_own_actions))
@@ -79,6 +82,7 @@ pub fn app(state: AppState) -> Router {
             HeaderValue::from_static("no-store"),
         ))
         .layer(cors)
+        .layer(axum::middleware::from_fn(observe::track))
         .with_state(state)
 }
 
@@ -97,6 +101,12 @@ async fn deny_framing(request: axum::extract::Request, next: axum::middleware::N
 
 async fn not_found() -> ApiError {
     ApiError(OAuthError::not_found("Not found"))
+}
+
+/// Installs the process's Prometheus recorder (`/metrics`); `app` does too, but a server that starts sandbox
+/// workers before it builds the app calls this first so they are counted.
+pub fn install_metrics() {
+    observe::install();
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves.

@@ -137,6 +137,51 @@ impl Command {
     }
 
     /// Whether the flow stops or pauses after the action that recorded this command.
+    /// What the call was and what it named, never the values it set (a claim may hold a token, metadata PII):
+    /// `idToken.setCustomClaim(https://example.com/roles)`, `authentication.challengeWith(otp)`. For logs.
+    pub fn summary(&self) -> String {
+        let factors = |list: &[FactorSelector]| list.iter().map(|f| f.kind.as_str()).collect::<Vec<_>>().join(", ");
+        match self {
+            Command::Record { api, .. } => api.clone(),
+            Command::Deny { .. } => "access.deny".to_owned(),
+            Command::SetCustomClaim { token: TokenKind::Id, name, .. } => format!("idToken.setCustomClaim({name})"),
+            Command::SetCustomClaim { token: TokenKind::Access, name, .. } => {
+                format!("accessToken.setCustomClaim({name})")
+            }
+            Command::ModifyScope { change: ScopeChange::Add, scope } => format!("accessToken.addScope({scope})"),
+            Command::ModifyScope { change: ScopeChange::Remove, scope } => format!("accessToken.removeScope({scope})"),
+            Command::EnableMultifactor { provider, .. } => {
+                let provider = serde_json::to_value(provider).ok().and_then(|v| v.as_str().map(str::to_owned));
+                format!("multifactor.enable({})", provider.unwrap_or_default())
+            }
+            Command::ChallengeWith { factor, additional_factors } => {
+                format!(
+                    "authentication.challengeWith({})",
+                    factors(&[vec![factor.clone()], additional_factors.clone()].concat())
+                )
+            }
+            Command::ChallengeWithAny { factors: list } => {
+                format!("authentication.challengeWithAny({})", factors(list))
+            }
+            Command::EnrollWith { factor, additional_factors } => {
+                format!(
+                    "authentication.enrollWith({})",
+                    factors(&[vec![factor.clone()], additional_factors.clone()].concat())
+                )
+            }
+            Command::EnrollWithAny { factors: list } => format!("authentication.enrollWithAny({})", factors(list)),
+            Command::RecordMethod { .. } => "authentication.recordMethod".to_owned(),
+            Command::SetPrimaryUser { .. } => "authentication.setPrimaryUser".to_owned(),
+            Command::SetMetadata { target: MetadataTarget::App, key, .. } => format!("user.setAppMetadata({key})"),
+            Command::SetMetadata { target: MetadataTarget::User, key, .. } => format!("user.setUserMetadata({key})"),
+            Command::Redirect { .. } => "redirect.sendUserTo".to_owned(),
+            Command::DenyCredentials { code, .. } => format!("access.deny({code})"),
+            Command::SetTargetScopes { .. } => "transaction.setTargetScopes".to_owned(),
+            Command::DropNotification { .. } => "notification.drop".to_owned(),
+            Command::RetryNotification { .. } => "notification.retry".to_owned(),
+        }
+    }
+
     pub fn stops_after_action(&self) -> bool {
         self.is_mfa_step()
             || matches!(self, Command::Deny { .. } | Command::DenyCredentials { .. } | Command::Redirect { .. })

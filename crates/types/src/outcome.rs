@@ -66,6 +66,26 @@ pub struct Outcome {
     /// them to (`api.session.*`, `api.refreshToken.*`, `api.prompt.render`, `api.samlResponse.*`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recorded: Vec<RecordedCall>,
+    /// Each action run, in order: when, how long, what it asked for, how it failed.
+    #[serde(default)]
+    pub executions: Vec<ActionExecution>,
+}
+
+/// One run of one action.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActionExecution {
+    /// Action file name.
+    pub action: String,
+    /// When it started (ISO-8601), when the sandbox reported it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// How long it ran, milliseconds.
+    pub duration_ms: f64,
+    /// Its `api.*` calls, summarized without the values they set ([`crate::Command::summary`]).
+    pub commands: Vec<String>,
+    /// Why it failed, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// One `api.*` call recorded without an effect.
@@ -102,6 +122,7 @@ impl Outcome {
             logs: Vec::new(),
             requests: Vec::new(),
             recorded: Vec::new(),
+            executions: Vec::new(),
         }
     }
 }

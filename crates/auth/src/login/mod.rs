@@ -435,7 +435,9 @@ impl Login<'_> {
                     if let Err(e) = self.apply_metadata(&user, &outcome).await {
                         return internal(&lang, e);
                     }
-                    self.write_log("f", reason.clone(), Some(&tx), Some(&user)).await;
+                    let mut entry = self.log("f", reason.clone(), Some(&tx), Some(&user));
+                    crate::logs::add_actions(&mut entry, &outcome);
+                    self.ctx.tenant.log(entry).await;
                     let step = app_error(&tx.request, "access_denied", &reason);
                     self.finish_tx(state, &tx, LoginResponse::new(step)).await
                 }
@@ -677,6 +679,7 @@ impl Login<'_> {
         let mut entry = self.log("s", "Successful login", Some(&tx), Some(&fresh));
         entry.details.insert("mfa".into(), serde_json::Value::from(mfa));
         entry.details.insert("session_id".into(), serde_json::Value::from(session.id.clone()));
+        crate::logs::add_actions(&mut entry, &outcome);
         self.ctx.tenant.log(entry).await;
 
         let mut params = vec![("code".to_owned(), code)];

@@ -95,6 +95,20 @@ impl TokenEndpoint<'_> {
         self.ctx.tenant.now()
     }
 
+    /// [`Self::log`] with the login's actions in `details.actions`.
+    async fn log_flow(
+        &self,
+        kind: &str,
+        description: impl Into<String>,
+        client: &ClientConfig,
+        user: &User,
+        outcome: &Outcome,
+    ) {
+        let mut entry = crate::logs::entry(kind, description, self.ctx.request, Some(client), Some(user));
+        crate::logs::add_actions(&mut entry, outcome);
+        self.ctx.tenant.log(entry).await;
+    }
+
     async fn log(
         &self,
         kind: &str,
@@ -182,7 +196,7 @@ impl TokenEndpoint<'_> {
                     _ => {
                         let reason = outcome.reason.clone().unwrap_or_else(|| "Access denied".into());
                         self.save_metadata(user, &outcome).await?;
-                        self.log("fertft", reason.clone(), Some(client), Some(user)).await;
+                        self.log_flow("fertft", reason.clone(), client, user, &outcome).await;
                         Err(OAuthError::access_denied(reason))
                     }
                 }

@@ -106,7 +106,7 @@ impl TokenEndpoint<'_> {
             FlowResult::Deny | FlowResult::Error => {
                 let reason = outcome.reason.clone().unwrap_or_else(|| "Access denied".into());
                 self.save_metadata(&user, &outcome).await?;
-                self.log("f", reason.clone(), Some(client), Some(&user)).await;
+                self.log_flow("f", reason.clone(), client, &user, &outcome).await;
                 self.log("fepft", reason.clone(), Some(client), Some(&user)).await;
                 return Err(OAuthError::access_denied(reason));
             }
@@ -145,7 +145,7 @@ impl TokenEndpoint<'_> {
         let response = claims::issue_user_tokens(self.ctx.tenant, client, &user, &grant, Issue::default(), now)
             .await
             .map_err(server_error)?;
-        self.log("sepft", "Successful exchange of password for access token", Some(client), Some(&user)).await;
+        self.log_flow("sepft", "Successful exchange of password for access token", client, &user, &outcome).await;
         Ok(response)
     }
 }

@@ -111,7 +111,7 @@ impl TokenEndpoint<'_> {
         let response = claims::issue_user_tokens(self.ctx.tenant, client, &user, &grant, issue, now)
             .await
             .map_err(server_error)?;
-        self.log("sertft", "Successful exchange of refresh token", Some(client), Some(&user)).await;
+        self.log_flow("sertft", "Successful exchange of refresh token", client, &user, &outcome).await;
         Ok(response)
     }
 }

@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use gatehouse_types::outcome::{MultifactorRequest, RecordedCall, RecordedRequest};
+use gatehouse_types::outcome::{ActionExecution, MultifactorRequest, RecordedCall, RecordedRequest};
 use gatehouse_types::{
     Command, ConsoleLog, FactorType, FlowResult, JsonMap, Outcome, PostLoginEvent, Prompt, PromptCommand, ScopeChange,
     TenantLog,
@@ -158,6 +158,8 @@ struct Accumulated {
     requests: Vec<RecordedRequest>,
     #[serde(default)]
     recorded: Vec<RecordedCall>,
+    #[serde(default)]
+    executions: Vec<ActionExecution>,
 }
 
 /// A flow waiting for the user: serializable, resumable on any process that has the same flow loaded.

@@ -131,5 +131,6 @@ pub(super) fn build_outcome(
         logs: acc.logs,
         requests: acc.requests,
         recorded: acc.recorded,
+        executions: acc.executions,
     }
 }

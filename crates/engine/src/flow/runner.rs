@@ -3,7 +3,7 @@
 use gatehouse_types::event::EnrolledFactor;
 use gatehouse_types::{AuthMethod, Command, ConsoleLog, FlowResult, PostLoginEvent, Prompt, PromptCommand, TenantLog};
 
-use crate::protocol::{Entry, EventJson, FlowSpec, RunRequest};
+use crate::protocol::{ActionReport, Entry, EventJson, FlowSpec, RunRequest};
 use crate::sandbox::{HostIo, RunOutput, Sandbox};
 
 use super::apply::redactor;
@@ -160,7 +160,10 @@ impl FlowRunner<'_> {
             let RunOutput { report, last_started, logs, requests } = output;
             let redact = redactor(&state.event);
             for (index, level, message) in logs {
-                state.acc.logs.push(ConsoleLog { action: self.name(index), level, message: redact(message) });
+                let action = self.name(index);
+                let message = redact(message);
+                tracing::info!(action = %action, level = %level, "action console: {message}");
+                state.acc.logs.push(ConsoleLog { action, level, message });
             }
             for record in requests {
                 let action = self.name(record.action);
@@ -174,6 +177,14 @@ impl FlowRunner<'_> {
                     for ran in state.next_action..=index {
                         state.acc.executed.push(self.name(ran));
                     }
+                    tracing::info!(action = %name, error = %failure, "action failed");
+                    state.acc.executions.push(ActionExecution {
+                        action: name.clone(),
+                        started_at: None,
+                        duration_ms: 0.0,
+                        commands: Vec::new(),
+                        error: Some(failure.to_string()),
+                    });
                     state
                         .acc
                         .tenant_logs
@@ -188,6 +199,16 @@ impl FlowRunner<'_> {
                 last = action.index;
                 let name = self.name(action.index);
                 state.acc.executed.push(name.clone());
+                let execution = execution(&name, action, &redact);
+                tracing::info!(
+                    action = %name,
+                    duration_ms = format!("{:.1}", execution.duration_ms),
+                    commands = %execution.commands.join(", "),
+                    error = execution.error.as_deref().unwrap_or(""),
+                    "action ran"
+                );
+                record_action_metrics(&execution, "post-login");
+                state.acc.executions.push(execution);
                 if let Some(step) = self.apply(&mut state, &name, action, &redact) {
                     return step;
                 }
@@ -204,4 +225,28 @@ impl FlowRunner<'_> {
     fn name(&self, index: usize) -> String {
         self.flow.actions.get(index).map(|a| a.name.clone()).unwrap_or_else(|| format!("action #{index}"))
     }
+}
+
+/// What the logs keep of one action's run.
+fn execution(name: &str, report: &ActionReport, redact: &dyn Fn(String) -> String) -> ActionExecution {
+    let started_at = (report.started_at_ms > 0)
+        .then(|| time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(report.started_at_ms) * 1_000_000).ok())
+        .flatten()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok());
+    ActionExecution {
+        action: name.to_owned(),
+        started_at,
+        duration_ms: (report.duration_ms * 10.0).round() / 10.0,
+        commands: report.commands.iter().map(Command::summary).collect(),
+        error: report.error.as_ref().map(|e| super::apply::action_error_reason(name, e, redact)),
+    }
+}
+
+/// `gatehouse_action_runs_total{trigger, action, result}` and `gatehouse_action_duration_seconds{trigger, action}`.
+pub(crate) fn record_action_metrics(execution: &ActionExecution, trigger: &'static str) {
+    let result = if execution.error.is_some() { "error" } else { "ok" };
+    metrics::counter!("gatehouse_action_runs_total", "trigger" => trigger, "action" => execution.action.clone(), "result" => result)
+        .increment(1);
+    metrics::histogram!("gatehouse_action_duration_seconds", "trigger" => trigger, "action" => execution.action.clone())
+        .record(execution.duration_ms / 1000.0);
 }

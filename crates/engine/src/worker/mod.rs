@@ -91,6 +91,8 @@ impl Worker {
                             index: request.start,
                             commands: Vec::new(),
                             error: Some(ActionError { message, line: None, column: None }),
+                            started_at_ms: 0,
+                            duration_ms: 0.0,
                         }],
                         transaction_metadata: Default::default(),
                         cache_ops: Vec::new(),

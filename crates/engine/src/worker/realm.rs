@@ -308,6 +308,8 @@ impl FlowContext {
                     index: start,
                     commands: Vec::new(),
                     error: Some(ActionError { message: format!("invalid event: {e}"), line: None, column: None }),
+                    started_at_ms: 0,
+                    duration_ms: 0.0,
                 });
             }
             Ok(event) => {
@@ -318,13 +320,18 @@ impl FlowContext {
                         self.host.outbox.send(&FromWorker::ActionStarted { run_id, index });
                     }
                     let entry = if index == start { first_entry } else { Entry::Execute };
+                    let started_at_ms = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis() as i64);
+                    let clock = Instant::now();
                     let error = self.run_action(index, entry, &event, inbox).err();
+                    let duration_ms = clock.elapsed().as_secs_f64() * 1000.0;
                     if entry == Entry::Continue {
                         self.host.run.borrow_mut().is_continue = false;
                     }
                     let commands = std::mem::take(&mut self.host.run.borrow_mut().commands);
                     let stops = error.is_some() || commands.iter().any(|c| c.stops_after_action());
-                    reports.push(ActionReport { index, commands, error });
+                    reports.push(ActionReport { index, commands, error, started_at_ms, duration_ms });
                     if stops {
                         break;
                     }

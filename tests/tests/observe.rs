@@ -1,0 +1,69 @@
+//! Watching the server (issue 15): `/healthz`, `/readyz` and Prometheus `/metrics` on a running `gatehouse serve`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use gatehouse_tests::{MFA_DEFAULT, Server, config};
+use serde_json::Value;
+
+const ACTION: &str = "exports.onExecutePostLogin = async (event, api) => { api.idToken.setCustomClaim('https://gatehouse.test/x', 1); };";
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let server = Server::start(&config(MFA_DEFAULT, ""), &[("10-claim.js", ACTION)]);
+    let http = reqwest::Client::new();
+
+    let health = http.get(server.url("healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = http.get(server.url("readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body, serde_json::json!({ "status": "ready", "store": "ok", "sandbox": "ok" }));
+
+    let login = http
+        .post(server.url("oauth/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", "test-web"),
+            ("client_secret", "test-web-secret-0123456789"),
+            ("username", "jane@example.com"),
+            ("password", "correct-horse-battery"),
+            ("scope", "openid"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let wrong = http
+        .post(server.url("oauth/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", "test-web"),
+            ("client_secret", "test-web-secret-0123456789"),
+            ("username", "jane@example.com"),
+            ("password", "wrong-password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 403);
+
+    let metrics = http.get(server.url("metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    assert!(metrics.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    let text = metrics.text().await.unwrap();
+    for expected in [
+        r#"gatehouse_http_requests_total{method="POST",route="/oauth/token",status="200"} 1"#,
+        r#"gatehouse_http_requests_total{method="POST",route="/oauth/token",status="403"} 1"#,
+        r#"gatehouse_http_request_duration_seconds_count{method="POST",route="/oauth/token"} 2"#,
+        r#"gatehouse_tenant_log_events_total{type="sepft"} 1"#,
+        r#"gatehouse_tenant_log_events_total{type="fp"} 1"#,
+        r#"gatehouse_action_runs_total{trigger="post-login",action="10-claim.js",result="ok"} 1"#,
+        r#"gatehouse_action_duration_seconds_count{trigger="post-login",action="10-claim.js"} 1"#,
+        "gatehouse_sandbox_workers_started_total ",
+        "gatehouse_sandbox_workers_busy ",
+    ] {
+        assert!(text.contains(expected), "missing {expected} in:\n{text}");
+    }
+    for private in ["jane@example.com", "correct-horse-battery", "test-web-secret"] {
+        assert!(!text.contains(private), "{private} in the metrics");
+    }
+}
