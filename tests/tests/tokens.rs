@@ -248,6 +248,82 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_its_family() {
     assert_error(status, &body, 403, "invalid_grant");
 }
 
+/// `POST /oauth/revoke` (RFC 7009): the client revokes its refresh token, and with it the token's whole rotation
+/// family; an unknown token answers 200 too; another client cannot revoke it; form and JSON bodies both work.
+#[tokio::test]
+async fn oauth_revoke_revokes_a_refresh_token_and_its_family() {
+    let server = Server::start(&config(MFA_DEFAULT, ""), &[]);
+    let http = reqwest::Client::new();
+    let revoke = |fields: Vec<(&'static str, String)>| {
+        let http = http.clone();
+        let url = server.url("oauth/revoke");
+        async move {
+            let response = http.post(url).form(&fields).send().await.unwrap();
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap();
+            (status, serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text)))
+        }
+    };
+    let discovery: Value =
+        reqwest::get(server.url(".well-known/openid-configuration")).await.unwrap().json().await.unwrap();
+    assert_eq!(discovery["revocation_endpoint"], server.url("oauth/revoke"));
+
+    let tokens = web_login(&server, "openid offline_access").await;
+    let first = str_of(&tokens, "refresh_token").to_owned();
+    let (status, renewed) = refresh(&server, &first).await;
+    ok(status, &renewed);
+    let second = str_of(&renewed, "refresh_token").to_owned();
+
+    // Not the client's: refused, and the token still works.
+    let (status, body) = revoke(vec![
+        ("client_id", "test-m2m".into()),
+        ("client_secret", "test-m2m-secret-0123456789".into()),
+        ("token", second.clone()),
+    ])
+    .await;
+    assert_error(status, &body, 403, "invalid_grant");
+    // Without the client's secret: refused.
+    let (status, body) =
+        revoke(vec![("client_id", "test-web".into()), ("client_secret", "wrong".into()), ("token", second.clone())])
+            .await;
+    assert_eq!(status, 401, "{body}");
+    // No token: the parameter is named.
+    let (status, body) =
+        revoke(vec![("client_id", "test-web".into()), ("client_secret", "test-web-secret-0123456789".into())]).await;
+    assert_error(status, &body, 400, "invalid_request");
+    // An access token cannot be recalled.
+    let (status, body) = revoke(vec![
+        ("client_id", "test-web".into()),
+        ("client_secret", "test-web-secret-0123456789".into()),
+        ("token", str_of(&renewed, "access_token").into()),
+        ("token_type_hint", "access_token".into()),
+    ])
+    .await;
+    assert_error(status, &body, 400, "unsupported_token_type");
+
+    // The client revokes the newest token (JSON body): it and its family stop working.
+    let response = http
+        .post(server.url("oauth/revoke"))
+        .json(&serde_json::json!({ "client_id": "test-web", "client_secret": "test-web-secret-0123456789", "token": second }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "");
+    let (status, body) = refresh(&server, &second).await;
+    assert_error(status, &body, 403, "invalid_grant");
+    // Again, and an unknown token: 200, nothing to learn.
+    for token in [second.as_str(), "never-issued"] {
+        let (status, _) = revoke(vec![
+            ("client_id", "test-web".into()),
+            ("client_secret", "test-web-secret-0123456789".into()),
+            ("token", token.into()),
+        ])
+        .await;
+        assert_eq!(status, 200);
+    }
+}
+
 #[tokio::test]
 async fn without_offline_access_or_refresh_grant_there_is_no_refresh_token() {
     let server = Server::start(&config(MFA_DEFAULT, ""), &[]);

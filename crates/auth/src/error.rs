@@ -59,6 +59,8 @@ pub enum ErrorCode {
     UnauthorizedClient,
     /// `unsupported_grant_type` (400).
     UnsupportedGrantType,
+    /// `unsupported_token_type` (400, RFC 7009: `/oauth/revoke` with a token type it cannot revoke).
+    UnsupportedTokenType,
     /// `invalid_scope` (403).
     InvalidScope,
     /// `access_denied` (403).
@@ -98,6 +100,7 @@ impl ErrorCode {
             ErrorCode::InvalidGrant => "invalid_grant",
             ErrorCode::UnauthorizedClient => "unauthorized_client",
             ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
+            ErrorCode::UnsupportedTokenType => "unsupported_token_type",
             ErrorCode::InvalidScope => "invalid_scope",
             ErrorCode::AccessDenied => "access_denied",
             ErrorCode::MfaRequired => "mfa_required",
@@ -120,6 +123,7 @@ impl ErrorCode {
         match self {
             ErrorCode::InvalidRequest
             | ErrorCode::UnsupportedGrantType
+            | ErrorCode::UnsupportedTokenType
             | ErrorCode::UnsupportedChallengeType
             | ErrorCode::InteractionRequired => 400,
             ErrorCode::InvalidClient
@@ -181,6 +185,7 @@ impl OAuthError {
         invalid_grant => InvalidGrant,
         unauthorized_client => UnauthorizedClient,
         unsupported_grant_type => UnsupportedGrantType,
+        unsupported_token_type => UnsupportedTokenType,
         invalid_scope => InvalidScope,
         access_denied => AccessDenied,
         mfa_required => MfaRequired,

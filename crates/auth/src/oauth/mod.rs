@@ -11,6 +11,7 @@ mod mfa_otp;
 mod mfa_recovery_code;
 mod password;
 mod refresh_token;
+mod revoke;
 
 use std::collections::HashMap;
 

@@ -24,6 +24,7 @@ async fn get_configuration(State(state): State<AppState>) -> Response {
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}authorize"),
         "token_endpoint": format!("{issuer}oauth/token"),
+        "revocation_endpoint": format!("{issuer}oauth/revoke"),
         "userinfo_endpoint": format!("{issuer}userinfo"),
         "jwks_uri": format!("{issuer}.well-known/jwks.json"),
         "end_session_endpoint": format!("{issuer}v2/logout"),

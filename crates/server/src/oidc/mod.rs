@@ -2,6 +2,7 @@
 
 mod discovery;
 mod mfa;
+mod revoke;
 pub(crate) mod token;
 pub(crate) mod userinfo;
 
@@ -12,5 +13,10 @@ use axum::Router;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().merge(discovery::router()).merge(token::router()).merge(userinfo::router()).merge(mfa::router())
+    Router::new()
+        .merge(discovery::router())
+        .merge(token::router())
+        .merge(revoke::router())
+        .merge(userinfo::router())
+        .merge(mfa::router())
 }
