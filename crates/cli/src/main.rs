@@ -48,6 +48,12 @@ enum Commands {
         /// Data folder (overrides `data_dir`).
         #[arg(long)]
         data_dir: Option<String>,
+        /// Serve HTTPS with this PEM certificate chain (with --tls-key; the issuer must be https://).
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
         /// Server logs as JSON lines.
         #[arg(long)]
         log_json: bool,
@@ -373,8 +379,9 @@ fn main() -> ExitCode {
     };
     runtime.block_on(async {
         match cli.command {
-            Commands::Serve { config, listen, data_dir, .. } => {
-                serve::serve(serve::ServeArgs { config, listen, data_dir }).await
+            Commands::Serve { config, listen, data_dir, tls_cert, tls_key, .. } => {
+                let tls = tls_cert.zip(tls_key);
+                serve::serve(serve::ServeArgs { config, listen, data_dir, tls }).await
             }
             Commands::Keys { command: KeysCommand::Rotate { config } } => admin::rotate_keys(&config).await,
             Commands::Logs { config, take, types, json } => admin::logs(&config, take, types, json).await,

@@ -20,6 +20,8 @@ pub struct ServeArgs {
     pub config: PathBuf,
     pub listen: Option<String>,
     pub data_dir: Option<String>,
+    /// `--tls-cert` and `--tls-key`.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// Opens the store of a configuration: PostgreSQL when `[store] url` (or `GATEHOUSE_STORE_URL`) names one, else
@@ -50,6 +52,21 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
         Err(e) => return output::fatal(&e),
     };
     let mut config = loaded.config;
+    let tls = match &args.tls {
+        None => None,
+        Some(_) if !config.issuer.starts_with("https://") => {
+            return output::fatal(&format!(
+                "--tls-cert serves https, so the issuer must be an https:// URL (issuer = \"{}\" in {}): tokens \
+                 name the issuer, and clients check it",
+                config.issuer,
+                args.config.display()
+            ));
+        }
+        Some((cert, key)) => match gatehouse_server::tls::load_config(cert, key) {
+            Ok(tls) => Some(tls),
+            Err(e) => return output::fatal(&e),
+        },
+    };
     let listener = match tokio::net::TcpListener::bind(&config.listen).await {
         Ok(listener) => listener,
         Err(e) => return output::fatal(&format!("cannot listen on {}: {e}", config.listen)),
@@ -97,13 +114,18 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
         return output::fatal(&format!("the action sandbox does not start: {e}"));
     }
     spawn_housekeeping(tenant.clone());
-    output::line(&format!("gatehouse listening on http://{bound} (issuer {})", tenant.config.issuer));
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    output::line(&format!("gatehouse listening on {scheme}://{bound} (issuer {})", tenant.config.issuer));
     tracing::info!(%bound, issuer = %tenant.config.issuer, "listening");
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down");
     };
-    match gatehouse_server::serve(AppState { tenant }, listener, shutdown).await {
+    let served = match tls {
+        Some(tls) => gatehouse_server::tls::serve_tls(AppState { tenant }, listener, tls, shutdown).await,
+        None => gatehouse_server::serve(AppState { tenant }, listener, shutdown).await,
+    };
+    match served {
         Ok(()) => {
             tracing::info!("stopped");
             output::line("gatehouse stopped");

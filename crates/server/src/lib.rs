@@ -11,6 +11,7 @@ mod observe;
 mod oidc;
 pub mod pages;
 mod request;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
