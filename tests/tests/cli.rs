@@ -33,7 +33,7 @@ client_secret = "cli-admin-secret-0123456789"
 [[client_grants]]
 client_id = "cli-admin"
 audience = "http://127.0.0.1:0/api/v2/"
-scopes = ["read:users", "create:users", "update:users", "create:authentication_methods", "delete:guardian_enrollments", "read:roles", "create:roles", "update:roles", "delete:roles", "read:organizations", "create:organizations", "delete:organizations", "read:organization_members", "create:organization_members", "delete:organization_members", "create:organization_member_roles"]
+scopes = ["read:users", "create:users", "update:users", "create:authentication_methods", "delete:guardian_enrollments", "read:roles", "create:roles", "update:roles", "delete:roles", "read:organizations", "create:organizations", "delete:organizations", "read:organization_members", "create:organization_members", "delete:organization_members", "create:organization_member_roles", "read:logs"]
 "#;
 
 const WEB: &str = "test-web";
@@ -508,4 +508,89 @@ fn actions_install_runs_npm_and_checks_the_flows() {
     let stderr = String::from_utf8_lossy(&no_npm.stderr);
     assert!(!no_npm.status.success());
     assert!(stderr.contains("npm is not installed here") && stderr.contains("npm ci --omit=dev"), "{stderr}");
+}
+
+/// `gatehouse logs` while the server runs: `--type` knows Auth0's codes and the `f` grouping and refuses others;
+/// `--follow` prints new entries as they are written; and the CLI's Management API calls share one cached token
+/// (owner-only file), so they do not each add a `seccft` line.
+#[tokio::test]
+async fn logs_online_type_follow_and_one_token_for_the_cli() {
+    use std::io::BufRead as _;
+    let tenant = Tenant::new();
+    let server = Serve::start(&tenant);
+    for _ in 0..3 {
+        tenant.users(&["list"]).ok("users list (online)");
+    }
+    let token_file = tenant.dir.path().join("data").join("cli-token.json");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&token_file).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "the cached token is the owner's only");
+
+    let unknown = tenant.cli("logs", &["--type", "nope"]);
+    assert_ne!(unknown.code, Some(0));
+    assert!(unknown.stderr.contains("unknown log type 'nope'") && unknown.stderr.contains("fp"), "{unknown:?}");
+
+    // A wrong password: `f` finds it as `fp`.
+    let (status, _) = post_form(
+        &server.url("oauth/token"),
+        &[
+            ("grant_type", "password"),
+            ("client_id", WEB),
+            ("client_secret", WEB_SECRET),
+            ("username", "jane@example.com"),
+            ("password", "nope-nope-nope"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 403);
+    let failed = tenant.cli("logs", &["--type", "f"]);
+    assert!(
+        failed.ok("logs --type f").lines().any(|l| l.contains(" fp ") && l.contains("Wrong email or password")),
+        "{failed:?}"
+    );
+
+    let seccft = tenant.cli("logs", &["--type", "seccft", "--json"]);
+    assert_eq!(seccft.ok("logs --type seccft").lines().count(), 1, "one token for five CLI commands: {seccft:?}");
+
+    // --follow: a new entry shows up while it runs.
+    let mut follow = Command::new(gatehouse_bin())
+        .args(["logs", "--follow", "--type", "f", "--take", "5", "--config"])
+        .arg(tenant.config_path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = follow.stdout.take().unwrap();
+    let (sender, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let (status, _) = post_form(
+        &server.url("oauth/token"),
+        &[
+            ("grant_type", "password"),
+            ("client_id", WEB),
+            ("client_secret", WEB_SECRET),
+            ("username", "taro@example.com"),
+            ("password", "still-wrong-pw"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 403);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut seen = Vec::new();
+    // The entry written before --follow started (jane's), then the new one (taro's).
+    let fp_lines = |seen: &Vec<String>| seen.iter().filter(|l| l.contains(" fp ")).count();
+    while Instant::now() < deadline && fp_lines(&seen) < 2 {
+        if let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) {
+            seen.push(line);
+        }
+    }
+    follow.kill().unwrap();
+    follow.wait().unwrap();
+    assert_eq!(fp_lines(&seen), 2, "follow printed: {seen:?}");
+    server.stop();
 }

@@ -33,6 +33,61 @@ pub fn entry(
     }
 }
 
+/// Every tenant log event code Gatehouse writes (Auth0's codes, reference §10).
+pub const CODES: &[&str] = &[
+    "s",
+    "f",
+    "fp",
+    "fu",
+    "w",
+    "mfar",
+    "actions_execution_failed",
+    "limit_wc",
+    "sapi",
+    "srrt",
+    "frrt",
+    "seacft",
+    "feacft",
+    "seccft",
+    "feccft",
+    "sepft",
+    "fepft",
+    "sertft",
+    "fertft",
+    "seotpft",
+    "feotpft",
+    "seoobft",
+    "feoobft",
+    "sercft",
+    "fercft",
+    "gd_auth_succeed",
+    "gd_auth_failed",
+    "gd_enrollment_complete",
+    "gd_enrollment_failed",
+    "gd_otp_rate_limit_exceed",
+    "gd_recovery_succeed",
+    "gd_recovery_failed",
+    "gd_recovery_rate_limit_exceed",
+    "gd_send_email",
+    "gd_send_email_failure",
+    "gd_send_sms",
+    "gd_send_sms_failure",
+    "gd_send_voice",
+    "gd_send_voice_failure",
+    "gd_start_auth",
+    "gd_start_enroll",
+    "gd_unenroll",
+];
+
+/// The codes a `type` filter stands for: a code itself, or one of Auth0's groupings (`f`: every failed login,
+/// `f`, `fp` and `fu`); `None` for a code Gatehouse does not know.
+pub fn codes_for(filter: &str) -> Option<Vec<&'static str>> {
+    match filter {
+        "f" => Some(vec!["f", "fp", "fu"]),
+        code => CODES.iter().find(|c| **c == code).map(|c| vec![*c]),
+    }
+}
+
 /// Console output one log entry keeps of a login's actions, in bytes of message text (Auth0 caps an execution's
 /// logs too); what is cut is said.
 const MAX_ACTION_OUTPUT: usize = 16 * 1024;

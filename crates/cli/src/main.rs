@@ -100,12 +100,15 @@ enum Commands {
         /// How many entries.
         #[arg(long, default_value_t = 50)]
         take: usize,
-        /// Only these event codes (repeatable), e.g. --type s --type f.
+        /// Only these event codes (repeatable), e.g. --type s --type f (f is every failed login: f, fp, fu).
         #[arg(long = "type")]
         types: Vec<String>,
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+        /// Keep printing new entries as they are written, oldest first (Ctrl-C stops).
+        #[arg(long, short = 'f')]
+        follow: bool,
     },
     /// The actions folder: `install` runs npm for the dependencies its package.json lists, then loads every flow.
     Actions {
@@ -384,7 +387,9 @@ fn main() -> ExitCode {
                 serve::serve(serve::ServeArgs { config, listen, data_dir, tls }).await
             }
             Commands::Keys { command: KeysCommand::Rotate { config } } => admin::rotate_keys(&config).await,
-            Commands::Logs { config, take, types, json } => admin::logs(&config, take, types, json).await,
+            Commands::Logs { config, take, types, json, follow } => {
+                admin::logs(&config, take, types, json, follow).await
+            }
             Commands::Users { config, command } => {
                 let command = match command {
                     UsersArgs::Add { email, password, name, roles } => {

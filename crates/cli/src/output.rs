@@ -22,3 +22,17 @@ pub fn fatal(message: &str) -> ExitCode {
     eprintln!("gatehouse: {message}");
     ExitCode::FAILURE
 }
+
+/// An error answer of the Management or Authentication API as a sentence: Auth0's `message` (Management API) or
+/// `error_description` (OAuth), with its code; the raw JSON only when it has neither.
+pub fn api_error(body: &serde_json::Value) -> String {
+    let text = |k: &str| body.get(k).and_then(serde_json::Value::as_str);
+    match (text("message"), text("error_description"), text("error")) {
+        (Some(message), _, Some(error)) => format!("{message} ({error})"),
+        (Some(message), _, None) => message.to_owned(),
+        (None, Some(description), Some(error)) => format!("{description} ({error})"),
+        (None, Some(description), None) => description.to_owned(),
+        (None, None, Some(error)) => error.to_owned(),
+        (None, None, None) => body.to_string(),
+    }
+}

@@ -55,7 +55,7 @@ pub(crate) async fn backend(config_path: &Path, scopes: &[&str]) -> Result<Backe
             Ok(Backend::Offline(Arc::new(tenant)))
         }
         Err(e) if e.to_lowercase().contains("lock") => {
-            let token = crate::admin::management_token(&loaded.config, scopes).await?;
+            let token = crate::admin::management_token(&loaded, scopes).await?;
             Ok(Backend::Online { issuer: loaded.config.issuer.clone(), token })
         }
         Err(e) => Err(e),
@@ -78,7 +78,11 @@ pub(crate) async fn call(
     let text = response.text().await.map_err(|e| e.to_string())?;
     let value: Value =
         if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-    if status.is_success() { Ok(value) } else { Err(format!("the server answered {status}: {value}")) }
+    if status.is_success() {
+        Ok(value)
+    } else {
+        Err(format!("the server refused: {} [{}]", crate::output::api_error(&value), status.as_u16()))
+    }
 }
 
 pub(crate) fn encode(id: &str) -> String {
