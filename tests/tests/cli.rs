@@ -33,7 +33,7 @@ client_secret = "cli-admin-secret-0123456789"
 [[client_grants]]
 client_id = "cli-admin"
 audience = "http://127.0.0.1:0/api/v2/"
-scopes = ["read:users", "create:users", "update:users", "create:authentication_methods", "delete:guardian_enrollments", "read:roles", "create:roles", "update:roles", "delete:roles", "read:organizations", "create:organizations", "delete:organizations", "read:organization_members", "create:organization_members", "delete:organization_members", "create:organization_member_roles", "read:logs"]
+scopes = ["read:users", "create:users", "update:users", "create:authentication_methods", "delete:guardian_enrollments", "read:roles", "create:roles", "update:roles", "delete:roles", "read:organizations", "create:organizations", "delete:organizations", "read:organization_members", "create:organization_members", "delete:organization_members", "create:organization_member_roles", "read:logs", "read:authentication_methods"]
 "#;
 
 const WEB: &str = "test-web";
@@ -373,6 +373,7 @@ async fn users_online_list_add_show_go_through_the_management_api() {
     let show: Value = serde_json::from_str(tenant.users(&["show", email]).ok("users show (online)")).unwrap();
     assert_eq!((show["user_id"].as_str(), show["email"].as_str()), (Some(user_id.as_str()), Some(email)), "{show}");
     assert_eq!(show["roles"], json!(["viewer"]), "{show}");
+    assert_eq!(show["authenticators"], json!([]), "users show lists authenticators online too: {show}");
 
     // The user the running server created can log in (MFA is required: no factor yet).
     let token = mfa_token(&server, email, password).await;
@@ -593,4 +594,38 @@ async fn logs_online_type_follow_and_one_token_for_the_cli() {
     follow.wait().unwrap();
     assert_eq!(fp_lines(&seen), 2, "follow printed: {seen:?}");
     server.stop();
+}
+
+/// `users add` without `--password` reads it (never from the command line); `--data-dir` points every store
+/// command at another data folder, as `serve --data-dir` does; `gatehouse test` with nothing to run says what to pass.
+#[test]
+fn password_prompt_data_dir_and_test_without_fixtures() {
+    use std::io::Write as _;
+    let tenant = Tenant::new();
+    let mut add = Command::new(gatehouse_bin())
+        .args(["users", "--config"])
+        .arg(tenant.config_path())
+        .args(["--data-dir", "elsewhere", "add", "ada@example.com", "--name", "Ada"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .current_dir(tenant.dir.path())
+        .spawn()
+        .unwrap();
+    add.stdin.take().unwrap().write_all(b"ada-lovelace-1815\n").unwrap();
+    let added: Run = add.wait_with_output().unwrap().into();
+    assert!(added.ok("users add with the password on stdin").contains("ada@example.com"));
+    assert!(tenant.dir.path().join("elsewhere").join("store").exists(), "the store went to --data-dir");
+
+    let elsewhere = tenant.users(&["--data-dir", "elsewhere", "list"]);
+    assert!(elsewhere.ok("users list --data-dir").contains("ada@example.com"));
+    let default = tenant.users(&["list"]);
+    assert!(!default.ok("users list").contains("ada@example.com"), "the default data folder is another tenant");
+    let logs = tenant.cli("logs", &["--data-dir", "elsewhere", "--json"]);
+    logs.ok("logs --data-dir");
+
+    let empty = tempfile::tempdir().unwrap();
+    let run: Run = Command::new(gatehouse_bin()).arg("test").current_dir(empty.path()).output().unwrap().into();
+    assert_ne!(run.code, Some(0));
+    assert!(run.stderr.contains("no fixtures/ folder here: pass the fixture files or folders"), "{run:?}");
 }

@@ -14,7 +14,19 @@ pub struct Loaded {
 }
 
 /// Reads, parses and validates `path`; `--listen` and `--data-dir` override the file.
+/// The `--data-dir` of the command being run (`users`, `roles`, `orgs`, `keys`, `logs`), set once by `main`: it
+/// overrides `data_dir` wherever those commands load the configuration, as `serve --data-dir` does.
+static DATA_DIR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Sets the `--data-dir` of this run.
+pub fn set_data_dir(data_dir: Option<String>) {
+    if let Some(data_dir) = data_dir {
+        let _ = DATA_DIR.set(data_dir);
+    }
+}
+
 pub fn load(path: &Path, listen: Option<String>, data_dir: Option<String>) -> Result<Loaded, String> {
+    let data_dir = data_dir.or_else(|| DATA_DIR.get().cloned());
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let deserializer = toml::Deserializer::parse(&text).map_err(|e| located(path, &text, &e, None))?;
     // serde_path_to_error names the key a value belongs to (`attack_protection.max_attempts`).

@@ -68,6 +68,9 @@ enum Commands {
         /// The tenant configuration.
         #[arg(long, default_value = "gatehouse.toml", global = true)]
         config: PathBuf,
+        /// Data folder (overrides `data_dir`), as `serve --data-dir`.
+        #[arg(long, global = true)]
+        data_dir: Option<String>,
         #[command(subcommand)]
         command: UsersArgs,
     },
@@ -81,6 +84,9 @@ enum Commands {
         /// The tenant configuration.
         #[arg(long, default_value = "gatehouse.toml", global = true)]
         config: PathBuf,
+        /// Data folder (overrides `data_dir`), as `serve --data-dir`.
+        #[arg(long, global = true)]
+        data_dir: Option<String>,
         #[command(subcommand)]
         command: RolesArgs,
     },
@@ -89,6 +95,9 @@ enum Commands {
         /// The tenant configuration.
         #[arg(long, default_value = "gatehouse.toml", global = true)]
         config: PathBuf,
+        /// Data folder (overrides `data_dir`), as `serve --data-dir`.
+        #[arg(long, global = true)]
+        data_dir: Option<String>,
         #[command(subcommand)]
         command: OrgsArgs,
     },
@@ -97,6 +106,9 @@ enum Commands {
         /// The tenant configuration.
         #[arg(long, default_value = "gatehouse.toml")]
         config: PathBuf,
+        /// Data folder (overrides `data_dir`), as `serve --data-dir`.
+        #[arg(long)]
+        data_dir: Option<String>,
         /// How many entries.
         #[arg(long, default_value_t = 50)]
         take: usize,
@@ -203,9 +215,10 @@ enum UsersArgs {
     Add {
         /// Email (the login name).
         email: String,
-        /// Password (at least 8 characters).
+        /// Password (at least 8 characters). Left out, it is asked for without echo (or read as one line from a
+        /// pipe): a password on the command line shows in shell history and `ps`.
         #[arg(long)]
-        password: String,
+        password: Option<String>,
         /// Full name.
         #[arg(long)]
         name: Option<String>,
@@ -346,6 +359,9 @@ enum KeysCommand {
         /// The tenant configuration.
         #[arg(long, default_value = "gatehouse.toml")]
         config: PathBuf,
+        /// Data folder (overrides `data_dir`), as `serve --data-dir`.
+        #[arg(long)]
+        data_dir: Option<String>,
     },
 }
 
@@ -386,13 +402,25 @@ fn main() -> ExitCode {
                 let tls = tls_cert.zip(tls_key);
                 serve::serve(serve::ServeArgs { config, listen, data_dir, tls }).await
             }
-            Commands::Keys { command: KeysCommand::Rotate { config } } => admin::rotate_keys(&config).await,
-            Commands::Logs { config, take, types, json, follow } => {
+            Commands::Keys { command: KeysCommand::Rotate { config, data_dir } } => {
+                config::set_data_dir(data_dir);
+                admin::rotate_keys(&config).await
+            }
+            Commands::Logs { config, take, types, json, follow, data_dir } => {
+                config::set_data_dir(data_dir);
                 admin::logs(&config, take, types, json, follow).await
             }
-            Commands::Users { config, command } => {
+            Commands::Users { config, command, data_dir } => {
+                config::set_data_dir(data_dir);
                 let command = match command {
                     UsersArgs::Add { email, password, name, roles } => {
+                        let password = match password {
+                            Some(password) => password,
+                            None => match users::ask_password(&email) {
+                                Ok(password) => password,
+                                Err(e) => return output::fatal(&e),
+                            },
+                        };
                         users::UsersCommand::Add { email, password, name, roles }
                     }
                     UsersArgs::List => users::UsersCommand::List,
@@ -420,7 +448,8 @@ fn main() -> ExitCode {
             Commands::Store { command: StoreCommand::Migrate { from, to, dry_run, pool_size } } => {
                 store_migrate::migrate(&from, &to, dry_run, pool_size.max(1)).await
             }
-            Commands::Roles { config, command } => {
+            Commands::Roles { config, command, data_dir } => {
+                config::set_data_dir(data_dir);
                 let command = match command {
                     RolesArgs::List => directory::RolesCommand::List,
                     RolesArgs::Add { name, description } => directory::RolesCommand::Add { name, description },
@@ -433,7 +462,8 @@ fn main() -> ExitCode {
                 };
                 directory::roles(&config, command).await
             }
-            Commands::Orgs { config, command } => {
+            Commands::Orgs { config, command, data_dir } => {
+                config::set_data_dir(data_dir);
                 let command = match command {
                     OrgsArgs::List => directory::OrgsCommand::List,
                     OrgsArgs::Add { name, display_name } => directory::OrgsCommand::Add { name, display_name },

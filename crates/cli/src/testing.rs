@@ -22,6 +22,12 @@ fn sandbox() -> Result<Sandbox, ExitCode> {
 
 /// Runs every fixture under `paths`, printing `PASS`/`FAIL` lines and a summary.
 pub async fn test(paths: Vec<PathBuf>) -> ExitCode {
+    if paths.is_empty() && !std::path::Path::new("fixtures").exists() {
+        return output::fatal(
+            "no fixtures/ folder here: pass the fixture files or folders to run, e.g. `gatehouse test \
+             fixtures/examples` from the repository, or `gatehouse test my-fixtures/` (README: Testing actions offline)",
+        );
+    }
     let paths = if paths.is_empty() { vec![PathBuf::from("fixtures")] } else { paths };
     let files = match discover(&paths) {
         Ok(files) => files,

@@ -157,7 +157,17 @@ pub async fn run(config_path: &Path, command: UsersCommand) -> ExitCode {
                 output::line(&serde_json::to_string_pretty(&view).unwrap_or_default());
             }
             (UsersCommand::Show { who }, Backend::Online { issuer, token }) => {
-                let user = find_online(&issuer, &token, &who).await?;
+                let mut user = find_online(&issuer, &token, &who).await?;
+                // As offline: the user and their authenticators (the client's grant needs read:authentication_methods).
+                let id = user.get("user_id").and_then(Value::as_str).unwrap_or_default().to_owned();
+                let path = format!("api/v2/users/{}/authentication-methods", encode(&id));
+                let methods = match call(&issuer, &token, reqwest::Method::GET, &path, None).await {
+                    Ok(methods) => methods,
+                    Err(e) => Value::String(format!("not shown: {e}")),
+                };
+                if let Some(map) = user.as_object_mut() {
+                    map.insert("authenticators".into(), methods);
+                }
                 output::line(&serde_json::to_string_pretty(&user).unwrap_or_default());
             }
             (UsersCommand::EnrollOtp { who }, backend) => {
@@ -241,4 +251,25 @@ fn terminal_qr(text: &str) -> String {
             .build(),
         Err(e) => format!("(cannot draw a QR code: {e})"),
     }
+}
+
+/// The new user's password: asked twice without echo at a terminal, or one line from a pipe
+/// (`printf '%s\n' "$PASSWORD" | gatehouse users add ...`).
+pub fn ask_password(email: &str) -> Result<String, String> {
+    use std::io::IsTerminal as _;
+    if !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+        let password = line.trim_end_matches(['\r', '\n']).to_owned();
+        if password.is_empty() {
+            return Err("no password: pass --password, or type it when asked, or pipe it on stdin".to_owned());
+        }
+        return Ok(password);
+    }
+    let first = rpassword::prompt_password(format!("Password for {email}: ")).map_err(|e| e.to_string())?;
+    let second = rpassword::prompt_password("Again: ").map_err(|e| e.to_string())?;
+    if first != second {
+        return Err("the two passwords differ".to_owned());
+    }
+    Ok(first)
 }
