@@ -44,7 +44,7 @@ async fn get_authorize(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
-    render(login.authorize(&to_json_map(query)).await, state.cookie_policy())
+    render(login.authorize(&to_json_map(query)).await, &state.site())
 }
 
 #[derive(Deserialize)]
@@ -55,7 +55,7 @@ struct StateQuery {
 
 async fn get_page(State(state): State<AppState>, client: Client, Query(query): Query<StateQuery>) -> Response {
     let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
-    render(login.show(&query.state).await, state.cookie_policy())
+    render(login.show(&query.state).await, &state.site())
 }
 
 #[derive(Deserialize)]
@@ -72,7 +72,7 @@ struct LoginForm {
 
 async fn post_login(State(state): State<AppState>, client: Client, Form(form): Form<LoginForm>) -> Response {
     let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
-    render(login.submit_credentials(&form.state, &form.csrf, &form.email, &form.password).await, state.cookie_policy())
+    render(login.submit_credentials(&form.state, &form.csrf, &form.email, &form.password).await, &state.site())
 }
 
 #[derive(Deserialize)]
@@ -104,44 +104,44 @@ struct MfaForm {
 
 async fn post_code(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
     let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
-    render(login.submit_code(&form.state, &form.csrf, &form.code).await, state.cookie_policy())
+    render(login.submit_code(&form.state, &form.csrf, &form.code).await, &state.site())
 }
 
 async fn post_choose(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
     let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
     let factor = form.factor.as_deref().and_then(FactorType::parse);
-    render(login.choose_factor(&form.state, &form.csrf, factor).await, state.cookie_policy())
+    render(login.choose_factor(&form.state, &form.csrf, factor).await, &state.site())
 }
 
 async fn post_resend(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
     let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
-    render(login.resend(&form.state, &form.csrf, form.method.as_deref()).await, state.cookie_policy())
+    render(login.resend(&form.state, &form.csrf, form.method.as_deref()).await, &state.site())
 }
 
 async fn post_organization(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
     let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
-    render(login.choose_organization(&form.state, &form.csrf, &form.organization).await, state.cookie_policy())
+    render(login.choose_organization(&form.state, &form.csrf, &form.organization).await, &state.site())
 }
 
 async fn post_organization_name(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
     let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
-    render(login.name_organization(&form.state, &form.csrf, &form.organization_name).await, state.cookie_policy())
+    render(login.name_organization(&form.state, &form.csrf, &form.organization_name).await, &state.site())
 }
 
 async fn post_consent(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
     let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
-    render(login.answer_consent(&form.state, &form.csrf, form.action == "accept").await, state.cookie_policy())
+    render(login.answer_consent(&form.state, &form.csrf, form.action == "accept").await, &state.site())
 }
 
 async fn post_phone(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
     let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
     let answer = login.enroll_phone(&form.state, &form.csrf, &form.phone_number, form.method.as_deref()).await;
-    render(answer, state.cookie_policy())
+    render(answer, &state.site())
 }
 
 async fn post_recovery_saved(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
     let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
-    render(login.acknowledge_recovery(&form.state, &form.csrf).await, state.cookie_policy())
+    render(login.acknowledge_recovery(&form.state, &form.csrf).await, &state.site())
 }
 
 async fn resume(
@@ -158,10 +158,10 @@ async fn resume(
             title: "invalid_request".into(),
             detail: "Missing state parameter on /continue.".into(),
         });
-        return render(LoginResponse::new(page), state.cookie_policy());
+        return render(LoginResponse::new(page), &state.site());
     }
     let login = Login { ctx: client.ctx(state), cookies: &client.cookies };
-    render(login.continue_redirect(&handle, to_json_map(query), to_json_map(body)).await, state.cookie_policy())
+    render(login.continue_redirect(&handle, to_json_map(query), to_json_map(body)).await, &state.site())
 }
 
 async fn get_continue(
@@ -200,7 +200,7 @@ async fn get_logout(State(state): State<AppState>, client: Client, Query(query):
                 title: title.into(),
                 detail: detail.into(),
             })),
-            state.cookie_policy(),
+            &state.site(),
         )
     };
     // An unknown client_id is an error, never "any client's logout URLs".
@@ -234,11 +234,11 @@ async fn get_logout(State(state): State<AppState>, client: Client, Query(query):
             }
         }
     }
-    let clear = state.cookie_policy();
+    let clear = state.site();
     let mut headers = HeaderMap::new();
     let cleared = render(
         LoginResponse { step: AuthStep::Redirect("/".into()), cookies: vec![CookieChange::ClearSession], cause: None },
-        clear,
+        &clear,
     );
     if let Some(cookie) = cleared.headers().get(SET_COOKIE) {
         headers.insert(SET_COOKIE, cookie.clone());
@@ -261,6 +261,15 @@ async fn get_logout(State(state): State<AppState>, client: Client, Query(query):
             response.headers_mut().extend(headers);
             response
         }
-        None => (StatusCode::OK, headers, "You have been logged out.").into_response(),
+        None => {
+            let site = state.site();
+            headers.insert(
+                axum::http::header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'none'; style-src 'unsafe-inline'; img-src data: https:; frame-ancestors 'none'",
+                ),
+            );
+            (StatusCode::OK, headers, crate::pages::logged_out_page(&lang, &site)).into_response()
+        }
     }
 }

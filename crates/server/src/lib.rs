@@ -36,6 +36,17 @@ impl AppState {
     pub(crate) fn cookie_policy(&self) -> pages::CookiePolicy {
         pages::CookiePolicy { secure: self.tenant.config.issuer.starts_with("https://") }
     }
+
+    /// The hosted pages' chrome: the tenant's name, logo and colour, and its cookie policy.
+    pub(crate) fn site(&self) -> pages::Site {
+        let branding = &self.tenant.config.branding;
+        pages::Site {
+            cookies: self.cookie_policy(),
+            tenant_name: self.tenant.config.friendly_name.clone(),
+            logo_url: branding.logo_url.clone(),
+            primary_color: branding.primary_color.clone().unwrap_or_else(|| "#4f46e5".to_owned()),
+        }
+    }
 }
 
 /// CORS for the clients' allowed origins, including the preflight the SPA SDK sends with `auth0-client`.

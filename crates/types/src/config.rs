@@ -74,6 +74,28 @@ pub struct TenantConfig {
     /// Where the tenant's state lives: sled in `data_dir` (the default) or PostgreSQL.
     #[serde(default)]
     pub store: StoreConfig,
+    /// The hosted pages' logo and colour.
+    #[serde(default)]
+    pub branding: BrandingConfig,
+}
+
+/// `[branding]`: what the hosted pages show besides the tenant's `friendly_name`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrandingConfig {
+    /// An `https://` URL of the logo shown above every page (150 × 150 px at most on screen).
+    #[serde(default)]
+    pub logo_url: Option<String>,
+    /// The buttons' and links' colour, `#rrggbb` (default `#4f46e5`).
+    #[serde(default)]
+    pub primary_color: Option<String>,
+}
+
+impl BrandingConfig {
+    /// Whether `color` is `#rrggbb` (anything else could end the page's style sheet).
+    pub fn is_color(color: &str) -> bool {
+        color.len() == 7 && color.starts_with('#') && color[1..].chars().all(|c| c.is_ascii_hexdigit())
+    }
 }
 
 /// `[store]`: without a `url`, sled in `data_dir` (one process); with `url = "postgres://..."` (or
@@ -829,6 +851,18 @@ impl TenantConfig {
             if user.password.len() < 8 {
                 problem(format!("users[{i}].password"), "must be at least 8 characters");
             }
+        }
+        if let Some(color) = &self.branding.primary_color
+            && !BrandingConfig::is_color(color)
+        {
+            problem("branding.primary_color".to_owned(), "a colour is #rrggbb, e.g. \"#0b6e4f\"");
+        }
+        if let Some(logo) = &self.branding.logo_url
+            && !(logo.len() > "https://".len()
+                && logo.starts_with("https://")
+                && !logo.chars().any(|c| c.is_whitespace() || c.is_control() || "\"'<>\\`".contains(c)))
+        {
+            problem("branding.logo_url".to_owned(), "the logo is an https:// URL");
         }
         for name in self.secrets.keys() {
             if name.is_empty() || name.len() > 128 {

@@ -607,3 +607,71 @@ pub fn factor_name(lang: &str, factor: FactorType) -> &'static str {
         }
     }
 }
+
+/// The heading and one sentence of an error page, by error code: what happened in the user's words (the code itself
+/// stays on the page, small, for support).
+pub fn error_heading(lang: &str, code: &str) -> (&'static str, &'static str) {
+    let ja = lang == "ja";
+    match (code, ja) {
+        ("access_denied", false) => ("Access denied", "You cannot sign in to this application with this account."),
+        ("access_denied", true) => {
+            ("アクセスできません", "このアカウントではこのアプリケーションにサインインできません。")
+        }
+        ("unauthorized_client", false) => {
+            ("This application cannot sign you in", "The application is not set up to use this sign-in.")
+        }
+        ("unauthorized_client", true) => (
+            "このアプリケーションではサインインできません",
+            "アプリケーションの設定がこのサインインに対応していません。",
+        ),
+        ("server_error", false) => {
+            ("Something went wrong on our side", "It is not something you did. Please try again.")
+        }
+        ("server_error", true) => {
+            ("サーバーで問題が発生しました", "お客様の操作が原因ではありません。もう一度お試しください。")
+        }
+        ("temporarily_unavailable", false) => ("Please try again in a moment", "The service is briefly unavailable."),
+        ("temporarily_unavailable", true) => ("しばらくしてからお試しください", "サービスが一時的に利用できません。"),
+        ("Transaction has expired", false) => {
+            ("This sign-in has expired", "It took too long or was already completed. Start again from the application.")
+        }
+        ("Transaction has expired", true) => (
+            "このサインインは期限切れです",
+            "時間がかかりすぎたか、すでに完了しています。アプリケーションからやり直してください。",
+        ),
+        (_, false) => ("This sign-in link does not work", "The application sent a request we could not accept."),
+        (_, true) => {
+            ("このサインインのリンクは使えません", "アプリケーションからのリクエストを受け付けられませんでした。")
+        }
+    }
+}
+
+/// The page `/v2/logout` shows when the application gave no `returnTo`.
+pub fn logged_out(lang: &str) -> (&'static str, &'static str) {
+    if lang == "ja" {
+        ("サインアウトしました", "このブラウザでのサインインは終了しました。このウィンドウを閉じてかまいません。")
+    } else {
+        ("You are signed out", "Your session in this browser has ended. You can close this window.")
+    }
+}
+
+/// One line under each factor of the picker: what choosing it does.
+pub fn factor_hint(lang: &str, factor: FactorType) -> &'static str {
+    let ja = lang == "ja";
+    match (factor, ja) {
+        (FactorType::Otp, false) => "A 6-digit code from an app such as Google Authenticator",
+        (FactorType::Otp, true) => "Google Authenticator などのアプリに表示される6桁のコード",
+        (FactorType::Email, false) => "A code sent to your email address",
+        (FactorType::Email, true) => "メールアドレスに届くコード",
+        (FactorType::Phone, false) => "A code by text message or a voice call",
+        (FactorType::Phone, true) => "SMS または音声通話で届くコード",
+        (FactorType::RecoveryCode, false) => "The code you saved when you set up MFA",
+        (FactorType::RecoveryCode, true) => "MFA の設定時に保存したコード",
+        (FactorType::PushNotification, false) => "Approve a notification on your phone",
+        (FactorType::PushNotification, true) => "スマートフォンの通知を承認します",
+        (FactorType::WebauthnPlatform, false) => "Your fingerprint, face or screen lock",
+        (FactorType::WebauthnPlatform, true) => "指紋・顔認証・画面ロック",
+        (FactorType::WebauthnRoaming, false) => "A USB or NFC security key",
+        (FactorType::WebauthnRoaming, true) => "USB または NFC のセキュリティキー",
+    }
+}

@@ -16,10 +16,10 @@ use gatehouse_types::FactorType;
 use gatehouse_types::phone::DeliveryMethod;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use i18n::{Text, factor_name, notice, t};
+use i18n::{Text, error_heading, factor_hint, factor_name, notice, t};
 
 const STYLE: &str = "
-*{box-sizing:border-box}body{margin:0;font-family:system-ui,-apple-system,'Segoe UI',sans-serif;background:#f3f4f6;color:#111827}
+*{box-sizing:border-box}body{margin:0;font-family:system-ui,-apple-system,'Segoe UI','Hiragino Sans','Noto Sans JP','Yu Gothic',sans-serif;background:#f3f4f6;color:#111827}
 main{max-width:400px;margin:48px auto;background:#fff;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.12);padding:32px}
 h1{font-size:22px;margin:0 0 8px}p{line-height:1.5;color:#374151}.sub{color:#6b7280;margin-top:0}
 label{display:block;font-size:14px;margin:16px 0 4px}input[type=email],input[type=password],input[type=text],input[type=tel]{width:100%;padding:10px;border:1px solid #d1d5db;border-radius:6px;font-size:16px}
@@ -30,23 +30,74 @@ button.link{background:none;color:#4f46e5;margin-top:12px;padding:4px;font-size:
 .qr{display:flex;justify-content:center;margin:12px 0}.qr svg{width:200px;height:200px}
 .code{font-family:ui-monospace,monospace;font-size:20px;letter-spacing:1px;text-align:center;word-break:break-all;background:#f9fafb;padding:16px;border-radius:6px}
 footer{text-align:center;color:#9ca3af;font-size:12px;margin-top:16px}
+.logo{display:block;margin:32px auto -24px;max-width:150px;max-height:150px}
+.factor{text-align:left}.factor small{display:block;opacity:.85;font-size:13px;margin-top:2px}
+.group{display:inline-block;margin:0 4px;white-space:nowrap}
 .choice{display:flex;gap:8px;align-items:center;margin:8px 0}.hint{font-size:13px;color:#6b7280;margin:6px 0 0}
 .later{visibility:hidden;animation:reveal 0s linear forwards}@keyframes reveal{to{visibility:visible}}
 .wait{font-size:13px;color:#6b7280;text-align:center;animation:conceal 0s linear forwards}@keyframes conceal{to{display:none;visibility:hidden}}
 ";
 
-fn layout(lang: &str, title: &str, body: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang=(lang) {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="referrer" content="no-referrer";
-                title { (title) }
-                style { (PreEscaped(STYLE)) }
+/// The default colour of buttons and links, replaced by `[branding] primary_color`.
+const PRIMARY: &str = "#4f46e5";
+
+/// What every hosted page shows besides its content (the tenant's name, logo and colour) and how its cookies are
+/// set.
+#[derive(Clone, Debug)]
+pub struct Site {
+    /// Cookie attributes.
+    pub cookies: CookiePolicy,
+    /// The tenant's `friendly_name`: titles and the footer.
+    pub tenant_name: String,
+    /// `[branding] logo_url` (checked to be https at load).
+    pub logo_url: Option<String>,
+    /// `[branding] primary_color` (checked to be `#rrggbb` at load), or the default.
+    pub primary_color: String,
+}
+
+impl Site {
+    /// The page's `img-src`: inline QR codes, and the logo's origin.
+    fn image_sources(&self) -> String {
+        let logo = self
+            .logo_url
+            .as_deref()
+            .and_then(|u| url::Url::parse(u).ok())
+            .map(|u| format!(" {}", u.origin().ascii_serialization()))
+            .unwrap_or_default();
+        format!("data:{logo}")
+    }
+}
+
+/// A page's language, title and content, before the site's chrome goes around it.
+struct Page {
+    lang: String,
+    title: String,
+    body: Markup,
+}
+
+fn layout(lang: &str, title: &str, body: Markup) -> Page {
+    Page { lang: lang.to_owned(), title: title.to_owned(), body }
+}
+
+impl Page {
+    fn render(self, site: &Site) -> Markup {
+        let style = STYLE.replace(PRIMARY, &site.primary_color);
+        html! {
+            (DOCTYPE)
+            html lang=(self.lang) {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    meta name="referrer" content="no-referrer";
+                    title { (self.title) " | " (site.tenant_name) }
+                    style { (PreEscaped(style)) }
+                }
+                body {
+                    @if let Some(logo) = &site.logo_url { img class="logo" src=(logo) alt=(site.tenant_name); }
+                    main { (self.body) }
+                    footer { (site.tenant_name) }
+                }
             }
-            body { main { (body) } footer { "Gatehouse" } }
         }
     }
 }
@@ -68,7 +119,7 @@ fn notice_box(lang: &str, n: Option<gatehouse_auth::login::step::Notice>) -> Mar
     }
 }
 
-fn login_page(page: &LoginPage) -> Markup {
+fn login_page(page: &LoginPage) -> Page {
     let lang = page.ctx.lang.as_str();
     layout(
         lang,
@@ -101,7 +152,7 @@ fn try_another(ctx: &PageContext, alternatives: bool) -> Markup {
     }
 }
 
-fn challenge_page(page: &ChallengePage) -> Markup {
+fn challenge_page(page: &ChallengePage) -> Page {
     let lang = page.ctx.lang.as_str();
     let by_voice = page.phone.as_ref().is_some_and(|p| p.method == DeliveryMethod::Voice);
     let (instructions, label, autocomplete, pattern) = match page.factor {
@@ -185,7 +236,7 @@ fn method_value(method: DeliveryMethod) -> &'static str {
     }
 }
 
-fn enroll_phone_page(page: &EnrollPhonePage) -> Markup {
+fn enroll_phone_page(page: &EnrollPhonePage) -> Page {
     let lang = page.ctx.lang.as_str();
     layout(
         lang,
@@ -220,7 +271,7 @@ fn enroll_phone_page(page: &EnrollPhonePage) -> Markup {
     )
 }
 
-fn organizations_page(page: &OrganizationsPage) -> Markup {
+fn organizations_page(page: &OrganizationsPage) -> Page {
     let lang = page.ctx.lang.as_str();
     layout(
         lang,
@@ -239,7 +290,7 @@ fn organizations_page(page: &OrganizationsPage) -> Markup {
     )
 }
 
-fn organization_name_page(page: &OrganizationNamePage) -> Markup {
+fn organization_name_page(page: &OrganizationNamePage) -> Page {
     let lang = page.ctx.lang.as_str();
     layout(
         lang,
@@ -258,7 +309,7 @@ fn organization_name_page(page: &OrganizationNamePage) -> Markup {
     )
 }
 
-fn consent_page(page: &ConsentPage) -> Markup {
+fn consent_page(page: &ConsentPage) -> Page {
     let lang = page.ctx.lang.as_str();
     let describe = |scope: &str, description: &Option<String>| -> String {
         match (scope, description) {
@@ -298,7 +349,7 @@ fn consent_page(page: &ConsentPage) -> Markup {
     )
 }
 
-fn picker_page(page: &PickerPage) -> Markup {
+fn picker_page(page: &PickerPage) -> Page {
     let lang = page.ctx.lang.as_str();
     let title = if page.enrolling { t(lang, Text::ChooseEnrollMethod) } else { t(lang, Text::ChooseMethod) };
     layout(
@@ -310,14 +361,17 @@ fn picker_page(page: &PickerPage) -> Markup {
                 form method="post" action="/u/mfa/choose" {
                     (hidden(&page.ctx))
                     input type="hidden" name="factor" value=(factor.as_str());
-                    button type="submit" { (factor_name(lang, *factor)) }
+                    button class="factor" type="submit" {
+                        (factor_name(lang, *factor))
+                        small { (factor_hint(lang, *factor)) }
+                    }
                 }
             }
         },
     )
 }
 
-fn enroll_otp_page(page: &EnrollOtpPage) -> Markup {
+fn enroll_otp_page(page: &EnrollOtpPage) -> Page {
     let lang = page.ctx.lang.as_str();
     layout(
         lang,
@@ -341,7 +395,7 @@ fn enroll_otp_page(page: &EnrollOtpPage) -> Markup {
     )
 }
 
-fn recovery_page(page: &RecoveryCodePage) -> Markup {
+fn recovery_page(page: &RecoveryCodePage) -> Page {
     let lang = page.ctx.lang.as_str();
     layout(
         lang,
@@ -352,7 +406,13 @@ fn recovery_page(page: &RecoveryCodePage) -> Markup {
                 p { (t(lang, Text::RecoveryCodeAlreadyShown)) }
             } @else {
                 p { (t(lang, Text::RecoveryCodeExplain)) }
-                div class="code" id="recovery-code" { (page.code) }
+                // Groups of four that wrap between groups, never inside one; the spaces are ignored when the code
+                // is typed back.
+                div class="code" id="recovery-code" {
+                    @for group in page.code.as_bytes().chunks(4) {
+                        span class="group" { (String::from_utf8_lossy(group)) }
+                    }
+                }
             }
             form method="post" action="/u/mfa/recovery-saved" {
                 (hidden(&page.ctx))
@@ -362,18 +422,25 @@ fn recovery_page(page: &RecoveryCodePage) -> Markup {
     )
 }
 
-fn error_page(page: &ErrorPage) -> Markup {
+fn error_page(page: &ErrorPage) -> Page {
     let lang = page.lang.as_str();
+    let (heading, sentence) = error_heading(lang, &page.title);
     layout(
         lang,
-        t(lang, Text::ErrorTitle),
+        heading,
         html! {
-            h1 { (t(lang, Text::ErrorTitle)) }
-            p { strong { (page.title) } }
-            p { (page.detail) }
+            h1 { (heading) }
+            p { (sentence) @if !page.detail.is_empty() && lang != "ja" { " " (page.detail) } }
             p class="sub" { (t(lang, Text::BackToApp)) }
+            p class="hint" { "Error: " code { (page.title) } }
         },
     )
+}
+
+/// `/v2/logout` without `returnTo`: a page in the user's language.
+pub fn logged_out_page(lang: &str, site: &Site) -> Markup {
+    let (heading, sentence) = i18n::logged_out(lang);
+    layout(lang, heading, html! { h1 { (heading) } p { (sentence) } }).render(site)
 }
 
 /// Whether cookies must be `Secure` (and may then be `SameSite=None` for cross-site silent authentication).
@@ -494,18 +561,22 @@ fn app_response(answer: &AppResponse) -> (StatusCode, HeaderMap, Option<Markup>)
 }
 
 /// Turns a login step into the HTTP response.
-pub fn render(response: LoginResponse, cookies: CookiePolicy) -> Response {
+pub fn render(response: LoginResponse, site: &Site) -> Response {
     let LoginResponse { step, cookies: changes, cause } = response;
     let (status, mut headers, body) = match &step {
-        AuthStep::Login(page) => (StatusCode::OK, HeaderMap::new(), Some(login_page(page))),
-        AuthStep::Challenge(page) => (StatusCode::OK, HeaderMap::new(), Some(challenge_page(page))),
-        AuthStep::Picker(page) => (StatusCode::OK, HeaderMap::new(), Some(picker_page(page))),
-        AuthStep::EnrollOtp(page) => (StatusCode::OK, HeaderMap::new(), Some(enroll_otp_page(page))),
-        AuthStep::EnrollPhone(page) => (StatusCode::OK, HeaderMap::new(), Some(enroll_phone_page(page))),
-        AuthStep::Organizations(page) => (StatusCode::OK, HeaderMap::new(), Some(organizations_page(page))),
-        AuthStep::OrganizationName(page) => (StatusCode::OK, HeaderMap::new(), Some(organization_name_page(page))),
-        AuthStep::Consent(page) => (StatusCode::OK, HeaderMap::new(), Some(consent_page(page))),
-        AuthStep::RecoveryCode(page) => (StatusCode::OK, HeaderMap::new(), Some(recovery_page(page))),
+        AuthStep::Login(page) => (StatusCode::OK, HeaderMap::new(), Some(login_page(page).render(site))),
+        AuthStep::Challenge(page) => (StatusCode::OK, HeaderMap::new(), Some(challenge_page(page).render(site))),
+        AuthStep::Picker(page) => (StatusCode::OK, HeaderMap::new(), Some(picker_page(page).render(site))),
+        AuthStep::EnrollOtp(page) => (StatusCode::OK, HeaderMap::new(), Some(enroll_otp_page(page).render(site))),
+        AuthStep::EnrollPhone(page) => (StatusCode::OK, HeaderMap::new(), Some(enroll_phone_page(page).render(site))),
+        AuthStep::Organizations(page) => {
+            (StatusCode::OK, HeaderMap::new(), Some(organizations_page(page).render(site)))
+        }
+        AuthStep::OrganizationName(page) => {
+            (StatusCode::OK, HeaderMap::new(), Some(organization_name_page(page).render(site)))
+        }
+        AuthStep::Consent(page) => (StatusCode::OK, HeaderMap::new(), Some(consent_page(page).render(site))),
+        AuthStep::RecoveryCode(page) => (StatusCode::OK, HeaderMap::new(), Some(recovery_page(page).render(site))),
         AuthStep::Error(page) => {
             // Our failure is a 500 (clients and monitors must not read it as their mistake), an unreachable store a
             // 503 (try again); the rest are 400.
@@ -514,7 +585,7 @@ pub fn render(response: LoginResponse, cookies: CookiePolicy) -> Response {
                 "temporarily_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::BAD_REQUEST,
             };
-            (status, HeaderMap::new(), Some(error_page(page)))
+            (status, HeaderMap::new(), Some(error_page(page).render(site)))
         }
         AuthStep::Redirect(url) => {
             let mut headers = HeaderMap::new();
@@ -531,14 +602,16 @@ pub fn render(response: LoginResponse, cookies: CookiePolicy) -> Response {
             CONTENT_SECURITY_POLICY,
             // No `form-action`: Chromium applies it to the redirect after a post too, and a login ends with a
             // redirect to the application's callback on another origin.
-            HeaderValue::from_static(
-                "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; base-uri 'none'",
-            ),
+            HeaderValue::from_str(&format!(
+                "default-src 'none'; style-src 'unsafe-inline'; img-src {}; frame-ancestors 'none'; base-uri 'none'",
+                site.image_sources()
+            ))
+            .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'")),
         );
     }
     headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     for change in &changes {
-        if let Ok(value) = HeaderValue::from_str(&cookies.header(change)) {
+        if let Ok(value) = HeaderValue::from_str(&site.cookies.header(change)) {
             headers.append(SET_COOKIE, value);
         }
     }

@@ -1,0 +1,78 @@
+//! The hosted pages' chrome and wording (issue 15): the tenant's name and `[branding]`, friendly error headings,
+//! the signed-out page in the user's language, the Japanese font stack.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use gatehouse_tests::{MFA_DEFAULT, Server, config};
+
+fn branded() -> String {
+    config(MFA_DEFAULT, "[branding]\nlogo_url = \"https://cdn.example.com/logo.png\"\nprimary_color = \"#0b6e4f\"\n")
+}
+
+#[tokio::test]
+async fn pages_carry_the_tenants_name_logo_and_colour() {
+    let server = Server::start(&branded(), &[]);
+    let http = reqwest::Client::new();
+    let page = http.get(server.url("authorize?client_id=nobody&response_type=code")).send().await.unwrap();
+    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let body = page.text().await.unwrap();
+    assert!(body.contains("<title>This sign-in link does not work | Gatehouse Test</title>"), "{body}");
+    assert!(body.contains("<footer>Gatehouse Test</footer>"), "{body}");
+    assert!(
+        body.contains(r#"<img class="logo" src="https://cdn.example.com/logo.png" alt="Gatehouse Test">"#),
+        "{body}"
+    );
+    assert!(
+        body.contains("background:#0b6e4f") && !body.contains("#4f46e5"),
+        "the primary colour replaces the default"
+    );
+    assert!(body.contains("'Hiragino Sans','Noto Sans JP','Yu Gothic',sans-serif"), "the Japanese font stack");
+    assert!(csp.contains("img-src data: https://cdn.example.com;"), "{csp}");
+    // A friendly heading, the code small for support; never the code as the heading.
+    assert!(body.contains("<h1>This sign-in link does not work</h1>"), "{body}");
+    assert!(!body.contains("<h1>invalid_request"), "{body}");
+    assert!(body.contains("<code>invalid_request</code>"), "{body}");
+
+    let ja = http
+        .get(server.url("authorize?client_id=nobody&response_type=code"))
+        .header("accept-language", "ja")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(ja.contains("<h1>このサインインのリンクは使えません</h1>"), "{ja}");
+}
+
+#[tokio::test]
+async fn logout_without_return_to_shows_a_page_in_the_users_language() {
+    let server = Server::start(&config(MFA_DEFAULT, ""), &[]);
+    let http = reqwest::Client::new();
+    let en = http.get(server.url("v2/logout")).send().await.unwrap();
+    assert_eq!(en.status(), 200);
+    assert!(en.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
+    let en = en.text().await.unwrap();
+    assert!(en.contains("<h1>You are signed out</h1>") && en.contains("<footer>Gatehouse Test</footer>"), "{en}");
+    let ja = http.get(server.url("v2/logout")).header("accept-language", "ja,en;q=0.5").send().await.unwrap();
+    let ja = ja.text().await.unwrap();
+    assert!(ja.contains("<html lang=\"ja\">") && ja.contains("<h1>サインアウトしました</h1>"), "{ja}");
+}
+
+#[test]
+fn branding_is_checked_when_the_configuration_loads() {
+    for (extra, key) in [
+        ("[branding]\nprimary_color = \"red;}body{display:none\"\n", "branding.primary_color"),
+        ("[branding]\nlogo_url = \"http://cdn.example.com/logo.png\"\n", "branding.logo_url"),
+        ("[branding]\nlogo_url = \"https://x.example/\\\"><script>\"\n", "branding.logo_url"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("gatehouse.toml"), config(MFA_DEFAULT, extra)).unwrap();
+        let output = std::process::Command::new(gatehouse_tests::gatehouse_bin())
+            .args(["serve", "--config"])
+            .arg(dir.path().join("gatehouse.toml"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success() && stderr.contains(key), "{extra}: {stderr}");
+    }
+}
