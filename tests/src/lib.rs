@@ -75,6 +75,45 @@ pub async fn exchange_code(server: &Server, code: &str, verifier: &str) -> Value
     body
 }
 
+/// A password grant of `test-web` (its secret from [`config`]) for `email`, scope `openid`: the status and body.
+pub async fn web_password_login(http: &reqwest::Client, server: &Server, email: &str, password: &str) -> (u16, Value) {
+    let response = http
+        .post(server.url("oauth/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", "test-web"),
+            ("client_secret", "test-web-secret-0123456789"),
+            ("username", email),
+            ("password", password),
+            ("scope", "openid"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+/// A Management API token of `test-m2m` (its secret from [`config`]; the test grants it the scopes).
+pub async fn m2m_management_token(http: &reqwest::Client, server: &Server) -> String {
+    let body: Value = http
+        .post(server.url("oauth/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "test-m2m"),
+            ("client_secret", "test-m2m-secret-0123456789"),
+            ("audience", &server.url("api/v2/")),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["access_token"].as_str().unwrap_or_else(|| panic!("no management token: {body}")).to_owned()
+}
+
 /// The `gatehouse` binary built next to this test (`make test` builds it first).
 pub fn gatehouse_bin() -> PathBuf {
     let exe = std::env::current_exe().unwrap();

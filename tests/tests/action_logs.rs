@@ -7,7 +7,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gatehouse_tests::{MFA_DEFAULT, Server, config, free_port, gatehouse_bin};
+use gatehouse_tests::{
+    MFA_DEFAULT, Server, config, free_port, gatehouse_bin, m2m_management_token, web_password_login,
+};
 use serde_json::Value;
 
 const SECRET: &str = "s3cret-partner-key-0123";
@@ -33,46 +35,13 @@ fn tenant(port: u16) -> String {
 }
 
 async fn password_login(http: &reqwest::Client, server: &Server, email: &str) -> u16 {
-    let response = http
-        .post(server.url("oauth/token"))
-        .form(&[
-            ("grant_type", "password"),
-            ("client_id", "test-web"),
-            ("client_secret", "test-web-secret-0123456789"),
-            ("username", email),
-            ("password", "correct-horse-battery"),
-            ("scope", "openid"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    response.status().as_u16()
+    web_password_login(http, server, email, "correct-horse-battery").await.0
 }
 
 async fn logs(http: &reqwest::Client, server: &Server) -> Vec<Value> {
-    let token: Value = http
-        .post(server.url("oauth/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "test-m2m"),
-            ("client_secret", "test-m2m-secret-0123456789"),
-            ("audience", &server.url("api/v2/")),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let entries: Value = http
-        .get(server.url("api/v2/logs?take=50"))
-        .bearer_auth(token["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = m2m_management_token(http, server).await;
+    let entries: Value =
+        http.get(server.url("api/v2/logs?take=50")).bearer_auth(token).send().await.unwrap().json().await.unwrap();
     entries.as_array().unwrap().clone()
 }
 

@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use gatehouse_tests::{MFA_DEFAULT, Server, config, free_port, gatehouse_bin, jwt_payload, repo_root};
+use gatehouse_tests::{
+    MFA_DEFAULT, Server, config, free_port, gatehouse_bin, jwt_payload, m2m_management_token, repo_root,
+    web_password_login,
+};
 use serde_json::{Value, json};
 
 /// tests/npm/node_modules, which scripts/e2e-deps.sh installs.
@@ -246,22 +249,8 @@ exports.onExecutePostLogin = async (event, api) => {
     server.set_actions(&[("10-management.js", action)]);
 
     let http = reqwest::Client::new();
-    let response = http
-        .post(server.url("oauth/token"))
-        .form(&[
-            ("grant_type", "password"),
-            ("client_id", "test-web"),
-            ("client_secret", "test-web-secret-0123456789"),
-            ("username", "jane@example.com"),
-            ("password", "correct-horse-battery"),
-            ("scope", "openid"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert!(status.is_success(), "{body}");
+    let (status, body) = web_password_login(&http, &server, "jane@example.com", "correct-horse-battery").await;
+    assert_eq!(status, 200, "{body}");
     let claims = jwt_payload(body["id_token"].as_str().unwrap());
     assert_eq!(claims["https://gatehouse.test/colour"], "teal");
     let nested = claims["https://gatehouse.test/nested"].as_str().unwrap();
@@ -271,23 +260,10 @@ exports.onExecutePostLogin = async (event, api) => {
     assert!(refused[1].as_str().unwrap().contains("are not allowed"), "other routes never leave the host: {refused}");
 
     // The change is in the store, as the Management API shows it.
-    let token: Value = http
-        .post(server.url("oauth/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "test-m2m"),
-            ("client_secret", "test-m2m-secret-0123456789"),
-            ("audience", &format!("{issuer}api/v2/")),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = m2m_management_token(&http, &server).await;
     let users: Value = http
         .get(server.url("api/v2/users-by-email?email=jane%40example.com"))
-        .bearer_auth(token["access_token"].as_str().unwrap())
+        .bearer_auth(token)
         .send()
         .await
         .unwrap()

@@ -1,7 +1,7 @@
 //! Watching the server (issue 15): `/healthz`, `/readyz` and Prometheus `/metrics` on a running `gatehouse serve`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use gatehouse_tests::{MFA_DEFAULT, Server, config};
+use gatehouse_tests::{MFA_DEFAULT, Server, config, web_password_login};
 use serde_json::Value;
 
 const ACTION: &str = "exports.onExecutePostLogin = async (event, api) => { api.idToken.setCustomClaim('https://gatehouse.test/x', 1); };";
@@ -18,33 +18,10 @@ async fn health_readiness_and_metrics() {
     let body: Value = ready.json().await.unwrap();
     assert_eq!(body, serde_json::json!({ "status": "ready", "store": "ok", "sandbox": "ok" }));
 
-    let login = http
-        .post(server.url("oauth/token"))
-        .form(&[
-            ("grant_type", "password"),
-            ("client_id", "test-web"),
-            ("client_secret", "test-web-secret-0123456789"),
-            ("username", "jane@example.com"),
-            ("password", "correct-horse-battery"),
-            ("scope", "openid"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status(), 200);
-    let wrong = http
-        .post(server.url("oauth/token"))
-        .form(&[
-            ("grant_type", "password"),
-            ("client_id", "test-web"),
-            ("client_secret", "test-web-secret-0123456789"),
-            ("username", "jane@example.com"),
-            ("password", "wrong-password"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong.status(), 403);
+    let (status, _) = web_password_login(&http, &server, "jane@example.com", "correct-horse-battery").await;
+    assert_eq!(status, 200);
+    let (status, _) = web_password_login(&http, &server, "jane@example.com", "wrong-password").await;
+    assert_eq!(status, 403);
 
     let metrics = http.get(server.url("metrics")).send().await.unwrap();
     assert_eq!(metrics.status(), 200);
