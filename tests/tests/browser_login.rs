@@ -157,6 +157,12 @@ async fn two_challenges_from_seed_001_with_the_factor_picker() {
     assert!(page.body.contains("Try another method"), "challengeWith offers the alternatives: {}", page.body);
     let picker = browser.submit(&page, "/u/mfa/choose", &[]).await;
     assert!(picker.body.contains("value=\"email\"") && picker.body.contains("value=\"otp\""), "{}", picker.body);
+    // Each factor says what it is; "Back" returns to the factor shown before the picker.
+    assert!(picker.body.contains("A code sent to your email address"), "{}", picker.body);
+    assert!(picker.body.contains(">Back</button>"), "{}", picker.body);
+    let back = browser.submit(&picker, "/u/mfa/choose", &[("factor", "otp")]).await;
+    assert!(back.body.contains("authenticator app"), "back to the OTP challenge: {}", back.body);
+    let picker = browser.submit(&back, "/u/mfa/choose", &[]).await;
     let page = browser.submit(&picker, "/u/mfa/choose", &[("factor", "email")]).await;
     assert!(page.body.contains("j***@example.com"), "email challenge: {}", page.body);
     let code = server.latest_email_code();

@@ -65,7 +65,8 @@ impl Login<'_> {
         let Some(mfa) = mfa_state(tx) else { return error_page(&lang, "invalid_request", "Nothing to verify.") };
         let alternatives = mfa.offered.len() > 1;
         let Some(factor) = mfa.current else {
-            let page = PickerPage { ctx, factors: mfa.offered.clone(), enrolling: mfa.enrolling };
+            let back = mfa.previous.filter(|f| mfa.offered.contains(f));
+            let page = PickerPage { ctx, factors: mfa.offered.clone(), enrolling: mfa.enrolling, back };
             if let Err(e) = self.save(state, tx).await {
                 return internal(&lang, e);
             }
@@ -259,7 +260,12 @@ impl Login<'_> {
                     }
                 }
                 Some(_) => {}
-                None => mfa.current = None,
+                None => {
+                    if mfa.current.is_some() {
+                        mfa.previous = mfa.current;
+                    }
+                    mfa.current = None;
+                }
             }
         }
         self.show_mfa(state, &mut tx, &user, None).await

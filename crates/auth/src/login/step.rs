@@ -197,6 +197,8 @@ pub struct PickerPage {
     pub factors: Vec<FactorType>,
     /// Whether the user enrolls (rather than verifies) one of them.
     pub enrolling: bool,
+    /// The factor to go back to (the one shown before the picker), when there was one.
+    pub back: Option<FactorType>,
 }
 
 /// TOTP enrollment.

@@ -131,6 +131,9 @@ pub struct MfaState {
     /// When the last phone code was sent (epoch seconds), for the resend cooldown.
     #[serde(default)]
     pub last_sent_at: Option<i64>,
+    /// The factor shown before the user opened the picker: the picker's way back.
+    #[serde(default)]
+    pub previous: Option<FactorType>,
 }
 
 /// Where a login's phone codes go.

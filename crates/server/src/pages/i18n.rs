@@ -19,6 +19,7 @@ pub enum Text {
     RecoveryCode,
     TryAnotherMethod,
     ChooseMethod,
+    Back,
     ChooseEnrollMethod,
     ResendCode,
     SecureAccount,
@@ -146,6 +147,13 @@ pub fn t(lang: &str, text: Text) -> &'static str {
                 "別の方法を試す"
             } else {
                 "Try another method"
+            }
+        }
+        Text::Back => {
+            if ja {
+                "戻る"
+            } else {
+                "Back"
             }
         }
         Text::ChooseMethod => {

@@ -367,6 +367,13 @@ fn picker_page(page: &PickerPage) -> Page {
                     }
                 }
             }
+            @if let Some(back) = page.back {
+                form method="post" action="/u/mfa/choose" {
+                    (hidden(&page.ctx))
+                    input type="hidden" name="factor" value=(back.as_str());
+                    button class="link" type="submit" { (t(lang, Text::Back)) }
+                }
+            }
         },
     )
 }
