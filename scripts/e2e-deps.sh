@@ -3,6 +3,7 @@
 # tests/tests/auth0_python.rs), idempotently:
 #   - Debian's Chromium (/usr/bin/chromium), driven by playwright-core; Playwright's own browser download does not
 #     work on these machines, so `npx playwright install` is never used;
+#   - a Japanese font (Debian's fonts-noto-cjk), for the hosted pages' screenshot test;
 #   - openssl, which makes the throwaway certificate of the TLS proxy in tests/js/mfa-auth-js.mjs;
 #   - tests/js/node_modules from tests/js/package-lock.json (@auth0/auth0-spa-js, @auth0/auth0-auth-js,
 #     playwright-core);
@@ -30,6 +31,14 @@ if ! command -v openssl >/dev/null; then
     apt-get install -y --no-install-recommends openssl
 fi
 openssl version
+
+# A Japanese font, for the screenshot of the hosted pages in Japanese (tests/tests/pages_screenshot.rs).
+if ! fc-list :lang=ja 2>/dev/null | grep -q .; then
+    echo "e2e-deps: installing Debian's fonts-noto-cjk"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    apt-get install -y --no-install-recommends fonts-noto-cjk fontconfig
+fi
 
 command -v node >/dev/null || { echo "e2e-deps: node is missing (the machine image provides it)" >&2; exit 1; }
 # The hidden lockfile npm writes is newer than package-lock.json when node_modules matches it: skip the reinstall.
