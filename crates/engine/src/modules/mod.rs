@@ -27,6 +27,8 @@ use resolve::{Resolved, read_manifest};
 pub const MAX_MODULES: usize = 5_000;
 /// Largest file a flow may load.
 pub const MAX_MODULE_BYTES: usize = 16 * 1024 * 1024;
+/// Largest module [`escape_async_call`] repairs.
+const MAX_REPAIRED_BYTES: usize = 256 * 1024;
 /// Most source, in bytes, one flow's modules may have together (the flow crosses to a worker in one frame).
 pub const MAX_TOTAL_MODULE_BYTES: usize = 40 * 1024 * 1024;
 
@@ -82,6 +84,8 @@ struct Linker {
     origin: Vec<usize>,
     total: usize,
     package_types: HashMap<PathBuf, bool>,
+    /// Each action's actions folder, outside which nothing is looked up or read.
+    roots: Vec<PathBuf>,
 }
 
 impl Linker {
@@ -91,9 +95,13 @@ impl Linker {
         for (index, action) in actions.iter().enumerate() {
             let dir =
                 std::path::absolute(&action.file).ok().and_then(|p| p.parent().map(Path::to_owned)).unwrap_or_default();
+            let dir = resolve::normalize(&dir);
+            // The actions folder: the trigger folder's parent (`actions/` for `actions/post-login/x.js`).
+            let root = dir.parent().map_or_else(|| dir.clone(), Path::to_owned);
+            self.roots.push(root.clone());
             let mut links = BTreeMap::new();
             for name in &action.names {
-                let link = match resolve::resolve(&dir, name) {
+                let link = match resolve::resolve(&root, &dir, name) {
                     Ok(Resolved::Builtin(builtin)) => Link::Builtin(builtin.to_owned()),
                     Ok(Resolved::Unavailable(module)) => {
                         errors.push(plain(&action.file, format!("module '{module}' is not available in actions")));
@@ -123,11 +131,12 @@ impl Linker {
         while let Some(index) = queue.pop_front() {
             let names = std::mem::take(&mut self.names[index]);
             let dir = Path::new(&self.graph.modules[index].path).parent().map(Path::to_owned).unwrap_or_default();
-            let dir = std::path::absolute(&dir).unwrap_or(dir);
+            let dir = resolve::normalize(&std::path::absolute(&dir).unwrap_or(dir));
             let origin = self.origin[index];
+            let root = self.roots[origin].clone();
             let mut links = BTreeMap::new();
             for name in names {
-                let link = match resolve::resolve(&dir, &name) {
+                let link = match resolve::resolve(&root, &dir, &name) {
                     Ok(Resolved::Builtin(builtin)) => Link::Builtin(builtin.to_owned()),
                     Ok(Resolved::Unavailable(module)) => Link::Unavailable(module),
                     Ok(Resolved::File(path)) => match self.add(&path, origin, &mut queue) {
@@ -174,6 +183,11 @@ impl Linker {
         };
         if self.graph.modules.len() >= MAX_MODULES {
             return Err(AddError::Broken(format!("a flow loads at most {MAX_MODULES} modules")));
+        }
+        // The size first, so a huge file is never read.
+        let size = std::fs::metadata(path).map_err(|e| AddError::Broken(format!("cannot read {shown}: {e}")))?.len();
+        if size > MAX_MODULE_BYTES as u64 {
+            return Err(AddError::Broken(format!("{shown} is {size} bytes; the limit is {MAX_MODULE_BYTES}")));
         }
         let code = std::fs::read_to_string(path).map_err(|e| AddError::Broken(format!("cannot read {shown}: {e}")))?;
         if code.len() > MAX_MODULE_BYTES {
@@ -233,7 +247,10 @@ fn parse(code: String, shown: &str) -> Result<(String, Vec<String>), String> {
     loop {
         match prove_wrapper(&wrap(&code), shown) {
             Ok(names) => return Ok((code, names)),
-            Err((Some(line), Some(column), message)) if message.contains("async arrow function") && repairs < 64 => {
+            // Each repair parses the whole file again: only small files get them (asynckit's are a few hundred bytes).
+            Err((Some(line), Some(column), message))
+                if message.contains("async arrow function") && repairs < 64 && code.len() <= MAX_REPAIRED_BYTES =>
+            {
                 match escape_async_call(&code, line, column) {
                     Some(repaired) => {
                         code = repaired;

@@ -2,7 +2,7 @@
 //!
 //! What Node 22 does for `require(x)` from a file in `dir`, minus what actions cannot use: built-ins first (with or
 //! without `node:`), then relative paths (`./x`: the file, `x.js`, `x.json`, then the folder's `package.json`
-//! `main` and `index.js`/`index.json`), then `node_modules` folders from `dir` up to the root, where a package's
+//! `main` and `index.js`/`index.json`), then `node_modules` folders from `dir` up to the actions folder, where a package's
 //! `exports` (with the `node`, `require` and `default` conditions, subpath patterns and arrays) decides when it has
 //! one, and `main`/`index.js` otherwise. ES modules (`.mjs`, or `.js` under `"type": "module"`) and native addons
 //! are refused with the reason.
@@ -27,8 +27,25 @@ pub enum Resolved {
 /// The conditions Node's `require` matches in `exports`.
 const CONDITIONS: [&str; 3] = ["node", "require", "default"];
 
-/// Resolves `specifier` as `require` in a file of `dir` would.
-pub fn resolve(dir: &Path, specifier: &str) -> Result<Resolved, String> {
+/// Resolves `specifier` as `require` in a file of `dir` would, within `root` (absolute, normalized: the actions
+/// folder). Action code is untrusted and the host reads what it names: nothing outside `root` is looked up or read,
+/// by a relative or absolute path, by `..` in a package subpath, or by a package's `main` (compared on the path as
+/// written, so a `node_modules` linked in from elsewhere still works).
+pub fn resolve(root: &Path, dir: &Path, specifier: &str) -> Result<Resolved, String> {
+    let resolved = resolve_unconfined(root, dir, specifier)?;
+    if let Resolved::File(path) = &resolved
+        && !normalize(path).starts_with(root)
+    {
+        return Err(outside(specifier, root));
+    }
+    Ok(resolved)
+}
+
+fn outside(specifier: &str, root: &Path) -> String {
+    format!("'{specifier}' leads outside the actions folder {}, where modules must be", root.display())
+}
+
+fn resolve_unconfined(root: &Path, dir: &Path, specifier: &str) -> Result<Resolved, String> {
     if let Some(name) = specifier.strip_prefix("node:") {
         return match builtins::provided(name) {
             Some(name) => Ok(Resolved::Builtin(name)),
@@ -48,6 +65,9 @@ pub fn resolve(dir: &Path, specifier: &str) -> Result<Resolved, String> {
     let relative = specifier == "." || specifier == ".." || specifier.starts_with("./") || specifier.starts_with("../");
     if relative || specifier.starts_with('/') {
         let path = normalize(&dir.join(specifier));
+        if !path.starts_with(root) {
+            return Err(outside(specifier, root));
+        }
         return load_file_or_directory(&path)?
             .map(Resolved::File)
             .ok_or_else(|| format!("no file or folder '{}'", path.display()));
@@ -55,14 +75,14 @@ pub fn resolve(dir: &Path, specifier: &str) -> Result<Resolved, String> {
     if specifier.starts_with('#') {
         return Err("package imports ('#...') are not supported".to_owned());
     }
-    load_node_modules(dir, specifier)
+    load_node_modules(root, dir, specifier)
 }
 
-fn load_node_modules(dir: &Path, specifier: &str) -> Result<Resolved, String> {
+fn load_node_modules(root: &Path, dir: &Path, specifier: &str) -> Result<Resolved, String> {
     let (name, subpath) =
         split_package(specifier).ok_or_else(|| format!("'{specifier}' is not a valid package name"))?;
     let mut searched = Vec::new();
-    for ancestor in dir.ancestors() {
+    for ancestor in dir.ancestors().take_while(|a| a.starts_with(root)) {
         if ancestor.file_name().is_some_and(|n| n == "node_modules") {
             continue;
         }
@@ -86,13 +106,16 @@ fn load_node_modules(dir: &Path, specifier: &str) -> Result<Resolved, String> {
             return Ok(Resolved::File(path));
         }
         let full = normalize(&modules.join(specifier));
+        if !full.starts_with(root) {
+            return Err(outside(specifier, root));
+        }
         if let Some(found) = load_file_or_directory(&full)? {
             return Ok(Resolved::File(found));
         }
         searched.push(modules);
     }
     let first = searched.first().map(|p| p.display().to_string()).unwrap_or_default();
-    Err(format!("cannot find package '{name}' in {first} or any folder above it"))
+    Err(format!("cannot find package '{name}' in {first} or any folder above it up to {}", root.display()))
 }
 
 /// `@scope/name/sub` → (`@scope/name`, `./sub`); `name` → (`name`, `.`).

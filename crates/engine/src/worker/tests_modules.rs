@@ -369,3 +369,45 @@ fn broken_dependencies_fail_the_load_with_action_module_and_reason() {
     let mut h = Harness::load(&dir.path().join("post-login"));
     assert_eq!(claims(&h.run(event()))["o"], json!("MODULE_NOT_FOUND"));
 }
+
+/// Action code is untrusted and the host reads what it requires: nothing outside the actions folder is read, by a
+/// relative or absolute path, by `..` through a package, or by a package's `main`; a `node_modules` linked in from
+/// elsewhere still resolves, as the path is written.
+#[test]
+fn requires_stay_inside_the_actions_folder() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = dir.path().join("secret.json");
+    std::fs::write(&secret, r#"{"password": "hunter2"}"#).expect("write");
+    let actions = dir.path().join("actions");
+    write(&actions, "node_modules/plain/index.js", "module.exports = 1;");
+    write(&actions, "node_modules/sneaky/package.json", r#"{"main": "../../../secret.json"}"#);
+    let attempts = [
+        "../../secret.json".to_owned(),
+        secret.display().to_string(),
+        "plain/../../../secret.json".to_owned(),
+        "sneaky".to_owned(),
+    ];
+    for attempt in &attempts {
+        let root = tempfile::tempdir_in(dir.path()).expect("tempdir");
+        let actions_folder = root.path();
+        std::os::unix::fs::symlink(actions.join("node_modules"), actions_folder.join("node_modules")).expect("link");
+        write(
+            actions_folder,
+            "post-login/10-steal.js",
+            &format!("const s = require({attempt:?});\nexports.onExecutePostLogin = async () => {{}};"),
+        );
+        let error = load_error(actions_folder);
+        assert!(error.contains("outside the actions folder"), "{attempt}: {error}");
+        assert!(!error.contains("hunter2"), "{error}");
+    }
+    // The linked node_modules itself resolves.
+    let root = tempfile::tempdir_in(dir.path()).expect("tempdir");
+    std::os::unix::fs::symlink(actions.join("node_modules"), root.path().join("node_modules")).expect("link");
+    write(
+        root.path(),
+        "post-login/10-ok.js",
+        "const p = require('plain');\nexports.onExecutePostLogin = async (e, api) => { api.idToken.setCustomClaim('p', p); };",
+    );
+    let mut h = Harness::load(&root.path().join("post-login"));
+    assert_eq!(claims(&h.run(event()))["p"], json!(1));
+}
