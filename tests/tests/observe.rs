@@ -23,6 +23,13 @@ async fn health_readiness_and_metrics() {
     let (status, _) = web_password_login(&http, &server, "jane@example.com", "wrong-password").await;
     assert_eq!(status, 403);
 
+    // A made-up method is counted as `other`: clients cannot add label values (and series) at will.
+    let brew = http.request(reqwest::Method::from_bytes(b"BREW").unwrap(), server.url("healthz")).send().await.unwrap();
+    assert_eq!(brew.status(), 405);
+    // Probes in a burst share one check.
+    let probes = gatehouse_tests::join_all((0..20).map(|_| http.get(server.url("readyz")).send())).await;
+    assert!(probes.into_iter().all(|p| p.unwrap().status() == 200));
+
     let metrics = http.get(server.url("metrics")).send().await.unwrap();
     assert_eq!(metrics.status(), 200);
     assert!(metrics.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
@@ -37,10 +44,11 @@ async fn health_readiness_and_metrics() {
         r#"gatehouse_action_duration_seconds_count{trigger="post-login",action="10-claim.js"} 1"#,
         "gatehouse_sandbox_workers_started_total ",
         "gatehouse_sandbox_workers_busy ",
+        r#"gatehouse_http_requests_total{method="other",route="/healthz",status="405"} 1"#,
     ] {
         assert!(text.contains(expected), "missing {expected} in:\n{text}");
     }
-    for private in ["jane@example.com", "correct-horse-battery", "test-web-secret"] {
+    for private in ["jane@example.com", "correct-horse-battery", "test-web-secret", "BREW"] {
         assert!(!text.contains(private), "{private} in the metrics");
     }
 }

@@ -53,9 +53,31 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
+/// How long one readiness answer is reused: `/readyz` is unauthenticated, and each check runs a sandbox worker.
+const READY_FOR: Duration = Duration::from_secs(1);
+
 /// 200 when the store answers and a sandbox worker runs an (empty) flow, each within five seconds; 503 with what
-/// failed otherwise.
+/// failed otherwise. One check runs at a time and its answer serves every probe for a second, so probes cannot
+/// take the workers from logins.
 async fn readyz(State(state): State<AppState>) -> Response {
+    type Answer = (usize, Instant, bool, serde_json::Value);
+    static LAST: tokio::sync::Mutex<Option<Answer>> = tokio::sync::Mutex::const_new(None);
+    // Keyed by tenant, for processes (tests) that serve more than one.
+    let tenant = std::sync::Arc::as_ptr(&state.tenant) as usize;
+    let mut last = LAST.lock().await;
+    let (ready, body) = match &*last {
+        Some((of, at, ready, body)) if *of == tenant && at.elapsed() < READY_FOR => (*ready, body.clone()),
+        _ => {
+            let (ready, body) = check_ready(&state).await;
+            *last = Some((tenant, Instant::now(), ready, body.clone()));
+            (ready, body)
+        }
+    };
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(body)).into_response()
+}
+
+async fn check_ready(state: &AppState) -> (bool, serde_json::Value) {
     let limit = Duration::from_secs(5);
     let store = match tokio::time::timeout(limit, state.tenant.store.documents_version()).await {
         Ok(Ok(_)) => "ok".to_owned(),
@@ -68,9 +90,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
         Err(_) => "no answer within 5 s".to_owned(),
     };
     let ready = store == "ok" && sandbox == "ok";
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let body = json!({ "status": if ready { "ready" } else { "not ready" }, "store": store, "sandbox": sandbox });
-    (status, Json(body)).into_response()
+    (ready, json!({ "status": if ready { "ready" } else { "not ready" }, "store": store, "sandbox": sandbox }))
 }
 
 async fn metrics() -> Response {
@@ -89,7 +109,12 @@ async fn metrics() -> Response {
 /// `gatehouse_http_requests_total{method, route, status}` with `gatehouse_http_request_duration_seconds`.
 pub async fn track(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
+    // Any token is a method to HTTP: a label of each would let a client grow /metrics without bound.
+    let method = match request.method().as_str() {
+        known @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS") => known,
+        _ => "other",
+    }
+    .to_owned();
     let route = request.extensions().get::<MatchedPath>().map_or("(unmatched)", |p| p.as_str()).to_owned();
     let response = next.run(request).await;
     let seconds = started.elapsed().as_secs_f64();
