@@ -94,7 +94,9 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let staged = path.with_extension("tmp");
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&staged)?;
+    // A new file, so the owner-only mode always applies (an existing one would keep its permissions).
+    let _ = std::fs::remove_file(&staged);
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&staged)?;
     file.write_all(text.as_bytes())?;
     file.sync_all()?;
     std::fs::rename(&staged, path)
