@@ -45,6 +45,9 @@ async fn health_readiness_and_metrics() {
         "gatehouse_sandbox_workers_started_total ",
         "gatehouse_sandbox_workers_busy ",
         r#"gatehouse_http_requests_total{method="other",route="/healthz",status="405"} 1"#,
+        // Store latency, by backend and operation: both logins looked the user up, the failure's log is durable.
+        r#"gatehouse_store_operation_duration_seconds_count{backend="sled",operation="find_user_by_email"} "#,
+        r#"gatehouse_store_operation_duration_seconds_count{backend="sled",operation="append_log"} "#,
     ] {
         assert!(text.contains(expected), "missing {expected} in:\n{text}");
     }

@@ -9,7 +9,7 @@ use gatehouse_auth::actions::Reload;
 use gatehouse_auth::tenant::{Tenant, TenantOptions};
 use gatehouse_engine::sandbox::SandboxConfig;
 use gatehouse_server::AppState;
-use gatehouse_store::{PgStore, SledStore, Store};
+use gatehouse_store::{PgStore, SledStore, Store, TimedStore};
 use gatehouse_types::config::TenantConfig;
 
 use crate::config;
@@ -35,11 +35,11 @@ pub async fn open_store(base: &std::path::Path, config: &TenantConfig) -> Result
             let store = PgStore::connect_with_ca(url, config.store.pool_size, ca_file.as_deref())
                 .await
                 .map_err(|e| format!("[store] url: {e}"))?;
-            Arc::new(store)
+            Arc::new(TimedStore::new(Arc::new(store), "postgres"))
         }
         None => {
             let store = SledStore::open(&data_dir.join("store")).map_err(|e| format!("{}: {e}", data_dir.display()))?;
-            Arc::new(store)
+            Arc::new(TimedStore::new(Arc::new(store), "sled"))
         }
     };
     Ok((store, data_dir))

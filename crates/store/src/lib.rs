@@ -19,6 +19,7 @@ pub mod rate_limit;
 mod sled_store;
 #[cfg(test)]
 mod store_tests;
+mod timed;
 
 use async_trait::async_trait;
 use gatehouse_types::records::{
@@ -28,6 +29,7 @@ use sha2::{Digest, Sha256};
 
 pub use pg_store::{PgStore, create_schema};
 pub use sled_store::SledStore;
+pub use timed::TimedStore;
 
 /// What can go wrong in a store.
 #[derive(Debug, thiserror::Error)]
