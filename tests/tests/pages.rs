@@ -76,3 +76,60 @@ fn branding_is_checked_when_the_configuration_loads() {
         assert!(!output.status.success() && stderr.contains(key), "{extra}: {stderr}");
     }
 }
+
+#[tokio::test]
+async fn error_pages_link_to_the_applications_login_route() {
+    let portal = r#"[[clients]]
+client_id = "test-portal"
+name = "Portal"
+app_type = "regular_web"
+client_secret = "test-portal-secret-0123456789"
+callbacks = ["https://portal.example.com/callback"]
+initiate_login_uri = "https://portal.example.com/login"
+"#;
+    // `default_redirection_uri` is a top-level key: it must come before the first table of the file.
+    let toml = format!("default_redirection_uri = \"https://www.example.com/login\"\n{}", config(MFA_DEFAULT, portal));
+    let server = Server::start(&toml, &[]);
+    let http = reqwest::Client::new();
+    let page = |path: &'static str, lang: &'static str| {
+        let http = http.clone();
+        let url = server.url(path);
+        async move { http.get(url).header("accept-language", lang).send().await.unwrap().text().await.unwrap() }
+    };
+
+    // The client is known (its redirect URI is not): its own login route.
+    let known = page("authorize?client_id=test-portal&response_type=code&redirect_uri=https://evil.example/cb", "en").await;
+    assert!(known.contains(r#"<a class="button" href="https://portal.example.com/login">Start again</a>"#), "{known}");
+    assert!(!known.contains("Go back to the application"), "{known}");
+    let ja = page("authorize?client_id=test-portal&response_type=code&redirect_uri=https://evil.example/cb", "ja").await;
+    assert!(ja.contains(r#"href="https://portal.example.com/login">最初からやり直す</a>"#), "{ja}");
+
+    // A known client without a login route, an unknown client and an expired login: the tenant's default route.
+    for path in [
+        "authorize?client_id=test-spa&response_type=code&redirect_uri=https://evil.example/cb",
+        "authorize?client_id=nobody&response_type=code",
+        "u/login?state=no-such-login",
+    ] {
+        let body = page(path, "en").await;
+        assert!(body.contains(r#"<a class="button" href="https://www.example.com/login">Start again</a>"#), "{path}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn without_a_login_route_error_pages_say_to_go_back() {
+    let server = Server::start(&config(MFA_DEFAULT, ""), &[]);
+    let body = reqwest::get(server.url("u/login?state=no-such-login")).await.unwrap().text().await.unwrap();
+    assert!(body.contains("Go back to the application and try again.") && !body.contains("class=\"button\""), "{body}");
+}
+
+#[test]
+fn a_login_route_must_be_https() {
+    let toml = format!(
+        "default_redirection_uri = \"http://www.example.com/login\"\n{}",
+        config(MFA_DEFAULT, "[[clients]]\nclient_id = \"p\"\nname = \"P\"\napp_type = \"spa\"\ninitiate_login_uri = \"javascript:alert(1)\"\n")
+    );
+    let config: gatehouse_types::config::TenantConfig = toml::from_str(&toml).unwrap();
+    let problems = config.validate().into_iter().map(|p| format!("{}: {}", p.key, p.reason)).collect::<Vec<_>>();
+    assert!(problems.iter().any(|p| p.starts_with("default_redirection_uri: a login route is an https://")), "{problems:?}");
+    assert!(problems.iter().any(|p| p.starts_with("clients[3].initiate_login_uri: ")), "{problems:?}");
+}

@@ -43,8 +43,8 @@ async fn get_authorize(
     client: Client,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
-    render(login.authorize(&to_json_map(query)).await, &state.site())
+    let login = Login::new(client.ctx(&state), &client.cookies);
+    render(login.with_start_again(login.authorize(&to_json_map(query)).await), &state.site())
 }
 
 #[derive(Deserialize)]
@@ -54,8 +54,8 @@ struct StateQuery {
 }
 
 async fn get_page(State(state): State<AppState>, client: Client, Query(query): Query<StateQuery>) -> Response {
-    let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
-    render(login.show(&query.state).await, &state.site())
+    let login = Login::new(client.ctx(&state), &client.cookies);
+    render(login.with_start_again(login.show(&query.state).await), &state.site())
 }
 
 #[derive(Deserialize)]
@@ -71,8 +71,8 @@ struct LoginForm {
 }
 
 async fn post_login(State(state): State<AppState>, client: Client, Form(form): Form<LoginForm>) -> Response {
-    let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
-    render(login.submit_credentials(&form.state, &form.csrf, &form.email, &form.password).await, &state.site())
+    let login = Login::new(client.ctx(&state), &client.cookies);
+    render(login.with_start_again(login.submit_credentials(&form.state, &form.csrf, &form.email, &form.password).await), &state.site())
 }
 
 #[derive(Deserialize)]
@@ -103,45 +103,45 @@ struct MfaForm {
 }
 
 async fn post_code(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
-    let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
-    render(login.submit_code(&form.state, &form.csrf, &form.code).await, &state.site())
+    let login = Login::new(client.ctx(&state), &client.cookies);
+    render(login.with_start_again(login.submit_code(&form.state, &form.csrf, &form.code).await), &state.site())
 }
 
 async fn post_choose(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
-    let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
+    let login = Login::new(client.ctx(&state), &client.cookies);
     let factor = form.factor.as_deref().and_then(FactorType::parse);
-    render(login.choose_factor(&form.state, &form.csrf, factor).await, &state.site())
+    render(login.with_start_again(login.choose_factor(&form.state, &form.csrf, factor).await), &state.site())
 }
 
 async fn post_resend(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
-    let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
-    render(login.resend(&form.state, &form.csrf, form.method.as_deref()).await, &state.site())
+    let login = Login::new(client.ctx(&state), &client.cookies);
+    render(login.with_start_again(login.resend(&form.state, &form.csrf, form.method.as_deref()).await), &state.site())
 }
 
 async fn post_organization(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
-    let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
-    render(login.choose_organization(&form.state, &form.csrf, &form.organization).await, &state.site())
+    let login = Login::new(client.ctx(&state), &client.cookies);
+    render(login.with_start_again(login.choose_organization(&form.state, &form.csrf, &form.organization).await), &state.site())
 }
 
 async fn post_organization_name(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
-    let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
-    render(login.name_organization(&form.state, &form.csrf, &form.organization_name).await, &state.site())
+    let login = Login::new(client.ctx(&state), &client.cookies);
+    render(login.with_start_again(login.name_organization(&form.state, &form.csrf, &form.organization_name).await), &state.site())
 }
 
 async fn post_consent(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
-    let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
-    render(login.answer_consent(&form.state, &form.csrf, form.action == "accept").await, &state.site())
+    let login = Login::new(client.ctx(&state), &client.cookies);
+    render(login.with_start_again(login.answer_consent(&form.state, &form.csrf, form.action == "accept").await), &state.site())
 }
 
 async fn post_phone(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
-    let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
+    let login = Login::new(client.ctx(&state), &client.cookies);
     let answer = login.enroll_phone(&form.state, &form.csrf, &form.phone_number, form.method.as_deref()).await;
-    render(answer, &state.site())
+    render(login.with_start_again(answer), &state.site())
 }
 
 async fn post_recovery_saved(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
-    let login = Login { ctx: client.ctx(&state), cookies: &client.cookies };
-    render(login.acknowledge_recovery(&form.state, &form.csrf).await, &state.site())
+    let login = Login::new(client.ctx(&state), &client.cookies);
+    render(login.with_start_again(login.acknowledge_recovery(&form.state, &form.csrf).await), &state.site())
 }
 
 async fn resume(
@@ -157,11 +157,12 @@ async fn resume(
             lang,
             title: "invalid_request".into(),
             detail: "Missing state parameter on /continue.".into(),
+            start_again: state.tenant.config.default_redirection_uri.clone(),
         });
         return render(LoginResponse::new(page), &state.site());
     }
-    let login = Login { ctx: client.ctx(state), cookies: &client.cookies };
-    render(login.continue_redirect(&handle, to_json_map(query), to_json_map(body)).await, &state.site())
+    let login = Login::new(client.ctx(state), &client.cookies);
+    render(login.with_start_again(login.continue_redirect(&handle, to_json_map(query), to_json_map(body)).await), &state.site())
 }
 
 async fn get_continue(
@@ -199,6 +200,7 @@ async fn get_logout(State(state): State<AppState>, client: Client, Query(query):
                 lang: lang.clone(),
                 title: title.into(),
                 detail: detail.into(),
+                start_again: tenant.config.default_redirection_uri.clone(),
             })),
             &state.site(),
         )

@@ -32,6 +32,10 @@ pub struct TenantConfig {
     /// Tenant name (`event.tenant.id`); defaults to a slug of the friendly name.
     #[serde(default)]
     pub tenant: Option<String>,
+    /// Auth0's tenant "Default Login Route": where an error page's "Start again" link goes when the application is
+    /// not known (a login that expired). https, or http on localhost.
+    #[serde(default)]
+    pub default_redirection_uri: Option<String>,
     /// MFA settings.
     #[serde(default)]
     pub mfa: MfaConfig,
@@ -321,6 +325,10 @@ pub struct ClientConfig {
     /// users a consent page before it gets their data or API access.
     #[serde(default = "yes")]
     pub is_first_party: bool,
+    /// Auth0's "Application Login URI": the application's route that starts a login (it redirects to
+    /// `/authorize`). Error pages of this client's logins link to it ("Start again"). https, or http on localhost.
+    #[serde(default)]
+    pub initiate_login_uri: Option<String>,
 }
 
 /// A client's `organization_require_behavior`.
@@ -864,6 +872,21 @@ impl TenantConfig {
         {
             problem("branding.logo_url".to_owned(), "the logo is an https:// URL");
         }
+        if let Some(uri) = &self.default_redirection_uri
+            && !is_login_route(uri)
+        {
+            problem("default_redirection_uri".to_owned(), "a login route is an https:// URL (http:// on localhost)");
+        }
+        for (i, client) in self.clients.iter().enumerate() {
+            if let Some(uri) = &client.initiate_login_uri
+                && !is_login_route(uri)
+            {
+                problem(
+                    format!("clients[{i}].initiate_login_uri"),
+                    "a login route is an https:// URL (http:// on localhost)",
+                );
+            }
+        }
         for name in self.secrets.keys() {
             if name.is_empty() || name.len() > 128 {
                 problem(format!("secrets.{name}"), "secret names are 1 to 128 characters");
@@ -911,6 +934,17 @@ impl TenantConfig {
     }
 }
 
+/// A URL a page may link to: https (http only for a loopback host, in development), with nothing that could leave
+/// an HTML attribute.
+fn is_login_route(url: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else { return false };
+    let loopback = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    let scheme_ok = parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback);
+    scheme_ok
+        && parsed.host_str().is_some_and(|h| !h.is_empty())
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control() || "\"'<>\\`".contains(c))
+}
+
 fn is_absolute_url(url: &str) -> bool {
     let Some((scheme, rest)) = url.split_once("://") else { return false };
     !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) && !rest.is_empty()
@@ -919,6 +953,23 @@ fn is_absolute_url(url: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn login_routes() {
+        for good in ["https://app.example.com/login", "http://localhost:3000/login", "http://127.0.0.1:8080/"] {
+            assert!(is_login_route(good), "{good}");
+        }
+        for bad in [
+            "http://app.example.com/login",
+            "javascript:alert(1)",
+            "https://",
+            "/login",
+            "https://app.example.com/\"onmouseover=x",
+            "http://localhost.evil.example/",
+        ] {
+            assert!(!is_login_route(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn e164_numbers() {

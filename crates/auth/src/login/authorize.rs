@@ -218,10 +218,13 @@ impl Login<'_> {
     /// `GET /authorize`.
     pub async fn authorize(&self, query: &JsonMap) -> LoginResponse {
         let lang = language(&[], self.ctx.request.accept_language.as_deref());
+        if let Some(Value::String(client_id)) = query.get("client_id") {
+            self.know_client(client_id);
+        }
         let request = match authorize_request(self.ctx.tenant, query) {
             Ok(request) => request,
             Err(Refusal::Page(title, detail)) => {
-                return LoginResponse::new(AuthStep::Error(ErrorPage { lang, title, detail }));
+                return LoginResponse::new(AuthStep::Error(ErrorPage { lang, title, detail, start_again: None }));
             }
             Err(Refusal::App(request, error, description)) => {
                 return LoginResponse::new(app_error(&request, &error, &description));
@@ -291,7 +294,7 @@ impl Login<'_> {
                 // The binding cookie is not in this request yet: continue with a view of this browser that has it.
                 let mut cookies = self.cookies.clone();
                 cookies.bindings.insert(tx.slot.clone(), binding);
-                let login = Login { ctx: self.ctx, cookies: &cookies };
+                let login = Login::new(self.ctx, &cookies);
                 let next = login.after_first_factor(&state, tx, user).await;
                 // Hosted pages live under /u/: show them there, so reloads and form posts have a stable URL.
                 response.step = match next.step {

@@ -59,6 +59,39 @@ pub struct Login<'a> {
     pub ctx: RequestContext<'a>,
     /// Its cookies.
     pub cookies: &'a BrowserCookies,
+    /// The configured client this login is for, once known: error pages link to its login route.
+    client_id: std::sync::OnceLock<String>,
+}
+
+impl<'a> Login<'a> {
+    /// A browser login step of `ctx` with the browser's cookies.
+    pub fn new(ctx: RequestContext<'a>, cookies: &'a BrowserCookies) -> Self {
+        Login { ctx, cookies, client_id: std::sync::OnceLock::new() }
+    }
+
+    /// Remembers the login's client when the configuration knows it (never a client id taken on trust).
+    fn know_client(&self, client_id: &str) {
+        if self.ctx.tenant.config.client(client_id).is_some() {
+            let _ = self.client_id.set(client_id.to_owned());
+        }
+    }
+
+    /// Gives an error page its "Start again" link: the known client's `initiate_login_uri`, else the tenant's
+    /// `default_redirection_uri` (as Auth0 does). Both come from the configuration, never from the request.
+    pub fn with_start_again(&self, mut response: LoginResponse) -> LoginResponse {
+        if let AuthStep::Error(page) = &mut response.step
+            && page.start_again.is_none()
+        {
+            let config = &self.ctx.tenant.config;
+            page.start_again = self
+                .client_id
+                .get()
+                .and_then(|id| config.client(id))
+                .and_then(|client| client.initiate_login_uri.clone())
+                .or_else(|| config.default_redirection_uri.clone());
+        }
+        response
+    }
 }
 
 /// Where an error goes: back to the application when its redirect URI is trusted, else a page.
@@ -81,6 +114,7 @@ pub(crate) fn error_page(lang: &str, title: &str, detail: &str) -> LoginResponse
         lang: lang.to_owned(),
         title: title.to_owned(),
         detail: detail.to_owned(),
+        start_again: None,
     }))
 }
 
@@ -139,6 +173,7 @@ impl Login<'_> {
                 Err(e) => return Err(internal(&lang, e)),
             };
         let tx: LoginTx = serde_json::from_slice(&raw).map_err(|e| internal(&lang, e))?;
+        self.know_client(&tx.request.client_id);
         let owned = self
             .cookies
             .bindings
@@ -710,7 +745,7 @@ impl Login<'_> {
 
 impl ErrorPage {
     fn default_for(lang: &str) -> ErrorPage {
-        ErrorPage { lang: lang.to_owned(), title: "server_error".to_owned(), detail: String::new() }
+        ErrorPage { lang: lang.to_owned(), title: "server_error".to_owned(), detail: String::new(), start_again: None }
     }
 }
 

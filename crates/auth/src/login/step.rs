@@ -259,6 +259,9 @@ pub struct ErrorPage {
     pub title: String,
     /// What happened, for the user.
     pub detail: String,
+    /// Where "Start again" goes: the application's login route (`initiate_login_uri`) when the login's client is
+    /// known, else the tenant's `default_redirection_uri`; none, and the page says to go back to the application.
+    pub start_again: Option<String>,
 }
 
 /// A cookie to set or clear.

@@ -32,6 +32,7 @@ pub enum Text {
     SavedIt,
     ErrorTitle,
     BackToApp,
+    StartAgain,
     Redirecting,
     EnrollPhoneTitle,
     EnrollPhoneExplain,
@@ -238,6 +239,13 @@ pub fn t(lang: &str, text: Text) -> &'static str {
                 "エラーが発生しました"
             } else {
                 "Something went wrong"
+            }
+        }
+        Text::StartAgain => {
+            if ja {
+                "最初からやり直す"
+            } else {
+                "Start again"
             }
         }
         Text::BackToApp => {

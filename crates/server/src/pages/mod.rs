@@ -24,6 +24,7 @@ main{max-width:400px;margin:48px auto;background:#fff;border-radius:8px;box-shad
 h1{font-size:22px;margin:0 0 8px}p{line-height:1.5;color:#374151}.sub{color:#6b7280;margin-top:0}
 label{display:block;font-size:14px;margin:16px 0 4px}input[type=email],input[type=password],input[type=text],input[type=tel]{width:100%;padding:10px;border:1px solid #d1d5db;border-radius:6px;font-size:16px}
 button{width:100%;margin-top:20px;padding:11px;border:0;border-radius:6px;background:#4f46e5;color:#fff;font-size:16px;cursor:pointer}
+a.button{display:block;margin-top:20px;padding:11px;border-radius:6px;background:#4f46e5;color:#fff;font-size:16px;text-align:center;text-decoration:none}
 button.link{background:none;color:#4f46e5;margin-top:12px;padding:4px;font-size:14px}
 .notice{background:#fef2f2;color:#991b1b;border-radius:6px;padding:10px;margin:12px 0;font-size:14px}.info{background:#eff6ff;color:#1e40af}
 .secret{font-family:ui-monospace,monospace;font-size:15px;word-break:break-all;background:#f9fafb;padding:10px;border-radius:6px}
@@ -438,7 +439,11 @@ fn error_page(page: &ErrorPage) -> Page {
         html! {
             h1 { (heading) }
             p { (sentence) @if !page.detail.is_empty() && lang != "ja" { " " (page.detail) } }
-            p class="sub" { (t(lang, Text::BackToApp)) }
+            @if let Some(start) = &page.start_again {
+                a class="button" href=(start) { (t(lang, Text::StartAgain)) }
+            } @else {
+                p class="sub" { (t(lang, Text::BackToApp)) }
+            }
             p class="hint" { "Error: " code { (page.title) } }
         },
     )
