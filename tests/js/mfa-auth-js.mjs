@@ -2,7 +2,7 @@
 // `authClient.mfa` MfaClient). Run by tests/tests/auth_js.rs:
 //
 //   node tests/js/mfa-auth-js.mjs --plain <http issuer> \
-//        --tls-issuer https://127.0.0.1:<P>/ --tls-upstream http://127.0.0.1:<G> --tls-outbox <dir>
+//        --tls-issuer https://127.0.0.1:<P>/ --tls-ca <ca.pem> --tls-outbox <dir>
 //
 // auth0-auth-js only speaks https: every URL it builds is `https://${domain}/...` (`domain` is a bare host[:port]),
 // and its grants go through openid-client, which it never lets make plain-http requests (no `allowInsecureRequests`).
@@ -14,21 +14,17 @@
 //                  DELETE /mfa/authenticators/{id}) work; getTokenByPassword and mfa.verify, which go through
 //                  openid-client's discovery of https://<domain>/, are refused because the discovery document's
 //                  issuer is http://<domain>/;
-//   tls            a Gatehouse whose issuer is https://127.0.0.1:<P>/ (`--tls-issuer`), behind a TLS-terminating
-//                  proxy this script runs on <P> in front of the server's plain listener (`--tls-upstream`), with a
-//                  throwaway self-signed certificate the child Node process trusts (NODE_EXTRA_CA_CERTS): the whole
-//                  MFA flow through the SDK, as a deployment behind TLS would see it.
+//   tls            a Gatehouse whose issuer is https://127.0.0.1:<P>/ (`--tls-issuer`), serving https itself
+//                  (`gatehouse serve --tls-cert --tls-key`) with a certificate from a throwaway CA (`--tls-ca`) that
+//                  the child Node process trusts (NODE_EXTRA_CA_CERTS): the whole MFA flow through the SDK.
 // The tenants are tests/src/lib.rs's test tenant with `[mfa] policy = "always"`; `--plain` offers otp and
 // recovery-code, the TLS one otp, recovery-code and email (`--tls-outbox` is its data/outbox, for email codes).
 //
 // Prints one JSON line ({"ok": true|false, "checks": {...}}); exits 1 if any check failed.
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -44,40 +40,25 @@ const { values: args } = parseArgs({
   options: {
     plain: { type: 'string' },
     'tls-issuer': { type: 'string' },
-    'tls-upstream': { type: 'string' },
+    'tls-ca': { type: 'string' },
     'tls-outbox': { type: 'string' },
   },
 });
-for (const name of ['plain', 'tls-issuer', 'tls-upstream', 'tls-outbox']) {
+for (const name of ['plain', 'tls-issuer', 'tls-ca', 'tls-outbox']) {
   if (!args[name]) {
-    console.error(`usage: node mfa-auth-js.mjs --plain <issuer> --tls-issuer <issuer> --tls-upstream <url> --tls-outbox <dir> (missing --${name})`);
+    console.error(`usage: node mfa-auth-js.mjs --plain <issuer> --tls-issuer <issuer> --tls-ca <ca.pem> --tls-outbox <dir> (missing --${name})`);
     process.exit(2);
   }
 }
 
-// --- The parent: a throwaway certificate, then this script again with Node trusting it. -------------------------
-// Node's fetch reads NODE_EXTRA_CA_CERTS at start-up only, so the certificate must exist before the process that
-// uses it starts.
-if (!process.env.GATEHOUSE_E2E_TLS_DIR) {
-  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-auth-js-'));
-  let status = 1;
-  try {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
-      stdio: 'inherit',
-      env: { ...process.env, GATEHOUSE_E2E_TLS_DIR: dir, NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') },
-    });
-    status = child.status ?? 1;
-  } catch (e) {
-    console.log(JSON.stringify({ ok: false, checks: { setup: { ok: false, error: `cannot make a test certificate with openssl: ${e.message} ${e.stderr ?? ''}` } } }));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-  process.exit(status);
+// --- The parent: this script again with Node trusting the test CA. -----------------------------------------------
+// Node's fetch reads NODE_EXTRA_CA_CERTS at start-up only.
+if (!process.env.GATEHOUSE_E2E_TLS_CHILD) {
+  const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    stdio: 'inherit',
+    env: { ...process.env, GATEHOUSE_E2E_TLS_CHILD: '1', NODE_EXTRA_CA_CERTS: args['tls-ca'] },
+  });
+  process.exit(child.status ?? 1);
 }
 
 // --- The child: the checks. ---------------------------------------------------------------------------------------
@@ -302,138 +283,121 @@ async function customFetch() {
   };
 }
 
-// --- tls: the whole flow through a TLS-terminating proxy. ---
-function startProxy(port, upstream, seen) {
-  const dir = process.env.GATEHOUSE_E2E_TLS_DIR;
-  const server = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (req, res) => {
-    const path = new URL(req.url, 'https://proxy').pathname;
-    seen.push({ request: `${req.method} ${path.replace(/\/(totp|email|recovery-code)%7C[^/]*$/i, '/$1|{id}')}`, telemetry: Boolean(req.headers['auth0-client']) });
-    const forward = http.request(new URL(req.url, upstream), { method: req.method, headers: { ...req.headers, 'x-forwarded-proto': 'https' } }, (answer) => {
-      res.writeHead(answer.statusCode, answer.headers);
-      answer.pipe(res);
-    });
-    forward.on('error', (e) => {
-      res.writeHead(502, { 'content-type': 'text/plain' });
-      res.end(`proxy: ${e.message}`);
-    });
-    req.pipe(forward);
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve(server));
-  });
+// --- tls: the whole flow against Gatehouse serving https itself. ---
+/** A fetch for the SDK that notes each endpoint it calls (authenticator ids folded into `{id}`). */
+function endpointRecorder(seen) {
+  return (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const method = init?.method ?? (input instanceof Request ? input.method : 'GET');
+    seen.push({ request: `${method} ${url.pathname.replace(/\/(totp|email|recovery-code)%7C[^/]*$/i, '/$1|{id}')}` });
+    return fetch(input, init);
+  };
 }
 
 async function tls() {
   const issuer = args['tls-issuer'];
   const domain = new URL(issuer).host;
   const seen = [];
-  const proxy = await startProxy(Number(new URL(issuer).port), args['tls-upstream'], seen);
-  try {
-    const client = new AuthClient({ domain, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
-    const result = {};
+  const client = new AuthClient({ domain, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, customFetch: endpointRecorder(seen) });
+  const result = {};
 
-    // jane: enroll OTP with the SDK, confirm it, challenge it, use and regenerate the recovery code.
-    let mfaToken = await sdkMfaToken(client, 'jane@example.com');
-    let listed = await client.mfa.listAuthenticators({ mfaToken });
-    const email = listed.find((a) => a.authenticatorType === 'oob');
-    expect(email?.active === true && email.name?.includes('***') && !email.name.includes('jane'),
-      `jane's verified email is listed, masked: ${JSON.stringify(listed)}`);
-    expect(!listed.some((a) => a.authenticatorType === 'otp'), `no OTP before enrolling: ${JSON.stringify(listed)}`);
-    // Auth0 names an oob authenticator's channel `oob_channel`; the SDK maps only `oob_channels`.
-    result.oob_channels_mapped = email.oobChannels ?? null;
-    const unsupported = await rejects(() => client.mfa.challengeAuthenticator({ challengeType: 'otp', mfaToken }), 'an otp challenge before enrolling OTP');
-    expect(unsupported.name === 'MfaChallengeError' && unsupported.cause?.error === 'unsupported_challenge_type'
-      && unsupported.message === 'The user does not support the requested challenge type (otp). Supported type: oob.',
-    `otp challenge with email only: ${JSON.stringify(describe(unsupported))}`);
+  // jane: enroll OTP with the SDK, confirm it, challenge it, use and regenerate the recovery code.
+  let mfaToken = await sdkMfaToken(client, 'jane@example.com');
+  let listed = await client.mfa.listAuthenticators({ mfaToken });
+  const email = listed.find((a) => a.authenticatorType === 'oob');
+  expect(email?.active === true && email.name?.includes('***') && !email.name.includes('jane'),
+    `jane's verified email is listed, masked: ${JSON.stringify(listed)}`);
+  expect(!listed.some((a) => a.authenticatorType === 'otp'), `no OTP before enrolling: ${JSON.stringify(listed)}`);
+  // Auth0 names an oob authenticator's channel `oob_channel`; the SDK maps only `oob_channels`.
+  result.oob_channels_mapped = email.oobChannels ?? null;
+  const unsupported = await rejects(() => client.mfa.challengeAuthenticator({ challengeType: 'otp', mfaToken }), 'an otp challenge before enrolling OTP');
+  expect(unsupported.name === 'MfaChallengeError' && unsupported.cause?.error === 'unsupported_challenge_type'
+    && unsupported.message === 'The user does not support the requested challenge type (otp). Supported type: oob.',
+  `otp challenge with email only: ${JSON.stringify(describe(unsupported))}`);
 
-    // jane's verified email is already her factor: with only the password (this mfa_token), enrolling is refused,
-    // so a stolen password cannot enroll the thief's app. She passes the email challenge first, then enrolls.
-    const takeover = await rejects(() => client.mfa.enrollAuthenticator({ authenticatorTypes: ['otp'], mfaToken }), 'enrolling before passing email');
-    expect(takeover.cause?.error === 'access_denied' && takeover.message === 'User is already enrolled.',
-      `enrolling before passing email: ${JSON.stringify(describe(takeover))}`);
-    const first = await client.mfa.challengeAuthenticator({ challengeType: 'oob', mfaToken });
-    const firstMail = latestEmail(args['tls-outbox']);
-    expect(/jane@example\.com/.test(firstMail.to ?? ''), `the email challenge went to ${firstMail.to}`);
-    result.email_first = expectMfaTokens(
-      await client.mfa.verify({ mfaToken, factorType: 'oob', oobCode: first.oobCode, bindingCode: firstMail.code }),
-      issuer,
-      'verify oob (jane, before enrolling)',
-    );
+  // jane's verified email is already her factor: with only the password (this mfa_token), enrolling is refused,
+  // so a stolen password cannot enroll the thief's app. She passes the email challenge first, then enrolls.
+  const takeover = await rejects(() => client.mfa.enrollAuthenticator({ authenticatorTypes: ['otp'], mfaToken }), 'enrolling before passing email');
+  expect(takeover.cause?.error === 'access_denied' && takeover.message === 'User is already enrolled.',
+    `enrolling before passing email: ${JSON.stringify(describe(takeover))}`);
+  const first = await client.mfa.challengeAuthenticator({ challengeType: 'oob', mfaToken });
+  const firstMail = latestEmail(args['tls-outbox']);
+  expect(/jane@example\.com/.test(firstMail.to ?? ''), `the email challenge went to ${firstMail.to}`);
+  result.email_first = expectMfaTokens(
+    await client.mfa.verify({ mfaToken, factorType: 'oob', oobCode: first.oobCode, bindingCode: firstMail.code }),
+    issuer,
+    'verify oob (jane, before enrolling)',
+  );
 
-    const enrollment = await client.mfa.enrollAuthenticator({ authenticatorTypes: ['otp'], mfaToken });
-    expect(enrollment.authenticatorType === 'otp', `enrollAuthenticator: ${JSON.stringify(enrollment)}`);
-    const uri = new URL(enrollment.barcodeUri);
-    expect(uri.protocol === 'otpauth:' && uri.host === 'totp' && uri.searchParams.get('secret') === enrollment.secret
-      && decodeURIComponent(uri.pathname) === '/Gatehouse Test:jane@example.com', `barcodeUri ${enrollment.barcodeUri}`);
-    expect(enrollment.recoveryCodes?.length === 1 && enrollment.recoveryCodes[0].length === 24, `recoveryCodes ${JSON.stringify(enrollment.recoveryCodes)}`);
-    const app = new Authenticator(enrollment.secret);
-    let recoveryCode = enrollment.recoveryCodes[0];
-    listed = await client.mfa.listAuthenticators({ mfaToken });
-    expect(listed.some((a) => a.authenticatorType === 'otp' && a.active === false && a.id.startsWith('totp|dev_')), `pending OTP: ${JSON.stringify(listed)}`);
+  const enrollment = await client.mfa.enrollAuthenticator({ authenticatorTypes: ['otp'], mfaToken });
+  expect(enrollment.authenticatorType === 'otp', `enrollAuthenticator: ${JSON.stringify(enrollment)}`);
+  const uri = new URL(enrollment.barcodeUri);
+  expect(uri.protocol === 'otpauth:' && uri.host === 'totp' && uri.searchParams.get('secret') === enrollment.secret
+    && decodeURIComponent(uri.pathname) === '/Gatehouse Test:jane@example.com', `barcodeUri ${enrollment.barcodeUri}`);
+  expect(enrollment.recoveryCodes?.length === 1 && enrollment.recoveryCodes[0].length === 24, `recoveryCodes ${JSON.stringify(enrollment.recoveryCodes)}`);
+  const app = new Authenticator(enrollment.secret);
+  let recoveryCode = enrollment.recoveryCodes[0];
+  listed = await client.mfa.listAuthenticators({ mfaToken });
+  expect(listed.some((a) => a.authenticatorType === 'otp' && a.active === false && a.id.startsWith('totp|dev_')), `pending OTP: ${JSON.stringify(listed)}`);
 
-    let tokens = await client.mfa.verify({ mfaToken, factorType: 'otp', otp: app.next() });
-    result.confirm = expectMfaTokens(tokens, issuer, 'verify otp (enrollment)');
-    expect(tokens.scope === SCOPE, `scope ${tokens.scope}`);
+  let tokens = await client.mfa.verify({ mfaToken, factorType: 'otp', otp: app.next() });
+  result.confirm = expectMfaTokens(tokens, issuer, 'verify otp (enrollment)');
+  expect(tokens.scope === SCOPE, `scope ${tokens.scope}`);
 
-    mfaToken = await sdkMfaToken(client, 'jane@example.com');
-    listed = await client.mfa.listAuthenticators({ mfaToken });
-    const otp = listed.find((a) => a.authenticatorType === 'otp');
-    expect(otp?.active === true && listed.some((a) => a.authenticatorType === 'recovery-code' && a.active), `active after confirming: ${JSON.stringify(listed)}`);
-    const challenge = await client.mfa.challengeAuthenticator({ challengeType: 'otp', authenticatorId: otp.id, mfaToken });
-    expect(JSON.stringify(challenge) === '{"challengeType":"otp"}', `challengeAuthenticator: ${JSON.stringify(challenge)}`);
-    const right = app.next();
-    const wrong = await rejects(() => client.mfa.verify({ mfaToken, factorType: 'otp', otp: right === '000000' ? '111111' : '000000' }), 'a wrong OTP');
-    expect(wrong.name === 'MfaVerifyError' && wrong.cause?.error === 'invalid_grant' && wrong.message === 'Invalid otp_code.'
-      && wrong.statusCode === 403, `a wrong OTP: ${JSON.stringify(describe(wrong))}`);
-    tokens = await client.mfa.verify({ mfaToken, factorType: 'otp', otp: right });
-    result.challenge = expectMfaTokens(tokens, issuer, 'verify otp (challenge)');
-    const replay = await rejects(() => client.mfa.verify({ mfaToken, factorType: 'otp', otp: right }), 'the same OTP twice');
-    expect(replay.cause?.error === 'invalid_grant', `the same OTP twice: ${JSON.stringify(describe(replay))}`);
+  mfaToken = await sdkMfaToken(client, 'jane@example.com');
+  listed = await client.mfa.listAuthenticators({ mfaToken });
+  const otp = listed.find((a) => a.authenticatorType === 'otp');
+  expect(otp?.active === true && listed.some((a) => a.authenticatorType === 'recovery-code' && a.active), `active after confirming: ${JSON.stringify(listed)}`);
+  const challenge = await client.mfa.challengeAuthenticator({ challengeType: 'otp', authenticatorId: otp.id, mfaToken });
+  expect(JSON.stringify(challenge) === '{"challengeType":"otp"}', `challengeAuthenticator: ${JSON.stringify(challenge)}`);
+  const right = app.next();
+  const wrong = await rejects(() => client.mfa.verify({ mfaToken, factorType: 'otp', otp: right === '000000' ? '111111' : '000000' }), 'a wrong OTP');
+  expect(wrong.name === 'MfaVerifyError' && wrong.cause?.error === 'invalid_grant' && wrong.message === 'Invalid otp_code.'
+    && wrong.statusCode === 403, `a wrong OTP: ${JSON.stringify(describe(wrong))}`);
+  tokens = await client.mfa.verify({ mfaToken, factorType: 'otp', otp: right });
+  result.challenge = expectMfaTokens(tokens, issuer, 'verify otp (challenge)');
+  const replay = await rejects(() => client.mfa.verify({ mfaToken, factorType: 'otp', otp: right }), 'the same OTP twice');
+  expect(replay.cause?.error === 'invalid_grant', `the same OTP twice: ${JSON.stringify(describe(replay))}`);
 
-    mfaToken = await sdkMfaToken(client, 'jane@example.com');
-    tokens = await client.mfa.verify({ mfaToken, factorType: 'recovery-code', recoveryCode });
-    result.recovery = expectMfaTokens(tokens, issuer, 'verify recovery-code');
-    expect(typeof tokens.recoveryCode === 'string' && tokens.recoveryCode.length === 24 && tokens.recoveryCode !== recoveryCode,
-      `the new recovery code (TokenResponse.recoveryCode): ${tokens.recoveryCode}`);
-    const used = await rejects(() => client.mfa.verify({ mfaToken, factorType: 'recovery-code', recoveryCode }), 'a used recovery code');
-    expect(used.cause?.error === 'invalid_grant' && used.message === 'Invalid recovery_code.', `a used recovery code: ${JSON.stringify(describe(used))}`);
-    recoveryCode = tokens.recoveryCode;
+  mfaToken = await sdkMfaToken(client, 'jane@example.com');
+  tokens = await client.mfa.verify({ mfaToken, factorType: 'recovery-code', recoveryCode });
+  result.recovery = expectMfaTokens(tokens, issuer, 'verify recovery-code');
+  expect(typeof tokens.recoveryCode === 'string' && tokens.recoveryCode.length === 24 && tokens.recoveryCode !== recoveryCode,
+    `the new recovery code (TokenResponse.recoveryCode): ${tokens.recoveryCode}`);
+  const used = await rejects(() => client.mfa.verify({ mfaToken, factorType: 'recovery-code', recoveryCode }), 'a used recovery code');
+  expect(used.cause?.error === 'invalid_grant' && used.message === 'Invalid recovery_code.', `a used recovery code: ${JSON.stringify(describe(used))}`);
+  recoveryCode = tokens.recoveryCode;
 
-    // Deleting needs an access token for the MFA API with remove:authenticators; an mfa_token is refused.
-    const mfaAudience = `${issuer}mfa/`;
-    mfaToken = await sdkMfaToken(client, 'jane@example.com', { audience: mfaAudience, scope: 'openid read:authenticators remove:authenticators' });
-    const byTicket = await rejects(() => client.mfa.deleteAuthenticator({ authenticatorId: otp.id, mfaToken }), 'deleting with an mfa_token');
-    expect(byTicket.name === 'MfaDeleteAuthenticatorError' && byTicket.cause?.error === 'insufficient_scope' && byTicket.statusCode === 403,
-      `deleting with an mfa_token: ${JSON.stringify(describe(byTicket))}`);
-    tokens = await client.mfa.verify({ mfaToken, factorType: 'recovery-code', recoveryCode });
-    result.mfa_api_token = expectMfaTokens(tokens, issuer, 'verify recovery-code for the MFA API', mfaAudience);
-    expect(tokens.scope?.split(' ').includes('remove:authenticators'), `MFA API scopes: ${tokens.scope}`);
-    await client.mfa.deleteAuthenticator({ authenticatorId: otp.id, mfaToken: tokens.accessToken });
-    listed = await client.mfa.listAuthenticators({ mfaToken: tokens.accessToken });
-    expect(!listed.some((a) => a.id === otp.id), `the OTP authenticator is gone: ${JSON.stringify(listed)}`);
-    result.after_delete = listed.map((a) => `${a.authenticatorType}:${a.active}`).sort();
+  // Deleting needs an access token for the MFA API with remove:authenticators; an mfa_token is refused.
+  const mfaAudience = `${issuer}mfa/`;
+  mfaToken = await sdkMfaToken(client, 'jane@example.com', { audience: mfaAudience, scope: 'openid read:authenticators remove:authenticators' });
+  const byTicket = await rejects(() => client.mfa.deleteAuthenticator({ authenticatorId: otp.id, mfaToken }), 'deleting with an mfa_token');
+  expect(byTicket.name === 'MfaDeleteAuthenticatorError' && byTicket.cause?.error === 'insufficient_scope' && byTicket.statusCode === 403,
+    `deleting with an mfa_token: ${JSON.stringify(describe(byTicket))}`);
+  tokens = await client.mfa.verify({ mfaToken, factorType: 'recovery-code', recoveryCode });
+  result.mfa_api_token = expectMfaTokens(tokens, issuer, 'verify recovery-code for the MFA API', mfaAudience);
+  expect(tokens.scope?.split(' ').includes('remove:authenticators'), `MFA API scopes: ${tokens.scope}`);
+  await client.mfa.deleteAuthenticator({ authenticatorId: otp.id, mfaToken: tokens.accessToken });
+  listed = await client.mfa.listAuthenticators({ mfaToken: tokens.accessToken });
+  expect(!listed.some((a) => a.id === otp.id), `the OTP authenticator is gone: ${JSON.stringify(listed)}`);
+  result.after_delete = listed.map((a) => `${a.authenticatorType}:${a.active}`).sort();
 
-    // taro: the email factor (his verified address), challenged and verified with the emailed binding code.
-    mfaToken = await sdkMfaToken(client, 'taro@example.com');
-    const oob = await client.mfa.challengeAuthenticator({ challengeType: 'oob', mfaToken });
-    expect(oob.challengeType === 'oob' && typeof oob.oobCode === 'string' && oob.bindingMethod === 'prompt', `oob challenge: ${JSON.stringify(oob)}`);
-    const mail = latestEmail(args['tls-outbox']);
-    expect(/taro@example\.com/.test(mail.to ?? ''), `the newest email is for ${mail.to}`);
-    const badBinding = await rejects(
-      () => client.mfa.verify({ mfaToken, factorType: 'oob', oobCode: oob.oobCode, bindingCode: mail.code === '000000' ? '111111' : '000000' }),
-      'a wrong binding code',
-    );
-    expect(badBinding.cause?.error === 'invalid_grant' && badBinding.message === 'MFA Invalid binding code.', `a wrong binding code: ${JSON.stringify(describe(badBinding))}`);
-    tokens = await client.mfa.verify({ mfaToken, factorType: 'oob', oobCode: oob.oobCode, bindingCode: mail.code });
-    result.email = expectMfaTokens(tokens, issuer, 'verify oob (email)');
+  // taro: the email factor (his verified address), challenged and verified with the emailed binding code.
+  mfaToken = await sdkMfaToken(client, 'taro@example.com');
+  const oob = await client.mfa.challengeAuthenticator({ challengeType: 'oob', mfaToken });
+  expect(oob.challengeType === 'oob' && typeof oob.oobCode === 'string' && oob.bindingMethod === 'prompt', `oob challenge: ${JSON.stringify(oob)}`);
+  const mail = latestEmail(args['tls-outbox']);
+  expect(/taro@example\.com/.test(mail.to ?? ''), `the newest email is for ${mail.to}`);
+  const badBinding = await rejects(
+    () => client.mfa.verify({ mfaToken, factorType: 'oob', oobCode: oob.oobCode, bindingCode: mail.code === '000000' ? '111111' : '000000' }),
+    'a wrong binding code',
+  );
+  expect(badBinding.cause?.error === 'invalid_grant' && badBinding.message === 'MFA Invalid binding code.', `a wrong binding code: ${JSON.stringify(describe(badBinding))}`);
+  tokens = await client.mfa.verify({ mfaToken, factorType: 'oob', oobCode: oob.oobCode, bindingCode: mail.code });
+  result.email = expectMfaTokens(tokens, issuer, 'verify oob (email)');
 
-    result.endpoints = [...new Set(seen.map((s) => s.request))];
-    result.telemetry_header = seen.every((s) => s.telemetry);
-    return result;
-  } finally {
-    proxy.close();
-  }
+  result.endpoints = [...new Set(seen.map((s) => s.request))];
+  return result;
 }
 
 const report = { ok: true, auth0_auth_js: SDK_VERSION, node: process.version, checks: {} };

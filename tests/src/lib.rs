@@ -227,11 +227,33 @@ pub struct Server {
     pub dir: tempfile::TempDir,
     /// The server's stdout after its listening line.
     lines: Option<std::sync::Mutex<std::sync::mpsc::Receiver<String>>>,
+    /// Serves https with `cert.pem`/`key.pem` of its folder.
+    tls: bool,
 }
 
 impl Server {
     /// Writes `config` and the actions (file name, code) into a temporary folder and starts the server.
     pub fn start(config: &str, actions: &[(&str, &str)]) -> Server {
+        let mut server = Server::start_stopped(config, actions);
+        server.spawn(None);
+        server
+    }
+
+    /// Like [`Server::start`], serving https itself (`--tls-cert`/`--tls-key`) with a certificate for 127.0.0.1
+    /// from a throwaway CA ([`Server::ca_pem`]), on a free port its `https://` issuer names.
+    pub fn start_tls(config: &str, actions: &[(&str, &str)]) -> Server {
+        let port = free_port();
+        let config = config
+            .replace("issuer = \"http://127.0.0.1:0/\"", &format!("issuer = \"https://127.0.0.1:{port}/\""))
+            .replace("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\""));
+        let mut server = Server::start_stopped(&config, actions);
+        test_certificates(server.dir.path());
+        server.tls = true;
+        server.spawn(None);
+        server
+    }
+
+    fn start_stopped(config: &str, actions: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("gatehouse.toml"), config).unwrap();
         let post_login = dir.path().join("actions").join("post-login");
@@ -239,15 +261,18 @@ impl Server {
         for (name, code) in actions {
             std::fs::write(post_login.join(name), code).unwrap();
         }
-        let mut server = Server { child: None, issuer: String::new(), port: 0, dir, lines: None };
-        server.spawn(None);
-        server
+        Server { child: None, issuer: String::new(), port: 0, dir, lines: None, tls: false }
+    }
+
+    /// The PEM of the CA that signed a [`Server::start_tls`] server's certificate.
+    pub fn ca_pem(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
     }
 
     /// A handle on a server started by the test itself (in-process) at `issuer`: the URL helpers, no process.
     pub fn attach(issuer: &str) -> Server {
         let port = url::Url::parse(issuer).unwrap().port().unwrap();
-        Server { child: None, issuer: issuer.to_owned(), port, dir: tempfile::tempdir().unwrap(), lines: None }
+        Server { child: None, issuer: issuer.to_owned(), port, dir: tempfile::tempdir().unwrap(), lines: None, tls: false }
     }
 
     /// Replaces the post-login actions and waits until the server announces that it took them (or refused them,
@@ -289,6 +314,10 @@ impl Server {
     fn spawn(&mut self, port: Option<u16>) {
         let mut command = Command::new(gatehouse_bin());
         command.arg("serve").arg("--config").arg(self.dir.path().join("gatehouse.toml"));
+        if self.tls {
+            command.arg("--tls-cert").arg(self.dir.path().join("cert.pem"));
+            command.arg("--tls-key").arg(self.dir.path().join("key.pem"));
+        }
         if let Some(port) = port {
             command.arg("--listen").arg(format!("127.0.0.1:{port}"));
             // Same issuer as before the restart.
@@ -550,4 +579,23 @@ pub async fn pg_schema() -> String {
 /// A port that was free a moment ago.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A throwaway CA, and a certificate and key for 127.0.0.1 and localhost signed by it, written as `ca.pem`,
+/// `cert.pem` and `key.pem` into `dir`; returns the CA's PEM (for a client to trust).
+pub fn test_certificates(dir: &std::path::Path) -> String {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "Gatehouse TLS test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params.subject_alt_names.push(rcgen::SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+    ca.pem()
 }

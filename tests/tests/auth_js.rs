@@ -9,12 +9,12 @@
 //!   (`/mfa/associate`, `/mfa/challenge`, `/mfa/authenticators`) reach the server, but `getTokenByPassword` and
 //!   `mfa.verify` stop at openid-client's discovery ("discovered metadata issuer does not match the expected
 //!   issuer": the document says http://, the SDK expects https://);
-//! - `tls`: a Gatehouse whose issuer is `https://127.0.0.1:<P>/`, behind a TLS-terminating proxy the script runs on
-//!   <P> with a throwaway self-signed certificate: the whole MFA flow through the SDK (mfa_required from
+//! - `tls`: a Gatehouse serving https itself (`serve --tls-cert --tls-key`, issuer `https://127.0.0.1:<P>/`, a
+//!   certificate from a throwaway CA Node is told to trust): the whole MFA flow through the SDK (mfa_required from
 //!   `getTokenByPassword`, enroll, list, challenge, verify with OTP, recovery code and email, delete with an MFA API
-//!   access token).
+//!   access token), with no proxy in between.
 //!
-//! The script prints one JSON line, asserted on here. Node, openssl and tests/js/node_modules come from
+//! The script prints one JSON line, asserted on here. Node and tests/js/node_modules come from
 //! `scripts/e2e-deps.sh` (which `.ci/run` calls): when they are missing this test fails, it does not skip.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -29,16 +29,8 @@ fn require_dependencies() {
         "install the end-to-end dependencies with `scripts/e2e-deps.sh` (`.ci/run` runs it before `make test`)";
     let node = Command::new("node").arg("--version").output();
     assert!(node.is_ok_and(|o| o.status.success()), "`node` is not on PATH: {install}");
-    let openssl = Command::new("openssl").arg("version").output();
-    assert!(openssl.is_ok_and(|o| o.status.success()), "`openssl` is not on PATH (the test's certificate): {install}");
     let package = repo_root().join("tests/js/node_modules/@auth0/auth0-auth-js/package.json");
     assert!(package.exists(), "{} is missing: {install}", package.display());
-}
-
-/// A port that was free a moment ago (the proxy's, which the issuer names before the server starts).
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 #[test]
@@ -46,18 +38,15 @@ fn auth0_auth_js_mfa_client() {
     require_dependencies();
     // An http:// tenant without the email factor (so an unenrolled user gets association_required).
     let plain = Server::start(&config("factors = [\"otp\", \"recovery-code\"]\npolicy = \"always\"", ""), &[]);
-    // A tenant whose issuer is https://127.0.0.1:<proxy>/; the server itself listens on plain HTTP at <upstream>.
-    let (proxy, upstream) = (free_port(), free_port());
-    let tls_config = config("factors = [\"otp\", \"recovery-code\", \"email\"]\npolicy = \"always\"", "")
-        .replace("issuer = \"http://127.0.0.1:0/\"", &format!("issuer = \"https://127.0.0.1:{proxy}/\""))
-        .replace("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{upstream}\""));
-    let tls = Server::start(&tls_config, &[]);
-    assert_eq!(tls.issuer, format!("https://127.0.0.1:{proxy}/"));
+    // A tenant that serves https itself, on a certificate from a throwaway CA.
+    let tls = Server::start_tls(&config("factors = [\"otp\", \"recovery-code\", \"email\"]\npolicy = \"always\"", ""), &[]);
+    assert!(tls.issuer.starts_with("https://127.0.0.1:"), "{}", tls.issuer);
 
     let output = Command::new("node")
         .arg(repo_root().join("tests/js/mfa-auth-js.mjs"))
         .args(["--plain", &plain.issuer, "--tls-issuer", &tls.issuer])
-        .args(["--tls-upstream", &format!("http://127.0.0.1:{upstream}")])
+        .arg("--tls-ca")
+        .arg(tls.ca_pem())
         .arg("--tls-outbox")
         .arg(tls.outbox())
         .current_dir(repo_root())
@@ -90,7 +79,7 @@ fn auth0_auth_js_mfa_client() {
     assert_eq!(checks["custom_fetch"]["challenge_before_enrolling"]["cause"]["error"], "association_required");
     assert_eq!(checks["custom_fetch"]["challenge_before_enrolling"]["statusCode"], json!(401));
 
-    // Behind TLS the SDK used every endpoint of the MFA API, and the grants issued MFA tokens.
+    // Over TLS the SDK used every endpoint of the MFA API, and the grants issued MFA tokens.
     let endpoints: Vec<&str> =
         checks["tls"]["endpoints"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
     for endpoint in [

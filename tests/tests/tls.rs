@@ -1,35 +1,18 @@
 //! `gatehouse serve --tls-cert FILE --tls-key FILE` (issue 15): HTTPS without a proxy, for the SDKs that insist on
-//! it. A certificate for 127.0.0.1 from a throwaway CA (rcgen), a client that trusts only that CA.
+//! it. A certificate for 127.0.0.1 from a throwaway CA (`test_certificates`), a client that trusts only that CA.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write as _;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use gatehouse_tests::{MFA_DEFAULT, config, free_port, gatehouse_bin, jwt_payload, start_serve};
+use gatehouse_tests::{MFA_DEFAULT, config, free_port, gatehouse_bin, jwt_payload, start_serve, test_certificates};
 use serde_json::Value;
-
-/// A CA, and a certificate and key for 127.0.0.1 and localhost signed by it, written as PEM into `dir`.
-fn certificates(dir: &std::path::Path) -> reqwest::Certificate {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "Gatehouse TLS test CA");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    params.subject_alt_names.push(rcgen::SanType::IpAddress("127.0.0.1".parse().unwrap()));
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
-    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
-    reqwest::Certificate::from_pem(ca.pem().as_bytes()).unwrap()
-}
 
 #[tokio::test]
 async fn serve_speaks_https_with_the_operators_certificate() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = certificates(dir.path());
+    let ca = reqwest::Certificate::from_pem(test_certificates(dir.path()).as_bytes()).unwrap();
     let port = free_port();
     let issuer = format!("https://127.0.0.1:{port}/");
     let text = config(MFA_DEFAULT, "")
