@@ -81,6 +81,117 @@ pub struct TenantConfig {
     /// The hosted pages' logo and colour.
     #[serde(default)]
     pub branding: BrandingConfig,
+    /// The database connection: sign-up, its password policy, password resets.
+    #[serde(default)]
+    pub connection: ConnectionConfig,
+    /// How email leaves: SMTP, or the outbox folder.
+    #[serde(default)]
+    pub email: EmailConfig,
+}
+
+/// `[connection]`: the one database connection users sign up to and log in with (Auth0's
+/// `Username-Password-Authentication`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionConfig {
+    /// The connection's name (`event.connection.name`, `connection` of `/dbconnections/*`, the `realm` of the
+    /// password-realm grant).
+    #[serde(default = "default_connection_name")]
+    pub name: String,
+    /// Refuse sign-ups (`/dbconnections/signup` and the hosted page); users are created by the operator.
+    #[serde(default)]
+    pub disable_signup: bool,
+    /// A sign-up must give a `username` too.
+    #[serde(default)]
+    pub requires_username: bool,
+    /// Auth0's password strength levels: `none`, `low`, `fair` (the default), `good`, `excellent`.
+    #[serde(default)]
+    pub password_policy: PasswordPolicyLevel,
+    /// Refuse the passwords of the dictionary of common passwords shipped with the product (Auth0's "Password
+    /// Dictionary"), on by default.
+    #[serde(default = "yes")]
+    pub password_dictionary: bool,
+    /// Refuse a password that contains the user's email local part, username or name (Auth0's "Personal Data").
+    #[serde(default = "yes")]
+    pub password_no_personal_info: bool,
+    /// A completed password reset (or change) revokes the user's refresh tokens and ends their SSO sessions.
+    #[serde(default = "yes")]
+    pub revoke_sessions_on_password_change: bool,
+    /// How long a password-reset link works, seconds (default 1 day, Auth0's `ttl_sec` default for tickets is 5
+    /// days; reset links are kept shorter).
+    #[serde(default = "one_day")]
+    pub reset_link_lifetime: u64,
+    /// How long an email-verification link works, seconds (default 5 days, as Auth0).
+    #[serde(default = "five_days")]
+    pub verification_link_lifetime: u64,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        ConnectionConfig {
+            name: default_connection_name(),
+            disable_signup: false,
+            requires_username: false,
+            password_policy: PasswordPolicyLevel::default(),
+            password_dictionary: true,
+            password_no_personal_info: true,
+            revoke_sessions_on_password_change: true,
+            reset_link_lifetime: one_day(),
+            verification_link_lifetime: five_days(),
+        }
+    }
+}
+
+/// The database connection Auth0 creates in every tenant.
+pub const DEFAULT_CONNECTION: &str = "Username-Password-Authentication";
+
+fn default_connection_name() -> String {
+    DEFAULT_CONNECTION.to_owned()
+}
+fn one_day() -> u64 {
+    86_400
+}
+fn five_days() -> u64 {
+    5 * 86_400
+}
+
+/// Auth0's password strength levels.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PasswordPolicyLevel {
+    /// At least 1 character.
+    None,
+    /// At least 6 characters.
+    Low,
+    /// At least 8 characters with lower case, upper case and digits.
+    #[default]
+    Fair,
+    /// At least 8 characters with three of: lower case, upper case, digits, special characters.
+    Good,
+    /// At least 10 characters, three of the four classes, no more than 2 identical characters in a row.
+    Excellent,
+}
+
+/// `[email]`: where messages go. Without `smtp_url` they are written to `<data_dir>/outbox` (development).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    /// `smtp://host:587` (STARTTLS, required), `smtps://host:465` (TLS from the first byte); `smtp://` with
+    /// `?tls=none` only to a loopback host (a relay on the same machine, tests).
+    #[serde(default)]
+    pub smtp_url: Option<String>,
+    /// The SMTP user name.
+    #[serde(default)]
+    pub smtp_username: Option<String>,
+    /// The name of the `[secrets]` entry (or `GATEHOUSE_SECRET_<NAME>`) holding the SMTP password.
+    #[serde(default)]
+    pub smtp_password_secret: Option<String>,
+    /// The `From:` of every message (default `<friendly_name> <no-reply@…>` of the issuer's host).
+    #[serde(default)]
+    pub from: Option<String>,
+    /// PEM files of extra certificate authorities the SMTP connection trusts (a relay behind a private CA; tests).
+    #[serde(default)]
+    pub ca_files: Vec<String>,
 }
 
 /// `[branding]`: what the hosted pages show besides the tenant's `friendly_name`.
@@ -623,12 +734,34 @@ pub struct AttackProtectionConfig {
     /// How long the block lasts after the last failure, seconds (default 3600).
     #[serde(default = "hour")]
     pub block_seconds: u64,
+    /// Sign-ups from one IP address per hour (default 50; Auth0's `limit_mu`).
+    #[serde(default = "fifty")]
+    pub signups_per_ip_per_hour: u32,
+    /// Password-reset emails for one account per hour (default 5).
+    #[serde(default = "five")]
+    pub password_resets_per_user_per_hour: u32,
+    /// Password-reset requests from one IP address per hour (default 50).
+    #[serde(default = "fifty")]
+    pub password_resets_per_ip_per_hour: u32,
 }
 
 impl Default for AttackProtectionConfig {
     fn default() -> Self {
-        AttackProtectionConfig { max_attempts: ten(), block_seconds: hour() }
+        AttackProtectionConfig {
+            max_attempts: ten(),
+            block_seconds: hour(),
+            signups_per_ip_per_hour: fifty(),
+            password_resets_per_user_per_hour: five(),
+            password_resets_per_ip_per_hour: fifty(),
+        }
     }
+}
+
+fn fifty() -> u32 {
+    50
+}
+fn five() -> u32 {
+    5
 }
 
 fn ten() -> u32 {
