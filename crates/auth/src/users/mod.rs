@@ -17,6 +17,7 @@ use crate::tenant::Tenant;
 use gatehouse_types::merge_metadata;
 
 mod authentication_methods;
+pub mod password_policy;
 mod search;
 
 pub use authentication_methods::*;
