@@ -1,6 +1,6 @@
-// Type declarations for Gatehouse post-login actions: the `event` and `api` objects a handler receives, the
-// CommonJS module bindings, and the globals the Gatehouse sandbox provides. For editors only; nothing loads this
-// file at run time.
+// Type declarations for Gatehouse actions: the `event` and `api` objects a handler receives (post-login and every
+// other trigger), the CommonJS module bindings, and the globals the Gatehouse sandbox provides. For editors only;
+// nothing loads this file at run time.
 //
 // Sources: crates/types/src/{event,factor,command}.rs (the event Gatehouse builds), crates/engine/src/worker/
 // prelude.js and commands.rs (the api surface and its validation), boa_runtime's extensions (atob/btoa, timers,
@@ -944,6 +944,179 @@ interface CredentialsExchangeAPI {
   };
 }
 
+// ---- the account triggers ---------------------------------------------------------------------------------------
+
+/** `event.connection` of the account triggers: the database connection. */
+interface AccountConnection {
+  readonly id: string;
+  readonly name: string;
+  /** `auth0` for a database connection. */
+  readonly strategy: string;
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+/** `event.request` of the account triggers. */
+interface AccountRequest {
+  readonly ip: string;
+  readonly method: string;
+  readonly hostname?: string;
+  readonly language?: string;
+  readonly user_agent?: string;
+  readonly geoip?: GeoIp;
+  /** The query string (pre-user-registration, password-reset-post-challenge). */
+  readonly query?: EventJsonObject;
+  /** The form body without the password (pre-user-registration; password-reset-post-challenge after a redirect). */
+  readonly body?: EventJsonObject;
+}
+
+/** The transaction a sign-up started from, as far as it is known. */
+interface AccountTransaction {
+  readonly locale?: string;
+  readonly ui_locales?: readonly string[];
+  readonly protocol?: TransactionProtocol | (string & {});
+  readonly requested_scopes?: readonly string[];
+  readonly redirect_uri?: string;
+  readonly state?: string;
+  readonly login_hint?: string;
+  readonly correlation_id?: string;
+}
+
+/** The tenant's secrets (`[secrets]`). */
+interface AccountSecrets {
+  readonly [name: string]: string;
+}
+
+/** The user attempting to register (pre-user-registration): no `user_id` yet. */
+interface PreUserRegistrationUser {
+  readonly email?: string;
+  readonly username?: string;
+  readonly name?: string;
+  readonly given_name?: string;
+  readonly family_name?: string;
+  readonly nickname?: string;
+  readonly picture?: string;
+  readonly phone_number?: string;
+  readonly user_metadata?: EventJsonObject;
+  readonly app_metadata?: EventJsonObject;
+}
+
+/** The event of pre-user-registration: runs before a sign-up is stored. */
+interface PreUserRegistrationEvent {
+  readonly client?: PostLoginClient;
+  readonly connection: AccountConnection;
+  readonly request: AccountRequest;
+  readonly tenant: { readonly id: string };
+  readonly transaction?: AccountTransaction;
+  readonly user: PreUserRegistrationUser;
+  readonly secrets: AccountSecrets;
+}
+
+/** The api of pre-user-registration. */
+interface PreUserRegistrationAPI {
+  readonly access: {
+    /** Refuses the sign-up after this action: `reason` goes to the logs, `userMessage` to the user. */
+    deny(reason: string, userMessage?: string): PreUserRegistrationAPI;
+  };
+  /** Metadata of the user being created: aggregated per key, applied when the user is stored (32 KB each at most). */
+  readonly user: {
+    setAppMetadata(key: string, value: unknown): PreUserRegistrationAPI;
+    setUserMetadata(key: string, value: unknown): PreUserRegistrationAPI;
+  };
+  readonly validation: {
+    /** Refuses the sign-up after this action with this error code and message (strings of at most 100 characters). */
+    error(errorCode: string, errorMessage: string): PreUserRegistrationAPI;
+  };
+  readonly cache: PostLoginAPI['cache'];
+}
+
+/** The user just stored (post-user-registration) or whose password changed (post-change-password). */
+interface AccountUser {
+  readonly user_id: string;
+  readonly email?: string;
+  readonly email_verified?: boolean;
+  readonly username?: string;
+  readonly name?: string;
+  readonly given_name?: string;
+  readonly family_name?: string;
+  readonly nickname?: string;
+  readonly picture?: string;
+  readonly phone_number?: string;
+  readonly phone_verified?: boolean;
+  readonly created_at?: string;
+  readonly updated_at?: string;
+  readonly last_password_reset?: string;
+  readonly user_metadata?: EventJsonObject;
+  readonly app_metadata?: EventJsonObject;
+  readonly [attribute: string]: unknown;
+}
+
+/** The event of post-user-registration: runs after a sign-up is stored; its failure never undoes the sign-up. */
+interface PostUserRegistrationEvent {
+  readonly connection: AccountConnection;
+  readonly request?: AccountRequest;
+  readonly tenant: { readonly id: string };
+  readonly transaction?: AccountTransaction;
+  readonly user: AccountUser;
+  readonly secrets: AccountSecrets;
+}
+
+/** The api of post-user-registration: only the cache. */
+interface PostUserRegistrationAPI {
+  readonly cache: PostLoginAPI['cache'];
+}
+
+/** The event of post-change-password: runs after a password change or reset is stored. */
+interface PostChangePasswordEvent {
+  readonly connection: AccountConnection;
+  readonly request: AccountRequest;
+  readonly tenant: { readonly id: string };
+  readonly transaction?: AccountTransaction;
+  readonly user: AccountUser;
+  readonly secrets: AccountSecrets;
+}
+
+/** The api of post-change-password: only the cache. */
+interface PostChangePasswordAPI {
+  readonly cache: PostLoginAPI['cache'];
+}
+
+/** The event of password-reset-post-challenge: the user followed a reset link; the new password form comes next. */
+interface PasswordResetPostChallengeEvent {
+  /** What the user did in this reset: `email` (the link), then `{name: 'mfa', type}` for each challenge completed. */
+  readonly authentication: { readonly methods: readonly AuthenticationMethod[] };
+  readonly authorization?: PostLoginAuthorization;
+  readonly client: PostLoginClient;
+  readonly connection: AccountConnection;
+  readonly organization?: PostLoginOrganization;
+  readonly request: AccountRequest;
+  readonly stats?: PostLoginStats;
+  readonly tenant: { readonly id: string };
+  readonly transaction: AccountTransaction;
+  readonly user: AccountUser & { readonly enrolledFactors?: readonly EnrolledFactor[]; readonly identities?: readonly UserIdentity[] };
+  readonly secrets: AccountSecrets;
+}
+
+/** The api of password-reset-post-challenge. */
+interface PasswordResetPostChallengeAPI {
+  readonly access: {
+    /** Refuses the reset after this action; `reason` may be shown to the user. */
+    deny(reason: string): PasswordResetPostChallengeAPI;
+  };
+  readonly authentication: {
+    /** Challenges with a factor after this action (later actions run once it is completed); skipped when one of the factors was completed in this reset. */
+    challengeWith(factor: FactorSelector, options?: ChallengeWithOptions): void;
+    /** Shows a picker of the given factors after this action; skipped when one of them was completed in this reset. */
+    challengeWithAny(factors: FactorSelector[]): void;
+  };
+  readonly redirect: {
+    /** Redirects the browser after this action; resumes in this action's onContinuePostChallenge; not with a challenge in the same action. */
+    sendUserTo(url: string | URL, options?: SendUserToOptions): PasswordResetPostChallengeAPI;
+    encodeToken(options: EncodeTokenOptions): string;
+    validateToken(options: ValidateTokenOptions): SessionTokenClaims;
+  };
+  readonly cache: PostLoginAPI['cache'];
+}
+
 // ---- handlers and the CommonJS module ----------------------------------------------------------------------------
 
 /** `exports.onExecutePostLogin`: runs for each login; returns void or a Promise of void (written as a union so `@type` accepts async functions in .js files). */
@@ -968,6 +1141,16 @@ interface PostLoginExports {
   onExecuteSendPhoneMessage?: (event: SendPhoneMessageEvent, api: SendPhoneMessageAPI) => Promise<void> | void;
   /** credentials-exchange: runs on each `client_credentials` token request. */
   onExecuteCredentialsExchange?: (event: CredentialsExchangeEvent, api: CredentialsExchangeAPI) => Promise<void> | void;
+  /** pre-user-registration: runs before a sign-up is stored. */
+  onExecutePreUserRegistration?: (event: PreUserRegistrationEvent, api: PreUserRegistrationAPI) => Promise<void> | void;
+  /** post-user-registration: runs after a sign-up is stored. */
+  onExecutePostUserRegistration?: (event: PostUserRegistrationEvent, api: PostUserRegistrationAPI) => Promise<void> | void;
+  /** post-change-password: runs after a password change or reset is stored. */
+  onExecutePostChangePassword?: (event: PostChangePasswordEvent, api: PostChangePasswordAPI) => Promise<void> | void;
+  /** password-reset-post-challenge: runs after the user followed a reset link, before the new password form. */
+  onExecutePostChallenge?: (event: PasswordResetPostChallengeEvent, api: PasswordResetPostChallengeAPI) => Promise<void> | void;
+  /** password-reset-post-challenge: runs in the action that redirected when the browser comes back. */
+  onContinuePostChallenge?: (event: PasswordResetPostChallengeEvent, api: PasswordResetPostChallengeAPI) => Promise<void> | void;
 }
 
 /** The action's exports object (a fresh one per login). */

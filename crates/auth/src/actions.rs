@@ -12,6 +12,7 @@ use gatehouse_engine::flow::{Completion, FlowRunner, FlowSettings, MemoryCache, 
 use gatehouse_engine::protocol::FlowSpec;
 use gatehouse_engine::sandbox::{HostIo, Sandbox};
 use gatehouse_engine::trigger_run::TriggerRunner;
+use gatehouse_types::account::{AccountOutcome, AccountResume};
 use gatehouse_types::credentials::CredentialsOutcome;
 use gatehouse_types::phone::NotificationOutcome;
 use gatehouse_types::{PostLoginEvent, Trigger};
@@ -173,6 +174,28 @@ impl Actions {
             runner.io = self.nested_io.as_ref();
         }
         runner.exchange(event).await
+    }
+
+    /// Runs an account trigger's actions (`pre-user-registration`, `post-user-registration`, `post-change-password`,
+    /// `password-reset-post-challenge`) for one sign-up, password change or reset, from the first action. `event` has
+    /// the trigger's shape (`gatehouse_engine::account::default_event` shows each). A missing folder means no actions:
+    /// the outcome is `allow`.
+    pub async fn run_account_trigger(&self, trigger: Trigger, event: serde_json::Value) -> AccountOutcome {
+        let flow = self.flow(trigger);
+        self.trigger_runner(&flow).account(event).await
+    }
+
+    /// Resumes a password-reset-post-challenge run that paused (`outcome.resume`) once the user completed the
+    /// challenge (`gatehouse_engine::account::complete_challenge` on `event`) or came back from the redirect
+    /// (`gatehouse_engine::account::continue_after_redirect`). Fails closed when the actions changed meanwhile.
+    pub async fn resume_account_trigger(
+        &self,
+        trigger: Trigger,
+        event: serde_json::Value,
+        resume: &AccountResume,
+    ) -> AccountOutcome {
+        let flow = self.flow(trigger);
+        self.trigger_runner(&flow).resume_account(event, resume).await
     }
 
     fn trigger_runner<'a>(&'a self, flow: &'a FlowSpec) -> TriggerRunner<'a> {

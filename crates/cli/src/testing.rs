@@ -59,6 +59,12 @@ pub async fn test(paths: Vec<PathBuf>) -> ExitCode {
                 let result = serde_json::to_value(outcome.result).unwrap_or_default();
                 output::line(&format!("  (the request ended {}{reason})", result.as_str().unwrap_or("?")));
             }
+            if let Some(run) = report.accounts.last() {
+                let outcome = &run.outcome;
+                let reason = outcome.reason.as_deref().map(|r| format!(", reason: {r}")).unwrap_or_default();
+                let result = serde_json::to_value(outcome.result).unwrap_or_default();
+                output::line(&format!("  (the run ended {}{reason})", result.as_str().unwrap_or("?")));
+            }
             if let Some(outcome) = report.notifications.last() {
                 let reason = outcome.reason.as_deref().map(|r| format!(", reason: {r}")).unwrap_or_default();
                 let result = serde_json::to_value(outcome.result).unwrap_or_default();

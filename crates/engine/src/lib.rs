@@ -7,6 +7,8 @@
 //! - [`sandbox`] runs them in pooled worker processes ([`worker`] is the code inside those processes) with a
 //!   deadline and a memory cap;
 //! - [`flow`] applies what they recorded with Auth0's ordering, pause and resume rules;
+//! - [`trigger_run`] runs the other triggers' actions once per event; [`credentials`], [`phone`] and [`account`] say
+//!   what their commands mean;
 //! - [`fixture`] is the offline runner behind `gatehouse test` and `gatehouse run`.
 //!
 //! This crate knows nothing of HTTP, storage or token signing: `fetch` goes through [`sandbox::HostIo`] and the
@@ -14,6 +16,7 @@
 //! `api.redirect.encodeToken`/`validateToken` sign and check HS256 session tokens with a secret the action passes
 //! (`worker/commands.rs`), as Auth0's API does inside the action; the tenant's RS256 keys never reach this crate.
 
+pub mod account;
 pub mod actions;
 pub mod credentials;
 pub mod fixture;

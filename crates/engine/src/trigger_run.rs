@@ -1,6 +1,7 @@
-//! One sandbox run of a trigger that never pauses (the phone triggers, credentials-exchange): every action in
-//! order, the run's console output and requests with the event's secrets redacted, its cache changes applied. What
-//! the actions' commands mean is each trigger's own (`crate::phone`, `crate::credentials`).
+//! One sandbox run of a trigger outside post-login (the phone triggers, credentials-exchange, the account triggers):
+//! every action in order from a start index, the run's console output and requests with the event's secrets
+//! redacted, its cache changes applied. What the actions' commands mean is each trigger's own (`crate::phone`,
+//! `crate::credentials`, `crate::account`).
 
 use gatehouse_types::ConsoleLog;
 use gatehouse_types::outcome::RecordedRequest;
@@ -46,6 +47,12 @@ pub(crate) struct Ran {
 impl TriggerRunner<'_> {
     /// Runs every action once for `event`, whose `secrets` are redacted from what the run produced.
     pub(crate) async fn run(&self, event: Value) -> Ran {
+        self.run_from(event, 0, Entry::Execute).await
+    }
+
+    /// Runs the actions from index `start` (its handler chosen by `entry`, the rest's `onExecute*`) until one stops
+    /// the run or all ran.
+    pub(crate) async fn run_from(&self, event: Value, start: usize, entry: Entry) -> Ran {
         let secrets = event.get("secrets").and_then(Value::as_object);
         let redact = secret_redactor(
             secrets.into_iter().flat_map(|s| s.values().filter_map(Value::as_str).map(str::to_owned)).collect(),
@@ -53,8 +60,8 @@ impl TriggerRunner<'_> {
         let request = RunRequest {
             run_id: 0,
             flow: self.flow.clone(),
-            start: 0,
-            entry: Entry::Execute,
+            start,
+            entry,
             event: event.into(),
             cache: self.cache.load(self.flow.trigger),
         };
@@ -76,11 +83,11 @@ impl TriggerRunner<'_> {
                 Ok(report)
             }
             Err(failure) => {
-                let index = last_started.unwrap_or(0);
+                let index = last_started.unwrap_or(start).max(start);
                 Err(Stopped {
                     reason: cap_reason(redact(failure.to_string())),
                     action: self.name(index),
-                    executed: (0..=index).map(|i| self.name(i)).collect(),
+                    executed: (start..=index).map(|i| self.name(i)).collect(),
                 })
             }
         };

@@ -112,6 +112,21 @@ pub enum Command {
         /// The whole target set, in order.
         scopes: Vec<String>,
     },
+    /// `api.access.deny(reason, userMessage)` (pre-user-registration): the sign-up is refused.
+    DenyRegistration {
+        /// Why, for the logs (at most 1,024 characters).
+        reason: String,
+        /// What the user is shown, when the action gave it (at most 1,024 characters).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user_message: Option<String>,
+    },
+    /// `api.validation.error(code, message)` (pre-user-registration): the sign-up is refused with this error.
+    ValidationError {
+        /// The action's error code (at most 100 characters).
+        code: String,
+        /// The message shown to the user (at most 100 characters).
+        message: String,
+    },
     /// `api.notification.drop(reason)` (custom-phone-provider): the message is not delivered, and is not tried again.
     DropNotification {
         /// Why (at most 1,024 characters).
@@ -136,7 +151,6 @@ impl Command {
         )
     }
 
-    /// Whether the flow stops or pauses after the action that recorded this command.
     /// What the call was and what it named, never the values it set (a claim may hold a token, metadata PII):
     /// `idToken.setCustomClaim(https://example.com/roles)`, `authentication.challengeWith(otp)`. For logs.
     pub fn summary(&self) -> String {
@@ -177,14 +191,24 @@ impl Command {
             Command::Redirect { .. } => "redirect.sendUserTo".to_owned(),
             Command::DenyCredentials { code, .. } => format!("access.deny({code})"),
             Command::SetTargetScopes { .. } => "transaction.setTargetScopes".to_owned(),
+            Command::DenyRegistration { .. } => "access.deny".to_owned(),
+            Command::ValidationError { code, .. } => format!("validation.error({code})"),
             Command::DropNotification { .. } => "notification.drop".to_owned(),
             Command::RetryNotification { .. } => "notification.retry".to_owned(),
         }
     }
 
+    /// Whether the flow stops or pauses after the action that recorded this command.
     pub fn stops_after_action(&self) -> bool {
         self.is_mfa_step()
-            || matches!(self, Command::Deny { .. } | Command::DenyCredentials { .. } | Command::Redirect { .. })
+            || matches!(
+                self,
+                Command::Deny { .. }
+                    | Command::DenyCredentials { .. }
+                    | Command::DenyRegistration { .. }
+                    | Command::ValidationError { .. }
+                    | Command::Redirect { .. }
+            )
     }
 }
 

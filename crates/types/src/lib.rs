@@ -5,6 +5,7 @@
 //! Keeping those types here, with serde and nothing else, lets each crate depend on the vocabulary without
 //! depending on Boa, HTTP or storage.
 
+pub mod account;
 pub mod command;
 pub mod config;
 pub mod credentials;

@@ -109,6 +109,8 @@ impl FlowRunner<'_> {
                 Command::DropNotification { .. }
                 | Command::RetryNotification { .. }
                 | Command::DenyCredentials { .. }
+                | Command::DenyRegistration { .. }
+                | Command::ValidationError { .. }
                 | Command::SetTargetScopes { .. } => {}
                 Command::Redirect { .. } => {
                     if deny.is_none() && !has_redirect {

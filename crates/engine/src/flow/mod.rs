@@ -28,8 +28,9 @@ mod runner;
 
 pub(crate) use apply::{action_error_reason, cap_reason, secret_redactor};
 pub use cache::{CacheStore, MemoryCache};
-pub(crate) use outcome::drop_reserved_claims;
+pub(crate) use outcome::{drop_reserved_claims, merged_size};
 pub use runner::FlowRunner;
+pub(crate) use runner::{execution, record_action_metrics};
 
 use outcome::build_outcome;
 

@@ -43,7 +43,7 @@ pub(super) fn finish(state: PausedFlow) -> Outcome {
 }
 
 /// Size in bytes of `current` once `changes` are applied.
-pub(super) fn merged_size(changes: &JsonMap, current: &JsonMap) -> usize {
+pub(crate) fn merged_size(changes: &JsonMap, current: &JsonMap) -> usize {
     let mut merged = current.clone();
     for (k, v) in changes {
         if v.is_null() {

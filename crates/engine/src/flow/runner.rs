@@ -228,7 +228,7 @@ impl FlowRunner<'_> {
 }
 
 /// What the logs keep of one action's run.
-fn execution(name: &str, report: &ActionReport, redact: &dyn Fn(String) -> String) -> ActionExecution {
+pub(crate) fn execution(name: &str, report: &ActionReport, redact: &dyn Fn(String) -> String) -> ActionExecution {
     let started_at = (report.started_at_ms > 0)
         .then(|| time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(report.started_at_ms) * 1_000_000).ok())
         .flatten()

@@ -164,6 +164,22 @@ pub(crate) fn dispatch(name: &str, args: &[JsValue], host: &HostState, context: 
             let reason = if arg(1).is_null_or_undefined() { String::new() } else { arg_string(args, 1, context)? };
             record(host, Command::DenyCredentials { code, reason: crate::flow::cap_reason(reason) })
         }
+        "registration.deny" => {
+            // Cut here so a huge text does not cross the pipe; the host cuts again after redaction.
+            let reason = crate::flow::cap_reason(arg_string(args, 0, context)?);
+            let user_message = if arg(1).is_null_or_undefined() {
+                None
+            } else {
+                Some(crate::flow::cap_reason(arg_string(args, 1, context)?))
+            };
+            record(host, Command::DenyRegistration { reason, user_message })
+        }
+        "registration.validationError" => {
+            let code = to_json(&arg(0), host, context)?.unwrap_or(Value::Null);
+            let message = to_json(&arg(1), host, context)?.unwrap_or(Value::Null);
+            let (code, message) = validation_error_args(&code, &message)?;
+            record(host, Command::ValidationError { code, message })
+        }
         name if is_recorded_call(name) => record_call(name, args, host, context),
         "cache.get" => cache_get(&arg(0), host, context),
         "cache.set" => cache_set(&arg(0), &arg(1), &arg(2), host, context),
@@ -280,11 +296,7 @@ fn record_call(name: &str, args: &[JsValue], host: &HostState, context: &mut Con
             }
         }
         ("validation", "error") => {
-            let code = string(0, "The error code")?;
-            let message = string(1, "The error message")?;
-            if code.chars().count() > 100 || message.chars().count() > 100 {
-                return Err(type_error("The error code and message are at most 100 characters each."));
-            }
+            let (_, message) = validation_error_args(&value(0), &value(1))?;
             deny = Some(message);
         }
         ("samlResponse", "setAttribute") => {
@@ -311,6 +323,18 @@ fn record_call(name: &str, args: &[JsValue], host: &HostState, context: &mut Con
     }
     run.commands.push(Command::Record { api: name.to_owned(), args: values });
     Ok(JsValue::undefined())
+}
+
+/// The arguments of `api.validation.error(code, message)`, checked as Auth0's wrapper checks them: two strings of at
+/// most 100 characters each. Post-login records the call and denies the login with the message; pre-user-registration
+/// refuses the sign-up with both ([`Command::ValidationError`]).
+fn validation_error_args(code: &Value, message: &Value) -> JsResult<(String, String)> {
+    let Some(code) = code.as_str() else { return Err(type_error("The error code must be a string.")) };
+    let Some(message) = message.as_str() else { return Err(type_error("The error message must be a string.")) };
+    if code.chars().count() > 100 || message.chars().count() > 100 {
+        return Err(type_error("The error code and message are at most 100 characters each."));
+    }
+    Ok((code.to_owned(), message.to_owned()))
 }
 
 /// The `api.samlResponse` configuration setters and the argument each takes.

@@ -147,4 +147,6 @@ pub fn run_process(memory_mb: u64) -> io::Result<()> {
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_account;
+#[cfg(test)]
 mod tests_modules;

@@ -881,11 +881,52 @@
     return { cache: cacheApi() };
   }
 
+  // pre-user-registration: `api.access.deny(reason, userMessage)` and `api.validation.error(code, message)` refuse the
+  // sign-up after this action; `api.user.set*Metadata` apply to the user being created; the cache.
+  function preUserRegistrationApi() {
+    const api = {};
+    api.access = { deny: (reason, userMessage) => (cmd('registration.deny', reason, userMessage), api) };
+    api.user = {
+      setAppMetadata: (key, value) => (cmd('user.setAppMetadata', key, value), api),
+      setUserMetadata: (key, value) => (cmd('user.setUserMetadata', key, value), api),
+    };
+    api.validation = { error: (code, message) => (cmd('registration.validationError', code, message), api) };
+    api.cache = cacheApi();
+    return api;
+  }
+
+  // post-user-registration and post-change-password: only the cache (what they do is call out with fetch).
+  function cacheOnlyApi() {
+    return { cache: cacheApi() };
+  }
+
+  // password-reset-post-challenge: `api.access.deny(reason)` ends the reset; a challenge or a redirect ends this run,
+  // which resumes once the user completed it (the redirecting action in `onContinuePostChallenge`).
+  function passwordResetPostChallengeApi() {
+    const api = {};
+    api.access = { deny: (reason) => (cmd('access.deny', reason), api) };
+    api.authentication = {
+      challengeWith: (factor, options) => { cmd('authentication.challengeWith', factor, options); },
+      challengeWithAny: (factors) => { cmd('authentication.challengeWithAny', factors); },
+    };
+    api.redirect = {
+      sendUserTo: (url, options) => (cmd('redirect.sendUserTo', url, options), api),
+      encodeToken: (options) => cmd('redirect.encodeToken', options),
+      validateToken: (options) => cmd('redirect.validateToken', options),
+    };
+    api.cache = cacheApi();
+    return api;
+  }
+
   const apis = {
     'post-login': postLoginApi,
     'custom-phone-provider': customPhoneProviderApi,
     'send-phone-message': sendPhoneMessageApi,
     'credentials-exchange': credentialsExchangeApi,
+    'pre-user-registration': preUserRegistrationApi,
+    'post-user-registration': cacheOnlyApi,
+    'post-change-password': cacheOnlyApi,
+    'password-reset-post-challenge': passwordResetPostChallengeApi,
   };
 
   function setImmediate(callback, ...args) { return setTimeout(callback, 0, ...args); }

@@ -41,6 +41,11 @@ impl Harness {
     }
 
     fn new(actions: &[&str]) -> Harness {
+        Harness::for_trigger(Trigger::PostLogin, actions)
+    }
+
+    /// A harness over `actions` written for `trigger`.
+    pub(super) fn for_trigger(trigger: Trigger, actions: &[&str]) -> Harness {
         let sources = actions
             .iter()
             .enumerate()
@@ -50,7 +55,7 @@ impl Harness {
                 code: (*code).to_owned(),
             })
             .collect();
-        let flow = flow_spec(Trigger::PostLogin, sources);
+        let flow = flow_spec(trigger, sources);
         let outbox = Rc::new(Collect::default());
         let context = FlowContext::new(&flow, outbox.clone()).expect("context");
         let (sender, inbox) = mpsc::channel();
@@ -58,18 +63,23 @@ impl Harness {
     }
 
     pub(super) fn run(&mut self, event: serde_json::Value) -> RunReport {
+        self.run_from(event, 0, Entry::Execute)
+    }
+
+    /// Runs from action `start`, its handler chosen by `entry`.
+    pub(super) fn run_from(&mut self, event: serde_json::Value, start: usize, entry: Entry) -> RunReport {
         let request = RunRequest {
             run_id: 1,
             flow: self.flow.clone(),
-            start: 0,
-            entry: Entry::Execute,
+            start,
+            entry,
             event: event.into(),
             cache: Default::default(),
         };
         self.context.run(request, &self.inbox)
     }
 
-    fn logs(&self) -> Vec<String> {
+    pub(super) fn logs(&self) -> Vec<String> {
         self.outbox
             .0
             .borrow()
