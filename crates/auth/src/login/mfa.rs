@@ -20,7 +20,7 @@ use crate::login::step::{AuthStep, ChallengePage, EnrollOtpPage, LoginResponse, 
 use crate::login::tx::{LoginTx, MfaState, Stage};
 use crate::login::{Login, error_page, internal};
 use crate::mask::mask_email;
-use crate::outbox::Email;
+use crate::mail::Email;
 
 /// A one-time code waiting in the store.
 #[derive(Serialize, Deserialize)]

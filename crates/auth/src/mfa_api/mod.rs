@@ -21,7 +21,7 @@ use crate::error::OAuthError;
 use crate::ids;
 use crate::limits;
 use crate::mfa_ticket::{self, MfaTicket};
-use crate::outbox::Email;
+use crate::mail::Email;
 use crate::phone::delivery::{self, CodeMessage, DeliveryError};
 use crate::phone::templates::PhoneTemplate;
 use crate::users;
