@@ -1,6 +1,9 @@
 //! Support for the end-to-end tests: a real `gatehouse serve` process on port 0 with a temporary data folder, a
-//! cookie-keeping browser for the hosted pages, and small helpers (PKCE, JWT payloads, the email outbox).
+//! cookie-keeping browser for the hosted pages, and small helpers (PKCE, JWT payloads, the email outbox, an SMTP
+//! server).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr, missing_docs)]
+
+pub mod smtp;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -272,7 +275,14 @@ impl Server {
     /// A handle on a server started by the test itself (in-process) at `issuer`: the URL helpers, no process.
     pub fn attach(issuer: &str) -> Server {
         let port = url::Url::parse(issuer).unwrap().port().unwrap();
-        Server { child: None, issuer: issuer.to_owned(), port, dir: tempfile::tempdir().unwrap(), lines: None, tls: false }
+        Server {
+            child: None,
+            issuer: issuer.to_owned(),
+            port,
+            dir: tempfile::tempdir().unwrap(),
+            lines: None,
+            tls: false,
+        }
     }
 
     /// Replaces the post-login actions and waits until the server announces that it took them (or refused them,

@@ -1,4 +1,4 @@
-//! A running tenant: configuration, store, keys, actions and outbox, shared by every request.
+//! A running tenant: configuration, store, keys, actions, mailer and outbox, shared by every request.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,7 +19,7 @@ use crate::crypto::password::hash_password;
 use crate::directory::Directory;
 use crate::error::{AuthError, AuthResult};
 use crate::fetch::{OutboundPolicy, ReqwestIo};
-use crate::outbox::Outbox;
+use crate::mail::{Email, EmailKind, EmailTemplates, EmailVars, MailError, Mailer, Outbox};
 use crate::phone::templates::PhoneTemplates;
 
 /// Everything a request handler needs.
@@ -33,8 +33,12 @@ pub struct Tenant {
     pub keys: RwLock<KeyRing>,
     /// Actions and their sandbox.
     pub actions: Actions,
-    /// Where emails go.
+    /// The outbox folder of the default phone provider's SMS (and of emails when there is no SMTP relay).
     pub outbox: Outbox,
+    /// Where emails go: the `[email]` SMTP relay, or the outbox folder.
+    pub mailer: Mailer,
+    /// The text of emails (built in, or `[email] templates_dir`), parsed at start.
+    pub email_templates: EmailTemplates,
     /// `event.secrets`: the configuration's `[secrets]` overridden by `GATEHOUSE_SECRET_<NAME>`.
     pub secrets: BTreeMap<String, String>,
     /// The data folder.
@@ -56,7 +60,8 @@ pub struct Tenant {
 pub struct TenantOptions {
     /// The configuration.
     pub config: TenantConfig,
-    /// The folder `actions_dir` is relative to (the configuration file's folder).
+    /// The folder `actions_dir`, `[email] templates_dir` and `ca_files` are relative to (the configuration file's
+    /// folder).
     pub base_dir: PathBuf,
     /// Where the worker program is.
     pub sandbox: SandboxConfig,
@@ -124,15 +129,10 @@ impl Tenant {
             config.mfa.phone.verification_template.as_deref(),
         )
         .map_err(AuthError::Setup)?;
-        let mut secrets = config.secrets.clone();
-        for (name, value) in std::env::vars() {
-            if let Some(secret) = name.strip_prefix("GATEHOUSE_SECRET_")
-                && !secret.is_empty()
-            {
-                secrets.insert(secret.to_owned(), value);
-            }
-        }
+        let secrets = resolve_secrets(&config);
         let outbox = Outbox::new(&data_dir.join("outbox"));
+        let (mailer, email_templates) =
+            open_mail(&config, &base_dir, &secrets, &data_dir.join("outbox")).map_err(AuthError::Setup)?;
         let via_pseudonym = crate::fetch::via_pseudonym(&config.issuer);
         Ok(Tenant {
             config,
@@ -140,6 +140,8 @@ impl Tenant {
             keys: RwLock::new(keys),
             actions,
             outbox,
+            mailer,
+            email_templates,
             secrets,
             data_dir,
             clock,
@@ -174,6 +176,16 @@ impl Tenant {
         if let Err(e) = written {
             tracing::error!(error = %e, kind = %entry.kind, "could not write a tenant log entry");
         }
+    }
+
+    /// Renders the email `kind` in `lang` (`ja...` Japanese, anything else English) with `vars` and sends it to
+    /// `vars.email`. A failure is logged once (never the body) and returned.
+    pub async fn send_email(&self, kind: EmailKind, lang: &str, vars: &EmailVars) -> Result<(), MailError> {
+        let (subject, body) = self.email_templates.render(kind, lang, vars).map_err(|e| {
+            tracing::error!(error = %e, "an email template did not render");
+            MailError::Template(e)
+        })?;
+        self.mailer.send(&Email { to: vars.email.clone(), subject, body }).await
     }
 
     /// The authorization directory (roles, organizations, client grants, APIs).
@@ -213,6 +225,33 @@ impl Tenant {
         }
         Ok(())
     }
+}
+
+/// `event.secrets`: the configuration's `[secrets]`, each overridden (or added) by `GATEHOUSE_SECRET_<NAME>`.
+pub fn resolve_secrets(config: &TenantConfig) -> BTreeMap<String, String> {
+    let mut secrets = config.secrets.clone();
+    for (name, value) in std::env::vars() {
+        if let Some(secret) = name.strip_prefix("GATEHOUSE_SECRET_")
+            && !secret.is_empty()
+        {
+            secrets.insert(secret.to_owned(), value);
+        }
+    }
+    secrets
+}
+
+/// The mailer and the email templates of `config` (paths relative to `base_dir`): what `serve` checks before it
+/// opens anything, and what [`Tenant::open`] keeps. `Err` names the key or the file.
+pub fn open_mail(
+    config: &TenantConfig,
+    base_dir: &Path,
+    secrets: &BTreeMap<String, String>,
+    outbox_dir: &Path,
+) -> Result<(Mailer, EmailTemplates), String> {
+    let mailer = Mailer::from_config(config, base_dir, secrets, outbox_dir)?;
+    let templates_dir = config.email.templates_dir.as_deref().map(|dir| resolve(base_dir, dir));
+    let templates = EmailTemplates::load(templates_dir.as_deref())?;
+    Ok((mailer, templates))
 }
 
 fn resolve(base: &Path, path: &str) -> PathBuf {

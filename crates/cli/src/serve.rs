@@ -85,6 +85,13 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
         }
         config.issuer = issuer;
     }
+    // Email is checked before anything is created: a relay without its password or a template that does not parse
+    // stops the start here, naming the key or the file.
+    let outbox = config::resolve(&loaded.base_dir, &config.data_dir).join("outbox");
+    let secrets = gatehouse_auth::tenant::resolve_secrets(&config);
+    if let Err(e) = gatehouse_auth::tenant::open_mail(&config, &loaded.base_dir, &secrets, &outbox) {
+        return output::fatal(&format!("{}: {e}", args.config.display()));
+    }
     let (store, data_dir) = match open_store(&loaded.base_dir, &config).await {
         Ok(opened) => opened,
         Err(e) => return output::fatal(&e),
@@ -116,7 +123,7 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
     spawn_housekeeping(tenant.clone());
     let scheme = if tls.is_some() { "https" } else { "http" };
     output::line(&format!("gatehouse listening on {scheme}://{bound} (issuer {})", tenant.config.issuer));
-    tracing::info!(%bound, issuer = %tenant.config.issuer, "listening");
+    tracing::info!(%bound, issuer = %tenant.config.issuer, email = %tenant.mailer.describe(), "listening");
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("shutting down");

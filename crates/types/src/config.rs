@@ -189,9 +189,142 @@ pub struct EmailConfig {
     /// The `From:` of every message (default `<friendly_name> <no-reply@…>` of the issuer's host).
     #[serde(default)]
     pub from: Option<String>,
-    /// PEM files of extra certificate authorities the SMTP connection trusts (a relay behind a private CA; tests).
+    /// PEM files of extra certificate authorities the SMTP connection trusts (a relay behind a private CA; tests),
+    /// next to the system's. Relative to the configuration file's folder.
     #[serde(default)]
     pub ca_files: Vec<String>,
+    /// A folder of `<kind>.<lang>.liquid` files replacing built-in email templates (`verify_email.ja.liquid`...).
+    /// Relative to the configuration file's folder.
+    #[serde(default)]
+    pub templates_dir: Option<String>,
+}
+
+/// Where `[email] smtp_url` points, checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SmtpEndpoint {
+    /// Host name or IP address (an IPv6 address without brackets), as certificates name it.
+    pub host: String,
+    /// Port (default 587 for `smtp://`, 465 for `smtps://`).
+    pub port: u16,
+    /// How the connection is protected.
+    pub security: SmtpSecurity,
+}
+
+/// How an SMTP connection is protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// `smtp://`: plain at first, then `STARTTLS`, which the relay must offer (nothing is sent in clear otherwise).
+    StartTls,
+    /// `smtps://`: TLS from the first byte.
+    Tls,
+    /// `smtp://...?tls=none`: no TLS at all, only to a loopback host.
+    None,
+}
+
+impl EmailConfig {
+    /// The relay `smtp_url` names (`None` without one: the outbox), or why the URL is refused.
+    pub fn smtp_endpoint(&self) -> Option<Result<SmtpEndpoint, String>> {
+        self.smtp_url.as_deref().map(parse_smtp_url)
+    }
+
+    /// The problems of `[email]`: a URL that is refused, credentials half given or given without a relay, a `from`
+    /// that is not one address.
+    fn check(&self, problems: &mut Vec<ConfigProblem>) {
+        let mut problem = |key: &str, reason: String| problems.push(ConfigProblem { key: key.to_owned(), reason });
+        let empty = |value: &Option<String>| value.as_deref().is_some_and(|v| v.trim().is_empty());
+        if let Some(Err(reason)) = self.smtp_endpoint() {
+            problem("email.smtp_url", reason);
+        }
+        if self.smtp_url.is_none() {
+            for (key, given) in [
+                ("email.smtp_username", self.smtp_username.is_some()),
+                ("email.smtp_password_secret", self.smtp_password_secret.is_some()),
+                ("email.ca_files", !self.ca_files.is_empty()),
+            ] {
+                if given {
+                    problem(key, "is used only with smtp_url; without one, mail goes to the outbox folder".to_owned());
+                }
+            }
+        }
+        if empty(&self.smtp_username) {
+            problem("email.smtp_username", "is empty: remove it, or give the relay's user name".to_owned());
+        }
+        if empty(&self.smtp_password_secret) {
+            problem("email.smtp_password_secret", "is empty: name a [secrets] entry".to_owned());
+        }
+        match (&self.smtp_username, &self.smtp_password_secret) {
+            (None, Some(_)) => problem(
+                "email.smtp_password_secret",
+                "a password needs its user name: set smtp_username too".to_owned(),
+            ),
+            (Some(_), None) => problem(
+                "email.smtp_username",
+                "a user name needs its password: set smtp_password_secret to the name of a [secrets] entry".to_owned(),
+            ),
+            _ => {}
+        }
+        if let Some(from) = &self.from
+            && (from.chars().any(char::is_control) || !from.contains('@') || from.trim().is_empty())
+        {
+            problem("email.from", "must be one address, e.g. \"Example <no-reply@example.com>\"".to_owned());
+        }
+        if empty(&self.templates_dir) {
+            problem("email.templates_dir", "is empty: remove it, or name a folder".to_owned());
+        }
+    }
+}
+
+/// Parses and checks an `smtp://` or `smtps://` URL (see [`EmailConfig::smtp_url`]).
+fn parse_smtp_url(text: &str) -> Result<SmtpEndpoint, String> {
+    let url = url::Url::parse(text)
+        .map_err(|e| format!("not a URL ({e}); write smtp://host:587 (STARTTLS) or smtps://host:465 (TLS)"))?;
+    let (mut security, default_port) = match url.scheme() {
+        "smtp" => (SmtpSecurity::StartTls, 587),
+        "smtps" => (SmtpSecurity::Tls, 465),
+        other => {
+            return Err(format!(
+                "the scheme is smtp:// (STARTTLS) or smtps:// (TLS from the first byte), not {other}://"
+            ));
+        }
+    };
+    let host = match url.host() {
+        // A host name (an opaque host: `smtp` is not a special scheme, so even `127.0.0.1` arrives here).
+        Some(url::Host::Domain(domain))
+            if !domain.is_empty() && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') =>
+        {
+            domain.to_ascii_lowercase()
+        }
+        Some(url::Host::Ipv4(ip)) => ip.to_string(),
+        Some(url::Host::Ipv6(ip)) => ip.to_string(),
+        _ => return Err("names no host: write smtp://host:587".to_owned()),
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("carries credentials: use smtp_username and smtp_password_secret, which keep the password out of \
+                    the file"
+            .to_owned());
+    }
+    if !matches!(url.path(), "" | "/") || url.fragment().is_some() {
+        return Err("has a path or a fragment: an SMTP URL is scheme://host:port".to_owned());
+    }
+    for (key, value) in url.query_pairs() {
+        match (key.as_ref(), value.as_ref()) {
+            ("tls", "none") if security == SmtpSecurity::StartTls => security = SmtpSecurity::None,
+            ("tls", "none") => return Err("tls=none contradicts smtps://, which is TLS from the first byte".to_owned()),
+            _ => return Err(format!("unknown option {key}={value}: the only one is tls=none (loopback relays)")),
+        }
+    }
+    if security == SmtpSecurity::None && !is_loopback_host(&host) {
+        return Err(format!(
+            "tls=none sends mail and credentials in clear, so it is accepted only for a relay on this machine \
+             (127.0.0.1, ::1, localhost), not {host}"
+        ));
+    }
+    Ok(SmtpEndpoint { host, port: url.port().unwrap_or(default_port), security })
+}
+
+/// `localhost` or a loopback address.
+fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `[branding]`: what the hosted pages show besides the tenant's `friendly_name`.
@@ -1025,6 +1158,7 @@ impl TenantConfig {
                 problem(format!("secrets.{name}"), "secret names are 1 to 128 characters");
             }
         }
+        self.email.check(&mut problems);
         problems
     }
 
@@ -1101,6 +1235,61 @@ mod tests {
             "http://localhost.evil.example/",
         ] {
             assert!(!is_login_route(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn smtp_urls() {
+        let endpoint = |url: &str| parse_smtp_url(url);
+        let ok =
+            |host: &str, port: u16, security: SmtpSecurity| Ok(SmtpEndpoint { host: host.to_owned(), port, security });
+        assert_eq!(endpoint("smtp://mail.example.com"), ok("mail.example.com", 587, SmtpSecurity::StartTls));
+        assert_eq!(endpoint("smtp://Mail.Example.com:2525/"), ok("mail.example.com", 2525, SmtpSecurity::StartTls));
+        assert_eq!(endpoint("smtps://mail.example.com"), ok("mail.example.com", 465, SmtpSecurity::Tls));
+        assert_eq!(endpoint("smtp://127.0.0.1:25?tls=none"), ok("127.0.0.1", 25, SmtpSecurity::None));
+        assert_eq!(endpoint("smtp://[::1]:25?tls=none"), ok("::1", 25, SmtpSecurity::None));
+        assert_eq!(endpoint("smtp://localhost:1025?tls=none"), ok("localhost", 1025, SmtpSecurity::None));
+        for (bad, reason) in [
+            ("http://mail.example.com", "the scheme is smtp://"),
+            ("mail.example.com:587", "scheme"),
+            ("smtp://", "no host"),
+            ("smtp://user:pw@mail.example.com", "carries credentials"),
+            ("smtp://mail.example.com/x", "path"),
+            ("smtp://mail.example.com?tls=none", "only for a relay on this machine"),
+            ("smtp://10.0.0.1?tls=none", "not 10.0.0.1"),
+            ("smtps://127.0.0.1?tls=none", "contradicts smtps"),
+            ("smtp://mail.example.com?tls=opportunistic", "unknown option"),
+            ("smtp://mail%20example.com", "no host"),
+        ] {
+            let err = endpoint(bad).expect_err(bad);
+            assert!(err.contains(reason), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn email_problems_name_the_key() {
+        let problems = |email: EmailConfig| {
+            let mut found = Vec::new();
+            email.check(&mut found);
+            found.into_iter().map(|p| p.key).collect::<Vec<_>>()
+        };
+        let relay = || EmailConfig { smtp_url: Some("smtp://mail.example.com".into()), ..EmailConfig::default() };
+        assert!(problems(relay()).is_empty());
+        assert!(problems(EmailConfig::default()).is_empty());
+        let with = |user: Option<&str>, secret: Option<&str>| EmailConfig {
+            smtp_username: user.map(str::to_owned),
+            smtp_password_secret: secret.map(str::to_owned),
+            ..relay()
+        };
+        assert!(problems(with(Some("mailer"), Some("SMTP_PASSWORD"))).is_empty());
+        assert_eq!(problems(with(None, Some("SMTP_PASSWORD"))), ["email.smtp_password_secret"]);
+        assert_eq!(problems(with(Some("mailer"), None)), ["email.smtp_username"]);
+        let no_relay = EmailConfig { smtp_url: None, ..with(Some("mailer"), Some("SMTP_PASSWORD")) };
+        assert_eq!(problems(no_relay), ["email.smtp_username", "email.smtp_password_secret"]);
+        let bad_url = EmailConfig { smtp_url: Some("smtp://mail.example.com?tls=none".into()), ..relay() };
+        assert_eq!(problems(bad_url), ["email.smtp_url"]);
+        for from in ["no address", "A <a@example.com>\r\nBcc: x@example.com", " "] {
+            assert_eq!(problems(EmailConfig { from: Some(from.into()), ..relay() }), ["email.from"], "{from:?}");
         }
     }
 

@@ -19,8 +19,8 @@ use crate::login::phone;
 use crate::login::step::{AuthStep, ChallengePage, EnrollOtpPage, LoginResponse, Notice, PickerPage, RecoveryCodePage};
 use crate::login::tx::{LoginTx, MfaState, Stage};
 use crate::login::{Login, error_page, internal};
+use crate::mail::{EmailKind, EmailVars};
 use crate::mask::mask_email;
-use crate::outbox::Email;
 
 /// A one-time code waiting in the store.
 #[derive(Serialize, Deserialize)]
@@ -168,10 +168,12 @@ impl Login<'_> {
                 Ok(found) => found.is_some(),
                 Err(e) => return internal(&lang, e),
             };
-        if !live {
+        // A delivery that just failed (resend, expired code) is not tried again within the same request.
+        if !live && notice != Some(Notice::NotSent) {
             match self.send_email_code(tx, user).await {
                 Ok(Sent::Sent) => {}
                 Ok(Sent::Limited) => notice = Some(Notice::TooManySends),
+                Ok(Sent::NotSent) => notice = Some(Notice::NotSent),
                 Err(e) => return internal(&lang, e),
             }
         }
@@ -211,28 +213,21 @@ impl Login<'_> {
         let bytes = serde_json::to_vec(&pending).map_err(|e| crate::AuthError::Setup(e.to_string()))?;
         let expires = self.now() + one_time_code::LIFETIME_SECS;
         self.ctx.tenant.store.put_ephemeral(Ephemeral::OneTimeCode, &email_code_key(tx), &bytes, expires).await?;
-        let (subject, body) = if tx.lang == "ja" {
-            (
-                format!("{} の確認コード", self.ctx.tenant.config.friendly_name),
-                format!(
-                    "確認コード: {code}\r\n\r\nこのコードは5分間有効です。心当たりがない場合は、このメールを無視してください。"
-                ),
-            )
-        } else {
-            (
-                format!("Your {} verification code", self.ctx.tenant.config.friendly_name),
-                format!(
-                    "Your verification code is: {code}\r\n\r\nIt expires in 5 minutes. If you did not try to log in, ignore this email."
-                ),
-            )
+        let vars = EmailVars {
+            friendly_name: self.ctx.tenant.config.friendly_name.clone(),
+            email: to,
+            name: user.name.clone(),
+            url: None,
+            code: Some(code),
+            ttl_seconds: u64::try_from(one_time_code::LIFETIME_SECS).unwrap_or_default(),
         };
-        let from = format!("{} <no-reply@gatehouse.invalid>", self.ctx.tenant.config.friendly_name);
-        self.ctx
-            .tenant
-            .outbox
-            .send(&from, &Email { to, subject, body })
-            .await
-            .map_err(|e| crate::AuthError::Setup(format!("outbox: {e}")))?;
+        if self.ctx.tenant.send_email(EmailKind::MfaCode, &tx.lang, &vars).await.is_err() {
+            // Nobody received this code: it is withdrawn, so the next page sends a new one. The reason is in the
+            // server log (`Tenant::send_email`).
+            self.ctx.tenant.store.delete_ephemeral(Ephemeral::OneTimeCode, &email_code_key(tx)).await?;
+            self.write_log("gd_send_email_failure", "Email code not sent: delivery failed", Some(tx), Some(user)).await;
+            return Ok(Sent::NotSent);
+        }
         self.write_log("gd_send_email", "MFA email sent", Some(tx), Some(user)).await;
         Ok(Sent::Sent)
     }
@@ -296,6 +291,7 @@ impl Login<'_> {
         let notice = match self.send_email_code(&tx, &user).await {
             Ok(Sent::Sent) => Notice::CodeSent,
             Ok(Sent::Limited) => Notice::TooManySends,
+            Ok(Sent::NotSent) => Notice::NotSent,
             Err(e) => return internal(&lang, e),
         };
         self.show_mfa(state, &mut tx, &user, Some(notice)).await
@@ -364,6 +360,7 @@ impl Login<'_> {
                 let notice = match self.send_email_code(&tx, &user).await {
                     Ok(Sent::Sent) => Notice::CodeExpired,
                     Ok(Sent::Limited) => Notice::TooManySends,
+                    Ok(Sent::NotSent) => Notice::NotSent,
                     Err(e) => return internal(&lang, e),
                 };
                 self.show_mfa(state, &mut tx, &user, Some(notice)).await
@@ -672,6 +669,8 @@ enum Sent {
     Sent,
     /// The send limit was reached; nothing was sent.
     Limited,
+    /// The mailer failed (relay down, refused, timed out): no code is pending.
+    NotSent,
 }
 
 /// A new active authenticator.

@@ -20,8 +20,8 @@ use crate::crypto::one_time_code::{self, OobChallenge};
 use crate::error::OAuthError;
 use crate::ids;
 use crate::limits;
+use crate::mail::{EmailKind, EmailVars};
 use crate::mfa_ticket::{self, MfaTicket};
-use crate::outbox::Email;
 use crate::phone::delivery::{self, CodeMessage, DeliveryError};
 use crate::phone::templates::PhoneTemplate;
 use crate::users;
@@ -220,20 +220,24 @@ impl<'a> MfaApi<'a> {
     }
 
     async fn mail_code(&self, user: &User, client_id: &str, email: &str, code: &str) -> Result<(), OAuthError> {
-        let name = &self.ctx.tenant.config.friendly_name;
-        let message = Email {
-            to: email.to_owned(),
-            subject: format!("Your {name} verification code"),
-            body: format!(
-                "Your verification code is: {code}\r\n\r\nIt expires in 5 minutes. If you did not ask for it, ignore this email."
-            ),
+        let vars = EmailVars {
+            friendly_name: self.ctx.tenant.config.friendly_name.clone(),
+            email: email.to_owned(),
+            name: user.name.clone(),
+            url: None,
+            code: Some(code.to_owned()),
+            ttl_seconds: OOB_LIFETIME.unsigned_abs(),
         };
-        self.ctx
-            .tenant
-            .outbox
-            .send(&format!("{name} <no-reply@gatehouse.invalid>"), &message)
-            .await
-            .map_err(server_error)?;
+        // No login here: the language the caller's Accept-Language asks for, as for phone codes.
+        let lang = crate::login::language(&[], self.ctx.request.accept_language.as_deref());
+        if self.ctx.tenant.send_email(EmailKind::MfaCode, &lang, &vars).await.is_err() {
+            // The reason is in the server log (`Tenant::send_email`); the caller learns that nothing was sent.
+            self.log("gd_send_email_failure", "Email code not sent: delivery failed", Some(client_id), Some(user))
+                .await;
+            let mut error = OAuthError::server_error("email delivery failed").with_status(502);
+            error.description = "The code could not be sent. Try again later, or use another factor.".into();
+            return Err(error);
+        }
         self.log("gd_send_email", "MFA email sent", Some(client_id), Some(user)).await;
         Ok(())
     }

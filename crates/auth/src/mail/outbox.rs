@@ -1,29 +1,20 @@
 //! Email and default-provider SMS delivery to an outbox folder: one file per message, for development and tests.
 //!
-//! Gatehouse does not speak SMTP; by default a message is written as `<outbox>/<time>-<n>.eml` (RFC 5322 headers
-//! and a text body), where a mail relay, a developer or a test can pick it up. Writes are atomic (temp file, then
-//! rename) and synced, so a message acknowledged to the user exists.
+//! Without `[email] smtp_url` an email is written as `<outbox>/<time>-<n>.eml` (RFC 5322 headers and a text body),
+//! where a developer or a test can pick it up; the default phone provider's SMS always land here. Writes are atomic
+//! (temp file, then rename) and synced, so a message acknowledged to the user exists.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::Email;
 
 /// The outbox folder.
 #[derive(Debug)]
 pub struct Outbox {
     dir: PathBuf,
     counter: AtomicU64,
-}
-
-/// One message.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Email {
-    /// Recipient.
-    pub to: String,
-    /// Subject.
-    pub subject: String,
-    /// Plain-text body.
-    pub body: String,
 }
 
 impl Outbox {
