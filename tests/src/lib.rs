@@ -256,6 +256,44 @@ impl Server {
         server
     }
 
+    /// Like [`Server::start`], with actions of other triggers too: `(trigger folder, file name, code)`, e.g.
+    /// `("pre-user-registration", "10-domain.js", "...")`.
+    pub fn start_with_triggers(config: &str, actions: &[(&str, &str, &str)]) -> Server {
+        let mut server = Server::start_stopped(config, &[]);
+        for (trigger, name, code) in actions {
+            let folder = server.dir.path().join("actions").join(trigger);
+            std::fs::create_dir_all(&folder).unwrap();
+            std::fs::write(folder.join(name), code).unwrap();
+        }
+        server.spawn(None);
+        server
+    }
+
+    /// The newest email in the outbox: its `To`, `Subject` and body.
+    pub fn latest_email(&self) -> (String, String, String) {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.outbox())
+            .expect("outbox exists")
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .collect();
+        files.sort();
+        let text = std::fs::read_to_string(files.last().expect("an email was sent")).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let header = |name: &str| {
+            head.lines().find_map(|l| l.strip_prefix(&format!("{name}: "))).unwrap_or_default().trim().to_owned()
+        };
+        (header("To"), header("Subject"), body.to_owned())
+    }
+
+    /// How many emails the outbox holds.
+    pub fn email_count(&self) -> usize {
+        std::fs::read_dir(self.outbox())
+            .map(|dir| {
+                dir.filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "eml"))).count()
+            })
+            .unwrap_or(0)
+    }
+
     fn start_stopped(config: &str, actions: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("gatehouse.toml"), config).unwrap();

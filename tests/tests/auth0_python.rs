@@ -228,3 +228,30 @@ fn auth0_python_management_sets_up_roles_organizations_and_client_grants() {
         assert_eq!(id["https://gatehouse.test/roles"], json!(["editor"]), "{id}");
     });
 }
+
+/// Sign-up and password reset (issue 16) through auth0-python's `Database` client.
+#[test]
+fn auth0_python_database_signup_and_change_password() {
+    require_dependencies();
+    let server = Server::start(&config(MFA_DEFAULT, "[connection]\npassword_policy = \"good\"\n"), &[]);
+    let output = Command::new("python3")
+        .arg(repo_root().join("tests/py/accounts.py"))
+        .args(["--issuer", &server.issuer])
+        .arg("--outbox")
+        .arg(server.outbox())
+        .current_dir(repo_root())
+        .output()
+        .expect("run python3");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let transcript =
+        format!("exit: {}\nstdout:\n{stdout}\nstderr:\n{}", output.status, String::from_utf8_lossy(&output.stderr));
+    let result: Value = match stdout.lines().rev().find(|l| l.starts_with('{')).map(serde_json::from_str) {
+        Some(Ok(value)) => value,
+        _ => panic!("accounts.py printed no JSON result\n{transcript}"),
+    };
+    for name in ["signup", "weak_password", "taken", "change_password"] {
+        assert_eq!(result["checks"][name]["ok"], json!(true), "auth0-python check `{name}` failed\n{transcript}");
+    }
+    assert_eq!(result["checks"]["weak_password"]["message"], "Password is too weak", "{transcript}");
+    assert_eq!(output.status.code(), Some(0), "{transcript}");
+}

@@ -39,7 +39,8 @@ fn auth0_auth_js_mfa_client() {
     // An http:// tenant without the email factor (so an unenrolled user gets association_required).
     let plain = Server::start(&config("factors = [\"otp\", \"recovery-code\"]\npolicy = \"always\"", ""), &[]);
     // A tenant that serves https itself, on a certificate from a throwaway CA.
-    let tls = Server::start_tls(&config("factors = [\"otp\", \"recovery-code\", \"email\"]\npolicy = \"always\"", ""), &[]);
+    let tls =
+        Server::start_tls(&config("factors = [\"otp\", \"recovery-code\", \"email\"]\npolicy = \"always\"", ""), &[]);
     assert!(tls.issuer.starts_with("https://127.0.0.1:"), "{}", tls.issuer);
 
     let output = Command::new("node")

@@ -98,10 +98,12 @@ initiate_login_uri = "https://portal.example.com/login"
     };
 
     // The client is known (its redirect URI is not): its own login route.
-    let known = page("authorize?client_id=test-portal&response_type=code&redirect_uri=https://evil.example/cb", "en").await;
+    let known =
+        page("authorize?client_id=test-portal&response_type=code&redirect_uri=https://evil.example/cb", "en").await;
     assert!(known.contains(r#"<a class="button" href="https://portal.example.com/login">Start again</a>"#), "{known}");
     assert!(!known.contains("Go back to the application"), "{known}");
-    let ja = page("authorize?client_id=test-portal&response_type=code&redirect_uri=https://evil.example/cb", "ja").await;
+    let ja =
+        page("authorize?client_id=test-portal&response_type=code&redirect_uri=https://evil.example/cb", "ja").await;
     assert!(ja.contains(r#"href="https://portal.example.com/login">最初からやり直す</a>"#), "{ja}");
 
     // A known client without a login route, an unknown client and an expired login: the tenant's default route.
@@ -111,7 +113,10 @@ initiate_login_uri = "https://portal.example.com/login"
         "u/login?state=no-such-login",
     ] {
         let body = page(path, "en").await;
-        assert!(body.contains(r#"<a class="button" href="https://www.example.com/login">Start again</a>"#), "{path}: {body}");
+        assert!(
+            body.contains(r#"<a class="button" href="https://www.example.com/login">Start again</a>"#),
+            "{path}: {body}"
+        );
     }
 }
 
@@ -126,10 +131,16 @@ async fn without_a_login_route_error_pages_say_to_go_back() {
 fn a_login_route_must_be_https() {
     let toml = format!(
         "default_redirection_uri = \"http://www.example.com/login\"\n{}",
-        config(MFA_DEFAULT, "[[clients]]\nclient_id = \"p\"\nname = \"P\"\napp_type = \"spa\"\ninitiate_login_uri = \"javascript:alert(1)\"\n")
+        config(
+            MFA_DEFAULT,
+            "[[clients]]\nclient_id = \"p\"\nname = \"P\"\napp_type = \"spa\"\ninitiate_login_uri = \"javascript:alert(1)\"\n"
+        )
     );
     let config: gatehouse_types::config::TenantConfig = toml::from_str(&toml).unwrap();
     let problems = config.validate().into_iter().map(|p| format!("{}: {}", p.key, p.reason)).collect::<Vec<_>>();
-    assert!(problems.iter().any(|p| p.starts_with("default_redirection_uri: a login route is an https://")), "{problems:?}");
+    assert!(
+        problems.iter().any(|p| p.starts_with("default_redirection_uri: a login route is an https://")),
+        "{problems:?}"
+    );
     assert!(problems.iter().any(|p| p.starts_with("clients[3].initiate_login_uri: ")), "{problems:?}");
 }

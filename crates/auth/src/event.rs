@@ -128,7 +128,7 @@ pub fn user_part(config: &TenantConfig, user: &User, authenticators: &[Authentic
         user_id: user.user_id.clone(),
         email: Some(user.email.clone()),
         email_verified: user.email_verified,
-        username: None,
+        username: user.username.clone(),
         name: user.name.clone(),
         nickname: user.nickname.clone(),
         given_name: user.given_name.clone(),
@@ -184,7 +184,7 @@ pub fn post_login_event(
         },
         connection: Connection {
             id: DATABASE_CONNECTION_ID.to_owned(),
-            name: DATABASE_CONNECTION.to_owned(),
+            name: config.connection.name.clone(),
             strategy: "auth0".to_owned(),
             metadata: Some(Default::default()),
         },

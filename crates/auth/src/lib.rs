@@ -4,6 +4,7 @@
 //! machine that runs the post-login flow and turns its outcome into a prompt, an error or tokens. The server crate
 //! maps these to HTTP; nothing here names axum.
 
+pub mod account;
 pub mod actions;
 pub mod attempts;
 pub mod authorization;

@@ -77,6 +77,15 @@ pub const CODES: &[&str] = &[
     "gd_start_auth",
     "gd_start_enroll",
     "gd_unenroll",
+    "ss",
+    "fs",
+    "limit_mu",
+    "sv",
+    "fv",
+    "scpr",
+    "fcpr",
+    "scp",
+    "fcp",
 ];
 
 /// The codes a `type` filter stands for: a code itself, or one of Auth0's groupings (`f`: every failed login,

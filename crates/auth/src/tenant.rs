@@ -283,7 +283,7 @@ async fn seed_users(config: &TenantConfig, store: &dyn Store) -> AuthResult<()> 
             phone_number: seed.phone_number.clone(),
             phone_verified: seed.phone_number.is_some(),
             password_hash: Some(hash),
-            connection: crate::DATABASE_CONNECTION.to_owned(),
+            connection: config.connection.name.clone(),
             roles: seed.roles.clone(),
             attributes: seed.attributes.clone(),
             app_metadata: seed.app_metadata.clone(),
@@ -294,6 +294,7 @@ async fn seed_users(config: &TenantConfig, store: &dyn Store) -> AuthResult<()> 
             logins_count: 0,
             last_password_reset: None,
             blocked: false,
+            username: None,
         };
         match store.create_user(&user).await {
             Ok(()) => tracing::info!(user_id = %user.user_id, "seeded a user from the configuration"),

@@ -31,12 +31,12 @@ async fn store_or_busy(config_path: &Path) -> Result<(config::Loaded, Option<std
     }
 }
 
-/// A Management API token from the running server, with `scopes`.
-/// A Management API token for the running server, with `scopes`, from the client a `[[client_grants]]` entry
-/// grants them to. Kept in `<data_dir>/cli-token.json` (owner-only) and reused until a minute before it expires,
-/// so the CLI's commands do not each add a `seccft` line to the tenant log.
-pub(crate) async fn management_token(loaded: &Loaded, scopes: &[&str]) -> Result<String, String> {
-    let config = &loaded.config;
+/// The client a `[[client_grants]]` entry grants `scopes` on the Management API to, with that grant: the CLI's
+/// identity towards a running server.
+pub(crate) fn management_client<'a>(
+    config: &'a gatehouse_types::config::TenantConfig,
+    scopes: &[&str],
+) -> Result<(&'a gatehouse_types::config::ClientGrantConfig, &'a gatehouse_types::config::ClientConfig), String> {
     let audience = config.management_audience();
     let wanted = scopes.join(" ");
     let grant = config
@@ -47,6 +47,16 @@ pub(crate) async fn management_token(loaded: &Loaded, scopes: &[&str]) -> Result
             format!("the store is in use by a running server, and no [[client_grants]] entry grants '{wanted}' on {audience} to reach it")
         })?;
     let client = config.client(&grant.client_id).ok_or_else(|| "the client grant names no client".to_owned())?;
+    Ok((grant, client))
+}
+
+/// A Management API token for the running server, with `scopes`, from the client a `[[client_grants]]` entry
+/// grants them to. Kept in `<data_dir>/cli-token.json` (owner-only) and reused until a minute before it expires,
+/// so the CLI's commands do not each add a `seccft` line to the tenant log.
+pub(crate) async fn management_token(loaded: &Loaded, scopes: &[&str]) -> Result<String, String> {
+    let config = &loaded.config;
+    let audience = config.management_audience();
+    let (grant, client) = management_client(config, scopes)?;
     let secret = client.client_secret.as_deref().ok_or_else(|| "the management client has no secret".to_owned())?;
     // Every scope the grant allows, so one cached token serves every command.
     let scope = grant.scopes.join(" ");

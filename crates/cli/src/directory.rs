@@ -98,7 +98,7 @@ pub async fn roles(config_path: &Path, command: RolesCommand) -> ExitCode {
                     print_role(&role.id, &role.name, &role.description, &permissions);
                 }
             }
-            (RolesCommand::List, Backend::Online { issuer, token }) => {
+            (RolesCommand::List, Backend::Online { issuer, token, .. }) => {
                 let list = call(&issuer, &token, Method::GET, "api/v2/roles?per_page=100", None).await?;
                 for role in list.as_array().cloned().unwrap_or_default() {
                     let id = role["id"].as_str().unwrap_or_default();
@@ -124,7 +124,7 @@ pub async fn roles(config_path: &Path, command: RolesCommand) -> ExitCode {
                 let role = roles::create_role(&tenant, &name, &description).await.map_err(fail)?;
                 output::line(&format!("Created role {} ({})", role.name, role.id));
             }
-            (RolesCommand::Add { name, description }, Backend::Online { issuer, token }) => {
+            (RolesCommand::Add { name, description }, Backend::Online { issuer, token, .. }) => {
                 let body = json!({ "name": name, "description": description });
                 let role = call(&issuer, &token, Method::POST, "api/v2/roles", Some(body)).await?;
                 output::line(&format!("Created role {name} ({})", role["id"].as_str().unwrap_or_default()));
@@ -139,7 +139,7 @@ pub async fn roles(config_path: &Path, command: RolesCommand) -> ExitCode {
                         let id = offline_role(&tenant, &role)?.id;
                         roles::change_permissions(&tenant, &id, &wanted, true).await.map_err(fail)?;
                     }
-                    Backend::Online { issuer, token } => {
+                    Backend::Online { issuer, token, .. } => {
                         let id = online_role(&issuer, &token, &role).await?;
                         let body = json!({ "permissions": wanted.iter().map(|p| json!({
                             "resource_server_identifier": p.resource_server_identifier,
@@ -158,7 +158,7 @@ pub async fn roles(config_path: &Path, command: RolesCommand) -> ExitCode {
                         let id = offline_role(&tenant, &role)?.id;
                         roles::change_user_roles(&tenant, &found.user_id, &[id], add).await.map_err(fail)?;
                     }
-                    Backend::Online { issuer, token } => {
+                    Backend::Online { issuer, token, .. } => {
                         let found = find_online(&issuer, &token, &user).await?;
                         let user_id = found["user_id"].as_str().unwrap_or_default();
                         let id = online_role(&issuer, &token, &role).await?;
@@ -175,7 +175,7 @@ pub async fn roles(config_path: &Path, command: RolesCommand) -> ExitCode {
                 roles::delete_role(&tenant, &id).await.map_err(fail)?;
                 output::line(&format!("Deleted role {role}"));
             }
-            (RolesCommand::Delete { role }, Backend::Online { issuer, token }) => {
+            (RolesCommand::Delete { role }, Backend::Online { issuer, token, .. }) => {
                 let id = online_role(&issuer, &token, &role).await?;
                 call(&issuer, &token, Method::DELETE, &format!("api/v2/roles/{}", encode(&id)), None).await?;
                 output::line(&format!("Deleted role {role}"));
@@ -226,7 +226,7 @@ pub async fn orgs(config_path: &Path, command: OrgsCommand) -> ExitCode {
                     output::line(&format!("{}  {}  {}  {}", org.id, org.name, org.display_name, members.join("; ")));
                 }
             }
-            (OrgsCommand::List, Backend::Online { issuer, token }) => {
+            (OrgsCommand::List, Backend::Online { issuer, token, .. }) => {
                 let list = call(&issuer, &token, Method::GET, "api/v2/organizations?per_page=100", None).await?;
                 for org in list.as_array().cloned().unwrap_or_default() {
                     let id = org["id"].as_str().unwrap_or_default();
@@ -251,7 +251,7 @@ pub async fn orgs(config_path: &Path, command: OrgsCommand) -> ExitCode {
                 let org = organizations::create_organization(&tenant, change, vec![connection]).await.map_err(fail)?;
                 output::line(&format!("Created organization {} ({})", org.name, org.id));
             }
-            (OrgsCommand::Add { name, display_name }, Backend::Online { issuer, token }) => {
+            (OrgsCommand::Add { name, display_name }, Backend::Online { issuer, token, .. }) => {
                 let body = json!({
                     "name": name,
                     "display_name": display_name.unwrap_or_default(),
@@ -276,7 +276,7 @@ pub async fn orgs(config_path: &Path, command: OrgsCommand) -> ExitCode {
                 }
                 output::line(&format!("{} is a member of {} [{}]", member.email, found.name, wanted.join(", ")));
             }
-            (OrgsCommand::AddMember { org, user, roles: wanted }, Backend::Online { issuer, token }) => {
+            (OrgsCommand::AddMember { org, user, roles: wanted }, Backend::Online { issuer, token, .. }) => {
                 let found = online_org(&issuer, &token, &org).await?;
                 let org_id = found["id"].as_str().unwrap_or_default();
                 let member = find_online(&issuer, &token, &user).await?;
@@ -300,7 +300,7 @@ pub async fn orgs(config_path: &Path, command: OrgsCommand) -> ExitCode {
                 organizations::remove_members(&tenant, &found.id, &[member.user_id]).await.map_err(fail)?;
                 output::line(&format!("{user} is no longer a member of {org}"));
             }
-            (OrgsCommand::RemoveMember { org, user }, Backend::Online { issuer, token }) => {
+            (OrgsCommand::RemoveMember { org, user }, Backend::Online { issuer, token, .. }) => {
                 let found = online_org(&issuer, &token, &org).await?;
                 let member = find_online(&issuer, &token, &user).await?;
                 let path = format!("api/v2/organizations/{}/members", encode(found["id"].as_str().unwrap_or_default()));
@@ -314,7 +314,7 @@ pub async fn orgs(config_path: &Path, command: OrgsCommand) -> ExitCode {
                 organizations::delete_organization(&tenant, &found.id).await.map_err(fail)?;
                 output::line(&format!("Deleted organization {org}"));
             }
-            (OrgsCommand::Delete { org }, Backend::Online { issuer, token }) => {
+            (OrgsCommand::Delete { org }, Backend::Online { issuer, token, .. }) => {
                 let found = online_org(&issuer, &token, &org).await?;
                 let path = format!("api/v2/organizations/{}", encode(found["id"].as_str().unwrap_or_default()));
                 call(&issuer, &token, Method::DELETE, &path, None).await?;

@@ -251,6 +251,11 @@ enum UsersArgs {
         /// Email or user id.
         user: String,
     },
+    /// Mail a user a password-reset link (the same email as "Forgot your password?").
+    ResetPassword {
+        /// Email or user id.
+        user: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -442,6 +447,7 @@ fn main() -> ExitCode {
                         ));
                     }
                     UsersArgs::ResetMfa { user } => users::UsersCommand::ResetMfa { who: user },
+                    UsersArgs::ResetPassword { user } => users::UsersCommand::ResetPassword { who: user },
                 };
                 users::run(&config, command).await
             }

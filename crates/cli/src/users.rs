@@ -30,11 +30,18 @@ pub enum UsersCommand {
     EnrollPhone { who: String, number: String, method: String },
     /// Remove every MFA enrollment of a user.
     ResetMfa { who: String },
+    /// Mail a user a password-reset link (the email `/dbconnections/change_password` sends).
+    ResetPassword { who: String },
 }
 
 pub(crate) enum Backend {
     Offline(Arc<Tenant>),
-    Online { issuer: String, token: String },
+    Online {
+        issuer: String,
+        token: String,
+        /// The CLI's client (its `[[client_grants]]` entry), for the Authentication API calls it makes.
+        client_id: String,
+    },
 }
 
 pub(crate) async fn backend(config_path: &Path, scopes: &[&str]) -> Result<Backend, String> {
@@ -56,7 +63,8 @@ pub(crate) async fn backend(config_path: &Path, scopes: &[&str]) -> Result<Backe
         }
         Err(e) if e.to_lowercase().contains("lock") => {
             let token = crate::admin::management_token(&loaded, scopes).await?;
-            Ok(Backend::Online { issuer: loaded.config.issuer.clone(), token })
+            let (_, client) = crate::admin::management_client(&loaded.config, scopes)?;
+            Ok(Backend::Online { issuer: loaded.config.issuer.clone(), token, client_id: client.client_id.clone() })
         }
         Err(e) => Err(e),
     }
@@ -113,6 +121,7 @@ pub async fn run(config_path: &Path, command: UsersCommand) -> ExitCode {
         UsersCommand::List | UsersCommand::Show { .. } => &["read:users"],
         UsersCommand::EnrollOtp { .. } => &["read:users", "create:authentication_methods"],
         UsersCommand::ResetMfa { .. } => &["read:users", "delete:guardian_enrollments"],
+        UsersCommand::ResetPassword { .. } => &["read:users"],
         UsersCommand::EnrollPhone { .. } => &["read:users", "create:authentication_methods"],
     };
     let result = async {
@@ -124,7 +133,7 @@ pub async fn run(config_path: &Path, command: UsersCommand) -> ExitCode {
                     .map_err(|e| e.to_string())?;
                 print_user(&users::user_view(&user));
             }
-            (UsersCommand::Add { email, password, name, roles }, Backend::Online { issuer, token }) => {
+            (UsersCommand::Add { email, password, name, roles }, Backend::Online { issuer, token, .. }) => {
                 let body = json!({ "email": email, "password": password, "name": name, "roles": roles, "email_verified": true,
                                    "connection": gatehouse_auth::DATABASE_CONNECTION });
                 print_user(&call(&issuer, &token, reqwest::Method::POST, "api/v2/users", Some(body)).await?);
@@ -134,7 +143,7 @@ pub async fn run(config_path: &Path, command: UsersCommand) -> ExitCode {
                     print_user(&users::user_view(&user));
                 }
             }
-            (UsersCommand::List, Backend::Online { issuer, token }) => {
+            (UsersCommand::List, Backend::Online { issuer, token, .. }) => {
                 let list = call(&issuer, &token, reqwest::Method::GET, "api/v2/users?per_page=100", None).await?;
                 for user in list.as_array().cloned().unwrap_or_default() {
                     print_user(&user);
@@ -156,7 +165,7 @@ pub async fn run(config_path: &Path, command: UsersCommand) -> ExitCode {
                 }
                 output::line(&serde_json::to_string_pretty(&view).unwrap_or_default());
             }
-            (UsersCommand::Show { who }, Backend::Online { issuer, token }) => {
+            (UsersCommand::Show { who }, Backend::Online { issuer, token, .. }) => {
                 let mut user = find_online(&issuer, &token, &who).await?;
                 // As offline: the user and their authenticators (the client's grant needs read:authentication_methods).
                 let id = user.get("user_id").and_then(Value::as_str).unwrap_or_default().to_owned();
@@ -182,7 +191,7 @@ pub async fn run(config_path: &Path, command: UsersCommand) -> ExitCode {
                         let uri = gatehouse_auth::crypto::totp::otpauth_uri(&secret, &tenant.config.friendly_name, &user.email);
                         (user.email, uri)
                     }
-                    Backend::Online { issuer, token } => {
+                    Backend::Online { issuer, token, .. } => {
                         let user = find_online(&issuer, &token, &who).await?;
                         let id = user.get("user_id").and_then(Value::as_str).unwrap_or_default().to_owned();
                         let body = json!({ "type": "totp", "totp_secret": secret, "name": "gatehouse users enroll" });
@@ -207,7 +216,7 @@ pub async fn run(config_path: &Path, command: UsersCommand) -> ExitCode {
                         let created = users::create_authentication_method(&tenant, &user, new).await.map_err(|e| e.to_string())?;
                         (user.email, users::authentication_method_view(&created.authenticator))
                     }
-                    Backend::Online { issuer, token } => {
+                    Backend::Online { issuer, token, .. } => {
                         let user = find_online(&issuer, &token, &who).await?;
                         let id = user.get("user_id").and_then(Value::as_str).unwrap_or_default().to_owned();
                         let created = call(&issuer, &token, reqwest::Method::POST, &format!("api/v2/users/{}/authentication-methods", encode(&id)), Some(body))
@@ -224,11 +233,43 @@ pub async fn run(config_path: &Path, command: UsersCommand) -> ExitCode {
                 let removed = users::reset_mfa(&tenant, &user).await.map_err(|e| e.to_string())?;
                 output::line(&format!("Removed {removed} enrollment(s) of {}", user.email));
             }
-            (UsersCommand::ResetMfa { who }, Backend::Online { issuer, token }) => {
+            (UsersCommand::ResetMfa { who }, Backend::Online { issuer, token, .. }) => {
                 let user = find_online(&issuer, &token, &who).await?;
                 let id = user.get("user_id").and_then(Value::as_str).unwrap_or_default().to_owned();
                 call(&issuer, &token, reqwest::Method::DELETE, &format!("api/v2/users/{}/authenticators", encode(&id)), None).await?;
                 output::line(&format!("Removed every enrollment of {id}"));
+            }
+            (UsersCommand::ResetPassword { who }, Backend::Offline(tenant)) => {
+                let user = users::find_user_by_id_or_email(&tenant, &who).await.map_err(|e| e.to_string())?;
+                gatehouse_auth::account::password_reset::issue_and_mail(&tenant, &user, None, "en")
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let request = gatehouse_auth::context::RequestInfo { ip: "127.0.0.1".into(), method: "CLI".into(), ..Default::default() };
+                let entry = gatehouse_auth::logs::entry("scpr", "Password reset email sent (gatehouse users reset-password)", &request, None, Some(&user));
+                tenant.log(entry).await;
+                output::line(&format!("Sent a password-reset link to {}", user.email));
+            }
+            (UsersCommand::ResetPassword { who }, Backend::Online { issuer, token, client_id }) => {
+                let user = find_online(&issuer, &token, &who).await?;
+                let email = user.get("email").and_then(Value::as_str).unwrap_or_default().to_owned();
+                let connection = user
+                    .pointer("/identities/0/connection")
+                    .and_then(Value::as_str)
+                    .unwrap_or(gatehouse_types::config::DEFAULT_CONNECTION)
+                    .to_owned();
+                let body = json!({ "client_id": client_id, "email": email, "connection": connection });
+                let response = reqwest::Client::new()
+                    .post(format!("{issuer}dbconnections/change_password"))
+                    .json(&body)
+                    .send()
+                    .await
+                    .map_err(|e| format!("cannot reach the server at {issuer}: {e}"))?;
+                if !response.status().is_success() {
+                    let status = response.status().as_u16();
+                    let value: Value = response.json().await.unwrap_or(Value::Null);
+                    return Err(format!("the server refused: {} [{status}]", output::api_error(&value)));
+                }
+                output::line(&format!("Sent a password-reset link to {email}"));
             }
         }
         Ok::<(), String>(())

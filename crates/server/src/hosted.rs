@@ -72,7 +72,10 @@ struct LoginForm {
 
 async fn post_login(State(state): State<AppState>, client: Client, Form(form): Form<LoginForm>) -> Response {
     let login = Login::new(client.ctx(&state), &client.cookies);
-    render(login.with_start_again(login.submit_credentials(&form.state, &form.csrf, &form.email, &form.password).await), &state.site())
+    render(
+        login.with_start_again(login.submit_credentials(&form.state, &form.csrf, &form.email, &form.password).await),
+        &state.site(),
+    )
 }
 
 #[derive(Deserialize)]
@@ -120,17 +123,26 @@ async fn post_resend(State(state): State<AppState>, client: Client, Form(form): 
 
 async fn post_organization(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
     let login = Login::new(client.ctx(&state), &client.cookies);
-    render(login.with_start_again(login.choose_organization(&form.state, &form.csrf, &form.organization).await), &state.site())
+    render(
+        login.with_start_again(login.choose_organization(&form.state, &form.csrf, &form.organization).await),
+        &state.site(),
+    )
 }
 
 async fn post_organization_name(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
     let login = Login::new(client.ctx(&state), &client.cookies);
-    render(login.with_start_again(login.name_organization(&form.state, &form.csrf, &form.organization_name).await), &state.site())
+    render(
+        login.with_start_again(login.name_organization(&form.state, &form.csrf, &form.organization_name).await),
+        &state.site(),
+    )
 }
 
 async fn post_consent(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
     let login = Login::new(client.ctx(&state), &client.cookies);
-    render(login.with_start_again(login.answer_consent(&form.state, &form.csrf, form.action == "accept").await), &state.site())
+    render(
+        login.with_start_again(login.answer_consent(&form.state, &form.csrf, form.action == "accept").await),
+        &state.site(),
+    )
 }
 
 async fn post_phone(State(state): State<AppState>, client: Client, Form(form): Form<MfaForm>) -> Response {
@@ -162,7 +174,10 @@ async fn resume(
         return render(LoginResponse::new(page), &state.site());
     }
     let login = Login::new(client.ctx(state), &client.cookies);
-    render(login.with_start_again(login.continue_redirect(&handle, to_json_map(query), to_json_map(body)).await), &state.site())
+    render(
+        login.with_start_again(login.continue_redirect(&handle, to_json_map(query), to_json_map(body)).await),
+        &state.site(),
+    )
 }
 
 async fn get_continue(

@@ -3,6 +3,8 @@
 //! Each module exposes a `router()`; [`app`] assembles them over one [`AppState`]. Handlers parse the request,
 //! call the auth crate, and render its answer; no login logic lives here.
 
+mod account;
+mod dbconnections;
 mod error;
 mod guard;
 mod hosted;
@@ -78,6 +80,8 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(oidc::router())
         .merge(hosted::router())
+        .merge(account::router())
+        .merge(dbconnections::router())
         .merge(mgmt::router())
         .merge(observe::router())
         .fallback(not_found)

@@ -21,6 +21,7 @@ pub(crate) fn collection_name(collection: Collection) -> &'static str {
         Collection::ClientGrant => "client_grant",
         Collection::ResourceServer => "resource_server",
         Collection::Consent => "consent",
+        Collection::Username => "username",
     }
 }
 
@@ -32,6 +33,7 @@ pub(crate) fn ephemeral_namespace(namespace: Ephemeral) -> &'static str {
         Ephemeral::KnownDevice => "known_device",
         Ephemeral::RevokedToken => "revoked_token",
         Ephemeral::PhoneDelivery => "phone_delivery",
+        Ephemeral::AccountTicket => "account_ticket",
         Ephemeral::Other => "other",
     }
 }

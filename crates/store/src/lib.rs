@@ -143,6 +143,8 @@ pub enum Ephemeral {
     RevokedToken,
     /// A phone message waiting for its next try (the provider asked for a retry).
     PhoneDelivery,
+    /// An email-verification or password-reset link (single use, expiring).
+    AccountTicket,
     /// Anything else a caller needs with an expiry.
     Other,
 }
@@ -168,11 +170,13 @@ pub enum Collection {
     ResourceServer,
     /// A user's consent to a client for an audience, by `user_id\0client_id\0audience`.
     Consent,
+    /// A lower-cased username of the database connection → its user id: the unique index a sign-up claims first.
+    Username,
 }
 
 impl Collection {
     /// Every collection, for copying a whole store.
-    pub const ALL: [Collection; 8] = [
+    pub const ALL: [Collection; 9] = [
         Collection::Role,
         Collection::RoleName,
         Collection::Organization,
@@ -181,18 +185,20 @@ impl Collection {
         Collection::ClientGrant,
         Collection::ResourceServer,
         Collection::Consent,
+        Collection::Username,
     ];
 }
 
 impl Ephemeral {
     /// Every namespace, for copying a whole store.
-    pub const ALL: [Ephemeral; 7] = [
+    pub const ALL: [Ephemeral; 8] = [
         Ephemeral::Transaction,
         Ephemeral::OneTimeCode,
         Ephemeral::MfaTicket,
         Ephemeral::KnownDevice,
         Ephemeral::RevokedToken,
         Ephemeral::PhoneDelivery,
+        Ephemeral::AccountTicket,
         Ephemeral::Other,
     ];
 }

@@ -176,6 +176,7 @@ pub(crate) fn user(user_id: &str, email: &str) -> User {
         logins_count: 0,
         last_password_reset: None,
         blocked: false,
+        username: None,
         attributes: Default::default(),
     }
 }

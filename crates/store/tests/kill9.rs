@@ -109,6 +109,7 @@ fn user(name: &str) -> User {
         logins_count: 0,
         last_password_reset: None,
         blocked: false,
+        username: None,
         attributes: Default::default(),
     }
 }

@@ -16,6 +16,9 @@ pub struct User {
     pub user_id: String,
     /// Email address, the login name.
     pub email: String,
+    /// The username, on a connection with `requires_username` (unique, case-insensitively).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
     /// Whether the email address is verified.
     pub email_verified: bool,
     /// Full name.

@@ -318,7 +318,11 @@ impl Login<'_> {
                 if let Err(e) = self.save(&state, &tx).await {
                     return internal(&lang, e);
                 }
-                response.step = AuthStep::Redirect(format!("/u/login?state={state}"));
+                // Auth0's `screen_hint=signup` opens the sign-up form instead of the login form.
+                let signup = tx.request.query.get("screen_hint").and_then(Value::as_str) == Some("signup")
+                    && !self.ctx.tenant.config.connection.disable_signup;
+                let page = if signup { "signup" } else { "login" };
+                response.step = AuthStep::Redirect(format!("/u/{page}?state={state}"));
                 response
             }
         }

@@ -10,6 +10,7 @@ mod consent;
 mod mfa;
 mod organization;
 pub mod phone;
+pub mod signup;
 pub mod step;
 pub mod tx;
 
@@ -237,6 +238,7 @@ impl Login<'_> {
                 ctx: self.page_context(state, &tx),
                 email: tx.request.login_hint.clone(),
                 notice: None,
+                signup: !self.ctx.tenant.config.connection.disable_signup,
             })),
             Stage::Redirect { paused } => {
                 let url = paused.prompt().and_then(|p| p.url.clone()).unwrap_or_default();
@@ -282,6 +284,7 @@ impl Login<'_> {
                 ctx: self.page_context(state, tx),
                 email: Some(email.to_owned()),
                 notice: Some(notice),
+                signup: !self.ctx.tenant.config.connection.disable_signup,
             }))
         };
         if !Self::csrf_ok(&tx, csrf) {

@@ -49,6 +49,44 @@ pub enum AuthStep {
     Respond(AppResponse),
     /// Show an error page (the application cannot be told, or the transaction is gone).
     Error(ErrorPage),
+    /// The sign-up form (`/u/signup`).
+    Signup(SignupPage),
+    /// "Forgot your password?": the address to mail a reset link to, or (`sent`) the page saying it was mailed.
+    ResetRequest(ResetRequestPage),
+}
+
+/// The sign-up form.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SignupPage {
+    /// Context.
+    pub ctx: PageContext,
+    /// What was typed (after a refusal).
+    pub email: Option<String>,
+    /// The username field, when the connection requires one.
+    pub username: Option<Option<String>>,
+    /// The connection's password rules, met or not by what was typed.
+    pub rules: Vec<crate::users::password_policy::RuleStatus>,
+    /// The connection's policy level (the page checks the rules as the user types).
+    pub level: gatehouse_types::config::PasswordPolicyLevel,
+    /// Why the last try was refused, in the page's language.
+    pub error: Option<String>,
+    /// A notice (the form expired).
+    pub notice: Option<Notice>,
+}
+
+/// "Forgot your password?".
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResetRequestPage {
+    /// Context.
+    pub ctx: PageContext,
+    /// The address typed.
+    pub email: Option<String>,
+    /// The link was (or would have been) mailed: the page says so whatever the address.
+    pub sent: bool,
+    /// Why the request was refused (a limit), in the page's language.
+    pub error: Option<String>,
+    /// A notice (the form expired).
+    pub notice: Option<Notice>,
 }
 
 /// What every hosted page needs.
@@ -110,6 +148,8 @@ pub struct LoginPage {
     pub email: Option<String>,
     /// Notice to show.
     pub notice: Option<Notice>,
+    /// Offer "Sign up" (the connection allows sign-up).
+    pub signup: bool,
 }
 
 /// A challenge form.

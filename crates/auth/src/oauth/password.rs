@@ -10,7 +10,6 @@ use serde_json::{Value, json};
 use crate::claims::{self, Issue, TokenResponse};
 use crate::credentials::{self, PasswordCheck};
 use crate::error::OAuthError;
-use crate::event;
 use crate::mfa_ticket::{self, MfaTicket};
 use crate::oauth::{TokenEndpoint, TokenRequest, apply_outcome, requested_scopes, server_error};
 
@@ -25,7 +24,7 @@ impl TokenEndpoint<'_> {
         let password = req.require("password")?.to_owned();
         if grant_type != "password"
             && let Some(realm) = req.get("realm")
-            && realm != event::DATABASE_CONNECTION
+            && realm != self.ctx.tenant.config.connection.name
         {
             return Err(OAuthError::invalid_request(format!("Unknown realm: {realm}")));
         }

@@ -11,7 +11,6 @@ use crate::clock;
 use crate::crypto::password::hash_password;
 use crate::crypto::recovery;
 use crate::crypto::totp;
-use crate::event::DATABASE_CONNECTION;
 use crate::ids;
 use crate::tenant::Tenant;
 use gatehouse_types::merge_metadata;
@@ -207,7 +206,7 @@ pub async fn create_user(tenant: &Tenant, new: NewUser) -> UserResult<User> {
         ));
     }
     if let Some(connection) = &new.connection
-        && connection != DATABASE_CONNECTION
+        && *connection != tenant.config.connection.name
     {
         return Err(UserError::BadRequest(format!("The connection does not exist: {connection}")));
     }
@@ -232,7 +231,7 @@ pub async fn create_user(tenant: &Tenant, new: NewUser) -> UserResult<User> {
         phone_number: new.phone_number,
         phone_verified: new.phone_verified,
         password_hash: password,
-        connection: DATABASE_CONNECTION.to_owned(),
+        connection: tenant.config.connection.name.clone(),
         roles: new.roles,
         app_metadata: new.app_metadata,
         user_metadata: new.user_metadata,
@@ -242,6 +241,7 @@ pub async fn create_user(tenant: &Tenant, new: NewUser) -> UserResult<User> {
         logins_count: 0,
         last_password_reset: None,
         blocked: new.blocked,
+        username: None,
         attributes: Default::default(),
     };
     match tenant.store.create_user(&user).await {
@@ -413,6 +413,7 @@ pub fn user_view(user: &User) -> Value {
                 map.insert(k.to_owned(), v);
             }
         };
+        put("username", user.username.clone().map(Value::from));
         put("given_name", user.given_name.clone().map(Value::from));
         put("family_name", user.family_name.clone().map(Value::from));
         put("picture", user.picture.clone().map(Value::from));
@@ -559,7 +560,7 @@ mod tests {
             phone_number: None,
             phone_verified: false,
             password_hash: Some("$argon2id$secret".into()),
-            connection: DATABASE_CONNECTION.into(),
+            connection: gatehouse_types::config::DEFAULT_CONNECTION.into(),
             roles: Vec::new(),
             app_metadata: JsonMap::new(),
             user_metadata: JsonMap::new(),
@@ -569,6 +570,7 @@ mod tests {
             logins_count: 0,
             last_password_reset: None,
             blocked: false,
+            username: None,
             attributes: Default::default(),
         };
         assert!(!user_view(&user).to_string().contains("argon2"));

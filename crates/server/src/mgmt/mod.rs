@@ -4,6 +4,7 @@
 mod authentication_methods;
 mod client_grants;
 mod grants;
+mod jobs;
 mod organizations;
 mod resource_servers;
 mod roles;
@@ -42,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .merge(client_grants::router())
         .merge(resource_servers::router())
         .merge(grants::router())
+        .merge(jobs::router())
         .merge(authentication_methods::router())
 }
 
@@ -135,6 +137,18 @@ pub(crate) struct Caller {
     user_agent: Option<String>,
     method: String,
     path: String,
+}
+
+impl Caller {
+    /// The caller's request facts, for the events and logs of what its call sets off.
+    pub(crate) fn request_info(&self) -> gatehouse_auth::context::RequestInfo {
+        gatehouse_auth::context::RequestInfo {
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+            method: self.method.clone(),
+            ..Default::default()
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for Caller {

@@ -137,8 +137,19 @@ async fn patch_user(
             Some("insufficient_scope"),
         ));
     }
+    let password_changed = patch.password.is_some();
     let user = users::update_user(&state.tenant, &id, patch).await.map_err(MgmtError::from_user)?;
     caller.log_success(&state, "Update a User", Some(&user), Some(&raw), StatusCode::OK).await;
+    if password_changed {
+        // post-change-password runs for a change through the Management API too, after the answer.
+        let after = gatehouse_auth::account::password_reset::AfterPasswordChange {
+            user: user.clone(),
+            lang: "en".to_owned(),
+            request: caller.request_info(),
+        };
+        let tenant = state.tenant.clone();
+        tokio::spawn(async move { after.run(&tenant).await });
+    }
     Ok(Json(users::user_view(&user)))
 }
 

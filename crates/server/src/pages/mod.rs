@@ -1,6 +1,7 @@
 //! The hosted pages, server-rendered HTML that works without JavaScript, and the one function that turns a login
 //! step into an HTTP response.
 
+pub mod account;
 pub mod i18n;
 
 use axum::http::header::{CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE};
@@ -34,6 +35,7 @@ footer{text-align:center;color:#9ca3af;font-size:12px;margin-top:16px}
 .logo{display:block;margin:32px auto -24px;max-width:150px;max-height:150px}
 .factor{text-align:left}.factor small{display:block;opacity:.85;font-size:13px;margin-top:2px}
 .group{display:inline-block;margin:0 4px;white-space:nowrap}
+.rules{font-size:13px;color:#6b7280;margin:4px 0 0;padding-left:18px}.rules ul{padding-left:16px}.rules li.met{color:#15803d}.rules li.met::marker{content:'✓ '}
 .choice{display:flex;gap:8px;align-items:center;margin:8px 0}.hint{font-size:13px;color:#6b7280;margin:6px 0 0}
 .later{visibility:hidden;animation:reveal 0s linear forwards}@keyframes reveal{to{visibility:visible}}
 .wait{font-size:13px;color:#6b7280;text-align:center;animation:conceal 0s linear forwards}@keyframes conceal{to{display:none;visibility:hidden}}
@@ -136,6 +138,17 @@ fn login_page(page: &LoginPage) -> Page {
                 label for="password" { (t(lang, Text::Password)) }
                 input id="password" type="password" name="password" autocomplete="current-password" required;
                 button type="submit" { (t(lang, Text::Continue)) }
+            }
+            p class="hint" {
+                a href={ "/u/reset-password/request?state=" (page.ctx.state) } {
+                    (if lang == "ja" { "パスワードをお忘れですか?" } else { "Forgot your password?" })
+                }
+            }
+            @if page.signup {
+                p class="hint" {
+                    (if lang == "ja" { "アカウントをお持ちでない場合は" } else { "Don't have an account?" })
+                    " " a href={ "/u/signup?state=" (page.ctx.state) } { (if lang == "ja" { "新規登録" } else { "Sign up" }) }
+                }
             }
         },
     )
@@ -589,6 +602,10 @@ pub fn render(response: LoginResponse, site: &Site) -> Response {
         }
         AuthStep::Consent(page) => (StatusCode::OK, HeaderMap::new(), Some(consent_page(page).render(site))),
         AuthStep::RecoveryCode(page) => (StatusCode::OK, HeaderMap::new(), Some(recovery_page(page).render(site))),
+        AuthStep::Signup(page) => (StatusCode::OK, HeaderMap::new(), Some(account::signup_page(page).render(site))),
+        AuthStep::ResetRequest(page) => {
+            (StatusCode::OK, HeaderMap::new(), Some(account::reset_request_page(page).render(site)))
+        }
         AuthStep::Error(page) => {
             // Our failure is a 500 (clients and monitors must not read it as their mistake), an unreachable store a
             // 503 (try again); the rest are 400.
@@ -610,15 +627,13 @@ pub fn render(response: LoginResponse, site: &Site) -> Response {
     };
     let is_page = !matches!(step, AuthStep::Redirect(_) | AuthStep::Respond(_));
     if is_page {
+        // No `form-action`: Chromium applies it to the redirect after a post too, and a login ends with a redirect
+        // to the application's callback on another origin. Scripts: only the sign-up page's rules script, by hash.
+        let with_script = matches!(step, AuthStep::Signup(_));
         headers.insert(
             CONTENT_SECURITY_POLICY,
-            // No `form-action`: Chromium applies it to the redirect after a post too, and a login ends with a
-            // redirect to the application's callback on another origin.
-            HeaderValue::from_str(&format!(
-                "default-src 'none'; style-src 'unsafe-inline'; img-src {}; frame-ancestors 'none'; base-uri 'none'",
-                site.image_sources()
-            ))
-            .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'")),
+            HeaderValue::from_str(&account::csp(site, with_script))
+                .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'")),
         );
     }
     headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));

@@ -1,0 +1,108 @@
+// Sign-up, email verification and password reset in Debian's Chromium (playwright-core), in English and Japanese
+// (issue 16). For each language, in its own browser context:
+//   signup  /authorize?screen_hint=signup opens the sign-up form; typing a weak then a strong password ticks the
+//           rules (the page's one script, allowed by its CSP hash: a Content-Security-Policy violation fails the
+//           run); submitting ends at the application's callback with a code;
+//   verify  the verification link from the outbox says the address is verified;
+//   reset   "Forgot your password?" on the login page mails a link; its page takes the new password twice and
+//           says it was changed.
+// Screenshots of every page go to the output folder.
+//
+//   node tests/js/accounts-browser.mjs <issuer> <outbox folder> <output folder>
+//
+// Prints one JSON line: { ok, en: {...}, ja: {...}, error? }.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { chromium } from 'playwright-core';
+
+const [issuer, outbox, out] = process.argv.slice(2);
+const STRONG = 'Sunflower-Meadow-42';
+
+function authorizeUrl(extra) {
+  const params = new URLSearchParams({
+    client_id: 'test-spa', response_type: 'code', redirect_uri: 'https://spa.example.com/callback',
+    scope: 'openid email', state: 's', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256', ...extra,
+  });
+  return `${issuer}authorize?${params}`;
+}
+
+/** The newest link to `path` mailed to `to`, waiting up to 20 s for it. */
+async function mailedLink(to, path) {
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    const files = readdirSync(outbox).filter((f) => f.endsWith('.eml')).sort().reverse();
+    for (const file of files) {
+      const text = readFileSync(join(outbox, file), 'utf8');
+      if (text.includes(`To: ${to}`) && text.includes(path)) {
+        return text.slice(text.indexOf('http', text.indexOf(path) - issuer.length - 8)).split(/\s/)[0];
+      }
+    }
+    if (Date.now() > deadline) throw new Error(`no ${path} email for ${to}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function ticked(page) {
+  return page.$$eval('#rules > li', (items) => items.map((li) => li.classList.contains('met')));
+}
+
+async function run(browser, locale) {
+  const lang = locale.slice(0, 2);
+  const email = `browser-${lang}@example.com`;
+  const context = await browser.newContext({ locale, viewport: { width: 480, height: 900 } });
+  const violations = [];
+  const page = await context.newPage();
+  page.on('console', (m) => { if (/Content.Security.Policy/i.test(m.text())) violations.push(m.text()); });
+  // The application's callback is not running: answer it here, so the code can be read off the URL.
+  await context.route('https://spa.example.com/**', (route) => route.fulfill({ status: 200, body: 'callback' }));
+  const result = {};
+
+  await page.goto(authorizeUrl({ screen_hint: 'signup' }));
+  await page.waitForSelector('#rules');
+  result.signup_heading = await page.textContent('h1');
+  await page.fill('#email', email);
+  await page.fill('#password', 'abc');
+  result.weak = await ticked(page);
+  await page.fill('#password', STRONG);
+  result.strong = await ticked(page);
+  await page.screenshot({ path: join(out, `signup-${lang}.png`), fullPage: true });
+  await Promise.all([page.waitForURL(/spa\.example\.com\/callback/), page.click('button[type=submit]')]);
+  result.callback_has_code = new URL(page.url()).searchParams.has('code');
+
+  await page.goto(await mailedLink(email, '/u/email-verification?ticket='));
+  result.verified_heading = await page.textContent('h1');
+  await page.screenshot({ path: join(out, `verified-${lang}.png`), fullPage: true });
+
+  await page.goto(authorizeUrl({ prompt: 'login' }));
+  await page.waitForSelector('#password');
+  await Promise.all([page.waitForURL(/reset-password\/request/), page.click('a[href*="reset-password/request"]')]);
+  await page.fill('#email', email);
+  await Promise.all([page.waitForLoadState('load'), page.click('button[type=submit]')]);
+  result.requested_text = await page.textContent('main p');
+  await page.goto(await mailedLink(email, '/u/reset-password?ticket='));
+  await page.waitForSelector('#rules');
+  result.reset_heading = await page.textContent('h1');
+  await page.fill('#password', 'Another-Meadow-43');
+  await page.fill('#password_confirm', 'Another-Meadow-43');
+  result.reset_ticked = await ticked(page);
+  await page.screenshot({ path: join(out, `reset-${lang}.png`), fullPage: true });
+  await Promise.all([page.waitForLoadState('load'), page.click('button[type=submit]')]);
+  result.changed_heading = await page.textContent('h1');
+  await page.screenshot({ path: join(out, `reset-done-${lang}.png`), fullPage: true });
+  result.csp_violations = violations;
+  await context.close();
+  return result;
+}
+
+let browser;
+try {
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+  const report = { ok: true, en: await run(browser, 'en-US'), ja: await run(browser, 'ja-JP') };
+  console.log(JSON.stringify(report));
+} catch (e) {
+  console.log(JSON.stringify({ ok: false, error: String((e && e.stack) || e) }));
+} finally {
+  if (browser) await browser.close();
+}
