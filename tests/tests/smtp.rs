@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use gatehouse_tests::smtp::{SinkMode, SmtpMessage, SmtpSink};
 use gatehouse_tests::{
     Browser, MFA_DEFAULT, Page, SPA_CALLBACK, Server, callback_code, config, exchange_code, gatehouse_bin, pkce,
+    web_password_login,
 };
+use serde_json::{Value, json};
 
 /// Every login is challenged with the email factor.
 const EMAIL_CHALLENGE: &str =
@@ -182,6 +184,65 @@ async fn a_relay_that_never_answers_fails_the_send_within_the_bound() {
     assert_eq!(sink.sessions().len(), 1, "one connection, to a relay that said nothing");
     // The send is bounded at 10 s; the login itself takes well under the rest.
     assert!(waited < Duration::from_secs(25), "the page came after {waited:?}");
+}
+
+/// An oob challenge of the MFA API for jane (MFA always, her verified email as the factor), asking for
+/// `accept_language`: the `mfa_token` and the answer.
+async fn mfa_api_email_challenge(server: &Server, accept_language: &str) -> (String, u16, Value) {
+    let http = reqwest::Client::new();
+    let (status, body) = web_password_login(&http, server, "jane@example.com", "correct-horse-battery").await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("mfa_required")), "{body}");
+    let token = body["mfa_token"].as_str().unwrap().to_owned();
+    let response = http
+        .post(server.url("mfa/challenge"))
+        .header("accept-language", accept_language)
+        .json(&json!({
+            "mfa_token": token, "client_id": "test-web", "client_secret": "test-web-secret-0123456789",
+            "challenge_type": "oob",
+        }))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (token, status, response.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mfa_api_mails_its_code_through_the_relay_or_answers_502() {
+    let always = "factors = [\"otp\", \"recovery-code\", \"email\"]\npolicy = \"always\"";
+    let sink = SmtpSink::start(SinkMode::StartTls, None).await;
+    let email = format!("[email]\n{}", relay(&format!("smtp://127.0.0.1:{}", sink.port()), &sink));
+    let server = Server::start(&config(always, &email), &[]);
+    let (token, status, challenge) = mfa_api_email_challenge(&server, "ja-JP,ja;q=0.9").await;
+    assert_eq!(status, 200, "{challenge}");
+    let message = sink.next_message(DELIVERED).await;
+    assert!(message.encrypted);
+    assert_eq!(message.header("Subject"), Some("Gatehouse Test の確認コード"));
+    let code = code_in(&message, "確認コード: ");
+    let response = reqwest::Client::new()
+        .post(server.url("oauth/token"))
+        .form(&[
+            ("grant_type", "http://auth0.com/oauth/grant-type/mfa-oob"),
+            ("client_id", "test-web"),
+            ("client_secret", "test-web-secret-0123456789"),
+            ("mfa_token", &token),
+            ("oob_code", challenge["oob_code"].as_str().unwrap()),
+            ("binding_code", &code),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200, "{}", response.text().await.unwrap());
+
+    // A relay that does not offer STARTTLS: nothing is sent, and the caller is told so (no oob_code to wait on).
+    let plain = SmtpSink::start(SinkMode::Plain, None).await;
+    let email = format!("[email]\nsmtp_url = \"smtp://127.0.0.1:{}\"\n", plain.port());
+    let server = Server::start(&config(always, &email), &[]);
+    let (_, status, body) = mfa_api_email_challenge(&server, "en").await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["error_description"], "The code could not be sent. Try again later, or use another factor.");
+    assert!(body.get("oob_code").is_none(), "{body}");
+    assert!(plain.messages().is_empty() && !plain.sessions().is_empty(), "{:?}", plain.sessions());
 }
 
 #[tokio::test]

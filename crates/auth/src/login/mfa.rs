@@ -171,9 +171,9 @@ impl Login<'_> {
         // A delivery that just failed (resend, expired code) is not tried again within the same request.
         if !live && notice != Some(Notice::NotSent) {
             match self.send_email_code(tx, user).await {
-                Ok(Sent::Sent) => {}
-                Ok(Sent::Limited) => notice = Some(Notice::TooManySends),
-                Ok(Sent::NotSent) => notice = Some(Notice::NotSent),
+                Ok(EmailSent::Sent) => {}
+                Ok(EmailSent::Limited) => notice = Some(Notice::TooManySends),
+                Ok(EmailSent::NotSent) => notice = Some(Notice::NotSent),
                 Err(e) => return internal(&lang, e),
             }
         }
@@ -191,7 +191,7 @@ impl Login<'_> {
     }
 
     /// Sends a new email code to the account's verified address, within the send limit.
-    async fn send_email_code(&self, tx: &LoginTx, user: &User) -> AuthResult<Sent> {
+    async fn send_email_code(&self, tx: &LoginTx, user: &User) -> AuthResult<EmailSent> {
         let Some(to) = email_destination(self.ctx.tenant, user).await? else {
             return Err(crate::AuthError::Setup("no verified email address to send a code to".into()));
         };
@@ -206,7 +206,7 @@ impl Login<'_> {
                 Some(user),
             )
             .await;
-            return Ok(Sent::Limited);
+            return Ok(EmailSent::Limited);
         }
         let code = one_time_code::new_code()?;
         let pending = PendingCode { hash: one_time_code::code_hash(&code, &email_code_context(tx, user)) };
@@ -226,10 +226,10 @@ impl Login<'_> {
             // server log (`Tenant::send_email`).
             self.ctx.tenant.store.delete_ephemeral(Ephemeral::OneTimeCode, &email_code_key(tx)).await?;
             self.write_log("gd_send_email_failure", "Email code not sent: delivery failed", Some(tx), Some(user)).await;
-            return Ok(Sent::NotSent);
+            return Ok(EmailSent::NotSent);
         }
         self.write_log("gd_send_email", "MFA email sent", Some(tx), Some(user)).await;
-        Ok(Sent::Sent)
+        Ok(EmailSent::Sent)
     }
 
     /// `POST /u/mfa/choose`: shows the picker (`None`) or switches to `factor`.
@@ -289,9 +289,9 @@ impl Login<'_> {
             return self.show_mfa(state, &mut tx, &user, Some(notice)).await;
         }
         let notice = match self.send_email_code(&tx, &user).await {
-            Ok(Sent::Sent) => Notice::CodeSent,
-            Ok(Sent::Limited) => Notice::TooManySends,
-            Ok(Sent::NotSent) => Notice::NotSent,
+            Ok(EmailSent::Sent) => Notice::CodeSent,
+            Ok(EmailSent::Limited) => Notice::TooManySends,
+            Ok(EmailSent::NotSent) => Notice::NotSent,
             Err(e) => return internal(&lang, e),
         };
         self.show_mfa(state, &mut tx, &user, Some(notice)).await
@@ -358,9 +358,9 @@ impl Login<'_> {
             }
             Ok(Verified::Expired) => {
                 let notice = match self.send_email_code(&tx, &user).await {
-                    Ok(Sent::Sent) => Notice::CodeExpired,
-                    Ok(Sent::Limited) => Notice::TooManySends,
-                    Ok(Sent::NotSent) => Notice::NotSent,
+                    Ok(EmailSent::Sent) => Notice::CodeExpired,
+                    Ok(EmailSent::Limited) => Notice::TooManySends,
+                    Ok(EmailSent::NotSent) => Notice::NotSent,
                     Err(e) => return internal(&lang, e),
                 };
                 self.show_mfa(state, &mut tx, &user, Some(notice)).await
@@ -665,7 +665,7 @@ pub(crate) async fn email_destination(tenant: &crate::tenant::Tenant, user: &Use
 }
 
 /// Whether an email code was sent.
-enum Sent {
+enum EmailSent {
     Sent,
     /// The send limit was reached; nothing was sent.
     Limited,

@@ -204,9 +204,9 @@ fn parse(parser: &liquid::Parser, text: &str) -> Result<Template, String> {
 /// The lifetime in words: days when it is whole days (2 or more), hours when whole hours, else minutes (rounded up
 /// to a whole minute).
 fn ttl_words(seconds: u64, lang: Lang) -> String {
-    let (n, unit) = if seconds >= 2 * 86_400 && seconds % 86_400 == 0 {
+    let (n, unit) = if seconds >= 2 * 86_400 && seconds.is_multiple_of(86_400) {
         (seconds / 86_400, 'd')
-    } else if seconds >= 3_600 && seconds % 3_600 == 0 {
+    } else if seconds >= 3_600 && seconds.is_multiple_of(3_600) {
         (seconds / 3_600, 'h')
     } else {
         (seconds.div_ceil(60).max(1), 'm')
