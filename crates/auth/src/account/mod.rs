@@ -29,7 +29,7 @@ pub enum AccountError {
         description: String,
     },
     /// The password does not meet the connection's policy.
-    Password(PasswordRefusal),
+    Password(Box<PasswordRefusal>),
     /// Sign-up is off for the connection (`disable_signup`).
     SignupDisabled,
     /// A limit was reached; try again after this many seconds.

@@ -237,7 +237,7 @@ pub async fn sign_up(
     };
     if let Err(refusal) = policy.check(&request.password, &info) {
         refuse(format!("Sign-up refused: {}", refusal.message), Some(&email)).await;
-        return Err(AccountError::Password(refusal));
+        return Err(AccountError::Password(Box::new(refusal)));
     }
 
     // pre-user-registration: the actions may refuse the sign-up or set metadata.
