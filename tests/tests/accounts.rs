@@ -332,6 +332,12 @@ async fn change_password(http: &reqwest::Client, server: &Server, email: &str) -
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
+/// Posts a new password (twice the same) to a reset link's page.
+async fn post_reset(http: &reqwest::Client, server: &Server, ticket: &str, password: &str) -> reqwest::Response {
+    let fields = [("ticket", ticket), ("password", password), ("password_confirm", password)];
+    http.post(server.url("u/reset-password")).form(&fields).send().await.unwrap()
+}
+
 /// Waits for the outbox to hold `count` emails (the reset email is sent after the answer).
 async fn wait_for_emails(server: &Server, count: usize) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -443,12 +449,7 @@ async fn a_completed_reset_revokes_refresh_tokens_and_older_links() {
     let newer = link(&server.latest_email().2, "/u/reset-password?ticket=");
     assert_ne!(older, newer);
     let ticket = newer.split("ticket=").nth(1).unwrap();
-    let done = http
-        .post(server.url("u/reset-password"))
-        .form(&[("ticket", ticket), ("password", STRONG), ("password_confirm", STRONG)])
-        .send()
-        .await
-        .unwrap();
+    let done = post_reset(&http, &server, ticket, STRONG).await;
     assert_eq!(done.status(), 200);
     // The other link died with the old password.
     assert_eq!(http.get(&older).send().await.unwrap().status(), 400);
@@ -581,12 +582,7 @@ async fn password_reset_post_challenge_actions_may_refuse_the_reset() {
     assert!(page.text().await.unwrap().contains("Ask your administrator to reset it."));
     // Posting a password without the form (the actions never allowed it) fails closed.
     let ticket = taro.split("ticket=").nth(1).unwrap();
-    let post = http
-        .post(server.url("u/reset-password"))
-        .form(&[("ticket", ticket), ("password", STRONG), ("password_confirm", STRONG)])
-        .send()
-        .await
-        .unwrap();
+    let post = post_reset(&http, &server, ticket, STRONG).await;
     assert_eq!(post.status(), 403);
     assert_eq!(web_password_login(&http, &server, "taro@example.com", "correct-horse-battery").await.0, 200);
 
@@ -595,12 +591,7 @@ async fn password_reset_post_challenge_actions_may_refuse_the_reset() {
     let jane = link(&server.latest_email().2, "/u/reset-password?ticket=");
     assert_eq!(http.get(&jane).send().await.unwrap().status(), 200);
     let ticket = jane.split("ticket=").nth(1).unwrap();
-    let done = http
-        .post(server.url("u/reset-password"))
-        .form(&[("ticket", ticket), ("password", STRONG), ("password_confirm", STRONG)])
-        .send()
-        .await
-        .unwrap();
+    let done = post_reset(&http, &server, ticket, STRONG).await;
     assert_eq!(done.status(), 200);
     let entries = logs(&http, &server).await;
     assert!(has_log(&entries, "fcp", "Password reset denied by 10-admins.js"), "{entries:?}");
