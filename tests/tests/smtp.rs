@@ -17,6 +17,9 @@ use serde_json::{Value, json};
 const EMAIL_CHALLENGE: &str =
     "exports.onExecutePostLogin = async (event, api) => { api.authentication.challengeWith({ type: 'email' }); };";
 
+/// Puts the names of `event.secrets` in the ID token.
+const SECRET_NAMES: &str = "exports.onExecutePostLogin = async (event, api) => { api.idToken.setCustomClaim('https://gatehouse.test/secrets', Object.keys(event.secrets)); };";
+
 /// How long a test waits for a message the server already said it sent.
 const DELIVERED: Duration = Duration::from_secs(10);
 
@@ -54,11 +57,12 @@ fn code_in(message: &SmtpMessage, marker: &str) -> String {
     code
 }
 
-/// Enters `code` on the email challenge and exchanges the authorization code: the login completes.
-async fn complete(browser: &Browser, server: &Server, page: &Page, code: &str, verifier: &str) {
+/// Enters `code` on the email challenge and exchanges the authorization code: the login completes; its tokens.
+async fn complete(browser: &Browser, server: &Server, page: &Page, code: &str, verifier: &str) -> Value {
     let page = browser.submit(page, "/u/mfa", &[("code", code)]).await;
     let tokens = exchange_code(server, &callback_code(&page), verifier).await;
     assert!(tokens["id_token"].is_string(), "{tokens}");
+    tokens
 }
 
 /// No email was written to the outbox: with a relay configured, nothing falls back to it.
@@ -76,7 +80,8 @@ async fn the_email_code_of_a_login_arrives_through_starttls_with_auth_and_comple
         "{}smtp_username = \"mailer\"\nsmtp_password_secret = \"SMTP_PASSWORD\"\n",
         relay(&format!("smtp://127.0.0.1:{}", sink.port()), &sink)
     );
-    let server = Server::start(&mail_config(&email), &[("10-email.js", EMAIL_CHALLENGE)]);
+    let server =
+        Server::start(&mail_config(&email), &[("10-email.js", EMAIL_CHALLENGE), ("20-secrets.js", SECRET_NAMES)]);
     let browser = Browser::new(&server);
     let (page, verifier) = login(&browser, &server, "").await;
     assert!(page.body.contains("j***@example.com") && page.body.contains("name=\"code\""), "{}", page.body);
@@ -102,8 +107,11 @@ async fn the_email_code_of_a_login_arrives_through_starttls_with_auth_and_comple
     let code = code_in(&message, "Your verification code is: ");
     assert_outbox_empty(&server);
 
-    complete(&browser, &server, &page, &code, &verifier).await;
+    let tokens = complete(&browser, &server, &page, &code, &verifier).await;
     assert_eq!(sink.messages().len(), 1, "one code, one message");
+    // The relay's password is the mailer's alone: actions do not find it in event.secrets.
+    let id_token = gatehouse_tests::jwt_payload(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id_token["https://gatehouse.test/secrets"], json!([]), "{id_token}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -129,10 +129,14 @@ impl Tenant {
             config.mfa.phone.verification_template.as_deref(),
         )
         .map_err(AuthError::Setup)?;
-        let secrets = resolve_secrets(&config);
+        let mut secrets = resolve_secrets(&config);
         let outbox = Outbox::new(&data_dir.join("outbox"));
         let (mailer, email_templates) =
             open_mail(&config, &base_dir, &secrets, &data_dir.join("outbox")).map_err(AuthError::Setup)?;
+        // The SMTP password is the mailer's alone: actions never see it in `event.secrets`.
+        if let Some(name) = &config.email.smtp_password_secret {
+            secrets.remove(name);
+        }
         let via_pseudonym = crate::fetch::via_pseudonym(&config.issuer);
         Ok(Tenant {
             config,
