@@ -215,6 +215,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn create_user(&self, user: &User) -> StoreResult<()>;
     /// Replaces a user (keeps the email index right when the email changes; `Conflict` if it is taken).
     async fn save_user(&self, user: &User) -> StoreResult<()>;
+    /// Changes a user atomically (a password reset, a login's count, a verified address): `change` sees the stored
+    /// user and returns the new one, which must keep the email address (an address change goes through
+    /// [`Store::save_user`], which moves the index). Returns what was stored; `None` when there is no such user, or
+    /// `change` refused or changed the address. Concurrent changes of one user never overwrite each other.
+    async fn update_user(&self, user_id: &str, change: &Change<'_, User>) -> StoreResult<Option<User>>;
     /// Deletes a user with their authenticators; `false` when there was none.
     async fn delete_user(&self, user_id: &str) -> StoreResult<bool>;
     /// Every user, by email.

@@ -329,6 +329,38 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn update_user(&self, user_id: &str, change: &Change<'_, User>) -> StoreResult<Option<User>> {
+        if user_id.contains('\0') {
+            return Ok(None);
+        }
+        let doing = "updating a user";
+        let mut client = self.client(doing).await?;
+        let transaction = begin(&mut client, doing).await?;
+        let sql = "SELECT body::text FROM users WHERE user_id = $1 FOR UPDATE";
+        let Some(row) = tx_query_opt(&transaction, doing, sql, &[&user_id]).await? else {
+            rollback(transaction, doing).await?;
+            return Ok(None);
+        };
+        let current: User = json_column(&row, 0, &format!("user {user_id}"))?;
+        // The email index is not touched: a change that moves the address is refused.
+        let next = change(&current)
+            .filter(|next| email_key(&next.email) == email_key(&current.email) && next.user_id == current.user_id);
+        let Some(next) = next else {
+            rollback(transaction, doing).await?;
+            return Ok(None);
+        };
+        let body = encode_string("user", &next)?;
+        tx_execute(
+            &transaction,
+            doing,
+            "UPDATE users SET body = $2::text::json WHERE user_id = $1",
+            &[&user_id, &body],
+        )
+        .await?;
+        commit(transaction, doing).await?;
+        Ok(Some(next))
+    }
+
     async fn delete_user(&self, user_id: &str) -> StoreResult<bool> {
         // The authenticators go with it (ON DELETE CASCADE), in the same statement.
         let deleted = self.execute("deleting a user", "DELETE FROM users WHERE user_id = $1", &[&user_id]).await?;

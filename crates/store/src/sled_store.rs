@@ -482,6 +482,19 @@ impl Store for SledStore {
         self.flush().await
     }
 
+    async fn update_user(&self, user_id: &str, change: &Change<'_, User>) -> StoreResult<Option<User>> {
+        // The email index is not touched: a change that moves the address is refused.
+        let keeping_email = |current: &User| {
+            change(current)
+                .filter(|next| email_key(&next.email) == email_key(&current.email) && next.user_id == current.user_id)
+        };
+        let updated = SledStore::update_record(&self.users, user_id.as_bytes(), "user", None, &keeping_email)?;
+        if updated.is_some() {
+            self.flush().await?;
+        }
+        Ok(updated)
+    }
+
     async fn delete_user(&self, user_id: &str) -> StoreResult<bool> {
         let existed = self.delete_user_now(user_id)?;
         self.flush().await?;

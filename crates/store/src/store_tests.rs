@@ -80,6 +80,7 @@ macro_rules! all_store_tests {
                 of_16_racing_code_exchanges_exactly_one_wins,
                 racing_attempt_reservations_all_count,
                 racing_authenticator_updates_are_all_applied,
+                racing_user_updates_are_all_applied,
                 racing_rate_limit_hits_spend_the_bucket_exactly,
                 of_16_racing_refresh_exchanges_exactly_one_is_fresh,
                 of_16_racing_ephemeral_takes_exactly_one_wins,
@@ -732,6 +733,30 @@ pub(crate) async fn racing_authenticator_updates_are_all_applied(backend: &Backe
     .await;
     let stored = store.find_authenticators("auth0|a").await.expect("find");
     assert_eq!(stored[0].attempts_left, 0.0);
+}
+
+/// A login's count and a password reset on one user at the same time: neither overwrites the other, and a change
+/// that would move the address (which the index keeps) is refused without writing.
+pub(crate) async fn racing_user_updates_are_all_applied(backend: &Backend) {
+    let store = backend.store();
+    store.create_user(&user("auth0|a", "a@example.com")).await.expect("user");
+    let results = race(&store, |store| async move {
+        let count = |u: &User| Some(User { logins_count: u.logins_count + 1, ..u.clone() });
+        store.update_user("auth0|a", &count).await.expect("update").expect("applied");
+        let reset = |u: &User| Some(User { password_hash: Some("$argon2id$new".into()), ..u.clone() });
+        store.update_user("auth0|a", &reset).await.expect("update").is_some()
+    })
+    .await;
+    assert!(results.iter().all(|applied| *applied));
+    let stored = store.find_user("auth0|a").await.expect("find").expect("user");
+    assert_eq!((stored.logins_count, stored.password_hash.as_deref()), (16, Some("$argon2id$new")));
+
+    let moving = |u: &User| Some(User { email: "b@example.com".into(), ..u.clone() });
+    assert_eq!(store.update_user("auth0|a", &moving).await.expect("update"), None);
+    assert_eq!(store.find_user_by_email("b@example.com").await.expect("find"), None);
+    assert_eq!(store.find_user("auth0|a").await.expect("find").expect("user").email, "a@example.com");
+    let anyone = |u: &User| Some(u.clone());
+    assert_eq!(store.update_user("auth0|nobody", &anyone).await.expect("update"), None);
 }
 
 pub(crate) async fn racing_rate_limit_hits_spend_the_bucket_exactly(backend: &Backend) {

@@ -52,6 +52,10 @@ impl Store for FlakyStore {
         self.check()?;
         self.inner.save_user(user).await
     }
+    async fn update_user(&self, user_id: &str, change: &Change<'_, User>) -> StoreResult<Option<User>> {
+        self.check()?;
+        self.inner.update_user(user_id, change).await
+    }
     async fn delete_user(&self, user_id: &str) -> StoreResult<bool> {
         self.check()?;
         self.inner.delete_user(user_id).await

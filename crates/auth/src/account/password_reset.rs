@@ -310,22 +310,26 @@ pub async fn complete(
         }
         Err(e) => return Err(ResetRefused::Link(LinkRefused::Internal(e.to_string()))),
     }
-    let mut fresh = match tenant.store.find_user(&user.user_id).await {
-        Ok(Some(fresh)) if password_stamp(fresh.password_hash.as_deref()) == ticket.password_stamp => fresh,
-        Ok(_) => {
+    // One atomic change of the stored user, and only if its password is still the one the link was sent for: a
+    // concurrent change (another reset, a login's count) is neither overwritten nor overwrites this one.
+    let now = tenant.now_iso();
+    let reset = |current: &User| {
+        (password_stamp(current.password_hash.as_deref()) == ticket.password_stamp).then(|| User {
+            password_hash: Some(hash.clone()),
+            email_verified: true,
+            last_password_reset: Some(now.clone()),
+            updated_at: now.clone(),
+            ..current.clone()
+        })
+    };
+    let fresh = match tenant.store.update_user(&user.user_id, &reset).await {
+        Ok(Some(fresh)) => fresh,
+        Ok(None) => {
             failed("Password change failed: the password changed meanwhile", Some(&user)).await;
             return Err(ResetRefused::Link(LinkRefused::Invalid));
         }
         Err(e) => return Err(ResetRefused::Link(LinkRefused::Internal(e.to_string()))),
     };
-    let now = tenant.now_iso();
-    fresh.password_hash = Some(hash);
-    fresh.email_verified = true;
-    fresh.last_password_reset = Some(now.clone());
-    fresh.updated_at = now;
-    if let Err(e) = tenant.store.save_user(&fresh).await {
-        return Err(ResetRefused::Link(LinkRefused::Internal(e.to_string())));
-    }
     let after = after_change(ctx, &fresh, &ticket.lang).await;
     Ok((ResetForm { user: fresh, ..form }, after))
 }

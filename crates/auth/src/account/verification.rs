@@ -84,9 +84,23 @@ pub async fn verify(ctx: &RequestContext<'_>, secret: &str) -> Result<Verified, 
         return Err(LinkRefused::Invalid);
     }
     if !user.email_verified {
-        user.email_verified = true;
-        user.updated_at = tenant.now_iso();
-        tenant.store.save_user(&user).await.map_err(|e| LinkRefused::Internal(e.to_string()))?;
+        // Atomically, and only while the address is still the one the link was sent to.
+        let now = tenant.now_iso();
+        let verify = |current: &User| {
+            current.email.eq_ignore_ascii_case(&ticket.email).then(|| User {
+                email_verified: true,
+                updated_at: now.clone(),
+                ..current.clone()
+            })
+        };
+        user = match tenant.store.update_user(&user.user_id, &verify).await {
+            Ok(Some(verified)) => verified,
+            Ok(None) => {
+                fail("Email verification failed: the account's address changed meanwhile", Some(&user)).await;
+                return Err(LinkRefused::Invalid);
+            }
+            Err(e) => return Err(LinkRefused::Internal(e.to_string())),
+        };
     }
     let client = ticket.client_id.as_deref().and_then(|id| tenant.config.client(id));
     tenant.log(crate::logs::entry("sv", "Email verified", ctx.request, client, Some(&user))).await;

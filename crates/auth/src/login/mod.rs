@@ -618,16 +618,17 @@ impl Login<'_> {
         if let Err(e) = self.apply_metadata(&user, &outcome).await {
             return internal(&lang, e);
         }
-        let mut fresh = match self.ctx.tenant.store.find_user(&user.user_id).await {
+        // Counted atomically on the stored user: a login finishing while the password is reset never writes the
+        // old password back.
+        let last_login = self.ctx.tenant.now_iso();
+        let count = |u: &User| {
+            Some(User { logins_count: u.logins_count + 1, last_login: Some(last_login.clone()), ..u.clone() })
+        };
+        let fresh = match self.ctx.tenant.store.update_user(&user.user_id, &count).await {
             Ok(Some(u)) => u,
             Ok(None) => return error_page(&lang, "access_denied", "The user no longer exists."),
             Err(e) => return internal(&lang, e),
         };
-        fresh.logins_count += 1;
-        fresh.last_login = Some(self.ctx.tenant.now_iso());
-        if let Err(e) = self.ctx.tenant.store.save_user(&fresh).await {
-            return internal(&lang, e);
-        }
         let mut response = LoginResponse::new(AuthStep::Error(ErrorPage::default_for(&lang)));
 
         // The SSO session: continue the one this transaction came from, or start one.
