@@ -34,7 +34,6 @@ use crate::login::step::{
 };
 use crate::login::tx::{LoginTx, MfaState, Stage};
 use crate::mask::mask_email;
-use gatehouse_types::merge_metadata;
 
 pub use authorize::{authorize_request, end_session, language};
 
@@ -592,11 +591,11 @@ impl Login<'_> {
         if outcome.app_metadata.is_empty() && outcome.user_metadata.is_empty() {
             return Ok(());
         }
-        let Some(mut fresh) = self.ctx.tenant.store.find_user(&user.user_id).await? else { return Ok(()) };
-        merge_metadata(&mut fresh.app_metadata, &outcome.app_metadata);
-        merge_metadata(&mut fresh.user_metadata, &outcome.user_metadata);
-        fresh.updated_at = self.ctx.tenant.now_iso();
-        self.ctx.tenant.store.save_user(&fresh).await?;
+        let now = self.ctx.tenant.now_iso();
+        let change = |current: &User| {
+            Some(crate::users::with_metadata(current, &outcome.app_metadata, &outcome.user_metadata, &now))
+        };
+        self.ctx.tenant.store.update_user(&user.user_id, &change).await?;
         Ok(())
     }
 

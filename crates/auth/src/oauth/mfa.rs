@@ -2,9 +2,9 @@
 //! own screens): the `mfa_token`, the attempt bucket spent before a code is checked, the confirmation of a pending
 //! enrollment by its first code, and the tokens issued once MFA passed, with `amr: ["mfa"]`.
 
+use gatehouse_types::FactorType;
 use gatehouse_types::config::ClientConfig;
 use gatehouse_types::records::{Authenticator, AuthenticatorKind, User};
-use gatehouse_types::{FactorType, merge_metadata};
 
 use crate::attempts;
 use crate::claims::{self, Issue, PAPE_MFA, TokenResponse};
@@ -67,11 +67,11 @@ impl TokenEndpoint<'_> {
         ticket.mfa_passed = true;
         mfa_ticket::save(self.ctx.tenant, &jti, &ticket).await.map_err(server_error)?;
         if !ticket.app_metadata.is_empty() || !ticket.user_metadata.is_empty() {
-            let mut fresh = self.user(&user.user_id).await?;
-            merge_metadata(&mut fresh.app_metadata, &ticket.app_metadata);
-            merge_metadata(&mut fresh.user_metadata, &ticket.user_metadata);
-            fresh.updated_at = self.ctx.tenant.now_iso();
-            self.ctx.tenant.store.save_user(&fresh).await.map_err(server_error)?;
+            let now = self.ctx.tenant.now_iso();
+            let change = |current: &User| {
+                Some(crate::users::with_metadata(current, &ticket.app_metadata, &ticket.user_metadata, &now))
+            };
+            self.ctx.tenant.store.update_user(&user.user_id, &change).await.map_err(server_error)?;
         }
         let mut grant = ticket.grant.clone();
         grant.mfa = true;

@@ -28,7 +28,6 @@ use crate::error::OAuthError;
 use crate::event::{self, RequestFacts, TransactionFacts};
 use crate::scope;
 use crate::tenant::Tenant;
-use gatehouse_types::merge_metadata;
 
 pub(crate) fn server_error(e: impl std::fmt::Display) -> OAuthError {
     OAuthError::server_error(e)
@@ -210,13 +209,11 @@ impl TokenEndpoint<'_> {
         if outcome.app_metadata.is_empty() && outcome.user_metadata.is_empty() {
             return Ok(());
         }
-        let Some(mut fresh) = self.ctx.tenant.store.find_user(&user.user_id).await.map_err(server_error)? else {
-            return Ok(());
+        let now = self.ctx.tenant.now_iso();
+        let change = |current: &User| {
+            Some(crate::users::with_metadata(current, &outcome.app_metadata, &outcome.user_metadata, &now))
         };
-        merge_metadata(&mut fresh.app_metadata, &outcome.app_metadata);
-        merge_metadata(&mut fresh.user_metadata, &outcome.user_metadata);
-        fresh.updated_at = self.ctx.tenant.now_iso();
-        self.ctx.tenant.store.save_user(&fresh).await.map_err(server_error)
+        self.ctx.tenant.store.update_user(&user.user_id, &change).await.map(drop).map_err(server_error)
     }
 }
 

@@ -251,6 +251,17 @@ pub async fn create_user(tenant: &Tenant, new: NewUser) -> UserResult<User> {
     }
 }
 
+/// `user` with actions' metadata changes merged in (`null` removes a key), as one atomic
+/// [`gatehouse_store::Store::update_user`] change applies them: a concurrent change of the user (a password reset)
+/// is kept.
+pub fn with_metadata(user: &User, app_metadata: &JsonMap, user_metadata: &JsonMap, now: &str) -> User {
+    let mut next = user.clone();
+    merge_metadata(&mut next.app_metadata, app_metadata);
+    merge_metadata(&mut next.user_metadata, user_metadata);
+    next.updated_at = now.to_owned();
+    next
+}
+
 /// A user by id.
 pub async fn find_user(tenant: &Tenant, user_id: &str) -> UserResult<User> {
     tenant.store.find_user(user_id).await?.ok_or_else(|| UserError::NotFound("The user does not exist.".into()))
