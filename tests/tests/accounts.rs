@@ -596,3 +596,155 @@ async fn password_reset_post_challenge_actions_may_refuse_the_reset() {
     let entries = logs(&http, &server).await;
     assert!(has_log(&entries, "fcp", "Password reset denied by 10-admins.js"), "{entries:?}");
 }
+
+const OTP_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+
+/// A tenant whose Management API grant may also create authentication methods.
+fn mfa_tenant(port: u16) -> String {
+    tenant(port, "", "").replace("\"update:users\"]", "\"update:users\", \"create:authentication_methods\"]")
+}
+
+/// Enrolls `email`'s account in an authenticator app with a known secret, as an operator would.
+async fn enroll_otp(http: &reqwest::Client, server: &Server, email: &str) {
+    let token = m2m_management_token(http, server).await;
+    let id = user_by_email(http, server, email).await["user_id"].as_str().unwrap().replace('|', "%7C");
+    let response = http
+        .post(server.url(&format!("api/v2/users/{id}/authentication-methods")))
+        .bearer_auth(token)
+        .json(&json!({ "type": "totp", "name": "OTP Application", "totp_secret": OTP_SECRET }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+}
+
+/// Asks for a reset of `email`'s password and returns the emailed link.
+async fn reset_link(http: &reqwest::Client, server: &Server, email: &str) -> String {
+    let before = server.email_count();
+    change_password(http, server, email).await;
+    wait_for_emails(server, before + 1).await;
+    link(&server.latest_email().2, "/u/reset-password?ticket=")
+}
+
+#[tokio::test]
+async fn a_reset_that_an_action_makes_require_mfa() {
+    let port = free_port();
+    // Auth0's pattern, as shipped in actions/examples: users with an authenticator app confirm with it (or a recovery
+    // code) before they may choose a new password.
+    let action = Server::action("actions/examples/require-otp-password-reset-post-challenge.js");
+    let server =
+        Server::start_with_triggers(&mfa_tenant(port), &[("password-reset-post-challenge", "10-otp.js", &action)]);
+    let http = reqwest::Client::new();
+    enroll_otp(&http, &server, "jane@example.com").await;
+    let url = reset_link(&http, &server, "jane@example.com").await;
+    let emailed = url.split("ticket=").nth(1).unwrap().to_owned();
+
+    // The link opens the OTP challenge, not the form; the password cannot be posted around it.
+    let browser = Browser::new(&server);
+    let challenge = browser.get(&url).await;
+    assert_eq!(challenge.status, 200, "{}", challenge.body);
+    assert!(
+        challenge.body.contains("name=\"code\"") && !challenge.body.contains("password_confirm"),
+        "{}",
+        challenge.body
+    );
+    assert_eq!(post_reset(&http, &server, &emailed, STRONG).await.status(), 403);
+
+    // Another browser cannot use this browser's challenge, even with the right code.
+    let stranger = Browser::new(&server);
+    let stolen = stranger.submit(&challenge, "/u/mfa", &[("code", &gatehouse_tests::totp(OTP_SECRET, 0))]).await;
+    assert!(stolen.body.contains("another browser"), "{}", stolen.body);
+
+    // A wrong code is refused; the right one leads to the form, under a fresh link.
+    let wrong = browser.submit(&challenge, "/u/mfa", &[("code", "000000")]).await;
+    assert!(wrong.body.contains("name=\"code\"") && wrong.body.contains("role=\"alert\""), "{}", wrong.body);
+    let form = browser.submit(&challenge, "/u/mfa", &[("code", &gatehouse_tests::totp(OTP_SECRET, 0))]).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.body.contains("password_confirm"), "expected the new-password form: {}", form.body);
+    let fresh = hidden_fields(&form.body)["ticket"].clone();
+    assert_ne!(fresh, emailed);
+    // The emailed link was spent by the challenge.
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 400);
+    let done = post_reset(&http, &server, &fresh, STRONG).await;
+    assert_eq!(done.status(), 200);
+    assert_eq!(web_password_login(&http, &server, "jane@example.com", STRONG).await.0, 200);
+
+    // A user without an authenticator app goes straight to the form (the action asks for nothing).
+    let url = reset_link(&http, &server, "taro@example.com").await;
+    let page = http.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("password_confirm"), "{page}");
+
+    let entries = logs(&http, &server).await;
+    assert!(has_log(&entries, "gd_start_auth", "password reset"), "{entries:?}");
+    assert!(has_log(&entries, "gd_auth_failed", "jane@example.com"), "{entries:?}");
+    assert!(has_log(&entries, "gd_auth_succeed", "jane@example.com"), "{entries:?}");
+    assert!(has_log(&entries, "scp", "jane@example.com"), "{entries:?}");
+    let text = serde_json::to_string(&entries).unwrap();
+    assert!(!text.contains(&emailed) && !text.contains(&fresh), "a link reached the tenant log");
+}
+
+#[tokio::test]
+async fn reset_challenges_by_email_then_a_redirect_and_what_cannot_be_met() {
+    let port = free_port();
+    let challenge = r#"exports.onExecutePostChallenge = async (event, api) => {
+  if (event.user.email === 'taro@example.com') {
+    api.authentication.challengeWith({ type: 'otp' });
+    return;
+  }
+  api.authentication.challengeWith({ type: 'email' });
+};"#;
+    let redirect = r#"exports.onExecutePostChallenge = async (event, api) => {
+  const seen = event.authentication.methods.map((m) => m.name + (m.type ? ':' + m.type : '')).join(',');
+  api.redirect.sendUserTo('https://verify.example.com/check', { query: { seen } });
+};
+exports.onContinuePostChallenge = async (event, api) => {
+  if (event.request.query.answer !== 'yes') {
+    api.access.deny('The identity check said no.');
+  }
+};"#;
+    let server = Server::start_with_triggers(
+        &mfa_tenant(port),
+        &[
+            ("password-reset-post-challenge", "10-email.js", challenge),
+            ("password-reset-post-challenge", "20-check.js", redirect),
+        ],
+    );
+    let http = reqwest::Client::new();
+
+    // Email code, then the redirect; the next action saw both the link and the code.
+    let url = reset_link(&http, &server, "jane@example.com").await;
+    let browser = Browser::new(&server);
+    let page = browser.get(&url).await;
+    assert!(page.body.contains("name=\"code\"") && page.body.contains("***@"), "{}", page.body);
+    let out = browser.submit(&page, "/u/mfa", &[("code", &server.latest_email_code())]).await;
+    assert_eq!(out.status, 302, "{}", out.body);
+    let params = out.location_params();
+    assert!(out.location.as_deref().unwrap().starts_with("https://verify.example.com/check?"), "{:?}", out.location);
+    assert_eq!(params["seen"], "email,mfa:email");
+    let back = browser.follow(browser.get(&format!("/continue?state={}&answer=yes", params["state"])).await).await;
+    assert!(back.body.contains("password_confirm"), "{}", back.body);
+    // The state is spent with its transaction.
+    let again = browser.get(&format!("/continue?state={}&answer=yes", params["state"])).await;
+    assert_eq!(again.status, 400, "{}", again.body);
+
+    // The check says no: the action's reason is shown, and logged.
+    let url = reset_link(&http, &server, "jane@example.com").await;
+    let browser = Browser::new(&server);
+    let page = browser.get(&url).await;
+    let out = browser.submit(&page, "/u/mfa", &[("code", &server.latest_email_code())]).await;
+    let state = out.location_params()["state"].clone();
+    let refused = browser.get(&format!("/continue?state={state}&answer=no")).await;
+    assert_eq!(refused.status, 403);
+    assert!(refused.body.contains("The identity check said no."), "{}", refused.body);
+
+    // A challenge the user cannot meet (no authenticator app) fails the reset closed.
+    let url = reset_link(&http, &server, "taro@example.com").await;
+    let refused = Browser::new(&server).get(&url).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("The password cannot be reset"), "{}", refused.body);
+    assert_eq!(web_password_login(&http, &server, "taro@example.com", "correct-horse-battery").await.0, 200);
+
+    let entries = logs(&http, &server).await;
+    assert!(has_log(&entries, "fcp", "The identity check said no."), "{entries:?}");
+    assert!(has_log(&entries, "fcp", "has not enrolled"), "{entries:?}");
+}

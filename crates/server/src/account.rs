@@ -6,9 +6,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Form, Router};
-use gatehouse_auth::account::password_reset::{self, ResetForm, ResetRefused};
+use gatehouse_auth::account::password_reset::{self, ResetForm, ResetRefused, ResetStart};
 use gatehouse_auth::account::verification::{self, LinkRefused};
 use gatehouse_auth::login::signup::SignupForm;
+use gatehouse_auth::login::step::{AuthStep, LoginResponse, ResetDeniedPage};
 use gatehouse_auth::login::{Login, language};
 use serde::Deserialize;
 
@@ -162,8 +163,13 @@ fn show_form(state: &AppState, ticket: &str, form: &ResetForm, password: &str, e
 async fn get_reset(State(state): State<AppState>, client: Client, Query(query): Query<TicketQuery>) -> Response {
     let lang = language(&[], client.info.accept_language.as_deref());
     match password_reset::form(&client.ctx(&state), &query.ticket).await {
-        Ok(form) => show_form(&state, &query.ticket, &form, "", None),
-        Err(ResetRefused::Denied { lang, message }) => reset_denied(&state, &lang, message.as_deref()),
+        Ok(ResetStart::Form(form)) => show_form(&state, &query.ticket, &form, "", None),
+        // A challenge or a redirect first: through the hosted-login pages, bound to this browser.
+        Ok(ResetStart::Paused { pause, user }) => {
+            let login = Login::new(client.ctx(&state), &client.cookies);
+            render(login.with_start_again(login.start_reset_pause(*pause, *user).await), &state.site())
+        }
+        Err(ResetRefused::Denied { lang, message }) => reset_denied(&state, &lang, message),
         Err(ResetRefused::Link(refused)) => link_refused(&state, &lang, refused),
         Err(ResetRefused::Mismatch(_) | ResetRefused::Password(..)) => {
             link_refused(&state, &lang, LinkRefused::Invalid)
@@ -172,21 +178,10 @@ async fn get_reset(State(state): State<AppState>, client: Client, Query(query): 
 }
 
 /// The post-challenge actions refused the reset: their reason when they gave one (Auth0 shows it).
-fn reset_denied(state: &AppState, lang: &str, message: Option<&str>) -> Response {
-    let ja = lang == "ja";
-    let generic = if ja {
-        "パスワードを再設定できませんでした。サポートにお問い合わせください。"
-    } else {
-        "The password cannot be reset. Please contact support."
-    };
-    account_message(
-        lang,
-        if ja { "パスワードを再設定できません" } else { "The password was not reset" },
-        message.unwrap_or(generic),
-        state.tenant.config.default_redirection_uri.as_deref(),
-        StatusCode::FORBIDDEN,
-        &state.site(),
-    )
+fn reset_denied(state: &AppState, lang: &str, message: Option<String>) -> Response {
+    let next = state.tenant.config.default_redirection_uri.clone();
+    let page = ResetDeniedPage { lang: lang.to_owned(), message, next };
+    render(LoginResponse::new(AuthStep::ResetDenied(page)), &state.site())
 }
 
 #[derive(Deserialize)]
@@ -221,7 +216,7 @@ async fn post_reset(State(state): State<AppState>, client: Client, Form(fields):
             )
         }
         Err(ResetRefused::Link(refused)) => link_refused(&state, &lang, refused),
-        Err(ResetRefused::Denied { lang, message }) => reset_denied(&state, &lang, message.as_deref()),
+        Err(ResetRefused::Denied { lang, message }) => reset_denied(&state, &lang, message),
         Err(ResetRefused::Mismatch(form)) => {
             let error = if form.lang == "ja" {
                 "2 つのパスワードが一致しません。"

@@ -7,6 +7,7 @@
 
 pub mod mail;
 pub mod password_reset;
+pub mod reset_challenge;
 pub mod signup;
 pub mod ticket;
 pub mod verification;

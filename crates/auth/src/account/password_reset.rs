@@ -10,11 +10,12 @@
 
 use gatehouse_store::{RateDecision, RateLimit};
 use gatehouse_types::Trigger;
-use gatehouse_types::account::AccountResult;
+use gatehouse_types::account::{AccountOutcome, AccountResult};
 use gatehouse_types::records::User;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::account::mail;
+use crate::account::reset_challenge::{ResetPause, still_valid};
 use crate::account::ticket::{self, Ticket, TicketKind, password_stamp};
 use crate::account::verification::LinkRefused;
 use crate::account::{AccountError, check_connection, client, connection_event, request_event, user_event};
@@ -160,76 +161,129 @@ async fn open(tenant: &Tenant, secret: &str) -> Result<(Ticket, User), LinkRefus
         .await
         .map_err(|e| LinkRefused::Internal(e.to_string()))?
         .ok_or(LinkRefused::Invalid)?;
-    let current = password_stamp(user.password_hash.as_deref());
-    if !user.email.eq_ignore_ascii_case(&ticket.email) || current != ticket.password_stamp || user.blocked {
+    if !still_valid(&ticket, &user) {
         return Err(LinkRefused::Invalid);
     }
     Ok((ticket, user))
 }
 
+/// What a followed reset link opens.
+#[derive(Clone, Debug)]
+pub enum ResetStart {
+    /// The new-password form.
+    Form(Box<ResetForm>),
+    /// The `password-reset-post-challenge` actions asked for an MFA challenge or a redirect first: the browser goes
+    /// through the hosted-login pages (`Login::start_reset_pause`) and comes back to the form with a fresh link.
+    Paused {
+        /// The pause.
+        pause: Box<ResetPause>,
+        /// The account.
+        user: Box<User>,
+    },
+}
+
 /// The reset form behind a link (`GET /u/reset-password`): reads the link, never spends it. The
-/// `password-reset-post-challenge` actions run first (once per link): they may refuse the reset.
-pub async fn form(ctx: &RequestContext<'_>, secret: &str) -> Result<ResetForm, ResetRefused> {
+/// `password-reset-post-challenge` actions run first (until they allowed this link): they may refuse the reset,
+/// or pause it for a challenge or a redirect.
+pub async fn form(ctx: &RequestContext<'_>, secret: &str) -> Result<ResetStart, ResetRefused> {
     let tenant = ctx.tenant;
     let (mut ticket, user) = open(tenant, secret).await.map_err(ResetRefused::Link)?;
     let policy = PasswordPolicy::from_config(&tenant.config.connection);
     if needs_post_challenge(tenant, &ticket) {
-        post_challenge(ctx, &ticket, &user).await?;
+        let key = ticket::key(TicketKind::ResetPassword, secret);
+        if let Some(pause) = post_challenge(ctx, key, &ticket, &user).await? {
+            return Ok(ResetStart::Paused { pause: Box::new(pause), user: Box::new(user) });
+        }
         ticket.post_challenge_passed = true;
         ticket::update(tenant, secret, &ticket)
             .await
             .map_err(|e| ResetRefused::Link(LinkRefused::Internal(e.to_string())))?;
     }
-    Ok(ResetForm { user, lang: ticket.lang, client_id: ticket.client_id, policy })
+    Ok(ResetStart::Form(Box::new(ResetForm { user, lang: ticket.lang, client_id: ticket.client_id, policy })))
 }
 
 fn needs_post_challenge(tenant: &Tenant, ticket: &Ticket) -> bool {
     !ticket.post_challenge_passed && !tenant.actions.flow(Trigger::PasswordResetPostChallenge).actions.is_empty()
 }
 
-/// Runs `password-reset-post-challenge` for a reset whose link was just followed (the email was its first
-/// challenge). A deny refuses the reset with the action's reason; a failure fails it closed. An action asking for
-/// a further challenge or a redirect also fails it closed, naming why: the reset pages do not offer MFA yet.
-async fn post_challenge(ctx: &RequestContext<'_>, ticket: &Ticket, user: &User) -> Result<(), ResetRefused> {
+/// `event` of `password-reset-post-challenge` for a reset whose link was just followed (the email was its first
+/// challenge: `event.authentication.methods` starts with it).
+async fn post_challenge_event(ctx: &RequestContext<'_>, ticket: &Ticket, user: &User) -> Result<Value, ResetRefused> {
     let tenant = ctx.tenant;
-    let lang = ticket.lang.clone();
+    let authenticators = tenant
+        .store
+        .find_authenticators(&user.user_id)
+        .await
+        .map_err(|e| ResetRefused::Link(LinkRefused::Internal(e.to_string())))?;
     let app = ticket.client_id.as_deref().and_then(|id| tenant.config.client(id));
-    let event = json!({
-        "user": user_event(user),
+    let mut user_part = user_event(user);
+    let enrolled: Vec<Value> = crate::event::enrolled_factors(&tenant.config, user, &authenticators)
+        .into_iter()
+        .map(|factor| json!({ "type": factor.as_str() }))
+        .collect();
+    if let Some(object) = user_part.as_object_mut() {
+        object.insert("enrolledFactors".to_owned(), Value::Array(enrolled));
+    }
+    Ok(json!({
+        "user": user_part,
         "client": app.map(|c| json!({ "client_id": c.client_id, "name": c.name, "metadata": c.metadata })),
         "connection": connection_event(ctx),
-        "request": request_event(ctx, &lang),
-        "transaction": { "locale": lang },
+        "request": request_event(ctx, &ticket.lang),
+        "transaction": { "locale": ticket.lang },
         "authentication": { "methods": [{ "name": "email", "timestamp": tenant.now_iso() }] },
         "authorization": { "roles": user.roles },
         "stats": { "logins_count": user.logins_count },
         "tenant": { "id": tenant.config.tenant_name() },
         "secrets": tenant.secrets,
-    });
-    let outcome = tenant.actions.run_account_trigger(Trigger::PasswordResetPostChallenge, event).await;
+    }))
+}
+
+/// Runs `password-reset-post-challenge` for a reset whose link was just followed. `Ok(None)`: every action allowed
+/// it; `Ok(Some(pause))`: an action asked for a challenge or a redirect. A deny refuses the reset with the action's
+/// reason; a failure fails it closed.
+async fn post_challenge(
+    ctx: &RequestContext<'_>,
+    ticket_key: String,
+    ticket: &Ticket,
+    user: &User,
+) -> Result<Option<ResetPause>, ResetRefused> {
+    let tenant = ctx.tenant;
+    let event = post_challenge_event(ctx, ticket, user).await?;
+    let outcome = tenant.actions.run_account_trigger(Trigger::PasswordResetPostChallenge, event.clone()).await;
+    if let Some(pause) = ResetPause::from_outcome(ticket_key, ticket.clone(), event, &outcome) {
+        return Ok(Some(pause));
+    }
+    let app = ticket.client_id.as_deref().and_then(|id| tenant.config.client(id));
+    match refusal(&outcome) {
+        None => Ok(None),
+        Some(description) => {
+            tenant.log(crate::logs::entry("fcp", description, ctx.request, app, Some(user))).await;
+            Err(ResetRefused::Denied { lang: ticket.lang.clone(), message: denied_message(&outcome) })
+        }
+    }
+}
+
+/// What the tenant log says of a post-challenge run that did not allow the reset (`None`: it allowed it).
+pub fn refusal(outcome: &AccountOutcome) -> Option<String> {
     let action = outcome.failed_action.clone().unwrap_or_else(|| "an action".into());
-    let refuse = |description: String| tenant.log(crate::logs::entry("fcp", description, ctx.request, app, Some(user)));
+    let reason = outcome.reason.clone().unwrap_or_default();
     match outcome.result {
-        AccountResult::Allow => Ok(()),
-        AccountResult::Deny => {
-            let reason = outcome.reason.clone().unwrap_or_default();
-            refuse(format!("Password reset denied by {action}: {reason}")).await;
-            Err(ResetRefused::Denied { lang, message: outcome.user_message.or(outcome.reason) })
-        }
-        AccountResult::Failed => {
-            let reason = outcome.reason.clone().unwrap_or_default();
-            refuse(format!("The password-reset-post-challenge flow failed in {action}: {reason}")).await;
-            Err(ResetRefused::Denied { lang, message: None })
-        }
+        AccountResult::Allow => None,
+        AccountResult::Deny => Some(format!("Password reset denied by {action}: {reason}")),
+        AccountResult::Failed => Some(format!("The password-reset-post-challenge flow failed in {action}: {reason}")),
+        // A pause without where to resume cannot go on.
         AccountResult::Challenge | AccountResult::Redirect => {
-            refuse(
-                "The password-reset-post-challenge flow asked for an MFA challenge or a redirect, which the reset \
-                 pages do not offer yet: the reset is refused"
-                    .to_owned(),
-            )
-            .await;
-            Err(ResetRefused::Denied { lang, message: None })
+            Some("The password-reset-post-challenge flow paused without a way to resume it".to_owned())
         }
+    }
+}
+
+/// What the user is shown when the actions refused the reset: a deny's reason (Auth0 presents it); nothing for a
+/// failure (the generic sentence).
+pub fn denied_message(outcome: &AccountOutcome) -> Option<String> {
+    match outcome.result {
+        AccountResult::Deny => outcome.user_message.clone().or_else(|| outcome.reason.clone()),
+        _ => None,
     }
 }
 

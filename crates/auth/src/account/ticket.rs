@@ -62,7 +62,8 @@ pub fn password_stamp(password_hash: Option<&str>) -> Option<String> {
     password_hash.map(|hash| hex::encode(Sha256::digest(hash.as_bytes())))
 }
 
-fn key(kind: TicketKind, secret: &str) -> String {
+/// Where the store keeps the ticket behind `secret`: a digest of it, so the key opens nothing by itself.
+pub fn key(kind: TicketKind, secret: &str) -> String {
     format!("{}\0{}", kind.prefix(), secret_key(secret))
 }
 
@@ -93,6 +94,15 @@ pub async fn peek(tenant: &Tenant, kind: TicketKind, secret: &str) -> AuthResult
         return Ok(None);
     }
     match tenant.store.get_ephemeral(Ephemeral::AccountTicket, &key(kind, secret), tenant.now()).await? {
+        Some(raw) => decode(&raw, kind),
+        None => Ok(None),
+    }
+}
+
+/// Spends the ticket stored under `key` (see [`key`]): of two parallel calls exactly one gets it. A reset paused
+/// for an MFA challenge keeps only the key, never the link's secret.
+pub async fn take_key(tenant: &Tenant, kind: TicketKind, key: &str) -> AuthResult<Option<Ticket>> {
+    match tenant.store.take_ephemeral(Ephemeral::AccountTicket, key, tenant.now()).await? {
         Some(raw) => decode(&raw, kind),
         None => Ok(None),
     }

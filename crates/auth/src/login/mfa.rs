@@ -41,10 +41,7 @@ pub(crate) enum Verified {
 }
 
 fn mfa_state(tx: &mut LoginTx) -> Option<&mut MfaState> {
-    match &mut tx.stage {
-        Stage::Flow { mfa, .. } | Stage::FinalMfa { mfa, .. } => Some(mfa),
-        _ => None,
-    }
+    tx.stage.mfa_mut()
 }
 
 impl Login<'_> {
@@ -430,7 +427,7 @@ impl Login<'_> {
             return self.show(state).await;
         }
         // Enrolling a recovery code (enrollWith): the code was generated when the page was shown.
-        if let Stage::Flow { mfa, .. } | Stage::FinalMfa { mfa, .. } = &tx.stage
+        if let Some(mfa) = tx.stage.mfa()
             && mfa.enrolling
             && mfa.current == Some(FactorType::RecoveryCode)
         {
@@ -471,6 +468,9 @@ impl Login<'_> {
                     Ok(step) => self.after_flow_step(state, tx, user, step).await,
                     Err(e) => internal(&lang, e),
                 }
+            }
+            Stage::ResetChallenge { pause, .. } => {
+                self.resume_reset(state, tx, user, *pause, Completion::Factor(factor)).await
             }
             Stage::FinalMfa { outcome, mfa } => match mfa.then_enroll {
                 // The existing factor is passed: now a factor is enrolled.
@@ -589,12 +589,7 @@ impl Login<'_> {
                 }
             }
             AuthenticatorKind::Phone { .. } => {
-                let number = match &tx.stage {
-                    Stage::Flow { mfa, .. } | Stage::FinalMfa { mfa, .. } => {
-                        mfa.phone.as_ref().map(|p| p.number.clone())
-                    }
-                    _ => None,
-                };
+                let number = tx.stage.mfa().and_then(|mfa| mfa.phone.as_ref().map(|p| p.number.clone()));
                 let checked = match number {
                     Some(number) => phone::check_phone_code(store, tx, user, &number, code, now).await?,
                     None => None,
@@ -635,13 +630,17 @@ impl Login<'_> {
             Err(page) => return page,
         };
         let lang = tx.lang.clone();
-        let Stage::Redirect { paused } = tx.stage.clone() else {
-            return error_page(&lang, "invalid_request", "This login is not waiting for a redirect.");
-        };
         let user = match self.user(&tx).await {
             Ok(Some(user)) => user,
             Ok(None) => return error_page(&lang, "access_denied", "The user no longer exists."),
             Err(e) => return internal(&lang, e),
+        };
+        let paused = match tx.stage.clone() {
+            Stage::Redirect { paused } => paused,
+            Stage::ResetRedirect { pause } => {
+                return self.resume_reset(state, tx, user, *pause, Completion::Continue { query, body }).await;
+            }
+            _ => return error_page(&lang, "invalid_request", "This login is not waiting for a redirect."),
         };
         match self.ctx.tenant.actions.resume_post_login(*paused, Completion::Continue { query, body }).await {
             Ok(step) => self.after_flow_step(state, tx, user, step).await,

@@ -10,6 +10,7 @@ mod consent;
 mod mfa;
 mod organization;
 pub mod phone;
+mod reset;
 pub mod signup;
 pub mod step;
 pub mod tx;
@@ -243,6 +244,9 @@ impl Login<'_> {
                 let url = paused.prompt().and_then(|p| p.url.clone()).unwrap_or_default();
                 LoginResponse::new(AuthStep::Redirect(with_state(&url, state)))
             }
+            Stage::ResetRedirect { pause } => {
+                LoginResponse::new(AuthStep::Redirect(with_state(pause.redirect.as_deref().unwrap_or_default(), state)))
+            }
             Stage::Consent { outcome, scopes } => {
                 let (outcome, scopes) = (outcome.clone(), scopes.clone());
                 let lang = tx.lang.clone();
@@ -260,7 +264,10 @@ impl Login<'_> {
                     Err(e) => internal(&lang, e),
                 }
             }
-            Stage::Flow { .. } | Stage::FinalMfa { .. } | Stage::RecoveryShown { .. } => {
+            Stage::Flow { .. }
+            | Stage::FinalMfa { .. }
+            | Stage::ResetChallenge { .. }
+            | Stage::RecoveryShown { .. } => {
                 let lang = tx.lang.clone();
                 match self.user(&tx).await {
                     Ok(Some(user)) => self.show_mfa(state, &mut tx, &user, None).await,

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::crypto::one_time_code;
 use crate::error::AuthResult;
 use crate::login::step::{AuthStep, ChallengePage, EnrollPhonePage, LoginResponse, Notice, PhoneChallenge};
-use crate::login::tx::{LoginTx, MfaState, PhoneTarget, Stage};
+use crate::login::tx::{LoginTx, MfaState, PhoneTarget};
 use crate::login::{Login, error_page, internal};
 use crate::mask::mask_phone;
 use crate::phone::delivery::{self, CodeMessage, Delivery, DeliveryError};
@@ -77,10 +77,7 @@ pub(crate) fn preferred_methods(prompt: &Prompt) -> Vec<DeliveryMethod> {
 }
 
 fn mfa_of(tx: &mut LoginTx) -> Option<&mut MfaState> {
-    match &mut tx.stage {
-        Stage::Flow { mfa, .. } | Stage::FinalMfa { mfa, .. } => Some(mfa),
-        _ => None,
-    }
+    tx.stage.mfa_mut()
 }
 
 fn code_key(tx: &LoginTx) -> String {

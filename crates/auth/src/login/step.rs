@@ -53,6 +53,19 @@ pub enum AuthStep {
     Signup(SignupPage),
     /// "Forgot your password?": the address to mail a reset link to, or (`sent`) the page saying it was mailed.
     ResetRequest(ResetRequestPage),
+    /// The `password-reset-post-challenge` actions refused a reset (403).
+    ResetDenied(ResetDeniedPage),
+}
+
+/// A password reset the actions refused.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResetDeniedPage {
+    /// `en` or `ja`.
+    pub lang: String,
+    /// The action's reason, shown as it is (Auth0 presents it); `None`: a generic sentence.
+    pub message: Option<String>,
+    /// Where "Continue" goes: the application's login route, else the tenant's default.
+    pub next: Option<String>,
 }
 
 /// The sign-up form.

@@ -9,6 +9,7 @@ use gatehouse_types::phone::DeliveryMethod;
 use gatehouse_types::{AuthMethod, FactorType, JsonMap, Outcome};
 use serde::{Deserialize, Serialize};
 
+use crate::account::reset_challenge::ResetPause;
 use crate::claims::MFA_ACR_VALUES;
 use crate::login::step::ResponseMode;
 
@@ -52,6 +53,30 @@ pub struct AuthorizeRequest {
 }
 
 impl AuthorizeRequest {
+    /// The request a password reset's transaction carries (`crate::login::reset`): only the application the reset
+    /// came from, for its name on the pages and in the logs. Nothing answers an application from such a
+    /// transaction.
+    pub fn for_reset(client_id: Option<&str>) -> Self {
+        AuthorizeRequest {
+            client_id: client_id.unwrap_or_default().to_owned(),
+            redirect_uri: String::new(),
+            redirect_uri_sent: false,
+            response_mode: ResponseMode::Query,
+            scope: Vec::new(),
+            audience: None,
+            state: None,
+            nonce: None,
+            code_challenge: None,
+            acr_values: Vec::new(),
+            prompt: Vec::new(),
+            max_age: None,
+            login_hint: None,
+            ui_locales: Vec::new(),
+            query: JsonMap::new(),
+            organization: None,
+        }
+    }
+
     /// Whether the request asks for an MFA authentication context class.
     pub fn requires_mfa_acr(&self) -> Option<&str> {
         self.acr_values.iter().map(String::as_str).find(|v| MFA_ACR_VALUES.contains(v))
@@ -97,6 +122,19 @@ pub enum Stage {
         /// The scopes shown (recorded as consented on accept).
         scopes: Vec<String>,
     },
+    /// A password reset whose `password-reset-post-challenge` actions asked for an MFA challenge
+    /// (`crate::login::reset`).
+    ResetChallenge {
+        /// The paused reset.
+        pause: Box<ResetPause>,
+        /// What the user is doing about it.
+        mfa: MfaState,
+    },
+    /// A password reset whose actions sent the browser away; it comes back to `/continue`.
+    ResetRedirect {
+        /// The paused reset.
+        pause: Box<ResetPause>,
+    },
     /// A recovery code was shown; the user acknowledges it, then `after` continues.
     RecoveryShown {
         /// Where the login goes next.
@@ -104,6 +142,24 @@ pub enum Stage {
         /// The factor the user completed (to report to a paused flow).
         completed: FactorType,
     },
+}
+
+impl Stage {
+    /// The MFA prompt this stage waits on, if it waits on one.
+    pub fn mfa(&self) -> Option<&MfaState> {
+        match self {
+            Stage::Flow { mfa, .. } | Stage::FinalMfa { mfa, .. } | Stage::ResetChallenge { mfa, .. } => Some(mfa),
+            _ => None,
+        }
+    }
+
+    /// The same, to change.
+    pub fn mfa_mut(&mut self) -> Option<&mut MfaState> {
+        match self {
+            Stage::Flow { mfa, .. } | Stage::FinalMfa { mfa, .. } | Stage::ResetChallenge { mfa, .. } => Some(mfa),
+            _ => None,
+        }
+    }
 }
 
 /// The user's progress through one MFA prompt.

@@ -8,7 +8,7 @@ use axum::http::header::CONTENT_SECURITY_POLICY;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use gatehouse_auth::login::step::{ResetRequestPage, SignupPage};
+use gatehouse_auth::login::step::{ResetDeniedPage, ResetRequestPage, SignupPage};
 use gatehouse_auth::users::password_policy::RuleStatus;
 use gatehouse_types::config::PasswordPolicyLevel;
 use maud::{Markup, PreEscaped, html};
@@ -182,7 +182,28 @@ pub fn account_message(
     status: StatusCode,
     site: &Site,
 ) -> Response {
-    let page = layout(
+    page_response(message_page(lang, heading, sentence, next), site, status, false)
+}
+
+/// A password reset the `password-reset-post-challenge` actions refused: their reason when they gave one (Auth0
+/// shows it), else a generic sentence.
+pub(super) fn reset_denied_page(page: &ResetDeniedPage) -> Page {
+    let lang = page.lang.as_str();
+    let generic = tr(
+        lang,
+        "The password cannot be reset. Please contact support.",
+        "パスワードを再設定できませんでした。サポートにお問い合わせください。",
+    );
+    message_page(
+        lang,
+        tr(lang, "The password was not reset", "パスワードを再設定できません"),
+        page.message.as_deref().unwrap_or(generic),
+        page.next.as_deref(),
+    )
+}
+
+fn message_page(lang: &str, heading: &str, sentence: &str, next: Option<&str>) -> Page {
+    layout(
         lang,
         heading,
         html! {
@@ -192,8 +213,7 @@ pub fn account_message(
                 a class="button" href=(next) { (tr(lang, "Continue", "続ける")) }
             }
         },
-    );
-    page_response(page, site, status, false)
+    )
 }
 
 fn page_response(page: Page, site: &Site, status: StatusCode, with_script: bool) -> Response {

@@ -606,6 +606,9 @@ pub fn render(response: LoginResponse, site: &Site) -> Response {
         AuthStep::ResetRequest(page) => {
             (StatusCode::OK, HeaderMap::new(), Some(account::reset_request_page(page).render(site)))
         }
+        AuthStep::ResetDenied(page) => {
+            (StatusCode::FORBIDDEN, HeaderMap::new(), Some(account::reset_denied_page(page).render(site)))
+        }
         AuthStep::Error(page) => {
             // Our failure is a 500 (clients and monitors must not read it as their mistake), an unreachable store a
             // 503 (try again); the rest are 400.
