@@ -454,6 +454,38 @@ async fn users_are_created_read_searched_updated_and_deleted() {
 }
 
 #[tokio::test]
+async fn parallel_patches_of_one_user_are_all_kept() {
+    let server = Server::start(&mgmt_config(), &[]);
+    let admin = Admin::new(&server, None).await;
+    let id = admin.create_user("busy@example.com").await;
+    let path = format!("api/v2/users/{}", enc(&id));
+    // Twelve patches at once, each of its own metadata key, plus a name and a password: nothing is lost, as it was
+    // when each patch wrote back the whole user it had read.
+    let mut patches: Vec<Value> = (0..12).map(|i| json!({ "user_metadata": { format!("k{i}"): i } })).collect();
+    patches.push(json!({ "name": "Busy Bee" }));
+    patches.push(json!({ "password": "Another-horse-battery-9" }));
+    let answers = gatehouse_tests::join_all(patches.into_iter().map(|body| admin.patch(&path, body))).await;
+    assert!(answers.iter().all(|(status, _)| *status == 200), "{answers:?}");
+    let (_, user) = admin.get(&path).await;
+    let keys = user["user_metadata"].as_object().unwrap();
+    assert_eq!(keys.len(), 12, "{user}");
+    assert_eq!(user["name"], "Busy Bee");
+    let token = gatehouse_tests::web_password_login(
+        &reqwest::Client::new(),
+        &server,
+        "busy@example.com",
+        "Another-horse-battery-9",
+    )
+    .await;
+    assert_eq!(token.0, 200, "{}", token.1);
+    // A new address moves the index; another account's address is refused.
+    let (status, moved) = admin.patch(&path, json!({ "email": "Bee@Example.com" })).await;
+    assert_eq!((status, moved["email"].as_str()), (200, Some("bee@example.com")), "{moved}");
+    assert_eq!(moved["user_metadata"].as_object().unwrap().len(), 12, "{moved}");
+    assert_error(&admin.patch(&path, json!({ "email": "jane@example.com" })).await, 409, Some("auth0_idp_error"));
+}
+
+#[tokio::test]
 async fn an_api_created_user_logs_in_and_actions_see_patched_metadata() {
     let server = Server::start(&mgmt_config(), &[("10-probe.js", PROBE_ACTION)]);
     let admin = Admin::new(&server, None).await;

@@ -277,59 +277,93 @@ pub async fn find_user_by_id_or_email(tenant: &Tenant, who: &str) -> UserResult<
     found.ok_or_else(|| UserError::NotFound(format!("No user {who}")))
 }
 
-/// Applies a patch.
+/// Applies a patch (Management API `PATCH /api/v2/users/{id}`, the CLI).
+///
+/// Everything but the address is one atomic change of the stored user ([`Store::update_user`]): a login's count, a
+/// reset or an action's metadata landing meanwhile is neither lost nor overwritten, and two patches of different
+/// metadata keys both stay. A new address moves the email index first (`save_user`, which refuses an address
+/// another account has), and only that field is written there.
+///
+/// [`Store::update_user`]: gatehouse_store::Store::update_user
 pub async fn update_user(tenant: &Tenant, user_id: &str, patch: UserPatch) -> UserResult<User> {
-    let mut user = find_user(tenant, user_id).await?;
-    if let Some(email) = patch.email {
-        let email = email.trim().to_lowercase();
-        if !valid_email(&email) {
-            return Err(UserError::BadRequest(
-                "Payload validation error: 'Object didn't pass validation for format email' on property email".into(),
-            ));
+    let current = find_user(tenant, user_id).await?;
+    let email = match patch.email {
+        Some(email) => {
+            let email = email.trim().to_lowercase();
+            if !valid_email(&email) {
+                return Err(UserError::BadRequest(
+                    "Payload validation error: 'Object didn't pass validation for format email' on property email"
+                        .into(),
+                ));
+            }
+            Some(email)
         }
-        user.email = email;
+        None => None,
+    };
+    // Hashed before the change: the change itself must be pure (the store may run it again).
+    let password_hash = match patch.password {
+        Some(password) => Some(hash(password).await?),
+        None => None,
+    };
+    let now = tenant.now_iso();
+    if let Some(email) = email.filter(|e| *e != current.email) {
+        let moved = User { email, updated_at: now.clone(), ..current.clone() };
+        match tenant.store.save_user(&moved).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                return Err(UserError::Conflict("The specified new email already exists".into()));
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
-    if let Some(password) = patch.password {
-        user.password_hash = Some(hash(password).await?);
-        user.last_password_reset = Some(tenant.now_iso());
+    let apply = |stored: &User| {
+        let mut user = stored.clone();
+        if let Some(hash) = &password_hash {
+            user.password_hash = Some(hash.clone());
+            user.last_password_reset = Some(now.clone());
+        }
+        let set = |target: &mut Option<String>, value: &Option<String>| {
+            if let Some(v) = value {
+                *target = Some(v.clone());
+            }
+        };
+        set(&mut user.name, &patch.name);
+        set(&mut user.nickname, &patch.nickname);
+        set(&mut user.given_name, &patch.given_name);
+        set(&mut user.family_name, &patch.family_name);
+        set(&mut user.picture, &patch.picture);
+        set(&mut user.phone_number, &patch.phone_number);
+        if let Some(v) = patch.email_verified {
+            user.email_verified = v;
+        }
+        if let Some(v) = patch.phone_verified {
+            user.phone_verified = v;
+        }
+        if let Some(v) = patch.blocked {
+            user.blocked = v;
+        }
+        if let Some(roles) = &patch.roles {
+            user.roles = roles.clone();
+        }
+        if let Some(changes) = &patch.app_metadata {
+            merge_metadata(&mut user.app_metadata, changes);
+        }
+        if let Some(changes) = &patch.user_metadata {
+            merge_metadata(&mut user.user_metadata, changes);
+        }
+        user.updated_at = now.clone();
+        Some(user)
+    };
+    let user = tenant
+        .store
+        .update_user(user_id, &apply)
+        .await?
+        .ok_or_else(|| UserError::NotFound("The user does not exist.".into()))?;
+    if password_hash.is_some() {
         // A password change unblocks brute-force blocks (Auth0 does the same).
         tenant.store.clear_login_attempts(&user.email, None).await?;
     }
-    let set = |target: &mut Option<String>, value: Option<String>| {
-        if let Some(v) = value {
-            *target = Some(v);
-        }
-    };
-    set(&mut user.name, patch.name);
-    set(&mut user.nickname, patch.nickname);
-    set(&mut user.given_name, patch.given_name);
-    set(&mut user.family_name, patch.family_name);
-    set(&mut user.picture, patch.picture);
-    set(&mut user.phone_number, patch.phone_number);
-    if let Some(v) = patch.email_verified {
-        user.email_verified = v;
-    }
-    if let Some(v) = patch.phone_verified {
-        user.phone_verified = v;
-    }
-    if let Some(v) = patch.blocked {
-        user.blocked = v;
-    }
-    if let Some(roles) = patch.roles {
-        user.roles = roles;
-    }
-    if let Some(changes) = patch.app_metadata {
-        merge_metadata(&mut user.app_metadata, &changes);
-    }
-    if let Some(changes) = patch.user_metadata {
-        merge_metadata(&mut user.user_metadata, &changes);
-    }
-    user.updated_at = tenant.now_iso();
-    match tenant.store.save_user(&user).await {
-        Ok(()) => Ok(user),
-        Err(StoreError::Conflict(_)) => Err(UserError::Conflict("The specified new email already exists".into())),
-        Err(e) => Err(e.into()),
-    }
+    Ok(user)
 }
 
 /// Deletes a user, their authenticators, sessions, refresh tokens, consents and memberships.
