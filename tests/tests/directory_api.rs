@@ -314,6 +314,38 @@ async fn parallel_creates_of_one_role_name_make_one_role() {
     assert_eq!(roles.as_array().unwrap().len(), 1, "{roles}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_role_assignments_to_one_user_are_all_kept() {
+    let api = Arc::new(Api::new().await);
+    let taro = api.user_id("taro@example.com").await;
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        let (status, role) = api.call("POST", "/api/v2/roles", Some(json!({ "name": format!("team-{i}") }))).await;
+        assert_eq!(status, 200, "{role}");
+        ids.push(role["id"].as_str().unwrap().to_owned());
+    }
+    // Eight assignments at once, each of its own role: every one stays (each used to write back the roles it read).
+    let mut tasks = Vec::new();
+    for id in ids.clone() {
+        let api = api.clone();
+        let path = format!("/api/v2/users/{}/roles", enc(&taro));
+        tasks.push(tokio::spawn(async move { api.call("POST", &path, Some(json!({ "roles": [id] }))).await.0 }));
+    }
+    for task in tasks {
+        assert!(matches!(task.await.unwrap(), 200 | 204));
+    }
+    let (_, roles) = api.call("GET", &format!("/api/v2/users/{}/roles", enc(&taro)), None).await;
+    let names: Vec<&str> = roles.as_array().unwrap().iter().filter_map(|r| r["name"].as_str()).collect();
+    for i in 0..8 {
+        assert!(names.contains(&format!("team-{i}").as_str()), "{roles}");
+    }
+    // Deleting a role takes it from its holders and leaves the rest.
+    assert!(matches!(api.call("DELETE", &format!("/api/v2/roles/{}", ids[0]), None).await.0, 200 | 204));
+    let (_, roles) = api.call("GET", &format!("/api/v2/users/{}/roles", enc(&taro)), None).await;
+    let names: Vec<&str> = roles.as_array().unwrap().iter().filter_map(|r| r["name"].as_str()).collect();
+    assert!(!names.contains(&"team-0") && names.contains(&"team-7"), "{roles}");
+}
+
 #[tokio::test]
 async fn organizations_members_roles_connections_and_client_grants() {
     let api = Api::new().await;

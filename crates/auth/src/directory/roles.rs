@@ -118,15 +118,25 @@ async fn rename_everywhere(tenant: &Tenant, old: &str, new: Option<&str>) -> Dir
         }
         held
     };
-    for mut user in store.list_users().await? {
-        if rewrite(&mut user.roles) {
-            store.save_user(&user).await?;
+    // Each holder is changed atomically: a login's count or another role change landing meanwhile stays.
+    for listed in store.list_users().await? {
+        if listed.roles.iter().any(|r| r == old) {
+            let change = |user: &User| {
+                let mut user = user.clone();
+                rewrite(&mut user.roles).then_some(user)
+            };
+            store.update_user(&listed.user_id, &change).await?;
         }
     }
     let members: Vec<Membership> = list(store, Collection::Member, "").await?;
-    for mut member in members {
-        if rewrite(&mut member.roles) {
-            save(store, Collection::Member, &super::member_key(&member.org_id, &member.user_id), &member).await?;
+    for listed in members {
+        if listed.roles.iter().any(|r| r == old) {
+            let change = |raw: &Vec<u8>| {
+                let mut member: Membership = decode("membership", raw).ok()?;
+                if rewrite(&mut member.roles) { encode(&member).ok() } else { None }
+            };
+            let key = super::member_key(&listed.org_id, &listed.user_id);
+            store.update_document(Collection::Member, &key, &change).await?;
         }
     }
     Ok(())
@@ -201,19 +211,23 @@ pub async fn users_with(tenant: &Tenant, id: &str) -> DirectoryResult<Vec<User>>
 /// Gives (`add = true`) or takes the roles `ids` to or from a user. Every id must name a role.
 pub async fn change_user_roles(tenant: &Tenant, user_id: &str, ids: &[String], add: bool) -> DirectoryResult<User> {
     let names = role_names(tenant, ids).await?;
-    let store = tenant.store.as_ref();
-    let Some(mut user) = store.find_user(user_id).await? else {
-        return Err(not_found("inexistent_user", "The user does not exist."));
-    };
-    for name in names {
-        user.roles.retain(|r| *r != name);
-        if add {
-            user.roles.push(name);
+    let now = tenant.now_iso();
+    // One atomic change of the stored user: parallel role changes (and logins) are all kept.
+    let change = |current: &User| {
+        let mut user = current.clone();
+        for name in &names {
+            user.roles.retain(|r| r != name);
+            if add {
+                user.roles.push(name.clone());
+            }
         }
+        user.updated_at = now.clone();
+        Some(user)
+    };
+    match tenant.store.update_user(user_id, &change).await? {
+        Some(user) => Ok(user),
+        None => Err(not_found("inexistent_user", "The user does not exist.")),
     }
-    user.updated_at = tenant.now_iso();
-    store.save_user(&user).await?;
-    Ok(user)
 }
 
 /// The names of the roles `ids`; an unknown id is an error.
