@@ -748,3 +748,97 @@ exports.onContinuePostChallenge = async (event, api) => {
     assert!(has_log(&entries, "fcp", "The identity check said no."), "{entries:?}");
     assert!(has_log(&entries, "fcp", "has not enrolled"), "{entries:?}");
 }
+
+#[tokio::test]
+async fn management_api_tickets_verify_and_reset_then_go_to_the_result_url() {
+    let port = free_port();
+    let server = Server::start(
+        &tenant(port, "", "").replace("\"update:users\"]", "\"update:users\", \"create:user_tickets\"]"),
+        &[],
+    );
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let (status, _, _) = signup(&http, &server, signup_body("ticket@example.com", STRONG)).await;
+    assert_eq!(status, 200);
+    let user = user_by_email(&http, &server, "ticket@example.com").await;
+    let id = user["user_id"].as_str().unwrap().to_owned();
+    let token = m2m_management_token(&http, &server).await;
+    let ticket = |path: &str, body: Value| {
+        let request = http.post(server.url(&format!("api/v2/tickets/{path}"))).bearer_auth(&token).json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap())
+        }
+    };
+
+    // Refusals in Auth0's shape.
+    let app = "https://app.example.com/done";
+    for (path, body, status) in [
+        ("email-verification", json!({}), 400),
+        ("email-verification", json!({ "user_id": "auth0|nobody" }), 404),
+        ("email-verification", json!({ "user_id": id, "result_url": "javascript:alert(1)" }), 400),
+        ("email-verification", json!({ "user_id": id, "result_url": app, "client_id": "test-spa" }), 400),
+        ("email-verification", json!({ "user_id": id, "ttl_sec": 99_999_999 }), 400),
+        ("password-change", json!({ "email": "ticket@example.com" }), 400),
+        ("password-change", json!({ "email": "ticket@example.com", "connection_id": "con_other" }), 400),
+        ("password-change", json!({ "user_id": id, "surprise": true }), 400),
+    ] {
+        let (got, answer) = ticket(path, body.clone()).await;
+        assert_eq!(got, status, "{path} {body}: {answer}");
+        assert_eq!(answer["statusCode"], status, "{answer}");
+    }
+
+    // A verification ticket: not mailed; used once, it verifies and goes to the result URL with Auth0's parameters.
+    let emails = server.email_count();
+    let (status, made) = ticket(
+        "email-verification",
+        json!({ "user_id": id, "result_url": app, "includeEmailInRedirect": true, "ttl_sec": 600 }),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    let link = made["ticket"].as_str().unwrap().to_owned();
+    assert!(link.starts_with(&server.url("u/email-verification?ticket=")), "{link}");
+    assert_eq!(server.email_count(), emails, "a ticket is not mailed");
+    let used = http.get(&link).send().await.unwrap();
+    assert_eq!(used.status(), 303);
+    let location = url::Url::parse(used.headers()["location"].to_str().unwrap()).unwrap();
+    assert!(location.as_str().starts_with(app), "{location}");
+    let query: std::collections::HashMap<String, String> = location.query_pairs().into_owned().collect();
+    assert_eq!(query["success"], "true");
+    assert_eq!(query["email"], "ticket@example.com");
+    assert!(query["message"].contains("verified"), "{query:?}");
+    assert_eq!(user_by_email(&http, &server, "ticket@example.com").await["email_verified"], true);
+    assert_eq!(http.get(&link).send().await.unwrap().status(), 400, "a used ticket");
+
+    // A password-change ticket by email and connection: the form, then the result URL; it leaves email_verified
+    // as it is unless asked.
+    let patch = http
+        .patch(server.url(&format!("api/v2/users/{}", id.replace('|', "%7C"))))
+        .bearer_auth(&token)
+        .json(&json!({ "email_verified": false }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patch.status(), 200);
+    let (status, made) = ticket(
+        "password-change",
+        json!({ "email": "Ticket@Example.com", "connection_id": "con_gatehouse_database", "result_url": app }),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    let link = made["ticket"].as_str().unwrap().to_owned();
+    let form = http.get(&link).header("accept-language", "ja").send().await.unwrap().text().await.unwrap();
+    assert!(form.contains("password_confirm") && form.contains("新しいパスワード"), "{form}");
+    let secret = link.split("ticket=").nth(1).unwrap();
+    let done = post_reset(&http, &server, secret, "Brand-New-Meadow-77").await;
+    assert_eq!(done.status(), 303);
+    let location = done.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with(app) && location.contains("success=true") && !location.contains("email="),
+        "{location}"
+    );
+    assert_eq!(web_password_login(&http, &server, "ticket@example.com", "Brand-New-Meadow-77").await.0, 200);
+    assert_eq!(user_by_email(&http, &server, "ticket@example.com").await["email_verified"], false);
+    let entries = logs(&http, &server).await;
+    let text = serde_json::to_string(&entries).unwrap();
+    assert!(!text.contains(secret), "a ticket reached the tenant log");
+}

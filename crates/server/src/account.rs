@@ -3,7 +3,7 @@
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
 use gatehouse_auth::account::password_reset::{self, ResetForm, ResetRefused, ResetStart};
@@ -201,6 +201,11 @@ async fn post_reset(State(state): State<AppState>, client: Client, Form(fields):
         Ok((done, after)) => {
             let tenant = state.tenant.clone();
             tokio::spawn(async move { after.run(&tenant).await });
+            if let Some(result) = &done.result {
+                let url =
+                    result.with_result("You can now login to the application with the new password.", &done.user.email);
+                return Redirect::to(&url).into_response();
+            }
             let ja = done.lang == "ja";
             account_message(
                 &done.lang,
@@ -236,6 +241,11 @@ async fn get_verification(State(state): State<AppState>, client: Client, Query(q
     let lang = language(&[], client.info.accept_language.as_deref());
     match verification::verify(&client.ctx(&state), &query.ticket).await {
         Ok(done) => {
+            if let Some(result) = &done.result {
+                let url = result
+                    .with_result("Your email was verified. You can continue using the application.", &done.user.email);
+                return Redirect::to(&url).into_response();
+            }
             let ja = done.lang == "ja";
             account_message(
                 &done.lang,

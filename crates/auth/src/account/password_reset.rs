@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::account::mail;
 use crate::account::reset_challenge::{ResetPause, still_valid};
-use crate::account::ticket::{self, Ticket, TicketKind, password_stamp};
+use crate::account::ticket::{self, ResultUrl, Ticket, TicketKind, password_stamp};
 use crate::account::verification::LinkRefused;
 use crate::account::{AccountError, check_connection, client, connection_event, request_event, user_event};
 use crate::context::{RequestContext, RequestInfo};
@@ -112,15 +112,9 @@ pub async fn send_link(tenant: &Tenant, request: &RequestInfo, client_id: Option
     }
 }
 
-/// Issues a reset link for `user` and mails it (also `gatehouse users reset-password`).
-pub async fn issue_and_mail(
-    tenant: &Tenant,
-    user: &User,
-    client_id: Option<&str>,
-    lang: &str,
-) -> crate::error::AuthResult<()> {
-    let lifetime = tenant.config.connection.reset_link_lifetime;
-    let ticket = Ticket {
+/// A reset link's ticket for `user`, valid for `lifetime` seconds.
+fn reset_ticket(tenant: &Tenant, user: &User, client_id: Option<&str>, lang: &str, lifetime: u64) -> Ticket {
+    Ticket {
         kind: TicketKind::ResetPassword,
         user_id: user.user_id.clone(),
         email: user.email.clone(),
@@ -129,7 +123,35 @@ pub async fn issue_and_mail(
         password_stamp: password_stamp(user.password_hash.as_deref()),
         expires_at: tenant.now().saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX)),
         post_challenge_passed: false,
-    };
+        marks_email_verified: true,
+        result: None,
+    }
+}
+
+/// A reset link made by the Management API (`POST /api/v2/tickets/password-change`): answered to the caller, not
+/// mailed; it marks the address verified only when asked (`mark_email_as_verified`). Returns the link.
+pub async fn issue_ticket(
+    tenant: &Tenant,
+    user: &User,
+    client_id: Option<&str>,
+    lifetime: u64,
+    result: Option<ResultUrl>,
+    marks_email_verified: bool,
+) -> crate::error::AuthResult<String> {
+    let ticket = Ticket { marks_email_verified, result, ..reset_ticket(tenant, user, client_id, "", lifetime) };
+    let secret = ticket::issue(tenant, &ticket).await?;
+    Ok(mail::link_url(tenant, TicketKind::ResetPassword, &secret))
+}
+
+/// Issues a reset link for `user` and mails it (also `gatehouse users reset-password`).
+pub async fn issue_and_mail(
+    tenant: &Tenant,
+    user: &User,
+    client_id: Option<&str>,
+    lang: &str,
+) -> crate::error::AuthResult<()> {
+    let lifetime = tenant.config.connection.reset_link_lifetime;
+    let ticket = reset_ticket(tenant, user, client_id, lang, lifetime);
     let secret = ticket::issue(tenant, &ticket).await?;
     let url = mail::link_url(tenant, TicketKind::ResetPassword, &secret);
     mail::send_link(tenant, TicketKind::ResetPassword, user, lang, &url, lifetime).await
@@ -146,12 +168,15 @@ pub struct ResetForm {
     pub client_id: Option<String>,
     /// The connection's password policy.
     pub policy: PasswordPolicy,
+    /// Where the browser goes once the password is changed (a Management API ticket's `result_url`).
+    pub result: Option<ResultUrl>,
 }
 
 /// The ticket and account behind a link, if the link still works (unused, unexpired, the account's address and
 /// password unchanged since it was sent).
-async fn open(tenant: &Tenant, secret: &str) -> Result<(Ticket, User), LinkRefused> {
-    let ticket = ticket::peek(tenant, TicketKind::ResetPassword, secret)
+async fn open(ctx: &RequestContext<'_>, secret: &str) -> Result<(Ticket, User), LinkRefused> {
+    let tenant = ctx.tenant;
+    let mut ticket = ticket::peek(tenant, TicketKind::ResetPassword, secret)
         .await
         .map_err(|e| LinkRefused::Internal(e.to_string()))?
         .ok_or(LinkRefused::Invalid)?;
@@ -163,6 +188,10 @@ async fn open(tenant: &Tenant, secret: &str) -> Result<(Ticket, User), LinkRefus
         .ok_or(LinkRefused::Invalid)?;
     if !still_valid(&ticket, &user) {
         return Err(LinkRefused::Invalid);
+    }
+    // A Management API ticket has no language of its own: the browser's.
+    if ticket.lang.is_empty() {
+        ticket.lang = crate::login::language(&[], ctx.request.accept_language.as_deref());
     }
     Ok((ticket, user))
 }
@@ -187,7 +216,7 @@ pub enum ResetStart {
 /// or pause it for a challenge or a redirect.
 pub async fn form(ctx: &RequestContext<'_>, secret: &str) -> Result<ResetStart, ResetRefused> {
     let tenant = ctx.tenant;
-    let (mut ticket, user) = open(tenant, secret).await.map_err(ResetRefused::Link)?;
+    let (mut ticket, user) = open(ctx, secret).await.map_err(ResetRefused::Link)?;
     let policy = PasswordPolicy::from_config(&tenant.config.connection);
     if needs_post_challenge(tenant, &ticket) {
         let key = ticket::key(TicketKind::ResetPassword, secret);
@@ -199,7 +228,8 @@ pub async fn form(ctx: &RequestContext<'_>, secret: &str) -> Result<ResetStart, 
             .await
             .map_err(|e| ResetRefused::Link(LinkRefused::Internal(e.to_string())))?;
     }
-    Ok(ResetStart::Form(Box::new(ResetForm { user, lang: ticket.lang, client_id: ticket.client_id, policy })))
+    let form = ResetForm { user, lang: ticket.lang, client_id: ticket.client_id, policy, result: ticket.result };
+    Ok(ResetStart::Form(Box::new(form)))
 }
 
 fn needs_post_challenge(tenant: &Tenant, ticket: &Ticket) -> bool {
@@ -318,7 +348,7 @@ pub async fn complete(
     let failed = |description: &str, user: Option<&User>| {
         tenant.log(crate::logs::entry("fcp", description, ctx.request, None, user))
     };
-    let (ticket, user) = match open(tenant, secret).await {
+    let (ticket, user) = match open(ctx, secret).await {
         Ok(found) => found,
         Err(refused) => {
             if refused == LinkRefused::Invalid {
@@ -333,7 +363,13 @@ pub async fn complete(
         return Err(ResetRefused::Denied { lang: ticket.lang.clone(), message: None });
     }
     let policy = PasswordPolicy::from_config(&tenant.config.connection);
-    let form = ResetForm { user: user.clone(), lang: ticket.lang.clone(), client_id: ticket.client_id.clone(), policy };
+    let form = ResetForm {
+        user: user.clone(),
+        lang: ticket.lang.clone(),
+        client_id: ticket.client_id.clone(),
+        policy,
+        result: ticket.result.clone(),
+    };
     if password != confirmation {
         return Err(ResetRefused::Mismatch(form));
     }
@@ -370,7 +406,7 @@ pub async fn complete(
     let reset = |current: &User| {
         (password_stamp(current.password_hash.as_deref()) == ticket.password_stamp).then(|| User {
             password_hash: Some(hash.clone()),
-            email_verified: true,
+            email_verified: current.email_verified || ticket.marks_email_verified,
             last_password_reset: Some(now.clone()),
             updated_at: now.clone(),
             ..current.clone()

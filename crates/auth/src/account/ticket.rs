@@ -55,6 +55,43 @@ pub struct Ticket {
     /// A reset link: the `password-reset-post-challenge` actions ran and allowed the reset.
     #[serde(default)]
     pub post_challenge_passed: bool,
+    /// A reset link: whether completing it marks the address verified. An emailed link does (following it proved
+    /// the mailbox); a Management API ticket only with `mark_email_as_verified`, since it may be handed over
+    /// another way.
+    #[serde(default = "yes")]
+    pub marks_email_verified: bool,
+    /// Where the browser goes once the link did its work (a Management API ticket's `result_url`).
+    #[serde(default)]
+    pub result: Option<ResultUrl>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A Management API ticket's `result_url`: the browser is sent there with Auth0's `success`, `code` and `message`
+/// (and `email`, with `includeEmailInRedirect`) once the link did its work.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResultUrl {
+    /// An absolute http(s) URL, checked when the ticket was made.
+    pub url: String,
+    /// Adds `email=<the account's address>`.
+    pub include_email: bool,
+}
+
+impl ResultUrl {
+    /// The URL with Auth0's result parameters added (`message` as Auth0 words it).
+    pub fn with_result(&self, message: &str, email: &str) -> String {
+        let Ok(mut url) = url::Url::parse(&self.url) else { return self.url.clone() };
+        {
+            let mut query = url.query_pairs_mut();
+            if self.include_email {
+                query.append_pair("email", email);
+            }
+            query.append_pair("message", message).append_pair("success", "true").append_pair("code", "success");
+        }
+        url.to_string()
+    }
 }
 
 /// The digest of a stored password hash a reset link is bound to (`None`: the account has no password yet).

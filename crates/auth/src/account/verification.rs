@@ -7,13 +7,43 @@ use gatehouse_store::{RateDecision, RateLimit};
 use gatehouse_types::records::User;
 
 use crate::account::mail;
-use crate::account::ticket::{self, Ticket, TicketKind};
+use crate::account::ticket::{self, ResultUrl, Ticket, TicketKind};
 use crate::context::RequestContext;
 use crate::error::AuthResult;
 use crate::tenant::Tenant;
 
 /// Verification emails per account (sign-up, the Management API's job, the CLI).
 pub const VERIFICATION_EMAILS: RateLimit = RateLimit { capacity: 5, window_secs: 3600 };
+
+/// A verification link's ticket for `user`'s current address, valid for `lifetime` seconds.
+fn verify_ticket(tenant: &Tenant, user: &User, client_id: Option<&str>, lang: &str, lifetime: u64) -> Ticket {
+    Ticket {
+        kind: TicketKind::VerifyEmail,
+        user_id: user.user_id.clone(),
+        email: user.email.clone(),
+        client_id: client_id.map(str::to_owned),
+        lang: lang.to_owned(),
+        password_stamp: None,
+        expires_at: tenant.now().saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX)),
+        post_challenge_passed: false,
+        marks_email_verified: true,
+        result: None,
+    }
+}
+
+/// A verification link made by the Management API (`POST /api/v2/tickets/email-verification`): answered to the
+/// caller, not mailed, and outside the email limit. Returns the link.
+pub async fn issue_ticket(
+    tenant: &Tenant,
+    user: &User,
+    client_id: Option<&str>,
+    lifetime: u64,
+    result: Option<ResultUrl>,
+) -> AuthResult<String> {
+    let ticket = Ticket { result, ..verify_ticket(tenant, user, client_id, "", lifetime) };
+    let secret = ticket::issue(tenant, &ticket).await?;
+    Ok(mail::link_url(tenant, TicketKind::VerifyEmail, &secret))
+}
 
 /// Sends a verification link for `user`'s current address. `false` when the account's limit of verification
 /// emails was reached (nothing sent).
@@ -24,16 +54,7 @@ pub async fn send(tenant: &Tenant, user: &User, client_id: Option<&str>, lang: &
         return Ok(false);
     }
     let lifetime = tenant.config.connection.verification_link_lifetime;
-    let ticket = Ticket {
-        kind: TicketKind::VerifyEmail,
-        user_id: user.user_id.clone(),
-        email: user.email.clone(),
-        client_id: client_id.map(str::to_owned),
-        lang: lang.to_owned(),
-        password_stamp: None,
-        expires_at: now.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX)),
-        post_challenge_passed: false,
-    };
+    let ticket = verify_ticket(tenant, user, client_id, lang, lifetime);
     let secret = ticket::issue(tenant, &ticket).await?;
     let url = mail::link_url(tenant, TicketKind::VerifyEmail, &secret);
     mail::send_link(tenant, TicketKind::VerifyEmail, user, lang, &url, lifetime).await?;
@@ -47,8 +68,10 @@ pub struct Verified {
     pub user: User,
     /// The application the user signed up through, if known.
     pub client_id: Option<String>,
-    /// The language of the email.
+    /// The language of the email (the browser's, for a Management API ticket).
     pub lang: String,
+    /// Where the browser goes now (a Management API ticket's `result_url`).
+    pub result: Option<ResultUrl>,
 }
 
 /// Why a link did nothing.
@@ -104,5 +127,10 @@ pub async fn verify(ctx: &RequestContext<'_>, secret: &str) -> Result<Verified, 
     }
     let client = ticket.client_id.as_deref().and_then(|id| tenant.config.client(id));
     tenant.log(crate::logs::entry("sv", "Email verified", ctx.request, client, Some(&user))).await;
-    Ok(Verified { user, client_id: ticket.client_id, lang: ticket.lang })
+    let lang = if ticket.lang.is_empty() {
+        crate::login::language(&[], ctx.request.accept_language.as_deref())
+    } else {
+        ticket.lang
+    };
+    Ok(Verified { user, client_id: ticket.client_id, lang, result: ticket.result })
 }

@@ -8,6 +8,7 @@ mod jobs;
 mod organizations;
 mod resource_servers;
 mod roles;
+mod tickets;
 mod users;
 
 use std::net::SocketAddr;
@@ -44,6 +45,7 @@ pub fn router() -> Router<AppState> {
         .merge(resource_servers::router())
         .merge(grants::router())
         .merge(jobs::router())
+        .merge(tickets::router())
         .merge(authentication_methods::router())
 }
 
