@@ -178,6 +178,11 @@ fn spawn_housekeeping(tenant: Arc<Tenant>) {
             if tried > 0 {
                 tracing::debug!(tried, "phone retries tried");
             }
+            // Account work (emails, post-* actions) whose process died before finishing it: this one's or another's.
+            let resumed = gatehouse_auth::account::jobs::run_due(&retries).await;
+            if resumed > 0 {
+                tracing::info!(resumed, "account jobs taken over");
+            }
             // Roles, organizations and grants, and signing keys, another process changed (a shared store).
             if let Err(e) = retries.refresh_directory().await {
                 tracing::warn!(error = %e, "directory refresh failed");

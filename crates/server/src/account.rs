@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
+use gatehouse_auth::account::jobs::{self, AccountJob};
 use gatehouse_auth::account::password_reset::{self, ResetForm, ResetRefused, ResetStart};
 use gatehouse_auth::account::verification::{self, LinkRefused};
 use gatehouse_auth::login::signup::SignupForm;
@@ -56,8 +57,7 @@ async fn post_signup(State(state): State<AppState>, client: Client, Form(fields)
     let form = SignupForm { email: fields.email, password: fields.password, username: fields.username };
     let (response, after) = login.submit_signup(&fields.state, &fields.csrf, form).await;
     if let Some(after) = after {
-        let tenant = state.tenant.clone();
-        tokio::spawn(async move { after.run(&tenant).await });
+        jobs::start(state.tenant.clone(), after.into()).await;
     }
     render(login.with_start_again(response), &state.site())
 }
@@ -86,10 +86,13 @@ async fn post_reset_request(
     let (response, job) = login.submit_reset_request(&fields.state, &fields.csrf, &fields.email).await;
     if let Some(job) = job {
         // After the answer: its timing must not depend on whether the address has an account.
-        let tenant = state.tenant.clone();
-        tokio::spawn(async move {
-            password_reset::send_link(&tenant, &job.request, Some(&job.client_id), &job.email, &job.lang).await;
-        });
+        let job = AccountJob::ResetRequested {
+            client_id: Some(job.client_id),
+            email: job.email,
+            lang: job.lang,
+            request: job.request,
+        };
+        jobs::start(state.tenant.clone(), job).await;
     }
     render(login.with_start_again(response), &state.site())
 }
@@ -199,8 +202,7 @@ async fn post_reset(State(state): State<AppState>, client: Client, Form(fields):
     let ctx = client.ctx(&state);
     match password_reset::complete(&ctx, &fields.ticket, &fields.password, &fields.password_confirm).await {
         Ok((done, after)) => {
-            let tenant = state.tenant.clone();
-            tokio::spawn(async move { after.run(&tenant).await });
+            jobs::start(state.tenant.clone(), after.into()).await;
             if let Some(result) = &done.result {
                 let url =
                     result.with_result("You can now login to the application with the new password.", &done.user.email);

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use gatehouse_auth::account::AccountError;
+use gatehouse_auth::account::jobs::{self, AccountJob};
 use gatehouse_auth::account::password_reset::{self, REQUESTED};
 use gatehouse_auth::account::signup::{SignupRequest, sign_up, signup_view};
 use gatehouse_auth::login::language;
@@ -74,8 +75,7 @@ async fn post_signup(State(state): State<AppState>, client: Client, headers: Hea
     match sign_up(&client.ctx(&state), request, &lang).await {
         Ok((user, after)) => {
             // As Auth0 runs post-user-registration: after the answer, never undoing it.
-            let tenant = state.tenant.clone();
-            tokio::spawn(async move { after.run(&tenant).await });
+            jobs::start(state.tenant.clone(), after.into()).await;
             Json(signup_view(&user)).into_response()
         }
         Err(e) => refused(e),
@@ -114,10 +114,12 @@ async fn post_change_password(
         return refused(e);
     }
     let lang = language(&[], client.info.accept_language.as_deref());
-    let tenant = state.tenant.clone();
-    let info = client.info.clone();
-    tokio::spawn(async move {
-        password_reset::send_link(&tenant, &info, Some(&request.client_id), &request.email, &lang).await;
-    });
+    let job = AccountJob::ResetRequested {
+        client_id: Some(request.client_id),
+        email: request.email,
+        lang,
+        request: client.info.clone(),
+    };
+    jobs::start(state.tenant.clone(), job).await;
     ([(CONTENT_TYPE, "text/plain; charset=utf-8")], REQUESTED).into_response()
 }

@@ -34,6 +34,7 @@ pub(crate) fn ephemeral_namespace(namespace: Ephemeral) -> &'static str {
         Ephemeral::RevokedToken => "revoked_token",
         Ephemeral::PhoneDelivery => "phone_delivery",
         Ephemeral::AccountTicket => "account_ticket",
+        Ephemeral::AccountJob => "account_job",
         Ephemeral::Other => "other",
     }
 }

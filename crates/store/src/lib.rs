@@ -145,6 +145,9 @@ pub enum Ephemeral {
     PhoneDelivery,
     /// An email-verification or password-reset link (single use, expiring).
     AccountTicket,
+    /// Work that follows an account answer (a verification email, a reset link, the post-* actions), kept until it
+    /// is done so a crash does not lose it.
+    AccountJob,
     /// Anything else a caller needs with an expiry.
     Other,
 }
@@ -191,7 +194,7 @@ impl Collection {
 
 impl Ephemeral {
     /// Every namespace, for copying a whole store.
-    pub const ALL: [Ephemeral; 8] = [
+    pub const ALL: [Ephemeral; 9] = [
         Ephemeral::Transaction,
         Ephemeral::OneTimeCode,
         Ephemeral::MfaTicket,
@@ -199,6 +202,7 @@ impl Ephemeral {
         Ephemeral::RevokedToken,
         Ephemeral::PhoneDelivery,
         Ephemeral::AccountTicket,
+        Ephemeral::AccountJob,
         Ephemeral::Other,
     ];
 }

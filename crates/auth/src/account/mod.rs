@@ -5,6 +5,7 @@
 //! Each operation is one function the HTTP layer calls; what it answers is Auth0's shape
 //! (`{"name","code","description","statusCode"}`), built here once ([`AccountError`]).
 
+pub mod jobs;
 pub mod mail;
 pub mod password_reset;
 pub mod reset_challenge;

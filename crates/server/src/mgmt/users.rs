@@ -147,8 +147,7 @@ async fn patch_user(
             lang: "en".to_owned(),
             request: caller.request_info(),
         };
-        let tenant = state.tenant.clone();
-        tokio::spawn(async move { after.run(&tenant).await });
+        gatehouse_auth::account::jobs::start(state.tenant.clone(), after.into()).await;
     }
     Ok(Json(users::user_view(&user)))
 }
