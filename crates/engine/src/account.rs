@@ -305,11 +305,11 @@ pub fn continue_after_redirect(event: &mut Value, query: JsonMap, body: JsonMap)
 /// `new.user@example.com` (pre- and post-user-registration), or Jane Doe changing (post-change-password) or resetting
 /// (password-reset-post-challenge, email verified by the reset link, enrolled in OTP) her password.
 pub fn default_event(trigger: Trigger, secrets: &BTreeMap<String, String>) -> Value {
-    let client = json!({ "client_id": "fixture-client", "name": "Fixture App", "metadata": {} });
-    let connection = json!({
-        "id": "con_fixture", "name": "Username-Password-Authentication", "strategy": "auth0", "metadata": {}
-    });
-    let geoip = json!({ "countryCode": "JP", "countryName": "Japan", "cityName": "Tokyo", "timeZone": "Asia/Tokyo" });
+    // The same application, connection, place and user as a post-login fixture's (`fixture::default_event`).
+    let login = crate::fixture::default_event();
+    let client = login["client"].clone();
+    let connection = login["connection"].clone();
+    let geoip = login["request"]["geoip"].clone();
     let request = |method: &str| {
         json!({
             "ip": "203.0.113.7",
@@ -320,7 +320,7 @@ pub fn default_event(trigger: Trigger, secrets: &BTreeMap<String, String>) -> Va
             "geoip": geoip,
         })
     };
-    let tenant = json!({ "id": "gatehouse" });
+    let tenant = login["tenant"].clone();
     let transaction = json!({
         "locale": "en",
         "ui_locales": [],
@@ -328,24 +328,11 @@ pub fn default_event(trigger: Trigger, secrets: &BTreeMap<String, String>) -> Va
         "requested_scopes": ["openid", "profile", "email"],
         "redirect_uri": "https://app.example.com/callback",
     });
-    let jane = json!({
-        "user_id": "auth0|fixture-user",
-        "email": "jane@example.com",
-        "email_verified": true,
-        "name": "Jane Doe",
-        "nickname": "jane",
-        "given_name": "Jane",
-        "family_name": "Doe",
-        "picture": "https://example.com/jane.png",
-        "phone_number": "+81312345678",
-        "phone_verified": true,
-        "created_at": "2025-01-01T00:00:00.000Z",
-        "updated_at": "2026-01-01T00:00:00.000Z",
-        "app_metadata": {},
-        "user_metadata": {},
-        "identities": [{ "connection": "Username-Password-Authentication", "provider": "auth0", "user_id": "fixture-user", "isSocial": false }],
-        "enrolledFactors": [{ "type": "otp" }],
-    });
+    // Jane Doe, email verified by the reset link, enrolled in OTP.
+    let mut jane = login["user"].clone();
+    if let Some(user) = jane.as_object_mut() {
+        user.remove("multifactor");
+    }
     match trigger {
         Trigger::PreUserRegistration => {
             let mut request = request("POST");
