@@ -691,7 +691,8 @@ async fn reset_challenges_by_email_then_a_redirect_and_what_cannot_be_met() {
     api.authentication.challengeWith({ type: 'otp' });
     return;
   }
-  api.authentication.challengeWith({ type: 'email' });
+  // A factor the tenant does not enable is ignored, as Auth0 ignores it: the user gets the email code.
+  api.authentication.challengeWith({ type: 'webauthn-roaming' }, { additionalFactors: [{ type: 'email' }] });
 };"#;
     let redirect = r#"exports.onExecutePostChallenge = async (event, api) => {
   const seen = event.authentication.methods.map((m) => m.name + (m.type ? ':' + m.type : '')).join(',');
