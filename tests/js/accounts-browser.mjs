@@ -4,8 +4,9 @@
 //           rules (the page's one script, allowed by its CSP hash: a Content-Security-Policy violation fails the
 //           run); submitting ends at the application's callback with a code;
 //   verify  the verification link from the outbox says the address is verified;
-//   reset   "Forgot your password?" on the login page mails a link; its page takes the new password twice and
-//           says it was changed.
+//   reset   "Forgot your password?" on the login page mails a link; the tenant's password-reset-post-challenge
+//           action asks for an email code first (the login's MFA page, in the link's language); then the page takes
+//           the new password twice and says it was changed.
 // Screenshots of every page go to the output folder.
 //
 //   node tests/js/accounts-browser.mjs <issuer> <outbox folder> <output folder>
@@ -42,6 +43,25 @@ async function mailedLink(to, path) {
     if (Date.now() > deadline) throw new Error(`no ${path} email for ${to}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** The newest MFA code mailed to `to` after `after` emails, waiting up to 20 s for it. */
+async function mailedCode(to, after) {
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    const files = readdirSync(outbox).filter((f) => f.endsWith('.eml')).sort();
+    for (const file of files.slice(after).reverse()) {
+      const text = readFileSync(join(outbox, file), 'utf8');
+      const match = text.includes(`To: ${to}`) && /(?:code is: |確認コード: )(\d{6})/.exec(text);
+      if (match) return match[1];
+    }
+    if (Date.now() > deadline) throw new Error(`no MFA code for ${to}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function emailCount() {
+  return readdirSync(outbox).filter((f) => f.endsWith('.eml')).length;
 }
 
 async function ticked(page) {
@@ -87,8 +107,15 @@ async function run(browser, locale) {
   await page.fill('#email', email);
   await Promise.all([page.waitForLoadState('load'), page.click('button[type=submit]')]);
   result.requested_text = await page.textContent('main p');
-  await page.goto(await mailedLink(email, '/u/reset-password?ticket='));
-  await page.waitForSelector('#rules');
+  const link = await mailedLink(email, '/u/reset-password?ticket=');
+  const before = emailCount();
+  await page.goto(link);
+  // The post-challenge action's email code, on the login's MFA page.
+  await page.waitForSelector('#code');
+  result.challenge_heading = await page.textContent('h1');
+  await page.screenshot({ path: join(out, `reset-challenge-${lang}.png`), fullPage: true });
+  await page.fill('#code', await mailedCode(email, before));
+  await Promise.all([page.waitForSelector('#rules'), page.click('button[type=submit]')]);
   result.reset_heading = await page.textContent('h1');
   await page.fill('#password', 'Another-Meadow-43');
   await page.fill('#password_confirm', 'Another-Meadow-43');

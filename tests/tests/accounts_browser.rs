@@ -1,5 +1,6 @@
 //! Sign-up, email verification and password reset in a real browser (issue 16): Debian's Chromium through
 //! playwright-core, in English and Japanese, screenshots left in `target/screenshots/` to look at. The password
+//! reset asks for an email code first (a password-reset-post-challenge action). The password
 //! rules are ticked by the page's script as the user types, which only runs if the page's CSP allows its hash.
 //! Fails, never skips, without its tools.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -13,7 +14,12 @@ use serde_json::{Value, json};
 fn sign_up_verify_and_reset_in_chromium() {
     let install = "install the end-to-end dependencies with `scripts/e2e-deps.sh` (`.ci/run` runs it)";
     assert!(std::path::Path::new("/usr/bin/chromium").exists(), "Chromium is missing: {install}");
-    let server = Server::start(&config(MFA_DEFAULT, "[connection]\npassword_policy = \"good\"\n"), &[]);
+    // A reset needs an email code first: the post-challenge action's challenge, on the login's MFA pages.
+    let challenge = "exports.onExecutePostChallenge = async (event, api) => {\n  api.authentication.challengeWith({ type: 'email' });\n};\n";
+    let server = Server::start_with_triggers(
+        &config(MFA_DEFAULT, "[connection]\npassword_policy = \"good\"\n"),
+        &[("password-reset-post-challenge", "10-email-code.js", challenge)],
+    );
     let out = repo_root().join("target/screenshots");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::create_dir_all(server.outbox()).unwrap();
@@ -29,11 +35,12 @@ fn sign_up_verify_and_reset_in_chromium() {
     let result: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
         .unwrap_or_else(|_| panic!("no result:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr)));
     assert_eq!(result["ok"], true, "{result}");
-    for (lang, signup, verified, reset, changed) in [
+    for (lang, signup, verified, challenge, reset, changed) in [
         (
             "en",
             "Create your account",
             "Your email address is verified",
+            "Verify your identity",
             "Choose a new password",
             "Your password was changed",
         ),
@@ -41,6 +48,7 @@ fn sign_up_verify_and_reset_in_chromium() {
             "ja",
             "アカウントを作成",
             "メールアドレスを確認しました",
+            "本人確認",
             "新しいパスワードを設定",
             "パスワードを変更しました",
         ),
@@ -55,13 +63,14 @@ fn sign_up_verify_and_reset_in_chromium() {
         assert!(strong.len() >= 2 && strong.iter().all(|t| *t), "{run}");
         assert_eq!(run["callback_has_code"], true, "{run}");
         assert_eq!(run["verified_heading"], verified, "{run}");
+        assert_eq!(run["challenge_heading"], challenge, "{run}");
         assert_eq!(run["reset_heading"], reset, "{run}");
         let ticked: Vec<bool> = serde_json::from_value(run["reset_ticked"].clone()).unwrap();
         assert!(ticked.len() >= 2 && ticked.iter().all(|t| *t), "{run}");
         assert_eq!(run["changed_heading"], changed, "{run}");
         assert_eq!(run["csp_violations"], json!([]), "{run}");
     }
-    for name in ["signup-en.png", "signup-ja.png", "reset-ja.png", "verified-ja.png"] {
+    for name in ["signup-en.png", "signup-ja.png", "reset-challenge-ja.png", "reset-ja.png", "verified-ja.png"] {
         assert!(std::fs::metadata(out.join(name)).unwrap().len() > 1000, "{name} was written");
     }
 }
