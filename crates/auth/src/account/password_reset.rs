@@ -112,22 +112,6 @@ pub async fn send_link(tenant: &Tenant, request: &RequestInfo, client_id: Option
     }
 }
 
-/// A reset link's ticket for `user`, valid for `lifetime` seconds.
-fn reset_ticket(tenant: &Tenant, user: &User, client_id: Option<&str>, lang: &str, lifetime: u64) -> Ticket {
-    Ticket {
-        kind: TicketKind::ResetPassword,
-        user_id: user.user_id.clone(),
-        email: user.email.clone(),
-        client_id: client_id.map(str::to_owned),
-        lang: lang.to_owned(),
-        password_stamp: password_stamp(user.password_hash.as_deref()),
-        expires_at: tenant.now().saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX)),
-        post_challenge_passed: false,
-        marks_email_verified: true,
-        result: None,
-    }
-}
-
 /// A reset link made by the Management API (`POST /api/v2/tickets/password-change`): answered to the caller, not
 /// mailed; it marks the address verified only when asked (`mark_email_as_verified`). Returns the link.
 pub async fn issue_ticket(
@@ -138,7 +122,11 @@ pub async fn issue_ticket(
     result: Option<ResultUrl>,
     marks_email_verified: bool,
 ) -> crate::error::AuthResult<String> {
-    let ticket = Ticket { marks_email_verified, result, ..reset_ticket(tenant, user, client_id, "", lifetime) };
+    let ticket = Ticket {
+        marks_email_verified,
+        result,
+        ..Ticket::new(TicketKind::ResetPassword, user, client_id, "", lifetime, tenant.now())
+    };
     let secret = ticket::issue(tenant, &ticket).await?;
     Ok(mail::link_url(tenant, TicketKind::ResetPassword, &secret))
 }
@@ -151,7 +139,7 @@ pub async fn issue_and_mail(
     lang: &str,
 ) -> crate::error::AuthResult<()> {
     let lifetime = tenant.config.connection.reset_link_lifetime;
-    let ticket = reset_ticket(tenant, user, client_id, lang, lifetime);
+    let ticket = Ticket::new(TicketKind::ResetPassword, user, client_id, lang, lifetime, tenant.now());
     let secret = ticket::issue(tenant, &ticket).await?;
     let url = mail::link_url(tenant, TicketKind::ResetPassword, &secret);
     mail::send_link(tenant, TicketKind::ResetPassword, user, lang, &url, lifetime).await

@@ -5,6 +5,7 @@
 //! ([`take`]): of two parallel completions exactly one succeeds. Showing a form only reads it ([`peek`]).
 
 use gatehouse_store::{Ephemeral, secret_key};
+use gatehouse_types::records::User;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -91,6 +92,28 @@ impl ResultUrl {
             query.append_pair("message", message).append_pair("success", "true").append_pair("code", "success");
         }
         url.to_string()
+    }
+}
+
+impl Ticket {
+    /// A new link's ticket for `user`'s current address (a reset link: and current password), valid `lifetime`
+    /// seconds from `now`; marks the address verified when completed (an emailed link), with no `result_url`.
+    pub fn new(kind: TicketKind, user: &User, client_id: Option<&str>, lang: &str, lifetime: u64, now: i64) -> Self {
+        Ticket {
+            kind,
+            user_id: user.user_id.clone(),
+            email: user.email.clone(),
+            client_id: client_id.map(str::to_owned),
+            lang: lang.to_owned(),
+            password_stamp: match kind {
+                TicketKind::ResetPassword => password_stamp(user.password_hash.as_deref()),
+                TicketKind::VerifyEmail => None,
+            },
+            expires_at: now.saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX)),
+            post_challenge_passed: false,
+            marks_email_verified: true,
+            result: None,
+        }
     }
 }
 

@@ -15,22 +15,6 @@ use crate::tenant::Tenant;
 /// Verification emails per account (sign-up, the Management API's job, the CLI).
 pub const VERIFICATION_EMAILS: RateLimit = RateLimit { capacity: 5, window_secs: 3600 };
 
-/// A verification link's ticket for `user`'s current address, valid for `lifetime` seconds.
-fn verify_ticket(tenant: &Tenant, user: &User, client_id: Option<&str>, lang: &str, lifetime: u64) -> Ticket {
-    Ticket {
-        kind: TicketKind::VerifyEmail,
-        user_id: user.user_id.clone(),
-        email: user.email.clone(),
-        client_id: client_id.map(str::to_owned),
-        lang: lang.to_owned(),
-        password_stamp: None,
-        expires_at: tenant.now().saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX)),
-        post_challenge_passed: false,
-        marks_email_verified: true,
-        result: None,
-    }
-}
-
 /// A verification link made by the Management API (`POST /api/v2/tickets/email-verification`): answered to the
 /// caller, not mailed, and outside the email limit. Returns the link.
 pub async fn issue_ticket(
@@ -40,7 +24,7 @@ pub async fn issue_ticket(
     lifetime: u64,
     result: Option<ResultUrl>,
 ) -> AuthResult<String> {
-    let ticket = Ticket { result, ..verify_ticket(tenant, user, client_id, "", lifetime) };
+    let ticket = Ticket { result, ..Ticket::new(TicketKind::VerifyEmail, user, client_id, "", lifetime, tenant.now()) };
     let secret = ticket::issue(tenant, &ticket).await?;
     Ok(mail::link_url(tenant, TicketKind::VerifyEmail, &secret))
 }
@@ -54,7 +38,7 @@ pub async fn send(tenant: &Tenant, user: &User, client_id: Option<&str>, lang: &
         return Ok(false);
     }
     let lifetime = tenant.config.connection.verification_link_lifetime;
-    let ticket = verify_ticket(tenant, user, client_id, lang, lifetime);
+    let ticket = Ticket::new(TicketKind::VerifyEmail, user, client_id, lang, lifetime, tenant.now());
     let secret = ticket::issue(tenant, &ticket).await?;
     let url = mail::link_url(tenant, TicketKind::VerifyEmail, &secret);
     mail::send_link(tenant, TicketKind::VerifyEmail, user, lang, &url, lifetime).await?;
