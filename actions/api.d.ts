@@ -1092,7 +1092,7 @@ interface PasswordResetPostChallengeEvent {
   readonly stats?: PostLoginStats;
   readonly tenant: { readonly id: string };
   readonly transaction: AccountTransaction;
-  readonly user: AccountUser & { readonly enrolledFactors?: readonly EnrolledFactor[]; readonly identities?: readonly UserIdentity[] };
+  readonly user: AccountUser & { readonly enrolledFactors: readonly EnrolledFactor[]; readonly identities?: readonly UserIdentity[] };
   readonly secrets: AccountSecrets;
 }
 
