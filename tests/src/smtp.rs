@@ -37,8 +37,11 @@ pub struct SmtpMessage {
     pub raw: String,
     /// Headers, unfolded, with RFC 2047 encoded words decoded.
     pub headers: Vec<(String, String)>,
-    /// The body, its transfer encoding undone, with `\n` line ends.
+    /// The body, its transfer encoding undone, with `\n` line ends (of a `multipart/alternative` message: its
+    /// text part).
     pub body: String,
+    /// The HTML part of a `multipart/alternative` message, decoded likewise.
+    pub html: Option<String>,
     /// Whether the session was encrypted when the message came.
     pub encrypted: bool,
     /// The user and password the session authenticated with.
@@ -247,12 +250,14 @@ impl Session {
                     stream.write_all(b"354 end with <CRLF>.<CRLF>\r\n").await?;
                     let raw = read_data(&mut stream).await?;
                     let (headers, body) = decode(&raw);
+                    let (body, html) = alternatives(&headers, &raw, body);
                     let message = SmtpMessage {
                         mail_from: mail_from.take().unwrap_or_default(),
                         rcpt_to: std::mem::take(&mut rcpt_to),
                         raw,
                         headers,
                         body,
+                        html,
                         encrypted: self.encrypted,
                         auth: self.auth.clone(),
                         commands: self.commands.lock().unwrap().clone(),
@@ -353,6 +358,40 @@ fn angle(argument: &str) -> String {
     let start = argument.find('<').map_or(0, |i| i + 1);
     let end = argument[start..].find('>').map_or(argument.len(), |i| start + i);
     argument[start..end].to_owned()
+}
+
+/// The text and HTML parts of a `multipart/alternative` message (each decoded as a message of its own); any other
+/// message's `body` as it is, without HTML.
+fn alternatives(headers: &[(String, String)], raw: &str, body: String) -> (String, Option<String>) {
+    let content_type =
+        headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("Content-Type")).map(|(_, v)| v.as_str()).unwrap_or("");
+    let boundary = content_type
+        .split(';')
+        .find_map(|p| p.trim().strip_prefix("boundary="))
+        .map(|b| b.trim_matches('"').to_owned());
+    let (Some(boundary), true) = (boundary, content_type.to_ascii_lowercase().starts_with("multipart/")) else {
+        return (body, None);
+    };
+    let whole = raw.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    let (mut text, mut html) = (None, None);
+    for part in whole.split(&format!("--{boundary}")).skip(1) {
+        let part = part.trim_start_matches("\r\n");
+        if part.starts_with("--") {
+            break;
+        }
+        let (part_headers, part_body) = decode(part.trim_end_matches("\r\n"));
+        let kind = part_headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("Content-Type"))
+            .map(|(_, v)| v.to_ascii_lowercase())
+            .unwrap_or_default();
+        if kind.starts_with("text/plain") {
+            text = Some(part_body);
+        } else if kind.starts_with("text/html") {
+            html = Some(part_body);
+        }
+    }
+    (text.unwrap_or(body), html)
 }
 
 /// Headers (unfolded, RFC 2047 decoded) and body (transfer encoding undone, `\n` line ends) of a raw message.

@@ -102,9 +102,12 @@ async fn the_email_code_of_a_login_arrives_through_starttls_with_auth_and_comple
     assert_eq!(message.header("From"), Some("\"Gatehouse Test\" <no-reply@127.0.0.1>"));
     assert_eq!(message.header("To"), Some("jane@example.com"));
     assert_eq!(message.header("Subject"), Some("Your Gatehouse Test verification code"));
-    assert!(message.header("Content-Type").unwrap().starts_with("text/plain; charset=utf-8"), "{:?}", message.headers);
+    // Text with an HTML alternative; the same code in both.
+    assert!(message.header("Content-Type").unwrap().starts_with("multipart/alternative"), "{:?}", message.headers);
     assert!(message.body.contains("It expires in 5 minutes."), "{}", message.body);
     let code = code_in(&message, "Your verification code is: ");
+    let html = message.html.clone().expect("an HTML part");
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains(&format!(">{code}<")), "{html}");
     assert_outbox_empty(&server);
 
     let tokens = complete(&browser, &server, &page, &code, &verifier).await;
@@ -133,6 +136,8 @@ async fn smtps_delivers_the_japanese_message_of_a_japanese_login_from_the_config
     assert_eq!(message.header("Subject"), Some("Gatehouse Test の確認コード"));
     assert!(message.body.contains("このコードは5分間有効です。"), "{}", message.body);
     let code = code_in(&message, "確認コード: ");
+    let html = message.html.clone().expect("an HTML part");
+    assert!(html.contains("lang=\"ja\"") && html.contains("このコードは5分間有効です。"), "{html}");
     complete(&browser, &server, &page, &code, &verifier).await;
 }
 

@@ -185,11 +185,13 @@ impl Tenant {
     /// Renders the email `kind` in `lang` (`ja...` Japanese, anything else English) with `vars` and sends it to
     /// `vars.email`. A failure is logged once (never the body) and returned.
     pub async fn send_email(&self, kind: EmailKind, lang: &str, vars: &EmailVars) -> Result<(), MailError> {
-        let (subject, body) = self.email_templates.render(kind, lang, vars).map_err(|e| {
+        let rendered = self.email_templates.render(kind, lang, vars).map_err(|e| {
             tracing::error!(error = %e, "an email template did not render");
             MailError::Template(e)
         })?;
-        self.mailer.send(&Email { to: vars.email.clone(), subject, body }).await
+        let email =
+            Email { to: vars.email.clone(), subject: rendered.subject, body: rendered.text, html: rendered.html };
+        self.mailer.send(&email).await
     }
 
     /// The authorization directory (roles, organizations, client grants, APIs).

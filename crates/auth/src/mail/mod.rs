@@ -14,15 +14,15 @@ use std::path::Path;
 
 use gatehouse_types::config::TenantConfig;
 use lettre::Message;
-use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
+use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::extension::ClientId;
 
 pub use outbox::Outbox;
 pub use templates::{EmailKind, EmailTemplates, EmailVars};
 
-/// One message: plain text, UTF-8.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One message, UTF-8: plain text, with an HTML alternative when it has one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Email {
     /// Recipient.
     pub to: String,
@@ -30,6 +30,8 @@ pub struct Email {
     pub subject: String,
     /// Plain-text body.
     pub body: String,
+    /// The HTML alternative (`multipart/alternative`).
+    pub html: Option<String>,
 }
 
 /// Why a message was not sent.
@@ -140,14 +142,16 @@ impl Mailer {
     fn message(&self, email: &Email) -> Result<Message, MailError> {
         let to: Mailbox = email.to.parse().map_err(|e| MailError::Recipient(format!("{e}")))?;
         let id = uuid::Uuid::new_v4().simple();
-        Message::builder()
+        let builder = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(header_safe(&email.subject))
-            .message_id(Some(format!("<{id}@{}>", self.from.email.domain())))
-            .header(ContentType::TEXT_PLAIN)
-            .body(email.body.clone())
-            .map_err(|e| MailError::Recipient(e.to_string()))
+            .message_id(Some(format!("<{id}@{}>", self.from.email.domain())));
+        let built = match &email.html {
+            Some(html) => builder.multipart(MultiPart::alternative_plain_html(email.body.clone(), html.clone())),
+            None => builder.header(ContentType::TEXT_PLAIN).body(email.body.clone()),
+        };
+        built.map_err(|e| MailError::Recipient(e.to_string()))
     }
 }
 
@@ -189,6 +193,7 @@ mod tests {
             to: "jane@example.com\r\nBcc: eve@example.com".into(),
             subject: "Hi\r\nBcc: eve@example.com".into(),
             body: "Your verification code is: 123456".into(),
+            html: None,
         };
         mailer.send(&email).await.unwrap();
         let file = std::fs::read_dir(dir.path().join("outbox")).unwrap().next().unwrap().unwrap().path();
@@ -220,9 +225,19 @@ mod tests {
         let mut relay = config();
         relay.email.smtp_url = Some("smtps://mail.example.com".into());
         let mailer = Mailer::from_config(&relay, dir.path(), &BTreeMap::new(), dir.path()).unwrap();
-        let email = Email { to: "jane@example.com>, eve@example.com".into(), subject: "s".into(), body: "b".into() };
+        let email = Email {
+            to: "jane@example.com>, eve@example.com".into(),
+            subject: "s".into(),
+            body: "b".into(),
+            html: None,
+        };
         assert!(matches!(mailer.message(&email), Err(MailError::Recipient(_))));
-        let ok = Email { to: "jane@example.com".into(), subject: "Ünïcode\r\nBcc: x@y".into(), body: "b".into() };
+        let ok = Email {
+            to: "jane@example.com".into(),
+            subject: "Ünïcode\r\nBcc: x@y".into(),
+            body: "b".into(),
+            html: None,
+        };
         let text = String::from_utf8(mailer.message(&ok).unwrap().formatted()).unwrap();
         assert!(!text.contains("\r\nBcc:"), "{text}");
         assert!(text.contains("\r\nMessage-ID: <") && text.contains("@login.example.com>\r\n"), "{text}");

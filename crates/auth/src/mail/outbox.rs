@@ -1,6 +1,6 @@
 //! Email and default-provider SMS delivery to an outbox folder: one file per message, for development and tests.
 //!
-//! Without `[email] smtp_url` an email is written as `<outbox>/<time>-<n>.eml` (RFC 5322 headers and a text body),
+//! Without `[email] smtp_url` an email is written as `<outbox>/<time>-<n>.eml` (RFC 5322 headers and a text body, or `multipart/alternative` text and HTML),
 //! where a developer or a test can pick it up; the default phone provider's SMS always land here. Writes are atomic
 //! (temp file, then rename) and synced, so a message acknowledged to the user exists.
 
@@ -32,12 +32,25 @@ impl Outbox {
     pub async fn send(&self, from: &str, email: &Email) -> std::io::Result<PathBuf> {
         let date =
             time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc2822).unwrap_or_default();
-        let text = format!(
-            "From: {from}\r\nTo: {}\r\nSubject: {}\r\nDate: {date}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
+        let head = format!(
+            "From: {from}\r\nTo: {}\r\nSubject: {}\r\nDate: {date}\r\nMIME-Version: 1.0\r\n",
             header_safe(&email.to),
             header_safe(&email.subject),
-            email.body
         );
+        let text = match &email.html {
+            None => format!("{head}Content-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n", email.body),
+            Some(html) => {
+                // A boundary no body can contain: random.
+                let boundary = format!("=_{}", uuid::Uuid::new_v4().simple());
+                format!(
+                    "{head}Content-Type: multipart/alternative; boundary=\"{boundary}\"\r\n\r\n\
+                     --{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{}\r\n\
+                     --{boundary}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{html}\r\n\
+                     --{boundary}--\r\n",
+                    email.body
+                )
+            }
+        };
         self.write("eml", text).await
     }
 

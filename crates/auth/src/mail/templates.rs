@@ -7,10 +7,16 @@
 //! down) and `lang`. A variable a message does not have (`url` of a code, `user.name` of a user without one) is
 //! empty, so a template can test it with `{% if %}`.
 //!
-//! The built-in templates are `mail/templates/<kind>.<lang>.liquid`, compiled into the binary. An operator's
-//! `[email] templates_dir` holds files of the same names and format; each replaces the built-in one of its kind and
-//! language. Everything is parsed at start: a file that does not parse, lacks its subject line, or has a name that
-//! is not a known kind and language stops the start, naming the file.
+//! Each message also has an HTML part (`multipart/alternative`): `<kind>.<lang>.html.liquid`, the whole file an HTML
+//! document, rendered with the same variables HTML-escaped (a user's name cannot add markup; `{{ url }}` is safe in
+//! an `href`).
+//!
+//! The built-in templates are `mail/templates/<kind>.<lang>.liquid` and `.html.liquid`, compiled into the binary.
+//! An operator's `[email] templates_dir` holds files of the same names and format; each replaces the built-in one of
+//! its kind, language and part. An operator who replaces a text template but not its HTML one sends that message as
+//! text only (the built-in HTML would say something else). Everything is parsed at start: a file that does not
+//! parse, lacks its subject line, or has a name that is not a known kind and language stops the start, naming the
+//! file.
 
 use std::path::Path;
 
@@ -48,6 +54,17 @@ impl EmailKind {
             (EmailKind::ResetPassword, Lang::Ja) => include_str!("templates/reset_password.ja.liquid"),
             (EmailKind::MfaCode, Lang::En) => include_str!("templates/mfa_code.en.liquid"),
             (EmailKind::MfaCode, Lang::Ja) => include_str!("templates/mfa_code.ja.liquid"),
+        }
+    }
+
+    fn built_in_html(self, lang: Lang) -> &'static str {
+        match (self, lang) {
+            (EmailKind::VerifyEmail, Lang::En) => include_str!("templates/verify_email.en.html.liquid"),
+            (EmailKind::VerifyEmail, Lang::Ja) => include_str!("templates/verify_email.ja.html.liquid"),
+            (EmailKind::ResetPassword, Lang::En) => include_str!("templates/reset_password.en.html.liquid"),
+            (EmailKind::ResetPassword, Lang::Ja) => include_str!("templates/reset_password.ja.html.liquid"),
+            (EmailKind::MfaCode, Lang::En) => include_str!("templates/mfa_code.en.html.liquid"),
+            (EmailKind::MfaCode, Lang::Ja) => include_str!("templates/mfa_code.ja.html.liquid"),
         }
     }
 }
@@ -93,10 +110,22 @@ pub struct EmailVars {
     pub ttl_seconds: u64,
 }
 
-/// One parsed template: its subject line and its body.
+/// One parsed template: its subject line, its text body and its HTML body (if it has one).
 struct Template {
     subject: liquid::Template,
     body: liquid::Template,
+    html: Option<liquid::Template>,
+}
+
+/// A rendered message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rendered {
+    /// One line.
+    pub subject: String,
+    /// Plain text, lines ending with CRLF.
+    pub text: String,
+    /// The HTML alternative, if the message has one.
+    pub html: Option<String>,
 }
 
 /// The parsed templates of a tenant, one per kind and language.
@@ -115,7 +144,7 @@ impl EmailTemplates {
     /// that replace them. `Err` names the folder or file and the reason.
     pub fn load(dir: Option<&Path>) -> Result<EmailTemplates, String> {
         let parser = liquid::ParserBuilder::with_stdlib().build().map_err(|e| format!("Liquid: {e}"))?;
-        let mut overrides: Vec<((EmailKind, Lang), (String, String))> = Vec::new();
+        let mut overrides: Vec<(FileKey, (String, String))> = Vec::new();
         if let Some(dir) = dir {
             let entries =
                 std::fs::read_dir(dir).map_err(|e| format!("[email] templates_dir: {}: {e}", dir.display()))?;
@@ -127,8 +156,9 @@ impl EmailTemplates {
                 let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 let key = template_key(&name).ok_or_else(|| {
                     format!(
-                        "[email] templates_dir: {}: not a template name: write <kind>.<lang>.liquid with kind \
-                         verify_email, reset_password or mfa_code and lang en or ja",
+                        "[email] templates_dir: {}: not a template name: write <kind>.<lang>.liquid (or \
+                         <kind>.<lang>.html.liquid) with kind verify_email, reset_password or mfa_code and lang en \
+                         or ja",
                         path.display()
                     )
                 })?;
@@ -137,26 +167,41 @@ impl EmailTemplates {
                 overrides.push((key, (path.display().to_string(), text)));
             }
         }
+        let find = |key: FileKey| overrides.iter().find(|(k, _)| *k == key).map(|(_, found)| found);
         let mut templates = Vec::new();
         for kind in EmailKind::ALL {
             for lang in Lang::ALL {
-                let template = match overrides.iter().find(|(key, _)| *key == (kind, lang)) {
-                    Some((_, (file, text))) => {
+                let name = format!("{}.{}", kind.file_stem(), lang.code());
+                let text_override = find((kind, lang, false));
+                let (subject, body) = match text_override {
+                    Some((file, text)) => {
                         parse(&parser, text).map_err(|e| format!("[email] templates_dir: {file}: {e}"))?
                     }
-                    None => parse(&parser, kind.built_in(lang)).map_err(|e| {
-                        format!("built-in email template {}.{}.liquid: {e}", kind.file_stem(), lang.code())
-                    })?,
+                    None => parse(&parser, kind.built_in(lang))
+                        .map_err(|e| format!("built-in email template {name}.liquid: {e}"))?,
                 };
-                templates.push(((kind, lang), template));
+                let html = match (find((kind, lang, true)), text_override) {
+                    (Some((file, text)), _) => Some(
+                        parser
+                            .parse(text)
+                            .map_err(|e| format!("[email] templates_dir: {file}: the HTML does not parse: {e}"))?,
+                    ),
+                    // The operator's own text, without their HTML: text only.
+                    (None, Some(_)) => None,
+                    (None, None) => Some(
+                        parser
+                            .parse(kind.built_in_html(lang))
+                            .map_err(|e| format!("built-in email template {name}.html.liquid: {e}"))?,
+                    ),
+                };
+                templates.push(((kind, lang), Template { subject, body, html }));
             }
         }
         Ok(EmailTemplates { templates })
     }
 
-    /// Renders `kind` in `lang` (Japanese for `ja...`, English otherwise): `(subject, body)`. The subject is one
-    /// line; the body's lines end with CRLF.
-    pub fn render(&self, kind: EmailKind, lang: &str, vars: &EmailVars) -> Result<(String, String), String> {
+    /// Renders `kind` in `lang` (Japanese for `ja...`, English otherwise).
+    pub fn render(&self, kind: EmailKind, lang: &str, vars: &EmailVars) -> Result<Rendered, String> {
         let lang = Lang::of(lang);
         let template = self
             .templates
@@ -164,30 +209,70 @@ impl EmailTemplates {
             .find(|(key, _)| *key == (kind, lang))
             .map(|(_, template)| template)
             .ok_or_else(|| format!("no email template {}.{}", kind.file_stem(), lang.code()))?;
-        let globals = globals(vars, lang);
+        let text_globals = globals(vars, lang);
         let failed = |e: liquid::Error| format!("email template {}.{}: {e}", kind.file_stem(), lang.code());
-        let subject = template.subject.render(&globals).map_err(failed)?;
-        let body = template.body.render(&globals).map_err(failed)?;
+        let subject = template.subject.render(&text_globals).map_err(failed)?;
+        let body = template.body.render(&text_globals).map_err(failed)?;
         // A subject is one header line, whatever a variable held.
         let subject =
             subject.split(['\r', '\n']).map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ");
-        let body = body.replace("\r\n", "\n").trim_end().replace('\n', "\r\n");
-        Ok((subject, body))
+        let text = body.replace("\r\n", "\n").trim_end().replace('\n', "\r\n");
+        let html = match &template.html {
+            Some(html) => {
+                let rendered = html.render(&globals(&escaped(vars), lang)).map_err(failed)?;
+                Some(rendered.replace("\r\n", "\n").trim_end().replace('\n', "\r\n"))
+            }
+            None => None,
+        };
+        Ok(Rendered { subject, text, html })
     }
 }
 
-/// `(kind, lang)` of a file name `<kind>.<lang>.liquid`.
-fn template_key(name: &str) -> Option<(EmailKind, Lang)> {
+/// `vars` with every text HTML-escaped, for the HTML part.
+fn escaped(vars: &EmailVars) -> EmailVars {
+    let escape = |s: &str| {
+        let mut out = String::with_capacity(s.len());
+        for c in s.chars() {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '"' => out.push_str("&quot;"),
+                '\'' => out.push_str("&#39;"),
+                c => out.push(c),
+            }
+        }
+        out
+    };
+    EmailVars {
+        friendly_name: escape(&vars.friendly_name),
+        email: escape(&vars.email),
+        name: vars.name.as_deref().map(escape),
+        url: vars.url.as_deref().map(escape),
+        code: vars.code.as_deref().map(escape),
+        ttl_seconds: vars.ttl_seconds,
+    }
+}
+
+/// What a template file is for: its kind, its language, and whether it is the HTML part.
+type FileKey = (EmailKind, Lang, bool);
+
+/// The [`FileKey`] of a file name `<kind>.<lang>.liquid` or `<kind>.<lang>.html.liquid`.
+fn template_key(name: &str) -> Option<FileKey> {
     let stem = name.strip_suffix(".liquid")?;
+    let (stem, html) = match stem.strip_suffix(".html") {
+        Some(stem) => (stem, true),
+        None => (stem, false),
+    };
     let (kind, lang) = stem.rsplit_once('.')?;
     let kind = EmailKind::ALL.into_iter().find(|k| k.file_stem() == kind)?;
     let lang = Lang::ALL.into_iter().find(|l| l.code() == lang)?;
-    Some((kind, lang))
+    Some((kind, lang, html))
 }
 
 /// Splits a template file into its `Subject:` line and its body (after the empty line that follows), and parses
 /// both.
-fn parse(parser: &liquid::Parser, text: &str) -> Result<Template, String> {
+fn parse(parser: &liquid::Parser, text: &str) -> Result<(liquid::Template, liquid::Template), String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
     let subject = first
@@ -198,7 +283,7 @@ fn parse(parser: &liquid::Parser, text: &str) -> Result<Template, String> {
     let body = rest.strip_prefix("\r\n").or_else(|| rest.strip_prefix('\n')).unwrap_or(rest);
     let subject = parser.parse(subject).map_err(|e| format!("the subject does not parse: {e}"))?;
     let body = parser.parse(body).map_err(|e| format!("the body does not parse: {e}"))?;
-    Ok(Template { subject, body })
+    Ok((subject, body))
 }
 
 /// The lifetime in words: days when it is whole days (2 or more), hours when whole hours, else minutes (rounded up
@@ -273,21 +358,21 @@ mod tests {
     #[test]
     fn the_mfa_code_keeps_the_text_clients_parse() {
         let templates = EmailTemplates::load(None).unwrap();
-        let (subject, body) = templates.render(EmailKind::MfaCode, "en", &code_vars()).unwrap();
+        let Rendered { subject, text: body, .. } = templates.render(EmailKind::MfaCode, "en", &code_vars()).unwrap();
         assert_eq!(subject, "Your Acme verification code");
         assert_eq!(
             body,
             "Your verification code is: 482913\r\n\r\nIt expires in 5 minutes. If you did not try to log in, ignore \
              this email."
         );
-        let (subject, body) = templates.render(EmailKind::MfaCode, "ja-JP", &code_vars()).unwrap();
+        let Rendered { subject, text: body, .. } = templates.render(EmailKind::MfaCode, "ja-JP", &code_vars()).unwrap();
         assert_eq!(subject, "Acme の確認コード");
         assert_eq!(
             body,
             "確認コード: 482913\r\n\r\nこのコードは5分間有効です。心当たりがない場合は、このメールを無視してください。"
         );
         // Any other language reads English.
-        let (subject, _) = templates.render(EmailKind::MfaCode, "fr", &code_vars()).unwrap();
+        let Rendered { subject, .. } = templates.render(EmailKind::MfaCode, "fr", &code_vars()).unwrap();
         assert_eq!(subject, "Your Acme verification code");
     }
 
@@ -296,22 +381,59 @@ mod tests {
         let templates = EmailTemplates::load(None).unwrap();
         let vars = link_vars(5 * 86_400);
         let url = vars.url.clone().unwrap();
-        let (subject, body) = templates.render(EmailKind::VerifyEmail, "en", &vars).unwrap();
+        let Rendered { subject, text: body, .. } = templates.render(EmailKind::VerifyEmail, "en", &vars).unwrap();
         assert_eq!(subject, "Verify your email address for Acme");
         assert!(body.starts_with("Hello,\r\n"), "no name, no dangling space: {body}");
         assert!(body.contains(&format!("\r\n{url}\r\n")) && body.contains("works for 5 days"), "{body}");
-        let (subject, body) = templates.render(EmailKind::VerifyEmail, "ja", &vars).unwrap();
+        let Rendered { subject, text: body, .. } = templates.render(EmailKind::VerifyEmail, "ja", &vars).unwrap();
         assert_eq!(subject, "Acme のメールアドレスの確認");
         assert!(body.contains(&url) && body.contains("5日間有効"), "{body}");
 
         let vars = EmailVars { name: Some("Jane Doe".into()), ..link_vars(86_400) };
-        let (subject, body) = templates.render(EmailKind::ResetPassword, "en", &vars).unwrap();
+        let Rendered { subject, text: body, .. } = templates.render(EmailKind::ResetPassword, "en", &vars).unwrap();
         assert_eq!(subject, "Reset your Acme password");
         assert!(body.starts_with("Hello Jane Doe,\r\n"), "{body}");
         assert!(body.contains("works for 24 hours") && body.contains("If you did not ask"), "{body}");
-        let (_, body) = templates.render(EmailKind::ResetPassword, "ja", &vars).unwrap();
+        let Rendered { text: body, .. } = templates.render(EmailKind::ResetPassword, "ja", &vars).unwrap();
         assert!(body.starts_with("Jane Doe 様\r\n") && body.contains("24時間、1回だけ有効"), "{body}");
         assert!(body.contains("心当たりがない場合"), "{body}");
+    }
+
+    #[test]
+    fn the_html_part_escapes_what_it_is_given() {
+        let templates = EmailTemplates::load(None).unwrap();
+        let vars = EmailVars {
+            name: Some("<script>alert(1)</script> & Co".into()),
+            url: Some("https://login.example.com/u/reset-password?ticket=a&b=\"x\"".into()),
+            ..link_vars(86_400)
+        };
+        for lang in ["en", "ja"] {
+            let rendered = templates.render(EmailKind::ResetPassword, lang, &vars).unwrap();
+            let html = rendered.html.unwrap();
+            assert!(html.starts_with("<!DOCTYPE html>") && html.contains(&format!("lang=\"{lang}\"")), "{html}");
+            assert!(!html.contains("<script>") && html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co"));
+            assert!(html.contains("href=\"https://login.example.com/u/reset-password?ticket=a&amp;b=&quot;x&quot;\""));
+            // The text part keeps the text as it is.
+            assert!(rendered.text.contains("<script>alert(1)</script> & Co"), "{}", rendered.text);
+        }
+        let code = templates.render(EmailKind::MfaCode, "ja", &code_vars()).unwrap();
+        assert!(code.html.unwrap().contains(">482913<"));
+    }
+
+    #[test]
+    fn an_operators_text_without_html_is_sent_as_text_only() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("mfa_code.en.liquid"), "Subject: Code\n\nCode {{ code }}\n").unwrap();
+        std::fs::write(dir.path().join("verify_email.ja.html.liquid"), "<p>{{ user.name }} {{ url }}</p>\n").unwrap();
+        let templates = EmailTemplates::load(Some(dir.path())).unwrap();
+        assert_eq!(templates.render(EmailKind::MfaCode, "en", &code_vars()).unwrap().html, None);
+        assert!(templates.render(EmailKind::MfaCode, "ja", &code_vars()).unwrap().html.is_some());
+        let vars = EmailVars { name: Some("A<b>".into()), ..link_vars(60) };
+        let html = templates.render(EmailKind::VerifyEmail, "ja", &vars).unwrap().html.unwrap();
+        assert_eq!(html, "<p>A&lt;b&gt; https://login.example.com/u/email-verification?ticket=abc</p>");
+        std::fs::write(dir.path().join("verify_email.ja.html.liquid"), "<p>{% if url %}</p>\n").unwrap();
+        let err = EmailTemplates::load(Some(dir.path())).unwrap_err();
+        assert!(err.contains("verify_email.ja.html.liquid") && err.contains("HTML does not parse"), "{err}");
     }
 
     #[test]
@@ -338,12 +460,12 @@ mod tests {
         .unwrap();
         std::fs::write(dir.path().join("README.md"), "not a template").unwrap();
         let templates = EmailTemplates::load(Some(dir.path())).unwrap();
-        let (subject, body) = templates.render(EmailKind::MfaCode, "en", &code_vars()).unwrap();
+        let Rendered { subject, text: body, .. } = templates.render(EmailKind::MfaCode, "en", &code_vars()).unwrap();
         assert_eq!((subject.as_str(), body.as_str()), ("482913 for jane@example.com", "Code 482913 (5 min, en)"));
         // The Japanese one and the other kinds stay built in.
-        let (subject, _) = templates.render(EmailKind::MfaCode, "ja", &code_vars()).unwrap();
+        let Rendered { subject, .. } = templates.render(EmailKind::MfaCode, "ja", &code_vars()).unwrap();
         assert_eq!(subject, "Acme の確認コード");
-        let (subject, _) = templates.render(EmailKind::VerifyEmail, "en", &link_vars(60)).unwrap();
+        let Rendered { subject, .. } = templates.render(EmailKind::VerifyEmail, "en", &link_vars(60)).unwrap();
         assert_eq!(subject, "Verify your email address for Acme");
     }
 
@@ -375,7 +497,7 @@ mod tests {
     fn a_variable_cannot_add_a_header() {
         let templates = EmailTemplates::load(None).unwrap();
         let vars = EmailVars { friendly_name: "Acme\r\nBcc: eve@example.com".into(), ..code_vars() };
-        let (subject, _) = templates.render(EmailKind::MfaCode, "en", &vars).unwrap();
+        let Rendered { subject, .. } = templates.render(EmailKind::MfaCode, "en", &vars).unwrap();
         assert!(!subject.contains('\r') && !subject.contains('\n'), "{subject:?}");
     }
 }
