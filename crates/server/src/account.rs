@@ -11,7 +11,7 @@ use gatehouse_auth::account::password_reset::{self, ResetForm, ResetRefused, Res
 use gatehouse_auth::account::verification::{self, LinkRefused};
 use gatehouse_auth::login::signup::SignupForm;
 use gatehouse_auth::login::step::{AuthStep, LoginResponse, ResetDeniedPage};
-use gatehouse_auth::login::{Login, language};
+use gatehouse_auth::login::{Login, language, start_again_url};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -105,11 +105,7 @@ struct TicketQuery {
 
 /// Where "Continue" goes after a link did its work: the application's login route, else the tenant's default.
 fn next_url(state: &AppState, client_id: Option<&str>) -> Option<String> {
-    let config = &state.tenant.config;
-    client_id
-        .and_then(|id| config.client(id))
-        .and_then(|c| c.initiate_login_uri.clone())
-        .or_else(|| config.default_redirection_uri.clone())
+    start_again_url(&state.tenant.config, client_id)
 }
 
 fn link_refused(state: &AppState, lang: &str, refused: LinkRefused) -> Response {

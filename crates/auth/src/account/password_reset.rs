@@ -15,7 +15,7 @@ use gatehouse_types::records::User;
 use serde_json::{Value, json};
 
 use crate::account::mail;
-use crate::account::reset_challenge::{ResetPause, still_valid};
+use crate::account::reset_challenge::{ResetPause, account_of};
 use crate::account::ticket::{self, ResultUrl, Ticket, TicketKind, password_stamp};
 use crate::account::verification::LinkRefused;
 use crate::account::{AccountError, check_connection, client, connection_event, request_event, user_event};
@@ -168,15 +168,7 @@ async fn open(ctx: &RequestContext<'_>, secret: &str) -> Result<(Ticket, User), 
         .await
         .map_err(|e| LinkRefused::Internal(e.to_string()))?
         .ok_or(LinkRefused::Invalid)?;
-    let user = tenant
-        .store
-        .find_user(&ticket.user_id)
-        .await
-        .map_err(|e| LinkRefused::Internal(e.to_string()))?
-        .ok_or(LinkRefused::Invalid)?;
-    if !still_valid(&ticket, &user) {
-        return Err(LinkRefused::Invalid);
-    }
+    let user = account_of(tenant, &ticket).await?;
     // A Management API ticket has no language of its own: the browser's.
     if ticket.lang.is_empty() {
         ticket.lang = crate::login::language(&[], ctx.request.accept_language.as_deref());

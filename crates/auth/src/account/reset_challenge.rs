@@ -81,25 +81,27 @@ impl ResetPause {
             .await
             .map_err(internal)?
             .ok_or(LinkRefused::Invalid)?;
-        let user = tenant
-            .store
-            .find_user(&ticket.user_id)
-            .await
-            .map_err(|e| LinkRefused::Internal(e.to_string()))?
-            .ok_or(LinkRefused::Invalid)?;
-        if !still_valid(&ticket, &user) || ticket.user_id != self.ticket.user_id {
+        if ticket.user_id != self.ticket.user_id {
             return Err(LinkRefused::Invalid);
         }
+        account_of(tenant, &ticket).await?;
         ticket.post_challenge_passed = true;
         ticket::issue(tenant, &ticket).await.map_err(internal)
     }
 }
 
-/// Whether a reset link's ticket still fits the account: same address, same password, not blocked.
-pub(crate) fn still_valid(ticket: &Ticket, user: &User) -> bool {
-    user.email.eq_ignore_ascii_case(&ticket.email)
+/// The account of a reset link's ticket, if the ticket still fits it: same address, same password, not blocked.
+pub(crate) async fn account_of(tenant: &Tenant, ticket: &Ticket) -> Result<User, LinkRefused> {
+    let user = tenant
+        .store
+        .find_user(&ticket.user_id)
+        .await
+        .map_err(|e| LinkRefused::Internal(e.to_string()))?
+        .ok_or(LinkRefused::Invalid)?;
+    let fits = user.email.eq_ignore_ascii_case(&ticket.email)
         && password_stamp(user.password_hash.as_deref()) == ticket.password_stamp
-        && !user.blocked
+        && !user.blocked;
+    if fits { Ok(user) } else { Err(LinkRefused::Invalid) }
 }
 
 /// The factors a reset challenge offers: those the prompt asks for (the default first) that the tenant enables

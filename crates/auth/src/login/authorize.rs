@@ -9,8 +9,8 @@ use serde_json::Value;
 use crate::error::AuthResult;
 use crate::ids;
 use crate::login::step::{AuthStep, CookieChange, ErrorPage, LoginResponse, ResponseMode};
-use crate::login::tx::{AuthorizeRequest, LoginTx, Stage};
-use crate::login::{Login, app_error, internal};
+use crate::login::tx::{AuthorizeRequest, LoginTx};
+use crate::login::{Login, NewTx, app_error, internal};
 use crate::scope::{self, SeparatorError};
 
 /// Why `/authorize` refused a request.
@@ -231,12 +231,6 @@ impl Login<'_> {
             }
         };
         let lang = language(&request.ui_locales, self.ctx.request.accept_language.as_deref());
-        let now = self.now();
-        let (state, binding, csrf, public_id) =
-            match (ids::secret(), ids::secret(), ids::secret(), ids::public_id("tx_")) {
-                (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c, d),
-                _ => return internal(&lang, "random source failed"),
-            };
         let mut response = LoginResponse::new(AuthStep::Redirect(String::new()));
         let device = match &self.cookies.device {
             Some(d) if d.len() >= 32 => d.clone(),
@@ -246,30 +240,10 @@ impl Login<'_> {
                 d
             }
         };
-        let lifetime = self.ctx.tenant.config.sessions.transaction_lifetime as i64;
-        let slot = public_id.trim_start_matches("tx_")[..8].to_owned();
-        let mut tx = LoginTx {
-            public_id,
-            binding_hash: secret_key(&binding),
-            slot: slot.clone(),
-            csrf,
-            request,
-            lang: lang.clone(),
-            created_at: now,
-            expires_at: now + lifetime,
-            user_id: None,
-            methods: Vec::new(),
-            auth_time: None,
-            session_key: None,
-            mfa_done: false,
-            known_device: false,
-            device_hash: secret_key(&device),
-            client_ip: self.ctx.request.ip.clone(),
-            user_agent: self.ctx.request.user_agent.clone(),
-            stage: Stage::Credentials,
-            consented: false,
+        let Ok(NewTx { state, binding, mut tx, cookie }) = self.new_tx(request, &lang, secret_key(&device)) else {
+            return internal(&lang, "random source failed");
         };
-        response.cookies.push(CookieChange::SetBinding { slot, value: binding.clone(), max_age: lifetime });
+        response.cookies.push(cookie);
 
         // An SSO session continues without a password, unless the application asks for a fresh login.
         let forced = tx.request.prompt.iter().any(|p| p == "login");

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 use gatehouse_engine::flow::Step;
 use gatehouse_store::{Ephemeral, secret_key};
-use gatehouse_types::config::ClientConfig;
+use gatehouse_types::config::{ClientConfig, TenantConfig};
 use gatehouse_types::records::{AuthorizationCode, Grant, LogEntry, Session, User};
 use gatehouse_types::{AuthMethod, FactorType, FlowResult, JsonMap, MfaProvider, Outcome, PromptCommand};
 use subtle::ConstantTimeEq;
@@ -83,16 +83,19 @@ impl<'a> Login<'a> {
         if let AuthStep::Error(page) = &mut response.step
             && page.start_again.is_none()
         {
-            let config = &self.ctx.tenant.config;
-            page.start_again = self
-                .client_id
-                .get()
-                .and_then(|id| config.client(id))
-                .and_then(|client| client.initiate_login_uri.clone())
-                .or_else(|| config.default_redirection_uri.clone());
+            page.start_again = start_again_url(&self.ctx.tenant.config, self.client_id.get().map(String::as_str));
         }
         response
     }
+}
+
+/// Where "Start again" (or "Continue") sends the browser: the configured client's `initiate_login_uri`, else the
+/// tenant's `default_redirection_uri` (as Auth0 does). Both come from the configuration, never from the request.
+pub fn start_again_url(config: &TenantConfig, client_id: Option<&str>) -> Option<String> {
+    client_id
+        .and_then(|id| config.client(id))
+        .and_then(|client| client.initiate_login_uri.clone())
+        .or_else(|| config.default_redirection_uri.clone())
 }
 
 /// Where an error goes: back to the application when its redirect URI is trusted, else a page.
@@ -199,6 +202,41 @@ impl Login<'_> {
             Ok(None) => Err(error_page(&tx.lang, "access_denied", "The user no longer exists.")),
             Err(e) => Err(internal(&tx.lang, e)),
         }
+    }
+
+    /// A new transaction for `request` in `lang`, bound to this browser: its handle (the hosted pages' `state`), the
+    /// binding cookie's value (set it with [`CookieChange::SetBinding`] for `tx.slot`, `tx.expires_at - now`
+    /// seconds), and the transaction at [`Stage::Credentials`], not saved yet. Only the `/authorize` request and a
+    /// paused password reset start one.
+    fn new_tx(&self, request: tx::AuthorizeRequest, lang: &str, device_hash: String) -> AuthResult<NewTx> {
+        let now = self.now();
+        let (state, binding, csrf, public_id) =
+            (ids::secret()?, ids::secret()?, ids::secret()?, ids::public_id("tx_")?);
+        let lifetime = self.ctx.tenant.config.sessions.transaction_lifetime as i64;
+        let slot = public_id.trim_start_matches("tx_")[..8].to_owned();
+        let tx = LoginTx {
+            public_id,
+            binding_hash: secret_key(&binding),
+            slot: slot.clone(),
+            csrf,
+            request,
+            lang: lang.to_owned(),
+            created_at: now,
+            expires_at: now + lifetime,
+            user_id: None,
+            methods: Vec::new(),
+            auth_time: None,
+            session_key: None,
+            mfa_done: false,
+            known_device: false,
+            device_hash,
+            client_ip: self.ctx.request.ip.clone(),
+            user_agent: self.ctx.request.user_agent.clone(),
+            stage: Stage::Credentials,
+            consented: false,
+        };
+        let cookie = CookieChange::SetBinding { slot, value: binding.clone(), max_age: lifetime };
+        Ok(NewTx { state, binding, tx, cookie })
     }
 
     async fn save(&self, state: &str, tx: &LoginTx) -> AuthResult<()> {
@@ -751,6 +789,18 @@ impl Login<'_> {
             tracing::warn!(error = %e, "could not remember a device");
         }
     }
+}
+
+/// A transaction just made ([`Login::new_tx`]).
+struct NewTx {
+    /// Its handle.
+    state: String,
+    /// The binding cookie's value.
+    binding: String,
+    /// The transaction.
+    tx: LoginTx,
+    /// The binding cookie to set.
+    cookie: CookieChange,
 }
 
 impl ErrorPage {

@@ -14,51 +14,28 @@ use gatehouse_types::{AuthMethod, PromptCommand};
 use crate::account::password_reset::{denied_message, refusal};
 use crate::account::reset_challenge::{ResetPause, offered_factors};
 use crate::account::verification::LinkRefused;
-use crate::ids;
-use crate::login::step::{AuthStep, CookieChange, LoginResponse, ResetDeniedPage};
+use crate::login::step::{AuthStep, LoginResponse, ResetDeniedPage};
 use crate::login::tx::{AuthorizeRequest, LoginTx, MfaState, Stage};
-use crate::login::{Login, internal, phone, with_state};
+use crate::login::{Login, NewTx, internal, phone, start_again_url, with_state};
 
 impl Login<'_> {
     /// `GET /u/reset-password` when the actions paused the reset: starts its transaction in this browser and shows
     /// the challenge (or sends the browser to the redirect).
     pub async fn start_reset_pause(&self, pause: ResetPause, user: User) -> LoginResponse {
         let lang = pause.ticket.lang.clone();
-        let now = self.now();
-        let (state, binding, csrf, public_id) =
-            match (ids::secret(), ids::secret(), ids::secret(), ids::public_id("tx_")) {
-                (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c, d),
-                _ => return internal(&lang, "random source failed"),
-            };
         if let Some(client_id) = &pause.ticket.client_id {
             self.know_client(client_id);
         }
-        let lifetime = self.ctx.tenant.config.sessions.transaction_lifetime as i64;
-        let slot = public_id.trim_start_matches("tx_")[..8].to_owned();
-        let email_method = AuthMethod { name: "email".to_owned(), timestamp: self.ctx.tenant.now_iso(), kind: None };
-        let tx = LoginTx {
-            public_id,
-            binding_hash: gatehouse_store::secret_key(&binding),
-            slot: slot.clone(),
-            csrf,
-            request: AuthorizeRequest::for_reset(pause.ticket.client_id.as_deref()),
-            lang,
-            created_at: now,
-            expires_at: now + lifetime,
-            user_id: Some(user.user_id.clone()),
-            methods: vec![email_method],
-            auth_time: None,
-            session_key: None,
-            mfa_done: false,
-            known_device: false,
-            device_hash: String::new(),
-            client_ip: self.ctx.request.ip.clone(),
-            user_agent: self.ctx.request.user_agent.clone(),
-            stage: Stage::Credentials,
-            consented: false,
+        let request = AuthorizeRequest::for_reset(pause.ticket.client_id.as_deref());
+        let Ok(NewTx { state, mut tx, cookie, .. }) = self.new_tx(request, &lang, String::new()) else {
+            return internal(&lang, "random source failed");
         };
+        tx.user_id = Some(user.user_id.clone());
+        // The link was the first factor.
+        tx.methods = vec![AuthMethod { name: "email".to_owned(), timestamp: self.ctx.tenant.now_iso(), kind: None }];
         let mut response = self.reset_paused(&state, tx, user, pause).await;
-        response.cookies.push(CookieChange::SetBinding { slot, value: binding, max_age: lifetime });
+        // First: a reset refused at once clears the binding again (a later Set-Cookie wins).
+        response.cookies.insert(0, cookie);
         response
     }
 
@@ -159,11 +136,7 @@ impl Login<'_> {
         message: Option<String>,
     ) -> LoginResponse {
         self.write_log("fcp", description, Some(tx), Some(user)).await;
-        let config = &self.ctx.tenant.config;
-        let next = config
-            .client(&tx.request.client_id)
-            .and_then(|c| c.initiate_login_uri.clone())
-            .or_else(|| config.default_redirection_uri.clone());
+        let next = start_again_url(&self.ctx.tenant.config, Some(&tx.request.client_id));
         let page = ResetDeniedPage { lang: tx.lang.clone(), message, next };
         self.finish_tx(state, tx, LoginResponse::new(AuthStep::ResetDenied(page))).await
     }
