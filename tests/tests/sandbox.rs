@@ -298,3 +298,66 @@ async fn one_user_running_away_cannot_starve_another() {
     }
     assert!(running.load(Ordering::SeqCst) <= 24);
 }
+
+/// A challenge whose factor the login already completed is skipped (reference 4.3) without a sandbox run of its
+/// own: the worker goes on to the next action, and the login ends exactly as when each skip cost a run. A challenge
+/// of a factor not yet completed still pauses.
+#[tokio::test]
+async fn a_challenge_already_satisfied_costs_no_run_of_its_own() {
+    use gatehouse_engine::actions::flow_spec;
+    use gatehouse_engine::fixture::{StubIo, build_event};
+    use gatehouse_engine::flow::{Completion, FlowRunner, FlowSettings, MemoryCache, Step};
+    use gatehouse_engine::protocol::ActionSource;
+    use gatehouse_engine::sandbox::{Sandbox, SandboxConfig};
+    use gatehouse_types::{FactorType, FlowResult, Trigger};
+
+    let action = |name: &str, code: &str| ActionSource {
+        name: name.to_owned(),
+        path: format!("actions/{name}"),
+        code: format!("exports.onExecutePostLogin = async (event, api) => {{ {code} }};"),
+    };
+    let flow = flow_spec(
+        Trigger::PostLogin,
+        vec![
+            action("1.js", "api.authentication.challengeWith({ type: 'otp' });"),
+            action("2.js", "api.idToken.setCustomClaim('two', event.authentication.methods.length); \
+                            api.authentication.challengeWith({ type: 'email' }, { additionalFactors: [{ type: 'otp' }] });"),
+            action("3.js", "api.idToken.setCustomClaim('three', true); api.authentication.challengeWith({ type: 'phone' });"),
+            action("4.js", "api.idToken.setCustomClaim('four', true);"),
+        ],
+    );
+    let sandbox = Sandbox::new(SandboxConfig {
+        program: gatehouse_bin(),
+        args: vec!["sandbox-worker".to_owned()],
+        max_workers: 1,
+        max_idle: 1,
+        fetch_timeout: std::time::Duration::from_secs(5),
+    });
+    let event = build_event(
+        &serde_json::json!({ "user": { "enrolledFactors": [{ "type": "otp" }, { "type": "email" }, { "type": "phone" }] } }),
+        &Default::default(),
+    )
+    .unwrap();
+    let (io, cache) = (StubIo::new(Vec::new()), MemoryCache::default());
+    let settings = FlowSettings::default();
+    let runner = FlowRunner { flow: &flow, settings: &settings, sandbox: &sandbox, io: &io, cache: &cache };
+
+    let step = runner.start(event).await;
+    let Step::Paused(paused) = step else { panic!("otp is asked first") };
+    assert_eq!(sandbox.runs_started(), 1);
+    // otp done: action 2's challenge is satisfied by it, so the same run goes on to action 3, which asks for phone.
+    let step = runner.resume(*paused, Completion::Factor(FactorType::Otp)).await.unwrap();
+    let Step::Paused(paused) = step else { panic!("phone is asked by action 3") };
+    assert_eq!(paused.prompt().unwrap().action, "3.js");
+    assert_eq!(sandbox.runs_started(), 2, "actions 2 and 3 ran in one run");
+    let Step::Done(outcome) = runner.resume(*paused, Completion::Factor(FactorType::Phone)).await.unwrap() else {
+        panic!("the flow ends after action 4")
+    };
+    assert_eq!(sandbox.runs_started(), 3);
+    assert_eq!(outcome.result, FlowResult::Allow, "{:?}", outcome.reason);
+    let claims = &outcome.id_token_claims;
+    // Action 2 saw the otp method the first prompt added (the default event has one pwd method).
+    assert_eq!((claims["two"].clone(), claims["three"].clone(), claims["four"].clone()), (2.into(), true.into(), true.into()));
+    let prompts: Vec<_> = outcome.prompts.iter().map(|p| (p.action.as_str(), p.completed_with.as_deref())).collect();
+    assert_eq!(prompts, [("1.js", Some("otp")), ("3.js", Some("phone"))]);
+}

@@ -120,6 +120,7 @@ impl Actions {
             entry: Entry::Execute,
             event: EventJson::Parsed(serde_json::json!({})),
             cache: BTreeMap::new(),
+            run_on: Default::default(),
         };
         let limits = gatehouse_engine::sandbox::Limits {
             timeout: std::time::Duration::from_secs(5),

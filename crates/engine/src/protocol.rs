@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
-use gatehouse_types::{Command, JsonMap, Trigger};
+use gatehouse_types::{Command, FactorSelector, FactorType, JsonMap, Trigger};
 use serde::{Deserialize, Serialize};
 
 /// Largest frame either side accepts; a bigger length prefix means a corrupted stream.
@@ -195,6 +195,50 @@ pub struct RunRequest {
     pub event: EventJson,
     /// The trigger's cache as the run starts.
     pub cache: BTreeMap<String, CacheRecord>,
+    /// MFA commands the worker may run past instead of ending the run (none unless the host says so).
+    #[serde(default, skip_serializing_if = "RunOn::is_never")]
+    pub run_on: RunOn,
+}
+
+/// Challenges a post-login run goes on past: the host would skip them anyway, because one of their factors was
+/// already completed in this transaction (reference 4.3: "Factor already successfully challenged in the current
+/// transaction: ignored"). Running on saves the run the host would otherwise start for the next action. The host
+/// fills this only where its own planning would skip the command without a trace: "Customize MFA Factors using
+/// Actions" is on, and the flow's MFA command cap has room for every command the run goes past.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunOn {
+    /// Factors completed in this transaction.
+    pub completed: Vec<FactorType>,
+    /// MFA commands the run may still issue before the host's cap would fail the flow.
+    pub mfa_budget: u32,
+}
+
+impl RunOn {
+    /// The default: every MFA command ends the run.
+    pub fn is_never(&self) -> bool {
+        self.completed.is_empty()
+    }
+
+    /// Whether the run goes on after an action that issued `commands`, spending the budget when it does. It does
+    /// only when every command that would end the run is a challenge one of whose factors is completed.
+    pub fn passes(&mut self, commands: &[Command]) -> bool {
+        let steps = commands.iter().filter(|c| c.is_mfa_step()).count().try_into().unwrap_or(u32::MAX);
+        let satisfied = |command: &Command| {
+            let mut factors: Box<dyn Iterator<Item = &FactorSelector>> = match command {
+                Command::ChallengeWith { factor, additional_factors } => {
+                    Box::new(std::iter::once(factor).chain(additional_factors))
+                }
+                Command::ChallengeWithAny { factors } => Box::new(factors.iter()),
+                _ => return false,
+            };
+            factors.any(|f| self.completed.contains(&f.kind))
+        };
+        if steps > self.mfa_budget || !commands.iter().filter(|c| c.stops_after_action()).all(satisfied) {
+            return false;
+        }
+        self.mfa_budget -= steps;
+        true
+    }
 }
 
 /// An HTTP request made by `fetch`.

@@ -64,6 +64,7 @@ impl TriggerRunner<'_> {
             entry,
             event: event.into(),
             cache: self.cache.load(self.flow.trigger),
+            run_on: Default::default(),
         };
         let RunOutput { report, last_started, logs, requests } = self.sandbox.run(request, self.limits, self.io).await;
         let logs = logs

@@ -3,7 +3,7 @@
 use gatehouse_types::event::EnrolledFactor;
 use gatehouse_types::{AuthMethod, Command, ConsoleLog, FlowResult, PostLoginEvent, Prompt, PromptCommand, TenantLog};
 
-use crate::protocol::{ActionReport, Entry, EventJson, FlowSpec, RunRequest};
+use crate::protocol::{ActionReport, Entry, EventJson, FlowSpec, RunOn, RunRequest};
 use crate::sandbox::{HostIo, RunOutput, Sandbox};
 
 use super::apply::redactor;
@@ -152,6 +152,7 @@ impl FlowRunner<'_> {
                 entry,
                 event,
                 cache: self.cache.load(self.flow.trigger),
+                run_on: self.run_on(&state),
             };
             entry = Entry::Execute;
             // Fair shares per user: one user's logins that run away cannot take every worker.
@@ -219,6 +220,18 @@ impl FlowRunner<'_> {
                 Ok(state) => state,
                 Err(step) => return step,
             };
+        }
+    }
+
+    /// The challenges the next run may go past: those `plan_prompt` would skip without a trace, because one of
+    /// their factors is completed (and the command is allowed at all, and within the cap).
+    fn run_on(&self, state: &PausedFlow) -> RunOn {
+        if !self.settings.customize_with_actions {
+            return RunOn::default();
+        }
+        RunOn {
+            completed: state.acc.completed.iter().copied().collect(),
+            mfa_budget: MAX_MFA_COMMANDS.saturating_sub(state.acc.mfa_commands),
         }
     }
 

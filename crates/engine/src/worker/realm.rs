@@ -277,11 +277,12 @@ impl FlowContext {
         &self.hash
     }
 
-    /// Runs actions from `request.start` until one stops the flow, fails, or all have run. The request is taken by
+    /// Runs actions from `request.start` until one stops the flow (past a challenge `request.run_on` lets through),
+    /// fails, or all have run. The request is taken by
     /// value so its event JSON moves into the run state rather than being copied on every run.
     pub(crate) fn run(&mut self, request: RunRequest, inbox: &Receiver<ToWorker>) -> RunReport {
         self.runs += 1;
-        let RunRequest { run_id, start, entry: first_entry, event: event_json, cache, .. } = request;
+        let RunRequest { run_id, start, entry: first_entry, event: event_json, cache, mut run_on, .. } = request;
         let event_json = event_json.into_value().unwrap_or(serde_json::Value::Null);
         let tx_metadata =
             event_json.pointer("/transaction/metadata").and_then(|m| m.as_object()).cloned().unwrap_or_default();
@@ -330,7 +331,8 @@ impl FlowContext {
                         self.host.run.borrow_mut().is_continue = false;
                     }
                     let commands = std::mem::take(&mut self.host.run.borrow_mut().commands);
-                    let stops = error.is_some() || commands.iter().any(|c| c.stops_after_action());
+                    let stops = error.is_some()
+                        || (commands.iter().any(|c| c.stops_after_action()) && !run_on.passes(&commands));
                     reports.push(ActionReport { index, commands, error, started_at_ms, duration_ms });
                     if stops {
                         break;

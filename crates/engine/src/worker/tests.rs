@@ -11,7 +11,7 @@ use serde_json::json;
 use super::host::Outbox;
 use super::realm::FlowContext;
 use crate::actions::flow_spec;
-use crate::protocol::{ActionSource, Entry, FromWorker, RunReport, RunRequest, ToWorker};
+use crate::protocol::{ActionSource, Entry, FromWorker, RunOn, RunReport, RunRequest, ToWorker};
 
 #[derive(Default)]
 struct Collect(RefCell<Vec<FromWorker>>);
@@ -68,14 +68,13 @@ impl Harness {
 
     /// Runs from action `start`, its handler chosen by `entry`.
     pub(super) fn run_from(&mut self, event: serde_json::Value, start: usize, entry: Entry) -> RunReport {
-        let request = RunRequest {
-            run_id: 1,
-            flow: self.flow.clone(),
-            start,
-            entry,
-            event: event.into(),
-            cache: Default::default(),
-        };
+        self.run_with(event, start, entry, RunOn::default())
+    }
+
+    /// Runs from action `start`, going on past the challenges `run_on` lets through.
+    fn run_with(&mut self, event: serde_json::Value, start: usize, entry: Entry, run_on: RunOn) -> RunReport {
+        let request =
+            RunRequest { run_id: 1, flow: self.flow.clone(), start, entry, event: event.into(), cache: Default::default(), run_on };
         self.context.run(request, &self.inbox)
     }
 
@@ -141,6 +140,46 @@ fn stops_after_the_action_that_pauses() {
     ]);
     let report = h.run(event());
     assert_eq!(report.actions.len(), 1, "{report:?}");
+}
+
+#[test]
+fn runs_on_only_past_a_challenge_whose_factor_is_completed_within_the_cap() {
+    let mut h = Harness::new(&[
+        "exports.onExecutePostLogin = (event, api) => { api.authentication.challengeWith({ type: 'otp' }); };",
+        "exports.onExecutePostLogin = (event, api) => { \
+           api.authentication.challengeWithAny([{ type: 'email' }, { type: 'phone' }]); };",
+        "exports.onExecutePostLogin = (event, api) => { api.idToken.setCustomClaim('n', 3); };",
+    ]);
+    let ran = |h: &mut Harness, completed: &[FactorType], mfa_budget| {
+        let run_on = RunOn { completed: completed.to_vec(), mfa_budget };
+        h.run_with(event(), 0, Entry::Execute, run_on).actions.iter().map(|a| a.index).collect::<Vec<_>>()
+    };
+    // Nothing completed: the first challenge ends the run, as always.
+    assert_eq!(ran(&mut h, &[], 4), [0]);
+    // Another factor completed: otp still has to be asked.
+    assert_eq!(ran(&mut h, &[FactorType::Email], 4), [0]);
+    // otp completed: past action 0; action 1 asks for email or phone, neither completed.
+    assert_eq!(ran(&mut h, &[FactorType::Otp], 4), [0, 1]);
+    // Any one factor of a challengeWithAny is enough.
+    assert_eq!(ran(&mut h, &[FactorType::Otp, FactorType::Phone], 4), [0, 1, 2]);
+    // The host's cap would fail the flow at the second command: the run stops where the host must decide.
+    assert_eq!(ran(&mut h, &[FactorType::Otp, FactorType::Phone], 1), [0, 1]);
+    assert_eq!(ran(&mut h, &[FactorType::Otp, FactorType::Phone], 0), [0]);
+
+    // Enrollment, a redirect and a denial are never run past, whatever is completed.
+    let mut h = Harness::new(&[
+        "exports.onExecutePostLogin = (event, api) => { api.authentication.challengeWith({ type: 'otp' }); \
+           api.authentication.enrollWith({ type: 'phone' }); };",
+        "exports.onExecutePostLogin = (event, api) => { api.idToken.setCustomClaim('n', 3); };",
+    ]);
+    assert_eq!(ran(&mut h, &[FactorType::Otp, FactorType::Phone], 4), [0]);
+    for stop in ["api.redirect.sendUserTo('https://example.com/x')", "api.access.deny('no')"] {
+        let mut h = Harness::new(&[
+            &format!("exports.onExecutePostLogin = (event, api) => {{ api.authentication.challengeWith({{ type: 'otp' }}); {stop}; }};"),
+            "exports.onExecutePostLogin = (event, api) => { api.idToken.setCustomClaim('n', 3); };",
+        ]);
+        assert_eq!(ran(&mut h, &[FactorType::Otp], 4), [0], "{stop}");
+    }
 }
 
 #[test]
@@ -403,6 +442,7 @@ fn a_known_flow_runs_without_its_code_and_an_unknown_one_is_asked_for() {
             entry: Entry::Execute,
             event: event().into(),
             cache: Default::default(),
+            run_on: Default::default(),
         })
     };
     let outbox = Rc::new(Collect::default());
