@@ -320,9 +320,15 @@ async fn a_challenge_already_satisfied_costs_no_run_of_its_own() {
         Trigger::PostLogin,
         vec![
             action("1.js", "api.authentication.challengeWith({ type: 'otp' });"),
-            action("2.js", "api.idToken.setCustomClaim('two', event.authentication.methods.length); \
-                            api.authentication.challengeWith({ type: 'email' }, { additionalFactors: [{ type: 'otp' }] });"),
-            action("3.js", "api.idToken.setCustomClaim('three', true); api.authentication.challengeWith({ type: 'phone' });"),
+            action(
+                "2.js",
+                "api.idToken.setCustomClaim('two', event.authentication.methods.length); \
+                            api.authentication.challengeWith({ type: 'email' }, { additionalFactors: [{ type: 'otp' }] });",
+            ),
+            action(
+                "3.js",
+                "api.idToken.setCustomClaim('three', true); api.authentication.challengeWith({ type: 'phone' });",
+            ),
             action("4.js", "api.idToken.setCustomClaim('four', true);"),
         ],
     );
@@ -357,7 +363,10 @@ async fn a_challenge_already_satisfied_costs_no_run_of_its_own() {
     assert_eq!(outcome.result, FlowResult::Allow, "{:?}", outcome.reason);
     let claims = &outcome.id_token_claims;
     // Action 2 saw the otp method the first prompt added (the default event has one pwd method).
-    assert_eq!((claims["two"].clone(), claims["three"].clone(), claims["four"].clone()), (2.into(), true.into(), true.into()));
+    assert_eq!(
+        (claims["two"].clone(), claims["three"].clone(), claims["four"].clone()),
+        (2.into(), true.into(), true.into())
+    );
     let prompts: Vec<_> = outcome.prompts.iter().map(|p| (p.action.as_str(), p.completed_with.as_deref())).collect();
     assert_eq!(prompts, [("1.js", Some("otp")), ("3.js", Some("phone"))]);
 }

@@ -73,8 +73,15 @@ impl Harness {
 
     /// Runs from action `start`, going on past the challenges `run_on` lets through.
     fn run_with(&mut self, event: serde_json::Value, start: usize, entry: Entry, run_on: RunOn) -> RunReport {
-        let request =
-            RunRequest { run_id: 1, flow: self.flow.clone(), start, entry, event: event.into(), cache: Default::default(), run_on };
+        let request = RunRequest {
+            run_id: 1,
+            flow: self.flow.clone(),
+            start,
+            entry,
+            event: event.into(),
+            cache: Default::default(),
+            run_on,
+        };
         self.context.run(request, &self.inbox)
     }
 
@@ -175,7 +182,9 @@ fn runs_on_only_past_a_challenge_whose_factor_is_completed_within_the_cap() {
     assert_eq!(ran(&mut h, &[FactorType::Otp, FactorType::Phone], 4), [0]);
     for stop in ["api.redirect.sendUserTo('https://example.com/x')", "api.access.deny('no')"] {
         let mut h = Harness::new(&[
-            &format!("exports.onExecutePostLogin = (event, api) => {{ api.authentication.challengeWith({{ type: 'otp' }}); {stop}; }};"),
+            &format!(
+                "exports.onExecutePostLogin = (event, api) => {{ api.authentication.challengeWith({{ type: 'otp' }}); {stop}; }};"
+            ),
             "exports.onExecutePostLogin = (event, api) => { api.idToken.setCustomClaim('n', 3); };",
         ]);
         assert_eq!(ran(&mut h, &[FactorType::Otp], 4), [0], "{stop}");
