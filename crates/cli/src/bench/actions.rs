@@ -121,6 +121,18 @@ struct Setup {
 }
 
 impl Setup {
+    /// A flow over its own pool of workers started from this executable, with the default settings.
+    fn new(flow: FlowSpec, config: SandboxConfig, event: PostLoginEvent) -> Arc<Setup> {
+        Arc::new(Setup {
+            flow,
+            settings: FlowSettings::default(),
+            sandbox: Sandbox::new(config),
+            io: StubIo::new(Vec::new()),
+            cache: MemoryCache::default(),
+            event,
+        })
+    }
+
     fn runner(&self) -> FlowRunner<'_> {
         FlowRunner {
             flow: &self.flow,
@@ -345,14 +357,7 @@ pub async fn run(args: &BenchArgs) -> Result<(), String> {
     if max_workers < cores {
         return Err(format!("the pool allows {} workers, fewer than the {cores} cores", config.max_workers));
     }
-    let setup = Arc::new(Setup {
-        flow,
-        settings: FlowSettings::default(),
-        sandbox: Sandbox::new(config),
-        io: StubIo::new(Vec::new()),
-        cache: MemoryCache::default(),
-        event,
-    });
+    let setup = Setup::new(flow, config, event);
 
     // One login first: check that it does what the header says, and count its sandbox runs.
     let mut steps = Vec::new();
@@ -520,14 +525,7 @@ async fn one_run(args: &BenchArgs, event: &PostLoginEvent, event_json: &str) -> 
         .collect();
     let flow = load_paths(&paths, Trigger::PostLogin).map_err(|e| e.to_string())?;
     let config = SandboxConfig::current_exe().map_err(|e| format!("cannot locate the gatehouse executable: {e}"))?;
-    let setup = Arc::new(Setup {
-        flow,
-        settings: FlowSettings::default(),
-        sandbox: Sandbox::new(config),
-        io: StubIo::new(Vec::new()),
-        cache: MemoryCache::default(),
-        event: event.clone(),
-    });
+    let setup = Setup::new(flow, config, event.clone());
     let mut steps = Vec::new();
     let outcome = login(&setup.runner(), setup.event.clone(), &mut steps).await?;
     let runs: u64 = steps.iter().map(|s| s.runs).sum();
