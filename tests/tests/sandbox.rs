@@ -370,3 +370,58 @@ async fn a_challenge_already_satisfied_costs_no_run_of_its_own() {
     let prompts: Vec<_> = outcome.prompts.iter().map(|p| (p.action.as_str(), p.completed_with.as_deref())).collect();
     assert_eq!(prompts, [("1.js", Some("otp")), ("3.js", Some("phone"))]);
 }
+
+/// When a run fails, the host names the action that was running: the worker writes which one to its progress file
+/// (no frame per action), and the host reads it after a deadline, a crash or the memory limit.
+#[tokio::test]
+async fn a_failed_run_names_the_action_that_was_running() {
+    use gatehouse_engine::actions::flow_spec;
+    use gatehouse_engine::fixture::StubIo;
+    use gatehouse_engine::protocol::{ActionSource, Entry, RunRequest};
+    use gatehouse_engine::sandbox::{Limits, Sandbox, SandboxConfig, SandboxFailure};
+    use gatehouse_types::Trigger;
+
+    let sandbox = Sandbox::new(SandboxConfig {
+        program: gatehouse_bin(),
+        args: vec!["sandbox-worker".to_owned()],
+        max_workers: 1,
+        max_idle: 1,
+        fetch_timeout: std::time::Duration::from_secs(5),
+    });
+    let limits = Limits { timeout: std::time::Duration::from_secs(2), memory_mb: 64 };
+    let quick = "exports.onExecutePostLogin = async (event, api) => { api.idToken.setCustomClaim('x', 1); };";
+    let run = |last: &str| RunRequest {
+        run_id: 0,
+        flow: flow_spec(
+            Trigger::PostLogin,
+            [quick, quick, quick, last]
+                .iter()
+                .enumerate()
+                .map(|(i, code)| ActionSource {
+                    name: format!("{i}.js"),
+                    path: format!("actions/{i}.js"),
+                    code: (*code).to_owned(),
+                })
+                .collect(),
+        ),
+        start: 0,
+        entry: Entry::Execute,
+        event: serde_json::json!({}).into(),
+        cache: Default::default(),
+        run_on: Default::default(),
+    };
+    let io = StubIo::new(Vec::new());
+    let spin = "exports.onExecutePostLogin = async () => { for (;;) {} };";
+    let bomb =
+        "exports.onExecutePostLogin = async () => { const a = []; for (;;) a.push('x'.repeat(1 << 16) + a.length); };";
+    for (code, expected) in [(spin, "Timeout"), (bomb, "Memory"), (spin, "Timeout"), (quick, "ok")] {
+        let output = sandbox.run(run(code), limits, &io).await;
+        match (&output.report, expected) {
+            (Err(SandboxFailure::Timeout { .. }), "Timeout") | (Err(SandboxFailure::Memory { .. }), "Memory") => {
+                assert_eq!(output.last_started, Some(3), "{expected}: the fourth action was running");
+            }
+            (Ok(report), "ok") => assert_eq!(report.actions.len(), 4),
+            (other, _) => panic!("{expected}: {other:?}"),
+        }
+    }
+}

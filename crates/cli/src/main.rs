@@ -206,6 +206,9 @@ enum Commands {
         /// Memory cap, MiB.
         #[arg(long, default_value_t = 128)]
         memory_mb: u64,
+        /// A file the host created, where the worker writes which action is running (read when a run fails).
+        #[arg(long)]
+        progress_file: Option<PathBuf>,
     },
 }
 
@@ -372,8 +375,8 @@ enum KeysCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Commands::SandboxWorker { memory_mb } = cli.command {
-        return match gatehouse_engine::run_sandbox_worker(memory_mb) {
+    if let Commands::SandboxWorker { memory_mb, progress_file } = cli.command {
+        return match gatehouse_engine::run_sandbox_worker(memory_mb, progress_file.as_deref()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => output::fatal(&format!("sandbox worker: {e}")),
         };

@@ -339,7 +339,7 @@ pub enum FromWorker {
         pid: u32,
     },
     /// An action is about to run (so a timeout can name it). Not sent for the run's first action: the host knows
-    /// it from the request.
+    /// it from the request. A worker with a progress file ([`Progress`]) writes that instead.
     ActionStarted {
         /// The run.
         run_id: u64,
@@ -380,6 +380,45 @@ pub enum FromWorker {
         /// What happened.
         report: RunReport,
     },
+}
+
+/// Which action of which run a worker is in, written by the worker over the first bytes of a file the host created
+/// (`sandbox-worker --progress-file`) and read by the host only when a run fails (a deadline, a crash), to name the
+/// action. Writing it costs the worker one `pwrite` and the host nothing, where a frame per action woke the host's
+/// reader, then the run's task, for an answer needed only on failure.
+///
+/// 24 bytes: run id, action index, and a check of both, so a read that raced a write is discarded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// The run.
+    pub run_id: u64,
+    /// The action that started last.
+    pub index: usize,
+}
+
+impl Progress {
+    /// Bytes of a record.
+    pub const LEN: usize = 24;
+    const CHECK: u64 = 0x9e37_79b9_7f4a_7c15;
+
+    /// The record's bytes.
+    pub fn encode(self) -> [u8; Self::LEN] {
+        let index = self.index as u64;
+        let mut bytes = [0u8; Self::LEN];
+        bytes[..8].copy_from_slice(&self.run_id.to_le_bytes());
+        bytes[8..16].copy_from_slice(&index.to_le_bytes());
+        bytes[16..].copy_from_slice(&(self.run_id ^ index.rotate_left(32) ^ Self::CHECK).to_le_bytes());
+        bytes
+    }
+
+    /// The record in `bytes`, if whole and consistent.
+    pub fn decode(bytes: &[u8]) -> Option<Progress> {
+        let word = |i: usize| bytes.get(i * 8..i * 8 + 8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes);
+        let (run_id, index, check) = (word(0)?, word(1)?, word(2)?);
+        (check == run_id ^ index.rotate_left(32) ^ Self::CHECK)
+            .then(|| Some(Progress { run_id, index: usize::try_from(index).ok()? }))
+            .flatten()
+    }
 }
 
 /// Encodes one frame (length prefix and JSON) into one buffer, so it goes out in one write.
@@ -426,6 +465,20 @@ mod proptests {
     use super::*;
 
     proptest! {
+        /// A progress record reads back as written; one with any byte changed (a read that raced a write, or
+        /// garbage) or cut short reads as nothing.
+        #[test]
+        fn progress_records_round_trip_and_torn_ones_are_refused(
+            run_id in any::<u64>(), index in 0usize..64, byte in 0usize..Progress::LEN, flip in 1u8..=255, cut in 0usize..Progress::LEN,
+        ) {
+            let bytes = Progress { run_id, index }.encode();
+            prop_assert_eq!(Progress::decode(&bytes), Some(Progress { run_id, index }));
+            let mut torn = bytes;
+            torn[byte] ^= flip;
+            prop_assert_eq!(Progress::decode(&torn), None);
+            prop_assert_eq!(Progress::decode(&bytes[..cut]), None);
+        }
+
         /// Arbitrary bytes from a worker (or a host) never panic the frame reader: a frame, an error or the end.
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {

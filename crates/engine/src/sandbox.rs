@@ -20,7 +20,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use crate::protocol::{
-    FetchRequest, FetchResponse, FromWorker, MAX_FRAME, RunReport, RunRequest, ToWorker, encode_frame,
+    FetchRequest, FetchResponse, FromWorker, MAX_FRAME, Progress, RunReport, RunRequest, ToWorker, encode_frame,
 };
 
 /// How long a new worker may take to say it is ready.
@@ -158,6 +158,19 @@ struct WorkerProcess {
     memory_mb: u64,
     /// Hashes of the flows sent to this worker in full: later runs send them as [`ToWorker::RunKnownFlow`].
     known_flows: Vec<String>,
+    /// The file the worker writes its [`Progress`] to (its name removed once the worker opened it).
+    progress: Option<std::fs::File>,
+}
+
+impl WorkerProcess {
+    /// The action of run `run_id` that started last, as the worker's progress file says (`None`: no file, another
+    /// run, or a record caught mid-write).
+    fn progress(&self, run_id: u64) -> Option<usize> {
+        use std::os::unix::fs::FileExt;
+        let mut bytes = [0u8; Progress::LEN];
+        self.progress.as_ref()?.read_exact_at(&mut bytes, 0).ok()?;
+        Progress::decode(&bytes).filter(|p| p.run_id == run_id).map(|p| p.index)
+    }
 }
 
 /// Requests one execution may have in flight at once.
@@ -328,6 +341,7 @@ impl Sandbox {
             ToWorker::Run(Box::new(request))
         };
         if let Err(e) = send(&mut worker.stdin, &message).await {
+            output.last_started = worker.progress(run_id).or(output.last_started);
             output.report = Err(self.bury(worker, format!("could not send the run: {e}"), limits).await);
             return output;
         }
@@ -347,12 +361,14 @@ impl Sandbox {
                     }
                     Some(FromWorker::NeedFlow { run_id: id }) if id == run_id => {
                         let (Some(ToWorker::RunKnownFlow(mut request)), Some((actions, modules))) = (message.take(), withheld.take()) else {
+                            output.last_started = worker.progress(run_id).or(output.last_started);
                             output.report = Err(self.bury(worker, "the worker asked twice for a flow".to_owned(), limits).await);
                             return output;
                         };
                         request.flow.actions = actions;
                         request.flow.modules = modules;
                         if let Err(e) = send(&mut worker.stdin, &ToWorker::Run(request)).await {
+                            output.last_started = worker.progress(run_id).or(output.last_started);
                             output.report = Err(self.bury(worker, format!("could not send the run: {e}"), limits).await);
                             return output;
                         }
@@ -364,6 +380,7 @@ impl Sandbox {
                         output.requests.push(FetchRecord { action: index, request, status: None });
                         let refused = Err(format!("too many requests in flight: an execution may make {MAX_CONCURRENT_FETCHES} at once"));
                         if let Err(e) = send(&mut worker.stdin, &ToWorker::FetchResult { run_id, id: fetch_id, result: refused }).await {
+                            output.last_started = worker.progress(run_id).or(output.last_started);
                             output.report = Err(self.bury(worker, format!("could not answer a request: {e}"), limits).await);
                             return output;
                         }
@@ -384,6 +401,7 @@ impl Sandbox {
                     }
                     Some(_) => {}
                     None => {
+                        output.last_started = worker.progress(run_id).or(output.last_started);
                         output.report = Err(self.bury(worker, String::new(), limits).await);
                         return output;
                     }
@@ -395,6 +413,7 @@ impl Sandbox {
                     }
                     let answer = ToWorker::FetchResult { run_id, id: fetch_id, result };
                     if let Err(e) = send(&mut worker.stdin, &answer).await {
+                        output.last_started = worker.progress(run_id).or(output.last_started);
                         output.report = Err(self.bury(worker, format!("could not answer a request: {e}"), limits).await);
                         return output;
                     }
@@ -403,6 +422,7 @@ impl Sandbox {
                     metrics::counter!("gatehouse_sandbox_workers_killed_total", "reason" => "timeout").increment(1);
                     let _ = worker.child.start_kill();
                     let _ = worker.child.wait().await;
+                    output.last_started = worker.progress(run_id).or(output.last_started);
                     output.report = Err(SandboxFailure::Timeout { limit_ms: limits.timeout.as_millis() });
                     return output;
                 }
@@ -457,10 +477,14 @@ impl Sandbox {
     }
 
     async fn spawn(&self, memory_mb: u64) -> Result<WorkerProcess, SandboxFailure> {
-        let mut child = Command::new(&self.config.program)
-            .args(&self.config.args)
-            .arg("--memory-mb")
-            .arg(memory_mb.to_string())
+        // Without a progress file (none could be made) the worker announces each action with a frame instead.
+        let progress = tempfile::Builder::new().prefix("gatehouse-worker-").tempfile().ok();
+        let mut command = Command::new(&self.config.program);
+        command.args(&self.config.args).arg("--memory-mb").arg(memory_mb.to_string());
+        if let Some(progress) = &progress {
+            command.arg("--progress-file").arg(progress.path());
+        }
+        let mut child = command
             .env_clear()
             .env("MALLOC_ARENA_MAX", "2")
             .stdin(Stdio::piped())
@@ -511,9 +535,22 @@ impl Sandbox {
                 }
             }
         });
-        let mut worker = WorkerProcess { child, stdin, frames, stderr: stderr_buf, memory_mb, known_flows: Vec::new() };
+        let mut worker = WorkerProcess {
+            child,
+            stdin,
+            frames,
+            stderr: stderr_buf,
+            memory_mb,
+            known_flows: Vec::new(),
+            progress: None,
+        };
         match tokio::time::timeout(STARTUP_TIMEOUT, worker.frames.recv()).await {
-            Ok(Some(FromWorker::Ready { .. })) => Ok(worker),
+            Ok(Some(FromWorker::Ready { .. })) => {
+                // The worker opened the file before saying it is ready: the name can go (nothing is left behind
+                // in the temporary folder), the open files stay.
+                worker.progress = progress.map(|file| file.into_file());
+                Ok(worker)
+            }
             Ok(_) => Err(self
                 .bury(worker, "the worker did not start".to_owned(), Limits { timeout: STARTUP_TIMEOUT, memory_mb })
                 .await),

@@ -22,6 +22,12 @@ use crate::worker::{commands, node_crypto};
 pub(crate) trait Outbox {
     /// Sends one message; a failure means the host is gone and the worker should stop.
     fn send(&self, message: &FromWorker);
+
+    /// Says that action `index` of run `run_id` starts. A frame, unless the worker has a progress file
+    /// ([`crate::protocol::Progress`]).
+    fn started(&self, run_id: u64, index: usize) {
+        self.send(&FromWorker::ActionStarted { run_id, index });
+    }
 }
 
 /// Console output per run is bounded so a logging loop cannot flood the host.

@@ -10,13 +10,16 @@ pub(crate) mod host;
 mod node_crypto;
 mod realm;
 
+use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, BufWriter, Write};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
 use std::rc::Rc;
 use std::sync::Mutex;
 use std::sync::mpsc::{self, Receiver};
 
 use crate::protocol::{
-    ActionError, ActionReport, FlowSpec, FromWorker, RunReport, RunRequest, ToWorker, read_frame, write_frame,
+    ActionError, ActionReport, FlowSpec, FromWorker, Progress, RunReport, RunRequest, ToWorker, read_frame, write_frame,
 };
 use host::Outbox;
 use realm::FlowContext;
@@ -111,6 +114,8 @@ impl Worker {
 
 struct StdoutOutbox {
     out: Mutex<BufWriter<io::Stdout>>,
+    /// Where "action N started" goes ([`Progress`]), when the host gave one.
+    progress: Option<File>,
 }
 
 impl Outbox for StdoutOutbox {
@@ -121,10 +126,17 @@ impl Outbox for StdoutOutbox {
             std::process::exit(0);
         }
     }
+
+    fn started(&self, run_id: u64, index: usize) {
+        let written = self.progress.as_ref().map(|file| file.write_all_at(&Progress { run_id, index }.encode(), 0));
+        if !matches!(written, Some(Ok(()))) {
+            self.send(&FromWorker::ActionStarted { run_id, index });
+        }
+    }
 }
 
-/// The entry point of `gatehouse sandbox-worker --memory-mb N`.
-pub fn run_process(memory_mb: u64) -> io::Result<()> {
+/// The entry point of `gatehouse sandbox-worker --memory-mb N [--progress-file PATH]`.
+pub fn run_process(memory_mb: u64, progress_file: Option<&Path>) -> io::Result<()> {
     let bytes = memory_mb.saturating_mul(1024 * 1024);
     rlimit::setrlimit(rlimit::Resource::DATA, bytes, bytes)?;
     rlimit::setrlimit(rlimit::Resource::CORE, 0, 0)?;
@@ -138,7 +150,9 @@ pub fn run_process(memory_mb: u64) -> io::Result<()> {
             }
         }
     })?;
-    let outbox = Rc::new(StdoutOutbox { out: Mutex::new(BufWriter::new(io::stdout())) });
+    // Opened before `Ready`: the host removes the file's name once the worker says it is ready.
+    let progress = progress_file.map(|path| OpenOptions::new().write(true).open(path)).transpose()?;
+    let outbox = Rc::new(StdoutOutbox { out: Mutex::new(BufWriter::new(io::stdout())), progress });
     outbox.send(&FromWorker::Ready { pid: std::process::id() });
     Worker::new(outbox, inbox).serve();
     Ok(())

@@ -30,9 +30,7 @@ use gatehouse_types::Trigger;
 
 use crate::actions::{MAX_NESTING, WRAPPER_HEAD, prove_wrapper, wrap};
 use crate::nesting::nesting_over;
-use crate::protocol::{
-    ActionError, ActionReport, Entry, FlowSpec, FromWorker, ModuleKind, RunReport, RunRequest, ToWorker,
-};
+use crate::protocol::{ActionError, ActionReport, Entry, FlowSpec, ModuleKind, RunReport, RunRequest, ToWorker};
 use crate::worker::executor::Executor;
 use crate::worker::host::{self, FrozenBuilder, HostState, Outbox, RunState};
 
@@ -318,7 +316,7 @@ impl FlowContext {
                     self.host.run.borrow_mut().index = index;
                     // The host takes the first action as started with the run.
                     if index != start {
-                        self.host.outbox.send(&FromWorker::ActionStarted { run_id, index });
+                        self.host.outbox.started(run_id, index);
                     }
                     let entry = if index == start { first_entry } else { Entry::Execute };
                     let started_at_ms = std::time::SystemTime::now()
