@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
-use gatehouse_types::{Command, FactorSelector, FactorType, JsonMap, Trigger};
+use gatehouse_types::{Command, FactorType, JsonMap, Trigger};
 use serde::{Deserialize, Serialize};
 
 /// Largest frame either side accepts; a bigger length prefix means a corrupted stream.
@@ -224,14 +224,7 @@ impl RunOn {
     pub fn passes(&mut self, commands: &[Command]) -> bool {
         let steps = commands.iter().filter(|c| c.is_mfa_step()).count().try_into().unwrap_or(u32::MAX);
         let satisfied = |command: &Command| {
-            let mut factors: Box<dyn Iterator<Item = &FactorSelector>> = match command {
-                Command::ChallengeWith { factor, additional_factors } => {
-                    Box::new(std::iter::once(factor).chain(additional_factors))
-                }
-                Command::ChallengeWithAny { factors } => Box::new(factors.iter()),
-                _ => return false,
-            };
-            factors.any(|f| self.completed.contains(&f.kind))
+            crate::flow::challenge_already_satisfied(command, |kind| self.completed.contains(&kind))
         };
         if steps > self.mfa_budget || !commands.iter().filter(|c| c.stops_after_action()).all(satisfied) {
             return false;

@@ -29,6 +29,7 @@ mod runner;
 pub(crate) use apply::{action_error_reason, cap_reason, secret_redactor};
 pub use cache::{CacheStore, MemoryCache};
 pub(crate) use outcome::{drop_reserved_claims, merged_size};
+pub(crate) use plan::challenge_already_satisfied;
 pub use runner::FlowRunner;
 pub(crate) use runner::{execution, record_action_metrics};
 

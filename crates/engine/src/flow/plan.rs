@@ -40,6 +40,19 @@ fn enroll_warning(factor: FactorType) -> TenantLog {
     )
 }
 
+/// Reference 4.3: a challenge one of whose factors was already completed in this transaction is ignored. The host's
+/// planning (below) and the worker's running on past such a challenge ([`crate::protocol::RunOn`]) both decide with
+/// this, so the two cannot drift apart.
+pub(crate) fn challenge_already_satisfied(command: &Command, completed: impl Fn(FactorType) -> bool) -> bool {
+    match command {
+        Command::ChallengeWith { factor, additional_factors } => {
+            std::iter::once(factor).chain(additional_factors).any(|f| completed(f.kind))
+        }
+        Command::ChallengeWithAny { factors } => factors.iter().any(|f| completed(f.kind)),
+        _ => false,
+    }
+}
+
 /// Decides what one MFA command asks of the user, given what is enabled, enrolled and already done.
 pub(super) fn plan_prompt(
     command: &Command,
@@ -86,7 +99,7 @@ pub(super) fn plan_prompt(
             };
         }
     } else {
-        if requested.iter().any(|f| acc.completed.contains(&f.kind)) {
+        if challenge_already_satisfied(command, |kind| acc.completed.contains(&kind)) {
             return Planned::Skip(Vec::new());
         }
         for factor in requested.iter() {
