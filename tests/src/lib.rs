@@ -126,6 +126,31 @@ pub fn gatehouse_bin() -> PathBuf {
     bin
 }
 
+/// A sandbox pool of at most `max_workers` of [`gatehouse_bin`]'s workers (one kept idle, 5 s per `fetch`).
+pub fn sandbox_config(max_workers: usize) -> gatehouse_engine::sandbox::SandboxConfig {
+    gatehouse_engine::sandbox::SandboxConfig {
+        program: gatehouse_bin(),
+        args: vec!["sandbox-worker".to_owned()],
+        max_workers,
+        max_idle: 1,
+        fetch_timeout: Duration::from_secs(5),
+    }
+}
+
+/// A post-login flow of `codes`, one action file each (`0.js`, `1.js`...).
+pub fn post_login_flow(codes: &[&str]) -> gatehouse_engine::protocol::FlowSpec {
+    let sources = codes
+        .iter()
+        .enumerate()
+        .map(|(i, code)| gatehouse_engine::protocol::ActionSource {
+            name: format!("{i}.js"),
+            path: format!("actions/{i}.js"),
+            code: (*code).to_owned(),
+        })
+        .collect();
+    gatehouse_engine::actions::flow_spec(gatehouse_types::Trigger::PostLogin, sources)
+}
+
 /// A tenant opened in-process from the configuration `text`, with `dir` as its folder (an empty
 /// `actions/post-login` is created there), over `store` and `clock`, its actions run by [`gatehouse_bin`]'s workers.
 pub async fn open_tenant(
@@ -135,13 +160,7 @@ pub async fn open_tenant(
     clock: std::sync::Arc<dyn gatehouse_auth::clock::Clock>,
 ) -> gatehouse_auth::tenant::Tenant {
     std::fs::create_dir_all(dir.join("actions").join("post-login")).unwrap();
-    let sandbox = gatehouse_engine::sandbox::SandboxConfig {
-        program: gatehouse_bin(),
-        args: vec!["sandbox-worker".to_owned()],
-        max_workers: 2,
-        max_idle: 1,
-        fetch_timeout: Duration::from_secs(5),
-    };
+    let sandbox = sandbox_config(2);
     gatehouse_auth::tenant::Tenant::open(gatehouse_auth::tenant::TenantOptions {
         config: toml::from_str(text).unwrap(),
         base_dir: dir.to_owned(),

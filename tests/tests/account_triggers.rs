@@ -12,8 +12,8 @@ use gatehouse_auth::actions::{Actions, Reload};
 use gatehouse_engine::account::{complete_challenge, continue_after_redirect, default_event};
 use gatehouse_engine::fixture::StubIo;
 use gatehouse_engine::flow::FlowSettings;
-use gatehouse_engine::sandbox::{Limits, Sandbox, SandboxConfig};
-use gatehouse_tests::gatehouse_bin;
+use gatehouse_engine::sandbox::{Limits, Sandbox};
+use gatehouse_tests::sandbox_config;
 use gatehouse_types::account::AccountResult;
 use gatehouse_types::{FactorType, PromptCommand, Trigger};
 use serde_json::{Value, json};
@@ -21,13 +21,7 @@ use serde_json::{Value, json};
 /// An actions folder with `files` (`(trigger folder, file name, code)`), loaded with a 2-second deadline.
 fn actions(dir: &Path, files: &[(&str, &str, &str)]) -> Actions {
     write(dir, files);
-    let sandbox = Sandbox::new(SandboxConfig {
-        program: gatehouse_bin(),
-        args: vec!["sandbox-worker".to_owned()],
-        max_workers: 2,
-        max_idle: 1,
-        fetch_timeout: Duration::from_secs(5),
-    });
+    let sandbox = Sandbox::new(sandbox_config(2));
     let settings =
         FlowSettings { limits: Limits { timeout: Duration::from_secs(2), memory_mb: 128 }, ..FlowSettings::default() };
     Actions::load(dir, settings, sandbox, Arc::new(StubIo::new(Vec::new())), Arc::new(StubIo::new(Vec::new()))).unwrap()

@@ -4,7 +4,9 @@
 
 use std::process::Command;
 
-use gatehouse_tests::{Browser, MFA_DEFAULT, Server, config, gatehouse_bin, join_all, pkce};
+use gatehouse_tests::{
+    Browser, MFA_DEFAULT, Server, config, gatehouse_bin, join_all, pkce, post_login_flow, sandbox_config,
+};
 
 const ALLOW: &str = "exports.onExecutePostLogin = async (event, api) => { api.idToken.setCustomClaim('https://gatehouse.test/ok', true); };";
 
@@ -304,41 +306,22 @@ async fn one_user_running_away_cannot_starve_another() {
 /// of a factor not yet completed still pauses.
 #[tokio::test]
 async fn a_challenge_already_satisfied_costs_no_run_of_its_own() {
-    use gatehouse_engine::actions::flow_spec;
     use gatehouse_engine::fixture::{StubIo, build_event};
     use gatehouse_engine::flow::{Completion, FlowRunner, FlowSettings, MemoryCache, Step};
-    use gatehouse_engine::protocol::ActionSource;
-    use gatehouse_engine::sandbox::{Sandbox, SandboxConfig};
-    use gatehouse_types::{FactorType, FlowResult, Trigger};
+    use gatehouse_engine::sandbox::Sandbox;
+    use gatehouse_types::{FactorType, FlowResult};
 
-    let action = |name: &str, code: &str| ActionSource {
-        name: name.to_owned(),
-        path: format!("actions/{name}"),
-        code: format!("exports.onExecutePostLogin = async (event, api) => {{ {code} }};"),
-    };
-    let flow = flow_spec(
-        Trigger::PostLogin,
-        vec![
-            action("1.js", "api.authentication.challengeWith({ type: 'otp' });"),
-            action(
-                "2.js",
-                "api.idToken.setCustomClaim('two', event.authentication.methods.length); \
-                            api.authentication.challengeWith({ type: 'email' }, { additionalFactors: [{ type: 'otp' }] });",
-            ),
-            action(
-                "3.js",
-                "api.idToken.setCustomClaim('three', true); api.authentication.challengeWith({ type: 'phone' });",
-            ),
-            action("4.js", "api.idToken.setCustomClaim('four', true);"),
-        ],
-    );
-    let sandbox = Sandbox::new(SandboxConfig {
-        program: gatehouse_bin(),
-        args: vec!["sandbox-worker".to_owned()],
-        max_workers: 1,
-        max_idle: 1,
-        fetch_timeout: std::time::Duration::from_secs(5),
-    });
+    let action = |body: &str| format!("exports.onExecutePostLogin = async (event, api) => {{ {body} }};");
+    let flow = post_login_flow(&[
+        &action("api.authentication.challengeWith({ type: 'otp' });"),
+        &action(
+            "api.idToken.setCustomClaim('two', event.authentication.methods.length); \
+             api.authentication.challengeWith({ type: 'email' }, { additionalFactors: [{ type: 'otp' }] });",
+        ),
+        &action("api.idToken.setCustomClaim('three', true); api.authentication.challengeWith({ type: 'phone' });"),
+        &action("api.idToken.setCustomClaim('four', true);"),
+    ]);
+    let sandbox = Sandbox::new(sandbox_config(1));
     let event = build_event(
         &serde_json::json!({ "user": { "enrolledFactors": [{ "type": "otp" }, { "type": "email" }, { "type": "phone" }] } }),
         &Default::default(),
@@ -354,7 +337,7 @@ async fn a_challenge_already_satisfied_costs_no_run_of_its_own() {
     // otp done: action 2's challenge is satisfied by it, so the same run goes on to action 3, which asks for phone.
     let step = runner.resume(*paused, Completion::Factor(FactorType::Otp)).await.unwrap();
     let Step::Paused(paused) = step else { panic!("phone is asked by action 3") };
-    assert_eq!(paused.prompt().unwrap().action, "3.js");
+    assert_eq!(paused.prompt().unwrap().action, "2.js");
     assert_eq!(sandbox.runs_started(), 2, "actions 2 and 3 ran in one run");
     let Step::Done(outcome) = runner.resume(*paused, Completion::Factor(FactorType::Phone)).await.unwrap() else {
         panic!("the flow ends after action 4")
@@ -368,42 +351,23 @@ async fn a_challenge_already_satisfied_costs_no_run_of_its_own() {
         (2.into(), true.into(), true.into())
     );
     let prompts: Vec<_> = outcome.prompts.iter().map(|p| (p.action.as_str(), p.completed_with.as_deref())).collect();
-    assert_eq!(prompts, [("1.js", Some("otp")), ("3.js", Some("phone"))]);
+    assert_eq!(prompts, [("0.js", Some("otp")), ("2.js", Some("phone"))]);
 }
 
 /// When a run fails, the host names the action that was running: the worker writes which one to its progress file
 /// (no frame per action), and the host reads it after a deadline, a crash or the memory limit.
 #[tokio::test]
 async fn a_failed_run_names_the_action_that_was_running() {
-    use gatehouse_engine::actions::flow_spec;
     use gatehouse_engine::fixture::StubIo;
-    use gatehouse_engine::protocol::{ActionSource, Entry, RunRequest};
-    use gatehouse_engine::sandbox::{Limits, Sandbox, SandboxConfig, SandboxFailure};
-    use gatehouse_types::Trigger;
+    use gatehouse_engine::protocol::{Entry, RunRequest};
+    use gatehouse_engine::sandbox::{Limits, Sandbox, SandboxFailure};
 
-    let sandbox = Sandbox::new(SandboxConfig {
-        program: gatehouse_bin(),
-        args: vec!["sandbox-worker".to_owned()],
-        max_workers: 1,
-        max_idle: 1,
-        fetch_timeout: std::time::Duration::from_secs(5),
-    });
+    let sandbox = Sandbox::new(sandbox_config(1));
     let limits = Limits { timeout: std::time::Duration::from_secs(2), memory_mb: 64 };
     let quick = "exports.onExecutePostLogin = async (event, api) => { api.idToken.setCustomClaim('x', 1); };";
     let run = |last: &str| RunRequest {
         run_id: 0,
-        flow: flow_spec(
-            Trigger::PostLogin,
-            [quick, quick, quick, last]
-                .iter()
-                .enumerate()
-                .map(|(i, code)| ActionSource {
-                    name: format!("{i}.js"),
-                    path: format!("actions/{i}.js"),
-                    code: (*code).to_owned(),
-                })
-                .collect(),
-        ),
+        flow: post_login_flow(&[quick, quick, quick, last]),
         start: 0,
         entry: Entry::Execute,
         event: serde_json::json!({}).into(),
