@@ -389,3 +389,55 @@ async fn a_failed_run_names_the_action_that_was_running() {
         }
     }
 }
+
+/// A worker is not trusted to say which action it is in: a worker (here a stand-in that speaks the protocol, then
+/// dies) that claims action 10^15 in a frame and in its progress file, with a valid check, is ignored, and the
+/// failure is put on the run's first action. Taken at its word, the host would list 10^15 actions as run.
+#[tokio::test]
+async fn a_worker_cannot_name_an_action_outside_the_run() {
+    use gatehouse_engine::fixture::StubIo;
+    use gatehouse_engine::protocol::{Entry, RunRequest};
+    use gatehouse_engine::sandbox::{Limits, Sandbox, SandboxConfig, SandboxFailure};
+
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("lying-worker.py");
+    std::fs::write(
+        &script,
+        r#"import json, struct, sys
+def send(message):
+    body = json.dumps(message).encode()
+    sys.stdout.buffer.write(struct.pack(">I", len(body)) + body)
+    sys.stdout.buffer.flush()
+args = sys.argv[1:]
+progress = open(args[args.index("--progress-file") + 1], "r+b")
+send({"type": "ready", "data": {"pid": 1}})
+length = struct.unpack(">I", sys.stdin.buffer.read(4))[0]
+run_id = json.loads(sys.stdin.buffer.read(length))["data"]["run_id"]
+index, mask = 10**15, (1 << 64) - 1
+check = run_id ^ (((index << 32) | (index >> 32)) & mask) ^ 0x9E3779B97F4A7C15
+progress.write(struct.pack("<QQQ", run_id, index, check))
+progress.flush()
+send({"type": "action_started", "data": {"run_id": run_id, "index": index}})
+sys.exit(3)
+"#,
+    )
+    .unwrap();
+    let sandbox = Sandbox::new(SandboxConfig {
+        program: "python3".into(),
+        args: vec![script.display().to_string()],
+        ..sandbox_config(1)
+    });
+    let request = RunRequest {
+        run_id: 0,
+        flow: post_login_flow(&["exports.onExecutePostLogin = async () => {};"; 2]),
+        start: 0,
+        entry: Entry::Execute,
+        event: serde_json::json!({}).into(),
+        cache: Default::default(),
+        run_on: Default::default(),
+    };
+    let limits = Limits { timeout: std::time::Duration::from_secs(10), memory_mb: 64 };
+    let output = sandbox.run(request, limits, &StubIo::new(Vec::new())).await;
+    assert!(matches!(output.report, Err(SandboxFailure::Crashed(_))), "{:?}", output.report);
+    assert_eq!(output.last_started, Some(0));
+}

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::ops::Range;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::process::Stdio;
@@ -164,12 +165,12 @@ struct WorkerProcess {
 
 impl WorkerProcess {
     /// The action of run `run_id` that started last, as the worker's progress file says (`None`: no file, another
-    /// run, or a record caught mid-write).
-    fn progress(&self, run_id: u64) -> Option<usize> {
+    /// run, a record caught mid-write, or an index outside the run's `actions`: the worker is not trusted).
+    fn progress(&self, run_id: u64, actions: &Range<usize>) -> Option<usize> {
         use std::os::unix::fs::FileExt;
         let mut bytes = [0u8; Progress::LEN];
         self.progress.as_ref()?.read_exact_at(&mut bytes, 0).ok()?;
-        Progress::decode(&bytes).filter(|p| p.run_id == run_id).map(|p| p.index)
+        Progress::decode(&bytes).filter(|p| p.run_id == run_id && actions.contains(&p.index)).map(|p| p.index)
     }
 }
 
@@ -327,6 +328,8 @@ impl Sandbox {
         request.run_id = self.next_run.fetch_add(1, Ordering::Relaxed);
         let run_id = request.run_id;
         let start = request.start;
+        // The actions this run may report as started; an index outside them is a broken (or hostile) worker's.
+        let runnable = start..request.flow.actions.len().max(start + 1);
         let mut worker = worker;
         // A flow the worker was sent before goes without its code; kept here in case the worker asks for it.
         let mut withheld = None;
@@ -341,9 +344,7 @@ impl Sandbox {
             ToWorker::Run(Box::new(request))
         };
         if let Err(e) = send(&mut worker.stdin, &message).await {
-            output.last_started = worker.progress(run_id).or(output.last_started);
-            output.report = Err(self.bury(worker, format!("could not send the run: {e}"), limits).await);
-            return output;
+            return self.fail(worker, run_id, &runnable, format!("could not send the run: {e}"), limits, output).await;
         }
         let mut message = Some(message);
         // The worker announces the actions after the first; the first starts with the run.
@@ -361,28 +362,22 @@ impl Sandbox {
                     }
                     Some(FromWorker::NeedFlow { run_id: id }) if id == run_id => {
                         let (Some(ToWorker::RunKnownFlow(mut request)), Some((actions, modules))) = (message.take(), withheld.take()) else {
-                            output.last_started = worker.progress(run_id).or(output.last_started);
-                            output.report = Err(self.bury(worker, "the worker asked twice for a flow".to_owned(), limits).await);
-                            return output;
+                            return self.fail(worker, run_id, &runnable, "the worker asked twice for a flow".to_owned(), limits, output).await;
                         };
                         request.flow.actions = actions;
                         request.flow.modules = modules;
                         if let Err(e) = send(&mut worker.stdin, &ToWorker::Run(request)).await {
-                            output.last_started = worker.progress(run_id).or(output.last_started);
-                            output.report = Err(self.bury(worker, format!("could not send the run: {e}"), limits).await);
-                            return output;
+                            return self.fail(worker, run_id, &runnable, format!("could not send the run: {e}"), limits, output).await;
                         }
                     }
-                    Some(FromWorker::ActionStarted { run_id: id, index }) if id == run_id => output.last_started = Some(index),
+                    Some(FromWorker::ActionStarted { run_id: id, index }) if id == run_id && runnable.contains(&index) => output.last_started = Some(index),
                     Some(FromWorker::Log { run_id: id, index, level, message }) if id == run_id => output.logs.push((index, level, message)),
                     Some(FromWorker::Fetch { run_id: id, index, id: fetch_id, request }) if id == run_id && fetches.len() >= MAX_CONCURRENT_FETCHES => {
                         // One execution may not hold more requests in flight than this: answered at once, not queued.
                         output.requests.push(FetchRecord { action: index, request, status: None });
                         let refused = Err(format!("too many requests in flight: an execution may make {MAX_CONCURRENT_FETCHES} at once"));
                         if let Err(e) = send(&mut worker.stdin, &ToWorker::FetchResult { run_id, id: fetch_id, result: refused }).await {
-                            output.last_started = worker.progress(run_id).or(output.last_started);
-                            output.report = Err(self.bury(worker, format!("could not answer a request: {e}"), limits).await);
-                            return output;
+                            return self.fail(worker, run_id, &runnable, format!("could not answer a request: {e}"), limits, output).await;
                         }
                     }
                     Some(FromWorker::Fetch { run_id: id, index, id: fetch_id, request }) if id == run_id => {
@@ -401,9 +396,7 @@ impl Sandbox {
                     }
                     Some(_) => {}
                     None => {
-                        output.last_started = worker.progress(run_id).or(output.last_started);
-                        output.report = Err(self.bury(worker, String::new(), limits).await);
-                        return output;
+                        return self.fail(worker, run_id, &runnable, String::new(), limits, output).await;
                     }
                 },
                 Some(joined) = fetches.join_next(), if !fetches.is_empty() => {
@@ -413,21 +406,35 @@ impl Sandbox {
                     }
                     let answer = ToWorker::FetchResult { run_id, id: fetch_id, result };
                     if let Err(e) = send(&mut worker.stdin, &answer).await {
-                        output.last_started = worker.progress(run_id).or(output.last_started);
-                        output.report = Err(self.bury(worker, format!("could not answer a request: {e}"), limits).await);
-                        return output;
+                        return self.fail(worker, run_id, &runnable, format!("could not answer a request: {e}"), limits, output).await;
                     }
                 }
                 _ = tokio::time::sleep_until(deadline.into()) => {
                     metrics::counter!("gatehouse_sandbox_workers_killed_total", "reason" => "timeout").increment(1);
                     let _ = worker.child.start_kill();
                     let _ = worker.child.wait().await;
-                    output.last_started = worker.progress(run_id).or(output.last_started);
+                    output.last_started = worker.progress(run_id, &runnable).or(output.last_started);
                     output.report = Err(SandboxFailure::Timeout { limit_ms: limits.timeout.as_millis() });
                     return output;
                 }
             }
         }
+    }
+
+    /// Ends a run whose worker died or broke the protocol: names the action it was in (its progress file, else the
+    /// last frame), then buries it.
+    async fn fail(
+        &self,
+        worker: WorkerProcess,
+        run_id: u64,
+        actions: &Range<usize>,
+        context: String,
+        limits: Limits,
+        mut output: RunOutput,
+    ) -> RunOutput {
+        output.last_started = worker.progress(run_id, actions).or(output.last_started);
+        output.report = Err(self.bury(worker, context, limits).await);
+        output
     }
 
     fn take_idle(&self, memory_mb: u64) -> Option<WorkerProcess> {
