@@ -135,7 +135,8 @@ pub enum CacheOp {
 }
 
 /// A run's event as JSON. The host encodes its typed event once, straight to text ([`EventJson::Encoded`]), which
-/// goes into the frame as is; the worker parses it once, with the frame ([`EventJson::Parsed`]).
+/// goes into the frame as is and comes out of it as text again: the worker builds its JavaScript objects from the
+/// text, with no `serde_json::Value` in between.
 #[derive(Clone, Debug)]
 pub enum EventJson {
     /// Encoded JSON text.
@@ -176,7 +177,7 @@ impl Serialize for EventJson {
 
 impl<'de> Deserialize<'de> for EventJson {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        serde_json::Value::deserialize(deserializer).map(EventJson::Parsed)
+        Box::<serde_json::value::RawValue>::deserialize(deserializer).map(EventJson::Encoded)
     }
 }
 

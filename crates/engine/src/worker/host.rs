@@ -9,13 +9,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use boa_engine::builtins::promise::ResolvingFunctions;
-use boa_engine::object::builtins::{JsArray, JsFunction, JsPromise};
+use boa_engine::object::builtins::{JsFunction, JsPromise};
 use boa_engine::object::{IntegrityLevel, ObjectInitializer};
 use boa_engine::property::PropertyDescriptor;
 use boa_engine::{Context, JsError, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction, js_string};
 use gatehouse_types::{Command, JsonMap};
 
 use crate::protocol::{CacheOp, CacheRecord, FetchRequest, FetchResponse, FromWorker};
+use crate::worker::event::EventFields;
 use crate::worker::{commands, node_crypto};
 
 /// Where a worker's messages to the host go (stdout in a sandbox process, a channel in tests).
@@ -41,7 +42,7 @@ pub(crate) struct RunState {
     pub index: usize,
     pub is_continue: bool,
     pub commands: Vec<Command>,
-    pub event: serde_json::Value,
+    pub event: EventFields,
     pub tx_metadata: JsonMap,
     pub tx_metadata_object: Option<JsObject>,
     /// `event.transaction.target_scopes` (credentials-exchange), changed by `api.transaction`.
@@ -278,83 +279,6 @@ fn transaction_metadata_getter(_this: &JsValue, _args: &[JsValue], context: &mut
         host.run.borrow_mut().tx_metadata_object = Some(object.clone());
     }
     Ok(value)
-}
-
-/// Property names kept by a [`FrozenBuilder`], at most.
-const MAX_CACHED_KEYS: usize = 4096;
-
-/// Builds deep-frozen copies of JSON values: the objects and arrays `JsValue::from_json` builds, with every object
-/// property created read-only and non-configurable. (Creating the properties writable and freezing afterwards made
-/// SetIntegrityLevel redefine each one, a shape change per property.)
-///
-/// One builder serves every run of a context. It keeps the property names it has made (an event's names repeat on
-/// every run, and a `JsString` is immutable, so sharing one between runs shares no state) and
-/// `Object.preventExtensions`, captured before lockdown: an object whose properties were all inserted frozen is
-/// frozen once it is non-extensible, so the per-property pass of SetIntegrityLevel can be skipped.
-#[derive(Default)]
-pub(crate) struct FrozenBuilder {
-    keys: HashMap<Box<str>, JsString>,
-    prevent_extensions: Option<JsFunction>,
-}
-
-impl FrozenBuilder {
-    /// A builder that makes objects non-extensible with `prevent_extensions` (`Object.preventExtensions`).
-    pub(crate) fn new(prevent_extensions: Option<JsFunction>) -> Self {
-        FrozenBuilder { keys: HashMap::new(), prevent_extensions }
-    }
-
-    fn key(&mut self, key: &str) -> JsString {
-        if let Some(name) = self.keys.get(key) {
-            return name.clone();
-        }
-        let name = JsString::from(key);
-        if self.keys.len() < MAX_CACHED_KEYS && key.len() <= 64 {
-            self.keys.insert(key.into(), name.clone());
-        }
-        name
-    }
-
-    /// Adds the data property `key` as a frozen object has it: enumerable, read-only, non-configurable.
-    pub(crate) fn insert(&mut self, object: &JsObject, key: &str, value: JsValue) {
-        let property = PropertyDescriptor::builder().value(value).writable(false).enumerable(true).configurable(false);
-        object.insert_property(self.key(key), property);
-    }
-
-    /// Freezes `object`, all of whose own properties were added with [`FrozenBuilder::insert`] (or are accessors
-    /// defined non-configurable).
-    pub(crate) fn seal_inserted(&self, object: &JsObject, context: &mut Context) -> JsResult<()> {
-        match &self.prevent_extensions {
-            Some(prevent_extensions) => {
-                prevent_extensions.call(&JsValue::undefined(), &[object.clone().into()], context)?;
-            }
-            None => {
-                object.set_integrity_level(IntegrityLevel::Frozen, context)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// A deep-frozen copy of `json`.
-    pub(crate) fn value(&mut self, json: &serde_json::Value, context: &mut Context) -> JsResult<JsValue> {
-        match json {
-            serde_json::Value::Object(fields) => {
-                let object = JsObject::with_object_proto(context.intrinsics());
-                for (key, value) in fields {
-                    let value = self.value(value, context)?;
-                    self.insert(&object, key, value);
-                }
-                self.seal_inserted(&object, context)?;
-                Ok(object.into())
-            }
-            serde_json::Value::Array(items) => {
-                let items = items.iter().map(|item| self.value(item, context)).collect::<JsResult<Vec<_>>>()?;
-                let array: JsObject = JsArray::from_iter(items, context).into();
-                array.set_integrity_level(IntegrityLevel::Frozen, context)?;
-                Ok(array.into())
-            }
-            scalar => JsValue::from_json(scalar, context),
-        }
-    }
 }
 
 /// A plain `Error` with `message`.

@@ -5,6 +5,7 @@
 //! whole process at the deadline; everything the worker keeps (compiled contexts) can be rebuilt by the next one.
 
 mod commands;
+mod event;
 mod executor;
 pub(crate) mod host;
 mod node_crypto;

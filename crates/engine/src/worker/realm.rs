@@ -31,8 +31,9 @@ use gatehouse_types::Trigger;
 use crate::actions::{MAX_NESTING, WRAPPER_HEAD, prove_wrapper, wrap};
 use crate::nesting::nesting_over;
 use crate::protocol::{ActionError, ActionReport, Entry, FlowSpec, ModuleKind, RunReport, RunRequest, ToWorker};
+use crate::worker::event::{EventFields, FrozenBuilder};
 use crate::worker::executor::Executor;
-use crate::worker::host::{self, FrozenBuilder, HostState, Outbox, RunState};
+use crate::worker::host::{self, HostState, Outbox, RunState};
 
 const PRELUDE: &str = include_str!("prelude.js");
 const NODE: &str = include_str!("node.js");
@@ -281,24 +282,21 @@ impl FlowContext {
     pub(crate) fn run(&mut self, request: RunRequest, inbox: &Receiver<ToWorker>) -> RunReport {
         self.runs += 1;
         let RunRequest { run_id, start, entry: first_entry, event: event_json, cache, mut run_on, .. } = request;
-        let event_json = event_json.into_value().unwrap_or(serde_json::Value::Null);
-        let tx_metadata =
-            event_json.pointer("/transaction/metadata").and_then(|m| m.as_object()).cloned().unwrap_or_default();
-        let target_scopes = event_json
-            .pointer("/transaction/target_scopes")
-            .and_then(|s| s.as_array())
-            .map(|list| list.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
-            .unwrap_or_default();
+        let built = self.frozen.event(&event_json, self.trigger, &mut self.context);
+        let event_fields = EventFields::new(event_json);
+        let (built, parts) = match built {
+            Ok((event, parts)) => (Ok(event), parts),
+            Err(e) => (Err(e), event_fields.parts()),
+        };
         *self.host.run.borrow_mut() = RunState {
             run_id,
             is_continue: first_entry == Entry::Continue,
-            tx_metadata,
-            target_scopes,
+            event: event_fields,
+            tx_metadata: parts.tx_metadata,
+            target_scopes: parts.target_scopes,
             cache,
             ..RunState::default()
         };
-        let built = self.build_event(&event_json);
-        self.host.run.borrow_mut().event = event_json;
 
         let mut reports = Vec::new();
         match built {
@@ -342,50 +340,6 @@ impl FlowContext {
         let run = std::mem::take(&mut *self.host.run.borrow_mut());
         self.reset();
         RunReport { actions: reports, transaction_metadata: run.tx_metadata, cache_ops: run.cache_ops }
-    }
-
-    /// Builds the deep-frozen `event` from its JSON. On post-login, `event.transaction.metadata` is a getter over the
-    /// run's live transaction metadata, and on credentials-exchange `event.transaction.target_scopes` one over the
-    /// live target scopes, defined after the transaction's other properties.
-    fn build_event(&mut self, event: &serde_json::Value) -> JsResult<JsValue> {
-        let Some(fields) = event.as_object() else {
-            return Err(JsNativeError::typ().with_message("the event must be an object").into());
-        };
-        let context = &mut self.context;
-        let builder = &mut self.frozen;
-        let object = JsObject::with_object_proto(context.intrinsics());
-        for (key, value) in fields {
-            let value = match value {
-                serde_json::Value::Object(transaction)
-                    if self.trigger == Trigger::PostLogin && key == "transaction" =>
-                {
-                    let built = JsObject::with_object_proto(context.intrinsics());
-                    for (key, value) in transaction.iter().filter(|(key, _)| *key != "metadata") {
-                        let value = builder.value(value, context)?;
-                        builder.insert(&built, key, value);
-                    }
-                    host::define_transaction_metadata(&built, context)?;
-                    builder.seal_inserted(&built, context)?;
-                    built.into()
-                }
-                serde_json::Value::Object(transaction)
-                    if self.trigger == Trigger::CredentialsExchange && key == "transaction" =>
-                {
-                    let built = JsObject::with_object_proto(context.intrinsics());
-                    for (key, value) in transaction.iter().filter(|(key, _)| *key != "target_scopes") {
-                        let value = builder.value(value, context)?;
-                        builder.insert(&built, key, value);
-                    }
-                    host::define_target_scopes(&built, context)?;
-                    builder.seal_inserted(&built, context)?;
-                    built.into()
-                }
-                _ => builder.value(value, context)?,
-            };
-            builder.insert(&object, key, value);
-        }
-        builder.seal_inserted(&object, context)?;
-        Ok(object.into())
     }
 
     fn run_action(

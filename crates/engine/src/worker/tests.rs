@@ -11,7 +11,7 @@ use serde_json::json;
 use super::host::Outbox;
 use super::realm::FlowContext;
 use crate::actions::flow_spec;
-use crate::protocol::{ActionSource, Entry, FromWorker, RunOn, RunReport, RunRequest, ToWorker};
+use crate::protocol::{ActionSource, Entry, EventJson, FromWorker, RunOn, RunReport, RunRequest, ToWorker};
 
 #[derive(Default)]
 struct Collect(RefCell<Vec<FromWorker>>);
@@ -78,7 +78,8 @@ impl Harness {
             flow: self.flow.clone(),
             start,
             entry,
-            event: event.into(),
+            // As a worker receives it: the text of the frame.
+            event: EventJson::encode(&event).expect("the event encodes"),
             cache: Default::default(),
             run_on,
         };

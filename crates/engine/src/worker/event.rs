@@ -1,0 +1,476 @@
+//! A run's `event`: the deep-frozen object actions see, built straight from the JSON text the host sent, and the
+//! few fields commands read back from that text.
+//!
+//! The frame keeps the event as text ([`EventJson::Encoded`]); [`FrozenBuilder::event`] walks that text once with
+//! serde and creates each JavaScript object, array and string as it goes, so no `serde_json::Value` is built (and
+//! dropped) on every run. What the walk creates is what `JsValue::from_json` would create from the parsed value,
+//! frozen: numbers that fit an `i32` are integers, the others doubles; keys keep the text's order (the host's maps
+//! are order-preserving, so this is also what a parsed `Value` had).
+
+use std::cell::OnceCell;
+use std::collections::HashMap;
+use std::fmt;
+
+use boa_engine::object::IntegrityLevel;
+use boa_engine::object::builtins::{JsArray, JsFunction};
+use boa_engine::property::PropertyDescriptor;
+use boa_engine::{Context, JsObject, JsResult, JsString, JsValue, js_string};
+use gatehouse_types::{JsonMap, Trigger};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+
+use crate::protocol::EventJson;
+use crate::worker::host;
+
+/// Property names kept by a [`FrozenBuilder`], at most.
+const MAX_CACHED_KEYS: usize = 4096;
+
+/// Builds deep-frozen JavaScript values from JSON: the objects and arrays `JsValue::from_json` builds, with every
+/// object and array frozen.
+///
+/// One builder serves every run of a context. It keeps the property names it has made (an event's names repeat on
+/// every run, and a `JsString` is immutable, so sharing one between runs shares no state) and
+/// `Object.preventExtensions`, captured before lockdown: an object whose properties were all inserted frozen is
+/// frozen once it is non-extensible, so the per-property pass of SetIntegrityLevel can be skipped.
+#[derive(Default)]
+pub(crate) struct FrozenBuilder {
+    keys: HashMap<Box<str>, JsString>,
+    prevent_extensions: Option<JsFunction>,
+}
+
+/// What the run state takes from the event besides the object itself: the values behind the live getters.
+#[derive(Default)]
+pub(crate) struct EventParts {
+    /// `event.transaction.metadata` (an empty map unless it is an object).
+    pub tx_metadata: JsonMap,
+    /// The strings of `event.transaction.target_scopes`.
+    pub target_scopes: Vec<String>,
+}
+
+impl EventParts {
+    /// The parts of a parsed event.
+    fn of(event: &Value) -> EventParts {
+        EventParts {
+            tx_metadata: event.pointer("/transaction/metadata").and_then(Value::as_object).cloned().unwrap_or_default(),
+            target_scopes: event.pointer("/transaction/target_scopes").map(strings).unwrap_or_default(),
+        }
+    }
+}
+
+impl FrozenBuilder {
+    /// A builder that makes objects non-extensible with `prevent_extensions` (`Object.preventExtensions`).
+    pub(crate) fn new(prevent_extensions: Option<JsFunction>) -> Self {
+        FrozenBuilder { keys: HashMap::default(), prevent_extensions }
+    }
+
+    fn key(&mut self, key: &str) -> JsString {
+        if let Some(name) = self.keys.get(key) {
+            return name.clone();
+        }
+        let name = JsString::from(key);
+        if self.keys.len() < MAX_CACHED_KEYS && key.len() <= 64 {
+            self.keys.insert(key.into(), name.clone());
+        }
+        name
+    }
+
+    /// Adds the data property `key` as a frozen object has it: enumerable, read-only, non-configurable.
+    pub(crate) fn insert(&mut self, object: &JsObject, key: JsString, value: JsValue) {
+        let property = PropertyDescriptor::builder().value(value).writable(false).enumerable(true).configurable(false);
+        object.insert_property(key, property);
+    }
+
+    /// Freezes `object`, all of whose own properties were added with [`FrozenBuilder::insert`] (or are accessors
+    /// defined non-configurable).
+    pub(crate) fn seal_inserted(&self, object: &JsObject, context: &mut Context) -> JsResult<()> {
+        match &self.prevent_extensions {
+            Some(prevent_extensions) => {
+                prevent_extensions.call(&JsValue::undefined(), &[object.clone().into()], context)?;
+            }
+            None => {
+                object.set_integrity_level(IntegrityLevel::Frozen, context)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds a run's deep-frozen `event` for `trigger` from its JSON, which must be an object. On post-login,
+    /// `event.transaction.metadata` is a getter over the run's live transaction metadata, and on
+    /// credentials-exchange `event.transaction.target_scopes` one over the live target scopes, defined after the
+    /// transaction's other properties. The values behind them come back as [`EventParts`].
+    pub(crate) fn event(
+        &mut self,
+        json: &EventJson,
+        trigger: Trigger,
+        context: &mut Context,
+    ) -> Result<(JsValue, EventParts), String> {
+        let mut parts = EventParts::default();
+        let seed =
+            EventSeed { frozen: Frozen { builder: self, context, transaction: None }, trigger, parts: &mut parts };
+        let built = match json {
+            EventJson::Encoded(raw) => {
+                let mut text = serde_json::Deserializer::from_str(raw.get());
+                seed.deserialize(&mut text).and_then(|event| text.end().map(|()| event))
+            }
+            EventJson::Parsed(value) => seed.deserialize(value),
+        };
+        built.map(|event| (event, parts)).map_err(|e| e.to_string())
+    }
+}
+
+/// The run's event JSON as the host sent it, for the commands that read a field of it (`api.redirect.*`,
+/// `api.access.deny` on a refresh): parsed on the first such read, which most runs never make.
+#[derive(Default)]
+pub(crate) struct EventFields {
+    json: Option<EventJson>,
+    parsed: OnceCell<Value>,
+}
+
+impl EventFields {
+    pub(crate) fn new(json: EventJson) -> Self {
+        EventFields { json: Some(json), parsed: OnceCell::new() }
+    }
+
+    /// The value at JSON pointer `pointer` (RFC 6901), if the event has one.
+    pub(crate) fn pointer(&self, pointer: &str) -> Option<&Value> {
+        match self.json.as_ref()? {
+            EventJson::Parsed(value) => value.pointer(pointer),
+            EventJson::Encoded(raw) => {
+                self.parsed.get_or_init(|| serde_json::from_str(raw.get()).unwrap_or(Value::Null)).pointer(pointer)
+            }
+        }
+    }
+
+    /// The parts of an event whose object could not be built, read the slow way.
+    pub(crate) fn parts(&self) -> EventParts {
+        match self.json.as_ref() {
+            Some(EventJson::Parsed(value)) => EventParts::of(value),
+            Some(EventJson::Encoded(_)) => self.pointer("").map(EventParts::of).unwrap_or_default(),
+            None => EventParts::default(),
+        }
+    }
+}
+
+/// Builds one deep-frozen value from the JSON it walks. `transaction` is set for the event's `transaction`, whose
+/// object gets the live getters its trigger has.
+struct Frozen<'a> {
+    builder: &'a mut FrozenBuilder,
+    context: &'a mut Context,
+    transaction: Option<(Trigger, &'a mut EventParts)>,
+}
+
+impl Frozen<'_> {
+    /// A builder for a value inside this one.
+    fn inner(&mut self) -> Frozen<'_> {
+        Frozen { builder: &mut *self.builder, context: &mut *self.context, transaction: None }
+    }
+}
+
+fn js<E: de::Error>(result: JsResult<()>) -> Result<(), E> {
+    result.map_err(E::custom)
+}
+
+impl<'de> DeserializeSeed<'de> for Frozen<'_> {
+    type Value = JsValue;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<JsValue, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Frozen<'_> {
+    type Value = JsValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<JsValue, E> {
+        Ok(JsValue::null())
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<JsValue, E> {
+        Ok(JsValue::new(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<JsValue, E> {
+        Ok(i32::try_from(v).map_or_else(|_| JsValue::new(v as f64), JsValue::new))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<JsValue, E> {
+        Ok(i32::try_from(v).map_or_else(|_| JsValue::new(v as f64), JsValue::new))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<JsValue, E> {
+        Ok(JsValue::new(v))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<JsValue, E> {
+        Ok(JsString::from(v).into())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<JsValue, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(256));
+        while let Some(item) = seq.next_element_seed(self.inner())? {
+            items.push(item);
+        }
+        let array: JsObject = JsArray::from_iter(items, self.context).into();
+        js(array.set_integrity_level(IntegrityLevel::Frozen, self.context).map(drop))?;
+        Ok(array.into())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<JsValue, A::Error> {
+        let object = JsObject::with_object_proto(self.context.intrinsics());
+        let mut transaction = self.transaction.take();
+        while let Some(key) = map.next_key_seed(Key(&mut *self.builder))? {
+            let value = match transaction.as_mut() {
+                // Read as JSON for the run state, and built too unless the trigger makes it a live getter.
+                Some((trigger, parts)) if key == js_string!("metadata") => {
+                    let json: Value = map.next_value()?;
+                    parts.tx_metadata = json.as_object().cloned().unwrap_or_default();
+                    if *trigger == Trigger::PostLogin {
+                        continue;
+                    }
+                    self.inner().deserialize(&json).map_err(de::Error::custom)?
+                }
+                Some((trigger, parts)) if key == js_string!("target_scopes") => {
+                    let json: Value = map.next_value()?;
+                    parts.target_scopes = strings(&json);
+                    if *trigger == Trigger::CredentialsExchange {
+                        continue;
+                    }
+                    self.inner().deserialize(&json).map_err(de::Error::custom)?
+                }
+                _ => map.next_value_seed(self.inner())?,
+            };
+            self.builder.insert(&object, key, value);
+        }
+        match transaction {
+            Some((Trigger::PostLogin, _)) => js(host::define_transaction_metadata(&object, self.context))?,
+            Some((Trigger::CredentialsExchange, _)) => js(host::define_target_scopes(&object, self.context))?,
+            _ => {}
+        }
+        js(self.builder.seal_inserted(&object, self.context))?;
+        Ok(object.into())
+    }
+}
+
+/// The strings of a JSON array (none unless it is one).
+fn strings(json: &Value) -> Vec<String> {
+    json.as_array().map(|list| list.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+}
+
+/// A property name, shared through the builder's cache.
+struct Key<'a>(&'a mut FrozenBuilder);
+
+impl<'de> DeserializeSeed<'de> for Key<'_> {
+    type Value = JsString;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<JsString, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key<'_> {
+    type Value = JsString;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a property name")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<JsString, E> {
+        Ok(self.0.key(v))
+    }
+}
+
+/// The whole event: an object whose `transaction` gets its trigger's live getters.
+struct EventSeed<'a> {
+    frozen: Frozen<'a>,
+    trigger: Trigger,
+    parts: &'a mut EventParts,
+}
+
+impl<'de> DeserializeSeed<'de> for EventSeed<'_> {
+    type Value = JsValue;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<JsValue, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EventSeed<'_> {
+    type Value = JsValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("the event as an object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsValue, A::Error> {
+        let EventSeed { mut frozen, trigger, parts } = self;
+        let object = JsObject::with_object_proto(frozen.context.intrinsics());
+        while let Some(key) = map.next_key_seed(Key(frozen.builder))? {
+            let value = if key == js_string!("transaction") {
+                map.next_value_seed(Frozen {
+                    builder: frozen.builder,
+                    context: frozen.context,
+                    transaction: Some((trigger, &mut *parts)),
+                })?
+            } else {
+                map.next_value_seed(frozen.inner())?
+            };
+            frozen.builder.insert(&object, key, value);
+        }
+        js(frozen.builder.seal_inserted(&object, frozen.context))?;
+        Ok(object.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use boa_engine::{Context, JsValue, Source};
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// Any JSON value, nested a few levels deep, with the numbers and names that have edge cases.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (i64::from(i32::MIN) - 2..=i64::from(i32::MAX) + 2).prop_map(Value::from),
+            any::<f64>().prop_filter("JSON numbers are finite", |f| f.is_finite()).prop_map(Value::from),
+            "\\PC{0,12}".prop_map(Value::from),
+            "[\"\\\\\\u{0}-\\u{1f}\\u{7f}\\u{fffd}\\u{1F600}]{0,6}".prop_map(Value::from),
+        ];
+        let key = prop_oneof!["[a-z_]{1,8}", Just("__proto__".to_owned()), Just("metadata".to_owned()), "\\PC{0,6}"];
+        leaf.prop_recursive(5, 64, 8, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+                proptest::collection::vec((key.clone(), inner), 0..8)
+                    .prop_map(|pairs| Value::Object(pairs.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// The first difference between two JavaScript values (`Object.is` on primitives, own keys in order,
+    /// prototypes), and whether every object of the first is frozen; empty when they are the same.
+    const COMPARE: &str = r#"
+        (function compare(a, b, path) {
+          if (a === null || typeof a !== 'object') return Object.is(a, b) ? '' : path + ': ' + String(a) + ' vs ' + String(b);
+          if (b === null || typeof b !== 'object') return path + ': object vs ' + String(b);
+          if (!Object.isFrozen(a)) return path + ' is not frozen';
+          if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return path + ': another prototype';
+          const ka = Reflect.ownKeys(a), kb = Reflect.ownKeys(b);
+          if (ka.join('\u0000') !== kb.join('\u0000')) return path + ': keys ' + ka + ' vs ' + kb;
+          for (const k of ka) {
+            const d = Object.getOwnPropertyDescriptor(a, k);
+            if (!Array.isArray(a) && (d.writable || d.configurable || !d.enumerable)) return path + '.' + k + ' is not frozen';
+            const found = compare(a[k], b[k], path + '.' + k);
+            if (found) return found;
+          }
+          return '';
+        })
+    "#;
+
+    fn text_of(json: &EventJson) -> &str {
+        match json {
+            EventJson::Encoded(raw) => raw.get(),
+            EventJson::Parsed(_) => unreachable!("encoded"),
+        }
+    }
+
+    fn difference(built: &JsValue, expected: &JsValue, context: &mut Context) -> String {
+        let compare = context.eval(Source::from_bytes(COMPARE)).expect("compare");
+        let compare = compare.as_callable().expect("a function");
+        let found = compare.call(
+            &JsValue::undefined(),
+            &[built.clone(), expected.clone(), js_string!("event").into()],
+            context,
+        );
+        found.expect("compare runs").as_string().expect("a string").to_std_string_escaped()
+    }
+
+    proptest! {
+        /// An event built from its text is what Boa's `JsValue::from_json` builds from the parsed value, frozen.
+        #[test]
+        fn an_event_built_from_text_is_what_from_json_builds(data in json_value(), user in json_value()) {
+            let event = json!({ "data": data, "user": user, "transaction": { "requested_scopes": ["openid"] } });
+            let mut context = Context::default();
+            let mut builder = FrozenBuilder::new(None);
+            let text = EventJson::encode(&event).expect("encodes");
+            let (built, _) = builder.event(&text, Trigger::PasswordResetPostChallenge, &mut context).expect("builds");
+            // What a worker built before: the frame's text parsed into a `Value`, then converted by Boa.
+            let parsed: Value = serde_json::from_str(text_of(&text)).expect("parses");
+            let expected = JsValue::from_json(&parsed, &mut context).expect("from_json");
+            prop_assert_eq!(difference(&built, &expected, &mut context), "");
+            // The parsed form gives the same.
+            let (parsed, _) = builder.event(&EventJson::Parsed(parsed), Trigger::PasswordResetPostChallenge, &mut context)
+                .expect("builds");
+            prop_assert_eq!(difference(&parsed, &expected, &mut context), "");
+        }
+
+        /// Text that is not one JSON object is an error, never a panic.
+        #[test]
+        fn text_that_is_not_an_event_is_an_error(text in "\\PC{0,64}") {
+            let mut context = Context::default();
+            let raw = serde_json::value::RawValue::from_string(text.clone());
+            if let Ok(raw) = raw {
+                let built = FrozenBuilder::new(None).event(&EventJson::Encoded(raw), Trigger::PostLogin, &mut context);
+                let is_object = serde_json::from_str::<Value>(&text).is_ok_and(|v| v.is_object());
+                prop_assert_eq!(built.is_ok(), is_object);
+            }
+        }
+    }
+
+    #[test]
+    fn the_transaction_gives_its_live_parts_to_the_run_state() {
+        let event = json!({
+            "transaction": {
+                "metadata": { "a": 1 },
+                "target_scopes": ["read", 7, "write"],
+                "protocol": "oidc-basic-profile"
+            }
+        });
+        let text = EventJson::encode(&event).expect("encodes");
+        for (trigger, keys) in [
+            (Trigger::PostLogin, "target_scopes,protocol,metadata"),
+            (Trigger::CredentialsExchange, "metadata,protocol,target_scopes"),
+            (Trigger::PreUserRegistration, "metadata,target_scopes,protocol"),
+        ] {
+            let mut context = Context::default();
+            let (built, parts) = FrozenBuilder::new(None).event(&text, trigger, &mut context).expect("builds");
+            assert_eq!(Value::Object(parts.tx_metadata), json!({ "a": 1 }), "{trigger:?}");
+            assert_eq!(parts.target_scopes, ["read", "write"], "{trigger:?}");
+            let transaction = built.as_object().expect("object").get(js_string!("transaction"), &mut context);
+            let transaction = transaction.expect("transaction").as_object().expect("object").clone();
+            let keys_now = transaction.own_property_keys(&mut context).expect("keys");
+            let keys_now: Vec<String> = keys_now.iter().map(ToString::to_string).collect();
+            assert_eq!(keys_now.join(","), keys, "{trigger:?}");
+            assert!(
+                transaction.test_integrity_level(IntegrityLevel::Frozen, &mut context).expect("frozen"),
+                "{trigger:?}"
+            );
+        }
+        let (_, parts) = FrozenBuilder::new(None)
+            .event(
+                &EventJson::encode(&json!({ "transaction": { "metadata": [1] } })).expect("encodes"),
+                Trigger::PostLogin,
+                &mut Context::default(),
+            )
+            .expect("builds");
+        assert!(parts.tx_metadata.is_empty(), "metadata that is not an object reads as empty");
+    }
+
+    #[test]
+    fn commands_read_fields_of_the_text_as_sent() {
+        let fields = EventFields::new(
+            EventJson::encode(&json!({ "request": { "query": { "prompt": "none" } } })).expect("encodes"),
+        );
+        assert_eq!(fields.pointer("/request/query/prompt"), Some(&json!("none")));
+        assert_eq!(fields.pointer("/request/hostname"), None);
+        assert_eq!(EventFields::default().pointer("/request"), None);
+    }
+}
