@@ -11,6 +11,7 @@ use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::fmt;
 
+use boa_engine::builtins::object::OrdinaryObject;
 use boa_engine::object::IntegrityLevel;
 use boa_engine::object::builtins::{JsArray, JsFunction};
 use boa_engine::property::PropertyDescriptor;
@@ -220,7 +221,7 @@ impl<'de> Visitor<'de> for Frozen<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<JsValue, A::Error> {
-        let object = JsObject::with_object_proto(self.context.intrinsics());
+        let object = plain_object(self.context);
         let mut transaction = self.transaction.take();
         while let Some(key) = map.next_key_seed(Key(&mut *self.builder))? {
             let value = match transaction.as_mut() {
@@ -253,6 +254,14 @@ impl<'de> Visitor<'de> for Frozen<'_> {
         js(self.builder.seal_inserted(&object, self.context))?;
         Ok(object.into())
     }
+}
+
+/// A new object with `Object.prototype`, as `JsObject::with_object_proto` makes it but on Boa's shared shapes (hidden
+/// classes): objects built with the same keys in the same order, run after run, follow the same chain of shapes,
+/// where `with_object_proto` gives each object a property table (a hash map) of its own to fill key by key.
+fn plain_object(context: &Context) -> JsObject {
+    JsObject::new(context.root_shape(), context.intrinsics().constructors().object().prototype(), OrdinaryObject)
+        .upcast()
 }
 
 /// The strings of a JSON array (none unless it is one).
@@ -307,7 +316,7 @@ impl<'de> Visitor<'de> for EventSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsValue, A::Error> {
         let EventSeed { mut frozen, trigger, parts } = self;
-        let object = JsObject::with_object_proto(frozen.context.intrinsics());
+        let object = plain_object(frozen.context);
         while let Some(key) = map.next_key_seed(Key(frozen.builder))? {
             let value = if key == js_string!("transaction") {
                 map.next_value_seed(Frozen {
