@@ -10,13 +10,15 @@
 use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::BuildHasherDefault;
 
 use boa_engine::builtins::object::OrdinaryObject;
 use boa_engine::object::IntegrityLevel;
 use boa_engine::object::builtins::{JsArray, JsFunction};
-use boa_engine::property::PropertyDescriptor;
+use boa_engine::property::{PropertyDescriptor, PropertyDescriptorBuilder};
 use boa_engine::{Context, JsObject, JsResult, JsString, JsValue, js_string};
 use gatehouse_types::{JsonMap, Trigger};
+use rustc_hash::FxHasher;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
@@ -35,7 +37,7 @@ const MAX_CACHED_KEYS: usize = 4096;
 /// frozen once it is non-extensible, so the per-property pass of SetIntegrityLevel can be skipped.
 #[derive(Default)]
 pub(crate) struct FrozenBuilder {
-    keys: HashMap<Box<str>, JsString>,
+    keys: HashMap<Box<str>, JsString, BuildHasherDefault<FxHasher>>,
     prevent_extensions: Option<JsFunction>,
 }
 
@@ -77,12 +79,11 @@ impl FrozenBuilder {
 
     /// Adds the data property `key` as a frozen object has it: enumerable, read-only, non-configurable.
     pub(crate) fn insert(&mut self, object: &JsObject, key: JsString, value: JsValue) {
-        let property = PropertyDescriptor::builder().value(value).writable(false).enumerable(true).configurable(false);
-        object.insert_property(key, property);
+        object.insert_property(key, frozen(value));
     }
 
     /// Freezes `object`, all of whose own properties were added with [`FrozenBuilder::insert`] (or are accessors
-    /// defined non-configurable).
+    /// defined non-configurable, or an array's read-only `length`).
     pub(crate) fn seal_inserted(&self, object: &JsObject, context: &mut Context) -> JsResult<()> {
         match &self.prevent_extensions {
             Some(prevent_extensions) => {
@@ -210,13 +211,19 @@ impl<'de> Visitor<'de> for Frozen<'_> {
         Ok(JsString::from(v).into())
     }
 
+    /// An array frozen as it is built: its elements inserted read-only and non-configurable, then `length`, then
+    /// no extensions. The state `Object.freeze` leaves, without freezing a writable array property by property
+    /// (which moved every element from the dense storage to the sparse one, one `DefineOwnProperty` at a time).
     fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<JsValue, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(256));
+        let array: JsObject = JsArray::new(self.context).map_err(de::Error::custom)?.into();
+        let mut length = 0u32;
         while let Some(item) = seq.next_element_seed(self.inner())? {
-            items.push(item);
+            array.insert_property(length, frozen(item));
+            length = length.checked_add(1).ok_or_else(|| de::Error::custom("array too long"))?;
         }
-        let array: JsObject = JsArray::from_iter(items, self.context).into();
-        js(array.set_integrity_level(IntegrityLevel::Frozen, self.context).map(drop))?;
+        let length = PropertyDescriptor::builder().value(length).writable(false).enumerable(false).configurable(false);
+        array.insert_property(js_string!("length"), length);
+        js(self.builder.seal_inserted(&array, self.context))?;
         Ok(array.into())
     }
 
@@ -254,6 +261,11 @@ impl<'de> Visitor<'de> for Frozen<'_> {
         js(self.builder.seal_inserted(&object, self.context))?;
         Ok(object.into())
     }
+}
+
+/// A data property as a frozen object has it: enumerable, read-only, non-configurable.
+fn frozen(value: JsValue) -> PropertyDescriptorBuilder {
+    PropertyDescriptor::builder().value(value).writable(false).enumerable(true).configurable(false)
 }
 
 /// A new object with `Object.prototype`, as `JsObject::with_object_proto` makes it but on Boa's shared shapes (hidden
@@ -384,6 +396,12 @@ mod tests {
         })
     "#;
 
+    /// A builder as a worker's context has it, sealing with `Object.preventExtensions`.
+    fn worker_builder(context: &mut Context) -> FrozenBuilder {
+        let prevent_extensions = context.eval(Source::from_bytes("Object.preventExtensions")).expect("eval");
+        FrozenBuilder::new(prevent_extensions.as_object().and_then(JsFunction::from_object))
+    }
+
     fn text_of(json: &EventJson) -> &str {
         match json {
             EventJson::Encoded(raw) => raw.get(),
@@ -408,7 +426,7 @@ mod tests {
         fn an_event_built_from_text_is_what_from_json_builds(data in json_value(), user in json_value()) {
             let event = json!({ "data": data, "user": user, "transaction": { "requested_scopes": ["openid"] } });
             let mut context = Context::default();
-            let mut builder = FrozenBuilder::new(None);
+            let mut builder = worker_builder(&mut context);
             let text = EventJson::encode(&event).expect("encodes");
             let (built, _) = builder.event(&text, Trigger::PasswordResetPostChallenge, &mut context).expect("builds");
             // What a worker built before: the frame's text parsed into a `Value`, then converted by Boa.
@@ -450,7 +468,7 @@ mod tests {
             (Trigger::PreUserRegistration, "metadata,target_scopes,protocol"),
         ] {
             let mut context = Context::default();
-            let (built, parts) = FrozenBuilder::new(None).event(&text, trigger, &mut context).expect("builds");
+            let (built, parts) = worker_builder(&mut context).event(&text, trigger, &mut context).expect("builds");
             assert_eq!(Value::Object(parts.tx_metadata), json!({ "a": 1 }), "{trigger:?}");
             assert_eq!(parts.target_scopes, ["read", "write"], "{trigger:?}");
             let transaction = built.as_object().expect("object").get(js_string!("transaction"), &mut context);
