@@ -25,19 +25,23 @@ use serde_json::Value;
 use crate::protocol::EventJson;
 use crate::worker::host;
 
-/// Property names kept by a [`FrozenBuilder`], at most.
-const MAX_CACHED_KEYS: usize = 4096;
+/// Strings kept by a [`FrozenBuilder`], at most; the cache starts again when it is full.
+const MAX_CACHED_STRINGS: usize = 4096;
+
+/// The longest string a [`FrozenBuilder`] keeps, in bytes.
+const MAX_CACHED_LENGTH: usize = 64;
 
 /// Builds deep-frozen JavaScript values from JSON: the objects and arrays `JsValue::from_json` builds, with every
 /// object and array frozen.
 ///
-/// One builder serves every run of a context. It keeps the property names it has made (an event's names repeat on
-/// every run, and a `JsString` is immutable, so sharing one between runs shares no state) and
+/// One builder serves every run of a context. It keeps the short strings it has made, property names and values
+/// (an event's names and most of its values repeat on every run of a flow, and a string is an immutable primitive,
+/// so sharing one between runs shares no state: a script cannot tell two equal strings apart), and
 /// `Object.preventExtensions`, captured before lockdown: an object whose properties were all inserted frozen is
 /// frozen once it is non-extensible, so the per-property pass of SetIntegrityLevel can be skipped.
 #[derive(Default)]
 pub(crate) struct FrozenBuilder {
-    keys: HashMap<Box<str>, JsString, BuildHasherDefault<FxHasher>>,
+    strings: HashMap<Box<str>, JsString, BuildHasherDefault<FxHasher>>,
     prevent_extensions: Option<JsFunction>,
 }
 
@@ -63,18 +67,23 @@ impl EventParts {
 impl FrozenBuilder {
     /// A builder that makes objects non-extensible with `prevent_extensions` (`Object.preventExtensions`).
     pub(crate) fn new(prevent_extensions: Option<JsFunction>) -> Self {
-        FrozenBuilder { keys: HashMap::default(), prevent_extensions }
+        FrozenBuilder { strings: HashMap::default(), prevent_extensions }
     }
 
-    fn key(&mut self, key: &str) -> JsString {
-        if let Some(name) = self.keys.get(key) {
-            return name.clone();
+    /// The string `text`, from the cache when it is there. Values that change on every login (timestamps, ids)
+    /// fill the cache over time; it is emptied when full rather than left to serve only what came first.
+    fn string(&mut self, text: &str) -> JsString {
+        if let Some(string) = self.strings.get(text) {
+            return string.clone();
         }
-        let name = JsString::from(key);
-        if self.keys.len() < MAX_CACHED_KEYS && key.len() <= 64 {
-            self.keys.insert(key.into(), name.clone());
+        let string = JsString::from(text);
+        if text.len() <= MAX_CACHED_LENGTH {
+            if self.strings.len() >= MAX_CACHED_STRINGS {
+                self.strings.clear();
+            }
+            self.strings.insert(text.into(), string.clone());
         }
-        name
+        string
     }
 
     /// Adds the data property `key` as a frozen object has it: enumerable, read-only, non-configurable.
@@ -208,7 +217,7 @@ impl<'de> Visitor<'de> for Frozen<'_> {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<JsValue, E> {
-        Ok(JsString::from(v).into())
+        Ok(self.builder.string(v).into())
     }
 
     /// An array frozen as it is built: its elements inserted read-only and non-configurable, then `length`, then
@@ -300,7 +309,7 @@ impl<'de> Visitor<'de> for Key<'_> {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<JsString, E> {
-        Ok(self.0.key(v))
+        Ok(self.0.string(v))
     }
 }
 
@@ -489,6 +498,27 @@ mod tests {
             )
             .expect("builds");
         assert!(parts.tx_metadata.is_empty(), "metadata that is not an object reads as empty");
+    }
+
+    #[test]
+    fn the_string_cache_stays_bounded_and_right_as_values_change() {
+        let mut context = Context::default();
+        let mut builder = worker_builder(&mut context);
+        for login in 0..(MAX_CACHED_STRINGS + 10) {
+            let event =
+                json!({ "user": { "email": "jane@example.com", "last_login": format!("2026-12-02T00:00:{login}Z") } });
+            let text = EventJson::encode(&event).expect("encodes");
+            let (built, _) = builder.event(&text, Trigger::PostLogin, &mut context).expect("builds");
+            assert!(builder.strings.len() <= MAX_CACHED_STRINGS);
+            if login % 1000 == 0 || login > MAX_CACHED_STRINGS {
+                let expected = JsValue::from_json(&event, &mut context).expect("from_json");
+                assert_eq!(difference(&built, &expected, &mut context), "", "login {login}");
+            }
+        }
+        let long = "x".repeat(MAX_CACHED_LENGTH + 1);
+        let text = EventJson::encode(&json!({ "long": long })).expect("encodes");
+        builder.event(&text, Trigger::PostLogin, &mut context).expect("builds");
+        assert!(!builder.strings.contains_key(long.as_str()), "a long string is not kept");
     }
 
     #[test]
