@@ -348,15 +348,22 @@ impl Server {
         let lines = self.lines.as_ref().expect("a server this test started").lock().unwrap();
         while lines.try_recv().is_ok() {}
         let post_login = self.dir.path().join("actions").join("post-login");
-        for entry in std::fs::read_dir(&post_login).unwrap() {
-            std::fs::remove_file(entry.unwrap().path()).unwrap();
-        }
-        // Each file appears whole (written beside the folder, then renamed in): the server's reload poll may run
-        // between two writes, and must never read half a file.
+        // Each file appears whole (written beside the folder, then renamed in, over the file of the same name): the
+        // server's reload poll may run between two writes, and must never read half a file. Files left out of the
+        // new set go only afterwards: removed first, a poll in between could see an empty folder and take it as
+        // the operator's new (empty) flow, which a broken file that follows would then never replace.
         for (name, code) in actions {
             let staged = self.dir.path().join(format!(".staged-{name}"));
             std::fs::write(&staged, code).unwrap();
             std::fs::rename(&staged, post_login.join(name)).unwrap();
+        }
+        for entry in std::fs::read_dir(&post_login).unwrap() {
+            let path = entry.unwrap().path();
+            let kept =
+                path.file_name().and_then(|n| n.to_str()).is_some_and(|n| actions.iter().any(|(name, _)| *name == n));
+            if !kept {
+                std::fs::remove_file(path).unwrap();
+            }
         }
         // The reload of exactly these files (a poll between two renames announces a partial set), or a refusal.
         let mut names: Vec<&str> = actions.iter().map(|(name, _)| *name).collect();
