@@ -150,14 +150,6 @@ impl EventJson {
     pub fn encode<T: Serialize + ?Sized>(event: &T) -> serde_json::Result<Self> {
         serde_json::value::to_raw_value(event).map(EventJson::Encoded)
     }
-
-    /// The event as a value (parsing it if it is still text).
-    pub fn into_value(self) -> serde_json::Result<serde_json::Value> {
-        match self {
-            EventJson::Encoded(raw) => serde_json::from_str(raw.get()),
-            EventJson::Parsed(value) => Ok(value),
-        }
-    }
 }
 
 impl From<serde_json::Value> for EventJson {
