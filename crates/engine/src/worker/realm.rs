@@ -137,13 +137,6 @@ impl FlowContext {
             .map_err(internal)?
             .and_then(|f| f.as_object().and_then(JsFunction::from_object));
         *host.stringify.borrow_mut() = stringify;
-        let object_constructor = global.get(js_string!("Object"), &mut context).map_err(internal)?;
-        let prevent_extensions = object_constructor
-            .as_object()
-            .map(|o| o.get(js_string!("preventExtensions"), &mut context))
-            .transpose()
-            .map_err(internal)?
-            .and_then(|f| f.as_object().and_then(JsFunction::from_object));
 
         let prelude =
             context.eval(Source::from_bytes(PRELUDE).with_path(Path::new("gatehouse:prelude"))).map_err(internal)?;
@@ -242,7 +235,7 @@ impl FlowContext {
             requires,
             global_keys,
             globals_fixed,
-            frozen: FrozenBuilder::new(prevent_extensions),
+            frozen: FrozenBuilder::default(),
             tainted: false,
             runs: 0,
         })
