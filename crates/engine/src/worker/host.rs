@@ -17,7 +17,7 @@ use gatehouse_types::{Command, JsonMap};
 
 use crate::protocol::{CacheOp, CacheRecord, FetchRequest, FetchResponse, FromWorker};
 use crate::worker::event::EventFields;
-use crate::worker::{commands, node_crypto};
+use crate::worker::{commands, json, node_crypto};
 
 /// Where a worker's messages to the host go (stdout in a sandbox process, a channel in tests).
 pub(crate) trait Outbox {
@@ -216,8 +216,12 @@ pub(crate) fn arg_string(args: &[JsValue], i: usize, context: &mut Context) -> J
 }
 
 /// Converts a script value to JSON the way `JSON.stringify` does (`toJSON`, dates, dropped functions);
-/// `None` for `undefined`.
+/// `None` for `undefined`. Plain data is read straight off its objects ([`json::plain`]); anything else goes
+/// through the `JSON.stringify` captured before lockdown.
 pub(crate) fn to_json(value: &JsValue, host: &HostState, context: &mut Context) -> JsResult<Option<serde_json::Value>> {
+    if let Some(plain) = json::plain(value, context) {
+        return Ok(plain);
+    }
     let stringify = host.stringify.borrow().clone();
     let Some(stringify) = stringify else {
         return value.to_json(context);

@@ -8,6 +8,7 @@ mod commands;
 mod event;
 mod executor;
 pub(crate) mod host;
+mod json;
 mod node_crypto;
 mod realm;
 
