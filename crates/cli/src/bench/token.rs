@@ -7,13 +7,15 @@
 //! timed. Then `wrk` (Debian's package) runs each grant against each server in turn, after a warm-up:
 //! `client_credentials`, `refresh_token` (rotated on every use by both; the Lua script hands each response's new
 //! token to the next request) and the password grant, which is bound by argon2id and is shown next to the measured
-//! hash rate. The signing bound is `openssl speed -multi <cores> rsa2048`, measured in the same run.
+//! hash rate. The signing bound is `openssl speed -multi <cores> rsa2048`, measured in the same run before the
+//! load and again after the `client_credentials` rows (the table uses their mean: this machine's speed moves between
+//! minutes); beside it, Gatehouse's own signing path alone (the key ring, no HTTP) on as many threads.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use gatehouse_auth::crypto::password;
+use gatehouse_auth::crypto::{keys, password};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 use tokio::io::AsyncBufReadExt;
@@ -108,9 +110,11 @@ async fn measure(args: &TokenArgs, dir: &Path, wrk_version: &str) -> Result<(), 
     std::fs::create_dir_all(dir.join("actions/post-login")).map_err(|e| format!("{}: {e}", dir.display()))?;
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
 
-    // The bounds first, on a machine where neither server runs yet.
+    // The bounds first, on a machine where neither server runs yet; `openssl speed` again right after the
+    // `client_credentials` rows, since this machine's speed moves between minutes.
     output::progress("bench: token endpoint: signing and hashing bounds...");
-    let signing = openssl_sign_rate(cores).await;
+    let openssl_before = openssl_sign_rate(cores).await;
+    let signer = signer_rate(cores, Duration::from_secs(3)).await?;
     let hashing = argon2_rate(cores, Duration::from_secs(3)).await?;
 
     output::progress("bench: token endpoint: starting Gatehouse and node-oidc-provider...");
@@ -137,6 +141,7 @@ async fn measure(args: &TokenArgs, dir: &Path, wrk_version: &str) -> Result<(), 
 
     let grants = ["client_credentials", "refresh_token", "password"];
     let mut rows: Vec<[Row; 2]> = Vec::new();
+    let mut openssl_after = None;
     for grant in grants {
         let mut pair = Vec::new();
         for server in &servers {
@@ -161,9 +166,15 @@ async fn measure(args: &TokenArgs, dir: &Path, wrk_version: &str) -> Result<(), 
         }
         let [gatehouse_row, node_row]: [Row; 2] = pair.try_into().map_err(|_| "two servers".to_owned())?;
         rows.push([gatehouse_row, node_row]);
+        if rows.len() == 1 {
+            output::progress("bench: token endpoint: the signing bound again...");
+            openssl_after = Some(openssl_sign_rate(cores).await);
+        }
     }
 
-    print_table(args, &servers, &checked, &rows, &node_version, wrk_version, cores, signing, hashing);
+    let signing =
+        SigningBound { openssl: [openssl_before, openssl_after.unwrap_or_else(|| Err("not measured".into()))], signer };
+    print_table(args, &servers, &checked, &rows, &node_version, wrk_version, cores, &signing, hashing);
     Ok(())
 }
 
@@ -595,6 +606,56 @@ async fn openssl_sign_rate(cores: usize) -> Result<f64, String> {
         .ok_or_else(|| "openssl speed printed no rsa 2048 line".to_owned())
 }
 
+/// RS256 signing rates around the load.
+struct SigningBound {
+    /// `openssl speed -multi <cores> rsa2048` before the servers start and after the `client_credentials` rows.
+    openssl: [Result<f64, String>; 2],
+    /// Gatehouse's own signing path (the key ring's aws-lc-rs key pair) on `cores` threads, no HTTP.
+    signer: f64,
+}
+
+impl SigningBound {
+    /// The mean of the `openssl speed` figures that were measured.
+    fn openssl(&self) -> Result<f64, String> {
+        let measured: Vec<f64> = self.openssl.iter().filter_map(|r| r.as_ref().ok().copied()).collect();
+        match measured.len() {
+            0 => Err(self.openssl[0].clone().err().unwrap_or_default()),
+            n => Ok(measured.iter().sum::<f64>() / n as f64),
+        }
+    }
+}
+
+/// Access tokens per second that Gatehouse's key ring signs on `cores` threads: a fresh 2048-bit key, claims
+/// shaped like a `client_credentials` token's, `KeyRing::sign_with_typ` as the token endpoint calls it.
+async fn signer_rate(cores: usize, time: Duration) -> Result<f64, String> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let key = keys::generate_key(now).map_err(|e| e.to_string())?;
+    let ring = std::sync::Arc::new(keys::KeyRing::from_records(vec![key]).map_err(|e| e.to_string())?);
+    let claims = serde_json::json!({
+        "iss": "http://127.0.0.1:3000/", "sub": format!("{CLIENT_ID}@clients"), "aud": API, "iat": now,
+        "exp": now + 86_400, "scope": "read:data", "gty": "client-credentials", "azp": CLIENT_ID,
+        "jti": "fJ0rX2yq8bqkPq3bH6m1Zw",
+    });
+    let started = Instant::now();
+    let counts = (0..cores).map(|_| {
+        let (ring, claims) = (ring.clone(), claims.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut n = 0u64;
+            while started.elapsed() < time {
+                if ring.sign_with_typ(&claims, "at+jwt").is_ok() {
+                    n += 1;
+                }
+            }
+            n
+        })
+    });
+    let mut total = 0;
+    for count in counts.collect::<Vec<_>>() {
+        total += count.await.map_err(|e| e.to_string())?;
+    }
+    Ok(total as f64 / started.elapsed().as_secs_f64())
+}
+
 /// argon2id verifications per second on `cores` threads, with Gatehouse's parameters.
 async fn argon2_rate(cores: usize, time: Duration) -> Result<f64, String> {
     let hash = password::hash_password(PASSWORD).map_err(|e| e.to_string())?;
@@ -643,7 +704,7 @@ fn print_table(
     node_version: &str,
     wrk_version: &str,
     cores: usize,
-    signing: Result<f64, String>,
+    signing: &SigningBound,
     hashing: f64,
 ) {
     output::line(&format!(
@@ -712,13 +773,19 @@ fn print_table(
     }
     let cc = &rows[0];
     let ratio = cc[0].figures.per_second / cc[1].figures.per_second.max(f64::EPSILON);
-    match &signing {
+    let openssl = signing.openssl();
+    match &openssl {
         Ok(rate) => {
             let per_answer = |i: usize| checked.first().map(|c| c.signatures[i]).unwrap_or(1).max(1) as f64;
+            let measured =
+                |r: &Result<f64, String>| r.as_ref().map_or_else(|e| format!("not measured ({e})"), |r| thousands(*r));
             output::line(&format!(
-                "  signing bound: openssl speed -multi {cores} rsa2048 signs {}/s here: client_credentials at {:.0}%, \
-                 refresh_token at {:.0}% of {}/s ({} signatures per answer)",
+                "  signing bound: openssl speed -multi {cores} rsa2048 signs {}/s here (mean of {}/s before the load and \
+                 {}/s after the client_credentials rows): client_credentials at {:.0}%, refresh_token at {:.0}% of \
+                 {}/s ({} signatures per answer)",
                 thousands(*rate),
+                measured(&signing.openssl[0]),
+                measured(&signing.openssl[1]),
                 100.0 * cc[0].figures.per_second / rate,
                 100.0 * rows[1][0].figures.per_second * per_answer(1) / rate,
                 thousands(rate / per_answer(1)),
@@ -728,6 +795,12 @@ fn print_table(
         Err(why) => output::line(&format!("  signing bound not measured: {why}")),
     }
     output::line(&format!(
+        "  Gatehouse's signer alone (the key ring's aws-lc-rs key pair, no HTTP) signs {}/s on {cores} threads: \
+         client_credentials at {:.0}% of it",
+        thousands(signing.signer),
+        100.0 * cc[0].figures.per_second / signing.signer.max(f64::EPSILON)
+    ));
+    output::line(&format!(
         "  hashing bound: argon2id (m={} KiB, t={}, p={}) verifies {:.0}/s on {cores} threads here: the password \
          grant at {:.0}%",
         password::MEMORY_KIB,
@@ -736,7 +809,7 @@ fn print_table(
         hashing,
         100.0 * rows[2][0].figures.per_second / hashing.max(f64::EPSILON)
     ));
-    let bound = match &signing {
+    let bound = match &openssl {
         Ok(rate) => {
             let share = cc[0].figures.per_second / rate;
             format!("{} ({:.0}%)", if share >= 0.6 { "met" } else { "not met" }, 100.0 * share)
