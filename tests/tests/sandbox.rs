@@ -412,7 +412,8 @@ args = sys.argv[1:]
 progress = open(args[args.index("--progress-file") + 1], "r+b")
 send({"type": "ready", "data": {"pid": 1}})
 length = struct.unpack(">I", sys.stdin.buffer.read(4))[0]
-run_id = json.loads(sys.stdin.buffer.read(length))["data"]["run_id"]
+# A run request's event text follows its JSON in the frame.
+run_id = json.JSONDecoder().raw_decode(sys.stdin.buffer.read(length).decode())[0]["data"]["run_id"]
 index, mask = 10**15, (1 << 64) - 1
 check = run_id ^ (((index << 32) | (index >> 32)) & mask) ^ 0x9E3779B97F4A7C15
 progress.write(struct.pack("<QQQ", run_id, index, check))

@@ -1,8 +1,10 @@
 //! The messages between the host process and a sandbox worker, and their framing.
 //!
 //! A worker reads frames on stdin and writes frames on stdout: a 4-byte big-endian length, then that many bytes
-//! of JSON. Nothing else is ever written to stdout by a worker; its stderr carries panics and allocation
-//! failures, which the host reads to explain a worker's death.
+//! of JSON. A run request's frame is the one exception: its event's JSON text follows the request's JSON inside the
+//! same frame ([`encode_to_worker`], [`read_to_worker`]), so the worker never scans the event just to find where it
+//! ends. Nothing else is ever written to stdout by a worker; its stderr carries panics and allocation failures,
+//! which the host reads to explain a worker's death.
 //!
 //! A message is `{"type": "run", "data": {...}}`: the tag comes first, so the body is parsed in place. (With the tag
 //! inside the body, serde buffers the whole frame before it knows the variant, then parses the buffer again.)
@@ -135,12 +137,13 @@ pub enum CacheOp {
 }
 
 /// A run's event as JSON. The host encodes its typed event once, straight to text ([`EventJson::Encoded`]), which
-/// goes into the frame as is and comes out of it as text again: the worker builds its JavaScript objects from the
-/// text, with no `serde_json::Value` in between.
+/// crosses the pipe after the request's JSON and comes out as text again: the worker builds its JavaScript objects
+/// from the text, with no `serde_json::Value` in between.
 #[derive(Clone, Debug)]
 pub enum EventJson {
-    /// Encoded JSON text.
-    Encoded(Box<serde_json::value::RawValue>),
+    /// JSON text. The host's is made by serde_json; a worker's came from a frame, and is checked as it is built
+    /// (text that is not one JSON object fails the run with "invalid event").
+    Encoded(Box<str>),
     /// A parsed value.
     Parsed(serde_json::Value),
 }
@@ -148,28 +151,31 @@ pub enum EventJson {
 impl EventJson {
     /// Encodes `event` as JSON text.
     pub fn encode<T: Serialize + ?Sized>(event: &T) -> serde_json::Result<Self> {
-        serde_json::value::to_raw_value(event).map(EventJson::Encoded)
+        serde_json::to_string(event).map(|text| EventJson::Encoded(text.into_boxed_str()))
+    }
+
+    /// Writes the event's JSON text.
+    fn write_to(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        match self {
+            EventJson::Encoded(text) => {
+                out.extend_from_slice(text.as_bytes());
+                Ok(())
+            }
+            EventJson::Parsed(value) => serde_json::to_writer(out, value),
+        }
+    }
+}
+
+impl Default for EventJson {
+    /// No event: what a run request read without one holds, which fails the run as an invalid event.
+    fn default() -> Self {
+        EventJson::Parsed(serde_json::Value::Null)
     }
 }
 
 impl From<serde_json::Value> for EventJson {
     fn from(value: serde_json::Value) -> Self {
         EventJson::Parsed(value)
-    }
-}
-
-impl Serialize for EventJson {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            EventJson::Encoded(raw) => raw.serialize(serializer),
-            EventJson::Parsed(value) => value.serialize(serializer),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for EventJson {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Box::<serde_json::value::RawValue>::deserialize(deserializer).map(EventJson::Encoded)
     }
 }
 
@@ -184,7 +190,8 @@ pub struct RunRequest {
     pub start: usize,
     /// Handler of the first action.
     pub entry: Entry,
-    /// The event, as JSON (the trigger's shape).
+    /// The event, as JSON (the trigger's shape). Not part of the request's JSON: its text follows it in the frame.
+    #[serde(skip)]
     pub event: EventJson,
     /// The trigger's cache as the run starts.
     pub cache: BTreeMap<String, CacheRecord>,
@@ -417,6 +424,43 @@ pub fn encode_frame<T: Serialize>(message: &T) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Encodes a message to a worker as one frame: a run request's JSON is followed by its event's JSON text.
+pub fn encode_to_worker(message: &ToWorker) -> io::Result<Vec<u8>> {
+    let mut bytes = encode_frame(message)?;
+    if let ToWorker::Run(request) | ToWorker::RunKnownFlow(request) = message {
+        request.event.write_to(&mut bytes).map_err(io::Error::other)?;
+        let len = u32::try_from(bytes.len() - 4).map_err(|_| io::Error::other("frame too large"))?;
+        bytes[..4].copy_from_slice(&len.to_be_bytes());
+    }
+    Ok(bytes)
+}
+
+/// Reads one message from the host; `Ok(None)` at a clean end of stream. A run request's event is the text that
+/// follows its JSON in the frame, taken as it is: building the event checks it.
+pub fn read_to_worker<R: Read>(input: &mut R) -> io::Result<Option<ToWorker>> {
+    let Some(body) = read_body(input)? else { return Ok(None) };
+    let invalid = |e: serde_json::Error| io::Error::new(io::ErrorKind::InvalidData, e);
+    // A stream, for the offset where the message's JSON ends (a message is an object, so it needs no separator).
+    let mut json = serde_json::Deserializer::from_slice(&body).into_iter::<ToWorker>();
+    let mut message = match json.next() {
+        Some(message) => message.map_err(invalid)?,
+        None => return Err(io::Error::new(io::ErrorKind::InvalidData, "an empty frame")),
+    };
+    let rest = &body[json.byte_offset()..];
+    match &mut message {
+        ToWorker::Run(request) | ToWorker::RunKnownFlow(request) => {
+            let text = std::str::from_utf8(rest).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            request.event = EventJson::Encoded(text.into());
+        }
+        ToWorker::FetchResult { .. } => {
+            if rest.iter().any(|b| !b.is_ascii_whitespace()) {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, "trailing bytes after a message"));
+            }
+        }
+    }
+    Ok(Some(message))
+}
+
 /// Writes one frame.
 pub fn write_frame<W: Write, T: Serialize>(out: &mut W, message: &T) -> io::Result<()> {
     out.write_all(&encode_frame(message)?)?;
@@ -425,6 +469,12 @@ pub fn write_frame<W: Write, T: Serialize>(out: &mut W, message: &T) -> io::Resu
 
 /// Reads one frame; `Ok(None)` at a clean end of stream.
 pub fn read_frame<R: Read, T: for<'de> Deserialize<'de>>(input: &mut R) -> io::Result<Option<T>> {
+    let Some(body) = read_body(input)? else { return Ok(None) };
+    serde_json::from_slice(&body).map(Some).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// Reads one frame's bytes; `Ok(None)` at a clean end of stream.
+fn read_body<R: Read>(input: &mut R) -> io::Result<Option<Vec<u8>>> {
     let mut len = [0u8; 4];
     match input.read_exact(&mut len) {
         Ok(()) => {}
@@ -441,7 +491,7 @@ pub fn read_frame<R: Read, T: for<'de> Deserialize<'de>>(input: &mut R) -> io::R
     if buf.len() != len {
         return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "frame shorter than its length"));
     }
-    serde_json::from_slice(&buf).map(Some).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    Ok(Some(buf))
 }
 
 #[cfg(test)]
@@ -476,7 +526,35 @@ mod proptests {
                 }
             }
             let mut input = bytes.as_slice();
-            let _ = read_frame::<_, ToWorker>(&mut input);
+            let _ = read_to_worker(&mut input);
+        }
+
+        /// A run request's event crosses after the request's JSON and comes back as the same text, whichever form
+        /// the host held it in; the request's other fields come back too.
+        #[test]
+        fn run_requests_carry_their_event_after_their_json(
+            run_id in any::<u64>(), text in ".{0,100}", number in any::<i64>(), parsed in any::<bool>(), known in any::<bool>(),
+        ) {
+            let event = serde_json::json!({ "user": { "email": text, "n": number }, "list": [1, "}", { "a": null }] });
+            let request = RunRequest {
+                run_id,
+                flow: FlowSpec { hash: "h".into(), trigger: Trigger::PostLogin, actions: Vec::new(), modules: Default::default() },
+                start: 3,
+                entry: Entry::Execute,
+                event: if parsed { EventJson::Parsed(event.clone()) } else { EventJson::encode(&event).unwrap() },
+                cache: Default::default(),
+                run_on: Default::default(),
+            };
+            let message = if known { ToWorker::RunKnownFlow(Box::new(request)) } else { ToWorker::Run(Box::new(request)) };
+            let bytes = encode_to_worker(&message).unwrap();
+            let len = u32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize;
+            prop_assert_eq!(len, bytes.len() - 4);
+            let back = read_to_worker(&mut bytes.as_slice()).unwrap().unwrap();
+            let (ToWorker::Run(back) | ToWorker::RunKnownFlow(back)) = back else { panic!("a run request") };
+            prop_assert_eq!(back.run_id, run_id);
+            prop_assert_eq!(back.start, 3);
+            let EventJson::Encoded(back_text) = &back.event else { panic!("text") };
+            prop_assert_eq!(back_text.as_ref(), serde_json::to_string(&event).unwrap());
         }
 
         /// A length prefix claiming up to the limit, followed by little data, is refused without allocating
@@ -499,5 +577,49 @@ mod proptests {
             let back: Option<serde_json::Value> = read_frame(&mut bytes.as_slice()).unwrap();
             prop_assert_eq!(back, Some(message));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(body: &[u8]) -> Vec<u8> {
+        let mut bytes = u32::try_from(body.len()).unwrap().to_be_bytes().to_vec();
+        bytes.extend_from_slice(body);
+        bytes
+    }
+
+    /// Only a run request carries text after its JSON: anything after another message is refused, and a run
+    /// request's event must be UTF-8 (whether it is JSON is for the event builder to say, as "invalid event").
+    #[test]
+    fn only_run_requests_carry_a_tail() {
+        let fetch = br#"{"type":"fetch_result","data":{"run_id":1,"id":2,"result":{"Err":"refused"}}}"#;
+        assert!(matches!(read_to_worker(&mut frame(fetch).as_slice()), Ok(Some(ToWorker::FetchResult { .. }))));
+        let mut trailing = fetch.to_vec();
+        trailing.extend_from_slice(b"{}");
+        assert!(read_to_worker(&mut frame(&trailing).as_slice()).is_err());
+
+        let run = EventJson::encode(&serde_json::json!({})).unwrap();
+        let request = RunRequest {
+            run_id: 1,
+            flow: FlowSpec {
+                hash: "h".into(),
+                trigger: Trigger::PostLogin,
+                actions: Vec::new(),
+                modules: Default::default(),
+            },
+            start: 0,
+            entry: Entry::Execute,
+            event: run,
+            cache: Default::default(),
+            run_on: Default::default(),
+        };
+        let mut bytes = encode_to_worker(&ToWorker::Run(Box::new(request))).unwrap();
+        bytes.extend_from_slice(&[0xff, 0xfe]);
+        let len = u32::try_from(bytes.len() - 4).unwrap();
+        bytes[..4].copy_from_slice(&len.to_be_bytes());
+        assert!(read_to_worker(&mut bytes.as_slice()).is_err());
+        assert!(read_to_worker(&mut frame(b"").as_slice()).is_err());
     }
 }

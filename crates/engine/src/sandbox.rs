@@ -21,7 +21,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use crate::protocol::{
-    FetchRequest, FetchResponse, FromWorker, MAX_FRAME, Progress, RunReport, RunRequest, ToWorker, encode_frame,
+    FetchRequest, FetchResponse, FromWorker, MAX_FRAME, Progress, RunReport, RunRequest, ToWorker, encode_to_worker,
 };
 
 /// How long a new worker may take to say it is ready.
@@ -574,7 +574,7 @@ impl Sandbox {
 
 /// Writes one frame, length prefix included, with one write.
 async fn send(stdin: &mut ChildStdin, message: &ToWorker) -> std::io::Result<()> {
-    stdin.write_all(&encode_frame(message)?).await?;
+    stdin.write_all(&encode_to_worker(message)?).await?;
     stdin.flush().await
 }
 

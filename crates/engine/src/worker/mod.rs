@@ -21,7 +21,8 @@ use std::sync::Mutex;
 use std::sync::mpsc::{self, Receiver};
 
 use crate::protocol::{
-    ActionError, ActionReport, FlowSpec, FromWorker, Progress, RunReport, RunRequest, ToWorker, read_frame, write_frame,
+    ActionError, ActionReport, FlowSpec, FromWorker, Progress, RunReport, RunRequest, ToWorker, read_to_worker,
+    write_frame,
 };
 use host::Outbox;
 use realm::FlowContext;
@@ -146,7 +147,7 @@ pub fn run_process(memory_mb: u64, progress_file: Option<&Path>) -> io::Result<(
     let (sender, inbox) = mpsc::channel();
     std::thread::Builder::new().name("sandbox-stdin".into()).stack_size(256 * 1024).spawn(move || {
         let mut input = BufReader::new(io::stdin());
-        while let Ok(Some(message)) = read_frame::<_, ToWorker>(&mut input) {
+        while let Ok(Some(message)) = read_to_worker(&mut input) {
             if sender.send(message).is_err() {
                 break;
             }
