@@ -5,14 +5,15 @@
 //! most arguments are strings, numbers and object literals, for which the answer can be read straight off the
 //! objects. [`plain`] does that for plain data and declines (`None`) everything else, which then goes through
 //! `JSON.stringify` as before, so the result is the same either way:
-//! - primitives: `undefined`, symbols and functions are left out of objects, `null` in arrays, and nothing at the
-//!   top; numbers are what `JSON.parse` makes of `Number::toString` (non-finite ones `null`); a string with a lone
+//! - primitives: `undefined` and symbols are left out of objects, `null` in arrays, and nothing at the top;
+//!   numbers are what `JSON.parse` makes of `Number::toString` (non-finite ones `null`); a string with a lone
 //!   surrogate is declined;
 //! - objects: only ordinary objects whose prototype is `Object.prototype` and arrays whose prototype is
 //!   `Array.prototype`, neither with a `toJSON` of its own or on that prototype, whose own enumerable string-keyed
 //!   properties are all data properties (a getter could do anything, so it is declined and runs in
 //!   `JSON.stringify`); keys in `[[OwnPropertyKeys]]` order, as `JSON.stringify` takes them;
-//! - BigInts (a `TypeError` in `JSON.stringify`), dates, boxed primitives, class instances, proxies, nesting past
+//! - functions, arrays with holes (both read through prototypes), BigInts (a `TypeError` in `JSON.stringify`),
+//!   dates, boxed primitives, class instances, proxies, nesting past
 //!   [`MAX_DEPTH`] (which covers cycles) and arrays longer than [`MAX_ARRAY`] are declined.
 
 use boa_engine::builtins::object::OrdinaryObject;
@@ -61,10 +62,9 @@ fn property(value: &JsValue, prototypes: &Prototypes, depth: usize, context: &mu
         JsVariant::Integer32(i) => Value::from(i64::from(i)),
         JsVariant::Float64(x) => number(x, context)?,
         JsVariant::BigInt(_) => return None,
-        JsVariant::Object(object) if object.is_callable() => {
-            // A function with a `toJSON` of its own would be serialized through it.
-            return own(&object, &PropertyKey::from(js_string!("toJSON"))).is_none().then_some(None);
-        }
+        // A function is left out unless a `toJSON` on it or on its prototypes says otherwise; that chain is not
+        // checked here, so functions go through `JSON.stringify` (they are rare in arguments).
+        JsVariant::Object(object) if object.is_callable() => return None,
         JsVariant::Object(object) => {
             if depth >= MAX_DEPTH {
                 return None;
@@ -140,9 +140,9 @@ fn array(object: &JsObject, prototypes: &Prototypes, depth: usize, context: &mut
     let length = length as u32;
     let mut list = Vec::with_capacity(length as usize);
     for index in 0..length {
-        // A hole reads through the prototypes, which hold no indexes: `undefined`, so `null`.
+        // A hole reads through the prototypes, which could hold the index: `JSON.stringify` answers it.
         let value = match own(object, &PropertyKey::from(index)) {
-            None => JsValue::undefined(),
+            None => return None,
             Some(descriptor) if descriptor.is_accessor_descriptor() => return None,
             Some(descriptor) => descriptor.value().cloned().unwrap_or_default(),
         };
@@ -219,8 +219,6 @@ mod tests {
             "'\\n\"\\\\\\u0001'",
             "undefined",
             "Symbol('s')",
-            "(() => 1)",
-            "[, 1]",
             "Object.defineProperty({}, 'hidden', { value: 1, enumerable: false })",
             "{ [Symbol('k')]: 1 }",
         ])
@@ -231,6 +229,9 @@ mod tests {
     fn other_leaf() -> impl Strategy<Value = String> {
         prop::sample::select(vec![
             "10n",
+            "(() => 1)",
+            "[, 1]",
+            "[1, () => 1]",
             "new Date(0)",
             "new String('s')",
             "new Number(1)",
@@ -300,8 +301,10 @@ mod tests {
     #[test]
     fn numbers_and_keys_as_json_stringify_writes_them() {
         let mut context = Context::default();
-        let value =
-            eval("{ b: 1, 10: 'ten', a: -0, 2: [1.5, 2**64, NaN, undefined, () => 1], s: Symbol('s') }", &mut context);
+        let value = eval(
+            "{ b: 1, 10: 'ten', a: -0, 2: [1.5, 2**64, NaN, undefined, Symbol('t')], s: Symbol('s'), u: undefined }",
+            &mut context,
+        );
         let expected = json!({ "2": [1.5, 18446744073709552000.0, null, null, null], "10": "ten", "b": 1, "a": 0 });
         let fast = plain(&value, &mut context).expect("plain").expect("defined");
         assert_eq!(fast, expected);
