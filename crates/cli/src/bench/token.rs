@@ -166,7 +166,7 @@ async fn measure(args: &TokenArgs, dir: &Path, wrk_version: &str) -> Result<(), 
         }
         let [gatehouse_row, node_row]: [Row; 2] = pair.try_into().map_err(|_| "two servers".to_owned())?;
         rows.push([gatehouse_row, node_row]);
-        if rows.len() == 1 {
+        if grant == "client_credentials" {
             output::progress("bench: token endpoint: the signing bound again...");
             openssl_after = Some(openssl_sign_rate(cores).await);
         }
@@ -630,42 +630,35 @@ impl SigningBound {
 async fn signer_rate(cores: usize, time: Duration) -> Result<f64, String> {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
     let key = keys::generate_key(now).map_err(|e| e.to_string())?;
-    let ring = std::sync::Arc::new(keys::KeyRing::from_records(vec![key]).map_err(|e| e.to_string())?);
+    let ring = keys::KeyRing::from_records(vec![key]).map_err(|e| e.to_string())?;
     let claims = serde_json::json!({
         "iss": "http://127.0.0.1:3000/", "sub": format!("{CLIENT_ID}@clients"), "aud": API, "iat": now,
         "exp": now + 86_400, "scope": "read:data", "gty": "client-credentials", "azp": CLIENT_ID,
         "jti": "fJ0rX2yq8bqkPq3bH6m1Zw",
     });
-    let started = Instant::now();
-    let counts = (0..cores).map(|_| {
-        let (ring, claims) = (ring.clone(), claims.clone());
-        tokio::task::spawn_blocking(move || {
-            let mut n = 0u64;
-            while started.elapsed() < time {
-                if ring.sign_with_typ(&claims, "at+jwt").is_ok() {
-                    n += 1;
-                }
-            }
-            n
-        })
-    });
-    let mut total = 0;
-    for count in counts.collect::<Vec<_>>() {
-        total += count.await.map_err(|e| e.to_string())?;
-    }
-    Ok(total as f64 / started.elapsed().as_secs_f64())
+    per_second_on(cores, time, move || ring.sign_with_typ(&claims, "at+jwt").is_ok()).await
 }
 
 /// argon2id verifications per second on `cores` threads, with Gatehouse's parameters.
 async fn argon2_rate(cores: usize, time: Duration) -> Result<f64, String> {
     let hash = password::hash_password(PASSWORD).map_err(|e| e.to_string())?;
+    per_second_on(cores, time, move || password::verify_password(&hash, PASSWORD)).await
+}
+
+/// How many times a second `work` succeeds, run in a loop on `cores` blocking threads for `time`.
+async fn per_second_on(
+    cores: usize,
+    time: Duration,
+    work: impl Fn() -> bool + Send + Sync + 'static,
+) -> Result<f64, String> {
+    let work = std::sync::Arc::new(work);
     let started = Instant::now();
     let counts = (0..cores).map(|_| {
-        let hash = hash.clone();
+        let work = work.clone();
         tokio::task::spawn_blocking(move || {
             let mut n = 0u64;
             while started.elapsed() < time {
-                if password::verify_password(&hash, PASSWORD) {
+                if work() {
                     n += 1;
                 }
             }

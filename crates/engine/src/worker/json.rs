@@ -25,7 +25,7 @@ use serde_json::{Map, Number, Value};
 /// Nesting the fast path follows; deeper values (and cycles) go through `JSON.stringify`.
 const MAX_DEPTH: usize = 32;
 
-/// Longest array the fast path reads; longer ones (holes included) go through `JSON.stringify`.
+/// Longest array the fast path reads; longer ones go through `JSON.stringify`.
 const MAX_ARRAY: u32 = 10_000;
 
 /// The JSON `JSON.stringify(value)` would give, parsed: `Some(None)` where it gives `undefined`, `None` where the
