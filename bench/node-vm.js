@@ -10,7 +10,8 @@
 // commands applied with Gatehouse's flow rules (deny stops, challenges queue prompts, an already satisfied
 // challenge is skipped, at most 4 MFA commands, `multifactor.enable` dropped when the flow challenged). A pause
 // is completed with the first offered factor by appending `{ name: 'mfa', type, timestamp }` to
-// `event.authentication.methods` before the next action, as a resume does.
+// `event.authentication.methods` before the next action, as a resume does. Each login is another user's (`eventFor`,
+// the same changes as Gatehouse's bench makes).
 //
 // Compiled `vm.Script` objects are cached across logins (a script compiled once runs in any context), as a careful
 // host would; `--compile-each-login` compiles them again in every login instead.
@@ -206,20 +207,45 @@ function percentile(sorted, p) {
   return sorted[Math.min(Math.max(rank, 1), sorted.length) - 1];
 }
 
+// Login `n`'s event, as Gatehouse's bench makes it (`event_for`): another user, another transaction, the same
+// application and the same decisions. Made before the login is timed, as there.
+function eventFor(base, n) {
+  const event = JSON.parse(JSON.stringify(base));
+  const user = event.user;
+  user.user_id = `auth0|bench-user-${n}`;
+  user.email = `user${n}@example.com`;
+  user.name = `Bench User ${n}`;
+  user.nickname = `user${n}`;
+  for (const identity of user.identities || []) if ('user_id' in identity) identity.user_id = `bench-user-${n}`;
+  const state = `state-${n.toString(16).padStart(8, '0')}`;
+  event.transaction.id = `tx_bench_${n}`;
+  event.transaction.state = state;
+  event.request.query.state = state;
+  event.request.ip = `198.51.${Math.floor(n / 250) % 250}.${n % 250}`;
+  event.stats.logins_count = 1 + (n % 500);
+  const two = (x) => String(x).padStart(2, '0');
+  for (const method of event.authentication.methods) {
+    method.timestamp = `2026-12-03T${two(Math.floor(n / 3600) % 24)}:${two(Math.floor(n / 60) % 60)}:${two(n % 60)}.000Z`;
+  }
+  return JSON.stringify(event);
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   const eventText = fs.readFileSync(args.event === '-' ? 0 : args.event, 'utf8');
-  JSON.parse(eventText);
   const actions = args.actions.map((p) => ({ path: p, code: fs.readFileSync(p, 'utf8') }));
   const scripts = args.compileEachLogin ? null : actions.map(compile);
 
+  const base = JSON.parse(eventText);
   let last;
-  for (let i = 0; i < args.warmup; i++) last = await login(scripts, actions, eventText);
+  let n = 0;
+  for (let i = 0; i < args.warmup; i++) last = await login(scripts, actions, eventFor(base, n++));
   const times = new Array(args.logins);
   const started = process.hrtime.bigint();
   for (let i = 0; i < args.logins; i++) {
+    const text = eventFor(base, n++);
     const t = process.hrtime.bigint();
-    last = await login(scripts, actions, eventText);
+    last = await login(scripts, actions, text);
     times[i] = Number(process.hrtime.bigint() - t) / 1e6;
   }
   const wall = Number(process.hrtime.bigint() - started) / 1e9;

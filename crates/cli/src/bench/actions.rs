@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use gatehouse_engine::actions::load_paths;
@@ -110,6 +111,36 @@ fn bench_event() -> Value {
     })
 }
 
+/// Login `n`'s event: the benchmark event as another user would log in, so no two logins send the same event (a
+/// worker keeps the event parts it built, and identical events on every login would find all of them kept). What
+/// differs per user and per transaction differs: the user's id, email and names, the transaction's id and state, the
+/// client's IP address, the login count and the time of the password. What every user of the application shares
+/// (client, connection, tenant, API, organization) and what the actions decide on (roles, enrolled factors, risk,
+/// scopes) stays, so every login makes the same prompts.
+fn event_for(event: &PostLoginEvent, n: usize) -> PostLoginEvent {
+    let mut event = event.clone();
+    let user = &mut event.user;
+    user.user_id = format!("auth0|bench-user-{n}");
+    user.email = Some(format!("user{n}@example.com"));
+    user.name = Some(format!("Bench User {n}"));
+    user.nickname = Some(format!("user{n}"));
+    for identity in &mut user.identities {
+        if let Some(id) = identity.get_mut("user_id") {
+            *id = Value::from(format!("bench-user-{n}"));
+        }
+    }
+    let state = format!("state-{n:08x}");
+    event.transaction.id = Some(format!("tx_bench_{n}"));
+    event.transaction.state = Some(state.clone());
+    event.request.query.insert("state".to_owned(), Value::from(state));
+    event.request.ip = format!("198.51.{}.{}", (n / 250) % 250, n % 250);
+    event.stats.logins_count = 1 + n as u64 % 500;
+    for method in &mut event.authentication.methods {
+        method.timestamp = format!("2026-12-03T{:02}:{:02}:{:02}.000Z", n / 3600 % 24, n / 60 % 60, n % 60);
+    }
+    event
+}
+
 /// Everything one login needs, shared by the concurrent streams.
 struct Setup {
     flow: FlowSpec,
@@ -118,6 +149,8 @@ struct Setup {
     io: StubIo,
     cache: MemoryCache,
     event: PostLoginEvent,
+    /// Logins started, for [`event_for`].
+    logins: AtomicUsize,
 }
 
 impl Setup {
@@ -130,6 +163,7 @@ impl Setup {
             io: StubIo::new(Vec::new()),
             cache: MemoryCache::default(),
             event,
+            logins: AtomicUsize::new(0),
         })
     }
 
@@ -207,8 +241,9 @@ async fn run_streams(setup: &Arc<Setup>, streams: usize, logins: usize) -> Resul
             let mut steps = Vec::new();
             let mut timed = Vec::with_capacity(count);
             for _ in 0..count {
+                let event = event_for(&setup.event, setup.logins.fetch_add(1, Ordering::Relaxed));
                 let started = Instant::now();
-                let outcome = login(&runner, setup.event.clone(), &mut steps).await?;
+                let outcome = login(&runner, event, &mut steps).await?;
                 timed.push((started.elapsed(), steps.iter().map(|s| s.time).collect::<Vec<_>>()));
                 if outcome.result != FlowResult::Allow {
                     return Err(format!(
