@@ -20,6 +20,7 @@ use gatehouse_types::{JsonMap, Trigger};
 use rustc_hash::FxHasher;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::protocol::EventJson;
 use crate::worker::host;
@@ -30,6 +31,19 @@ const MAX_CACHED_STRINGS: usize = 4096;
 /// The longest string a [`FrozenBuilder`] keeps, in bytes.
 const MAX_CACHED_LENGTH: usize = 64;
 
+/// Texts kept per place in the event (`user`, `authentication/riskAssessment`...); the place's list starts again
+/// when it is full, so parts that change on every login do not push out those that do not.
+const MAX_TEXTS_PER_PLACE: usize = 8;
+
+/// Places a [`FrozenBuilder`] keeps parts for, at most; the whole cache starts again past this.
+const MAX_PLACES: usize = 64;
+
+/// Bytes of JSON text behind the kept parts, at most; the whole cache starts again past this.
+const MAX_PART_BYTES: usize = 256 * 1024;
+
+/// The longest part kept, in bytes of JSON text (a larger one is built every time).
+const MAX_PART_LENGTH: usize = 16 * 1024;
+
 /// Builds deep-frozen JavaScript values from JSON: the objects and arrays `JsValue::from_json` builds, with every
 /// object and array frozen.
 ///
@@ -38,9 +52,56 @@ const MAX_CACHED_LENGTH: usize = 64;
 /// so sharing one between runs shares no state: a script cannot tell two equal strings apart). An object whose
 /// properties were all inserted frozen is frozen once it is non-extensible, so the per-property pass of
 /// SetIntegrityLevel is skipped.
+///
+/// It also keeps the frozen objects and arrays it built for the event's parts ([`Parts`]): a part whose JSON text
+/// is the same as one built before at the same place is that object again. Most of an event does not change between
+/// the runs of one login (only `authentication.methods` grows at a resume), and the application's parts (`client`,
+/// `connection`, `tenant`...) are the same for every user. Sharing a deep-frozen object between runs shares no state:
+/// nothing can be added to it, changed, or attached (Boa refuses private fields on a non-extensible object), and
+/// nothing of a run survives it to recognise the object later (`FlowContext::reset`, the reachability test).
 #[derive(Default)]
 pub(crate) struct FrozenBuilder {
     strings: HashMap<Box<str>, JsString, BuildHasherDefault<FxHasher>>,
+    parts: Parts,
+}
+
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// The parts kept at one place, by their JSON text, and the bytes of those texts.
+type Place = (FxMap<Box<str>, JsValue>, usize);
+
+/// The event parts a [`FrozenBuilder`] built, by place and JSON text, within the bounds above.
+#[derive(Default)]
+struct Parts {
+    places: FxMap<Box<str>, Place>,
+    bytes: usize,
+}
+
+impl Parts {
+    fn get(&self, place: &str, text: &str) -> Option<JsValue> {
+        self.places.get(place)?.0.get(text).cloned()
+    }
+
+    fn insert(&mut self, place: &str, text: &str, value: &JsValue) {
+        if text.len() > MAX_PART_LENGTH {
+            return;
+        }
+        if self.bytes + text.len() > MAX_PART_BYTES
+            || (self.places.len() >= MAX_PLACES && !self.places.contains_key(place))
+        {
+            self.places.clear();
+            self.bytes = 0;
+        }
+        let (texts, bytes) = self.places.entry(place.into()).or_default();
+        if texts.len() >= MAX_TEXTS_PER_PLACE {
+            texts.clear();
+            self.bytes -= *bytes;
+            *bytes = 0;
+        }
+        texts.insert(text.into(), value.clone());
+        *bytes += text.len();
+        self.bytes += text.len();
+    }
 }
 
 /// What the run state takes from the event besides the object itself: the values behind the live getters.
@@ -105,16 +166,37 @@ impl FrozenBuilder {
         context: &mut Context,
     ) -> Result<(JsValue, EventParts), String> {
         let mut parts = EventParts::default();
-        let seed =
-            EventSeed { frozen: Frozen { builder: self, context, transaction: None }, trigger, parts: &mut parts };
+        let frozen = Frozen { builder: self, context, transaction: None, below: None };
         let built = match json {
             EventJson::Encoded(text) => {
+                let seed = EventSeed { frozen, trigger, parts: &mut parts, kept: true };
                 let mut text = serde_json::Deserializer::from_str(text);
                 seed.deserialize(&mut text).and_then(|event| text.end().map(|()| event))
             }
-            EventJson::Parsed(value) => seed.deserialize(value),
+            EventJson::Parsed(value) => {
+                EventSeed { frozen, trigger, parts: &mut parts, kept: false }.deserialize(value)
+            }
         };
         built.map(|event| (event, parts)).map_err(|e| e.to_string())
+    }
+
+    /// One part of the event: `text` is its JSON, `place` where it sits (`user`, `authentication/methods`). An object
+    /// or array is the one kept for the same text at the same place, or is built and kept. Below a top-level part
+    /// (`top`), each property is looked up the same way, so a part that changed rebuilds only what changed in it
+    /// (`authentication` at a resume: its `methods`, not its `riskAssessment`).
+    fn part(&mut self, place: &str, text: &str, top: bool, context: &mut Context) -> serde_json::Result<JsValue> {
+        let kept = matches!(text.as_bytes().first(), Some(b'{' | b'['));
+        if kept && let Some(value) = self.parts.get(place, text) {
+            return Ok(value);
+        }
+        let mut json = serde_json::Deserializer::from_str(text);
+        let below = top.then_some(place);
+        let value = Frozen { builder: &mut *self, context, transaction: None, below }.deserialize(&mut json)?;
+        json.end()?;
+        if kept {
+            self.parts.insert(place, text, &value);
+        }
+        Ok(value)
     }
 }
 
@@ -152,17 +234,19 @@ impl EventFields {
 }
 
 /// Builds one deep-frozen value from the JSON it walks. `transaction` is set for the event's `transaction`, whose
-/// object gets the live getters its trigger has.
+/// object gets the live getters its trigger has; `below` is the place of a top-level part (or of the transaction)
+/// whose properties are looked up among the kept parts ([`FrozenBuilder::part`]).
 struct Frozen<'a> {
     builder: &'a mut FrozenBuilder,
     context: &'a mut Context,
     transaction: Option<(Trigger, &'a mut EventParts)>,
+    below: Option<&'a str>,
 }
 
 impl Frozen<'_> {
     /// A builder for a value inside this one.
     fn inner(&mut self) -> Frozen<'_> {
-        Frozen { builder: &mut *self.builder, context: &mut *self.context, transaction: None }
+        Frozen { builder: &mut *self.builder, context: &mut *self.context, transaction: None, below: None }
     }
 }
 
@@ -228,7 +312,11 @@ impl<'de> Visitor<'de> for Frozen<'_> {
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<JsValue, A::Error> {
         let object = plain_object(self.context);
         let mut transaction = self.transaction.take();
-        while let Some(key) = map.next_key_seed(Key(&mut *self.builder))? {
+        let mut name = String::new();
+        // `parent/`, then each property's name after it.
+        let mut place = self.below.map(|parent| format!("{parent}/"));
+        let base = place.as_ref().map_or(0, String::len);
+        while let Some(key) = map.next_key_seed(Key { builder: &mut *self.builder, name: &mut name })? {
             let value = match transaction.as_mut() {
                 // Read as JSON for the run state, and built too unless the trigger makes it a live getter.
                 Some((trigger, parts)) if key == js_string!("metadata") => {
@@ -247,7 +335,15 @@ impl<'de> Visitor<'de> for Frozen<'_> {
                     }
                     self.inner().deserialize(&json).map_err(de::Error::custom)?
                 }
-                _ => map.next_value_seed(self.inner())?,
+                _ => match place.as_mut() {
+                    Some(place) => {
+                        let text: &RawValue = map.next_value()?;
+                        place.truncate(base);
+                        place.push_str(&name);
+                        self.builder.part(place, text.get(), false, self.context).map_err(de::Error::custom)?
+                    }
+                    None => map.next_value_seed(self.inner())?,
+                },
             };
             self.builder.insert(&object, key, value);
         }
@@ -279,8 +375,11 @@ fn strings(json: &Value) -> Vec<String> {
     json.as_array().map(|list| list.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect()).unwrap_or_default()
 }
 
-/// A property name, shared through the builder's cache.
-struct Key<'a>(&'a mut FrozenBuilder);
+/// A property name, shared through the builder's cache; `name` receives it as Rust text.
+struct Key<'a> {
+    builder: &'a mut FrozenBuilder,
+    name: &'a mut String,
+}
 
 impl<'de> DeserializeSeed<'de> for Key<'_> {
     type Value = JsString;
@@ -298,15 +397,19 @@ impl<'de> Visitor<'de> for Key<'_> {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<JsString, E> {
-        Ok(self.0.string(v))
+        self.name.clear();
+        self.name.push_str(v);
+        Ok(self.builder.string(v))
     }
 }
 
-/// The whole event: an object whose `transaction` gets its trigger's live getters.
+/// The whole event: an object whose `transaction` gets its trigger's live getters. With `kept` (the event is read
+/// from its text), every other top-level part goes through [`FrozenBuilder::part`].
 struct EventSeed<'a> {
     frozen: Frozen<'a>,
     trigger: Trigger,
     parts: &'a mut EventParts,
+    kept: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for EventSeed<'_> {
@@ -325,15 +428,21 @@ impl<'de> Visitor<'de> for EventSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsValue, A::Error> {
-        let EventSeed { mut frozen, trigger, parts } = self;
+        let EventSeed { mut frozen, trigger, parts, kept } = self;
         let object = plain_object(frozen.context);
-        while let Some(key) = map.next_key_seed(Key(frozen.builder))? {
+        let mut name = String::new();
+        while let Some(key) = map.next_key_seed(Key { builder: &mut *frozen.builder, name: &mut name })? {
             let value = if key == js_string!("transaction") {
                 map.next_value_seed(Frozen {
-                    builder: frozen.builder,
-                    context: frozen.context,
+                    builder: &mut *frozen.builder,
+                    context: &mut *frozen.context,
                     transaction: Some((trigger, &mut *parts)),
+                    // Rebuilt on every run (its live getters are the run's), its arrays and objects kept.
+                    below: kept.then_some("transaction"),
                 })?
+            } else if kept {
+                let text: &RawValue = map.next_value()?;
+                frozen.builder.part(&name, text.get(), true, frozen.context).map_err(de::Error::custom)?
             } else {
                 map.next_value_seed(frozen.inner())?
             };
@@ -426,6 +535,9 @@ mod tests {
             let parsed: Value = serde_json::from_str(text_of(&text)).expect("parses");
             let expected = JsValue::from_json(&parsed, &mut context).expect("from_json");
             prop_assert_eq!(difference(&built, &expected, &mut context), "");
+            // Built again, from the parts kept the first time: the same.
+            let (again, _) = builder.event(&text, Trigger::PasswordResetPostChallenge, &mut context).expect("builds");
+            prop_assert_eq!(difference(&again, &expected, &mut context), "");
             // The parsed form gives the same.
             let (parsed, _) = builder.event(&EventJson::Parsed(parsed), Trigger::PasswordResetPostChallenge, &mut context)
                 .expect("builds");
@@ -500,6 +612,102 @@ mod tests {
         let text = EventJson::encode(&json!({ "long": long })).expect("encodes");
         builder.event(&text, Trigger::PostLogin, &mut context).expect("builds");
         assert!(!builder.strings.contains_key(long.as_str()), "a long string is not kept");
+    }
+
+    /// `event[path[0]][path[1]]...` of a built event.
+    fn at(event: &JsValue, path: &[&str], context: &mut Context) -> JsObject {
+        let mut value = event.clone();
+        for key in path {
+            let object = value.as_object().expect("an object").clone();
+            value = object.get(JsString::from(*key), context).expect("get");
+        }
+        value.as_object().expect("an object").clone()
+    }
+
+    #[test]
+    fn a_part_with_the_same_text_at_the_same_place_is_kept_and_a_changed_one_is_rebuilt() {
+        let mut context = Context::default();
+        let mut builder = FrozenBuilder::default();
+        let event = |email: &str, methods: Value| {
+            json!({
+                "authentication": { "methods": methods, "riskAssessment": { "confidence": "high", "assessments": {} } },
+                "client": { "client_id": "app", "metadata": {} },
+                "connection": { "name": "db", "metadata": {} },
+                "transaction": { "id": "tx", "requested_scopes": ["openid"], "metadata": {} },
+                "user": { "email": email, "identities": [{ "provider": "auth0" }] }
+            })
+        };
+        let pwd = json!([{ "name": "pwd" }]);
+        let build = |builder: &mut FrozenBuilder, event: &Value, context: &mut Context| {
+            let text = EventJson::encode(event).expect("encodes");
+            // Not post-login: its transaction's live getter needs a worker's run state.
+            let (built, _) = builder.event(&text, Trigger::PasswordResetPostChallenge, context).expect("builds");
+            let expected = JsValue::from_json(event, context).expect("from_json");
+            assert_eq!(difference(&built, &expected, context), "");
+            built
+        };
+        let first = build(&mut builder, &event("jane@example.com", pwd.clone()), &mut context);
+        // A resume: only the methods changed.
+        let otp = json!([{ "name": "pwd" }, { "name": "mfa", "type": "otp" }]);
+        let resumed = build(&mut builder, &event("jane@example.com", otp.clone()), &mut context);
+        let same = |a: &JsValue, b: &JsValue, path: &[&str], context: &mut Context| {
+            JsObject::equals(&at(a, path, context), &at(b, path, context))
+        };
+        for kept in [&["client"][..], &["connection"], &["user"], &["authentication", "riskAssessment"]] {
+            assert!(same(&first, &resumed, kept, &mut context), "{kept:?} kept");
+        }
+        assert!(
+            same(&first, &resumed, &["transaction", "requested_scopes"], &mut context),
+            "the transaction's parts are kept"
+        );
+        for rebuilt in [&["authentication"][..], &["authentication", "methods"], &["transaction"]] {
+            assert!(!same(&first, &resumed, rebuilt, &mut context), "{rebuilt:?} rebuilt");
+        }
+        // Another user: the application's parts are kept, the user's is not.
+        let other = build(&mut builder, &event("joe@example.com", pwd), &mut context);
+        assert!(same(&first, &other, &["client"], &mut context));
+        assert!(!same(&first, &other, &["user"], &mut context));
+        assert!(same(&first, &other, &["authentication", "methods"], &mut context), "pwd only, as the first");
+        // Equal texts at two places are two objects, as two parsed objects are.
+        assert!(!JsObject::equals(
+            &at(&first, &["client", "metadata"], &mut context),
+            &at(&first, &["connection", "metadata"], &mut context)
+        ));
+    }
+
+    #[test]
+    fn the_kept_parts_stay_bounded() {
+        let mut context = Context::default();
+        let mut builder = FrozenBuilder::default();
+        for login in 0..200 {
+            // A new user every login, and hostile numbers of places and sizes.
+            let mut event =
+                json!({ "user": { "user_id": format!("auth0|{login}") }, "client": { "client_id": "app" } });
+            for place in 0..(login % 7) * 20 {
+                event[format!("extra{login}_{place}")] = json!({ "n": place });
+            }
+            event["big"] = json!({ "blob": "x".repeat(if login % 2 == 0 { MAX_PART_LENGTH } else { 10 }) });
+            let text = EventJson::encode(&event).expect("encodes");
+            let (built, _) = builder.event(&text, Trigger::PostLogin, &mut context).expect("builds");
+            let expected = JsValue::from_json(&event, &mut context).expect("from_json");
+            assert_eq!(difference(&built, &expected, &mut context), "", "login {login}");
+            let parts = &builder.parts;
+            assert!(parts.places.len() <= MAX_PLACES, "login {login}: {} places", parts.places.len());
+            assert!(parts.bytes <= MAX_PART_BYTES, "login {login}: {} bytes", parts.bytes);
+            assert!(parts.places.values().all(|(texts, _)| texts.len() <= MAX_TEXTS_PER_PLACE));
+            assert_eq!(
+                parts.bytes,
+                parts
+                    .places
+                    .values()
+                    .map(|(texts, bytes)| {
+                        assert_eq!(*bytes, texts.keys().map(|t| t.len()).sum::<usize>());
+                        bytes
+                    })
+                    .sum::<usize>()
+            );
+            assert!(parts.places.get("big").is_none_or(|(texts, _)| texts.keys().all(|t| t.len() <= MAX_PART_LENGTH)));
+        }
     }
 
     #[test]

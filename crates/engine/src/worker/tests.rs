@@ -301,6 +301,55 @@ fn nothing_stored_in_globals_or_prototypes_reaches_the_next_login() {
 }
 
 #[test]
+fn nothing_attached_to_a_kept_event_part_reaches_the_next_login() {
+    // The worker keeps the frozen parts of earlier events and gives them to later runs whose text is the same
+    // (`worker/event.rs`): here `client`, `request` and `authentication.riskAssessment` are the same objects in both
+    // logins. Everything a script could hang on one of them is refused.
+    let mut h = Harness::new(&[r#"
+        'use strict';
+        exports.onExecutePostLogin = (event, api) => {
+          const parts = [event.client, event.request, event.request.query, event.authentication.riskAssessment,
+            event.authentication.riskAssessment.assessments, event.user.enrolledFactors, event.transaction.requested_scopes];
+          const accepted = [];
+          parts.forEach((part, i) => {
+            const tries = {
+              set: () => { part.stash = event.user.user_id; },
+              define: () => Object.defineProperty(part, 'stash', { value: event.user.user_id }),
+              proto: () => Object.setPrototypeOf(part, { stash: event.user.user_id }),
+              change: () => { part[Object.keys(part)[0]] = event.user.user_id; },
+              remove: () => { delete part[Object.keys(part)[0]]; },
+              private: () => {
+                class Base { constructor(o) { return o; } }
+                class Stamp extends Base { #stash = event.user.user_id; }
+                new Stamp(part);
+              },
+            };
+            for (const [name, attempt] of Object.entries(tries)) {
+              try { attempt(); accepted.push(i + ':' + name); } catch (e) {}
+            }
+          });
+          const clean = parts.every((part) => part.stash === undefined &&
+            Object.getPrototypeOf(part) === (Array.isArray(part) ? Array.prototype : Object.prototype));
+          console.log(event.user.user_id, accepted.join(','), String(clean), JSON.stringify(event.client));
+        };
+    "#]);
+    let login = |user: &str| {
+        let mut event = event();
+        event["user"]["user_id"] = json!(user);
+        event["client"] = json!({ "client_id": "app", "name": "App", "metadata": { "tier": "gold" } });
+        event["authentication"] = json!({
+            "methods": [{ "name": "pwd", "timestamp": "2026-12-03T00:00:00.000Z" }],
+            "riskAssessment": { "confidence": "high", "assessments": { "NewDevice": { "confidence": "high" } } }
+        });
+        event
+    };
+    h.run(login("auth0|first"));
+    h.run(login("auth0|second"));
+    let client = r#"{"client_id":"app","name":"App","metadata":{"tier":"gold"}}"#;
+    assert_eq!(h.logs(), [format!("auth0|first  true {client}"), format!("auth0|second  true {client}")]);
+}
+
+#[test]
 fn a_non_deletable_global_taints_the_context() {
     let mut h = Harness::new(&[
         "exports.onExecutePostLogin = () => { Object.defineProperty(globalThis, 'stuck', { value: 1, configurable: false }); };",
