@@ -415,7 +415,7 @@ pub async fn run(args: &BenchArgs) -> Result<(), String> {
     output::line(
         "  event: an admin (roles admin, editor) of org_acme, whose metadata allows factors \"push-notification,email\"; \
          enrolled in otp, phone and email; riskAssessment NewDevice confidence high; scope \"openid profile email \
-         write:data\"",
+         write:data\"; each login another user (id, email, names, transaction, IP, login count, password time)",
     );
     output::line("  the actions, in order, with this event:");
     for (i, (name, what)) in EXAMPLES.iter().zip(WHAT_EACH_DOES).enumerate() {
