@@ -365,7 +365,7 @@ fn frozen(value: JsValue) -> PropertyDescriptorBuilder {
 /// A new object with `Object.prototype`, as `JsObject::with_object_proto` makes it but on Boa's shared shapes (hidden
 /// classes): objects built with the same keys in the same order, run after run, follow the same chain of shapes,
 /// where `with_object_proto` gives each object a property table (a hash map) of its own to fill key by key.
-fn plain_object(context: &Context) -> JsObject {
+pub(crate) fn plain_object(context: &Context) -> JsObject {
     JsObject::new(context.root_shape(), context.intrinsics().constructors().object().prototype(), OrdinaryObject)
         .upcast()
 }

@@ -19,7 +19,7 @@ use boa_engine::job::JobExecutor;
 use boa_engine::module::IdleModuleLoader;
 use boa_engine::object::ObjectInitializer;
 use boa_engine::object::builtins::{JsArray, JsFunction, JsPromise};
-use boa_engine::property::{Attribute, PropertyKey};
+use boa_engine::property::{Attribute, PropertyDescriptor, PropertyKey};
 use boa_engine::realm::Realm;
 use boa_engine::{Context, JsError, JsNativeError, JsObject, JsResult, JsString, JsValue, Source, js_string};
 use boa_runtime::extensions::{
@@ -31,7 +31,7 @@ use gatehouse_types::Trigger;
 use crate::actions::{MAX_NESTING, WRAPPER_HEAD, prove_wrapper, wrap};
 use crate::nesting::nesting_over;
 use crate::protocol::{ActionError, ActionReport, Entry, FlowSpec, ModuleKind, RunReport, RunRequest, ToWorker};
-use crate::worker::event::{EventFields, FrozenBuilder};
+use crate::worker::event::{EventFields, FrozenBuilder, plain_object};
 use crate::worker::executor::Executor;
 use crate::worker::host::{self, HostState, Outbox, RunState};
 
@@ -70,6 +70,10 @@ impl HostHooks for Hooks {
 struct CompiledAction {
     path: String,
     wrapper: Result<JsFunction, ActionError>,
+    /// The path and its folder, the wrapper's `__filename` and `__dirname` (and `module.id`), made once: strings are
+    /// immutable primitives, so sharing them between runs shares nothing.
+    filename: JsString,
+    dirname: JsString,
 }
 
 /// A reusable sandbox context for one flow version.
@@ -188,6 +192,10 @@ impl FlowContext {
             .map(|action| CompiledAction {
                 path: action.path.clone(),
                 wrapper: compile(&action.code, &action.path, &mut context),
+                filename: JsString::from(action.path.as_str()),
+                dirname: JsString::from(
+                    Path::new(&action.path).parent().map(|p| p.display().to_string()).unwrap_or_default(),
+                ),
             })
             .collect();
         let (linked, defs) = link_modules(flow, &node, &mut context)?;
@@ -350,22 +358,23 @@ impl FlowContext {
             };
             (action.path.clone(), handler)
         };
-        let wrapper = self.actions[index].wrapper.clone()?;
+        let action = &self.actions[index];
+        let wrapper = action.wrapper.clone()?;
+        let (filename, dirname) = (action.filename.clone(), action.dirname.clone());
         let context = &mut self.context;
         let fail = |e: JsError, context: &mut Context| describe_error(&e, &path, context);
 
-        let exports = ObjectInitializer::new(context).build();
-        let module = ObjectInitializer::new(context)
-            .property(js_string!("exports"), exports.clone(), Attribute::all())
-            .property(js_string!("id"), JsString::from(path.as_str()), Attribute::all())
-            .build();
-        let dirname = Path::new(&path).parent().map(|p| p.display().to_string()).unwrap_or_default();
+        // Plain objects on the shared shapes (as `{}` in a script makes them), each run's own.
+        let exports = plain_object(context);
+        let module = plain_object(context);
+        module.insert_property(js_string!("exports"), data_property(exports.clone().into()));
+        module.insert_property(js_string!("id"), data_property(filename.clone().into()));
         let args = [
             exports.clone().into(),
             self.requires[index].clone().into(),
             module.clone().into(),
-            JsString::from(path.as_str()).into(),
-            JsString::from(dirname).into(),
+            filename.into(),
+            dirname.into(),
         ];
         wrapper.call(&exports.into(), &args, context).map_err(|e| fail(e, context))?;
         self.executor.clone().run_jobs(context).map_err(|e| fail(e, context))?;
@@ -474,6 +483,11 @@ impl FlowContext {
             self.tainted = true;
         }
     }
+}
+
+/// A property as an assignment creates it: writable, enumerable, configurable.
+fn data_property(value: JsValue) -> PropertyDescriptor {
+    PropertyDescriptor::builder().value(value).writable(true).enumerable(true).configurable(true).build()
 }
 
 /// Compiles an action's or a module's code as the body of its CommonJS wrapper function. The host checked every
