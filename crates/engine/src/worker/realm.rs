@@ -3,7 +3,8 @@
 //! Creating a Boa context and compiling actions costs milliseconds; running a login costs a fraction of one. So a
 //! worker keeps a context per flow, with the prelude evaluated, every action compiled into a CommonJS wrapper
 //! function, and everything reachable from the global object frozen (`lockdown.js`). Each run calls the wrappers
-//! again (fresh `module`, fresh module scope, fresh handlers) with a fresh frozen `event`; afterwards the host
+//! again (fresh `module`, fresh module scope, fresh handlers) with the run's frozen `event` (its unchanged parts kept
+//! from earlier runs: `worker/event.rs`); afterwards the host
 //! deletes whatever the run added to the global object and drops queued jobs. A context whose reset cannot be
 //! proven (a non-deletable global, a non-extensible global object) is marked tainted and replaced.
 
