@@ -8,16 +8,14 @@
 //! are order-preserving, so this is also what a parsed `Value` had).
 
 use std::cell::OnceCell;
-use std::collections::HashMap;
 use std::fmt;
-use std::hash::BuildHasherDefault;
 
 use boa_engine::builtins::object::OrdinaryObject;
 use boa_engine::object::builtins::JsArray;
 use boa_engine::property::{PropertyDescriptor, PropertyDescriptorBuilder};
 use boa_engine::{Context, JsObject, JsResult, JsString, JsValue, js_string};
 use gatehouse_types::{JsonMap, Trigger};
-use rustc_hash::FxHasher;
+use rustc_hash::FxHashMap;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -61,19 +59,17 @@ const MAX_PART_LENGTH: usize = 16 * 1024;
 /// nothing of a run survives it to recognise the object later (`FlowContext::reset`, the reachability test).
 #[derive(Default)]
 pub(crate) struct FrozenBuilder {
-    strings: HashMap<Box<str>, JsString, BuildHasherDefault<FxHasher>>,
+    strings: FxHashMap<Box<str>, JsString>,
     parts: Parts,
 }
 
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
-
 /// The parts kept at one place, by their JSON text, and the bytes of those texts.
-type Place = (FxMap<Box<str>, JsValue>, usize);
+type Place = (FxHashMap<Box<str>, JsValue>, usize);
 
 /// The event parts a [`FrozenBuilder`] built, by place and JSON text, within the bounds above.
 #[derive(Default)]
 struct Parts {
-    places: FxMap<Box<str>, Place>,
+    places: FxHashMap<Box<str>, Place>,
     bytes: usize,
 }
 

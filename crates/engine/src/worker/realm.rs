@@ -194,9 +194,7 @@ impl FlowContext {
                 path: action.path.clone(),
                 wrapper: compile(&action.code, &action.path, &mut context),
                 filename: JsString::from(action.path.as_str()),
-                dirname: JsString::from(
-                    Path::new(&action.path).parent().map(|p| p.display().to_string()).unwrap_or_default(),
-                ),
+                dirname: JsString::from(dirname(&action.path)),
             })
             .collect();
         let (linked, defs) = link_modules(flow, &node, &mut context)?;
@@ -486,6 +484,11 @@ impl FlowContext {
     }
 }
 
+/// The folder of an action's or a module's path: its `__dirname`.
+fn dirname(path: &str) -> String {
+    Path::new(path).parent().map(|p| p.display().to_string()).unwrap_or_default()
+}
+
 /// A property as an assignment creates it: writable, enumerable, configurable.
 fn data_property(value: JsValue) -> PropertyDescriptor {
     PropertyDescriptor::builder().value(value).writable(true).enumerable(true).configurable(true).build()
@@ -523,7 +526,7 @@ fn compile(code: &str, path: &str, context: &mut Context) -> Result<JsFunction, 
 fn link_modules(flow: &FlowSpec, node: &JsObject, context: &mut Context) -> Result<(JsObject, JsObject), String> {
     let mut defs = Vec::with_capacity(flow.modules.modules.len());
     for module in &flow.modules.modules {
-        let dirname = Path::new(&module.path).parent().map(|p| p.display().to_string()).unwrap_or_default();
+        let dirname = dirname(&module.path);
         let links = serde_json::to_value(&module.links).map_err(internal)?;
         let links = JsValue::from_json(&links, context).map_err(internal)?;
         let mut def = ObjectInitializer::new(context);
