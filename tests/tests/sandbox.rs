@@ -442,3 +442,50 @@ sys.exit(3)
     assert!(matches!(output.report, Err(SandboxFailure::Crashed(_))), "{:?}", output.report);
     assert_eq!(output.last_started, Some(0));
 }
+
+/// A worker reads its stdin on the thread that runs the actions (no reading thread): a request's answer that comes
+/// while the run waits for a timer ends that wait, the timers still fire around it, and the next login on the same
+/// worker finds the pipe as it should.
+#[tokio::test]
+async fn a_worker_waits_for_timers_and_answers_on_one_thread() {
+    use gatehouse_engine::fixture::{HttpStub, StubIo, build_event};
+    use gatehouse_engine::flow::{FlowRunner, FlowSettings, MemoryCache, Step};
+    use gatehouse_engine::sandbox::Sandbox;
+    use gatehouse_types::FlowResult;
+
+    let flow = post_login_flow(&[r#"exports.onExecutePostLogin = async (event, api) => {
+  let ticks = 0;
+  const tick = setInterval(() => { ticks += 1; }, 2);
+  const started = Date.now();
+  const [response] = await Promise.all([
+    fetch('https://provider.example/slow'),
+    new Promise((resolve) => setTimeout(resolve, 10)),
+  ]);
+  const text = await response.text();
+  clearInterval(tick);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  api.idToken.setCustomClaim('status', response.status);
+  api.idToken.setCustomClaim('body', text);
+  api.idToken.setCustomClaim('waited', Date.now() - started >= 40);
+  api.idToken.setCustomClaim('ticked', ticks >= 5);
+  api.idToken.setCustomClaim('email', event.user.email);
+};"#]);
+    let sandbox = Sandbox::new(sandbox_config(1));
+    let stub: HttpStub = serde_json::from_value(serde_json::json!({
+        "url": "https://provider.example/slow", "status": 201, "body": "late", "delay_ms": 40
+    }))
+    .unwrap();
+    let (io, cache, settings) = (StubIo::new(vec![stub]), MemoryCache::default(), FlowSettings::default());
+    let runner = FlowRunner { flow: &flow, settings: &settings, sandbox: &sandbox, io: &io, cache: &cache };
+    for email in ["first@example.com", "second@example.com"] {
+        let event = build_event(&serde_json::json!({ "user": { "email": email } }), &Default::default()).unwrap();
+        let Step::Done(outcome) = runner.start(event).await else { panic!("the action does not pause") };
+        assert_eq!(outcome.result, FlowResult::Allow, "{:?}", outcome.reason);
+        let claims = &outcome.id_token_claims;
+        let seen =
+            serde_json::json!([claims["status"], claims["body"], claims["waited"], claims["ticked"], claims["email"]]);
+        assert_eq!(seen, serde_json::json!([201, "late", true, true, email]));
+    }
+    assert_eq!(sandbox.runs_started(), 2);
+    assert_eq!(sandbox.idle_worker_pids().len(), 1, "one worker served both logins");
+}

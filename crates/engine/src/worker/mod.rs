@@ -8,23 +8,24 @@ mod commands;
 mod event;
 mod executor;
 pub(crate) mod host;
+mod inbox;
 mod json;
 mod node_crypto;
 mod realm;
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::rc::Rc;
 use std::sync::Mutex;
-use std::sync::mpsc::{self, Receiver};
 
 use crate::protocol::{
-    ActionError, ActionReport, FlowSpec, FromWorker, Progress, RunReport, RunRequest, ToWorker, read_to_worker,
-    write_frame,
+    ActionError, ActionReport, FlowSpec, FromWorker, Progress, RunReport, RunRequest, ToWorker, write_frame,
 };
 use host::Outbox;
+pub(crate) use inbox::Inbox;
+use inbox::StdinInbox;
 use realm::FlowContext;
 
 /// Contexts a worker keeps, one per flow version (the post-login flow, the phone provider...).
@@ -39,14 +40,14 @@ const MAX_FLOWS: usize = 8;
 /// Serves run requests with cached contexts.
 pub(crate) struct Worker {
     outbox: Rc<dyn Outbox>,
-    inbox: Receiver<ToWorker>,
+    inbox: Box<dyn Inbox>,
     contexts: Vec<FlowContext>,
     /// The flows received in full, most recent first.
     flows: Vec<FlowSpec>,
 }
 
 impl Worker {
-    pub(crate) fn new(outbox: Rc<dyn Outbox>, inbox: Receiver<ToWorker>) -> Self {
+    pub(crate) fn new(outbox: Rc<dyn Outbox>, inbox: Box<dyn Inbox>) -> Self {
         Worker { outbox, inbox, contexts: Vec::new(), flows: Vec::new() }
     }
 
@@ -106,7 +107,7 @@ impl Worker {
                 }
             },
         };
-        let report = context.run(request, &self.inbox);
+        let report = context.run(request, &mut *self.inbox);
         if !context.tainted && context.runs < MAX_RUNS_PER_CONTEXT {
             self.contexts.insert(0, context);
             self.contexts.truncate(MAX_CONTEXTS);
@@ -144,20 +145,11 @@ pub fn run_process(memory_mb: u64, progress_file: Option<&Path>) -> io::Result<(
     rlimit::setrlimit(rlimit::Resource::DATA, bytes, bytes)?;
     rlimit::setrlimit(rlimit::Resource::CORE, 0, 0)?;
 
-    let (sender, inbox) = mpsc::channel();
-    std::thread::Builder::new().name("sandbox-stdin".into()).stack_size(256 * 1024).spawn(move || {
-        let mut input = BufReader::new(io::stdin());
-        while let Ok(Some(message)) = read_to_worker(&mut input) {
-            if sender.send(message).is_err() {
-                break;
-            }
-        }
-    })?;
     // Opened before `Ready`: the host removes the file's name once the worker says it is ready.
     let progress = progress_file.map(|path| OpenOptions::new().write(true).open(path)).transpose()?;
     let outbox = Rc::new(StdoutOutbox { out: Mutex::new(BufWriter::new(io::stdout())), progress });
     outbox.send(&FromWorker::Ready { pid: std::process::id() });
-    Worker::new(outbox, inbox).serve();
+    Worker::new(outbox, Box::new(StdinInbox::new())).serve();
     Ok(())
 }
 

@@ -11,7 +11,6 @@
 use std::collections::HashSet;
 use std::path::Path;
 use std::rc::Rc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use boa_engine::builtins::promise::PromiseState;
@@ -32,6 +31,7 @@ use gatehouse_types::Trigger;
 use crate::actions::{MAX_NESTING, WRAPPER_HEAD, prove_wrapper, wrap};
 use crate::nesting::nesting_over;
 use crate::protocol::{ActionError, ActionReport, Entry, FlowSpec, ModuleKind, RunReport, RunRequest, ToWorker};
+use crate::worker::Inbox;
 use crate::worker::event::{EventFields, FrozenBuilder, plain_object};
 use crate::worker::executor::Executor;
 use crate::worker::host::{self, HostState, Outbox, RunState};
@@ -279,7 +279,7 @@ impl FlowContext {
     /// Runs actions from `request.start` until one stops the flow (past a challenge `request.run_on` lets through),
     /// fails, or all have run. The request is taken by
     /// value so its event JSON moves into the run state rather than being copied on every run.
-    pub(crate) fn run(&mut self, request: RunRequest, inbox: &Receiver<ToWorker>) -> RunReport {
+    pub(crate) fn run(&mut self, request: RunRequest, inbox: &mut dyn Inbox) -> RunReport {
         self.runs += 1;
         let RunRequest { run_id, start, entry: first_entry, event: event_json, cache, mut run_on, .. } = request;
         let built = self.frozen.event(&event_json, self.trigger, &mut self.context);
@@ -347,7 +347,7 @@ impl FlowContext {
         index: usize,
         entry: Entry,
         event: &JsValue,
-        inbox: &Receiver<ToWorker>,
+        inbox: &mut dyn Inbox,
     ) -> Result<(), ActionError> {
         let (path, handler_name) = {
             let action = &self.actions[index];
@@ -405,7 +405,7 @@ impl FlowContext {
 
     /// Runs jobs, timers and host answers until the handler's promise settles, then until requests the action
     /// started have been answered (a fire-and-forget `fetch` still goes out, as seed 002's provider relies on).
-    fn drive(&mut self, promise: Option<JsPromise>, inbox: &Receiver<ToWorker>) -> JsResult<()> {
+    fn drive(&mut self, promise: Option<JsPromise>, inbox: &mut dyn Inbox) -> JsResult<()> {
         let mut settled = promise.is_none();
         loop {
             self.executor.clone().run_jobs(&mut self.context)?;
@@ -430,9 +430,8 @@ impl FlowContext {
             }
             let message = match next_timer {
                 Some(due) => match inbox.recv_timeout(due.saturating_duration_since(Instant::now())) {
-                    Ok(message) => Some(message),
-                    Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => std::process::exit(0),
+                    Ok(message) => message,
+                    Err(_) => std::process::exit(0),
                 },
                 None => match inbox.recv() {
                     Ok(message) => Some(message),

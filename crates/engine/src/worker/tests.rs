@@ -83,7 +83,7 @@ impl Harness {
             cache: Default::default(),
             run_on,
         };
-        self.context.run(request, &self.inbox)
+        self.context.run(request, &mut self.inbox)
     }
 
     pub(super) fn logs(&self) -> Vec<String> {
@@ -510,7 +510,7 @@ fn a_known_flow_runs_without_its_code_and_an_unknown_one_is_asked_for() {
     sender.send(ToWorker::Run(request(2, &flow))).expect("send");
     sender.send(ToWorker::RunKnownFlow(request(3, &without_code))).expect("send");
     drop(sender);
-    super::Worker::new(outbox.clone(), inbox).serve();
+    super::Worker::new(outbox.clone(), Box::new(inbox)).serve();
     let answers: Vec<(u64, bool)> = outbox
         .0
         .borrow()
