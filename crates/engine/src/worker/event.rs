@@ -1,9 +1,10 @@
 //! A run's `event`: the deep-frozen object actions see, built straight from the JSON text the host sent, and the
 //! few fields commands read back from that text.
 //!
-//! The frame keeps the event as text ([`EventJson::Encoded`]); [`FrozenBuilder::event`] walks that text once with
-//! serde and creates each JavaScript object, array and string as it goes, so no `serde_json::Value` is built (and
-//! dropped) on every run. What the walk creates is what `JsValue::from_json` would create from the parsed value,
+//! The frame keeps the event as text ([`EventJson::Encoded`]); [`FrozenBuilder::event`] reads the top-level object
+//! itself, takes each part it kept from an earlier run by comparing bytes, and walks the other parts with serde,
+//! creating each JavaScript object, array and string as it goes, so no `serde_json::Value` is built (and dropped)
+//! on every run. What the walk creates is what `JsValue::from_json` would create from the parsed value,
 //! frozen: numbers that fit an `i32` are integers, the others doubles; keys keep the text's order (the host's maps
 //! are order-preserving, so this is also what a parsed `Value` had).
 
@@ -11,7 +12,7 @@ use std::cell::OnceCell;
 use std::fmt;
 
 use boa_engine::builtins::object::OrdinaryObject;
-use boa_engine::object::builtins::JsArray;
+use boa_engine::object::builtins::{JsArray, JsFunction};
 use boa_engine::property::{PropertyDescriptor, PropertyDescriptorBuilder};
 use boa_engine::{Context, JsObject, JsResult, JsString, JsValue, js_string};
 use gatehouse_types::{JsonMap, Trigger};
@@ -61,6 +62,19 @@ const MAX_PART_LENGTH: usize = 16 * 1024;
 pub(crate) struct FrozenBuilder {
     strings: FxHashMap<Box<str>, JsString>,
     parts: Parts,
+    /// The `transaction` objects built last, by trigger and JSON text, with what the run state takes from each.
+    transactions: Vec<KeptTransaction>,
+    /// Each trigger's live `transaction` getter (`host::transaction_getter`), made once.
+    getters: Vec<(Trigger, Option<(JsString, JsFunction)>)>,
+}
+
+/// A kept `transaction`. Its live getter reads the running run's state (`host::RunState`), not the run it was built
+/// in, and is frozen like the rest of the object, so one login's runs can share it.
+struct KeptTransaction {
+    trigger: Trigger,
+    text: Box<str>,
+    value: JsValue,
+    parts: EventParts,
 }
 
 /// The parts kept at one place, by their JSON text, and the bytes of those texts.
@@ -76,6 +90,14 @@ struct Parts {
 impl Parts {
     fn get(&self, place: &str, text: &str) -> Option<JsValue> {
         self.places.get(place)?.0.get(text).cloned()
+    }
+
+    /// The part kept at `place` whose text `rest` begins with, and that text's length. Only objects and arrays are
+    /// kept, and each is one whole JSON value, so at most one of a place's texts can begin `rest`, and the value
+    /// that begins `rest` is exactly it.
+    fn prefix_of(&self, place: &str, rest: &str) -> Option<(JsValue, usize)> {
+        let (texts, _) = self.places.get(place)?;
+        texts.iter().find(|(text, _)| rest.as_bytes().starts_with(text.as_bytes())).map(|(t, v)| (v.clone(), t.len()))
     }
 
     fn insert(&mut self, place: &str, text: &str, value: &JsValue) {
@@ -101,7 +123,7 @@ impl Parts {
 }
 
 /// What the run state takes from the event besides the object itself: the values behind the live getters.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct EventParts {
     /// `event.transaction.metadata` (an empty map unless it is an object).
     pub tx_metadata: JsonMap,
@@ -162,18 +184,111 @@ impl FrozenBuilder {
         context: &mut Context,
     ) -> Result<(JsValue, EventParts), String> {
         let mut parts = EventParts::default();
-        let frozen = Frozen { builder: self, context, transaction: None, below: None };
         let built = match json {
-            EventJson::Encoded(text) => {
-                let seed = EventSeed { frozen, trigger, parts: &mut parts, kept: true };
-                let mut text = serde_json::Deserializer::from_str(text);
-                seed.deserialize(&mut text).and_then(|event| text.end().map(|()| event))
-            }
+            EventJson::Encoded(text) => self.event_text(text, trigger, &mut parts, context),
             EventJson::Parsed(value) => {
-                EventSeed { frozen, trigger, parts: &mut parts, kept: false }.deserialize(value)
+                let frozen = Frozen { builder: self, context, transaction: None, below: None };
+                EventSeed { frozen, trigger, parts: &mut parts }.deserialize(value).map_err(|e| e.to_string())
             }
         };
-        built.map(|event| (event, parts)).map_err(|e| e.to_string())
+        built.map(|event| (event, parts))
+    }
+
+    /// The event from its text, its top-level object read here rather than through serde: a top-level part whose
+    /// text begins with a kept part's text *is* that part (a kept part is one whole JSON object or array, whose end
+    /// its text fixes), so it is found by comparing bytes, where serde would scan the whole part to find its end
+    /// before it could be looked up. A part that is not kept is scanned and built ([`FrozenBuilder::build_part`]);
+    /// the `transaction` is kept by its own rule ([`FrozenBuilder::transaction`]). Text that is not one JSON object
+    /// is an error, as serde's would be.
+    fn event_text(
+        &mut self,
+        text: &str,
+        trigger: Trigger,
+        parts: &mut EventParts,
+        context: &mut Context,
+    ) -> Result<JsValue, String> {
+        let object = plain_object(context);
+        let mut top = TopLevel { text, at: 0 };
+        top.expect(b'{')?;
+        if !top.eat(b'}') {
+            loop {
+                let name = top.key()?;
+                top.expect(b':')?;
+                top.skip_whitespace();
+                let value = if name == "transaction" {
+                    self.transaction(&mut top, trigger, parts, context)?
+                } else if let Some((value, length)) = self.parts.prefix_of(&name, top.rest()) {
+                    top.at += length;
+                    value
+                } else {
+                    let value_text = top.value()?;
+                    self.build_part(&name, value_text, true, context).map_err(|e| e.to_string())?
+                };
+                let key = self.string(&name);
+                self.insert(&object, key, value);
+                if !top.eat(b',') {
+                    top.expect(b'}')?;
+                    break;
+                }
+            }
+        }
+        top.skip_whitespace();
+        if top.at != text.len() {
+            return Err(top.error("trailing characters"));
+        }
+        self.seal_inserted(&object, context).map_err(|e| e.to_string())?;
+        Ok(object.into())
+    }
+
+    /// The live getter of `trigger`'s `transaction`, made on first use.
+    fn transaction_getter(
+        &mut self,
+        trigger: Trigger,
+        context: &mut Context,
+    ) -> JsResult<Option<(JsString, JsFunction)>> {
+        if let Some((_, getter)) = self.getters.iter().find(|(t, _)| *t == trigger) {
+            return Ok(getter.clone());
+        }
+        let getter = host::transaction_getter(trigger, context)?;
+        self.getters.push((trigger, getter.clone()));
+        Ok(getter)
+    }
+
+    /// The event's `transaction`, at `top`: the one kept for the same text (a login's later runs), or built and kept
+    /// (its arrays and objects through the kept parts).
+    fn transaction(
+        &mut self,
+        top: &mut TopLevel<'_>,
+        trigger: Trigger,
+        parts: &mut EventParts,
+        context: &mut Context,
+    ) -> Result<JsValue, String> {
+        let rest = top.rest();
+        if let Some(kept) =
+            self.transactions.iter().find(|t| t.trigger == trigger && rest.as_bytes().starts_with(t.text.as_bytes()))
+        {
+            top.at += kept.text.len();
+            *parts = kept.parts.clone();
+            return Ok(kept.value.clone());
+        }
+        let text = top.value()?;
+        let mut json = serde_json::Deserializer::from_str(text);
+        let frozen = Frozen {
+            builder: &mut *self,
+            context,
+            transaction: Some((trigger, &mut *parts)),
+            below: Some("transaction"),
+        };
+        let value = frozen.deserialize(&mut json).and_then(|v| json.end().map(|()| v)).map_err(|e| e.to_string())?;
+        // Only an object is kept (its text then ends where it does); a login's runs share one, so a few suffice.
+        if value.is_object() && text.starts_with('{') && text.len() <= MAX_PART_LENGTH {
+            if self.transactions.len() >= MAX_TEXTS_PER_PLACE {
+                self.transactions.clear();
+            }
+            let kept = KeptTransaction { trigger, text: text.into(), value: value.clone(), parts: parts.clone() };
+            self.transactions.push(kept);
+        }
+        Ok(value)
     }
 
     /// One part of the event: `text` is its JSON, `place` where it sits (`user`, `authentication/methods`). An object
@@ -181,10 +296,17 @@ impl FrozenBuilder {
     /// (`top`), each property is looked up the same way, so a part that changed rebuilds only what changed in it
     /// (`authentication` at a resume: its `methods`, not its `riskAssessment`).
     fn part(&mut self, place: &str, text: &str, top: bool, context: &mut Context) -> serde_json::Result<JsValue> {
-        let kept = matches!(text.as_bytes().first(), Some(b'{' | b'['));
-        if kept && let Some(value) = self.parts.get(place, text) {
+        if matches!(text.as_bytes().first(), Some(b'{' | b'['))
+            && let Some(value) = self.parts.get(place, text)
+        {
             return Ok(value);
         }
+        self.build_part(place, text, top, context)
+    }
+
+    /// Builds a part that is not kept, and keeps it if it is an object or an array.
+    fn build_part(&mut self, place: &str, text: &str, top: bool, context: &mut Context) -> serde_json::Result<JsValue> {
+        let kept = matches!(text.as_bytes().first(), Some(b'{' | b'['));
         let mut json = serde_json::Deserializer::from_str(text);
         let below = top.then_some(place);
         let value = Frozen { builder: &mut *self, context, transaction: None, below }.deserialize(&mut json)?;
@@ -247,6 +369,10 @@ impl Frozen<'_> {
 }
 
 fn js<E: de::Error>(result: JsResult<()>) -> Result<(), E> {
+    result.map_err(E::custom)
+}
+
+fn js_value<T, E: de::Error>(result: JsResult<T>) -> Result<T, E> {
     result.map_err(E::custom)
 }
 
@@ -343,13 +469,80 @@ impl<'de> Visitor<'de> for Frozen<'_> {
             };
             self.builder.insert(&object, key, value);
         }
-        match transaction {
-            Some((Trigger::PostLogin, _)) => js(host::define_transaction_metadata(&object, self.context))?,
-            Some((Trigger::CredentialsExchange, _)) => js(host::define_target_scopes(&object, self.context))?,
-            _ => {}
+        if let Some((trigger, _)) = transaction
+            && let Some((name, getter)) = js_value(self.builder.transaction_getter(trigger, self.context))?
+        {
+            js(host::define_live(&object, name, getter, self.context))?;
         }
         js(self.builder.seal_inserted(&object, self.context))?;
         Ok(object.into())
+    }
+}
+
+/// A cursor over the event's top-level object ([`FrozenBuilder::event_text`]). The values are left to serde; the
+/// names are read here, by JSON's rules (an escaped name goes through serde).
+struct TopLevel<'t> {
+    text: &'t str,
+    at: usize,
+}
+
+impl<'t> TopLevel<'t> {
+    fn rest(&self) -> &'t str {
+        self.text.get(self.at..).unwrap_or_default()
+    }
+
+    fn skip_whitespace(&mut self) {
+        let rest = self.rest().as_bytes();
+        self.at += rest.iter().take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')).count();
+    }
+
+    /// Skips whitespace, then `byte` if it is next.
+    fn eat(&mut self, byte: u8) -> bool {
+        self.skip_whitespace();
+        let next = self.rest().as_bytes().first() == Some(&byte);
+        if next {
+            self.at += 1;
+        }
+        next
+    }
+
+    fn expect(&mut self, byte: u8) -> Result<(), String> {
+        if self.eat(byte) { Ok(()) } else { Err(self.error(&format!("expected `{}`", char::from(byte)))) }
+    }
+
+    fn error(&self, what: &str) -> String {
+        format!("{what} at byte {} of the event", self.at)
+    }
+
+    /// A property name.
+    fn key(&mut self) -> Result<std::borrow::Cow<'t, str>, String> {
+        self.skip_whitespace();
+        let rest = self.rest();
+        let bytes = rest.as_bytes();
+        if bytes.first() != Some(&b'"') {
+            return Err(self.error("expected a property name"));
+        }
+        let Some(end) = bytes[1..].iter().position(|b| matches!(b, b'"' | b'\\') || *b < 0x20).map(|i| i + 1) else {
+            return Err(self.error("an unterminated property name"));
+        };
+        if bytes[end] == b'"' {
+            self.at += end + 1;
+            return Ok(std::borrow::Cow::Borrowed(&rest[1..end]));
+        }
+        // An escape (or a control character, which serde refuses): the name is serde's to read.
+        let mut names = serde_json::Deserializer::from_str(rest).into_iter::<String>();
+        let name = names.next().ok_or_else(|| self.error("expected a property name"))?.map_err(|e| e.to_string())?;
+        self.at += names.byte_offset();
+        Ok(std::borrow::Cow::Owned(name))
+    }
+
+    /// The text of the value that begins here (whitespace skipped), checked by serde, stepped over.
+    fn value(&mut self) -> Result<&'t str, String> {
+        let rest = self.rest();
+        let mut values = serde_json::Deserializer::from_str(rest).into_iter::<&RawValue>();
+        let value = values.next().ok_or_else(|| self.error("expected a value"))?.map_err(|e| e.to_string())?.get();
+        self.at += values.byte_offset();
+        Ok(value)
     }
 }
 
@@ -399,13 +592,12 @@ impl<'de> Visitor<'de> for Key<'_> {
     }
 }
 
-/// The whole event: an object whose `transaction` gets its trigger's live getters. With `kept` (the event is read
-/// from its text), every other top-level part goes through [`FrozenBuilder::part`].
+/// The whole event from a parsed value (a worker receives text; tests build from values too): an object whose
+/// `transaction` gets its trigger's live getters. The event's text goes through [`FrozenBuilder::event_text`].
 struct EventSeed<'a> {
     frozen: Frozen<'a>,
     trigger: Trigger,
     parts: &'a mut EventParts,
-    kept: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for EventSeed<'_> {
@@ -424,7 +616,7 @@ impl<'de> Visitor<'de> for EventSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsValue, A::Error> {
-        let EventSeed { mut frozen, trigger, parts, kept } = self;
+        let EventSeed { mut frozen, trigger, parts } = self;
         let object = plain_object(frozen.context);
         let mut name = String::new();
         while let Some(key) = map.next_key_seed(Key { builder: &mut *frozen.builder, name: &mut name })? {
@@ -433,12 +625,8 @@ impl<'de> Visitor<'de> for EventSeed<'_> {
                     builder: &mut *frozen.builder,
                     context: &mut *frozen.context,
                     transaction: Some((trigger, &mut *parts)),
-                    // Rebuilt on every run (its live getters are the run's), its arrays and objects kept.
-                    below: kept.then_some("transaction"),
+                    below: None,
                 })?
-            } else if kept {
-                let text: &RawValue = map.next_value()?;
-                frozen.builder.part(&name, text.get(), true, frozen.context).map_err(de::Error::custom)?
             } else {
                 map.next_value_seed(frozen.inner())?
             };
@@ -521,8 +709,13 @@ mod tests {
     proptest! {
         /// An event built from its text is what Boa's `JsValue::from_json` builds from the parsed value, frozen.
         #[test]
-        fn an_event_built_from_text_is_what_from_json_builds(data in json_value(), user in json_value()) {
-            let event = json!({ "data": data, "user": user, "transaction": { "requested_scopes": ["openid"] } });
+        fn an_event_built_from_text_is_what_from_json_builds(
+            data in json_value(),
+            user in json_value(),
+            name in prop_oneof!["\\PC{0,6}", "[\"\\\\\\u{0}-\\u{1f}a-z]{0,6}"],
+        ) {
+            let mut event = json!({ "data": data, "user": user, "transaction": { "requested_scopes": ["openid"] } });
+            event[&name] = json!(name.len());
             let mut context = Context::default();
             let mut builder = FrozenBuilder::default();
             let text = EventJson::encode(&event).expect("encodes");
@@ -534,6 +727,12 @@ mod tests {
             // Built again, from the parts kept the first time: the same.
             let (again, _) = builder.event(&text, Trigger::PasswordResetPostChallenge, &mut context).expect("builds");
             prop_assert_eq!(difference(&again, &expected, &mut context), "");
+            // Text with whitespace between its tokens (the host writes none) gives the same.
+            let pretty = EventJson::Encoded(serde_json::to_string_pretty(&event).expect("encodes").into());
+            for _ in 0..2 {
+                let (spaced, _) = builder.event(&pretty, Trigger::PasswordResetPostChallenge, &mut context).expect("builds");
+                prop_assert_eq!(difference(&spaced, &expected, &mut context), "");
+            }
             // The parsed form gives the same.
             let (parsed, _) = builder.event(&EventJson::Parsed(parsed), Trigger::PasswordResetPostChallenge, &mut context)
                 .expect("builds");
@@ -542,7 +741,11 @@ mod tests {
 
         /// Text that is not one JSON object (a frame's tail is whatever the host wrote) is an error, never a panic.
         #[test]
-        fn text_that_is_not_an_event_is_an_error(text in prop_oneof!["\\PC{0,64}", "\\{\"a\":[0-9\\[\\]{}\",:]{0,16}"]) {
+        fn text_that_is_not_an_event_is_an_error(text in prop_oneof![
+            "\\PC{0,64}",
+            "\\{\"a\":[0-9\\[\\]{}\",:]{0,16}",
+            "[ \\n]?\\{[ \\t]?(\"[a-z\\\\\"\\u{1}]{0,3}\"[ ]?:[ ]?[0-9\\[\\]{}\",: ]{0,6}[ ]?,?){0,3}[ ]?\\}?[ ]?[,}]?",
+        ]) {
             let mut context = Context::default();
             let built = FrozenBuilder::default().event(&EventJson::Encoded(text.clone().into()), Trigger::PostLogin, &mut context);
             let is_object = serde_json::from_str::<Value>(&text).is_ok_and(|v| v.is_object());
@@ -560,24 +763,37 @@ mod tests {
             }
         });
         let text = EventJson::encode(&event).expect("encodes");
+        let mut changed = event.clone();
+        changed["transaction"]["id"] = json!("another login");
+        let changed = EventJson::encode(&changed).expect("encodes");
         for (trigger, keys) in [
             (Trigger::PostLogin, "target_scopes,protocol,metadata"),
             (Trigger::CredentialsExchange, "metadata,protocol,target_scopes"),
             (Trigger::PreUserRegistration, "metadata,target_scopes,protocol"),
         ] {
             let mut context = Context::default();
-            let (built, parts) = FrozenBuilder::default().event(&text, trigger, &mut context).expect("builds");
-            assert_eq!(Value::Object(parts.tx_metadata), json!({ "a": 1 }), "{trigger:?}");
-            assert_eq!(parts.target_scopes, ["read", "write"], "{trigger:?}");
-            let transaction = built.as_object().expect("object").get(js_string!("transaction"), &mut context);
-            let transaction = transaction.expect("transaction").as_object().expect("object").clone();
-            let keys_now = transaction.own_property_keys(&mut context).expect("keys");
-            let keys_now: Vec<String> = keys_now.iter().map(ToString::to_string).collect();
-            assert_eq!(keys_now.join(","), keys, "{trigger:?}");
-            assert!(
-                transaction.test_integrity_level(IntegrityLevel::Frozen, &mut context).expect("frozen"),
-                "{trigger:?}"
-            );
+            let mut builder = FrozenBuilder::default();
+            let mut seen: Vec<JsObject> = Vec::new();
+            // Built, then kept for the same text (a login's next run), then rebuilt for another text: each time
+            // with the parts the run state needs.
+            for text in [&text, &text, &changed] {
+                let (built, parts) = builder.event(text, trigger, &mut context).expect("builds");
+                assert_eq!(Value::Object(parts.tx_metadata), json!({ "a": 1 }), "{trigger:?}");
+                assert_eq!(parts.target_scopes, ["read", "write"], "{trigger:?}");
+                let transaction = built.as_object().expect("object").get(js_string!("transaction"), &mut context);
+                let transaction = transaction.expect("transaction").as_object().expect("object").clone();
+                let keys_now = transaction.own_property_keys(&mut context).expect("keys");
+                let mut keys_now: Vec<String> = keys_now.iter().map(ToString::to_string).collect();
+                keys_now.retain(|k| k != "id");
+                assert_eq!(keys_now.join(","), keys, "{trigger:?}");
+                assert!(
+                    transaction.test_integrity_level(IntegrityLevel::Frozen, &mut context).expect("frozen"),
+                    "{trigger:?}"
+                );
+                seen.push(transaction);
+            }
+            assert!(JsObject::equals(&seen[0], &seen[1]), "{trigger:?}: kept for the same text");
+            assert!(!JsObject::equals(&seen[1], &seen[2]), "{trigger:?}: rebuilt for another text");
         }
         let (_, parts) = FrozenBuilder::default()
             .event(
@@ -653,10 +869,10 @@ mod tests {
             assert!(same(&first, &resumed, kept, &mut context), "{kept:?} kept");
         }
         assert!(
-            same(&first, &resumed, &["transaction", "requested_scopes"], &mut context),
-            "the transaction's parts are kept"
+            same(&first, &resumed, &["transaction"], &mut context),
+            "the transaction is kept for a login's next run (its live getter reads the running run)"
         );
-        for rebuilt in [&["authentication"][..], &["authentication", "methods"], &["transaction"]] {
+        for rebuilt in [&["authentication"][..], &["authentication", "methods"]] {
             assert!(!same(&first, &resumed, rebuilt, &mut context), "{rebuilt:?} rebuilt");
         }
         // Another user: the application's parts are kept, the user's is not.
@@ -664,11 +880,24 @@ mod tests {
         assert!(same(&first, &other, &["client"], &mut context));
         assert!(!same(&first, &other, &["user"], &mut context));
         assert!(same(&first, &other, &["authentication", "methods"], &mut context), "pwd only, as the first");
-        // Equal texts at two places are two objects, as two parsed objects are.
+        // Another login's transaction is another object; its arrays with the same text are kept.
+        let mut next = event("jane@example.com", json!([{ "name": "pwd" }]));
+        next["transaction"]["id"] = json!("tx2");
+        let next = build(&mut builder, &next, &mut context);
+        assert!(!same(&first, &next, &["transaction"], &mut context));
+        assert!(same(&first, &next, &["transaction", "requested_scopes"], &mut context));
+        // Equal texts at two places are two objects, as two parsed objects are: below the top level and at it, the
+        // second time as the first.
         assert!(!JsObject::equals(
             &at(&first, &["client", "metadata"], &mut context),
             &at(&first, &["connection", "metadata"], &mut context)
         ));
+        let twins = json!({ "client": { "client_id": "app" }, "resource_server": { "client_id": "app" } });
+        for _ in 0..2 {
+            let built = build(&mut builder, &twins, &mut context);
+            let (client, api) = (at(&built, &["client"], &mut context), at(&built, &["resource_server"], &mut context));
+            assert!(!JsObject::equals(&client, &api));
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use boa_engine::object::builtins::{JsFunction, JsPromise};
 use boa_engine::object::{IntegrityLevel, ObjectInitializer};
 use boa_engine::property::PropertyDescriptor;
 use boa_engine::{Context, JsError, JsNativeError, JsObject, JsResult, JsString, JsValue, NativeFunction, js_string};
-use gatehouse_types::{Command, JsonMap};
+use gatehouse_types::{Command, JsonMap, Trigger};
 
 use crate::protocol::{CacheOp, CacheRecord, FetchRequest, FetchResponse, FromWorker};
 use crate::worker::event::EventFields;
@@ -233,24 +233,31 @@ pub(crate) fn to_json(value: &JsValue, host: &HostState, context: &mut Context) 
         .map_err(|e| JsNativeError::typ().with_message(format!("value is not JSON: {e}")).into())
 }
 
-/// Defines `event.transaction.metadata` as a getter reading the run's live transaction metadata.
-pub(crate) fn define_transaction_metadata(transaction: &JsObject, context: &mut Context) -> JsResult<()> {
-    let getter = NativeFunction::from_fn_ptr(transaction_metadata_getter).to_js_function(context.realm());
-    transaction.delete_property_or_throw(js_string!("metadata"), context)?;
-    transaction.define_property_or_throw(
-        js_string!("metadata"),
-        PropertyDescriptor::builder().get(getter).enumerable(true).configurable(false),
-        context,
-    )?;
-    Ok(())
+/// The live property of a trigger's `event.transaction`, if it has one: `metadata` (post-login) or `target_scopes`
+/// (credentials-exchange), a getter that reads the running run's state (`RunState`), not the run it was made in.
+/// Frozen, like the object that holds it: a context's builder makes it once, and every `transaction` it builds,
+/// kept ones included (`worker/event.rs`), shares it.
+pub(crate) fn transaction_getter(trigger: Trigger, context: &mut Context) -> JsResult<Option<(JsString, JsFunction)>> {
+    let (name, getter): (JsString, fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>) = match trigger {
+        Trigger::PostLogin => (js_string!("metadata"), transaction_metadata_getter),
+        Trigger::CredentialsExchange => (js_string!("target_scopes"), target_scopes_getter),
+        _ => return Ok(None),
+    };
+    let getter = NativeFunction::from_fn_ptr(getter).to_js_function(context.realm());
+    getter.set_integrity_level(IntegrityLevel::Frozen, context)?;
+    Ok(Some((name, getter)))
 }
 
-/// Defines `event.transaction.target_scopes` as a getter reading the run's live target scopes (credentials-exchange).
-pub(crate) fn define_target_scopes(transaction: &JsObject, context: &mut Context) -> JsResult<()> {
-    let getter = NativeFunction::from_fn_ptr(target_scopes_getter).to_js_function(context.realm());
-    transaction.delete_property_or_throw(js_string!("target_scopes"), context)?;
+/// Makes `name` of `transaction` the live getter [`transaction_getter`] made, in place of its data property.
+pub(crate) fn define_live(
+    transaction: &JsObject,
+    name: JsString,
+    getter: JsFunction,
+    context: &mut Context,
+) -> JsResult<()> {
+    transaction.delete_property_or_throw(name.clone(), context)?;
     transaction.define_property_or_throw(
-        js_string!("target_scopes"),
+        name,
         PropertyDescriptor::builder().get(getter).enumerable(true).configurable(false),
         context,
     )?;

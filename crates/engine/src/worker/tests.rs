@@ -350,6 +350,48 @@ fn nothing_attached_to_a_kept_event_part_reaches_the_next_login() {
 }
 
 #[test]
+fn a_kept_transaction_and_its_live_getter_carry_nothing_between_runs() {
+    // A login's runs send the same `transaction` text, so its later runs get the object built for the first
+    // (`worker/event.rs`), with the one frozen `metadata` getter the context made. The getter reads the running run's
+    // metadata, and nothing a run hangs on the object or the getter is there in the next run.
+    let mut h = Harness::new(&[r#"
+        'use strict';
+        exports.onExecutePostLogin = (event, api) => {
+          const getter = Object.getOwnPropertyDescriptor(event.transaction, 'metadata').get;
+          const before = [event.transaction.stash, getter.stash, event.transaction.metadata.step].map(String).join(' ');
+          const accepted = [];
+          [event.transaction, getter].forEach((part, i) => {
+            const tries = {
+              set: () => { part.stash = event.user.user_id; },
+              define: () => Object.defineProperty(part, 'stash', { value: 1 }),
+              proto: () => Object.setPrototypeOf(part, { stash: 1 }),
+              remove: () => { delete part[Object.getOwnPropertyNames(part)[0]]; },
+              private: () => {
+                class Base { constructor(o) { return o; } }
+                class Stamp extends Base { #stash = 1; }
+                new Stamp(part);
+              },
+            };
+            for (const [name, attempt] of Object.entries(tries)) {
+              try { attempt(); accepted.push(i + ':' + name); } catch (e) {}
+            }
+          });
+          api.transaction.setMetadata('step', event.user.user_id);
+          console.log(before, accepted.join(','), String(event.transaction.metadata.step));
+        };
+    "#]);
+    let mut event = event();
+    event["transaction"]["metadata"] = json!({ "step": "sent" });
+    h.run(event.clone());
+    event["user"]["user_id"] = json!("auth0|2");
+    h.run(event);
+    assert_eq!(
+        h.logs(),
+        ["undefined undefined sent  auth0|1".to_owned(), "undefined undefined sent  auth0|2".to_owned(),]
+    );
+}
+
+#[test]
 fn a_non_deletable_global_taints_the_context() {
     let mut h = Harness::new(&[
         "exports.onExecutePostLogin = () => { Object.defineProperty(globalThis, 'stuck', { value: 1, configurable: false }); };",
