@@ -501,13 +501,15 @@ impl Sandbox {
             .spawn()
             .map_err(|e| SandboxFailure::Crashed(format!("cannot start {}: {e}", self.config.program.display())))?;
         metrics::counter!("gatehouse_sandbox_workers_started_total").increment(1);
-        let (Some(stdin), Some(mut stdout), Some(mut stderr)) =
+        let (Some(stdin), Some(stdout), Some(mut stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
             return Err(SandboxFailure::Crashed("worker pipes missing".to_owned()));
         };
         let (sender, frames) = mpsc::channel(256);
         tokio::spawn(async move {
+            // Buffered: a frame's length and body come with one read (the worker writes a frame whole).
+            let mut stdout = tokio::io::BufReader::with_capacity(64 * 1024, stdout);
             loop {
                 let mut len = [0u8; 4];
                 if stdout.read_exact(&mut len).await.is_err() {
