@@ -238,12 +238,14 @@ pub(crate) fn to_json(value: &JsValue, host: &HostState, context: &mut Context) 
 /// Frozen, like the object that holds it: a context's builder makes it once, and every `transaction` it builds,
 /// kept ones included (`worker/event.rs`), shares it.
 pub(crate) fn transaction_getter(trigger: Trigger, context: &mut Context) -> JsResult<Option<(JsString, JsFunction)>> {
-    let (name, getter): (JsString, fn(&JsValue, &[JsValue], &mut Context) -> JsResult<JsValue>) = match trigger {
-        Trigger::PostLogin => (js_string!("metadata"), transaction_metadata_getter),
-        Trigger::CredentialsExchange => (js_string!("target_scopes"), target_scopes_getter),
+    let (name, getter) = match trigger {
+        Trigger::PostLogin => (js_string!("metadata"), NativeFunction::from_fn_ptr(transaction_metadata_getter)),
+        Trigger::CredentialsExchange => {
+            (js_string!("target_scopes"), NativeFunction::from_fn_ptr(target_scopes_getter))
+        }
         _ => return Ok(None),
     };
-    let getter = NativeFunction::from_fn_ptr(getter).to_js_function(context.realm());
+    let getter = getter.to_js_function(context.realm());
     getter.set_integrity_level(IntegrityLevel::Frozen, context)?;
     Ok(Some((name, getter)))
 }
