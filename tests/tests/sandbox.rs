@@ -489,3 +489,36 @@ async fn a_worker_waits_for_timers_and_answers_on_one_thread() {
     assert_eq!(sandbox.runs_started(), 2);
     assert_eq!(sandbox.idle_worker_pids().len(), 1, "one worker served both logins");
 }
+
+/// The host never stops reading a worker while it writes to it: an action that floods the host with requests (the
+/// refusals past the cap come back at once) and then with log lines, without yielding, would otherwise fill both
+/// pipes, each side waiting for the other to read, until the deadline killed a run that had done nothing wrong.
+#[tokio::test]
+async fn a_worker_that_does_not_read_while_it_writes_cannot_stall_the_host() {
+    use gatehouse_engine::fixture::StubIo;
+    use gatehouse_engine::protocol::{Entry, RunRequest};
+    use gatehouse_engine::sandbox::{Limits, Sandbox};
+
+    let flood = "exports.onExecutePostLogin = async (event, api) => {
+  for (let i = 0; i < 3000; i++) fetch('https://provider.example/' + i).catch(() => {});
+  for (let i = 0; i < 3000; i++) console.log('line ' + i + ' ' + 'x'.repeat(100));
+  api.idToken.setCustomClaim('done', true);
+};";
+    let sandbox = Sandbox::new(sandbox_config(1));
+    let limits = Limits { timeout: std::time::Duration::from_secs(10), memory_mb: 128 };
+    let request = RunRequest {
+        run_id: 0,
+        flow: post_login_flow(&[flood]),
+        start: 0,
+        entry: Entry::Execute,
+        event: serde_json::json!({}).into(),
+        cache: Default::default(),
+        run_on: Default::default(),
+    };
+    let started = std::time::Instant::now();
+    let output = sandbox.run(request, limits, &StubIo::new(Vec::new())).await;
+    let report = output.report.expect("the run ends on its own, not at the deadline");
+    assert_eq!(report.actions.len(), 1);
+    assert_eq!(report.actions[0].error, None);
+    assert!(started.elapsed() < std::time::Duration::from_secs(8), "{:?}", started.elapsed());
+}

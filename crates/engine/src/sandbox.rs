@@ -11,7 +11,7 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -153,7 +153,7 @@ pub struct RunOutput {
 
 struct WorkerProcess {
     child: Child,
-    stdin: ChildStdin,
+    stdin: ToWorkerPipe,
     frames: mpsc::Receiver<FromWorker>,
     stderr: Arc<Mutex<Vec<u8>>>,
     memory_mb: u64,
@@ -343,7 +343,7 @@ impl Sandbox {
             worker.known_flows.push(request.flow.hash.clone());
             ToWorker::Run(Box::new(request))
         };
-        if let Err(e) = send(&mut worker.stdin, &message).await {
+        if let Err(e) = send(&worker.stdin, &message) {
             return self.fail(worker, run_id, &runnable, format!("could not send the run: {e}"), limits, output).await;
         }
         let mut message = Some(message);
@@ -366,7 +366,7 @@ impl Sandbox {
                         };
                         request.flow.actions = actions;
                         request.flow.modules = modules;
-                        if let Err(e) = send(&mut worker.stdin, &ToWorker::Run(request)).await {
+                        if let Err(e) = send(&worker.stdin, &ToWorker::Run(request)) {
                             return self.fail(worker, run_id, &runnable, format!("could not send the run: {e}"), limits, output).await;
                         }
                     }
@@ -376,7 +376,7 @@ impl Sandbox {
                         // One execution may not hold more requests in flight than this: answered at once, not queued.
                         output.requests.push(FetchRecord { action: index, request, status: None });
                         let refused = Err(format!("too many requests in flight: an execution may make {MAX_CONCURRENT_FETCHES} at once"));
-                        if let Err(e) = send(&mut worker.stdin, &ToWorker::FetchResult { run_id, id: fetch_id, result: refused }).await {
+                        if let Err(e) = send(&worker.stdin, &ToWorker::FetchResult { run_id, id: fetch_id, result: refused }) {
                             return self.fail(worker, run_id, &runnable, format!("could not answer a request: {e}"), limits, output).await;
                         }
                     }
@@ -405,7 +405,7 @@ impl Sandbox {
                         record.status = result.as_ref().ok().map(|r| r.status);
                     }
                     let answer = ToWorker::FetchResult { run_id, id: fetch_id, result };
-                    if let Err(e) = send(&mut worker.stdin, &answer).await {
+                    if let Err(e) = send(&worker.stdin, &answer) {
                         return self.fail(worker, run_id, &runnable, format!("could not answer a request: {e}"), limits, output).await;
                     }
                 }
@@ -546,7 +546,7 @@ impl Sandbox {
         });
         let mut worker = WorkerProcess {
             child,
-            stdin,
+            stdin: ToWorkerPipe::new(stdin),
             frames,
             stderr: stderr_buf,
             memory_mb,
@@ -574,10 +574,50 @@ impl Sandbox {
     }
 }
 
-/// Writes one frame, length prefix included, with one write.
-async fn send(stdin: &mut ChildStdin, message: &ToWorker) -> std::io::Result<()> {
-    stdin.write_all(&encode_to_worker(message)?).await?;
-    stdin.flush().await
+/// A worker's stdin, written by a task of its own. The frame loop of a run queues frames here and goes on reading
+/// the worker: a worker runs its action without reading its stdin, and may write frames (requests, logs) all the
+/// while, so a host that waited for its own write to finish before reading again could wait forever, the two pipes
+/// full and the run's deadline never looked at.
+struct ToWorkerPipe {
+    frames: mpsc::UnboundedSender<Vec<u8>>,
+    /// Bytes queued and not yet written: at most one frame past [`MAX_FRAME`] (a worker that never reads cannot
+    /// make the host hold more).
+    queued: Arc<AtomicUsize>,
+}
+
+impl ToWorkerPipe {
+    fn new(mut stdin: ChildStdin) -> ToWorkerPipe {
+        let (frames, mut outgoing) = mpsc::unbounded_channel::<Vec<u8>>();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let written = queued.clone();
+        tokio::spawn(async move {
+            while let Some(frame) = outgoing.recv().await {
+                // One write a frame, length prefix included.
+                let result = match stdin.write_all(&frame).await {
+                    Ok(()) => stdin.flush().await,
+                    Err(e) => Err(e),
+                };
+                written.fetch_sub(frame.len(), Ordering::Relaxed);
+                if result.is_err() {
+                    break;
+                }
+            }
+        });
+        ToWorkerPipe { frames, queued }
+    }
+}
+
+/// Queues one frame for the worker; an error when its stdin is closed or it has not read what was queued before.
+fn send(pipe: &ToWorkerPipe, message: &ToWorker) -> std::io::Result<()> {
+    let frame = encode_to_worker(message)?;
+    let queued = pipe.queued.load(Ordering::Relaxed);
+    if queued > 0 && queued + frame.len() > MAX_FRAME {
+        return Err(std::io::Error::other(format!("the worker has not read the {queued} bytes sent to it")));
+    }
+    pipe.queued.fetch_add(frame.len(), Ordering::Relaxed);
+    pipe.frames
+        .send(frame)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the worker's stdin is closed"))
 }
 
 /// Counts a worker as busy (`gatehouse_sandbox_workers_busy`) for as long as it runs actions, whichever way the run
