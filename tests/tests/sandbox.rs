@@ -522,3 +522,98 @@ async fn a_worker_that_does_not_read_while_it_writes_cannot_stall_the_host() {
     assert_eq!(report.actions[0].error, None);
     assert!(started.elapsed() < std::time::Duration::from_secs(8), "{:?}", started.elapsed());
 }
+
+/// A stand-in worker (`python3`) whose first process dies as `first` says, and whose later ones are the real
+/// worker. Every process start is one line of `starts.log` in `dir`.
+fn dying_first_worker(dir: &std::path::Path, first: &str) -> gatehouse_engine::sandbox::SandboxConfig {
+    let script = dir.join("dying-first-worker.py");
+    let code = r#"import json, os, struct, sys
+here = os.path.dirname(os.path.abspath(__file__))
+with open(os.path.join(here, "starts.log"), "a") as log:
+    log.write("start\n")
+    count = log.tell() // len("start\n")
+args = sys.argv[2:]
+if count > 1:
+    os.execv(sys.argv[1], [sys.argv[1]] + args)
+def send(message):
+    body = json.dumps(message).encode()
+    sys.stdout.buffer.write(struct.pack(">I", len(body)) + body)
+    sys.stdout.buffer.flush()
+progress = open(args[args.index("--progress-file") + 1], "r+b")
+send({"type": "ready", "data": {"pid": os.getpid()}})
+length = struct.unpack(">I", sys.stdin.buffer.read(4))[0]
+request = json.JSONDecoder().raw_decode(sys.stdin.buffer.read(length).decode())[0]["data"]
+if FIRST == "took it up":
+    run_id, index, mask = request["run_id"], request["start"], (1 << 64) - 1
+    check = run_id ^ (((index << 32) | (index >> 32)) & mask) ^ 0x9E3779B97F4A7C15
+    progress.write(struct.pack("<QQQ", run_id, index, check))
+    progress.flush()
+sys.exit(1)
+"#
+    .replace("FIRST", &format!("{first:?}"));
+    std::fs::write(&script, code).unwrap();
+    let real = sandbox_config(2);
+    let mut args = vec![script.display().to_string(), real.program.display().to_string()];
+    args.extend(real.args.iter().cloned());
+    gatehouse_engine::sandbox::SandboxConfig { program: "python3".into(), args, ..real }
+}
+
+/// A worker can die between two runs (while it resets after its report, or killed from outside) and still be
+/// taken for the next one. When its progress file shows that it never took that run up, none of the run's code ran,
+/// and the run goes to another worker: the login does not fail, and its action runs once.
+#[tokio::test]
+async fn a_worker_that_dies_before_it_takes_up_a_run_costs_the_run_nothing() {
+    use gatehouse_engine::fixture::StubIo;
+    use gatehouse_engine::protocol::{Entry, RunRequest};
+    use gatehouse_engine::sandbox::{Limits, Sandbox};
+
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = Sandbox::new(dying_first_worker(dir.path(), "died before"));
+    let action = "exports.onExecutePostLogin = async (event, api) => {
+  console.log('ran');
+  api.idToken.setCustomClaim('ran', true);
+};";
+    let request = RunRequest {
+        run_id: 0,
+        flow: post_login_flow(&[action]),
+        start: 0,
+        entry: Entry::Execute,
+        event: serde_json::json!({}).into(),
+        cache: Default::default(),
+        run_on: Default::default(),
+    };
+    let limits = Limits { timeout: std::time::Duration::from_secs(10), memory_mb: 64 };
+    let output = sandbox.run(request, limits, &StubIo::new(Vec::new())).await;
+    let report = output.report.expect("the run went to another worker");
+    assert_eq!(report.actions.len(), 1);
+    assert_eq!(report.actions[0].error, None);
+    assert_eq!(output.logs.iter().map(|(_, _, line)| line.as_str()).collect::<Vec<_>>(), ["ran"], "ran once");
+    assert_eq!(std::fs::read_to_string(dir.path().join("starts.log")).unwrap().lines().count(), 2);
+    assert_eq!(sandbox.runs_started(), 1, "one run, two workers");
+}
+
+/// A worker that took a run up (its progress file names the run) and then died may have run some of its code: the
+/// run fails, and is not given to another worker, which could make an action's requests twice.
+#[tokio::test]
+async fn a_worker_that_dies_after_it_took_up_a_run_is_not_given_another() {
+    use gatehouse_engine::fixture::StubIo;
+    use gatehouse_engine::protocol::{Entry, RunRequest};
+    use gatehouse_engine::sandbox::{Limits, Sandbox, SandboxFailure};
+
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = Sandbox::new(dying_first_worker(dir.path(), "took it up"));
+    let request = RunRequest {
+        run_id: 0,
+        flow: post_login_flow(&["exports.onExecutePostLogin = async () => {};"]),
+        start: 0,
+        entry: Entry::Execute,
+        event: serde_json::json!({}).into(),
+        cache: Default::default(),
+        run_on: Default::default(),
+    };
+    let limits = Limits { timeout: std::time::Duration::from_secs(10), memory_mb: 64 };
+    let output = sandbox.run(request, limits, &StubIo::new(Vec::new())).await;
+    assert!(matches!(output.report, Err(SandboxFailure::Crashed(_))), "{:?}", output.report);
+    assert_eq!(output.last_started, Some(0));
+    assert_eq!(std::fs::read_to_string(dir.path().join("starts.log")).unwrap().lines().count(), 1);
+}

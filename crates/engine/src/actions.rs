@@ -179,7 +179,7 @@ pub fn flow_spec_with_modules(trigger: Trigger, actions: Vec<ActionSource>, modu
                 .unwrap_or_default(),
         );
     }
-    FlowSpec { hash: hex::encode(hash.finalize()), trigger, actions, modules: Arc::new(modules) }
+    FlowSpec { hash: hex::encode(hash.finalize()), trigger, actions: actions.into(), modules: Arc::new(modules) }
 }
 
 /// Node's CommonJS wrapper, kept on the first line so line numbers in errors match the file.

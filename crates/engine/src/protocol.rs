@@ -37,8 +37,8 @@ pub struct FlowSpec {
     pub hash: String,
     /// The trigger the actions are written for.
     pub trigger: Trigger,
-    /// The actions.
-    pub actions: Vec<ActionSource>,
+    /// The actions. Shared, as `modules` is: a run's request holds the flow without copying its code.
+    pub actions: Arc<[ActionSource]>,
     /// The npm dependencies and relative files the actions `require`, resolved by the host when the flow loads
     /// (`crate::modules`). Shared, so the per-run copy of a flow does not copy their sources.
     #[serde(default)]
@@ -546,7 +546,7 @@ mod proptests {
             let event = serde_json::json!({ "user": { "email": text, "n": number }, "list": [1, "}", { "a": null }] });
             let request = RunRequest {
                 run_id,
-                flow: FlowSpec { hash: "h".into(), trigger: Trigger::PostLogin, actions: Vec::new(), modules: Default::default() },
+                flow: FlowSpec { hash: "h".into(), trigger: Trigger::PostLogin, actions: Default::default(), modules: Default::default() },
                 start: 3,
                 entry: Entry::Execute,
                 event: if parsed { EventJson::Parsed(event.clone()) } else { EventJson::encode(&event).unwrap() },
@@ -614,7 +614,7 @@ mod tests {
             flow: FlowSpec {
                 hash: "h".into(),
                 trigger: Trigger::PostLogin,
-                actions: Vec::new(),
+                actions: Default::default(),
                 modules: Default::default(),
             },
             start: 0,

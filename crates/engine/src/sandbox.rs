@@ -172,6 +172,20 @@ impl WorkerProcess {
         self.progress.as_ref()?.read_exact_at(&mut bytes, 0).ok()?;
         Progress::decode(&bytes).filter(|p| p.run_id == run_id && actions.contains(&p.index)).map(|p| p.index)
     }
+
+    /// Whether the worker's progress file names run `run_id` at all (whatever action it claims): then the worker
+    /// took the run up, and some of its code may have run. `false` only when the file is empty (no run was ever
+    /// taken up) or names another run; `true` whenever it cannot be told (no file, a read error, a broken record).
+    fn took(&self, run_id: u64) -> bool {
+        use std::os::unix::fs::FileExt;
+        let mut bytes = [0u8; Progress::LEN];
+        let Some(file) = self.progress.as_ref() else { return true };
+        match file.read_at(&mut bytes, 0) {
+            Ok(0) => false,
+            Ok(Progress::LEN) => Progress::decode(&bytes).is_none_or(|p| p.run_id == run_id),
+            _ => true,
+        }
+    }
 }
 
 /// Requests one execution may have in flight at once.
@@ -314,23 +328,55 @@ impl Sandbox {
         mut output: RunOutput,
     ) -> RunOutput {
         let deadline = Instant::now() + limits.timeout;
-        let worker = match self.take_idle(limits.memory_mb) {
-            Some(worker) => worker,
-            None => match self.spawn(limits.memory_mb).await {
-                Ok(worker) => worker,
-                Err(failure) => {
-                    output.report = Err(failure);
-                    return output;
-                }
-            },
-        };
         let _busy = Busy::new();
         request.run_id = self.next_run.fetch_add(1, Ordering::Relaxed);
         let run_id = request.run_id;
         let start = request.start;
         // The actions this run may report as started; an index outside them is a broken (or hostile) worker's.
         let runnable = start..request.flow.actions.len().max(start + 1);
-        let mut worker = worker;
+        // A worker may die between two runs (while it resets after its last report, or killed from outside) and
+        // still be taken for this one. When it never took this run up, as its progress file shows, none of the
+        // run's code ran, and the run goes to another worker, once.
+        let mut retried = false;
+        loop {
+            let worker = match self.take_idle(limits.memory_mb) {
+                Some(worker) => worker,
+                None => match self.spawn(limits.memory_mb).await {
+                    Ok(worker) => worker,
+                    Err(failure) => {
+                        output.report = Err(failure);
+                        return output;
+                    }
+                },
+            };
+            let attempt = Attempt { run_id, runnable: &runnable, deadline, limits, io };
+            match self.attempt(worker, request, &attempt, output).await {
+                Attempted::Ended(output) => return output,
+                Attempted::NotTaken(worker, again, kept) if !retried => {
+                    retried = true;
+                    metrics::counter!("gatehouse_sandbox_workers_killed_total", "reason" => "crash").increment(1);
+                    tracing::warn!(run_id, "a sandbox worker died before it took up a run; another worker runs it");
+                    drop(worker);
+                    (request, output) = (*again, kept);
+                }
+                Attempted::NotTaken(worker, _, kept) => {
+                    let context = "two workers in a row died before they took up the run".to_owned();
+                    return self.fail(*worker, run_id, &runnable, context, limits, kept).await;
+                }
+            }
+        }
+    }
+
+    /// Sends `request` to `worker` and serves the run until it reports, fails or passes its deadline.
+    async fn attempt(
+        &self,
+        mut worker: WorkerProcess,
+        mut request: RunRequest,
+        attempt: &Attempt<'_>,
+        mut output: RunOutput,
+    ) -> Attempted {
+        let Attempt { run_id, runnable, deadline, limits, io } = *attempt;
+        let start = request.start;
         // A flow the worker was sent before goes without its code; kept here in case the worker asks for it.
         let mut withheld = None;
         let message = if worker.known_flows.contains(&request.flow.hash) {
@@ -343,12 +389,25 @@ impl Sandbox {
             worker.known_flows.push(request.flow.hash.clone());
             ToWorker::Run(Box::new(request))
         };
-        if let Err(e) = send(&worker.stdin, &message) {
-            return self.fail(worker, run_id, &runnable, format!("could not send the run: {e}"), limits, output).await;
-        }
+        let sent = send(&worker.stdin, &message);
         let mut message = Some(message);
+        if let Err(e) = sent {
+            return self
+                .not_taken(
+                    worker,
+                    &mut message,
+                    &mut withheld,
+                    false,
+                    attempt,
+                    output,
+                    format!("could not send the run: {e}"),
+                )
+                .await;
+        }
         // The worker announces the actions after the first; the first starts with the run.
         output.last_started = Some(start);
+        // Whether a frame of this run came back: then the worker took it up, whatever its progress file says.
+        let mut heard = false;
 
         let mut fetches: JoinSet<(u64, usize, Result<FetchResponse, String>)> = JoinSet::new();
         loop {
@@ -358,29 +417,38 @@ impl Sandbox {
                         output.report = Ok(report);
                         fetches.abort_all();
                         self.release(worker);
-                        return output;
+                        return Attempted::Ended(output);
                     }
                     Some(FromWorker::NeedFlow { run_id: id }) if id == run_id => {
+                        heard = true;
                         let (Some(ToWorker::RunKnownFlow(mut request)), Some((actions, modules))) = (message.take(), withheld.take()) else {
-                            return self.fail(worker, run_id, &runnable, "the worker asked twice for a flow".to_owned(), limits, output).await;
+                            return Attempted::Ended(self.fail(worker, run_id, runnable, "the worker asked twice for a flow".to_owned(), limits, output).await);
                         };
                         request.flow.actions = actions;
                         request.flow.modules = modules;
                         if let Err(e) = send(&worker.stdin, &ToWorker::Run(request)) {
-                            return self.fail(worker, run_id, &runnable, format!("could not send the run: {e}"), limits, output).await;
+                            return Attempted::Ended(self.fail(worker, run_id, runnable, format!("could not send the run: {e}"), limits, output).await);
                         }
                     }
-                    Some(FromWorker::ActionStarted { run_id: id, index }) if id == run_id && runnable.contains(&index) => output.last_started = Some(index),
-                    Some(FromWorker::Log { run_id: id, index, level, message }) if id == run_id => output.logs.push((index, level, message)),
+                    Some(FromWorker::ActionStarted { run_id: id, index }) if id == run_id && runnable.contains(&index) => {
+                        heard = true;
+                        output.last_started = Some(index);
+                    }
+                    Some(FromWorker::Log { run_id: id, index, level, message }) if id == run_id => {
+                        heard = true;
+                        output.logs.push((index, level, message));
+                    }
                     Some(FromWorker::Fetch { run_id: id, index, id: fetch_id, request }) if id == run_id && fetches.len() >= MAX_CONCURRENT_FETCHES => {
+                        heard = true;
                         // One execution may not hold more requests in flight than this: answered at once, not queued.
                         output.requests.push(FetchRecord { action: index, request, status: None });
                         let refused = Err(format!("too many requests in flight: an execution may make {MAX_CONCURRENT_FETCHES} at once"));
                         if let Err(e) = send(&worker.stdin, &ToWorker::FetchResult { run_id, id: fetch_id, result: refused }) {
-                            return self.fail(worker, run_id, &runnable, format!("could not answer a request: {e}"), limits, output).await;
+                            return Attempted::Ended(self.fail(worker, run_id, runnable, format!("could not answer a request: {e}"), limits, output).await);
                         }
                     }
                     Some(FromWorker::Fetch { run_id: id, index, id: fetch_id, request }) if id == run_id => {
+                        heard = true;
                         let remaining = deadline.saturating_duration_since(Instant::now());
                         let timeout = self.config.fetch_timeout.min(remaining);
                         let future = io.fetch(request.clone());
@@ -396,7 +464,7 @@ impl Sandbox {
                     }
                     Some(_) => {}
                     None => {
-                        return self.fail(worker, run_id, &runnable, String::new(), limits, output).await;
+                        return self.not_taken(worker, &mut message, &mut withheld, heard, attempt, output, String::new()).await;
                     }
                 },
                 Some(joined) = fetches.join_next(), if !fetches.is_empty() => {
@@ -406,19 +474,54 @@ impl Sandbox {
                     }
                     let answer = ToWorker::FetchResult { run_id, id: fetch_id, result };
                     if let Err(e) = send(&worker.stdin, &answer) {
-                        return self.fail(worker, run_id, &runnable, format!("could not answer a request: {e}"), limits, output).await;
+                        return Attempted::Ended(self.fail(worker, run_id, runnable, format!("could not answer a request: {e}"), limits, output).await);
                     }
                 }
                 _ = tokio::time::sleep_until(deadline.into()) => {
                     metrics::counter!("gatehouse_sandbox_workers_killed_total", "reason" => "timeout").increment(1);
                     let _ = worker.child.start_kill();
                     let _ = worker.child.wait().await;
-                    output.last_started = worker.progress(run_id, &runnable).or(output.last_started);
+                    output.last_started = worker.progress(run_id, runnable).or(output.last_started);
                     output.report = Err(SandboxFailure::Timeout { limit_ms: limits.timeout.as_millis() });
-                    return output;
+                    return Attempted::Ended(output);
                 }
             }
         }
+    }
+
+    /// A worker that stopped answering: when it is dead and never took the run up (no frame of the run came back,
+    /// and its progress file, read once it is dead, does not name the run), the request is given back to be run
+    /// elsewhere; otherwise the run fails as [`Sandbox::fail`] says.
+    #[allow(clippy::too_many_arguments)]
+    async fn not_taken(
+        &self,
+        mut worker: WorkerProcess,
+        message: &mut Option<ToWorker>,
+        withheld: &mut Option<(Arc<[crate::protocol::ActionSource]>, Arc<crate::protocol::ModuleGraph>)>,
+        heard: bool,
+        attempt: &Attempt<'_>,
+        output: RunOutput,
+        context: String,
+    ) -> Attempted {
+        if !heard && worker.progress.is_some() {
+            // Dead for sure before its file is read: a dying worker writes nothing after this.
+            let _ = worker.child.start_kill();
+            let _ = worker.child.wait().await;
+            let taken = worker.took(attempt.run_id);
+            let request = match message.take() {
+                Some(ToWorker::Run(request)) => Some(request),
+                Some(ToWorker::RunKnownFlow(mut request)) => withheld.take().map(|(actions, modules)| {
+                    request.flow.actions = actions;
+                    request.flow.modules = modules;
+                    request
+                }),
+                _ => None,
+            };
+            if let (false, Some(request)) = (taken, request) {
+                return Attempted::NotTaken(Box::new(worker), request, output);
+            }
+        }
+        Attempted::Ended(self.fail(worker, attempt.run_id, attempt.runnable, context, attempt.limits, output).await)
     }
 
     /// Ends a run whose worker died or broke the protocol: names the action it was in (its progress file, else the
@@ -618,6 +721,24 @@ fn send(pipe: &ToWorkerPipe, message: &ToWorker) -> std::io::Result<()> {
     pipe.frames
         .send(frame)
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the worker's stdin is closed"))
+}
+
+/// What one attempt at a run needs besides its worker and its request.
+#[derive(Clone, Copy)]
+struct Attempt<'a> {
+    run_id: u64,
+    runnable: &'a Range<usize>,
+    deadline: Instant,
+    limits: Limits,
+    io: &'a dyn HostIo,
+}
+
+/// How one attempt at a run ended.
+enum Attempted {
+    /// With a report or a failure: the run is over.
+    Ended(RunOutput),
+    /// The worker died before it took the run up: nothing of the run ran, and it may go to another worker.
+    NotTaken(Box<WorkerProcess>, Box<RunRequest>, RunOutput),
 }
 
 /// Counts a worker as busy (`gatehouse_sandbox_workers_busy`) for as long as it runs actions, whichever way the run

@@ -29,6 +29,11 @@ pub(crate) trait Outbox {
     fn started(&self, run_id: u64, index: usize) {
         self.send(&FromWorker::ActionStarted { run_id, index });
     }
+
+    /// Says that run `run_id` is taken up, its first action `index` about to start, before any of its code runs.
+    /// Written to the progress file only (no frame: the host knows the first action from its request), so that a
+    /// host whose worker died can tell a run that never started from one that did.
+    fn accepted(&self, _run_id: u64, _index: usize) {}
 }
 
 /// Console output per run is bounded so a logging loop cannot flood the host.

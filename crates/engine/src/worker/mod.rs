@@ -42,13 +42,15 @@ pub(crate) struct Worker {
     outbox: Rc<dyn Outbox>,
     inbox: Box<dyn Inbox>,
     contexts: Vec<FlowContext>,
+    /// The context of the last run, until [`Worker::settle`] resets it.
+    used: Option<FlowContext>,
     /// The flows received in full, most recent first.
     flows: Vec<FlowSpec>,
 }
 
 impl Worker {
     pub(crate) fn new(outbox: Rc<dyn Outbox>, inbox: Box<dyn Inbox>) -> Self {
-        Worker { outbox, inbox, contexts: Vec::new(), flows: Vec::new() }
+        Worker { outbox, inbox, contexts: Vec::new(), used: None, flows: Vec::new() }
     }
 
     /// Serves requests until the inbox closes.
@@ -64,6 +66,7 @@ impl Worker {
                     let run_id = request.run_id;
                     let report = self.run(*request);
                     self.outbox.send(&FromWorker::Done { run_id, report });
+                    self.settle();
                 }
                 ToWorker::RunKnownFlow(mut request) => {
                     let run_id = request.run_id;
@@ -79,6 +82,7 @@ impl Worker {
                     }
                     let report = self.run(*request);
                     self.outbox.send(&FromWorker::Done { run_id, report });
+                    self.settle();
                 }
                 // An answer for a run that already ended (it failed before the request came back).
                 ToWorker::FetchResult { .. } => {}
@@ -87,6 +91,8 @@ impl Worker {
     }
 
     fn run(&mut self, request: RunRequest) -> RunReport {
+        self.outbox.accepted(request.run_id, request.start);
+        self.settle();
         let position = self.contexts.iter().position(|c| c.hash() == request.flow.hash);
         let mut context = match position {
             Some(i) => self.contexts.remove(i),
@@ -108,11 +114,20 @@ impl Worker {
             },
         };
         let report = context.run(request, &mut *self.inbox);
+        self.used = Some(context);
+        report
+    }
+
+    /// Resets the context of the run whose report was just sent, and keeps it for the next run of its flow if the
+    /// reset proved it clean. Done after the report rather than before: the host goes on with the login while this
+    /// worker resets, and the worker reads no next request before it is done.
+    fn settle(&mut self) {
+        let Some(mut context) = self.used.take() else { return };
+        context.reset();
         if !context.tainted && context.runs < MAX_RUNS_PER_CONTEXT {
             self.contexts.insert(0, context);
             self.contexts.truncate(MAX_CONTEXTS);
         }
-        report
     }
 }
 
@@ -135,6 +150,16 @@ impl Outbox for StdoutOutbox {
         let written = self.progress.as_ref().map(|file| file.write_all_at(&Progress { run_id, index }.encode(), 0));
         if !matches!(written, Some(Ok(()))) {
             self.send(&FromWorker::ActionStarted { run_id, index });
+        }
+    }
+
+    fn accepted(&self, run_id: u64, index: usize) {
+        if let Some(file) = &self.progress {
+            // Had the write failed, the file would still name the last run and the host could take this one for
+            // never started: a frame says it instead.
+            if file.write_all_at(&Progress { run_id, index }.encode(), 0).is_err() {
+                self.send(&FromWorker::ActionStarted { run_id, index });
+            }
         }
     }
 }

@@ -100,6 +100,8 @@ pub(crate) struct FlowContext {
     frozen: FrozenBuilder,
     /// Set when a run left state the reset cannot remove: the context must not serve another run.
     pub(crate) tainted: bool,
+    /// Set by a run, cleared by [`FlowContext::reset`].
+    needs_reset: bool,
     /// Runs served so far.
     pub(crate) runs: u64,
 }
@@ -244,6 +246,7 @@ impl FlowContext {
             globals_fixed,
             frozen: FrozenBuilder::default(),
             tainted: false,
+            needs_reset: false,
             runs: 0,
         })
     }
@@ -280,6 +283,24 @@ impl FlowContext {
     /// fails, or all have run. The request is taken by
     /// value so its event JSON moves into the run state rather than being copied on every run.
     pub(crate) fn run(&mut self, request: RunRequest, inbox: &mut dyn Inbox) -> RunReport {
+        // The worker resets a context once its report is sent; a run never starts on one that was not.
+        if self.needs_reset {
+            self.reset();
+        }
+        if self.tainted {
+            let message = "the sandbox context could not be reset; the run was refused".to_owned();
+            return RunReport {
+                actions: vec![ActionReport {
+                    index: request.start,
+                    commands: Vec::new(),
+                    error: Some(ActionError { message, line: None, column: None }),
+                    started_at_ms: 0,
+                    duration_ms: 0.0,
+                }],
+                transaction_metadata: Default::default(),
+                cache_ops: Vec::new(),
+            };
+        }
         self.runs += 1;
         let RunRequest { run_id, start, entry: first_entry, event: event_json, cache, mut run_on, .. } = request;
         let built = self.frozen.event(&event_json, self.trigger, &mut self.context);
@@ -337,9 +358,13 @@ impl FlowContext {
             }
         }
 
-        let run = std::mem::take(&mut *self.host.run.borrow_mut());
-        self.reset();
-        RunReport { actions: reports, transaction_metadata: run.tx_metadata, cache_ops: run.cache_ops }
+        // The rest of the run's state goes with the reset, after the report is on its way.
+        let (transaction_metadata, cache_ops) = {
+            let mut run = self.host.run.borrow_mut();
+            (std::mem::take(&mut run.tx_metadata), std::mem::take(&mut run.cache_ops))
+        };
+        self.needs_reset = true;
+        RunReport { actions: reports, transaction_metadata, cache_ops }
     }
 
     fn run_action(
@@ -453,7 +478,13 @@ impl FlowContext {
     }
 
     /// Removes what the run left behind; taints the context when that cannot be done.
-    fn reset(&mut self) {
+    /// Brings the context back to the state it started in after a run: the run's host state, pending jobs and
+    /// timers, globals the run added, what `reset_run` restores (console counters, timer ids...). The worker calls it
+    /// after sending the run's report, so it is off the login's path; [`FlowContext::run`] calls it itself if it was
+    /// not. A reset that cannot prove the context clean marks it tainted.
+    pub(crate) fn reset(&mut self) {
+        self.needs_reset = false;
+        *self.host.run.borrow_mut() = RunState::default();
         self.executor.clear();
         let global = self.context.global_object();
         let ok = (|| -> JsResult<bool> {

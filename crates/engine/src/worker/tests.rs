@@ -83,7 +83,10 @@ impl Harness {
             cache: Default::default(),
             run_on,
         };
-        self.context.run(request, &mut self.inbox)
+        // As the worker does: the report first, then the reset.
+        let report = self.context.run(request, &mut self.inbox);
+        self.context.reset();
+        report
     }
 
     pub(super) fn logs(&self) -> Vec<String> {
@@ -534,7 +537,7 @@ fn a_known_flow_runs_without_its_code_and_an_unknown_one_is_asked_for() {
     }];
     let flow = flow_spec(Trigger::PostLogin, sources);
     let mut without_code = flow.clone();
-    without_code.actions.clear();
+    without_code.actions = Default::default();
     let request = |run_id, flow: &crate::protocol::FlowSpec| {
         Box::new(RunRequest {
             run_id,
