@@ -617,3 +617,43 @@ async fn a_worker_that_dies_after_it_took_up_a_run_is_not_given_another() {
     assert_eq!(output.last_started, Some(0));
     assert_eq!(std::fs::read_to_string(dir.path().join("starts.log")).unwrap().lines().count(), 1);
 }
+
+/// A worker killed while it waits in the pool (the kernel's out-of-memory killer, an operator) costs the next run
+/// nothing: the host drops it when its closed pipe shows it dead, and when it died too recently for that, the run
+/// it was handed goes to another worker. Killed right before each of several runs, to meet both.
+#[tokio::test]
+async fn a_worker_killed_while_idle_costs_the_next_run_nothing() {
+    use gatehouse_engine::fixture::StubIo;
+    use gatehouse_engine::protocol::{Entry, RunRequest};
+    use gatehouse_engine::sandbox::{Limits, Sandbox};
+
+    let sandbox = Sandbox::new(sandbox_config(2));
+    let flow = post_login_flow(&["exports.onExecutePostLogin = async (event, api) => { console.log('ran'); };"]);
+    let request = || RunRequest {
+        run_id: 0,
+        flow: flow.clone(),
+        start: 0,
+        entry: Entry::Execute,
+        event: serde_json::json!({}).into(),
+        cache: Default::default(),
+        run_on: Default::default(),
+    };
+    let limits = Limits { timeout: std::time::Duration::from_secs(10), memory_mb: 64 };
+    let io = StubIo::new(Vec::new());
+    for round in 0..6 {
+        let output = sandbox.run(request(), limits, &io).await;
+        assert!(output.report.is_ok(), "round {round}: {:?}", output.report);
+        assert_eq!(output.logs.len(), 1, "round {round}: the action ran once");
+        let pids = sandbox.idle_worker_pids();
+        assert_eq!(pids.len(), 1);
+        let killed = std::process::Command::new("kill").arg("-9").arg(pids[0].to_string()).status().unwrap();
+        assert!(killed.success());
+        if round % 2 == 1 {
+            // Dead for sure before the next run (a zombie: its pipes are closed), so the host can see it.
+            let stat = format!("/proc/{}/stat", pids[0]);
+            while std::fs::read_to_string(&stat).is_ok_and(|s| !s.contains(") Z ")) {
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+}

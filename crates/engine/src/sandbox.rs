@@ -540,12 +540,15 @@ impl Sandbox {
         output
     }
 
+    /// An idle worker for `memory_mb`, the most recently used first (its contexts are the warmest). A worker whose
+    /// stdout has closed (its frame reader ended) is dead and dropped; one that died too recently for that to show
+    /// fails its run before taking it up, and the run goes to another ([`Sandbox::run_on_worker`]). Asking the
+    /// kernel instead (`wait4`) cost a system call on every run.
     fn take_idle(&self, memory_mb: u64) -> Option<WorkerProcess> {
         let mut idle = self.idle.lock().ok()?;
         let list = idle.get_mut(&memory_mb)?;
-        // Most recently used first: its contexts are the warmest.
-        while let Some(mut worker) = list.pop() {
-            if matches!(worker.child.try_wait(), Ok(None)) {
+        while let Some(worker) = list.pop() {
+            if !worker.frames.is_closed() {
                 return Some(worker);
             }
         }
