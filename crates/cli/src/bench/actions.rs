@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 use tokio::task::JoinSet;
 
-use super::{cpu_time, rss_kib};
+use super::{cpu_time, idle_cpus, rss_kib};
 use crate::output;
 
 /// The flow: the five post-login examples, in this order.
@@ -437,6 +437,9 @@ pub async fn run(args: &BenchArgs) -> Result<(), String> {
         "  {logins} logins per phase after {} warm-up logins; {cores} cores; times are wall-clock per login",
         args.warmup
     ));
+    if let Some(idle) = idle_cpus() {
+        output::line(&format!("  idle CPUs: {idle}"));
+    }
     output::line("");
 
     let mut memory = Memory::default();

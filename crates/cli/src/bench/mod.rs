@@ -68,3 +68,20 @@ pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
+
+/// How this machine's idle CPUs wait, where Linux says (`None` elsewhere). On a KVM guest whose idle vCPUs halt at
+/// once (the `haltpoll` cpuidle driver with `guest_halt_poll_ns` 0), every hand-over between the host and a worker
+/// wakes a halted vCPU through the hypervisor, which on the development machine was over half of a pausing login's
+/// wall time (docs/DEPLOYMENT.md, "Latency of actions on a virtual machine"): the figures depend on it.
+pub(crate) fn idle_cpus() -> Option<String> {
+    let read = |path: &str| std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned());
+    let driver = read("/sys/devices/system/cpu/cpuidle/current_driver")?;
+    Some(match read("/sys/module/haltpoll/parameters/guest_halt_poll_ns") {
+        Some(ns) if ns == "0" => format!(
+            "cpuidle {driver}, guest halt polling off (guest_halt_poll_ns 0): each hand-over between the host and a \
+             worker wakes a halted vCPU"
+        ),
+        Some(ns) => format!("cpuidle {driver}, guest halt polling up to {ns} ns"),
+        None => format!("cpuidle {driver}"),
+    })
+}

@@ -719,6 +719,9 @@ fn print_table(
             server.name, server.jwks_uri, checked.kid
         ));
     }
+    if let Some(idle) = super::idle_cpus() {
+        output::line(&format!("  idle CPUs: {idle}"));
+    }
     output::line("");
     output::line(&format!(
         "  {:<28} {:>28}   {:>28}   {:>6}",
