@@ -151,6 +151,19 @@ pub fn post_login_flow(codes: &[&str]) -> gatehouse_engine::protocol::FlowSpec {
     gatehouse_engine::actions::flow_spec(gatehouse_types::Trigger::PostLogin, sources)
 }
 
+/// A request to run `flow` from its first action with an empty event, as the sandbox tests send it.
+pub fn run_request(flow: gatehouse_engine::protocol::FlowSpec) -> gatehouse_engine::protocol::RunRequest {
+    gatehouse_engine::protocol::RunRequest {
+        run_id: 0,
+        flow,
+        start: 0,
+        entry: gatehouse_engine::protocol::Entry::Execute,
+        event: serde_json::json!({}).into(),
+        cache: Default::default(),
+        run_on: Default::default(),
+    }
+}
+
 /// A tenant opened in-process from the configuration `text`, with `dir` as its folder (an empty
 /// `actions/post-login` is created there), over `store` and `clock`, its actions run by [`gatehouse_bin`]'s workers.
 pub async fn open_tenant(

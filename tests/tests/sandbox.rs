@@ -5,7 +5,7 @@
 use std::process::Command;
 
 use gatehouse_tests::{
-    Browser, MFA_DEFAULT, Server, config, gatehouse_bin, join_all, pkce, post_login_flow, sandbox_config,
+    Browser, MFA_DEFAULT, Server, config, gatehouse_bin, join_all, pkce, post_login_flow, run_request, sandbox_config,
 };
 
 const ALLOW: &str = "exports.onExecutePostLogin = async (event, api) => { api.idToken.setCustomClaim('https://gatehouse.test/ok', true); };";
@@ -359,21 +359,12 @@ async fn a_challenge_already_satisfied_costs_no_run_of_its_own() {
 #[tokio::test]
 async fn a_failed_run_names_the_action_that_was_running() {
     use gatehouse_engine::fixture::StubIo;
-    use gatehouse_engine::protocol::{Entry, RunRequest};
     use gatehouse_engine::sandbox::{Limits, Sandbox, SandboxFailure};
 
     let sandbox = Sandbox::new(sandbox_config(1));
     let limits = Limits { timeout: std::time::Duration::from_secs(2), memory_mb: 64 };
     let quick = "exports.onExecutePostLogin = async (event, api) => { api.idToken.setCustomClaim('x', 1); };";
-    let run = |last: &str| RunRequest {
-        run_id: 0,
-        flow: post_login_flow(&[quick, quick, quick, last]),
-        start: 0,
-        entry: Entry::Execute,
-        event: serde_json::json!({}).into(),
-        cache: Default::default(),
-        run_on: Default::default(),
-    };
+    let run = |last: &str| run_request(post_login_flow(&[quick, quick, quick, last]));
     let io = StubIo::new(Vec::new());
     let spin = "exports.onExecutePostLogin = async () => { for (;;) {} };";
     let bomb =
@@ -396,7 +387,6 @@ async fn a_failed_run_names_the_action_that_was_running() {
 #[tokio::test]
 async fn a_worker_cannot_name_an_action_outside_the_run() {
     use gatehouse_engine::fixture::StubIo;
-    use gatehouse_engine::protocol::{Entry, RunRequest};
     use gatehouse_engine::sandbox::{Limits, Sandbox, SandboxConfig, SandboxFailure};
 
     let dir = tempfile::tempdir().unwrap();
@@ -428,15 +418,7 @@ sys.exit(3)
         args: vec![script.display().to_string()],
         ..sandbox_config(1)
     });
-    let request = RunRequest {
-        run_id: 0,
-        flow: post_login_flow(&["exports.onExecutePostLogin = async () => {};"; 2]),
-        start: 0,
-        entry: Entry::Execute,
-        event: serde_json::json!({}).into(),
-        cache: Default::default(),
-        run_on: Default::default(),
-    };
+    let request = run_request(post_login_flow(&["exports.onExecutePostLogin = async () => {};"; 2]));
     let limits = Limits { timeout: std::time::Duration::from_secs(10), memory_mb: 64 };
     let output = sandbox.run(request, limits, &StubIo::new(Vec::new())).await;
     assert!(matches!(output.report, Err(SandboxFailure::Crashed(_))), "{:?}", output.report);
@@ -496,7 +478,6 @@ async fn a_worker_waits_for_timers_and_answers_on_one_thread() {
 #[tokio::test]
 async fn a_worker_that_does_not_read_while_it_writes_cannot_stall_the_host() {
     use gatehouse_engine::fixture::StubIo;
-    use gatehouse_engine::protocol::{Entry, RunRequest};
     use gatehouse_engine::sandbox::{Limits, Sandbox};
 
     let flood = "exports.onExecutePostLogin = async (event, api) => {
@@ -506,15 +487,7 @@ async fn a_worker_that_does_not_read_while_it_writes_cannot_stall_the_host() {
 };";
     let sandbox = Sandbox::new(sandbox_config(1));
     let limits = Limits { timeout: std::time::Duration::from_secs(10), memory_mb: 128 };
-    let request = RunRequest {
-        run_id: 0,
-        flow: post_login_flow(&[flood]),
-        start: 0,
-        entry: Entry::Execute,
-        event: serde_json::json!({}).into(),
-        cache: Default::default(),
-        run_on: Default::default(),
-    };
+    let request = run_request(post_login_flow(&[flood]));
     let started = std::time::Instant::now();
     let output = sandbox.run(request, limits, &StubIo::new(Vec::new())).await;
     let report = output.report.expect("the run ends on its own, not at the deadline");
@@ -564,7 +537,6 @@ sys.exit(1)
 #[tokio::test]
 async fn a_worker_that_dies_before_it_takes_up_a_run_costs_the_run_nothing() {
     use gatehouse_engine::fixture::StubIo;
-    use gatehouse_engine::protocol::{Entry, RunRequest};
     use gatehouse_engine::sandbox::{Limits, Sandbox};
 
     let dir = tempfile::tempdir().unwrap();
@@ -573,15 +545,7 @@ async fn a_worker_that_dies_before_it_takes_up_a_run_costs_the_run_nothing() {
   console.log('ran');
   api.idToken.setCustomClaim('ran', true);
 };";
-    let request = RunRequest {
-        run_id: 0,
-        flow: post_login_flow(&[action]),
-        start: 0,
-        entry: Entry::Execute,
-        event: serde_json::json!({}).into(),
-        cache: Default::default(),
-        run_on: Default::default(),
-    };
+    let request = run_request(post_login_flow(&[action]));
     let limits = Limits { timeout: std::time::Duration::from_secs(10), memory_mb: 64 };
     let output = sandbox.run(request, limits, &StubIo::new(Vec::new())).await;
     let report = output.report.expect("the run went to another worker");
@@ -597,20 +561,11 @@ async fn a_worker_that_dies_before_it_takes_up_a_run_costs_the_run_nothing() {
 #[tokio::test]
 async fn a_worker_that_dies_after_it_took_up_a_run_is_not_given_another() {
     use gatehouse_engine::fixture::StubIo;
-    use gatehouse_engine::protocol::{Entry, RunRequest};
     use gatehouse_engine::sandbox::{Limits, Sandbox, SandboxFailure};
 
     let dir = tempfile::tempdir().unwrap();
     let sandbox = Sandbox::new(dying_first_worker(dir.path(), "took it up"));
-    let request = RunRequest {
-        run_id: 0,
-        flow: post_login_flow(&["exports.onExecutePostLogin = async () => {};"]),
-        start: 0,
-        entry: Entry::Execute,
-        event: serde_json::json!({}).into(),
-        cache: Default::default(),
-        run_on: Default::default(),
-    };
+    let request = run_request(post_login_flow(&["exports.onExecutePostLogin = async () => {};"]));
     let limits = Limits { timeout: std::time::Duration::from_secs(10), memory_mb: 64 };
     let output = sandbox.run(request, limits, &StubIo::new(Vec::new())).await;
     assert!(matches!(output.report, Err(SandboxFailure::Crashed(_))), "{:?}", output.report);
@@ -624,20 +579,11 @@ async fn a_worker_that_dies_after_it_took_up_a_run_is_not_given_another() {
 #[tokio::test]
 async fn a_worker_killed_while_idle_costs_the_next_run_nothing() {
     use gatehouse_engine::fixture::StubIo;
-    use gatehouse_engine::protocol::{Entry, RunRequest};
     use gatehouse_engine::sandbox::{Limits, Sandbox};
 
     let sandbox = Sandbox::new(sandbox_config(2));
     let flow = post_login_flow(&["exports.onExecutePostLogin = async (event, api) => { console.log('ran'); };"]);
-    let request = || RunRequest {
-        run_id: 0,
-        flow: flow.clone(),
-        start: 0,
-        entry: Entry::Execute,
-        event: serde_json::json!({}).into(),
-        cache: Default::default(),
-        run_on: Default::default(),
-    };
+    let request = || run_request(flow.clone());
     let limits = Limits { timeout: std::time::Duration::from_secs(10), memory_mb: 64 };
     let io = StubIo::new(Vec::new());
     for round in 0..6 {

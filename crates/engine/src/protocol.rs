@@ -330,6 +330,23 @@ pub struct RunReport {
     pub cache_ops: Vec<CacheOp>,
 }
 
+impl RunReport {
+    /// A run that failed before its first action (`start`) ran any code: that action's error is `message`.
+    pub fn failed_before(start: usize, message: String) -> RunReport {
+        RunReport {
+            actions: vec![ActionReport {
+                index: start,
+                commands: Vec::new(),
+                error: Some(ActionError { message, line: None, column: None }),
+                started_at_ms: 0,
+                duration_ms: 0.0,
+            }],
+            transaction_metadata: Default::default(),
+            cache_ops: Vec::new(),
+        }
+    }
+}
+
 /// Worker to host.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]

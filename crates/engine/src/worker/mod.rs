@@ -20,9 +20,7 @@ use std::path::Path;
 use std::rc::Rc;
 use std::sync::Mutex;
 
-use crate::protocol::{
-    ActionError, ActionReport, FlowSpec, FromWorker, Progress, RunReport, RunRequest, ToWorker, write_frame,
-};
+use crate::protocol::{FlowSpec, FromWorker, Progress, RunReport, RunRequest, ToWorker, write_frame};
 use host::Outbox;
 pub(crate) use inbox::Inbox;
 use inbox::StdinInbox;
@@ -98,19 +96,7 @@ impl Worker {
             Some(i) => self.contexts.remove(i),
             None => match FlowContext::new(&request.flow, self.outbox.clone()) {
                 Ok(context) => context,
-                Err(message) => {
-                    return RunReport {
-                        actions: vec![ActionReport {
-                            index: request.start,
-                            commands: Vec::new(),
-                            error: Some(ActionError { message, line: None, column: None }),
-                            started_at_ms: 0,
-                            duration_ms: 0.0,
-                        }],
-                        transaction_metadata: Default::default(),
-                        cache_ops: Vec::new(),
-                    };
-                }
+                Err(message) => return RunReport::failed_before(request.start, message),
             },
         };
         let report = context.run(request, &mut *self.inbox);

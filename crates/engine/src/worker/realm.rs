@@ -289,17 +289,7 @@ impl FlowContext {
         }
         if self.tainted {
             let message = "the sandbox context could not be reset; the run was refused".to_owned();
-            return RunReport {
-                actions: vec![ActionReport {
-                    index: request.start,
-                    commands: Vec::new(),
-                    error: Some(ActionError { message, line: None, column: None }),
-                    started_at_ms: 0,
-                    duration_ms: 0.0,
-                }],
-                transaction_metadata: Default::default(),
-                cache_ops: Vec::new(),
-            };
+            return RunReport::failed_before(request.start, message);
         }
         self.runs += 1;
         let RunRequest { run_id, start, entry: first_entry, event: event_json, cache, mut run_on, .. } = request;
@@ -321,15 +311,7 @@ impl FlowContext {
 
         let mut reports = Vec::new();
         match built {
-            Err(e) => {
-                reports.push(ActionReport {
-                    index: start,
-                    commands: Vec::new(),
-                    error: Some(ActionError { message: format!("invalid event: {e}"), line: None, column: None }),
-                    started_at_ms: 0,
-                    duration_ms: 0.0,
-                });
-            }
+            Err(e) => reports = RunReport::failed_before(start, format!("invalid event: {e}")).actions,
             Ok(event) => {
                 for index in start..self.actions.len() {
                     self.host.run.borrow_mut().index = index;
