@@ -334,15 +334,22 @@ impl RunReport {
     /// A run that failed before its first action (`start`) ran any code: that action's error is `message`.
     pub fn failed_before(start: usize, message: String) -> RunReport {
         RunReport {
-            actions: vec![ActionReport {
-                index: start,
-                commands: Vec::new(),
-                error: Some(ActionError { message, line: None, column: None }),
-                started_at_ms: 0,
-                duration_ms: 0.0,
-            }],
+            actions: vec![ActionReport::failed_before(start, message)],
             transaction_metadata: Default::default(),
             cache_ops: Vec::new(),
+        }
+    }
+}
+
+impl ActionReport {
+    /// Action `index`, failed with `message` before any of its code ran.
+    pub fn failed_before(index: usize, message: String) -> ActionReport {
+        ActionReport {
+            index,
+            commands: Vec::new(),
+            error: Some(ActionError { message, line: None, column: None }),
+            started_at_ms: 0,
+            duration_ms: 0.0,
         }
     }
 }

@@ -21,7 +21,8 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use crate::protocol::{
-    FetchRequest, FetchResponse, FromWorker, MAX_FRAME, Progress, RunReport, RunRequest, ToWorker, encode_to_worker,
+    ActionSource, FetchRequest, FetchResponse, FromWorker, MAX_FRAME, ModuleGraph, Progress, RunReport, RunRequest,
+    ToWorker, encode_to_worker,
 };
 
 /// How long a new worker may take to say it is ready.
@@ -378,31 +379,19 @@ impl Sandbox {
         let Attempt { run_id, runnable, deadline, limits, io } = *attempt;
         let start = request.start;
         // A flow the worker was sent before goes without its code; kept here in case the worker asks for it.
-        let mut withheld = None;
-        let message = if worker.known_flows.contains(&request.flow.hash) {
-            withheld = Some((std::mem::take(&mut request.flow.actions), std::mem::take(&mut request.flow.modules)));
-            ToWorker::RunKnownFlow(Box::new(request))
+        let mut sent = if worker.known_flows.contains(&request.flow.hash) {
+            let withheld = (std::mem::take(&mut request.flow.actions), std::mem::take(&mut request.flow.modules));
+            Sent { message: Some(ToWorker::RunKnownFlow(Box::new(request))), withheld: Some(withheld) }
         } else {
             if worker.known_flows.len() >= KNOWN_FLOWS {
                 worker.known_flows.clear();
             }
             worker.known_flows.push(request.flow.hash.clone());
-            ToWorker::Run(Box::new(request))
+            Sent { message: Some(ToWorker::Run(Box::new(request))), withheld: None }
         };
-        let sent = send(&worker.stdin, &message);
-        let mut message = Some(message);
-        if let Err(e) = sent {
-            return self
-                .not_taken(
-                    worker,
-                    &mut message,
-                    &mut withheld,
-                    false,
-                    attempt,
-                    output,
-                    format!("could not send the run: {e}"),
-                )
-                .await;
+        if let Some(Err(e)) = sent.message.as_ref().map(|message| send(&worker.stdin, message)) {
+            let context = format!("could not send the run: {e}");
+            return self.not_taken(worker, &mut sent, false, attempt, output, context).await;
         }
         // The worker announces the actions after the first; the first starts with the run.
         output.last_started = Some(start);
@@ -421,11 +410,10 @@ impl Sandbox {
                     }
                     Some(FromWorker::NeedFlow { run_id: id }) if id == run_id => {
                         heard = true;
-                        let (Some(ToWorker::RunKnownFlow(mut request)), Some((actions, modules))) = (message.take(), withheld.take()) else {
+                        let known = matches!(sent.message, Some(ToWorker::RunKnownFlow(_)));
+                        let Some(request) = known.then(|| sent.take_request()).flatten() else {
                             return Attempted::Ended(self.fail(worker, run_id, runnable, "the worker asked twice for a flow".to_owned(), limits, output).await);
                         };
-                        request.flow.actions = actions;
-                        request.flow.modules = modules;
                         if let Err(e) = send(&worker.stdin, &ToWorker::Run(request)) {
                             return Attempted::Ended(self.fail(worker, run_id, runnable, format!("could not send the run: {e}"), limits, output).await);
                         }
@@ -464,7 +452,7 @@ impl Sandbox {
                     }
                     Some(_) => {}
                     None => {
-                        return self.not_taken(worker, &mut message, &mut withheld, heard, attempt, output, String::new()).await;
+                        return self.not_taken(worker, &mut sent, heard, attempt, output, String::new()).await;
                     }
                 },
                 Some(joined) = fetches.join_next(), if !fetches.is_empty() => {
@@ -492,12 +480,10 @@ impl Sandbox {
     /// A worker that stopped answering: when it is dead and never took the run up (no frame of the run came back,
     /// and its progress file, read once it is dead, does not name the run), the request is given back to be run
     /// elsewhere; otherwise the run fails as [`Sandbox::fail`] says.
-    #[allow(clippy::too_many_arguments)]
     async fn not_taken(
         &self,
         mut worker: WorkerProcess,
-        message: &mut Option<ToWorker>,
-        withheld: &mut Option<(Arc<[crate::protocol::ActionSource]>, Arc<crate::protocol::ModuleGraph>)>,
+        sent: &mut Sent,
         heard: bool,
         attempt: &Attempt<'_>,
         output: RunOutput,
@@ -507,17 +493,9 @@ impl Sandbox {
             // Dead for sure before its file is read: a dying worker writes nothing after this.
             let _ = worker.child.start_kill();
             let _ = worker.child.wait().await;
-            let taken = worker.took(attempt.run_id);
-            let request = match message.take() {
-                Some(ToWorker::Run(request)) => Some(request),
-                Some(ToWorker::RunKnownFlow(mut request)) => withheld.take().map(|(actions, modules)| {
-                    request.flow.actions = actions;
-                    request.flow.modules = modules;
-                    request
-                }),
-                _ => None,
-            };
-            if let (false, Some(request)) = (taken, request) {
+            if !worker.took(attempt.run_id)
+                && let Some(request) = sent.take_request()
+            {
                 return Attempted::NotTaken(Box::new(worker), request, output);
             }
         }
@@ -724,6 +702,30 @@ fn send(pipe: &ToWorkerPipe, message: &ToWorker) -> std::io::Result<()> {
     pipe.frames
         .send(frame)
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the worker's stdin is closed"))
+}
+
+/// A run request as it was sent to a worker, and the code left out of it when the worker had the flow already.
+struct Sent {
+    /// `None` once taken back.
+    message: Option<ToWorker>,
+    withheld: Option<(Arc<[ActionSource]>, Arc<ModuleGraph>)>,
+}
+
+impl Sent {
+    /// The request whole again, its code put back: to send it to the worker that asked for the flow, or to another
+    /// worker. `None` once taken.
+    fn take_request(&mut self) -> Option<Box<RunRequest>> {
+        match self.message.take()? {
+            ToWorker::Run(request) => Some(request),
+            ToWorker::RunKnownFlow(mut request) => {
+                let (actions, modules) = self.withheld.take()?;
+                request.flow.actions = actions;
+                request.flow.modules = modules;
+                Some(request)
+            }
+            ToWorker::FetchResult { .. } => None,
+        }
+    }
 }
 
 /// What one attempt at a run needs besides its worker and its request.

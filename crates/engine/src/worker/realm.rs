@@ -311,7 +311,7 @@ impl FlowContext {
 
         let mut reports = Vec::new();
         match built {
-            Err(e) => reports = RunReport::failed_before(start, format!("invalid event: {e}")).actions,
+            Err(e) => reports.push(ActionReport::failed_before(start, format!("invalid event: {e}"))),
             Ok(event) => {
                 for index in start..self.actions.len() {
                     self.host.run.borrow_mut().index = index;
@@ -459,7 +459,6 @@ impl FlowContext {
         }
     }
 
-    /// Removes what the run left behind; taints the context when that cannot be done.
     /// Brings the context back to the state it started in after a run: the run's host state, pending jobs and
     /// timers, globals the run added, what `reset_run` restores (console counters, timer ids...). The worker calls it
     /// after sending the run's report, so it is off the login's path; [`FlowContext::run`] calls it itself if it was
