@@ -73,6 +73,14 @@ impl Harness {
 
     /// Runs from action `start`, going on past the challenges `run_on` lets through.
     fn run_with(&mut self, event: serde_json::Value, start: usize, entry: Entry, run_on: RunOn) -> RunReport {
+        // As the worker does: the report first, then the reset.
+        let report = self.run_unreset(event, start, entry, run_on);
+        self.context.reset();
+        report
+    }
+
+    /// Runs without the reset the worker does after each report.
+    fn run_unreset(&mut self, event: serde_json::Value, start: usize, entry: Entry, run_on: RunOn) -> RunReport {
         let request = RunRequest {
             run_id: 1,
             flow: self.flow.clone(),
@@ -83,10 +91,7 @@ impl Harness {
             cache: Default::default(),
             run_on,
         };
-        // As the worker does: the report first, then the reset.
-        let report = self.context.run(request, &mut self.inbox);
-        self.context.reset();
-        report
+        self.context.run(request, &mut self.inbox)
     }
 
     pub(super) fn logs(&self) -> Vec<String> {
@@ -787,4 +792,33 @@ fn after_a_hostile_run_everything_reachable_equals_a_clean_context() {
         panic!("the hostile run changed what the next login sees:\n{}", differences.join("\n"));
     }
     assert!(!after.contains("s3cr3t"));
+}
+
+/// The worker resets a context after it sends the run's report. A run on a context nobody reset resets it first,
+/// and when that reset finds the context tainted, the run is refused rather than run on it.
+#[test]
+fn a_run_on_a_context_left_unreset_resets_it_first_or_refuses_a_tainted_one() {
+    let mut h = Harness::new(&["exports.onExecutePostLogin = (event, api) => {
+  globalThis.leak = (globalThis.leak || 0) + 1;
+  api.idToken.setCustomClaim('seen', globalThis.leak);
+};"]);
+    for _ in 0..2 {
+        let report = h.run_unreset(event(), 0, Entry::Execute, RunOn::default());
+        assert_eq!(report.actions[0].error, None);
+        assert!(
+            matches!(&report.actions[0].commands[..], [Command::SetCustomClaim { value, .. }] if *value == json!(1)),
+            "{:?}",
+            report.actions[0].commands
+        );
+    }
+
+    let mut h = Harness::new(&[
+        "exports.onExecutePostLogin = () => { Object.defineProperty(globalThis, 'stuck', { value: 1, configurable: false }); };",
+    ]);
+    let first = h.run_unreset(event(), 0, Entry::Execute, RunOn::default());
+    assert_eq!(first.actions[0].error, None);
+    let second = h.run_unreset(event(), 0, Entry::Execute, RunOn::default());
+    let error = second.actions[0].error.as_ref().expect("the run is refused");
+    assert!(error.message.contains("could not be reset"), "{}", error.message);
+    assert!(h.context.tainted);
 }
