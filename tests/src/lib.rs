@@ -134,6 +134,7 @@ pub fn sandbox_config(max_workers: usize) -> gatehouse_engine::sandbox::SandboxC
         max_workers,
         max_idle: 1,
         fetch_timeout: Duration::from_secs(5),
+        colocate: Some(gatehouse_engine::placement::SEATED_FOR),
     }
 }
 

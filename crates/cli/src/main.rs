@@ -400,7 +400,13 @@ fn main() -> ExitCode {
     } else {
         logs.init();
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        // A thread the runtime starts from one pinned to its CPU would inherit that CPU (`placement`).
+        .on_thread_start(gatehouse_engine::placement::thread_started)
+        .on_thread_park(gatehouse_engine::placement::runtime_worker_parks)
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => return output::fatal(&format!("cannot start the async runtime: {e}")),
     };

@@ -97,7 +97,7 @@ pub async fn serve(args: ServeArgs) -> ExitCode {
         Err(e) => return output::fatal(&e),
     };
     let sandbox = match SandboxConfig::current_exe() {
-        Ok(sandbox) => sandbox,
+        Ok(sandbox) => SandboxConfig { colocate: sandbox.colocate.filter(|_| config.actions.colocate), ..sandbox },
         Err(e) => return output::fatal(&format!("cannot locate the gatehouse executable: {e}")),
     };
     let tenant = match Tenant::open(TenantOptions {

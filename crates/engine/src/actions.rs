@@ -224,7 +224,10 @@ pub fn check_syntax(action: &ActionSource) -> Result<Vec<String>, LoadError> {
     let parsed = std::thread::Builder::new()
         .name("gatehouse-parse".to_owned())
         .stack_size(PARSE_STACK)
-        .spawn(move || prove_wrapper(&text, &path))
+        .spawn(move || {
+            crate::placement::thread_started();
+            prove_wrapper(&text, &path)
+        })
         .map_err(|e| at(None, None, format!("could not start the parser: {e}")))?
         .join()
         .map_err(|_| at(None, None, "the parser failed on this file".to_owned()))?;

@@ -24,6 +24,7 @@ pub mod flow;
 pub mod modules;
 pub mod nesting;
 pub mod phone;
+pub mod placement;
 pub mod protocol;
 pub mod sandbox;
 pub mod trigger_run;

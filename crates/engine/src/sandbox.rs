@@ -20,6 +20,7 @@ use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
+use crate::placement;
 use crate::protocol::{
     ActionSource, FetchRequest, FetchResponse, FromWorker, MAX_FRAME, ModuleGraph, Progress, RunReport, RunRequest,
     ToWorker, encode_to_worker,
@@ -45,6 +46,9 @@ pub struct SandboxConfig {
     pub max_idle: usize,
     /// Longest a single `fetch` may take (also bounded by the run's deadline).
     pub fetch_timeout: Duration,
+    /// How long a run may run beside the host thread that sent it, on its CPU, when that CPU has no other run
+    /// ([`placement`]; `[actions] colocate`); `None`: never.
+    pub colocate: Option<Duration>,
 }
 
 impl SandboxConfig {
@@ -57,6 +61,7 @@ impl SandboxConfig {
             max_workers: (cores * 8).max(16),
             max_idle: (cores * 2).max(4),
             fetch_timeout: Duration::from_secs(10),
+            colocate: Some(placement::SEATED_FOR),
         })
     }
 }
@@ -162,6 +167,8 @@ struct WorkerProcess {
     known_flows: Vec<String>,
     /// The file the worker writes its [`Progress`] to (its name removed once the worker opened it).
     progress: Option<std::fs::File>,
+    /// The CPU the worker is pinned to; `None`: every CPU ([`placement`]).
+    pinned: Option<usize>,
 }
 
 impl WorkerProcess {
@@ -389,6 +396,9 @@ impl Sandbox {
             worker.known_flows.push(request.flow.hash.clone());
             Sent { message: Some(ToWorker::Run(Box::new(request))), withheld: None }
         };
+        // Beside the calling thread when its CPU has no other run (see `placement`).
+        let mut seat = placement::seat(self.config.colocate.is_some(), worker.child.id(), &mut worker.pinned);
+        let seated_until = tokio::time::Instant::now() + self.config.colocate.unwrap_or_default();
         if let Some(Err(e)) = sent.message.as_ref().map(|message| send(&worker.stdin, message)) {
             let context = format!("could not send the run: {e}");
             return self.not_taken(worker, &mut sent, false, attempt, output, context).await;
@@ -464,6 +474,11 @@ impl Sandbox {
                     if let Err(e) = send(&worker.stdin, &answer) {
                         return Attempted::Ended(self.fail(worker, run_id, runnable, format!("could not answer a request: {e}"), limits, output).await);
                     }
+                }
+                _ = tokio::time::sleep_until(seated_until), if seat.is_some() => {
+                    // Long enough beside the host thread: the kernel may move it now.
+                    seat = None;
+                    placement::release(worker.child.id(), &mut worker.pinned);
                 }
                 _ = tokio::time::sleep_until(deadline.into()) => {
                     metrics::counter!("gatehouse_sandbox_workers_killed_total", "reason" => "timeout").increment(1);
@@ -575,14 +590,15 @@ impl Sandbox {
         if let Some(progress) = &progress {
             command.arg("--progress-file").arg(progress.path());
         }
-        let mut child = command
+        command
             .env_clear()
             .env("MALLOC_ARENA_MAX", "2")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
+            .kill_on_drop(true);
+        // Started from a host thread pinned to its CPU, it would inherit that one CPU.
+        let mut child = placement::unpinned(|| command.spawn())
             .map_err(|e| SandboxFailure::Crashed(format!("cannot start {}: {e}", self.config.program.display())))?;
         metrics::counter!("gatehouse_sandbox_workers_started_total").increment(1);
         let (Some(stdin), Some(stdout), Some(mut stderr)) =
@@ -636,6 +652,7 @@ impl Sandbox {
             memory_mb,
             known_flows: Vec::new(),
             progress: None,
+            pinned: None,
         };
         match tokio::time::timeout(STARTUP_TIMEOUT, worker.frames.recv()).await {
             Ok(Some(FromWorker::Ready { .. })) => {

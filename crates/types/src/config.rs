@@ -932,11 +932,15 @@ pub struct ActionsConfig {
     /// Memory cap of each sandbox process, MiB (default 128).
     #[serde(default = "default_memory")]
     pub memory_mb: u64,
+    /// Runs each sandbox run beside the host thread that sends it, on one CPU, while that CPU has no other run
+    /// (default true; see docs/DEPLOYMENT.md).
+    #[serde(default = "yes")]
+    pub colocate: bool,
 }
 
 impl Default for ActionsConfig {
     fn default() -> Self {
-        ActionsConfig { timeout_ms: twenty_seconds(), memory_mb: default_memory() }
+        ActionsConfig { timeout_ms: twenty_seconds(), memory_mb: default_memory(), colocate: true }
     }
 }
 

@@ -38,6 +38,8 @@ static ARGON2_THREADS: LazyLock<mpsc::Sender<Job>> = LazyLock::new(|| {
     for i in 0..cores {
         let jobs = Arc::clone(&jobs);
         let spawned = std::thread::Builder::new().name(format!("argon2-{i}")).spawn(move || {
+            // Started from any thread: every CPU, not the one a sandbox host thread is pinned to.
+            gatehouse_engine::placement::thread_started();
             loop {
                 // The lock is held only while taking a job, not while running it.
                 let job = match jobs.lock() {

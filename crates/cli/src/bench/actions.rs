@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use gatehouse_engine::actions::load_paths;
 use gatehouse_engine::fixture::{StubIo, build_event};
 use gatehouse_engine::flow::{Completion, FlowRunner, FlowSettings, MemoryCache, Step};
+use gatehouse_engine::placement;
 use gatehouse_engine::protocol::FlowSpec;
 use gatehouse_engine::sandbox::{Sandbox, SandboxConfig};
 use gatehouse_types::{FlowResult, Outcome, PostLoginEvent, Trigger};
@@ -225,12 +226,16 @@ struct Phase {
     /// CPU time of the host process and of the workers during the phase.
     host_cpu: Duration,
     worker_cpu: Duration,
+    /// Sandbox runs placed beside their host thread's CPU, and on every CPU (`placement`).
+    beside: u64,
+    spread: u64,
 }
 
 /// Runs `logins` logins spread over `streams` concurrent tasks, each login after the previous one of its stream.
 async fn run_streams(setup: &Arc<Setup>, streams: usize, logins: usize) -> Result<Phase, String> {
     let workers = setup.sandbox.idle_worker_pids();
     let (host_before, workers_before) = (cpu_time(std::process::id()), workers.iter().map(|&p| cpu_time(p)).sum());
+    let placed_before = placement::placed_runs();
     let started = Instant::now();
     let mut tasks = JoinSet::new();
     for stream in 0..streams {
@@ -263,6 +268,8 @@ async fn run_streams(setup: &Arc<Setup>, streams: usize, logins: usize) -> Resul
     let wall = started.elapsed();
     let host_cpu = cpu_time(std::process::id()).saturating_sub(host_before);
     let worker_cpu = workers.iter().map(|&p| cpu_time(p)).sum::<Duration>().saturating_sub(workers_before);
+    let placed = placement::placed_runs();
+    let (beside, spread) = (placed.0 - placed_before.0, placed.1 - placed_before.1);
     let mut steps: Vec<Vec<Duration>> = Vec::new();
     for (_, times) in &all {
         for (i, time) in times.iter().enumerate() {
@@ -275,7 +282,7 @@ async fn run_streams(setup: &Arc<Setup>, streams: usize, logins: usize) -> Resul
     steps.iter_mut().for_each(|s| s.sort());
     let mut logins: Vec<Duration> = all.into_iter().map(|(total, _)| total).collect();
     logins.sort();
-    Ok(Phase { wall, logins, steps, host_cpu, worker_cpu })
+    Ok(Phase { wall, logins, steps, host_cpu, worker_cpu, beside, spread })
 }
 
 /// Nearest-rank percentile of sorted durations (the same definition as the Node harness).
@@ -331,16 +338,18 @@ async fn node_baseline(
     if !args.harness.is_file() {
         return Err(format!("{} not found (run from the repository root)", args.harness.display()));
     }
-    let mut child = tokio::process::Command::new(&args.node)
+    let mut command = tokio::process::Command::new(&args.node);
+    command
         .arg(&args.harness)
         .args(["--logins", &args.logins.to_string(), "--warmup", &args.warmup.to_string(), "--event", "-"])
         .args(paths)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("cannot start '{}': {e}", args.node))?;
+        .kill_on_drop(true);
+    // Node gets every CPU, whatever the thread that starts it was pinned to.
+    let mut child =
+        placement::unpinned(|| command.spawn()).map_err(|e| format!("cannot start '{}': {e}", args.node))?;
     if let Some(mut stdin) = child.stdin.take() {
         stdin.write_all(event.as_bytes()).await.map_err(|e| format!("cannot send the event to node: {e}"))?;
     }
@@ -429,7 +438,8 @@ pub async fn run(args: &BenchArgs) -> Result<(), String> {
     ));
     output::line(&format!(
         "  isolation: pooled `gatehouse sandbox-worker` processes (RLIMIT_DATA {} MiB, {} s deadline), one reused \
-         context per flow version, reset after each run",
+         context per flow version, reset after each run; a run's worker on its host thread's CPU while that CPU \
+         has no other run (`[actions] colocate`)",
         setup.settings.limits.memory_mb,
         setup.settings.limits.timeout.as_secs()
     ));
@@ -616,4 +626,11 @@ fn print_throughput(phase: &Phase, logins: usize, rate: f64) {
         ms(phase.host_cpu) / logins as f64,
         ms(phase.worker_cpu) / logins as f64,
     ));
+    if phase.beside + phase.spread > 0 {
+        output::line(&format!(
+            "  placement      {} of {} sandbox runs on their host thread's CPU, the others on any CPU",
+            phase.beside,
+            phase.beside + phase.spread
+        ));
+    }
 }

@@ -79,7 +79,7 @@ pub(crate) fn idle_cpus() -> Option<String> {
     Some(match read("/sys/module/haltpoll/parameters/guest_halt_poll_ns") {
         Some(ns) if ns == "0" => format!(
             "cpuidle {driver}, guest halt polling off (guest_halt_poll_ns 0): each hand-over between the host and a \
-             worker wakes a halted vCPU"
+             worker on another CPU wakes a halted vCPU"
         ),
         Some(ns) => format!("cpuidle {driver}, guest halt polling up to {ns} ns"),
         None => format!("cpuidle {driver}"),

@@ -197,15 +197,16 @@ async fn start(
     }
     let exe = std::env::current_exe().map_err(|e| format!("cannot locate the gatehouse executable: {e}"))?;
     let log = std::fs::File::create(dir.join(format!("gatehouse-{port}.log"))).map_err(|e| e.to_string())?;
-    let child = Command::new(exe)
+    let mut command = Command::new(exe);
+    command
         .args(["serve", "--config"])
         .arg(&config)
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
+        .kill_on_drop(true);
+    let child = gatehouse_engine::placement::unpinned(|| command.spawn())
         .map_err(|e| format!("cannot start gatehouse serve: {e}"))?;
     let mut server = token::discover("gatehouse", http, &format!("http://127.0.0.1:{port}"), child, "audience").await?;
     // Discovery names the issuer's endpoints; the second process takes its requests on its own port.

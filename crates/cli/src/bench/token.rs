@@ -16,6 +16,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use gatehouse_auth::crypto::{keys, password};
+use gatehouse_engine::placement;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 use tokio::io::AsyncBufReadExt;
@@ -241,15 +242,16 @@ async fn start_gatehouse(http: &reqwest::Client, dir: &Path) -> Result<Server, S
     std::fs::write(&config, bench_config(port, dir)).map_err(|e| format!("{}: {e}", config.display()))?;
     let exe = std::env::current_exe().map_err(|e| format!("cannot locate the gatehouse executable: {e}"))?;
     let log = std::fs::File::create(dir.join("gatehouse.log")).map_err(|e| e.to_string())?;
-    let child = Command::new(exe)
+    let mut command = Command::new(exe);
+    command
         .args(["serve", "--config"])
         .arg(&config)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("cannot start gatehouse serve: {e}"))?;
+        .kill_on_drop(true);
+    // The servers and load generators measured get every CPU, whatever the thread that starts them was pinned to.
+    let child = placement::unpinned(|| command.spawn()).map_err(|e| format!("cannot start gatehouse serve: {e}"))?;
     let issuer = format!("http://127.0.0.1:{port}");
     discover("gatehouse", http, &issuer, child, "audience").await
 }
@@ -269,7 +271,8 @@ async fn start_peer(args: &TokenArgs, http: &reqwest::Client, dir: &Path) -> Res
     }
     let port = free_port()?;
     let log = std::fs::File::create(dir.join("node-oidc-provider.log")).map_err(|e| e.to_string())?;
-    let mut child = Command::new(&args.node)
+    let mut command = Command::new(&args.node);
+    command
         .arg(&args.peer_script)
         .arg("--modules")
         .arg(&args.peer_modules)
@@ -278,9 +281,9 @@ async fn start_peer(args: &TokenArgs, http: &reqwest::Client, dir: &Path) -> Res
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("cannot start '{}': {e}", args.node))?;
+        .kill_on_drop(true);
+    let mut child =
+        placement::unpinned(|| command.spawn()).map_err(|e| format!("cannot start '{}': {e}", args.node))?;
     let stdout = child.stdout.take().ok_or("node's stdout")?;
     let mut lines = tokio::io::BufReader::new(stdout).lines();
     let ready = tokio::time::timeout(Duration::from_secs(60), async {
@@ -532,7 +535,9 @@ pub(super) async fn run_wrk(
             .arg(encode(&form(server, grant)))
             .arg(dir.join("failures.txt"));
     }
-    let out = command.stdin(Stdio::null()).output().await.map_err(|e| format!("wrk: {e}"))?;
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let wrk = placement::unpinned(|| command.spawn()).map_err(|e| format!("wrk: {e}"))?;
+    let out = wrk.wait_with_output().await.map_err(|e| format!("wrk: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         return Err(format!("wrk exited with {}: {}{}", out.status, text, String::from_utf8_lossy(&out.stderr)));

@@ -48,7 +48,10 @@ pub(crate) fn link(actions: Vec<ActionRequires>) -> Result<ModuleGraph, Vec<Load
     std::thread::Builder::new()
         .name("gatehouse-link".to_owned())
         .stack_size(PARSE_STACK)
-        .spawn(move || Linker::default().run(actions))
+        .spawn(move || {
+            crate::placement::thread_started();
+            Linker::default().run(actions)
+        })
         .map_err(|e| vec![plain(&files[0], format!("could not start the module loader: {e}"))])?
         .join()
         .map_err(|_| vec![plain(&files[0], "the module loader failed".to_owned())])?
