@@ -24,11 +24,16 @@ fn parse_list(text: &str) -> Vec<usize> {
     cpus
 }
 
-/// The CPUs thread `tid` of process `pid` may run on (`tid` = `pid`: the process's first thread).
-fn allowed(pid: u32, tid: u32) -> Vec<usize> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).unwrap();
+/// The CPUs the thread whose `status` file is `path` may run on.
+fn allowed_in(path: &str) -> Vec<usize> {
+    let status = std::fs::read_to_string(path).unwrap();
     let line = status.lines().find(|l| l.starts_with("Cpus_allowed_list:")).unwrap();
     parse_list(line.trim_start_matches("Cpus_allowed_list:"))
+}
+
+/// The CPUs thread `tid` of process `pid` may run on (`tid` = `pid`: the process's first thread).
+fn allowed(pid: u32, tid: u32) -> Vec<usize> {
+    allowed_in(&format!("/proc/{pid}/task/{tid}/status"))
 }
 
 fn allowed_process(pid: u32) -> Vec<usize> {
@@ -37,14 +42,7 @@ fn allowed_process(pid: u32) -> Vec<usize> {
 
 /// The calling thread's CPUs.
 fn allowed_here() -> Vec<usize> {
-    parse_list(
-        std::fs::read_to_string("/proc/thread-self/status")
-            .unwrap()
-            .lines()
-            .find(|l| l.starts_with("Cpus_allowed_list:"))
-            .unwrap()
-            .trim_start_matches("Cpus_allowed_list:"),
-    )
+    allowed_in("/proc/thread-self/status")
 }
 
 /// The single CPUs the runtime's worker threads are pinned to.
