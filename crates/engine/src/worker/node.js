@@ -1155,11 +1155,10 @@
   }
 
   // ---- require ------------------------------------------------------------------------------------------------
-  // The module cache lives for one login: resetModules() empties it between logins, so every login runs each
-  // module it requires from scratch (as each action's own module scope is fresh).
+  // The module cache lives for one login: the host empties it after every run (`perRun`), so every login runs
+  // each module it requires from scratch (as each action's own module scope is fresh).
 
-  let moduleCache = new Map();
-  function resetModules() { moduleCache = new Map(); }
+  const moduleCache = new Map();
   function notFound(id, reason) {
     const error = new Error("Cannot find module '" + id + "'" + (reason ? ': ' + reason : ''));
     error.code = 'MODULE_NOT_FOUND';
@@ -1234,6 +1233,6 @@
     builtins,
     globals: { process },
     link,
-    resetModules,
+    perRun: [moduleCache],
   };
 })

@@ -119,10 +119,12 @@
   const nativeSetTimeout = globalThis.setTimeout;
   const nativeSetInterval = globalThis.setInterval;
   const nativeClearTimeout = globalThis.clearTimeout;
-  let timerIds = new Map();
-  let nextTimerId = 1;
+  const timerIds = new Map();
+  // The next id, kept in a Map (key 'next') like the rest of a login's state, so the host can empty it.
+  const timerSequence = new Map();
   function track(native) {
-    const id = nextTimerId++;
+    const id = timerSequence.get('next') ?? 1;
+    timerSequence.set('next', id + 1);
     timerIds.set(id, native);
     return id;
   }
@@ -136,12 +138,6 @@
     }
   }
 
-  // What the host calls between logins: console counters and timer ids are per login.
-  function resetRun() {
-    counters.clear();
-    timerIds = new Map();
-    nextTimerId = 1;
-  }
 
   // ---- Buffer: the Node subset actions use for Basic auth headers and encodings ------------------------
 
@@ -940,6 +936,7 @@
     },
     // What node.js builds Node's built-in modules from.
     internals: { inspect, format, Buffer, URL, URLSearchParams, Blob, concatBytes, TextEncoder, TextDecoder },
-    resetRun,
+    // A login's own state (console counters, timer ids): Maps the host empties after every run, natively.
+    perRun: [counters, timerIds, timerSequence],
   };
 })

@@ -18,7 +18,7 @@ use boa_engine::context::{ContextBuilder, HostHooks};
 use boa_engine::job::JobExecutor;
 use boa_engine::module::IdleModuleLoader;
 use boa_engine::object::ObjectInitializer;
-use boa_engine::object::builtins::{JsArray, JsFunction, JsPromise};
+use boa_engine::object::builtins::{JsArray, JsFunction, JsMap, JsPromise};
 use boa_engine::property::{Attribute, PropertyDescriptor, PropertyKey};
 use boa_engine::realm::Realm;
 use boa_engine::{Context, JsError, JsNativeError, JsObject, JsResult, JsString, JsValue, Source, js_string};
@@ -89,8 +89,9 @@ pub(crate) struct FlowContext {
     /// Each action's `require` (`node.js`'s `link`), by action index.
     requires: Vec<JsFunction>,
     global_keys: HashSet<PropertyKey>,
-    /// The prelude's per-login reset (console counters, timer ids) and `node.js`'s (the module cache).
-    reset_run: [JsFunction; 2],
+    /// A login's own JavaScript state, emptied after every run: the prelude's console counters and timer ids,
+    /// `node.js`'s module cache. Maps the scripts keep in closures, cleared here natively (no script call).
+    per_run: Vec<JsMap>,
     /// The global object's prototype after lockdown: a run that replaced it (`Object.setPrototypeOf(globalThis,
     /// ...)` puts new names in scope for every later login) taints the context.
     global_prototype: Option<JsObject>,
@@ -170,14 +171,19 @@ impl FlowContext {
                 global.set(key, value, true, &mut context).map_err(internal)?;
             }
         }
-        let function = |object: &JsObject, name: JsString, context: &mut Context| -> Result<JsFunction, String> {
-            let value = object.get(name.clone(), context).map_err(internal)?;
-            value.as_object().and_then(JsFunction::from_object).ok_or_else(|| internal(name.to_std_string_escaped()))
-        };
-        let reset_run = [
-            function(&exported, js_string!("resetRun"), &mut context)?,
-            function(&node, js_string!("resetModules"), &mut context)?,
-        ];
+        let mut per_run = Vec::new();
+        for source in [&exported, &node] {
+            let maps = source.get(js_string!("perRun"), &mut context).map_err(internal)?;
+            let maps = maps
+                .as_object()
+                .and_then(|a| JsArray::from_object(a.clone()).ok())
+                .ok_or_else(|| internal("perRun"))?;
+            for i in 0..maps.length(&mut context).map_err(internal)? {
+                let map = maps.get(i, &mut context).map_err(internal)?;
+                let map = map.as_object().and_then(|m| JsMap::from_object(m.clone()).ok());
+                per_run.push(map.ok_or_else(|| internal("perRun holds a Map"))?);
+            }
+        }
         let apis = exported.get(js_string!("apis"), &mut context).map_err(internal)?;
         let make_api = apis
             .as_object()
@@ -232,7 +238,7 @@ impl FlowContext {
         let global_keys = global.own_property_keys(&mut context).map_err(internal)?.into_iter().collect();
         let global_prototype = global.prototype();
         Ok(FlowContext {
-            reset_run,
+            per_run,
             global_prototype,
             context,
             executor,
@@ -460,7 +466,7 @@ impl FlowContext {
     }
 
     /// Brings the context back to the state it started in after a run: the run's host state, pending jobs and
-    /// timers, globals the run added, what `reset_run` restores (console counters, timer ids...). The worker calls it
+    /// timers, globals the run added, the `per_run` Maps (console counters, timer ids...). The worker calls it
     /// after sending the run's report, so it is off the login's path; [`FlowContext::run`] calls it itself if it was
     /// not. A reset that cannot prove the context clean marks it tainted.
     pub(crate) fn reset(&mut self) {
@@ -484,8 +490,10 @@ impl FlowContext {
                 (None, None) => true,
                 _ => false,
             };
-            for reset in &self.reset_run {
-                reset.call(&JsValue::undefined(), &[], &mut self.context)?;
+            for map in &self.per_run {
+                if map.get_size(&mut self.context)?.as_number() != Some(0.0) {
+                    map.clear(&mut self.context)?;
+                }
             }
             Ok(same_prototype && global.is_extensible(&mut self.context)?)
         })();
