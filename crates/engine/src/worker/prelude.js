@@ -138,7 +138,6 @@
     }
   }
 
-
   // ---- Buffer: the Node subset actions use for Basic auth headers and encodings ------------------------
 
   const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
