@@ -44,13 +44,11 @@ pub(crate) struct Worker {
     used: Option<FlowContext>,
     /// The flows received in full, most recent first.
     flows: Vec<FlowSpec>,
-    /// Runs a context serves before it is replaced ([`MAX_RUNS_PER_CONTEXT`]; tests lower it).
-    max_runs: u64,
 }
 
 impl Worker {
     pub(crate) fn new(outbox: Rc<dyn Outbox>, inbox: Box<dyn Inbox>) -> Self {
-        Worker { outbox, inbox, contexts: Vec::new(), used: None, flows: Vec::new(), max_runs: MAX_RUNS_PER_CONTEXT }
+        Worker { outbox, inbox, contexts: Vec::new(), used: None, flows: Vec::new() }
     }
 
     /// Serves requests until the inbox closes.
@@ -109,25 +107,13 @@ impl Worker {
     /// Resets the context of the run whose report was just sent, and keeps it for the next run of its flow if the
     /// reset proved it clean. Done after the report rather than before: the host goes on with the login while this
     /// worker resets, and the worker reads no next request before it is done.
-    ///
-    /// A context that is done (tainted, or past its run count) is replaced here too, from the flow's code when the
-    /// worker holds it: building one is tens of milliseconds, which would otherwise fall on the next login's path.
     fn settle(&mut self) {
         let Some(mut context) = self.used.take() else { return };
         context.reset();
-        let context = if !context.tainted && context.runs < self.max_runs {
-            context
-        } else {
-            let flow = self.flows.iter().find(|f| f.hash == context.hash());
-            drop(context);
-            match flow.map(|flow| FlowContext::new(flow, self.outbox.clone())) {
-                Some(Ok(fresh)) => fresh,
-                // Built again by the next run of the flow, which reports what failed.
-                _ => return,
-            }
-        };
-        self.contexts.insert(0, context);
-        self.contexts.truncate(MAX_CONTEXTS);
+        if !context.tainted && context.runs < MAX_RUNS_PER_CONTEXT {
+            self.contexts.insert(0, context);
+            self.contexts.truncate(MAX_CONTEXTS);
+        }
     }
 }
 
