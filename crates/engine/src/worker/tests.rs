@@ -9,7 +9,7 @@ use gatehouse_types::{Command, FactorSelector, FactorType, Trigger};
 use serde_json::json;
 
 use super::host::Outbox;
-use super::realm::FlowContext;
+use super::realm::{FlowContext, MAX_DELETED_GLOBALS};
 use crate::actions::flow_spec;
 use crate::protocol::{ActionSource, Entry, EventJson, FromWorker, RunOn, RunReport, RunRequest, ToWorker};
 
@@ -406,6 +406,32 @@ fn a_non_deletable_global_taints_the_context() {
     ]);
     h.run(event());
     assert!(h.context.tainted);
+}
+
+/// Deleting what a run added to the global object is quadratic in Boa when string and symbol keys alternate, and
+/// the reset runs after the report: past [`MAX_DELETED_GLOBALS`] the context is replaced instead, and up to it the
+/// globals are deleted and the context kept.
+#[test]
+fn a_run_that_adds_more_globals_than_a_reset_deletes_retires_its_context() {
+    let adds = |count: usize| {
+        format!(
+            "exports.onExecutePostLogin = () => {{
+               console.log(String(typeof globalThis.g0) + ' ' + Object.getOwnPropertySymbols(globalThis).length);
+               for (let i = 0; i < {count}; i++) globalThis[i % 2 ? Symbol() : 'g' + i] = i;
+             }};"
+        )
+    };
+    let mut kept = Harness::new(&[&adds(MAX_DELETED_GLOBALS)]);
+    kept.run(event());
+    assert!(!kept.context.tainted, "{MAX_DELETED_GLOBALS} added globals are deleted");
+    kept.run(event());
+    let logs = kept.logs();
+    assert_eq!(logs[0], logs[1], "the second run finds none of the first run's globals: {logs:?}");
+    assert!(logs[0].starts_with("undefined "), "{logs:?}");
+
+    let mut retired = Harness::new(&[&adds(MAX_DELETED_GLOBALS + 1)]);
+    retired.run(event());
+    assert!(retired.context.tainted, "a run that added more globals than a reset deletes retires its context");
 }
 
 #[test]
