@@ -15,6 +15,7 @@ use gatehouse_server::AppState;
 use gatehouse_store::SledStore;
 use gatehouse_tests::{MFA_DEFAULT, config, jwt_payload, open_tenant};
 use gatehouse_types::config::TenantConfig;
+use gatehouse_types::records::User;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -162,9 +163,9 @@ async fn a_refresh_sees_the_users_current_roles() {
     let (tenant, app, _dir) = tenant(&rbac_config("access_token_authz"), &[]).await;
     let jane = password(&app, "jane@example.com", "openid offline_access read:data write:data").await;
     let refresh = jane["refresh_token"].as_str().unwrap().to_owned();
-    let mut user = tenant.store.find_user_by_email("jane@example.com").await.unwrap().unwrap();
-    user.roles = vec!["viewer".to_owned()];
-    tenant.store.save_user(&user).await.unwrap();
+    let user = tenant.store.find_user_by_email("jane@example.com").await.unwrap().unwrap();
+    let viewer = |u: &User| Some(User { roles: vec!["viewer".to_owned()], ..u.clone() });
+    tenant.store.update_user(&user.user_id, &viewer).await.unwrap().unwrap();
     let (status, body) = token(
         &app,
         &[

@@ -217,13 +217,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
     /// Creates a user; `Conflict` when the id or email is taken.
     async fn create_user(&self, user: &User) -> StoreResult<()>;
-    /// Replaces a user (keeps the email index right when the email changes; `Conflict` if it is taken).
-    async fn save_user(&self, user: &User) -> StoreResult<()>;
     /// Changes a user atomically (a password reset, a login's count, a verified address): `change` sees the stored
     /// user and returns the new one, which must keep the email address (an address change goes through
-    /// [`Store::save_user`], which moves the index). Returns what was stored; `None` when there is no such user, or
-    /// `change` refused or changed the address. Concurrent changes of one user never overwrite each other.
+    /// [`Store::update_user_with_email`]). Returns what was stored; `None` when there is no such user, or `change`
+    /// refused or changed the address. Concurrent changes of one user never overwrite each other.
     async fn update_user(&self, user_id: &str, change: &Change<'_, User>) -> StoreResult<Option<User>>;
+    /// Changes a user atomically as [`Store::update_user`] does, where the change may also give the user a new
+    /// email address: the email index moves in the same atomic write (the Management API's `PATCH`). `Conflict`,
+    /// with nothing written, when another user has the new address (case-insensitive).
+    async fn update_user_with_email(&self, user_id: &str, change: &Change<'_, User>) -> StoreResult<Option<User>>;
     /// Deletes a user with their authenticators; `false` when there was none.
     async fn delete_user(&self, user_id: &str) -> StoreResult<bool>;
     /// Every user, by email.

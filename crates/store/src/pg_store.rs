@@ -157,6 +157,45 @@ impl PgStore {
     }
 
     /// Runs a write; `refused` turns a server error it recognises (a constraint violation) into the store's error.
+    /// The stored user and `change` of it, row-locked in one transaction; the address (its `email_lower` column,
+    /// unique) changes only when `moving` allows it, else such a change is refused.
+    async fn change_user(&self, user_id: &str, change: &Change<'_, User>, moving: bool) -> StoreResult<Option<User>> {
+        if user_id.contains('\0') {
+            return Ok(None);
+        }
+        let doing = "updating a user";
+        let mut client = self.client(doing).await?;
+        let transaction = begin(&mut client, doing).await?;
+        let sql = "SELECT body::text FROM users WHERE user_id = $1 FOR UPDATE";
+        let Some(row) = tx_query_opt(&transaction, doing, sql, &[&user_id]).await? else {
+            rollback(transaction, doing).await?;
+            return Ok(None);
+        };
+        let current: User = json_column(&row, 0, &format!("user {user_id}"))?;
+        let next = change(&current).filter(|next| {
+            next.user_id == current.user_id && (moving || email_key(&next.email) == email_key(&current.email))
+        });
+        let Some(next) = next else {
+            rollback(transaction, doing).await?;
+            return Ok(None);
+        };
+        let body = encode_string("user", &next)?;
+        let sql = "UPDATE users SET email_lower = $2, body = $3::text::json WHERE user_id = $1";
+        let statement = transaction.prepare_cached(sql).await.map_err(|e| pg_error(doing, &e))?;
+        // A unique violation aborts the transaction; dropping it rolls back.
+        match transaction.execute(&statement, &[&user_id, &email_key(&next.email), &body]).await {
+            Ok(_) => {}
+            Err(e) if is_violation(&e, &SqlState::UNIQUE_VIOLATION) => {
+                return Err(StoreError::Conflict(format!(
+                    "the new email address of user {user_id} is taken by another user"
+                )));
+            }
+            Err(e) => return Err(pg_error(doing, &e)),
+        }
+        commit(transaction, doing).await?;
+        Ok(Some(next))
+    }
+
     async fn execute_or(
         &self,
         doing: &str,
@@ -309,56 +348,12 @@ impl Store for PgStore {
         .map(drop)
     }
 
-    async fn save_user(&self, user: &User) -> StoreResult<()> {
-        let body = encode_string("user", user)?;
-        let sql = "UPDATE users SET email_lower = $2, body = $3::text::json WHERE user_id = $1";
-        let params: &Params<'_> = &[&user.user_id, &email_key(&user.email), &body];
-        let updated = self
-            .execute_or("saving a user", sql, params, |e| {
-                is_violation(e, &SqlState::UNIQUE_VIOLATION).then(|| {
-                    StoreError::Conflict(format!(
-                        "the new email address of user {} is taken by another user",
-                        user.user_id
-                    ))
-                })
-            })
-            .await?;
-        if updated == 0 {
-            return Err(StoreError::Conflict(format!("user {} does not exist", user.user_id)));
-        }
-        Ok(())
+    async fn update_user(&self, user_id: &str, change: &Change<'_, User>) -> StoreResult<Option<User>> {
+        self.change_user(user_id, change, false).await
     }
 
-    async fn update_user(&self, user_id: &str, change: &Change<'_, User>) -> StoreResult<Option<User>> {
-        if user_id.contains('\0') {
-            return Ok(None);
-        }
-        let doing = "updating a user";
-        let mut client = self.client(doing).await?;
-        let transaction = begin(&mut client, doing).await?;
-        let sql = "SELECT body::text FROM users WHERE user_id = $1 FOR UPDATE";
-        let Some(row) = tx_query_opt(&transaction, doing, sql, &[&user_id]).await? else {
-            rollback(transaction, doing).await?;
-            return Ok(None);
-        };
-        let current: User = json_column(&row, 0, &format!("user {user_id}"))?;
-        // The email index is not touched: a change that moves the address is refused.
-        let next = change(&current)
-            .filter(|next| email_key(&next.email) == email_key(&current.email) && next.user_id == current.user_id);
-        let Some(next) = next else {
-            rollback(transaction, doing).await?;
-            return Ok(None);
-        };
-        let body = encode_string("user", &next)?;
-        tx_execute(
-            &transaction,
-            doing,
-            "UPDATE users SET body = $2::text::json WHERE user_id = $1",
-            &[&user_id, &body],
-        )
-        .await?;
-        commit(transaction, doing).await?;
-        Ok(Some(next))
+    async fn update_user_with_email(&self, user_id: &str, change: &Change<'_, User>) -> StoreResult<Option<User>> {
+        self.change_user(user_id, change, true).await
     }
 
     async fn delete_user(&self, user_id: &str) -> StoreResult<bool> {

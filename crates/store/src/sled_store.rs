@@ -199,32 +199,30 @@ impl SledStore {
             .map_err(transaction_error)
     }
 
-    fn save_user_now(&self, user: &User) -> StoreResult<()> {
-        let value = encode("user", user)?;
-        let email = email_key(&user.email);
+    /// The stored user and `change` of it, with the email index moved, in one transaction (which sled may run more
+    /// than once: `change` is pure). Serialized with [`SledStore::update_record`]'s compare-and-swap, as every
+    /// transaction is with single writes.
+    fn update_user_with_email_now(&self, user_id: &str, change: &Change<'_, User>) -> StoreResult<Option<User>> {
+        let key = user_id.as_bytes();
         (&self.users, &self.users_by_email)
             .transaction(|(users, by_email)| {
-                let Some(old) = users.get(user.user_id.as_bytes())? else {
-                    return abort(StoreError::Conflict(format!("user {} does not exist", user.user_id)));
-                };
-                let old: User = decode(&format!("user {}", user.user_id), &old).or_else(abort)?;
-                let old_email = email_key(&old.email);
+                let Some(old) = users.get(key)? else { return Ok(None) };
+                let old: User = decode(&format!("user {user_id}"), &old).or_else(abort)?;
+                let Some(next) = change(&old).filter(|next| next.user_id == old.user_id) else { return Ok(None) };
+                let (old_email, email) = (email_key(&old.email), email_key(&next.email));
                 if let Some(owner) = by_email.get(email.as_bytes())?
-                    && owner != user.user_id.as_bytes()
+                    && owner != key
                 {
                     return abort(StoreError::Conflict(format!(
-                        "the new email address of user {} is taken by another user",
-                        user.user_id
+                        "the new email address of user {user_id} is taken by another user"
                     )));
                 }
-                if old_email != email
-                    && by_email.get(old_email.as_bytes())?.is_some_and(|owner| owner == user.user_id.as_bytes())
-                {
+                if old_email != email && by_email.get(old_email.as_bytes())?.is_some_and(|owner| owner == key) {
                     by_email.remove(old_email.as_bytes())?;
                 }
-                by_email.insert(email.as_bytes(), user.user_id.as_bytes())?;
-                users.insert(user.user_id.as_bytes(), value.as_slice())?;
-                Ok(())
+                by_email.insert(email.as_bytes(), key)?;
+                users.insert(key, encode("user", &next).or_else(abort)?)?;
+                Ok(Some(next))
             })
             .map_err(transaction_error)
     }
@@ -477,11 +475,6 @@ impl Store for SledStore {
         self.flush().await
     }
 
-    async fn save_user(&self, user: &User) -> StoreResult<()> {
-        self.save_user_now(user)?;
-        self.flush().await
-    }
-
     async fn update_user(&self, user_id: &str, change: &Change<'_, User>) -> StoreResult<Option<User>> {
         // The email index is not touched: a change that moves the address is refused.
         let keeping_email = |current: &User| {
@@ -489,6 +482,14 @@ impl Store for SledStore {
                 .filter(|next| email_key(&next.email) == email_key(&current.email) && next.user_id == current.user_id)
         };
         let updated = SledStore::update_record(&self.users, user_id.as_bytes(), "user", None, &keeping_email)?;
+        if updated.is_some() {
+            self.flush().await?;
+        }
+        Ok(updated)
+    }
+
+    async fn update_user_with_email(&self, user_id: &str, change: &Change<'_, User>) -> StoreResult<Option<User>> {
+        let updated = self.update_user_with_email_now(user_id, change)?;
         if updated.is_some() {
             self.flush().await?;
         }

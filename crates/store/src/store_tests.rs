@@ -49,7 +49,7 @@ macro_rules! all_store_tests {
             single: [
                 users_round_trip_and_are_found_by_email_case_insensitively,
                 create_user_refuses_a_taken_id_or_email,
-                save_user_moves_the_email_index_and_refuses_a_taken_email,
+                update_user_with_email_moves_the_email_index_and_refuses_a_taken_email,
                 delete_user_removes_the_user_its_email_and_its_authenticators_only,
                 list_users_orders_by_email,
                 authenticators_round_trip_oldest_first,
@@ -81,6 +81,7 @@ macro_rules! all_store_tests {
                 racing_attempt_reservations_all_count,
                 racing_authenticator_updates_are_all_applied,
                 racing_user_updates_are_all_applied,
+                address_changes_racing_other_updates_lose_none,
                 racing_rate_limit_hits_spend_the_bucket_exactly,
                 of_16_racing_refresh_exchanges_exactly_one_is_fresh,
                 of_16_racing_ephemeral_takes_exactly_one_wins,
@@ -293,25 +294,27 @@ pub(crate) async fn create_user_refuses_a_taken_id_or_email(backend: &Backend) {
     assert_eq!(store.find_user("auth0|a").await.expect("find").map(|u| u.email), Some("alice@example.com".to_owned()));
 }
 
-pub(crate) async fn save_user_moves_the_email_index_and_refuses_a_taken_email(backend: &Backend) {
+pub(crate) async fn update_user_with_email_moves_the_email_index_and_refuses_a_taken_email(backend: &Backend) {
     let store = backend.store();
     store.create_user(&user("auth0|a", "alice@example.com")).await.expect("create a");
     store.create_user(&user("auth0|b", "bob@example.com")).await.expect("create b");
+    let to = |email: &'static str| move |u: &User| Some(User { email: email.into(), logins_count: 3, ..u.clone() });
 
-    let mut alice = user("auth0|a", "Alice.New@example.com");
-    alice.logins_count = 3;
-    store.save_user(&alice).await.expect("save");
+    let alice = store.update_user_with_email("auth0|a", &to("Alice.New@example.com")).await.expect("move");
+    let alice = alice.expect("applied");
+    assert_eq!((alice.email.as_str(), alice.logins_count), ("Alice.New@example.com", 3));
     assert_eq!(store.find_user_by_email("alice@example.com").await.expect("old email"), None);
     assert_eq!(store.find_user_by_email("alice.new@example.com").await.expect("new email"), Some(alice.clone()));
     // The old address is free again.
     store.create_user(&user("auth0|c", "alice@example.com")).await.expect("reuse the old address");
 
     // A change of case only keeps the index entry.
-    let recased = user("auth0|a", "ALICE.NEW@example.com");
-    store.save_user(&recased).await.expect("recase");
+    let recased = store.update_user_with_email("auth0|a", &to("ALICE.NEW@example.com")).await.expect("recase");
+    let recased = recased.expect("applied");
     assert_eq!(store.find_user_by_email("alice.new@example.com").await.expect("recased"), Some(recased.clone()));
 
-    let stolen = store.save_user(&user("auth0|a", "BOB@example.com")).await;
+    // Another user's address, in any case: refused, nothing written.
+    let stolen = store.update_user_with_email("auth0|a", &to("BOB@example.com")).await;
     assert!(matches!(stolen, Err(StoreError::Conflict(_))), "{stolen:?}");
     assert_eq!(store.find_user("auth0|a").await.expect("unchanged"), Some(recased));
     assert_eq!(
@@ -319,9 +322,13 @@ pub(crate) async fn save_user_moves_the_email_index_and_refuses_a_taken_email(ba
         Some("auth0|b".into())
     );
 
-    let missing = store.save_user(&user("auth0|gone", "gone@example.com")).await;
-    assert!(matches!(missing, Err(StoreError::Conflict(_))), "{missing:?}");
+    let missing = store.update_user_with_email("auth0|gone", &to("gone@example.com")).await.expect("missing");
+    assert_eq!(missing, None);
     assert_eq!(store.find_user_by_email("gone@example.com").await.expect("gone"), None);
+    let renamed = |u: &User| Some(User { user_id: "auth0|z".into(), email: "z@example.com".into(), ..u.clone() });
+    assert_eq!(store.update_user_with_email("auth0|a", &renamed).await.expect("rename"), None);
+    assert_eq!(store.find_user_by_email("z@example.com").await.expect("z"), None);
+    assert_eq!(store.find_user("auth0|z").await.expect("z"), None);
 }
 
 pub(crate) async fn delete_user_removes_the_user_its_email_and_its_authenticators_only(backend: &Backend) {
@@ -757,6 +764,29 @@ pub(crate) async fn racing_user_updates_are_all_applied(backend: &Backend) {
     assert_eq!(store.find_user("auth0|a").await.expect("find").expect("user").email, "a@example.com");
     let anyone = |u: &User| Some(u.clone());
     assert_eq!(store.update_user("auth0|nobody", &anyone).await.expect("update"), None);
+}
+
+/// Address changes racing a login's count on one user: every count lands (no change writes back a copy it read
+/// before another landed), and the index names the last address only.
+pub(crate) async fn address_changes_racing_other_updates_lose_none(backend: &Backend) {
+    let store = backend.store();
+    store.create_user(&user("auth0|a", "a0@example.com")).await.expect("user");
+    let results = race(&store, |store| async move {
+        let count = |u: &User| Some(User { logins_count: u.logins_count + 1, ..u.clone() });
+        store.update_user("auth0|a", &count).await.expect("update").expect("applied");
+        let moving = |u: &User| Some(User { email: format!("a{}@example.com", u.logins_count), ..u.clone() });
+        store.update_user_with_email("auth0|a", &moving).await.expect("move").is_some()
+    })
+    .await;
+    assert!(results.iter().all(|applied| *applied));
+    let stored = store.find_user("auth0|a").await.expect("find").expect("user");
+    assert_eq!(stored.logins_count, 16);
+    assert_eq!(stored.email, "a16@example.com");
+    for n in 0..=16 {
+        let email = format!("a{n}@example.com");
+        let found = store.find_user_by_email(&email).await.expect("by email");
+        assert_eq!(found.as_ref(), (email == stored.email).then_some(&stored), "{email}");
+    }
 }
 
 pub(crate) async fn racing_rate_limit_hits_spend_the_bucket_exactly(backend: &Backend) {

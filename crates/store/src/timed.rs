@@ -72,11 +72,11 @@ impl Store for TimedStore {
     async fn create_user(&self, user: &User) -> StoreResult<()> {
         timed!(self.create_user(user))
     }
-    async fn save_user(&self, user: &User) -> StoreResult<()> {
-        timed!(self.save_user(user))
-    }
     async fn update_user(&self, user_id: &str, change: &Change<'_, User>) -> StoreResult<Option<User>> {
         timed!(self.update_user(user_id, change))
+    }
+    async fn update_user_with_email(&self, user_id: &str, change: &Change<'_, User>) -> StoreResult<Option<User>> {
+        timed!(self.update_user_with_email(user_id, change))
     }
     async fn delete_user(&self, user_id: &str) -> StoreResult<bool> {
         timed!(self.delete_user(user_id))

@@ -69,10 +69,11 @@ async fn write_one(store: &dyn Store, name: &str, n: u64) {
     say(&format!("ACK log {log_id} {}", user.user_id));
 
     if n.is_multiple_of(3) {
-        let moved = User { email: format!("moved-{name}@example.com"), logins_count: 1, ..user.clone() };
-        say(&format!("BEGIN email {} {}", user.user_id, moved.email));
-        store.save_user(&moved).await.expect("save_user");
-        say(&format!("ACK email {} {}", user.user_id, moved.email));
+        let email = format!("moved-{name}@example.com");
+        say(&format!("BEGIN email {} {email}", user.user_id));
+        let moving = |u: &User| Some(User { email: email.clone(), logins_count: 1, ..u.clone() });
+        store.update_user_with_email(&user.user_id, &moving).await.expect("update_user_with_email").expect("moved");
+        say(&format!("ACK email {} {email}", user.user_id));
     }
     if n.is_multiple_of(4) {
         say(&format!("BEGIN delete {}", user.user_id));

@@ -48,13 +48,13 @@ impl Store for FlakyStore {
         self.check()?;
         self.inner.create_user(user).await
     }
-    async fn save_user(&self, user: &User) -> StoreResult<()> {
-        self.check()?;
-        self.inner.save_user(user).await
-    }
     async fn update_user(&self, user_id: &str, change: &Change<'_, User>) -> StoreResult<Option<User>> {
         self.check()?;
         self.inner.update_user(user_id, change).await
+    }
+    async fn update_user_with_email(&self, user_id: &str, change: &Change<'_, User>) -> StoreResult<Option<User>> {
+        self.check()?;
+        self.inner.update_user_with_email(user_id, change).await
     }
     async fn delete_user(&self, user_id: &str) -> StoreResult<bool> {
         self.check()?;

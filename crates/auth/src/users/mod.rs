@@ -279,14 +279,15 @@ pub async fn find_user_by_id_or_email(tenant: &Tenant, who: &str) -> UserResult<
 
 /// Applies a patch (Management API `PATCH /api/v2/users/{id}`, the CLI).
 ///
-/// Everything but the address is one atomic change of the stored user ([`Store::update_user`]): a login's count, a
-/// reset or an action's metadata landing meanwhile is neither lost nor overwritten, and two patches of different
-/// metadata keys both stay. A new address moves the email index first (`save_user`, which refuses an address
-/// another account has), and only that field is written there.
+/// The whole patch, a new address included, is one atomic change of the stored user
+/// ([`Store::update_user_with_email`]): a login's count, a reset or an action's metadata landing meanwhile is
+/// neither lost nor overwritten, two patches of different metadata keys both stay, and a new address moves the
+/// email index in the same write (refused, with nothing changed, when another account has it).
 ///
-/// [`Store::update_user`]: gatehouse_store::Store::update_user
+/// [`Store::update_user_with_email`]: gatehouse_store::Store::update_user_with_email
 pub async fn update_user(tenant: &Tenant, user_id: &str, patch: UserPatch) -> UserResult<User> {
-    let current = find_user(tenant, user_id).await?;
+    // An unknown user is answered before a password is hashed for it.
+    find_user(tenant, user_id).await?;
     let email = match patch.email {
         Some(email) => {
             let email = email.trim().to_lowercase();
@@ -306,18 +307,11 @@ pub async fn update_user(tenant: &Tenant, user_id: &str, patch: UserPatch) -> Us
         None => None,
     };
     let now = tenant.now_iso();
-    if let Some(email) = email.filter(|e| *e != current.email) {
-        let moved = User { email, updated_at: now.clone(), ..current.clone() };
-        match tenant.store.save_user(&moved).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => {
-                return Err(UserError::Conflict("The specified new email already exists".into()));
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
     let apply = |stored: &User| {
         let mut user = stored.clone();
+        if let Some(email) = &email {
+            user.email = email.clone();
+        }
         if let Some(hash) = &password_hash {
             user.password_hash = Some(hash.clone());
             user.last_password_reset = Some(now.clone());
@@ -354,11 +348,14 @@ pub async fn update_user(tenant: &Tenant, user_id: &str, patch: UserPatch) -> Us
         user.updated_at = now.clone();
         Some(user)
     };
-    let user = tenant
-        .store
-        .update_user(user_id, &apply)
-        .await?
-        .ok_or_else(|| UserError::NotFound("The user does not exist.".into()))?;
+    let user = match tenant.store.update_user_with_email(user_id, &apply).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return Err(UserError::NotFound("The user does not exist.".into())),
+        Err(StoreError::Conflict(_)) => {
+            return Err(UserError::Conflict("The specified new email already exists".into()));
+        }
+        Err(e) => return Err(e.into()),
+    };
     if password_hash.is_some() {
         // A password change unblocks brute-force blocks (Auth0 does the same).
         tenant.store.clear_login_attempts(&user.email, None).await?;
