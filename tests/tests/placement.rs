@@ -72,6 +72,10 @@ const QUICK: &str =
 const BUSY: &str =
     "exports.onExecutePostLogin = async () => { const end = Date.now() + 300; while (Date.now() < end) {} };";
 
+/// Replaces the global object's prototype: the reset cannot undo that, so the context is retired after the run.
+const TAINTS: &str =
+    "exports.onExecutePostLogin = async () => { Object.setPrototypeOf(globalThis, Object.create(null)); };";
+
 async fn run_once(sandbox: &Sandbox, code: &str) {
     let limits = Limits { timeout: Duration::from_secs(20), memory_mb: 128 };
     let output = sandbox.run(run_request(post_login_flow(&[code])), limits, &StubIo::new(Vec::new())).await;
@@ -124,6 +128,27 @@ async fn checks(all: Vec<usize>) {
     assert!(!busy.is_finished(), "the busy run was still running when its worker got every CPU");
     assert_eq!(during, all, "a run past its time beside its host thread may run on any CPU");
     busy.await.unwrap();
+
+    // A run that retires its context: the worker builds the replacement right after its report, outside any run,
+    // so it first gives itself every CPU. It says so in its next report, and the host pins it again on the run
+    // after that (had the host kept believing it pinned, its own home would never be set again).
+    let sandbox = Sandbox::new(SandboxConfig { colocate: Some(Duration::from_secs(30)), ..sandbox_config(2) });
+    run_once(&sandbox, TAINTS).await;
+    let worker = idle_worker(&sandbox);
+    let mut after = Vec::new();
+    for _ in 0..250 {
+        after = allowed_process(worker);
+        if after == all {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(after, all, "a worker building a context after its report may run on any CPU");
+    run_once(&sandbox, QUICK).await;
+    run_once(&sandbox, QUICK).await;
+    assert_eq!(idle_worker(&sandbox), worker);
+    let pinned = allowed_process(worker);
+    assert_eq!(pinned.len(), 1, "once it has reported every CPU, the next run pins it again: {pinned:?}");
 
     // Co-location off: the worker keeps every CPU.
     let off = SandboxConfig { colocate: None, ..sandbox_config(2) };

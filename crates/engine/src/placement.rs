@@ -22,6 +22,11 @@
 //!   its host thread's CPU for at most that long.
 //! - Threads and processes started from a pinned thread would inherit its single CPU: the runtime's threads
 //!   ([`thread_started`]) and every process and thread Gatehouse starts ([`unpinned`]) get every CPU back.
+//! - A worker that works outside a run (it builds a context right after the report of the run that retired the old
+//!   one) first gives itself every CPU ([`widen`]): the seat's bound covers runs only. A worker only ever widens its
+//!   own mask; every pin is the host's, at a seat with its timer. It says so in its next report, after reading its
+//!   mask ([`on_every_cpu`]), and only then does the host forget the CPU it pinned it to: a worker the host believes
+//!   on every CPU is never released, so the host must never believe that of a pinned one.
 //!
 //! Off with `[actions] colocate = false`, on a single CPU, and where the operating system has no CPU affinity.
 
@@ -203,6 +208,25 @@ pub fn thread_started() {
     if let Some(cpus) = cpus() {
         os::allow(0, &cpus.allowed);
     }
+}
+
+/// For a sandbox worker as it starts, before its host can pin it: notes the CPUs the process may use (it was
+/// started with every one, [`unpinned`]), which [`widen`] gives back.
+pub fn worker_started() {
+    let _ = cpus();
+}
+
+/// For a sandbox worker about to work outside a run: every CPU the process may use, whatever its host pinned its
+/// main thread (the calling thread) to for the last run. `false` when that failed; the work should then wait for a
+/// run, which the host's bound covers.
+pub fn widen() -> bool {
+    cpus().is_none_or(|cpus| os::allow(0, &cpus.allowed))
+}
+
+/// Whether the calling thread may run on every CPU the process could when it started (a worker that widened, in
+/// its next report). `false` where nothing is ever pinned.
+pub fn on_every_cpu() -> bool {
+    cpus().is_some_and(|cpus| os::allowed().is_some_and(|now| now == cpus.allowed))
 }
 
 /// CPU affinity (`target` 0: the calling thread).

@@ -404,6 +404,10 @@ pub enum FromWorker {
         run_id: u64,
         /// What happened.
         report: RunReport,
+        /// The worker gave itself every CPU since its last report (to build a context outside any run) and still
+        /// has every CPU: the host forgets the CPU it pinned it to ([`crate::placement::widen`]).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        on_every_cpu: bool,
     },
 }
 

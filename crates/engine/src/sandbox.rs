@@ -412,7 +412,10 @@ impl Sandbox {
         loop {
             tokio::select! {
                 frame = worker.frames.recv() => match frame {
-                    Some(FromWorker::Done { run_id: id, report }) if id == run_id => {
+                    Some(FromWorker::Done { run_id: id, report, on_every_cpu }) if id == run_id => {
+                        if on_every_cpu {
+                            worker.pinned = None;
+                        }
                         output.report = Ok(report);
                         fetches.abort_all();
                         self.release(worker);

@@ -20,6 +20,7 @@ use std::path::Path;
 use std::rc::Rc;
 use std::sync::Mutex;
 
+use crate::placement;
 use crate::protocol::{FlowSpec, FromWorker, Progress, RunReport, RunRequest, ToWorker, write_frame};
 use host::Outbox;
 pub(crate) use inbox::Inbox;
@@ -44,11 +45,23 @@ pub(crate) struct Worker {
     used: Option<FlowContext>,
     /// The flows received in full, most recent first.
     flows: Vec<FlowSpec>,
+    /// Runs a context serves before it is replaced ([`MAX_RUNS_PER_CONTEXT`]; tests lower it).
+    max_runs: u64,
+    /// This process gave itself every CPU since its last report ([`placement::widen`]).
+    widened: bool,
 }
 
 impl Worker {
     pub(crate) fn new(outbox: Rc<dyn Outbox>, inbox: Box<dyn Inbox>) -> Self {
-        Worker { outbox, inbox, contexts: Vec::new(), used: None, flows: Vec::new() }
+        Worker {
+            outbox,
+            inbox,
+            contexts: Vec::new(),
+            used: None,
+            flows: Vec::new(),
+            max_runs: MAX_RUNS_PER_CONTEXT,
+            widened: false,
+        }
     }
 
     /// Serves requests until the inbox closes.
@@ -63,7 +76,7 @@ impl Worker {
                     self.flows.truncate(MAX_FLOWS);
                     let run_id = request.run_id;
                     let report = self.run(*request);
-                    self.outbox.send(&FromWorker::Done { run_id, report });
+                    self.report(run_id, report);
                     self.settle();
                 }
                 ToWorker::RunKnownFlow(mut request) => {
@@ -79,7 +92,7 @@ impl Worker {
                         }
                     }
                     let report = self.run(*request);
-                    self.outbox.send(&FromWorker::Done { run_id, report });
+                    self.report(run_id, report);
                     self.settle();
                 }
                 // An answer for a run that already ended (it failed before the request came back).
@@ -104,16 +117,39 @@ impl Worker {
         report
     }
 
+    /// Sends a run's report, saying whether this process has every CPU after it widened its mask since its last
+    /// report: only then does the host forget the CPU it pinned it to (`placement`).
+    fn report(&mut self, run_id: u64, report: RunReport) {
+        let on_every_cpu = std::mem::take(&mut self.widened) && placement::on_every_cpu();
+        self.outbox.send(&FromWorker::Done { run_id, report, on_every_cpu });
+    }
+
     /// Resets the context of the run whose report was just sent, and keeps it for the next run of its flow if the
     /// reset proved it clean. Done after the report rather than before: the host goes on with the login while this
     /// worker resets, and the worker reads no next request before it is done.
+    ///
+    /// A context that is done (tainted, or past its run count) is replaced here too, from the flow's code when the
+    /// worker holds it: building one takes tens of milliseconds, which would otherwise fall on the next login's
+    /// path. That is work outside any run, so the worker first gives itself every CPU: its host may have left it
+    /// pinned beside one of its threads, and the host's 2 ms bound covers runs only.
     fn settle(&mut self) {
         let Some(mut context) = self.used.take() else { return };
         context.reset();
-        if !context.tainted && context.runs < MAX_RUNS_PER_CONTEXT {
-            self.contexts.insert(0, context);
-            self.contexts.truncate(MAX_CONTEXTS);
-        }
+        let context = if !context.tainted && context.runs < self.max_runs {
+            context
+        } else {
+            let flow = self.flows.iter().find(|f| f.hash == context.hash());
+            drop(context);
+            // Otherwise built by the next run of the flow, which reports what failed.
+            let Some(flow) = flow.filter(|_| placement::widen()) else { return };
+            self.widened = true;
+            match FlowContext::new(flow, self.outbox.clone()) {
+                Ok(fresh) => fresh,
+                Err(_) => return,
+            }
+        };
+        self.contexts.insert(0, context);
+        self.contexts.truncate(MAX_CONTEXTS);
     }
 }
 
@@ -156,6 +192,8 @@ pub fn run_process(memory_mb: u64, progress_file: Option<&Path>) -> io::Result<(
     rlimit::setrlimit(rlimit::Resource::DATA, bytes, bytes)?;
     rlimit::setrlimit(rlimit::Resource::CORE, 0, 0)?;
 
+    // Before `Ready`: the host pins a worker only for a run.
+    placement::worker_started();
     // Opened before `Ready`: the host removes the file's name once the worker says it is ready.
     let progress = progress_file.map(|path| OpenOptions::new().write(true).open(path)).transpose()?;
     let outbox = Rc::new(StdoutOutbox { out: Mutex::new(BufWriter::new(io::stdout())), progress });

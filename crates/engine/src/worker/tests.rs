@@ -593,7 +593,7 @@ fn a_known_flow_runs_without_its_code_and_an_unknown_one_is_asked_for() {
         .iter()
         .filter_map(|m| match m {
             FromWorker::NeedFlow { run_id } => Some((*run_id, false)),
-            FromWorker::Done { run_id, report } => {
+            FromWorker::Done { run_id, report, .. } => {
                 assert_eq!(report.actions.len(), 1, "{report:?}");
                 assert_eq!(report.actions[0].error, None, "{report:?}");
                 assert_eq!(report.actions[0].commands.len(), 1, "{report:?}");
@@ -603,6 +603,49 @@ fn a_known_flow_runs_without_its_code_and_an_unknown_one_is_asked_for() {
         })
         .collect();
     assert_eq!(answers, vec![(1, false), (2, true), (3, true)]);
+}
+
+#[test]
+/// A context past its run count, or tainted, is replaced right after the report of the run that retired it (the
+/// worker widens its CPUs first: `tests/tests/placement.rs`), not by the next run of its flow.
+fn a_context_past_its_run_count_or_tainted_is_replaced_before_the_next_request() {
+    // The action taints its context (a replaced global prototype) on the run whose user is "taint".
+    let sources = vec![ActionSource {
+        name: "0.js".to_owned(),
+        path: "actions/0.js".to_owned(),
+        code: r#"exports.onExecutePostLogin = (event, api) => {
+            if (event.user.user_id === 'taint') Object.setPrototypeOf(globalThis, Object.create(null));
+            api.idToken.setCustomClaim('x', 1);
+        };"#
+        .to_owned(),
+    }];
+    let flow = flow_spec(Trigger::PostLogin, sources);
+    let mut taint = event();
+    taint["user"]["user_id"] = json!("taint");
+    let outbox = Rc::new(Collect::default());
+    let (sender, inbox) = mpsc::channel();
+    for (run_id, event) in [(1, event()), (2, event()), (3, taint)] {
+        let request = RunRequest {
+            run_id,
+            flow: flow.clone(),
+            start: 0,
+            entry: Entry::Execute,
+            event: event.into(),
+            cache: Default::default(),
+            run_on: Default::default(),
+        };
+        sender.send(ToWorker::Run(Box::new(request))).expect("send");
+    }
+    drop(sender);
+    let mut worker = super::Worker::new(outbox.clone(), Box::new(inbox));
+    worker.max_runs = 2;
+    worker.serve();
+    let done = outbox.0.borrow().iter().filter(|m| matches!(m, FromWorker::Done { .. })).count();
+    assert_eq!(done, 3);
+    // Run 2 used up the first context, run 3 tainted the second: after each, a fresh one was built.
+    assert_eq!(worker.contexts.len(), 1);
+    let kept = &worker.contexts[0];
+    assert_eq!((kept.hash(), kept.runs, kept.tainted), (flow.hash.as_str(), 0, false));
 }
 
 // ---- Fresh state per login: every route the sandbox review found, then a walk of everything reachable --------
