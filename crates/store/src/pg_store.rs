@@ -156,7 +156,6 @@ impl PgStore {
         self.execute_or(doing, sql, params, |_| None).await
     }
 
-    /// Runs a write; `refused` turns a server error it recognises (a constraint violation) into the store's error.
     /// The stored user and `change` of it, row-locked in one transaction; the address (its `email_lower` column,
     /// unique) changes only when `moving` allows it, else such a change is refused.
     async fn change_user(&self, user_id: &str, change: &Change<'_, User>, moving: bool) -> StoreResult<Option<User>> {
@@ -181,21 +180,18 @@ impl PgStore {
         };
         let body = encode_string("user", &next)?;
         let sql = "UPDATE users SET email_lower = $2, body = $3::text::json WHERE user_id = $1";
-        let statement = transaction.prepare_cached(sql).await.map_err(|e| pg_error(doing, &e))?;
         // A unique violation aborts the transaction; dropping it rolls back.
-        match transaction.execute(&statement, &[&user_id, &email_key(&next.email), &body]).await {
-            Ok(_) => {}
-            Err(e) if is_violation(&e, &SqlState::UNIQUE_VIOLATION) => {
-                return Err(StoreError::Conflict(format!(
-                    "the new email address of user {user_id} is taken by another user"
-                )));
-            }
-            Err(e) => return Err(pg_error(doing, &e)),
-        }
+        tx_execute_or(&transaction, doing, sql, &[&user_id, &email_key(&next.email), &body], |e| {
+            is_violation(e, &SqlState::UNIQUE_VIOLATION).then(|| {
+                StoreError::Conflict(format!("the new email address of user {user_id} is taken by another user"))
+            })
+        })
+        .await?;
         commit(transaction, doing).await?;
         Ok(Some(next))
     }
 
+    /// Runs a write; `refused` turns a server error it recognises (a constraint violation) into the store's error.
     async fn execute_or(
         &self,
         doing: &str,
@@ -285,8 +281,23 @@ async fn tx_query_opt(
 }
 
 async fn tx_execute(transaction: &Transaction<'_>, doing: &str, sql: &str, params: &Params<'_>) -> StoreResult<u64> {
+    tx_execute_or(transaction, doing, sql, params, |_| None).await
+}
+
+/// A write in `transaction`; `refused` turns a server error it recognises into the store's error, as
+/// [`PgStore::execute_or`] does.
+async fn tx_execute_or(
+    transaction: &Transaction<'_>,
+    doing: &str,
+    sql: &str,
+    params: &Params<'_>,
+    refused: impl FnOnce(&tokio_postgres::Error) -> Option<StoreError>,
+) -> StoreResult<u64> {
     let statement = transaction.prepare_cached(sql).await.map_err(|e| pg_error(doing, &e))?;
-    transaction.execute(&statement, params).await.map_err(|e| pg_error(doing, &e))
+    match transaction.execute(&statement, params).await {
+        Ok(rows) => Ok(rows),
+        Err(e) => Err(refused(&e).unwrap_or_else(|| pg_error(doing, &e))),
+    }
 }
 
 /// A refresh token as stored: the `used_at` column is authoritative over the body's.
